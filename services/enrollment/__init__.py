@@ -1,0 +1,1 @@
+"""Enrollment: the employee directory (fed by the HRIS), programmes and participants."""

@@ -1,0 +1,57 @@
+"""Enrollment's rules, free of I/O: what an HRIS event does, who may enrol and how."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.enrollment.models import EmployeeStatus, ParticipantRole, ParticipantStatus
+from shared.errors import Conflict, Invalid
+
+DEFAULT_MENTOR_CAPACITY = 1
+
+
+@dataclass(frozen=True)
+class Profile:
+    languages: list[str]
+    level: int | None
+    department: str | None
+    capacity: int
+
+
+def resolve_profile(
+    *,
+    role: ParticipantRole,
+    employee_status: EmployeeStatus,
+    employee_languages: list[str],
+    employee_level: int | None,
+    employee_department: str | None,
+    languages: list[str] | None,
+    level: int | None,
+    department: str | None,
+    capacity: int | None,
+) -> Profile:
+    """A participant's matching profile: what they said, else what the directory knows."""
+    if employee_status is not EmployeeStatus.active:
+        raise Invalid("employee is not active", field="employee_id")
+    if role is ParticipantRole.mentee and capacity not in (None, 1):
+        raise Invalid("only mentors have a capacity", field="capacity")
+    langs = languages if languages is not None else employee_languages
+    if not langs:
+        raise Invalid("at least one language is needed to match", field="languages")
+    return Profile(
+        languages=langs,
+        level=level if level is not None else employee_level,
+        department=department if department is not None else employee_department,
+        capacity=(capacity or DEFAULT_MENTOR_CAPACITY) if role is ParticipantRole.mentor else 1,
+    )
+
+
+def ensure_can_withdraw(status: ParticipantStatus) -> None:
+    if status is ParticipantStatus.withdrawn:
+        raise Conflict("participant already withdrawn")
+
+
+def ensure_can_update_employee(status: EmployeeStatus, *, event_type: str) -> None:
+    """A terminated employee comes back only through a new `hired` event."""
+    if status is EmployeeStatus.terminated and event_type == "updated":
+        raise Conflict("employee is terminated; send a hired event to rehire")

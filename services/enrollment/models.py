@@ -1,0 +1,197 @@
+"""Enrollment's tables and API schemas (SQLModel families: Base -> table / Create / Public)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, model_validator
+from sqlalchemy import JSON, String, UniqueConstraint
+from sqlmodel import Field
+
+from shared.api import new_id, utcnow
+from shared.db import service_base
+from shared.service import messaging_tables
+
+Base = service_base()
+OUTBOX, INBOX = messaging_tables(Base)
+
+
+class ProgramFormat(StrEnum):
+    classic = "classic"  # a senior guides a junior
+    reverse = "reverse"  # a junior teaches (digital) skills to a senior
+    circles = "circles"  # a group meets around shared themes
+
+
+class ParticipantRole(StrEnum):
+    mentor = "mentor"
+    mentee = "mentee"
+
+
+class EmployeeStatus(StrEnum):
+    active = "active"
+    terminated = "terminated"
+
+
+class ParticipantStatus(StrEnum):
+    active = "active"
+    withdrawn = "withdrawn"
+
+
+def _clean_tags(values: list[str]) -> list[str]:
+    """Skills and languages compare case-insensitively; keep them trimmed, lower, unique."""
+    return list(dict.fromkeys(v.strip().lower() for v in values if v.strip()))
+
+
+Tags = Annotated[list[str], AfterValidator(_clean_tags)]
+
+
+# --- employees ------------------------------------------------------------------------------
+
+
+class EmployeeBase(Base):
+    email: str | None = Field(default=None, max_length=320)
+    name: str = Field(min_length=1, max_length=200)
+    department: str | None = Field(default=None, max_length=200)
+    level: int | None = Field(default=None, ge=0, le=20)
+    manager_id: str | None = Field(default=None, max_length=100)
+    languages: Tags = Field(default_factory=list, sa_type=JSON)
+    timezone: str | None = Field(default=None, max_length=64)
+    location: str | None = Field(default=None, max_length=200)
+
+
+class Employee(EmployeeBase, table=True):
+    org: str = Field(primary_key=True, max_length=100)
+    id: str = Field(primary_key=True, max_length=100)
+    status: EmployeeStatus = Field(default=EmployeeStatus.active, sa_type=String(20))
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class EmployeeIn(EmployeeBase):
+    id: str = Field(min_length=1, max_length=100)
+
+
+class EmployeePublic(EmployeeBase):
+    id: str
+    status: EmployeeStatus
+    updated_at: datetime
+
+
+class HrisEventRecord(Base, table=True):
+    """HRIS event ids already applied: a re-sent batch has no second effect."""
+
+    __tablename__ = "hris_event"
+    org: str = Field(primary_key=True, max_length=100)
+    event_id: str = Field(primary_key=True, max_length=200)
+    type: str = Field(max_length=20)
+    received_at: datetime = Field(default_factory=utcnow)
+
+
+class HrisEventIn(BaseModel):
+    event_id: str = Field(min_length=1, max_length=200)
+    type: Literal["hired", "updated", "terminated"]
+    occurred_at: datetime | None = None
+    employee: EmployeeIn | None = None
+    employee_id: str | None = Field(default=None, min_length=1, max_length=100)
+
+    @model_validator(mode="after")
+    def _needs_subject(self) -> HrisEventIn:
+        if self.type in ("hired", "updated") and self.employee is None:
+            raise ValueError(f"a {self.type} event needs 'employee'")
+        if self.type == "terminated" and not (self.employee_id or self.employee):
+            raise ValueError("a terminated event needs 'employee_id'")
+        return self
+
+    @property
+    def subject_id(self) -> str:
+        return self.employee.id if self.employee else str(self.employee_id)
+
+
+class HrisBatch(BaseModel):
+    events: list[HrisEventIn] = Field(min_length=1, max_length=1000)
+
+
+class HrisEventResult(BaseModel):
+    event_id: str
+    status: Literal["applied", "duplicate"]
+
+
+class HrisBatchResult(BaseModel):
+    results: list[HrisEventResult]
+
+
+# --- programmes -----------------------------------------------------------------------------
+
+
+class ProgramBase(Base):
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=4000)
+    format: ProgramFormat = Field(default=ProgramFormat.classic, sa_type=String(20))
+    # A relationship whose last `rating_window` ratings average below this is at risk.
+    rematch_threshold: float = Field(default=2.5, ge=1, le=5)
+    rating_window: int = Field(default=2, ge=1, le=20)
+
+
+class Program(ProgramBase, table=True):
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    org: str = Field(index=True, max_length=100)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ProgramCreate(ProgramBase):
+    pass
+
+
+class ProgramPublic(ProgramBase):
+    id: str
+    created_at: datetime
+
+
+# --- participants ---------------------------------------------------------------------------
+
+
+class ParticipantBase(Base):
+    program_id: str = Field(max_length=36, index=True)
+    employee_id: str = Field(max_length=100)
+    role: ParticipantRole = Field(sa_type=String(10))
+    skills_offered: Tags = Field(default_factory=list, sa_type=JSON)
+    skills_sought: Tags = Field(default_factory=list, sa_type=JSON)
+    # Volunteers are matched first; HR may also nominate people.
+    volunteer: bool = True
+
+
+class Participant(ParticipantBase, table=True):
+    __table_args__ = (UniqueConstraint("program_id", "employee_id", "role"),)
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    org: str = Field(index=True, max_length=100)
+    languages: list[str] = Field(default_factory=list, sa_type=JSON)
+    level: int | None = None
+    department: str | None = Field(default=None, max_length=200)
+    capacity: int = 1
+    status: ParticipantStatus = Field(default=ParticipantStatus.active, sa_type=String(20))
+    withdrawn_reason: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ParticipantCreate(ParticipantBase):
+    # Default to the employee directory's values when not given.
+    languages: Tags | None = None
+    level: int | None = Field(default=None, ge=0, le=20)
+    department: str | None = Field(default=None, max_length=200)
+    capacity: int | None = Field(default=None, ge=1, le=50, description="mentors only")
+
+
+class ParticipantPublic(ParticipantBase):
+    id: str
+    languages: list[str]
+    level: int | None
+    department: str | None
+    capacity: int
+    status: ParticipantStatus
+    withdrawn_reason: str | None
+    created_at: datetime
+
+
+class WithdrawRequest(BaseModel):
+    reason: str = Field(default="withdrawn", min_length=1, max_length=200)

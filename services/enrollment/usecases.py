@@ -1,0 +1,288 @@
+"""Enrollment's use cases: one function per action, keyword-only, on a unit of work."""
+
+from __future__ import annotations
+
+from sqlmodel import col, select
+
+from services.enrollment import domain
+from services.enrollment.models import (
+    Employee,
+    EmployeeStatus,
+    HrisBatch,
+    HrisBatchResult,
+    HrisEventIn,
+    HrisEventRecord,
+    HrisEventResult,
+    Participant,
+    ParticipantCreate,
+    ParticipantRole,
+    ParticipantStatus,
+    Program,
+    ProgramCreate,
+)
+from shared.api import PageParams, utcnow
+from shared.auth import Principal
+from shared.contracts import enrollment as ev
+from shared.errors import Conflict, Forbidden, Invalid, NotFound
+from shared.uow import UnitOfWork
+
+LEFT_COMPANY = "participant_left"
+
+
+# --- HRIS -----------------------------------------------------------------------------------
+
+
+async def apply_hris_batch(*, uow: UnitOfWork, org: str, batch: HrisBatch) -> HrisBatchResult:
+    """Apply a batch all or nothing; events already applied (same id) are reported duplicate."""
+    results: list[HrisEventResult] = []
+    seen_in_batch: set[str] = set()
+    for index, item in enumerate(batch.events):
+        known = await uow.session.get(HrisEventRecord, (org, item.event_id))
+        if known or item.event_id in seen_in_batch:
+            results.append(HrisEventResult(event_id=item.event_id, status="duplicate"))
+            continue
+        seen_in_batch.add(item.event_id)
+        await _apply_hris_event(uow=uow, org=org, item=item, index=index)
+        uow.session.add(HrisEventRecord(org=org, event_id=item.event_id, type=item.type))
+        results.append(HrisEventResult(event_id=item.event_id, status="applied"))
+    await uow.commit()
+    return HrisBatchResult(results=results)
+
+
+async def _apply_hris_event(*, uow: UnitOfWork, org: str, item: HrisEventIn, index: int) -> None:
+    s = uow.session
+    employee = await s.get(Employee, (org, item.subject_id))
+    if item.type == "terminated":
+        if employee is None:
+            raise Invalid("unknown employee", field=f"events.{index}.employee_id")
+        if employee.status is EmployeeStatus.terminated:
+            return
+        employee.status = EmployeeStatus.terminated
+        employee.updated_at = utcnow()
+        s.add(employee)
+        uow.emit(ev.EmployeeTerminated(employee_id=employee.id), org=org)
+        await _withdraw_all(uow=uow, org=org, employee_id=employee.id, reason=LEFT_COMPANY)
+        return
+    assert item.employee is not None
+    fields = item.employee.model_dump(exclude={"id"})
+    if employee is None:
+        employee = Employee(org=org, id=item.employee.id, **fields)
+    else:
+        domain.ensure_can_update_employee(EmployeeStatus(employee.status), event_type=item.type)
+        for name, value in fields.items():
+            setattr(employee, name, value)
+        employee.status = EmployeeStatus.active
+        employee.updated_at = utcnow()
+    s.add(employee)
+    contract = ev.EmployeeHired if item.type == "hired" else ev.EmployeeUpdated
+    uow.emit(
+        contract(
+            employee_id=employee.id,
+            name=employee.name,
+            department=employee.department,
+            level=employee.level,
+            manager_id=employee.manager_id,
+            languages=list(employee.languages),
+            timezone=employee.timezone,
+        ),
+        org=org,
+    )
+
+
+async def _withdraw_all(*, uow: UnitOfWork, org: str, employee_id: str, reason: str) -> None:
+    rows = await uow.session.exec(
+        select(Participant).where(
+            Participant.org == org,
+            Participant.employee_id == employee_id,
+            Participant.status == ParticipantStatus.active,
+        )
+    )
+    for participant in rows.all():
+        _withdraw(uow=uow, participant=participant, reason=reason)
+
+
+def _withdraw(*, uow: UnitOfWork, participant: Participant, reason: str) -> None:
+    participant.status = ParticipantStatus.withdrawn
+    participant.withdrawn_reason = reason
+    uow.session.add(participant)
+    uow.emit(
+        ev.ParticipantWithdrawn(
+            participant_id=participant.id,
+            program_id=participant.program_id,
+            employee_id=participant.employee_id,
+            role=ParticipantRole(participant.role).value,
+            reason=reason,
+        ),
+        org=participant.org,
+    )
+
+
+async def get_employee(*, uow: UnitOfWork, principal: Principal, employee_id: str) -> Employee:
+    if principal.role == "employee" and principal.employee_id != employee_id:
+        raise NotFound("employee not found")
+    employee = await uow.session.get(Employee, (principal.org, employee_id))
+    if employee is None:
+        raise NotFound("employee not found")
+    return employee
+
+
+async def list_employees(
+    *, uow: UnitOfWork, org: str, page: PageParams, department: str | None, status: str | None
+) -> list[Employee]:
+    q = select(Employee).where(Employee.org == org)
+    if department:
+        q = q.where(Employee.department == department)
+    if status:
+        q = q.where(Employee.status == status)
+    q = q.order_by(col(Employee.id)).offset(page.offset).limit(page.limit)
+    return list((await uow.session.exec(q)).all())
+
+
+# --- programmes -----------------------------------------------------------------------------
+
+
+async def create_program(*, uow: UnitOfWork, org: str, data: ProgramCreate) -> Program:
+    program = Program(org=org, **data.model_dump())
+    uow.session.add(program)
+    uow.emit(
+        ev.ProgramCreated(
+            program_id=program.id,
+            name=program.name,
+            format=program.format,
+            rematch_threshold=program.rematch_threshold,
+            rating_window=program.rating_window,
+        ),
+        org=org,
+    )
+    await uow.commit()
+    return program
+
+
+async def get_program(*, uow: UnitOfWork, org: str, program_id: str) -> Program:
+    program = await uow.session.get(Program, program_id)
+    if program is None or program.org != org:
+        raise NotFound("program not found")
+    return program
+
+
+async def list_programs(*, uow: UnitOfWork, org: str, page: PageParams) -> list[Program]:
+    q = (
+        select(Program)
+        .where(Program.org == org)
+        .order_by(col(Program.created_at), col(Program.id))
+        .offset(page.offset)
+        .limit(page.limit)
+    )
+    return list((await uow.session.exec(q)).all())
+
+
+# --- participants ---------------------------------------------------------------------------
+
+
+async def enroll(*, uow: UnitOfWork, principal: Principal, data: ParticipantCreate) -> Participant:
+    org = principal.org
+    if not principal.is_admin and principal.employee_id != data.employee_id:
+        raise Forbidden("employees enrol themselves only")
+    program = await uow.session.get(Program, data.program_id)
+    if program is None or program.org != org:
+        raise Invalid("unknown program", field="program_id")
+    employee = await uow.session.get(Employee, (org, data.employee_id))
+    if employee is None:
+        raise Invalid("unknown employee", field="employee_id")
+    profile = domain.resolve_profile(
+        role=data.role,
+        employee_status=EmployeeStatus(employee.status),
+        employee_languages=list(employee.languages),
+        employee_level=employee.level,
+        employee_department=employee.department,
+        languages=data.languages,
+        level=data.level,
+        department=data.department,
+        capacity=data.capacity,
+    )
+    existing = await uow.session.exec(
+        select(Participant).where(
+            Participant.program_id == data.program_id,
+            Participant.employee_id == data.employee_id,
+            Participant.role == data.role,
+        )
+    )
+    if existing.first() is not None:
+        raise Conflict(f"employee already enrolled as {data.role} in this program")
+    participant = Participant(
+        org=org,
+        program_id=data.program_id,
+        employee_id=data.employee_id,
+        role=data.role,
+        skills_offered=data.skills_offered,
+        skills_sought=data.skills_sought,
+        volunteer=data.volunteer,
+        languages=profile.languages,
+        level=profile.level,
+        department=profile.department,
+        capacity=profile.capacity,
+    )
+    uow.session.add(participant)
+    uow.emit(
+        ev.ParticipantEnrolled(
+            participant_id=participant.id,
+            program_id=participant.program_id,
+            employee_id=participant.employee_id,
+            role=ParticipantRole(participant.role).value,
+            skills_offered=participant.skills_offered,
+            skills_sought=participant.skills_sought,
+            languages=participant.languages,
+            level=participant.level,
+            department=participant.department,
+            capacity=participant.capacity,
+            volunteer=participant.volunteer,
+        ),
+        org=org,
+    )
+    await uow.commit()
+    return participant
+
+
+async def get_participant(
+    *, uow: UnitOfWork, principal: Principal, participant_id: str
+) -> Participant:
+    participant = await uow.session.get(Participant, participant_id)
+    if (
+        participant is None
+        or participant.org != principal.org
+        or (not principal.is_admin and participant.employee_id != principal.employee_id)
+    ):
+        raise NotFound("participant not found")
+    return participant
+
+
+async def list_participants(
+    *,
+    uow: UnitOfWork,
+    principal: Principal,
+    page: PageParams,
+    program_id: str | None,
+    role: ParticipantRole | None,
+    status: ParticipantStatus | None,
+) -> list[Participant]:
+    q = select(Participant).where(Participant.org == principal.org)
+    if not principal.is_admin:
+        q = q.where(Participant.employee_id == principal.employee_id)
+    if program_id:
+        q = q.where(Participant.program_id == program_id)
+    if role:
+        q = q.where(Participant.role == role)
+    if status:
+        q = q.where(Participant.status == status)
+    q = q.order_by(col(Participant.created_at), col(Participant.id))
+    return list((await uow.session.exec(q.offset(page.offset).limit(page.limit))).all())
+
+
+async def withdraw(
+    *, uow: UnitOfWork, principal: Principal, participant_id: str, reason: str
+) -> Participant:
+    participant = await get_participant(uow=uow, principal=principal, participant_id=participant_id)
+    domain.ensure_can_withdraw(ParticipantStatus(participant.status))
+    _withdraw(uow=uow, participant=participant, reason=reason)
+    await uow.commit()
+    return participant

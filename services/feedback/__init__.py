@@ -1,0 +1,1 @@
+"""Feedback: participants rate their sessions; relationships going wrong are flagged early."""

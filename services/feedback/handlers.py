@@ -1,0 +1,46 @@
+"""Feedback's reactions to enrollment's and sessions' events (read models only)."""
+
+from __future__ import annotations
+
+from services.feedback.models import ProgramRules, SessionView
+from shared.contracts import enrollment, sessions
+from shared.events import Event, EventData
+from shared.uow import UnitOfWork
+
+
+async def on_program_created(uow: UnitOfWork, event: Event, data: EventData) -> None:
+    assert isinstance(data, enrollment.ProgramCreated)
+    rules = await uow.session.get(ProgramRules, data.program_id) or ProgramRules(
+        id=data.program_id, org=event.org, rematch_threshold=data.rematch_threshold,
+        rating_window=data.rating_window,
+    )
+    rules.rematch_threshold, rules.rating_window = data.rematch_threshold, data.rating_window
+    uow.session.add(rules)
+
+
+async def on_session_event(uow: UnitOfWork, event: Event, data: EventData) -> None:
+    assert isinstance(data, sessions.SessionFacts)
+    status = {
+        sessions.SessionScheduled.TYPE: "scheduled",
+        sessions.SessionCompleted.TYPE: "completed",
+        sessions.SessionCancelled.TYPE: "cancelled",
+    }[event.type]
+    view = await uow.session.get(SessionView, data.session_id) or SessionView(
+        id=data.session_id,
+        org=event.org,
+        match_id=data.match_id,
+        program_id=data.program_id,
+        mentor_employee_id=data.mentor_employee_id,
+        mentee_employee_id=data.mentee_employee_id,
+        status=status,
+    )
+    view.status = status
+    uow.session.add(view)
+
+
+HANDLERS = {
+    enrollment.ProgramCreated.TYPE: on_program_created,
+    sessions.SessionScheduled.TYPE: on_session_event,
+    sessions.SessionCompleted.TYPE: on_session_event,
+    sessions.SessionCancelled.TYPE: on_session_event,
+}

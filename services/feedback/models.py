@@ -1,0 +1,76 @@
+"""Feedback's tables (its view of programmes and sessions, ratings, risk flags) and schemas."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field
+
+from shared.api import new_id, utcnow
+from shared.db import service_base
+from shared.service import messaging_tables
+
+Base = service_base()
+OUTBOX, INBOX = messaging_tables(Base)
+
+
+class ProgramRules(Base, table=True):
+    """A programme's early-warning settings, from enrollment's events."""
+
+    __tablename__ = "program"
+    id: str = Field(primary_key=True, max_length=36)
+    org: str = Field(index=True, max_length=100)
+    rematch_threshold: float
+    rating_window: int
+
+
+class SessionView(Base, table=True):
+    """What feedback knows of a session, from sessions' events."""
+
+    __tablename__ = "session"
+    id: str = Field(primary_key=True, max_length=36)
+    org: str = Field(index=True, max_length=100)
+    match_id: str = Field(max_length=36, index=True)
+    program_id: str = Field(max_length=36)
+    mentor_employee_id: str = Field(max_length=100)
+    mentee_employee_id: str = Field(max_length=100)
+    status: str = Field(max_length=20)
+
+
+class FeedbackBase(Base):
+    session_id: str = Field(max_length=36, index=True)
+    rating: int = Field(ge=1, le=5)
+    comment: str | None = Field(default=None, max_length=4000)
+
+
+class Feedback(FeedbackBase, table=True):
+    __table_args__ = (UniqueConstraint("session_id", "author_employee_id"),)
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    org: str = Field(index=True, max_length=100)
+    match_id: str = Field(max_length=36, index=True)
+    program_id: str = Field(max_length=36, index=True)
+    author_employee_id: str = Field(max_length=100)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class FeedbackCreate(FeedbackBase):
+    pass
+
+
+class FeedbackPublic(FeedbackBase):
+    id: str
+    match_id: str
+    program_id: str
+    author_employee_id: str
+    created_at: datetime
+
+
+class AtRiskFlag(Base, table=True):
+    """A relationship already reported at risk: it is reported once."""
+
+    __tablename__ = "at_risk"
+    match_id: str = Field(primary_key=True, max_length=36)
+    org: str = Field(max_length=100)
+    average_rating: float
+    created_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,119 @@
+"""Feedback's use cases, keyword-only, on a unit of work."""
+
+from __future__ import annotations
+
+from sqlmodel import col, select
+
+from services.feedback import domain
+from services.feedback.models import AtRiskFlag, Feedback, FeedbackCreate, ProgramRules, SessionView
+from shared.api import PageParams
+from shared.auth import Principal
+from shared.contracts import feedback as ev
+from shared.errors import Conflict, Invalid, NotFound
+from shared.uow import UnitOfWork
+
+DEFAULT_THRESHOLD, DEFAULT_WINDOW = 2.5, 2
+
+
+async def submit(*, uow: UnitOfWork, principal: Principal, data: FeedbackCreate) -> Feedback:
+    session = await uow.session.get(SessionView, data.session_id)
+    if session is None or session.org != principal.org:
+        raise Invalid("unknown session", field="session_id")
+    domain.ensure_can_rate(
+        session_status=session.status,
+        author=principal.employee_id,
+        mentor=session.mentor_employee_id,
+        mentee=session.mentee_employee_id,
+    )
+    duplicate = await uow.session.exec(
+        select(Feedback).where(
+            Feedback.session_id == session.id,
+            Feedback.author_employee_id == principal.employee_id,
+        )
+    )
+    if duplicate.first() is not None:
+        raise Conflict("you already rated this session")
+    feedback = Feedback(
+        org=principal.org,
+        session_id=session.id,
+        match_id=session.match_id,
+        program_id=session.program_id,
+        author_employee_id=str(principal.employee_id),
+        rating=data.rating,
+        comment=data.comment,
+    )
+    uow.session.add(feedback)
+    uow.emit(
+        ev.FeedbackSubmitted(
+            feedback_id=feedback.id,
+            session_id=session.id,
+            match_id=session.match_id,
+            program_id=session.program_id,
+            author_employee_id=feedback.author_employee_id,
+            rating=feedback.rating,
+            has_comment=bool(feedback.comment),
+        ),
+        org=principal.org,
+    )
+    await uow.session.flush()
+    await _watch_relationship(uow=uow, org=principal.org, match_id=session.match_id,
+                              program_id=session.program_id)
+    await uow.commit()
+    return feedback
+
+
+async def _watch_relationship(*, uow: UnitOfWork, org: str, match_id: str, program_id: str) -> None:
+    if await uow.session.get(AtRiskFlag, match_id) is not None:
+        return
+    rules = await uow.session.get(ProgramRules, program_id)
+    threshold = rules.rematch_threshold if rules else DEFAULT_THRESHOLD
+    window = rules.rating_window if rules else DEFAULT_WINDOW
+    rows = await uow.session.exec(
+        select(Feedback.rating)
+        .where(Feedback.match_id == match_id)
+        .order_by(col(Feedback.created_at), col(Feedback.id))
+    )
+    risk = domain.assess(list(rows.all()), window=window, threshold=threshold)
+    if not risk.at_risk or risk.average is None:
+        return
+    uow.session.add(AtRiskFlag(match_id=match_id, org=org, average_rating=risk.average))
+    uow.emit(
+        ev.RelationshipAtRisk(
+            match_id=match_id,
+            program_id=program_id,
+            average_rating=risk.average,
+            ratings=risk.window,
+            threshold=threshold,
+        ),
+        org=org,
+    )
+
+
+async def get(*, uow: UnitOfWork, principal: Principal, feedback_id: str) -> Feedback:
+    feedback = await uow.session.get(Feedback, feedback_id)
+    if (
+        feedback is None
+        or feedback.org != principal.org
+        or (not principal.is_admin and feedback.author_employee_id != principal.employee_id)
+    ):
+        raise NotFound("feedback not found")
+    return feedback
+
+
+async def list_feedback(
+    *,
+    uow: UnitOfWork,
+    principal: Principal,
+    page: PageParams,
+    session_id: str | None,
+    match_id: str | None,
+) -> list[Feedback]:
+    q = select(Feedback).where(Feedback.org == principal.org)
+    if not principal.is_admin:
+        q = q.where(Feedback.author_employee_id == principal.employee_id)
+    if session_id:
+        q = q.where(Feedback.session_id == session_id)
+    if match_id:
+        q = q.where(Feedback.match_id == match_id)
+    q = q.order_by(col(Feedback.created_at), col(Feedback.id)).offset(page.offset).limit(page.limit)
+    return list((await uow.session.exec(q)).all())

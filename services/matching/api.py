@@ -1,0 +1,94 @@
+"""Matching's HTTP routes: thin shells over the use cases."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from services.matching import usecases
+from services.matching.models import (
+    AcceptRequest,
+    DeclineRequest,
+    EndRequest,
+    MatchingRunCreate,
+    MatchingRunPublic,
+    MatchPublic,
+    MatchStatus,
+)
+from shared.api import Page
+from shared.app import uow_dependency
+from shared.auth import Admin, AdminOrEmployee
+from shared.uow import UnitOfWork
+
+Uow = Annotated[UnitOfWork, uow_dependency("matching")]
+
+router = APIRouter(prefix="/v1")
+
+
+def _run_public(run: object, matches: list) -> MatchingRunPublic:
+    public = MatchingRunPublic.model_validate(run, from_attributes=True)
+    public.matches = [MatchPublic.model_validate(m, from_attributes=True) for m in matches]
+    return public
+
+
+@router.post(
+    "/matching-runs",
+    tags=["matching"],
+    response_model=MatchingRunPublic,
+    status_code=status.HTTP_201_CREATED,
+)
+async def run_matching(body: MatchingRunCreate, principal: Admin, uow: Uow) -> MatchingRunPublic:
+    """Match the programme's unmatched mentees; every pair proposed waits for both sides."""
+    run, matches = await usecases.run_matching(
+        uow=uow, org=principal.org, program_id=body.program_id
+    )
+    return _run_public(run, matches)
+
+
+@router.get("/matching-runs/{run_id}", tags=["matching"], response_model=MatchingRunPublic)
+async def get_run(run_id: str, principal: Admin, uow: Uow) -> MatchingRunPublic:
+    run, matches = await usecases.get_run(uow=uow, org=principal.org, run_id=run_id)
+    return _run_public(run, matches)
+
+
+@router.get("/matches", tags=["matches"], response_model=list[MatchPublic])
+async def list_matches(
+    principal: AdminOrEmployee,
+    uow: Uow,
+    page: Page,
+    program_id: Annotated[str | None, Query(max_length=36)] = None,
+    status: MatchStatus | None = None,
+    participant_id: Annotated[str | None, Query(max_length=36)] = None,
+) -> list:
+    return await usecases.list_matches(
+        uow=uow, principal=principal, page=page, program_id=program_id, status=status,
+        participant_id=participant_id,
+    )
+
+
+@router.get("/matches/{match_id}", tags=["matches"], response_model=MatchPublic)
+async def get_match(match_id: str, principal: AdminOrEmployee, uow: Uow) -> object:
+    return await usecases.get_match(uow=uow, principal=principal, match_id=match_id)
+
+
+@router.post("/matches/{match_id}/accept", tags=["matches"], response_model=MatchPublic)
+async def accept(
+    match_id: str, principal: AdminOrEmployee, uow: Uow, body: AcceptRequest | None = None
+) -> object:
+    """Accept for your side; the match becomes active once mentor and mentee both accepted."""
+    side = body.side if body else None
+    return await usecases.accept(uow=uow, principal=principal, match_id=match_id, side=side)
+
+
+@router.post("/matches/{match_id}/decline", tags=["matches"], response_model=MatchPublic)
+async def decline(
+    match_id: str, body: DeclineRequest, principal: AdminOrEmployee, uow: Uow
+) -> object:
+    return await usecases.decline(uow=uow, principal=principal, match_id=match_id,
+                                  reason=body.reason)
+
+
+@router.post("/matches/{match_id}/end", tags=["matches"], response_model=MatchPublic)
+async def end(match_id: str, body: EndRequest, principal: AdminOrEmployee, uow: Uow) -> object:
+    return await usecases.end(uow=uow, principal=principal, match_id=match_id, reason=body.reason)

@@ -1,0 +1,68 @@
+"""Matching's reactions to other services' events (thin: they call the use cases)."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from services.matching import usecases
+from services.matching.models import Candidate, EndReason, Match, ProgramView
+from services.matching.domain import OPEN
+from shared.contracts import enrollment, feedback
+from shared.events import Event, EventData
+from shared.uow import UnitOfWork
+
+
+async def on_program_created(uow: UnitOfWork, event: Event, data: EventData) -> None:
+    assert isinstance(data, enrollment.ProgramCreated)
+    program = await uow.session.get(ProgramView, data.program_id) or ProgramView(
+        id=data.program_id, org=event.org, name=data.name, format=data.format
+    )
+    program.name, program.format = data.name, data.format
+    uow.session.add(program)
+
+
+async def on_participant_enrolled(uow: UnitOfWork, event: Event, data: EventData) -> None:
+    assert isinstance(data, enrollment.ParticipantEnrolled)
+    candidate = await uow.session.get(Candidate, data.participant_id) or Candidate(
+        id=data.participant_id, org=event.org, program_id=data.program_id,
+        employee_id=data.employee_id, role=data.role,
+    )
+    for field in ("skills_offered", "skills_sought", "languages", "level", "department",
+                  "capacity", "volunteer"):
+        setattr(candidate, field, getattr(data, field))
+    uow.session.add(candidate)
+
+
+async def on_participant_withdrawn(uow: UnitOfWork, event: Event, data: EventData) -> None:
+    """A participant left: end their open matches; a departed mentor's mentees get new ones."""
+    assert isinstance(data, enrollment.ParticipantWithdrawn)
+    candidate = await uow.session.get(Candidate, data.participant_id)
+    if candidate is None:
+        return
+    candidate.active = False
+    uow.session.add(candidate)
+    column = Match.mentor_participant_id if data.role == "mentor" else Match.mentee_participant_id
+    rows = await uow.session.exec(select(Match).where(column == data.participant_id))
+    reason = (
+        EndReason.participant_left.value if data.reason == "participant_left" else data.reason
+    )
+    for match in [m for m in rows.all() if m.status in OPEN]:
+        if data.role == "mentor":
+            await usecases.end_and_rematch(uow=uow, match_id=match.id, reason=reason)
+        else:
+            usecases.close_match(uow=uow, match=match, reason=reason)
+
+
+async def on_relationship_at_risk(uow: UnitOfWork, event: Event, data: EventData) -> None:
+    assert isinstance(data, feedback.RelationshipAtRisk)
+    await usecases.end_and_rematch(
+        uow=uow, match_id=data.match_id, reason=EndReason.low_satisfaction.value
+    )
+
+
+HANDLERS = {
+    enrollment.ProgramCreated.TYPE: on_program_created,
+    enrollment.ParticipantEnrolled.TYPE: on_participant_enrolled,
+    enrollment.ParticipantWithdrawn.TYPE: on_participant_withdrawn,
+    feedback.RelationshipAtRisk.TYPE: on_relationship_at_risk,
+}

@@ -1,0 +1,134 @@
+"""Matching's tables (its own view of programmes and participants, runs, matches) and schemas."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel
+from sqlalchemy import JSON, String
+from sqlmodel import Field
+
+from shared.api import new_id, utcnow
+from shared.db import service_base
+from shared.service import messaging_tables
+
+Base = service_base()
+OUTBOX, INBOX = messaging_tables(Base)
+
+
+class MatchStatus(StrEnum):
+    proposed = "proposed"  # waiting for both sides to accept
+    active = "active"
+    declined = "declined"
+    ended = "ended"
+
+
+class EndReason(StrEnum):
+    completed = "completed"
+    low_satisfaction = "low_satisfaction"
+    participant_left = "participant_left"
+    incompatible = "incompatible"
+    other = "other"
+
+
+class ProgramView(Base, table=True):
+    """What matching knows of a programme, from enrollment's events."""
+
+    __tablename__ = "program"
+    id: str = Field(primary_key=True, max_length=36)
+    org: str = Field(index=True, max_length=100)
+    name: str = Field(max_length=200)
+    format: str = Field(max_length=20)
+
+
+class Candidate(Base, table=True):
+    """A participant as matching sees it, from enrollment's events."""
+
+    __tablename__ = "participant"
+    id: str = Field(primary_key=True, max_length=36)
+    org: str = Field(index=True, max_length=100)
+    program_id: str = Field(index=True, max_length=36)
+    employee_id: str = Field(max_length=100)
+    role: str = Field(max_length=10)
+    skills_offered: list[str] = Field(default_factory=list, sa_type=JSON)
+    skills_sought: list[str] = Field(default_factory=list, sa_type=JSON)
+    languages: list[str] = Field(default_factory=list, sa_type=JSON)
+    level: int | None = None
+    department: str | None = Field(default=None, max_length=200)
+    capacity: int = 1
+    volunteer: bool = True
+    active: bool = True
+
+
+class MatchingRunBase(Base):
+    program_id: str = Field(max_length=36, index=True)
+
+
+class MatchingRun(MatchingRunBase, table=True):
+    __tablename__ = "matching_run"
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    org: str = Field(index=True, max_length=100)
+    policy: str = Field(default="greedy-weighted", max_length=50)
+    mentees_considered: int = 0
+    mentors_considered: int = 0
+    matched: int = 0
+    total_score: float = 0.0
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class MatchingRunCreate(MatchingRunBase):
+    pass
+
+
+class MatchBase(Base):
+    program_id: str = Field(max_length=36, index=True)
+    mentor_participant_id: str = Field(max_length=36, index=True)
+    mentee_participant_id: str = Field(max_length=36, index=True)
+    mentor_employee_id: str = Field(max_length=100)
+    mentee_employee_id: str = Field(max_length=100)
+    score: float
+    status: MatchStatus = Field(default=MatchStatus.proposed, sa_type=String(20), index=True)
+    mentor_accepted: bool = False
+    mentee_accepted: bool = False
+    end_reason: str | None = Field(default=None, max_length=200)
+    run_id: str | None = Field(default=None, max_length=36)
+    replaces_match_id: str | None = Field(default=None, max_length=36)
+
+
+class Match(MatchBase, table=True):
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    org: str = Field(index=True, max_length=100)
+    created_at: datetime = Field(default_factory=utcnow)
+    ended_at: datetime | None = None
+
+
+class MatchPublic(MatchBase):
+    id: str
+    created_at: datetime
+    ended_at: datetime | None
+
+
+class MatchingRunPublic(MatchingRunBase):
+    id: str
+    policy: str
+    mentees_considered: int
+    mentors_considered: int
+    matched: int
+    total_score: float
+    created_at: datetime
+    matches: list[MatchPublic] = []
+
+
+class AcceptRequest(BaseModel):
+    # Admins accept on behalf of one side; employees accept for their own side.
+    side: Literal["mentor", "mentee"] | None = None
+
+
+class DeclineRequest(BaseModel):
+    reason: str = Field(default="declined", min_length=1, max_length=200)
+
+
+class EndRequest(BaseModel):
+    reason: EndReason

@@ -1,0 +1,16 @@
+"""Matching as a Binôme service."""
+
+from pathlib import Path
+
+from services.matching.api import router
+from services.matching.handlers import HANDLERS
+from services.matching.models import Base
+from shared.service import ServiceDef
+
+definition = ServiceDef(
+    name="matching",
+    base=Base,
+    router=router,
+    migrations_dir=Path(__file__).parent / "migrations",
+    handlers=HANDLERS,
+)

@@ -1,0 +1,287 @@
+"""Matching's use cases (HTTP actions and event reactions), keyword-only, on a unit of work."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from sqlmodel import col, select
+
+from services.matching import domain
+from services.matching.models import (
+    Candidate,
+    EndReason,
+    Match,
+    MatchingRun,
+    MatchStatus,
+    ProgramView,
+)
+from shared.api import PageParams, utcnow
+from shared.auth import Principal
+from shared.contracts import matching as ev
+from shared.errors import Forbidden, Invalid, NotFound
+from shared.uow import UnitOfWork
+
+
+def _person(c: Candidate) -> domain.Person:
+    return domain.Person(
+        participant_id=c.id,
+        employee_id=c.employee_id,
+        skills_offered=frozenset(c.skills_offered),
+        skills_sought=frozenset(c.skills_sought),
+        languages=frozenset(c.languages),
+        level=c.level,
+        department=c.department,
+        capacity=c.capacity,
+        volunteer=c.volunteer,
+    )
+
+
+def _facts(m: Match) -> dict[str, str]:
+    return {
+        "match_id": m.id,
+        "program_id": m.program_id,
+        "mentor_participant_id": m.mentor_participant_id,
+        "mentee_participant_id": m.mentee_participant_id,
+        "mentor_employee_id": m.mentor_employee_id,
+        "mentee_employee_id": m.mentee_employee_id,
+    }
+
+
+async def _program_matches(uow: UnitOfWork, program_id: str) -> list[Match]:
+    rows = await uow.session.exec(select(Match).where(Match.program_id == program_id))
+    return list(rows.all())
+
+
+async def _candidates(uow: UnitOfWork, program_id: str, role: str) -> list[Candidate]:
+    rows = await uow.session.exec(
+        select(Candidate)
+        .where(Candidate.program_id == program_id, Candidate.role == role, Candidate.active)
+        .order_by(col(Candidate.id))
+    )
+    return list(rows.all())
+
+
+def _loads(matches: list[Match]) -> Counter[str]:
+    return Counter(m.mentor_participant_id for m in matches if m.status in domain.OPEN)
+
+
+def _propose(
+    *, uow: UnitOfWork, org: str, program_id: str, pair: domain.Pair, run_id: str | None,
+    replaces: str | None,
+) -> Match:
+    match = Match(
+        org=org,
+        program_id=program_id,
+        mentor_participant_id=pair.mentor.participant_id,
+        mentee_participant_id=pair.mentee.participant_id,
+        mentor_employee_id=pair.mentor.employee_id,
+        mentee_employee_id=pair.mentee.employee_id,
+        score=pair.score,
+        run_id=run_id,
+        replaces_match_id=replaces,
+    )
+    uow.session.add(match)
+    uow.emit(
+        ev.MatchProposed(**_facts(match), score=match.score, run_id=run_id,
+                         replaces_match_id=replaces),
+        org=org,
+    )
+    return match
+
+
+# --- runs -----------------------------------------------------------------------------------
+
+
+async def run_matching(*, uow: UnitOfWork, org: str, program_id: str) -> tuple[MatchingRun, list[Match]]:
+    program = await uow.session.get(ProgramView, program_id)
+    if program is None or program.org != org:
+        raise Invalid("unknown program", field="program_id")
+    matches = await _program_matches(uow, program_id)
+    open_mentees = {m.mentee_participant_id for m in matches if m.status in domain.OPEN}
+    excluded = {
+        (m.mentee_participant_id, m.mentor_participant_id)
+        for m in matches
+        if m.status in (MatchStatus.ended, MatchStatus.declined)
+    }
+    mentees = [c for c in await _candidates(uow, program_id, "mentee") if c.id not in open_mentees]
+    mentors = await _candidates(uow, program_id, "mentor")
+    pairs = domain.propose_cohort(
+        mentees=[_person(c) for c in mentees],
+        mentors=[_person(c) for c in mentors],
+        loads=_loads(matches),
+        excluded=excluded,
+        program_format=program.format,
+    )
+    run = MatchingRun(
+        org=org,
+        program_id=program_id,
+        mentees_considered=len(mentees),
+        mentors_considered=len(mentors),
+        matched=len(pairs),
+        total_score=round(sum(p.score for p in pairs), 6),
+    )
+    uow.session.add(run)
+    created = [
+        _propose(uow=uow, org=org, program_id=program_id, pair=p, run_id=run.id, replaces=None)
+        for p in pairs
+    ]
+    await uow.commit()
+    return run, created
+
+
+async def get_run(*, uow: UnitOfWork, org: str, run_id: str) -> tuple[MatchingRun, list[Match]]:
+    run = await uow.session.get(MatchingRun, run_id)
+    if run is None or run.org != org:
+        raise NotFound("matching run not found")
+    rows = await uow.session.exec(select(Match).where(Match.run_id == run_id))
+    return run, list(rows.all())
+
+
+# --- matches --------------------------------------------------------------------------------
+
+
+def _visible(m: Match, principal: Principal) -> bool:
+    return m.org == principal.org and (
+        principal.is_admin or principal.employee_id in (m.mentor_employee_id, m.mentee_employee_id)
+    )
+
+
+async def get_match(*, uow: UnitOfWork, principal: Principal, match_id: str) -> Match:
+    match = await uow.session.get(Match, match_id)
+    if match is None or not _visible(match, principal):
+        raise NotFound("match not found")
+    return match
+
+
+async def list_matches(
+    *,
+    uow: UnitOfWork,
+    principal: Principal,
+    page: PageParams,
+    program_id: str | None,
+    status: MatchStatus | None,
+    participant_id: str | None,
+) -> list[Match]:
+    q = select(Match).where(Match.org == principal.org)
+    if not principal.is_admin:
+        q = q.where(
+            (Match.mentor_employee_id == principal.employee_id)
+            | (Match.mentee_employee_id == principal.employee_id)
+        )
+    if program_id:
+        q = q.where(Match.program_id == program_id)
+    if status:
+        q = q.where(Match.status == status)
+    if participant_id:
+        q = q.where(
+            (Match.mentor_participant_id == participant_id)
+            | (Match.mentee_participant_id == participant_id)
+        )
+    q = q.order_by(col(Match.created_at), col(Match.id)).offset(page.offset).limit(page.limit)
+    return list((await uow.session.exec(q)).all())
+
+
+def _side_of(match: Match, principal: Principal, requested: str | None) -> str:
+    if principal.is_admin:
+        if requested is None:
+            raise Invalid("admins must say which side they accept for", field="side")
+        return requested
+    if principal.employee_id == match.mentor_employee_id:
+        side = "mentor"
+    elif principal.employee_id == match.mentee_employee_id:
+        side = "mentee"
+    else:
+        raise Forbidden("not a participant of this match")
+    if requested is not None and requested != side:
+        raise Forbidden(f"you are the {side} of this match")
+    return side
+
+
+async def accept(
+    *, uow: UnitOfWork, principal: Principal, match_id: str, side: str | None
+) -> Match:
+    match = await get_match(uow=uow, principal=principal, match_id=match_id)
+    who = _side_of(match, principal, side)
+    mentor_ok, mentee_ok, now_active = domain.accept(
+        MatchStatus(match.status),
+        mentor_accepted=match.mentor_accepted,
+        mentee_accepted=match.mentee_accepted,
+        side=who,
+    )
+    match.mentor_accepted, match.mentee_accepted = mentor_ok, mentee_ok
+    if now_active:
+        match.status = MatchStatus.active
+        uow.emit(ev.MatchActivated(**_facts(match)), org=match.org)
+    uow.session.add(match)
+    await uow.commit()
+    return match
+
+
+async def decline(*, uow: UnitOfWork, principal: Principal, match_id: str, reason: str) -> Match:
+    match = await get_match(uow=uow, principal=principal, match_id=match_id)
+    if not principal.is_admin:
+        _side_of(match, principal, None)
+    domain.ensure_can_decline(MatchStatus(match.status))
+    match.status = MatchStatus.declined
+    match.end_reason = reason
+    match.ended_at = utcnow()
+    uow.session.add(match)
+    uow.emit(ev.MatchDeclined(**_facts(match), reason=reason), org=match.org)
+    await uow.commit()
+    return match
+
+
+async def end(*, uow: UnitOfWork, principal: Principal, match_id: str, reason: EndReason) -> Match:
+    match = await get_match(uow=uow, principal=principal, match_id=match_id)
+    if not principal.is_admin:
+        _side_of(match, principal, None)
+    domain.ensure_can_end(MatchStatus(match.status))
+    close_match(uow=uow, match=match, reason=reason.value)
+    await uow.commit()
+    return match
+
+
+def close_match(*, uow: UnitOfWork, match: Match, reason: str) -> None:
+    match.status = MatchStatus.ended
+    match.end_reason = reason
+    match.ended_at = utcnow()
+    uow.session.add(match)
+    uow.emit(ev.MatchEnded(**_facts(match), reason=reason), org=match.org)
+
+
+async def _rematch(*, uow: UnitOfWork, ended: Match) -> Match | None:
+    """Minimal change: a new mentor for this mentee only, never one they already had."""
+    program = await uow.session.get(ProgramView, ended.program_id)
+    mentee = await uow.session.get(Candidate, ended.mentee_participant_id)
+    if program is None or mentee is None or not mentee.active:
+        return None
+    matches = await _program_matches(uow, ended.program_id)
+    history = {
+        m.mentor_participant_id
+        for m in matches
+        if m.mentee_participant_id == mentee.id and m.status != MatchStatus.proposed
+    } | {ended.mentor_participant_id}
+    mentors = await _candidates(uow, ended.program_id, "mentor")
+    pair = domain.best_replacement(
+        mentee=_person(mentee),
+        mentors=[_person(c) for c in mentors],
+        loads=_loads(matches),
+        excluded_mentors=history,
+        program_format=program.format,
+    )
+    if pair is None:
+        return None
+    return _propose(
+        uow=uow, org=ended.org, program_id=ended.program_id, pair=pair, run_id=None,
+        replaces=ended.id,
+    )
+
+
+async def end_and_rematch(*, uow: UnitOfWork, match_id: str, reason: str) -> Match | None:
+    """Corrective path: end an open match and propose a replacement mentor for its mentee."""
+    match = await uow.session.get(Match, match_id)
+    if match is None or MatchStatus(match.status) not in domain.OPEN:
+        return None  # unknown here or already closed: nothing to correct
+    close_match(uow=uow, match=match, reason=reason)
+    await uow.session.flush()
+    return await _rematch(uow=uow, ended=match)

@@ -1,0 +1,1 @@
+"""Reporting: programme figures for HR, built from events alone."""

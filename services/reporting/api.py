@@ -1,0 +1,23 @@
+"""Reporting's HTTP routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter
+
+from services.reporting import usecases
+from services.reporting.models import ProgramReport
+from shared.app import uow_dependency
+from shared.auth import Admin
+from shared.uow import UnitOfWork
+
+Uow = Annotated[UnitOfWork, uow_dependency("reporting")]
+
+router = APIRouter(prefix="/v1")
+
+
+@router.get("/reports/programs/{program_id}", tags=["reports"], response_model=ProgramReport)
+async def program_report(program_id: str, principal: Admin, uow: Uow) -> ProgramReport:
+    """Engagement figures of one programme, as known from the events received so far."""
+    return await usecases.program_report(uow=uow, org=principal.org, program_id=program_id)

@@ -1,0 +1,83 @@
+"""Reporting's projections: every event it hears updates one read-model row."""
+
+from __future__ import annotations
+
+from services.reporting.models import (
+    ReportAtRisk,
+    ReportMatch,
+    ReportParticipant,
+    ReportProgram,
+    ReportRating,
+    ReportSession,
+)
+from services.reporting.usecases import upsert
+from shared.contracts import enrollment, feedback, matching, sessions
+from shared.events import Event, EventData
+from shared.uow import UnitOfWork
+
+
+async def on_program_created(uow: UnitOfWork, event: Event, d: EventData) -> None:
+    assert isinstance(d, enrollment.ProgramCreated)
+    await upsert(uow, ReportProgram, d.program_id, id=d.program_id, org=event.org, name=d.name,
+                 format=d.format)
+
+
+async def on_participant(uow: UnitOfWork, event: Event, d: EventData) -> None:
+    assert isinstance(d, enrollment.ParticipantEnrolled | enrollment.ParticipantWithdrawn)
+    active = isinstance(d, enrollment.ParticipantEnrolled)
+    await upsert(uow, ReportParticipant, d.participant_id, id=d.participant_id,
+                 program_id=d.program_id, role=d.role, active=active)
+
+
+_MATCH_STATUS = {
+    matching.MatchProposed.TYPE: "proposed",
+    matching.MatchActivated.TYPE: "active",
+    matching.MatchDeclined.TYPE: "declined",
+    matching.MatchEnded.TYPE: "ended",
+}
+
+
+async def on_match(uow: UnitOfWork, event: Event, d: EventData) -> None:
+    assert isinstance(d, matching.MatchFacts)
+    values: dict[str, object] = {"id": d.match_id, "program_id": d.program_id,
+                                 "status": _MATCH_STATUS[event.type]}
+    if isinstance(d, matching.MatchProposed):
+        values["replaces_match_id"] = d.replaces_match_id
+    if isinstance(d, matching.MatchEnded | matching.MatchDeclined):
+        values["end_reason"] = d.reason
+    await upsert(uow, ReportMatch, d.match_id, **values)
+
+
+_SESSION_STATUS = {
+    sessions.SessionScheduled.TYPE: "scheduled",
+    sessions.SessionCompleted.TYPE: "completed",
+    sessions.SessionCancelled.TYPE: "cancelled",
+}
+
+
+async def on_session(uow: UnitOfWork, event: Event, d: EventData) -> None:
+    assert isinstance(d, sessions.SessionFacts)
+    await upsert(uow, ReportSession, d.session_id, id=d.session_id, program_id=d.program_id,
+                 status=_SESSION_STATUS[event.type])
+
+
+async def on_feedback(uow: UnitOfWork, event: Event, d: EventData) -> None:
+    assert isinstance(d, feedback.FeedbackSubmitted)
+    await upsert(uow, ReportRating, d.feedback_id, feedback_id=d.feedback_id,
+                 program_id=d.program_id, match_id=d.match_id, rating=d.rating)
+
+
+async def on_at_risk(uow: UnitOfWork, event: Event, d: EventData) -> None:
+    assert isinstance(d, feedback.RelationshipAtRisk)
+    await upsert(uow, ReportAtRisk, d.match_id, match_id=d.match_id, program_id=d.program_id)
+
+
+HANDLERS = {
+    enrollment.ProgramCreated.TYPE: on_program_created,
+    enrollment.ParticipantEnrolled.TYPE: on_participant,
+    enrollment.ParticipantWithdrawn.TYPE: on_participant,
+    **{t: on_match for t in _MATCH_STATUS},
+    **{t: on_session for t in _SESSION_STATUS},
+    feedback.FeedbackSubmitted.TYPE: on_feedback,
+    feedback.RelationshipAtRisk.TYPE: on_at_risk,
+}

@@ -1,0 +1,73 @@
+"""Reporting's read models, fed only by events, and the report schema."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+from sqlmodel import Field
+
+from shared.db import service_base
+from shared.service import messaging_tables
+
+Base = service_base()
+OUTBOX, INBOX = messaging_tables(Base)
+
+
+class ReportProgram(Base, table=True):
+    __tablename__ = "program"
+    id: str = Field(primary_key=True, max_length=36)
+    org: str = Field(index=True, max_length=100)
+    name: str = Field(max_length=200)
+    format: str = Field(max_length=20)
+
+
+class ReportParticipant(Base, table=True):
+    __tablename__ = "participant"
+    id: str = Field(primary_key=True, max_length=36)
+    program_id: str = Field(index=True, max_length=36)
+    role: str = Field(max_length=10)
+    active: bool = True
+
+
+class ReportMatch(Base, table=True):
+    __tablename__ = "match"
+    id: str = Field(primary_key=True, max_length=36)
+    program_id: str = Field(index=True, max_length=36)
+    status: str = Field(max_length=20)
+    end_reason: str | None = Field(default=None, max_length=200)
+    replaces_match_id: str | None = Field(default=None, max_length=36)
+
+
+class ReportSession(Base, table=True):
+    __tablename__ = "session"
+    id: str = Field(primary_key=True, max_length=36)
+    program_id: str = Field(index=True, max_length=36)
+    status: str = Field(max_length=20)
+
+
+class ReportRating(Base, table=True):
+    __tablename__ = "rating"
+    feedback_id: str = Field(primary_key=True, max_length=36)
+    program_id: str = Field(index=True, max_length=36)
+    match_id: str = Field(max_length=36)
+    rating: int
+
+
+class ReportAtRisk(Base, table=True):
+    __tablename__ = "at_risk"
+    match_id: str = Field(primary_key=True, max_length=36)
+    program_id: str = Field(index=True, max_length=36)
+
+
+class ProgramReport(BaseModel):
+    program_id: str
+    name: str
+    format: str
+    participants_by_role: dict[str, int]
+    matches_by_status: dict[str, int]
+    matches_ended_by_reason: dict[str, int]
+    rematches: int
+    relationships_at_risk: int
+    sessions_by_status: dict[str, int]
+    sessions_completed: int
+    ratings: int
+    average_rating: float | None

@@ -1,0 +1,63 @@
+"""Reporting's use cases: projecting events, and the programme report."""
+
+from __future__ import annotations
+
+from sqlmodel import SQLModel, select
+
+from services.reporting import domain
+from services.reporting.models import (
+    ProgramReport,
+    ReportAtRisk,
+    ReportMatch,
+    ReportParticipant,
+    ReportProgram,
+    ReportRating,
+    ReportSession,
+)
+from shared.errors import NotFound
+from shared.uow import UnitOfWork
+
+
+async def upsert(uow: UnitOfWork, model: type[SQLModel], key: str, **values: object) -> None:
+    """Insert or update one read-model row (handlers are idempotent by construction)."""
+    row = await uow.session.get(model, key)
+    if row is None:
+        row = model(**values)
+    else:
+        for name, value in values.items():
+            setattr(row, name, value)
+    uow.session.add(row)
+
+
+async def program_report(*, uow: UnitOfWork, org: str, program_id: str) -> ProgramReport:
+    program = await uow.session.get(ReportProgram, program_id)
+    if program is None or program.org != org:
+        raise NotFound("program not found")
+    s = uow.session
+    pid = program_id
+    participants = (await s.exec(select(ReportParticipant).where(
+        ReportParticipant.program_id == pid, ReportParticipant.active))).all()
+    matches = (await s.exec(select(ReportMatch).where(ReportMatch.program_id == pid))).all()
+    sessions = (await s.exec(select(ReportSession).where(ReportSession.program_id == pid))).all()
+    ratings = (await s.exec(select(ReportRating.rating).where(ReportRating.program_id == pid))).all()
+    at_risk = (await s.exec(select(ReportAtRisk).where(ReportAtRisk.program_id == pid))).all()
+    by_session_status = domain.count_by((x.status for x in sessions),
+                                        keys=("scheduled", "completed", "cancelled"))
+    return ProgramReport(
+        program_id=program.id,
+        name=program.name,
+        format=program.format,
+        participants_by_role=domain.count_by((p.role for p in participants),
+                                             keys=("mentor", "mentee")),
+        matches_by_status=domain.count_by((m.status for m in matches),
+                                          keys=("proposed", "active", "declined", "ended")),
+        matches_ended_by_reason=domain.count_by(
+            m.end_reason for m in matches if m.status == "ended"
+        ),
+        rematches=sum(1 for m in matches if m.replaces_match_id),
+        relationships_at_risk=len(at_risk),
+        sessions_by_status=by_session_status,
+        sessions_completed=by_session_status["completed"],
+        ratings=len(ratings),
+        average_rating=domain.average(list(ratings)),
+    )

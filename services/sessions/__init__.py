@@ -1,0 +1,1 @@
+"""Sessions: meetings planned and held by an active match."""

@@ -1,0 +1,4 @@
+from services.sessions.models import Base
+from shared.db import run_migrations_env
+
+run_migrations_env(Base.metadata)

@@ -1,0 +1,81 @@
+"""Sessions' tables (its view of matches, the sessions) and schemas."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import AwareDatetime, BaseModel
+from sqlalchemy import String
+from sqlmodel import Field
+
+from shared.api import new_id, utcnow
+from shared.db import service_base
+from shared.service import messaging_tables
+
+Base = service_base()
+OUTBOX, INBOX = messaging_tables(Base)
+
+
+class SessionStatus(StrEnum):
+    scheduled = "scheduled"
+    completed = "completed"
+    cancelled = "cancelled"
+
+
+class MatchView(Base, table=True):
+    """What sessions knows of a match, from matching's events."""
+
+    __tablename__ = "match"
+    id: str = Field(primary_key=True, max_length=36)
+    org: str = Field(index=True, max_length=100)
+    program_id: str = Field(max_length=36)
+    mentor_employee_id: str = Field(max_length=100)
+    mentee_employee_id: str = Field(max_length=100)
+    active: bool = True
+
+
+class SessionBase(Base):
+    match_id: str = Field(max_length=36, index=True)
+    duration_minutes: int = Field(default=60, ge=5, le=480)
+    topic: str | None = Field(default=None, max_length=500)
+
+
+class Session(SessionBase, table=True):
+    __tablename__ = "mentoring_session"
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    org: str = Field(index=True, max_length=100)
+    scheduled_at: datetime
+    program_id: str = Field(max_length=36, index=True)
+    mentor_employee_id: str = Field(max_length=100)
+    mentee_employee_id: str = Field(max_length=100)
+    status: SessionStatus = Field(default=SessionStatus.scheduled, sa_type=String(20))
+    notes: str | None = Field(default=None, max_length=4000)
+    cancel_reason: str | None = Field(default=None, max_length=200)
+    completed_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class SessionCreate(SessionBase):
+    scheduled_at: AwareDatetime
+
+
+class SessionPublic(SessionBase):
+    id: str
+    scheduled_at: datetime
+    program_id: str
+    mentor_employee_id: str
+    mentee_employee_id: str
+    status: SessionStatus
+    notes: str | None
+    cancel_reason: str | None
+    completed_at: datetime | None
+    created_at: datetime
+
+
+class CompleteRequest(BaseModel):
+    notes: str | None = Field(default=None, max_length=4000)
+
+
+class CancelRequest(BaseModel):
+    reason: str = Field(default="cancelled", min_length=1, max_length=200)

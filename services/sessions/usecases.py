@@ -1,0 +1,129 @@
+"""Sessions' use cases, keyword-only, on a unit of work."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import col, select
+
+from services.sessions import domain
+from services.sessions.models import MatchView, Session, SessionCreate, SessionStatus
+from shared.api import PageParams, as_utc, utcnow
+from shared.auth import Principal
+from shared.contracts import sessions as ev
+from shared.errors import Forbidden, Invalid, NotFound
+from shared.uow import UnitOfWork
+
+
+def _facts(s: Session) -> dict:
+    return {
+        "session_id": s.id,
+        "match_id": s.match_id,
+        "program_id": s.program_id,
+        "mentor_employee_id": s.mentor_employee_id,
+        "mentee_employee_id": s.mentee_employee_id,
+        "scheduled_at": as_utc(s.scheduled_at),
+    }
+
+
+def _is_party(principal: Principal, mentor: str, mentee: str) -> bool:
+    return principal.is_admin or principal.employee_id in (mentor, mentee)
+
+
+async def schedule(*, uow: UnitOfWork, principal: Principal, data: SessionCreate) -> Session:
+    match = await uow.session.get(MatchView, data.match_id)
+    if match is None or match.org != principal.org:
+        raise Invalid("unknown match", field="match_id")
+    if not _is_party(principal, match.mentor_employee_id, match.mentee_employee_id):
+        raise Forbidden("only the match's mentor, mentee or an admin can plan its sessions")
+    domain.ensure_can_schedule(match_active=match.active)
+    session = Session(
+        org=principal.org,
+        match_id=match.id,
+        program_id=match.program_id,
+        mentor_employee_id=match.mentor_employee_id,
+        mentee_employee_id=match.mentee_employee_id,
+        scheduled_at=data.scheduled_at,
+        duration_minutes=data.duration_minutes,
+        topic=data.topic,
+    )
+    uow.session.add(session)
+    uow.emit(ev.SessionScheduled(**_facts(session)), org=principal.org)
+    await uow.commit()
+    return session
+
+
+async def get(*, uow: UnitOfWork, principal: Principal, session_id: str) -> Session:
+    session = await uow.session.get(Session, session_id)
+    if (
+        session is None
+        or session.org != principal.org
+        or not _is_party(principal, session.mentor_employee_id, session.mentee_employee_id)
+    ):
+        raise NotFound("session not found")
+    return session
+
+
+async def list_sessions(
+    *,
+    uow: UnitOfWork,
+    principal: Principal,
+    page: PageParams,
+    match_id: str | None,
+    status: SessionStatus | None,
+) -> list[Session]:
+    q = select(Session).where(Session.org == principal.org)
+    if not principal.is_admin:
+        q = q.where(
+            (Session.mentor_employee_id == principal.employee_id)
+            | (Session.mentee_employee_id == principal.employee_id)
+        )
+    if match_id:
+        q = q.where(Session.match_id == match_id)
+    if status:
+        q = q.where(Session.status == status)
+    q = q.order_by(col(Session.scheduled_at), col(Session.id)).offset(page.offset).limit(page.limit)
+    return list((await uow.session.exec(q)).all())
+
+
+async def complete(
+    *, uow: UnitOfWork, principal: Principal, session_id: str, notes: str | None
+) -> Session:
+    session = await get(uow=uow, principal=principal, session_id=session_id)
+    domain.ensure_scheduled(SessionStatus(session.status), "complete")
+    session.status = SessionStatus.completed
+    session.notes = notes
+    session.completed_at = utcnow()
+    uow.session.add(session)
+    uow.emit(ev.SessionCompleted(**_facts(session)), org=session.org)
+    await uow.commit()
+    return session
+
+
+def _cancel(*, uow: UnitOfWork, session: Session, reason: str) -> None:
+    session.status = SessionStatus.cancelled
+    session.cancel_reason = reason
+    uow.session.add(session)
+    uow.emit(ev.SessionCancelled(**_facts(session), reason=reason), org=session.org)
+
+
+async def cancel(*, uow: UnitOfWork, principal: Principal, session_id: str, reason: str) -> Session:
+    session = await get(uow=uow, principal=principal, session_id=session_id)
+    domain.ensure_scheduled(SessionStatus(session.status), "cancel")
+    _cancel(uow=uow, session=session, reason=reason)
+    await uow.commit()
+    return session
+
+
+async def cancel_for_ended_match(*, uow: UnitOfWork, match_id: str, ended_at: datetime) -> int:
+    rows = list((await uow.session.exec(select(Session).where(Session.match_id == match_id))).all())
+    doomed = set(
+        domain.cancelled_by_match_end(
+            [(s.id, SessionStatus(s.status), as_utc(s.scheduled_at)) for s in rows],
+            ended_at=ended_at,
+        )
+    )
+    for s in rows:
+        if s.id in doomed:
+            _cancel(uow=uow, session=s, reason="match_ended")
+    return len(doomed)

@@ -1,0 +1,123 @@
+"""Builds the FastAPI application for one service or, in the embedded mode, for all five.
+
+The lifespan wires the process: tracing, one bus (Kafka or the embedded log), the topics, each
+service's runtime (migrations, outbox relay, consumer group). Routes reach their service's
+runtime through `uow_dependency(name)`, so the same router works in either mode.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+from shared.errors import install_error_handlers
+from shared.messaging.bus import Bus
+from shared.messaging.kafka_bus import KafkaBus
+from shared.messaging.local_bus import LocalBus
+from shared.service import ServiceDef, ServiceRuntime
+from shared.settings import BusKind, Settings
+from shared.tracing import setup_tracing
+from shared.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+def make_bus(settings: Settings, *, client_id: str) -> Bus:
+    if settings.bus is BusKind.kafka:
+        return KafkaBus(
+            settings.kafka_bootstrap,
+            client_id=client_id,
+            partitions=settings.topic_partitions,
+            replication=settings.topic_replication,
+        )
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return LocalBus(settings.data_dir / "bus.db", partitions=settings.topic_partitions)
+
+
+def build_app(
+    definitions: Sequence[ServiceDef], settings: Settings | None = None, *, name: str
+) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        bus = make_bus(settings, client_id=name)
+        runtimes = {d.name: ServiceRuntime(d, settings, bus) for d in definitions}
+        await bus.ensure_topics(sorted({t for d in definitions for t in d.topics}))
+        for runtime in runtimes.values():
+            await runtime.start()
+        await bus.start()
+        app.state.runtimes = runtimes
+        app.state.bus = bus
+        try:
+            yield
+        finally:
+            for runtime in runtimes.values():
+                await runtime.stop_relay()
+            await bus.stop()
+            for runtime in runtimes.values():
+                await runtime.dispose()
+
+    setup_tracing(name, settings)
+    app = FastAPI(
+        title=f"Binôme {name}",
+        version="1",
+        lifespan=lifespan,
+        description="Binôme: internal mentoring programmes. All resources need a bearer JWT.",
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    for d in definitions:
+        app.include_router(d.router)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"])
+    async def readyz(request: Request) -> JSONResponse:
+        """Readiness: every database of this process and the bus answer."""
+        checks: dict[str, str] = {}
+        for svc, runtime in request.app.state.runtimes.items():
+            try:
+                await runtime.ping()
+                checks[f"db:{svc}"] = "ok"
+            except Exception as exc:  # reported, not raised: this is the health answer
+                checks[f"db:{svc}"] = f"error: {exc}"
+        try:
+            await request.app.state.bus.ping()
+            checks["bus"] = "ok"
+        except Exception as exc:
+            checks["bus"] = f"error: {exc}"
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            status_code=200 if ok else 503,
+            content={"status": "ok" if ok else "unavailable", "checks": checks},
+        )
+
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
+    return app
+
+
+def uow_dependency(service: str):  # type: ignore[no-untyped-def]
+    """`Annotated[UnitOfWork, uow_dependency("matching")]`: a unit of work on that service's DB."""
+
+    async def provide(request: Request) -> AsyncIterator[UnitOfWork]:
+        runtime: ServiceRuntime = request.app.state.runtimes[service]
+        async with runtime.uow() as uow:
+            yield uow
+
+    return Depends(provide)
+
+
+def runtime_of(request: Request, service: str) -> ServiceRuntime:
+    return request.app.state.runtimes[service]
+
+

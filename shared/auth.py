@@ -1,0 +1,141 @@
+"""Bearer-JWT authentication and role checks, the same for every service.
+
+Claims: `sub` (who), `org` (the tenant: every row and query is scoped by it), `role` (admin,
+employee or hris) and, for employees, `employee_id` (the HRIS id they act as; defaults to sub).
+Development tokens are HS256 with the settings' secret (`binome token ...`); in production
+`BINOME_JWT_JWKS_URL` makes the services verify an identity provider's signed tokens instead.
+"""
+
+from __future__ import annotations
+
+import time
+from enum import StrEnum
+from functools import lru_cache
+from typing import Annotated
+
+import jwt
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ValidationError
+
+from shared.settings import Settings
+
+
+class Role(StrEnum):
+    admin = "admin"
+    employee = "employee"
+    hris = "hris"
+
+
+class Principal(BaseModel):
+    sub: str
+    org: str
+    role: Role
+    employee_id: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.admin
+
+
+def mint_token(
+    settings: Settings,
+    *,
+    org: str,
+    role: Role,
+    sub: str | None = None,
+    employee_id: str | None = None,
+    ttl_s: int = 12 * 3600,
+) -> str:
+    now = int(time.time())
+    claims = {
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "iat": now,
+        "exp": now + ttl_s,
+        "sub": sub or employee_id or f"{role}@{org}",
+        "org": org,
+        "role": role.value,
+    }
+    if employee_id:
+        claims["employee_id"] = employee_id
+    return jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm="HS256")
+
+
+@lru_cache(maxsize=4)
+def _jwks_client(url: str) -> jwt.PyJWKClient:
+    return jwt.PyJWKClient(url, cache_keys=True)
+
+
+def decode_token(settings: Settings, token: str) -> Principal:
+    """Verify signature, expiry, issuer and audience; raise jwt.InvalidTokenError if bad."""
+    if settings.jwt_jwks_url:
+        key = _jwks_client(settings.jwt_jwks_url).get_signing_key_from_jwt(token).key
+    else:
+        key = settings.jwt_secret.get_secret_value()
+    claims = jwt.decode(
+        token,
+        key,
+        algorithms=settings.jwt_algorithms,
+        audience=settings.jwt_audience,
+        issuer=settings.jwt_issuer,
+        options={"require": ["exp", "sub", "iss", "aud"]},
+    )
+    try:
+        principal = Principal(
+            sub=claims["sub"],
+            org=claims["org"],
+            role=claims["role"],
+            employee_id=claims.get("employee_id"),
+        )
+    except (KeyError, ValidationError) as exc:
+        raise jwt.InvalidTokenError(f"missing or invalid claim: {exc}") from exc
+    if principal.role is Role.employee and principal.employee_id is None:
+        principal = principal.model_copy(update={"employee_id": principal.sub})
+    return principal
+
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(
+        status_code=status.HTTP_401_UNAUTHORIZED,
+        detail=detail,
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+async def authenticate(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None:
+        raise _unauthorized("missing bearer token")
+    settings: Settings = request.app.state.settings
+    try:
+        return decode_token(settings, credentials.credentials)
+    except jwt.PyJWKClientError as exc:
+        raise _unauthorized(f"cannot verify token: {exc}") from exc
+    except jwt.InvalidTokenError as exc:
+        raise _unauthorized(f"invalid token: {exc}") from exc
+
+
+CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
+
+
+def require_role(*roles: Role):  # type: ignore[no-untyped-def]
+    """Dependency factory: the caller must hold one of `roles`, else 403."""
+
+    async def check(principal: CurrentPrincipal) -> Principal:
+        if principal.role not in roles:
+            allowed = ", ".join(r.value for r in roles)
+            raise HTTPException(status_code=403, detail=f"requires role {allowed}")
+        return principal
+
+    return Depends(check)
+
+
+Admin = Annotated[Principal, require_role(Role.admin)]
+AdminOrEmployee = Annotated[Principal, require_role(Role.admin, Role.employee)]
+AdminOrHris = Annotated[Principal, require_role(Role.admin, Role.hris)]

@@ -1,0 +1,126 @@
+"""Databases: one per service, SQLite (embedded) or PostgreSQL (distributed), and migrations.
+
+Each service declares its tables on its own SQLModel base (`service_base()`), so that its
+metadata, and therefore its Alembic migrations, hold its tables only, even when the embedded
+mode imports all five services into one process. The outbox and inbox tables every service
+needs are added to each base by `shared.messaging.tables`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+import sqlalchemy.ext.asyncio as sa_async
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import registry
+from sqlmodel import SQLModel
+
+
+def service_base() -> type[SQLModel]:
+    """A fresh SQLModel base with its own metadata, for one service's tables."""
+
+    class ServiceModel(SQLModel, registry=registry()):
+        pass
+
+    return ServiceModel
+
+
+def create_engine(url: str) -> AsyncEngine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        # Looked up at call time so OpenTelemetry's SQLAlchemy instrumentation sees the engines.
+        engine = sa_async.create_async_engine(url, connect_args={"timeout": 30})
+        _make_sqlite_transactions_serial(engine)
+        return engine
+    return sa_async.create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def _make_sqlite_transactions_serial(engine: AsyncEngine) -> None:
+    """SQLite: WAL, and BEGIN IMMEDIATE so concurrent writers queue instead of failing.
+
+    With the driver's default deferred BEGIN, two transactions that both read then write can
+    deadlock and one gets "database is locked" at once; taking the write lock up front makes
+    the second wait (up to the busy timeout) instead.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connect(dbapi_connection: Any, _: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+async def ping(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+
+
+def is_postgres(engine: AsyncEngine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+async def upgrade(engine: AsyncEngine, migrations_dir: Path) -> None:
+    """Bring the service's database to the head of its Alembic history.
+
+    Alembic runs on the engine's own connection (Alembic's "connection sharing" recipe), and a
+    PostgreSQL advisory lock keeps replicas that start together from migrating at once.
+    """
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir))
+
+    def run(sync_conn: Any) -> None:
+        cfg.attributes["connection"] = sync_conn
+        command.upgrade(cfg, "head")
+
+    async with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            await conn.execute(text("SELECT pg_advisory_xact_lock(4242)"))
+        await conn.run_sync(run)
+
+
+def run_migrations_env(target_metadata: Any) -> None:
+    """Body of every service's migrations/env.py (online mode, on a shared connection)."""
+    from alembic import context
+
+    connection = context.config.attributes.get("connection")
+    if connection is None:  # `alembic` CLI use: open our own connection from the settings
+        from shared.settings import Settings
+
+        service = Path(context.config.get_main_option("script_location") or "").parent.name
+        url = Settings().database_url_for(service)
+        engine = create_engine(url)
+
+        async def go() -> None:
+            async with engine.begin() as conn:
+                await conn.run_sync(lambda c: _configure_and_run(context, c, target_metadata))
+            await engine.dispose()
+
+        asyncio.run(go())
+        return
+    _configure_and_run(context, connection, target_metadata)
+
+
+def _configure_and_run(context: Any, connection: Any, target_metadata: Any) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()

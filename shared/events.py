@@ -1,0 +1,152 @@
+"""The event envelope, the registry of event contracts, and their CloudEvents 1.0 wire form.
+
+Every event that crosses a service boundary is a subclass of `EventData` declared in
+`shared/contracts/`: one source of truth for producers and consumers. Its `TYPE` is versioned
+(`binome.<producer>.<entity>.<fact>.v1`); a breaking change adds a `.v2` class beside it.
+
+On the wire (Kafka and the embedded bus alike) an event is a CloudEvents 1.0 *binary mode*
+message: attributes in `ce_*` headers, the JSON data as the value, and the aggregate id as the
+key so that the events of one entity stay in order.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+SPEC_VERSION = "1.0"
+_REGISTRY: dict[str, type[EventData]] = {}
+
+
+class EventData(BaseModel):
+    """Base of every event contract. Subclasses set TYPE and are registered by it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    TYPE: ClassVar[str]
+    KEY: ClassVar[str]  # the field holding the aggregate id
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        # Called once pydantic has built the class, so model_fields is known here.
+        super().__pydantic_init_subclass__(**kwargs)
+        type_ = cls.__dict__.get("TYPE")
+        if type_:
+            if type_ in _REGISTRY:
+                raise RuntimeError(f"event type {type_} declared twice")
+            if cls.KEY not in cls.model_fields:
+                raise RuntimeError(f"{cls.__name__}.KEY names no field")
+            _REGISTRY[type_] = cls
+
+    def key(self) -> str:
+        """The aggregate id: events with the same key stay in order."""
+        return str(getattr(self, self.KEY))
+
+
+def contract_for(type_: str) -> type[EventData] | None:
+    return _REGISTRY.get(type_)
+
+
+def producer_of(type_: str) -> str:
+    """`binome.matching.match.proposed.v1` -> `matching`."""
+    return type_.split(".")[1]
+
+
+def topic_for(type_: str) -> str:
+    return topic_of(producer_of(type_))
+
+
+def topic_of(service: str) -> str:
+    return f"binome.{service}.events"
+
+
+def dead_letter_topic(group: str) -> str:
+    return f"binome.deadletter.{group}"
+
+
+class Event(BaseModel):
+    """A CloudEvent as Binôme uses it. `org` is an extension attribute scoping the tenant."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    type: str
+    source: str
+    subject: str
+    time: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    org: str
+    data: dict[str, Any]
+    traceparent: str | None = None
+    tracestate: str | None = None
+
+    @classmethod
+    def of(cls, data: EventData, *, org: str, **trace: str | None) -> Event:
+        return cls(
+            type=data.TYPE,
+            source=f"/binome/{producer_of(data.TYPE)}",
+            subject=data.key(),
+            org=org,
+            data=data.model_dump(mode="json"),
+            **trace,
+        )
+
+    def parse(self) -> EventData:
+        contract = contract_for(self.type)
+        if contract is None:
+            raise UnknownEventType(self.type)
+        return contract.model_validate(self.data)
+
+
+class UnknownEventType(Exception):
+    pass
+
+
+class UndecodableEvent(Exception):
+    pass
+
+
+def to_wire(event: Event) -> tuple[list[tuple[str, bytes]], bytes]:
+    """CloudEvents binary mode: (headers, value)."""
+    attrs = {
+        "ce_specversion": SPEC_VERSION,
+        "ce_id": event.id,
+        "ce_source": event.source,
+        "ce_type": event.type,
+        "ce_subject": event.subject,
+        "ce_time": event.time.isoformat(),
+        "ce_org": event.org,
+        "content-type": "application/json",
+    }
+    # The CloudEvents distributed-tracing extension carries W3C trace context.
+    if event.traceparent:
+        attrs["ce_traceparent"] = event.traceparent
+        attrs["traceparent"] = event.traceparent
+    if event.tracestate:
+        attrs["ce_tracestate"] = event.tracestate
+    headers = [(k, v.encode()) for k, v in attrs.items()]
+    return headers, json.dumps(event.data, separators=(",", ":")).encode()
+
+
+def from_wire(headers: list[tuple[str, bytes]] | None, value: bytes | None) -> Event:
+    try:
+        h = {k: v.decode() for k, v in headers or []}
+        if h.get("ce_specversion") != SPEC_VERSION:
+            raise UndecodableEvent(f"not a CloudEvents {SPEC_VERSION} message")
+        return Event(
+            id=h["ce_id"],
+            type=h["ce_type"],
+            source=h["ce_source"],
+            subject=h.get("ce_subject", ""),
+            time=datetime.fromisoformat(h["ce_time"]),
+            org=h["ce_org"],
+            data=json.loads(value or b""),
+            traceparent=h.get("ce_traceparent"),
+            tracestate=h.get("ce_tracestate"),
+        )
+    except UndecodableEvent:
+        raise
+    except (KeyError, ValueError, UnicodeDecodeError, ValidationError) as exc:
+        raise UndecodableEvent(f"{type(exc).__name__}: {exc}") from exc

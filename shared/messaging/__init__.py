@@ -1,0 +1,1 @@
+"""Event delivery: outbox, inbox, the bus (Kafka or embedded) and the consumer loop."""

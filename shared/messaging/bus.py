@@ -1,0 +1,63 @@
+"""The one bus interface both transports implement.
+
+Semantics shared by Kafka and the embedded bus, and relied on by the rest of the code:
+- `publish` returns once every record is durably stored (Kafka: acks=all; embedded: committed
+  to its SQLite log), so the outbox may mark them sent.
+- Records with the same key go to the same partition and are delivered in publication order.
+- A consumer group sees each record at least once: the handler runs before the group's offset
+  moves past the record, so a crash in between means redelivery, never loss.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+Headers = list[tuple[str, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    topic: str
+    key: str
+    headers: Headers
+    value: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    headers: Headers
+    value: bytes | None
+
+
+# Returns normally once the message is dealt with (applied, skipped or dead-lettered); raising
+# means "not dealt with": the bus redelivers it from the same offset after a pause.
+Deliver = Callable[[Message], Awaitable[None]]
+
+
+class Bus(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def ensure_topics(self, topics: list[str]) -> None: ...
+
+    async def publish(self, records: list[Record]) -> None: ...
+
+    def subscribe(self, *, group: str, topics: list[str], deliver: Deliver) -> None:
+        """Register a consumer group; it starts consuming when the bus is started."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise if the bus cannot serve (readiness)."""
+        ...
+
+
+def partition_for(key: str, partitions: int) -> int:
+    return zlib.crc32(key.encode()) % partitions

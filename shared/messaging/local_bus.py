@@ -1,0 +1,241 @@
+"""The embedded mode's bus: a durable partitioned log in one SQLite file, in-process.
+
+It keeps Kafka's semantics (see shared.messaging.bus) so that code and tests behave the same in
+both modes: records are appended to per-(topic, partition) logs, each consumer group keeps a
+committed offset per partition, and a group's offset only moves after its handler returned.
+Because the log is a file, a crash or restart of the embedded process loses nothing: every group
+resumes from its committed offsets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import (
+    Column,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    insert,
+    select,
+    text,
+)
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from shared.db import create_engine
+from shared.messaging.bus import Deliver, Message, Record, partition_for
+
+log = logging.getLogger(__name__)
+
+_md = MetaData()
+_log = Table(
+    "log",
+    _md,
+    Column("topic", String, primary_key=True),
+    Column("partition", Integer, primary_key=True),
+    Column("offset", Integer, primary_key=True),
+    Column("key", String, nullable=False),
+    Column("headers", Text, nullable=False),
+    Column("value", LargeBinary, nullable=False),
+)
+_offsets = Table(
+    "group_offsets",
+    _md,
+    Column("grp", String, primary_key=True),
+    Column("topic", String, primary_key=True),
+    Column("partition", Integer, primary_key=True),
+    Column("next_offset", Integer, nullable=False),
+)
+
+
+def _encode_headers(headers: list[tuple[str, bytes]]) -> str:
+    import json
+
+    return json.dumps([[k, v.decode()] for k, v in headers])
+
+
+def _decode_headers(raw: str) -> list[tuple[str, bytes]]:
+    import json
+
+    return [(k, v.encode()) for k, v in json.loads(raw)]
+
+
+@dataclass
+class _Subscription:
+    group: str
+    topics: list[str]
+    deliver: Deliver
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task | None = None
+
+
+class LocalBus:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        partitions: int = 6,
+        poll_interval_s: float = 1.0,
+        retry_pause_s: float = 0.5,
+        batch: int = 100,
+    ) -> None:
+        self._engine = create_engine(f"sqlite+aiosqlite:///{path}")
+        self._partitions = partitions
+        self._poll = poll_interval_s
+        self._retry_pause = retry_pause_s
+        self._batch = batch
+        self._subs: list[_Subscription] = []
+        self._started = False
+
+    async def start(self) -> None:
+        async with self._engine.begin() as conn:
+            await conn.run_sync(_md.create_all)
+        self._started = True
+        for sub in self._subs:
+            sub.task = asyncio.create_task(self._consume(sub), name=f"local-bus:{sub.group}")
+
+    async def stop(self) -> None:
+        for sub in self._subs:
+            if sub.task:
+                sub.task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await sub.task
+        self._started = False
+        await self._engine.dispose()
+
+    async def ensure_topics(self, topics: list[str]) -> None:
+        """Topics exist implicitly in the log; nothing to create."""
+
+    async def ping(self) -> None:
+        async with self._engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def publish(self, records: list[Record]) -> None:
+        if not records:
+            return
+        async with self._engine.begin() as conn:
+            next_offsets: dict[tuple[str, int], int] = {}
+            rows = []
+            for r in records:
+                p = partition_for(r.key, self._partitions)
+                if (r.topic, p) not in next_offsets:
+                    last = await conn.scalar(
+                        select(func.max(_log.c.offset)).where(
+                            _log.c.topic == r.topic, _log.c.partition == p
+                        )
+                    )
+                    next_offsets[(r.topic, p)] = -1 if last is None else last
+                next_offsets[(r.topic, p)] += 1
+                rows.append(
+                    {
+                        "topic": r.topic,
+                        "partition": p,
+                        "offset": next_offsets[(r.topic, p)],
+                        "key": r.key,
+                        "headers": _encode_headers(r.headers),
+                        "value": r.value,
+                    }
+                )
+            await conn.execute(insert(_log), rows)
+        for sub in self._subs:
+            sub.wake.set()
+
+    def subscribe(self, *, group: str, topics: list[str], deliver: Deliver) -> None:
+        sub = _Subscription(group=group, topics=list(topics), deliver=deliver)
+        self._subs.append(sub)
+        if self._started:
+            sub.task = asyncio.create_task(self._consume(sub), name=f"local-bus:{group}")
+
+    async def read_topic(self, topic: str) -> list[Message]:
+        """Every record of a topic (used to inspect dead-letter topics)."""
+        async with self._engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(_log).where(_log.c.topic == topic).order_by(_log.c.partition, _log.c.offset)
+                )
+            ).all()
+        return [self._message(r) for r in rows]
+
+    @staticmethod
+    def _message(r) -> Message:  # type: ignore[no-untyped-def]
+        return Message(
+            topic=r.topic,
+            partition=r.partition,
+            offset=r.offset,
+            key=r.key,
+            headers=_decode_headers(r.headers),
+            value=r.value,
+        )
+
+    async def _consume(self, sub: _Subscription) -> None:
+        while True:
+            sub.wake.clear()
+            try:
+                progressed = await self._drain(sub)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the log itself failed; keep the consumer alive and retry
+                log.exception("local bus consumer %s failed; retrying", sub.group)
+                await asyncio.sleep(self._retry_pause)
+                continue
+            if not progressed:
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(sub.wake.wait(), self._poll)
+
+    async def _drain(self, sub: _Subscription) -> bool:
+        progressed = False
+        for topic in sub.topics:
+            for p in range(self._partitions):
+                async with self._engine.connect() as conn:
+                    start = await conn.scalar(
+                        select(_offsets.c.next_offset).where(
+                            _offsets.c.grp == sub.group,
+                            _offsets.c.topic == topic,
+                            _offsets.c.partition == p,
+                        )
+                    ) or 0
+                    rows = (
+                        await conn.execute(
+                            select(_log)
+                            .where(_log.c.topic == topic, _log.c.partition == p, _log.c.offset >= start)
+                            .order_by(_log.c.offset)
+                            .limit(self._batch)
+                        )
+                    ).all()
+                done = start
+                failed = False
+                for row in rows:
+                    try:
+                        await sub.deliver(self._message(row))
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception:
+                        # Not dealt with: stop this partition here and redeliver after a pause.
+                        log.exception("delivery to %s failed at %s/%s@%s", sub.group, topic, p, row.offset)
+                        failed = True
+                        break
+                    done = row.offset + 1
+                if done != start:
+                    await self._commit(sub.group, topic, p, done)
+                    progressed = True
+                if failed:
+                    await asyncio.sleep(self._retry_pause)
+        return progressed
+
+    async def _commit(self, group: str, topic: str, partition: int, next_offset: int) -> None:
+        stmt = sqlite_insert(_offsets).values(
+            grp=group, topic=topic, partition=partition, next_offset=next_offset
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["grp", "topic", "partition"], set_={"next_offset": next_offset}
+        )
+        async with self._engine.begin() as conn:
+            await conn.execute(stmt)

@@ -1,0 +1,121 @@
+"""The outbox relay: publishes committed outbox rows in order, then marks them sent.
+
+It wakes as soon as a unit of work commits events (and polls as a safety net). A crash between
+publishing and marking means the rows are published again: at-least-once, absorbed by the
+consumers' inbox. On PostgreSQL a transaction-scoped advisory lock lets only one replica relay
+a batch at a time, which keeps each key's events in order when a service runs several replicas.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import suppress
+from datetime import UTC, datetime
+
+from opentelemetry import trace
+from sqlalchemy import Table, func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.messaging.bus import Bus, Record
+from shared.tracing import context_from, current_trace_headers, tracer
+
+log = logging.getLogger(__name__)
+_RELAY_LOCK = 7_777_001
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        *,
+        engine: AsyncEngine,
+        outbox: Table,
+        bus: Bus,
+        poll_interval_s: float = 0.5,
+        batch: int = 200,
+    ) -> None:
+        self._engine = engine
+        self._outbox = outbox
+        self._bus = bus
+        self._poll = poll_interval_s
+        self._batch = batch
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._tracer = tracer("binome.outbox")
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                while await self.relay_once():
+                    pass
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # bus or database unavailable: keep the rows, try again later
+                log.exception("outbox relay failed; retrying")
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._poll)
+
+    async def relay_once(self) -> int:
+        """Publish one batch of unsent rows; returns how many were published."""
+        o = self._outbox
+        async with self._engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                locked = await conn.scalar(select(func.pg_try_advisory_xact_lock(_RELAY_LOCK)))
+                if not locked:
+                    return 0
+            rows = (
+                await conn.execute(
+                    select(o).where(o.c.sent_at.is_(None)).order_by(o.c.seq).limit(self._batch)
+                )
+            ).all()
+            if not rows:
+                return 0
+            records = [self._record(row) for row in rows]
+            await self._bus.publish(records)
+            await conn.execute(
+                update(o)
+                .where(o.c.seq.in_([row.seq for row in rows]))
+                .values(sent_at=datetime.now(UTC))
+            )
+        return len(rows)
+
+    def _record(self, row) -> Record:  # type: ignore[no-untyped-def]
+        headers = {k: v for k, v in row.headers}
+        event_type = headers.get("ce_type", "")
+        # A producer span continuing the trace the event was emitted in; the message carries
+        # this span's context so the consumer's span hangs below it.
+        span = self._tracer.start_span(
+            f"publish {event_type}",
+            context=context_from({"traceparent": headers.get("traceparent", "")}),
+            kind=trace.SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.destination.name": row.topic,
+                "messaging.message.id": row.event_id,
+                "messaging.kafka.message.key": row.key,
+            },
+        )
+        with trace.use_span(span, end_on_exit=True):
+            propagated = current_trace_headers()
+        if "traceparent" in propagated:
+            headers["traceparent"] = propagated["traceparent"]
+            headers["ce_traceparent"] = propagated["traceparent"]
+        return Record(
+            topic=row.topic,
+            key=row.key,
+            headers=[(k, v.encode()) for k, v in headers.items()],
+            value=row.payload.encode(),
+        )

@@ -1,0 +1,107 @@
+"""What a service is (ServiceDef) and what runs it (ServiceRuntime).
+
+A service declares its tables (on its own SQLModel base), its HTTP router, its migrations folder
+and its event handlers; the runtime gives it a database engine, runs its migrations, relays its
+outbox and consumes the topics its handlers need, through whichever bus the process uses.
+The same definitions run one per process (distributed) or all five in one (embedded).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import APIRouter
+from sqlalchemy import Table
+from sqlmodel import SQLModel
+
+from shared import db
+from shared.events import dead_letter_topic, topic_for, topic_of
+from shared.messaging.bus import Bus
+from shared.messaging.consumer import EventConsumer, Handler
+from shared.messaging.outbox import OutboxRelay
+from shared.messaging.tables import add_messaging_tables
+from shared.settings import Settings
+from shared.uow import UnitOfWork
+
+
+@dataclass(frozen=True)
+class ServiceDef:
+    name: str
+    base: type[SQLModel]
+    router: APIRouter
+    migrations_dir: Path
+    handlers: Mapping[str, Handler] = field(default_factory=dict)
+
+    @property
+    def group(self) -> str:
+        return f"binome-{self.name}"
+
+    @property
+    def topic(self) -> str:
+        return topic_of(self.name)
+
+    @property
+    def subscriptions(self) -> list[str]:
+        return sorted({topic_for(t) for t in self.handlers})
+
+    @property
+    def topics(self) -> list[str]:
+        """Every topic this service touches, so it can make sure they exist at start."""
+        return sorted({self.topic, *self.subscriptions, dead_letter_topic(self.group)})
+
+
+def messaging_tables(base: type[SQLModel]) -> tuple[Table, Table]:
+    """The (outbox, inbox) of a service, declared on its base's metadata."""
+    md = base.metadata
+    if "outbox" in md.tables:
+        return md.tables["outbox"], md.tables["inbox"]
+    return add_messaging_tables(md)
+
+
+class ServiceRuntime:
+    def __init__(self, definition: ServiceDef, settings: Settings, bus: Bus) -> None:
+        self.definition = definition
+        self.settings = settings
+        self.bus = bus
+        self.engine = db.create_engine(settings.database_url_for(definition.name))
+        self.outbox, self.inbox = messaging_tables(definition.base)
+        self.relay = OutboxRelay(
+            engine=self.engine,
+            outbox=self.outbox,
+            bus=bus,
+            poll_interval_s=settings.outbox_poll_interval_s,
+        )
+        self.consumer = EventConsumer(
+            group=definition.group,
+            handlers=definition.handlers,
+            uow_factory=self.uow,
+            bus=bus,
+            max_attempts=settings.consumer_max_attempts,
+            backoff_s=settings.consumer_retry_backoff_s,
+        )
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(
+            engine=self.engine, outbox=self.outbox, inbox=self.inbox, on_commit=self.relay.wake
+        )
+
+    async def start(self) -> None:
+        await db.upgrade(self.engine, self.definition.migrations_dir)
+        self.relay.start()
+        if self.definition.handlers:
+            self.bus.subscribe(
+                group=self.definition.group,
+                topics=self.definition.subscriptions,
+                deliver=self.consumer.deliver,
+            )
+
+    async def stop_relay(self) -> None:
+        await self.relay.stop()
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+    async def ping(self) -> None:
+        await db.ping(self.engine)

@@ -1,0 +1,46 @@
+"""Strict, typed settings shared by every service, read from BINOME_* environment variables."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class BusKind(StrEnum):
+    local = "local"  # durable in-process log (SQLite) for the embedded mode
+    kafka = "kafka"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BINOME_", extra="forbid", frozen=True)
+
+    # Where each service keeps its data. "{service}" is replaced by the service's name so that
+    # one setting gives every service its own database (SQLite file or PostgreSQL database).
+    database_url: str = "sqlite+aiosqlite:///{data_dir}/{service}.db"
+    data_dir: Path = Path("data")
+
+    bus: BusKind = BusKind.local
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    topic_partitions: int = Field(default=6, ge=1)
+    topic_replication: int = Field(default=1, ge=1)
+    # Bounded retries before a message goes to the dead-letter topic.
+    consumer_max_attempts: int = Field(default=3, ge=1)
+    consumer_retry_backoff_s: float = Field(default=0.05, ge=0)
+    outbox_poll_interval_s: float = Field(default=0.5, gt=0)
+
+    jwt_secret: SecretStr = SecretStr("dev-only-change-me-binome-secret-32b")
+    jwt_algorithms: list[str] = ["HS256"]
+    jwt_issuer: str = "binome"
+    jwt_audience: str = "binome"
+    # When set, tokens are verified with the identity provider's keys instead of the secret.
+    jwt_jwks_url: str | None = None
+
+    otel_exporter_otlp_endpoint: str | None = None
+    # A JSON-lines file every finished span is appended to (tests and local debugging).
+    trace_file: Path | None = None
+
+    def database_url_for(self, service: str) -> str:
+        return self.database_url.format(service=service, data_dir=self.data_dir)

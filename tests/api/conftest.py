@@ -1,0 +1,39 @@
+"""The embedded mode: all five services in one process on SQLite and the local bus."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from services import load_all
+from shared.app import build_app
+from shared.settings import Settings
+from tests.helpers import Api
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", outbox_poll_interval_s=0.2,
+                    consumer_retry_backoff_s=0.01)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator:
+    application = build_app(load_all(), settings, name="binome")
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://binome") as c:
+        yield c
+
+
+@pytest.fixture
+def api(client: httpx.AsyncClient, settings: Settings) -> Api:
+    return Api(client, settings)

@@ -1,0 +1,69 @@
+"""Test helpers shared by the API and infrastructure suites."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import httpx
+
+from shared.auth import Role, mint_token
+from shared.settings import Settings
+
+T = TypeVar("T")
+
+
+def auth(settings: Settings, *, org: str = "acme", role: str = "admin",
+         employee_id: str | None = None) -> dict[str, str]:
+    token = mint_token(settings, org=org, role=Role(role), employee_id=employee_id)
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def eventually(check: Callable[[], Awaitable[T]], *, timeout: float = 20.0,
+                     interval: float = 0.05, what: str = "condition") -> T:
+    """Poll until `check` returns a truthy value (events are asynchronous by design)."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")
+
+
+class Api:
+    """A thin client for the core loop, the same against embedded or distributed Binôme."""
+
+    def __init__(self, client: httpx.AsyncClient, settings: Settings, org: str = "acme") -> None:
+        self.c = client
+        self.settings = settings
+        self.org = org
+        self.admin = auth(settings, org=org, role="admin")
+        self.hris = auth(settings, org=org, role="hris")
+
+    def as_employee(self, employee_id: str) -> dict[str, str]:
+        return auth(self.settings, org=self.org, role="employee", employee_id=employee_id)
+
+    async def ok(self, method: str, path: str, *, headers: dict[str, str] | None = None,
+                 expect: int = 200, **kw: Any) -> Any:
+        r = await self.c.request(method, path, headers=headers or self.admin, **kw)
+        assert r.status_code == expect, f"{method} {path} -> {r.status_code} {r.text}"
+        return r.json()
+
+    async def hire(self, *employees: dict[str, Any], prefix: str = "hire") -> Any:
+        events = [
+            {"event_id": f"{prefix}-{e['id']}", "type": "hired", "employee": e}
+            for e in employees
+        ]
+        return await self.ok("POST", "/v1/hris/events", headers=self.hris,
+                             json={"events": events})
+
+    async def enrol(self, program_id: str, employee_id: str, role: str, **extra: Any) -> Any:
+        body = {"program_id": program_id, "employee_id": employee_id, "role": role, **extra}
+        return await self.ok("POST", "/v1/participants", json=body, expect=201)
+
+    async def matches(self, **params: str) -> list[dict[str, Any]]:
+        return await self.ok("GET", "/v1/matches", params=params)

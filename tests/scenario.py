@@ -1,0 +1,141 @@
+"""Binôme's core loop as one scenario, run against the embedded app and the distributed set.
+
+HRIS pushes employees; an admin creates a programme; mentors and mentees enrol; a matching run
+proposes a match; both sides accept; sessions are scheduled and completed; the mentee rates
+1 then 2; asynchronously the match ends with low_satisfaction, another mentor is proposed, the
+old match's future session is cancelled, and the report counts one rematch.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tests.helpers import Api, eventually
+
+
+@dataclass
+class LoopResult:
+    program_id: str
+    first_match: dict[str, Any]
+    replacement: dict[str, Any]
+    rematch_seconds: float
+    second_feedback_trace_id: str
+    report: dict[str, Any]
+
+
+def _when(days: float) -> str:
+    return (datetime.now(UTC) + timedelta(days=days)).isoformat()
+
+
+async def run_core_loop(api: Api, *, timeout: float = 30.0) -> LoopResult:
+    tag = uuid.uuid4().hex[:6]
+    ann, bob, eve = f"ann-{tag}", f"bob-{tag}", f"eve-{tag}"
+    await api.hire(
+        {"id": ann, "name": "Ann Mentor", "department": "Engineering", "level": 8,
+         "languages": ["fr", "en"]},
+        {"id": bob, "name": "Bob Mentor", "department": "Sales", "level": 7,
+         "languages": ["fr"]},
+        {"id": eve, "name": "Eve Mentee", "department": "Marketing", "level": 2,
+         "languages": ["fr"]},
+        prefix=tag,
+    )
+    program = await api.ok("POST", "/v1/programs", expect=201, json={
+        "name": f"Onboarding {tag}", "format": "classic",
+        "rematch_threshold": 2.5, "rating_window": 2})
+    pid = program["id"]
+    await api.enrol(pid, ann, "mentor", skills_offered=["Python", "Leadership"], capacity=2)
+    await api.enrol(pid, bob, "mentor", skills_offered=["Negotiation"], capacity=2)
+    mentee = await api.enrol(pid, eve, "mentee", skills_sought=["python"])
+
+    async def matched_run() -> Any:
+        r = await api.c.post("/v1/matching-runs", json={"program_id": pid}, headers=api.admin)
+        # 422 until matching has heard of the programme; 0 matches until it heard of everyone.
+        if r.status_code == 201 and r.json()["mentors_considered"] == 2 and r.json()["matched"]:
+            return r.json()
+        return None
+
+    run = await eventually(matched_run, timeout=timeout, what="a matching run with a match")
+    first = run["matches"][0]
+    assert first["mentee_participant_id"] == mentee["id"]
+    mentor_emp = first["mentor_employee_id"]
+
+    await api.ok("POST", f"/v1/matches/{first['id']}/accept", headers=api.as_employee(eve))
+    active = await api.ok("POST", f"/v1/matches/{first['id']}/accept",
+                          headers=api.as_employee(mentor_emp))
+    assert active["status"] == "active"
+
+    async def schedule(days: float) -> Any:
+        r = await api.c.post("/v1/sessions", headers=api.as_employee(eve), json={
+            "match_id": first["id"], "scheduled_at": _when(days), "topic": "python"})
+        return r.json() if r.status_code == 201 else None  # 422/409 until sessions knows
+
+    s1 = await eventually(lambda: schedule(-2), timeout=timeout, what="session scheduling")
+    s2 = await schedule(-1)
+    s3 = await schedule(7)
+    assert s2 and s3
+    for s in (s1, s2):
+        await api.ok("POST", f"/v1/sessions/{s['id']}/complete", headers=api.as_employee(eve),
+                     json={"notes": "done"})
+
+    async def rate(session: dict[str, Any], rating: int, traceparent: str | None = None) -> Any:
+        headers = dict(api.as_employee(eve))
+        if traceparent:
+            headers["traceparent"] = traceparent
+        r = await api.c.post("/v1/feedback", headers=headers, json={
+            "session_id": session["id"], "rating": rating, "comment": "not a fit"})
+        return r.json() if r.status_code == 201 else None  # until feedback knows it completed
+
+    await eventually(lambda: rate(s1, 1), timeout=timeout, what="first feedback")
+    # The test sets the trace id of the second rating so it can find that trace afterwards.
+    trace_id = uuid.uuid4().hex
+    started = 0.0
+
+    async def second_rating() -> Any:
+        nonlocal started
+        started = time.monotonic()
+        return await rate(s2, 2, traceparent=f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01")
+
+    await eventually(second_rating, timeout=timeout, what="second feedback")
+
+    async def replacement() -> Any:
+        found = await api.matches(program_id=pid, participant_id=mentee["id"])
+        return next((m for m in found if m["replaces_match_id"] == first["id"]), None)
+
+    new = await eventually(replacement, timeout=timeout, interval=0.01, what="replacement match")
+    rematch_seconds = time.monotonic() - started
+    assert new["status"] == "proposed"
+    assert new["mentor_employee_id"] != mentor_emp
+    old = await api.ok("GET", f"/v1/matches/{first['id']}")
+    assert old["status"] == "ended" and old["end_reason"] == "low_satisfaction"
+
+    async def s3_cancelled() -> Any:
+        s = await api.ok("GET", f"/v1/sessions/{s3['id']}")
+        return s if s["status"] == "cancelled" else None
+
+    cancelled = await eventually(s3_cancelled, timeout=timeout, what="future session cancelled")
+    assert cancelled["cancel_reason"] == "match_ended"
+    for s in (s1, s2):
+        assert (await api.ok("GET", f"/v1/sessions/{s['id']}"))["status"] == "completed"
+
+    async def report() -> Any:
+        r = await api.c.get(f"/v1/reports/programs/{pid}", headers=api.admin)
+        if r.status_code != 200:
+            return None
+        body = r.json()
+        done = (body["rematches"] == 1 and body["ratings"] == 2
+                and body["sessions_by_status"]["cancelled"] == 1
+                and body["matches_by_status"]["proposed"] == 1)
+        return body if done else None
+
+    final = await eventually(report, timeout=timeout, what="report with one rematch")
+    assert final["participants_by_role"] == {"mentor": 2, "mentee": 1}
+    assert final["matches_by_status"]["ended"] == 1
+    assert final["matches_ended_by_reason"] == {"low_satisfaction": 1}
+    assert final["sessions_completed"] == 2
+    assert final["average_rating"] == 1.5
+    assert final["relationships_at_risk"] == 1
+    return LoopResult(pid, first, new, rematch_seconds, trace_id, final)
