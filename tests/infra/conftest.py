@@ -1,0 +1,63 @@
+"""Real infrastructure: the Kafka broker and PostgreSQL that scripts/test.sh starts.
+
+These tests never fall back to fakes: without BINOME_TEST_KAFKA / BINOME_TEST_PG they fail and
+say how to get them.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+
+
+def _need(var: str) -> str:
+    value = os.environ.get(var)
+    if not value:
+        pytest.fail(f"{var} is not set: run the suite with scripts/test.sh, which starts Kafka "
+                    "and PostgreSQL")
+    return value
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    return _need("BINOME_TEST_KAFKA")
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> str:
+    return _need("BINOME_TEST_PG")
+
+
+async def _admin_execute(server: str, sql: str) -> None:
+    url = make_url(server)
+    conn = await asyncpg.connect(
+        host=url.host, port=url.port, user=url.username, password=url.password,
+        database="postgres",
+    )
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def pg_databases(pg_server: str) -> AsyncIterator[Callable[[list[str]], Awaitable[str]]]:
+    """Creates fresh databases; returns a BINOME_DATABASE_URL template with {service}."""
+    created: list[str] = []
+    tag = uuid.uuid4().hex[:8]
+
+    async def make(services: list[str]) -> str:
+        for svc in services:
+            name = f"t_{tag}_{svc}"
+            await _admin_execute(pg_server, f'CREATE DATABASE "{name}"')
+            created.append(name)
+        return f"{pg_server.rstrip('/')}/t_{tag}_{{service}}"
+
+    yield make  # type: ignore[misc]
+    for name in created:
+        await _admin_execute(pg_server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

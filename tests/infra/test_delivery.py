@@ -1,0 +1,167 @@
+"""Delivery guarantees on the real Kafka broker and PostgreSQL.
+
+- an event delivered twice has one effect (inbox);
+- poison messages (undecodable, unknown type or version, invalid data, a handler that keeps
+  failing) land in the dead-letter topic with the error, and the events behind them on the same
+  partition are still processed;
+- a consuming service killed with SIGKILL in the middle of a burst and restarted ends with every
+  event applied exactly once in effect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from shared.app import build_app
+from shared.events import dead_letter_topic
+from shared.settings import BusKind, Settings
+from tests.helpers import eventually
+from tests.infra import testkit
+from tests.infra.kafka_tools import produce, read_topic, wire
+
+pytestmark = pytest.mark.infra
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _settings(kafka: str, db_url: str) -> Settings:
+    return Settings(bus=BusKind.kafka, kafka_bootstrap=kafka, database_url=db_url,
+                    consumer_retry_backoff_s=0.01, outbox_poll_interval_s=0.2)
+
+
+def _inc(run_id: str, amount: int = 1, *, counter: str = "c1", fail: bool = False
+         ) -> testkit.CounterIncremented:
+    return testkit.CounterIncremented(run_id=run_id, counter_id=counter, amount=amount, fail=fail)
+
+
+@pytest.fixture
+async def kit(kafka_bootstrap: str, pg_databases) -> AsyncIterator[tuple[str, httpx.AsyncClient]]:  # type: ignore[no-untyped-def]
+    name = f"testkit_{uuid.uuid4().hex[:8]}"
+    url = await pg_databases([name])
+    app = build_app([testkit.definition(name)], _settings(kafka_bootstrap, url), name=name)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://kit") as client:
+            yield name, client
+
+
+async def _counts(client: httpx.AsyncClient, run_id: str) -> dict[str, int]:
+    return (await client.get(f"/v1/testkit/{run_id}")).json()
+
+
+async def test_event_delivered_twice_has_one_effect(kafka_bootstrap: str, kit) -> None:  # type: ignore[no-untyped-def]
+    _, client = kit
+    run = uuid.uuid4().hex
+    twice = wire(_inc(run, 5), event_id=str(uuid.uuid4()))
+    # Same key, so one partition: the sentinel is applied only after both copies were seen.
+    await produce(kafka_bootstrap, [twice, twice, wire(_inc(run, 1))])
+    await produce(kafka_bootstrap, [twice])
+    sentinel = wire(_inc(run, 100))
+    await produce(kafka_bootstrap, [sentinel])
+    counts = await eventually(lambda: _has_total(client, run, 106), what="sentinel applied")
+    assert counts == {"rows": 3, "distinct": 3, "total": 106}
+
+
+async def _has_total(client: httpx.AsyncClient, run: str, total: int) -> dict[str, int] | None:
+    counts = await _counts(client, run)
+    return counts if counts["total"] >= total else None
+
+
+async def test_poison_messages_go_to_dead_letter_and_consumer_goes_on(
+    kafka_bootstrap: str, kit  # type: ignore[no-untyped-def]
+) -> None:
+    name, client = kit
+    run = uuid.uuid4().hex
+    topic, key, headers, value = wire(_inc(run, 1))
+    unknown_version = [(k, v.replace(b".v1", b".v9") if k == "ce_type" else v) for k, v in headers]
+    invalid_data = b'{"run_id": "x"}'
+    poison = [
+        (topic, key, [("content-type", b"text/plain")], b"\x00not a cloudevent"),
+        (topic, key, unknown_version, value),
+        (topic, key, wire(_inc(run, 1))[2], invalid_data),
+        wire(_inc(run, 1, fail=True)),
+    ]
+    await produce(kafka_bootstrap, [wire(_inc(run, 1)), *poison, wire(_inc(run, 10))])
+    counts = await eventually(lambda: _has_total(client, run, 11), what="events behind poison")
+    assert counts["rows"] == 2
+
+    dead = await read_topic(kafka_bootstrap, dead_letter_topic(f"binome-{name}"), expect=4)
+    assert len(dead) == 4
+    errors = [dict(m.headers)["dlq_error"].decode() for m in dead]
+    assert errors[0].startswith("UndecodableEvent")
+    assert errors[1].startswith("UnknownEventType")
+    assert errors[2].startswith("ValidationError")
+    assert errors[3].startswith("RuntimeError: this event always fails")
+    assert dict(dead[3].headers)["dlq_attempts"] == b"3"
+    assert all(dict(m.headers)["dlq_topic"] == topic.encode() for m in dead)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _spawn(name: str, port: int, kafka: str, db_url: str, log: Path) -> subprocess.Popen:
+    env = dict(os.environ, TESTKIT_NAME=name, TESTKIT_PORT=str(port), BINOME_BUS="kafka",
+               BINOME_KAFKA_BOOTSTRAP=kafka, BINOME_DATABASE_URL=db_url,
+               BINOME_CONSUMER_RETRY_BACKOFF_S="0.01")
+    return subprocess.Popen([sys.executable, "-m", "tests.infra.testkit_main"], cwd=ROOT, env=env,
+                            stdout=log.open("ab"), stderr=subprocess.STDOUT)
+
+
+async def test_sigkill_mid_burst_then_restart_applies_each_event_once(
+    kafka_bootstrap: str, pg_databases, tmp_path: Path  # type: ignore[no-untyped-def]
+) -> None:
+    name = f"testkit_{uuid.uuid4().hex[:8]}"
+    url = await pg_databases([name])
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    run = uuid.uuid4().hex
+    burst = 3000
+    log = tmp_path / "testkit.log"
+    proc = _spawn(name, port, kafka_bootstrap, url, log)
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=5) as client:
+            await eventually(lambda: _ready(client), timeout=60, what="testkit process ready")
+            # Many keys, so every partition is busy when the process dies.
+            await produce(kafka_bootstrap, [
+                wire(_inc(run, 1, counter=f"c{i % 24}")) for i in range(burst)])
+            at_kill = await eventually(lambda: _at_least(client, run, 300), interval=0.01,
+                                       what="part of the burst applied")
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=10)
+            assert at_kill["rows"] < burst, "the burst finished before the kill; make it larger"
+
+            proc = _spawn(name, port, kafka_bootstrap, url, log)
+            await eventually(lambda: _ready(client), timeout=60, what="testkit restarted")
+            final = await eventually(lambda: _at_least(client, run, burst), timeout=120,
+                                     what="whole burst applied")
+            await asyncio.sleep(1.0)  # let any redelivery that would duplicate show up
+            final = await _counts(client, run)
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+    assert final == {"rows": burst, "distinct": burst, "total": burst}, log.read_text()[-3000:]
+
+
+async def _ready(client: httpx.AsyncClient) -> bool:
+    try:
+        return (await client.get("/readyz")).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+async def _at_least(client: httpx.AsyncClient, run: str, rows: int) -> dict[str, int] | None:
+    counts = await _counts(client, run)
+    return counts if counts["distinct"] >= rows else None

@@ -1,0 +1,74 @@
+"""A tiny service used to prove the delivery guarantees on real Kafka and PostgreSQL.
+
+Its handler's effect is deliberately NOT idempotent (it appends a row per application), so a
+duplicate application would show as two rows: only the shared inbox can keep the count right.
+Runs in-process (through build_app) or as its own OS process (tests/infra/testkit_main.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from sqlalchemy import func
+from sqlmodel import Field, select
+
+from shared.db import service_base
+from shared.events import Event, EventData
+from shared.service import ServiceDef, messaging_tables
+from shared.uow import UnitOfWork
+
+Base = service_base()
+messaging_tables(Base)
+
+
+class Applied(Base, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(index=True, max_length=64)
+    event_id: str = Field(max_length=64)
+    amount: int
+
+
+class CounterIncremented(EventData):
+    TYPE = "binome.testkit.counter.incremented.v1"
+    KEY = "counter_id"
+    run_id: str
+    counter_id: str
+    amount: int
+    fail: bool = False
+
+
+async def on_increment(uow: UnitOfWork, event: Event, data: EventData) -> None:
+    assert isinstance(data, CounterIncremented)
+    if data.fail:
+        raise RuntimeError("this event always fails (poison by design)")
+    uow.session.add(Applied(run_id=data.run_id, event_id=event.id, amount=data.amount))
+
+
+router = APIRouter(prefix="/v1")
+
+
+@router.get("/testkit/{run_id}")
+async def applied(run_id: str, request: Request) -> dict[str, int]:
+    runtime = next(iter(request.app.state.runtimes.values()))
+    async with runtime.uow() as uow:
+        row = (
+            await uow.session.exec(
+                select(
+                    func.count(),
+                    func.count(func.distinct(Applied.event_id)),
+                    func.coalesce(func.sum(Applied.amount), 0),
+                ).where(Applied.run_id == run_id)
+            )
+        ).one()
+    return {"rows": row[0], "distinct": row[1], "total": row[2]}
+
+
+def definition(name: str) -> ServiceDef:
+    return ServiceDef(
+        name=name,
+        base=Base,
+        router=router,
+        migrations_dir=Path(__file__).parent / "testkit_migrations",
+        handlers={CounterIncremented.TYPE: on_increment},
+    )

@@ -1,0 +1,4 @@
+from shared.db import run_migrations_env
+from tests.infra.testkit import Base
+
+run_migrations_env(Base.metadata)
