@@ -19,7 +19,10 @@ from shared.api import PageParams, utcnow
 from shared.auth import Principal
 from shared.contracts import matching as ev
 from shared.errors import Forbidden, Invalid, NotFound
+from shared.tracing import tracer
 from shared.uow import UnitOfWork
+
+_tracer = tracer("binome.matching")
 
 
 def _person(c: Candidate) -> domain.Person:
@@ -279,9 +282,14 @@ async def _rematch(*, uow: UnitOfWork, ended: Match) -> Match | None:
 
 async def end_and_rematch(*, uow: UnitOfWork, match_id: str, reason: str) -> Match | None:
     """Corrective path: end an open match and propose a replacement mentor for its mentee."""
-    match = await uow.session.get(Match, match_id)
-    if match is None or MatchStatus(match.status) not in domain.OPEN:
-        return None  # unknown here or already closed: nothing to correct
-    close_match(uow=uow, match=match, reason=reason)
-    await uow.session.flush()
-    return await _rematch(uow=uow, ended=match)
+    with _tracer.start_as_current_span("matching.rematch", attributes={
+        "binome.match_id": match_id, "binome.reason": reason,
+    }) as span:
+        match = await uow.session.get(Match, match_id)
+        if match is None or MatchStatus(match.status) not in domain.OPEN:
+            return None  # unknown here or already closed: nothing to correct
+        close_match(uow=uow, match=match, reason=reason)
+        await uow.session.flush()
+        replacement = await _rematch(uow=uow, ended=match)
+        span.set_attribute("binome.replacement_id", replacement.id if replacement else "")
+        return replacement
