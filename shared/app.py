@@ -49,7 +49,8 @@ def build_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         bus = make_bus(settings, client_id=name)
         runtimes = {d.name: ServiceRuntime(d, settings, bus) for d in definitions}
-        await bus.ensure_topics(sorted({t for d in definitions for t in d.topics}))
+        prefix = settings.topic_prefix
+        await bus.ensure_topics(sorted({t for d in definitions for t in d.topics(prefix)}))
         for runtime in runtimes.values():
             await runtime.start()
         await bus.start()

@@ -55,16 +55,17 @@ def producer_of(type_: str) -> str:
     return type_.split(".")[1]
 
 
-def topic_for(type_: str) -> str:
-    return topic_of(producer_of(type_))
+# Topic names. `prefix` (BINOME_TOPIC_PREFIX) lets several environments share one cluster.
+def topic_for(type_: str, prefix: str = "") -> str:
+    return topic_of(producer_of(type_), prefix)
 
 
-def topic_of(service: str) -> str:
-    return f"binome.{service}.events"
+def topic_of(service: str, prefix: str = "") -> str:
+    return f"{prefix}binome.{service}.events"
 
 
-def dead_letter_topic(group: str) -> str:
-    return f"binome.deadletter.{group}"
+def dead_letter_topic(group: str, prefix: str = "") -> str:
+    return f"{prefix}binome.deadletter.{group}"
 
 
 class Event(BaseModel):

@@ -34,22 +34,19 @@ class ServiceDef:
     migrations_dir: Path
     handlers: Mapping[str, Handler] = field(default_factory=dict)
 
-    @property
-    def group(self) -> str:
-        return f"binome-{self.name}"
+    def group(self, prefix: str = "") -> str:
+        return f"{prefix}binome-{self.name}"
 
-    @property
-    def topic(self) -> str:
-        return topic_of(self.name)
+    def subscriptions(self, prefix: str = "") -> list[str]:
+        return sorted({topic_for(t, prefix) for t in self.handlers})
 
-    @property
-    def subscriptions(self) -> list[str]:
-        return sorted({topic_for(t) for t in self.handlers})
-
-    @property
-    def topics(self) -> list[str]:
+    def topics(self, prefix: str = "") -> list[str]:
         """Every topic this service touches, so it can make sure they exist at start."""
-        return sorted({self.topic, *self.subscriptions, dead_letter_topic(self.group)})
+        return sorted({
+            topic_of(self.name, prefix),
+            *self.subscriptions(prefix),
+            dead_letter_topic(self.group(prefix), prefix),
+        })
 
 
 def messaging_tables(base: type[SQLModel]) -> tuple[Table, Table]:
@@ -73,8 +70,12 @@ class ServiceRuntime:
             bus=bus,
             poll_interval_s=settings.outbox_poll_interval_s,
         )
+        prefix = settings.topic_prefix
+        self.group = definition.group(prefix)
+        self.subscriptions = definition.subscriptions(prefix)
         self.consumer = EventConsumer(
-            group=definition.group,
+            group=self.group,
+            dead_letter=dead_letter_topic(self.group, prefix),
             handlers=definition.handlers,
             uow_factory=self.uow,
             bus=bus,
@@ -84,7 +85,11 @@ class ServiceRuntime:
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(
-            engine=self.engine, outbox=self.outbox, inbox=self.inbox, on_commit=self.relay.wake
+            engine=self.engine,
+            outbox=self.outbox,
+            inbox=self.inbox,
+            on_commit=self.relay.wake,
+            topic_prefix=self.settings.topic_prefix,
         )
 
     async def start(self) -> None:
@@ -92,8 +97,8 @@ class ServiceRuntime:
         self.relay.start()
         if self.definition.handlers:
             self.bus.subscribe(
-                group=self.definition.group,
-                topics=self.definition.subscriptions,
+                group=self.group,
+                topics=self.subscriptions,
                 deliver=self.consumer.deliver,
             )
 

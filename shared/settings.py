@@ -24,6 +24,8 @@ class Settings(BaseSettings):
 
     bus: BusKind = BusKind.local
     kafka_bootstrap: str = "127.0.0.1:9092"
+    # Prepended to every topic and consumer group, so environments can share a cluster.
+    topic_prefix: str = ""
     topic_partitions: int = Field(default=6, ge=1)
     topic_replication: int = Field(default=1, ge=1)
     # Bounded retries before a message goes to the dead-letter topic.

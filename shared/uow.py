@@ -30,7 +30,9 @@ class UnitOfWork:
         outbox: Table,
         inbox: Table,
         on_commit: Callable[[], None] = lambda: None,
+        topic_prefix: str = "",
     ) -> None:
+        self._topic_prefix = topic_prefix
         self._engine = engine
         self._outbox = outbox
         self._inbox = inbox
@@ -65,7 +67,7 @@ class UnitOfWork:
         self._events.append(
             {
                 "event_id": event.id,
-                "topic": topic_for(event.type),
+                "topic": topic_for(event.type, self._topic_prefix),
                 "key": event.subject,
                 "headers": [[k, v.decode()] for k, v in headers],
                 "payload": value.decode(),

@@ -53,8 +53,9 @@ async def run_core_loop(api: Api, *, timeout: float = 30.0) -> LoopResult:
 
     async def matched_run() -> Any:
         r = await api.c.post("/v1/matching-runs", json={"program_id": pid}, headers=api.admin)
-        # 422 until matching has heard of the programme; 0 matches until it heard of everyone.
-        if r.status_code == 201 and r.json()["mentors_considered"] == 2 and r.json()["matched"]:
+        # 422 until matching has heard of the programme; 0 matches until it heard of the mentee
+        # and at least one mentor.
+        if r.status_code == 201 and r.json()["matched"]:
             return r.json()
         return None
 
@@ -121,21 +122,25 @@ async def run_core_loop(api: Api, *, timeout: float = 30.0) -> LoopResult:
     for s in (s1, s2):
         assert (await api.ok("GET", f"/v1/sessions/{s['id']}"))["status"] == "completed"
 
+    expected = {
+        "participants_by_role": {"mentor": 2, "mentee": 1},
+        "matches_by_status": {"proposed": 1, "active": 0, "declined": 0, "ended": 1},
+        "matches_ended_by_reason": {"low_satisfaction": 1},
+        "rematches": 1,
+        "relationships_at_risk": 1,
+        "sessions_by_status": {"scheduled": 0, "completed": 2, "cancelled": 1},
+        "sessions_completed": 2,
+        "ratings": 2,
+        "average_rating": 1.5,
+    }
+
     async def report() -> Any:
+        # Events of different keys travel on different partitions: wait until all arrived.
         r = await api.c.get(f"/v1/reports/programs/{pid}", headers=api.admin)
         if r.status_code != 200:
             return None
         body = r.json()
-        done = (body["rematches"] == 1 and body["ratings"] == 2
-                and body["sessions_by_status"]["cancelled"] == 1
-                and body["matches_by_status"]["proposed"] == 1)
-        return body if done else None
+        return body if {k: body[k] for k in expected} == expected else None
 
     final = await eventually(report, timeout=timeout, what="report with one rematch")
-    assert final["participants_by_role"] == {"mentor": 2, "mentee": 1}
-    assert final["matches_by_status"]["ended"] == 1
-    assert final["matches_ended_by_reason"] == {"low_satisfaction": 1}
-    assert final["sessions_completed"] == 2
-    assert final["average_rating"] == 1.5
-    assert final["relationships_at_risk"] == 1
     return LoopResult(pid, first, new, rematch_seconds, trace_id, final)

@@ -26,7 +26,6 @@ from shared.events import (
     EventData,
     UndecodableEvent,
     UnknownEventType,
-    dead_letter_topic,
     from_wire,
 )
 from shared.messaging.bus import Bus, Message, Record
@@ -48,7 +47,9 @@ class EventConsumer:
         bus: Bus,
         max_attempts: int = 3,
         backoff_s: float = 0.05,
+        dead_letter: str,
     ) -> None:
+        self._dead_letter_topic = dead_letter
         self.group = group
         self._handlers = handlers
         self._uow_factory = uow_factory
@@ -123,7 +124,7 @@ class EventConsumer:
         await self._bus.publish(
             [
                 Record(
-                    topic=dead_letter_topic(self.group),
+                    topic=self._dead_letter_topic,
                     key=msg.key or "",
                     headers=headers,
                     value=msg.value or b"",

@@ -13,12 +13,12 @@ from shared.events import Event, EventData, to_wire, topic_for
 Raw = tuple[str, str, list[tuple[str, bytes]], bytes]  # topic, key, headers, value
 
 
-def wire(data: EventData, *, org: str = "acme", event_id: str | None = None) -> Raw:
+def wire(data: EventData, *, prefix: str, org: str = "acme", event_id: str | None = None) -> Raw:
     event = Event.of(data, org=org)
     if event_id:
         event = event.model_copy(update={"id": event_id})
     headers, value = to_wire(event)
-    return topic_for(event.type), event.subject, headers, value
+    return topic_for(event.type, prefix), event.subject, headers, value
 
 
 async def produce(bootstrap: str, records: list[Raw]) -> None:

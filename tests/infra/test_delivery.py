@@ -18,6 +18,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -34,9 +35,15 @@ pytestmark = pytest.mark.infra
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _settings(kafka: str, db_url: str) -> Settings:
+def _settings(kafka: str, db_url: str, prefix: str) -> Settings:
     return Settings(bus=BusKind.kafka, kafka_bootstrap=kafka, database_url=db_url,
-                    consumer_retry_backoff_s=0.01, outbox_poll_interval_s=0.2)
+                    topic_prefix=prefix, consumer_retry_backoff_s=0.01,
+                    outbox_poll_interval_s=0.2)
+
+
+def _prefix() -> str:
+    """Topics of their own per test, so no test reads another's events on a shared broker."""
+    return f"t{uuid.uuid4().hex[:8]}."
 
 
 def _inc(run_id: str, amount: int = 1, *, counter: str = "c1", fail: bool = False
@@ -45,28 +52,36 @@ def _inc(run_id: str, amount: int = 1, *, counter: str = "c1", fail: bool = Fals
 
 
 @pytest.fixture
-async def kit(kafka_bootstrap: str, pg_databases) -> AsyncIterator[tuple[str, httpx.AsyncClient]]:  # type: ignore[no-untyped-def]
+async def kit(kafka_bootstrap: str, pg_databases) -> AsyncIterator[Kit]:  # type: ignore[no-untyped-def]
     name = f"testkit_{uuid.uuid4().hex[:8]}"
     url = await pg_databases([name])
-    app = build_app([testkit.definition(name)], _settings(kafka_bootstrap, url), name=name)
+    prefix = _prefix()
+    app = build_app([testkit.definition(name)], _settings(kafka_bootstrap, url, prefix), name=name)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://kit") as client:
-            yield name, client
+            yield Kit(name, prefix, client)
+
+
+@dataclass
+class Kit:
+    name: str
+    prefix: str
+    client: httpx.AsyncClient
 
 
 async def _counts(client: httpx.AsyncClient, run_id: str) -> dict[str, int]:
     return (await client.get(f"/v1/testkit/{run_id}")).json()
 
 
-async def test_event_delivered_twice_has_one_effect(kafka_bootstrap: str, kit) -> None:  # type: ignore[no-untyped-def]
-    _, client = kit
+async def test_event_delivered_twice_has_one_effect(kafka_bootstrap: str, kit: Kit) -> None:
+    client, p = kit.client, kit.prefix
     run = uuid.uuid4().hex
-    twice = wire(_inc(run, 5), event_id=str(uuid.uuid4()))
+    twice = wire(_inc(run, 5), prefix=p, event_id=str(uuid.uuid4()))
     # Same key, so one partition: the sentinel is applied only after both copies were seen.
-    await produce(kafka_bootstrap, [twice, twice, wire(_inc(run, 1))])
+    await produce(kafka_bootstrap, [twice, twice, wire(_inc(run, 1), prefix=p)])
     await produce(kafka_bootstrap, [twice])
-    sentinel = wire(_inc(run, 100))
+    sentinel = wire(_inc(run, 100), prefix=p)
     await produce(kafka_bootstrap, [sentinel])
     counts = await eventually(lambda: _has_total(client, run, 106), what="sentinel applied")
     assert counts == {"rows": 3, "distinct": 3, "total": 106}
@@ -78,24 +93,25 @@ async def _has_total(client: httpx.AsyncClient, run: str, total: int) -> dict[st
 
 
 async def test_poison_messages_go_to_dead_letter_and_consumer_goes_on(
-    kafka_bootstrap: str, kit  # type: ignore[no-untyped-def]
+    kafka_bootstrap: str, kit: Kit
 ) -> None:
-    name, client = kit
+    client, p = kit.client, kit.prefix
     run = uuid.uuid4().hex
-    topic, key, headers, value = wire(_inc(run, 1))
+    topic, key, headers, value = wire(_inc(run, 1), prefix=p)
     unknown_version = [(k, v.replace(b".v1", b".v9") if k == "ce_type" else v) for k, v in headers]
     invalid_data = b'{"run_id": "x"}'
     poison = [
         (topic, key, [("content-type", b"text/plain")], b"\x00not a cloudevent"),
         (topic, key, unknown_version, value),
-        (topic, key, wire(_inc(run, 1))[2], invalid_data),
-        wire(_inc(run, 1, fail=True)),
+        (topic, key, wire(_inc(run, 1), prefix=p)[2], invalid_data),
+        wire(_inc(run, 1, fail=True), prefix=p),
     ]
-    await produce(kafka_bootstrap, [wire(_inc(run, 1)), *poison, wire(_inc(run, 10))])
+    await produce(kafka_bootstrap,
+                  [wire(_inc(run, 1), prefix=p), *poison, wire(_inc(run, 10), prefix=p)])
     counts = await eventually(lambda: _has_total(client, run, 11), what="events behind poison")
     assert counts["rows"] == 2
 
-    dead = await read_topic(kafka_bootstrap, dead_letter_topic(f"binome-{name}"), expect=4)
+    dead = await read_topic(kafka_bootstrap, dead_letter_topic(f"{p}binome-{kit.name}", p), expect=4)
     assert len(dead) == 4
     errors = [dict(m.headers)["dlq_error"].decode() for m in dead]
     assert errors[0].startswith("UndecodableEvent")
@@ -112,8 +128,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _spawn(name: str, port: int, kafka: str, db_url: str, log: Path) -> subprocess.Popen:
+def _spawn(name: str, port: int, kafka: str, db_url: str, prefix: str, log: Path
+           ) -> subprocess.Popen:
     env = dict(os.environ, TESTKIT_NAME=name, TESTKIT_PORT=str(port), BINOME_BUS="kafka",
+               BINOME_TOPIC_PREFIX=prefix,
                BINOME_KAFKA_BOOTSTRAP=kafka, BINOME_DATABASE_URL=db_url,
                BINOME_CONSUMER_RETRY_BACKOFF_S="0.01")
     return subprocess.Popen([sys.executable, "-m", "tests.infra.testkit_main"], cwd=ROOT, env=env,
@@ -130,20 +148,21 @@ async def test_sigkill_mid_burst_then_restart_applies_each_event_once(
     run = uuid.uuid4().hex
     burst = 3000
     log = tmp_path / "testkit.log"
-    proc = _spawn(name, port, kafka_bootstrap, url, log)
+    p = _prefix()
+    proc = _spawn(name, port, kafka_bootstrap, url, p, log)
     try:
         async with httpx.AsyncClient(base_url=base, timeout=5) as client:
             await eventually(lambda: _ready(client), timeout=60, what="testkit process ready")
             # Many keys, so every partition is busy when the process dies.
             await produce(kafka_bootstrap, [
-                wire(_inc(run, 1, counter=f"c{i % 24}")) for i in range(burst)])
+                wire(_inc(run, 1, counter=f"c{i % 24}"), prefix=p) for i in range(burst)])
             at_kill = await eventually(lambda: _at_least(client, run, 300), interval=0.01,
                                        what="part of the burst applied")
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=10)
             assert at_kill["rows"] < burst, "the burst finished before the kill; make it larger"
 
-            proc = _spawn(name, port, kafka_bootstrap, url, log)
+            proc = _spawn(name, port, kafka_bootstrap, url, p, log)
             await eventually(lambda: _ready(client), timeout=60, what="testkit restarted")
             final = await eventually(lambda: _at_least(client, run, burst), timeout=120,
                                      what="whole burst applied")

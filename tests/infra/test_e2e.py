@@ -59,7 +59,8 @@ async def stack(kafka_bootstrap: str, pg_databases, tmp_path: Path) -> AsyncIter
     procs: list[subprocess.Popen] = []
     urls: dict[str, str] = {}
     base_env = dict(os.environ, BINOME_BUS="kafka", BINOME_KAFKA_BOOTSTRAP=kafka_bootstrap,
-                    BINOME_DATABASE_URL=db_url, BINOME_OUTBOX_POLL_INTERVAL_S="0.5")
+                    BINOME_DATABASE_URL=db_url, BINOME_OUTBOX_POLL_INTERVAL_S="0.5",
+                    BINOME_TOPIC_PREFIX=f"e2e{uuid.uuid4().hex[:8]}.")
     try:
         for svc in SERVICE_NAMES:
             port = _free_port()
