@@ -31,7 +31,16 @@ def _when(days: float) -> str:
     return (datetime.now(UTC) + timedelta(days=days)).isoformat()
 
 
-async def run_core_loop(api: Api, *, timeout: float = 30.0) -> LoopResult:
+@dataclass
+class Cohort:
+    program_id: str
+    mentors: list[str]  # employee ids
+    mentee: str  # employee id
+    mentee_participant: dict[str, Any]
+
+
+async def enrolled_cohort(api: Api) -> Cohort:
+    """Two mentors and one mentee, hired through the HRIS and enrolled in a new programme."""
     tag = uuid.uuid4().hex[:6]
     ann, bob, eve = f"ann-{tag}", f"bob-{tag}", f"eve-{tag}"
     await api.hire(
@@ -50,9 +59,13 @@ async def run_core_loop(api: Api, *, timeout: float = 30.0) -> LoopResult:
     await api.enrol(pid, ann, "mentor", skills_offered=["Python", "Leadership"], capacity=2)
     await api.enrol(pid, bob, "mentor", skills_offered=["Negotiation"], capacity=2)
     mentee = await api.enrol(pid, eve, "mentee", skills_sought=["python"])
+    return Cohort(pid, [ann, bob], eve, mentee)
 
+
+async def proposed_match(api: Api, cohort: Cohort, *, timeout: float = 30.0) -> dict[str, Any]:
     async def matched_run() -> Any:
-        r = await api.c.post("/v1/matching-runs", json={"program_id": pid}, headers=api.admin)
+        r = await api.c.post("/v1/matching-runs", json={"program_id": cohort.program_id},
+                             headers=api.admin)
         # 422 until matching has heard of the programme; 0 matches until it heard of the mentee
         # and at least one mentor.
         if r.status_code == 201 and r.json()["matched"]:
@@ -61,23 +74,41 @@ async def run_core_loop(api: Api, *, timeout: float = 30.0) -> LoopResult:
 
     run = await eventually(matched_run, timeout=timeout, what="a matching run with a match")
     first = run["matches"][0]
-    assert first["mentee_participant_id"] == mentee["id"]
-    mentor_emp = first["mentor_employee_id"]
+    assert first["mentee_participant_id"] == cohort.mentee_participant["id"]
+    return first
 
-    await api.ok("POST", f"/v1/matches/{first['id']}/accept", headers=api.as_employee(eve))
+
+async def active_match(api: Api, cohort: Cohort, *, timeout: float = 30.0) -> dict[str, Any]:
+    first = await proposed_match(api, cohort, timeout=timeout)
+    await api.ok("POST", f"/v1/matches/{first['id']}/accept",
+                 headers=api.as_employee(cohort.mentee))
     active = await api.ok("POST", f"/v1/matches/{first['id']}/accept",
-                          headers=api.as_employee(mentor_emp))
+                          headers=api.as_employee(first["mentor_employee_id"]))
     assert active["status"] == "active"
+    return active
 
-    async def schedule(days: float) -> Any:
-        r = await api.c.post("/v1/sessions", headers=api.as_employee(eve), json={
-            "match_id": first["id"], "scheduled_at": _when(days), "topic": "python"})
+
+async def schedule_session(api: Api, match: dict[str, Any], *, days: float,
+                           timeout: float = 30.0) -> dict[str, Any]:
+    """Plan a session (retrying while the sessions service has not heard of the match yet)."""
+    async def attempt() -> Any:
+        r = await api.c.post("/v1/sessions", headers=api.as_employee(match["mentee_employee_id"]),
+                             json={"match_id": match["id"], "scheduled_at": _when(days),
+                                   "topic": "python"})
         return r.json() if r.status_code == 201 else None  # 422/409 until sessions knows
 
-    s1 = await eventually(lambda: schedule(-2), timeout=timeout, what="session scheduling")
-    s2 = await schedule(-1)
-    s3 = await schedule(7)
-    assert s2 and s3
+    return await eventually(attempt, timeout=timeout, what="session scheduling")
+
+
+async def run_core_loop(api: Api, *, timeout: float = 30.0) -> LoopResult:
+    cohort = await enrolled_cohort(api)
+    pid, eve, mentee = cohort.program_id, cohort.mentee, cohort.mentee_participant
+    first = await active_match(api, cohort, timeout=timeout)
+    mentor_emp = first["mentor_employee_id"]
+
+    s1 = await schedule_session(api, first, days=-2, timeout=timeout)
+    s2 = await schedule_session(api, first, days=-1, timeout=timeout)
+    s3 = await schedule_session(api, first, days=7, timeout=timeout)
     for s in (s1, s2):
         await api.ok("POST", f"/v1/sessions/{s['id']}/complete", headers=api.as_employee(eve),
                      json={"notes": "done"})

@@ -28,7 +28,7 @@ from shared.app import build_app
 from shared.events import dead_letter_topic
 from shared.settings import BusKind, Settings
 from tests.helpers import eventually
-from tests.infra import testkit
+from tests import testkit
 from tests.infra.kafka_tools import produce, read_topic, wire
 
 pytestmark = pytest.mark.infra
@@ -134,7 +134,7 @@ def _spawn(name: str, port: int, kafka: str, db_url: str, prefix: str, log: Path
                BINOME_TOPIC_PREFIX=prefix,
                BINOME_KAFKA_BOOTSTRAP=kafka, BINOME_DATABASE_URL=db_url,
                BINOME_CONSUMER_RETRY_BACKOFF_S="0.01")
-    return subprocess.Popen([sys.executable, "-m", "tests.infra.testkit_main"], cwd=ROOT, env=env,
+    return subprocess.Popen([sys.executable, "-m", "tests.testkit.main"], cwd=ROOT, env=env,
                             stdout=log.open("ab"), stderr=subprocess.STDOUT)
 
 

@@ -1,5 +1,5 @@
 """Runs the testkit service as its own OS process (a separate module, so that its contracts
-are imported once, as tests.infra.testkit)."""
+are imported once, as tests.testkit)."""
 
 import os
 
@@ -7,7 +7,7 @@ import uvicorn
 
 from shared.app import build_app
 from shared.settings import Settings
-from tests.infra.testkit import definition
+from tests.testkit import definition
 
 if __name__ == "__main__":
     name = os.environ["TESTKIT_NAME"]

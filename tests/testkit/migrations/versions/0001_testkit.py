@@ -6,7 +6,7 @@ Revises:
 
 from alembic import op
 
-from tests.infra.testkit import Base
+from tests.testkit import Base
 
 revision = "0001_testkit"
 down_revision = None

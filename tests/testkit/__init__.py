@@ -69,6 +69,6 @@ def definition(name: str) -> ServiceDef:
         name=name,
         base=Base,
         router=router,
-        migrations_dir=Path(__file__).parent / "testkit_migrations",
+        migrations_dir=Path(__file__).parent / "migrations",
         handlers={CounterIncremented.TYPE: on_increment},
     )

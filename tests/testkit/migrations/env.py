@@ -1,4 +1,4 @@
 from shared.db import run_migrations_env
-from tests.infra.testkit import Base
+from tests.testkit import Base
 
 run_migrations_env(Base.metadata)

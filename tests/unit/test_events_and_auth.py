@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import jwt
+import pytest
+
+from shared.auth import Role, decode_token, mint_token
+from shared.contracts.matching import MatchEnded
+from shared.events import (
+    Event,
+    UndecodableEvent,
+    UnknownEventType,
+    contract_for,
+    from_wire,
+    to_wire,
+    topic_for,
+)
+from shared.settings import Settings
+
+
+def _ended() -> MatchEnded:
+    return MatchEnded(match_id="m1", program_id="p", mentor_participant_id="t",
+                      mentee_participant_id="e", mentor_employee_id="T", mentee_employee_id="E",
+                      reason="low_satisfaction")
+
+
+def test_cloudevents_binary_mode_round_trip() -> None:
+    event = Event.of(_ended(), org="acme", traceparent="00-" + "a" * 32 + "-" + "b" * 16 + "-01")
+    headers, value = to_wire(event)
+    h = dict(headers)
+    assert h["ce_specversion"] == b"1.0"
+    assert h["ce_type"] == b"binome.matching.match.ended.v1"
+    assert h["ce_subject"] == b"m1"  # the aggregate id, also the Kafka key
+    assert h["content-type"] == b"application/json"
+    back = from_wire(headers, value)
+    assert back == event
+    assert back.parse() == _ended()
+    assert topic_for(event.type) == "binome.matching.events"
+    assert topic_for(event.type, "staging.") == "staging.binome.matching.events"
+
+
+def test_poison_is_recognised() -> None:
+    with pytest.raises(UndecodableEvent):
+        from_wire([("content-type", b"text/plain")], b"junk")
+    headers, value = to_wire(Event.of(_ended(), org="acme"))
+    with pytest.raises(UndecodableEvent):
+        from_wire(headers, b"{not json")
+    v9 = [(k, b"binome.matching.match.ended.v9" if k == "ce_type" else v) for k, v in headers]
+    with pytest.raises(UnknownEventType):
+        from_wire(v9, value).parse()
+    assert contract_for("binome.matching.match.ended.v1") is MatchEnded
+
+
+def test_tokens() -> None:
+    s = Settings()
+    token = mint_token(s, org="acme", role=Role.employee, employee_id="u1")
+    p = decode_token(s, token)
+    assert (p.org, p.role, p.employee_id) == ("acme", Role.employee, "u1")
+    other = Settings(jwt_secret="another-secret-that-is-long-enough-1234")
+    with pytest.raises(jwt.InvalidTokenError):
+        decode_token(other, token)
+    expired = mint_token(s, org="acme", role=Role.admin, ttl_s=-10)
+    with pytest.raises(jwt.ExpiredSignatureError):
+        decode_token(s, expired)
