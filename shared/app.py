@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -120,5 +119,3 @@ def uow_dependency(service: str):  # type: ignore[no-untyped-def]
 
 def runtime_of(request: Request, service: str) -> ServiceRuntime:
     return request.app.state.runtimes[service]
-
-

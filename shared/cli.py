@@ -1,10 +1,10 @@
 """The `binome` command: run the services, mint development tokens, write migrations.
 
-  binome serve                              embedded: all five services on :8000, SQLite, local bus
-  binome serve --service matching --port 8002   one service (distributed mode, env settings)
-  binome gateway --port 8000                routes /v1/<resource> to the services' processes
-  binome token --org acme --role admin      a development JWT signed with BINOME_JWT_SECRET
-  binome makemigration enrollment -m "..."  autogenerate an Alembic revision for one service
+binome serve                              embedded: all five services on :8000, SQLite, local bus
+binome serve --service matching --port 8002   one service (distributed mode, env settings)
+binome gateway --port 8000                routes /v1/<resource> to the services' processes
+binome token --org acme --role admin      a development JWT signed with BINOME_JWT_SECRET
+binome makemigration enrollment -m "..."  autogenerate an Alembic revision for one service
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import sys
 import tempfile
-from pathlib import Path
 
 from shared.auth import Role, mint_token
 from shared.settings import Settings
@@ -86,8 +85,9 @@ def _makemigration(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="binome", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="binome", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the API (all services, or one)")
@@ -98,8 +98,12 @@ def main(argv: list[str] | None = None) -> None:
     serve.set_defaults(func=_serve)
 
     gateway = sub.add_parser("gateway", help="route /v1/<resource> to service processes")
-    gateway.add_argument("--route", action="append", default=[],
-                         help="service=http://host:port (repeat for each service)")
+    gateway.add_argument(
+        "--route",
+        action="append",
+        default=[],
+        help="service=http://host:port (repeat for each service)",
+    )
     gateway.add_argument("--host", default="127.0.0.1")
     gateway.add_argument("--port", type=int, default=8000)
     gateway.add_argument("--log-level", default="info")

@@ -1,8 +1,9 @@
 """Databases: one per service, SQLite (embedded) or PostgreSQL (distributed), and migrations.
 
-Each service declares its tables on its own SQLModel base (`service_base()`), so that its
-metadata, and therefore its Alembic migrations, hold its tables only, even when the embedded
-mode imports all five services into one process. The outbox and inbox tables every service
+Each service declares its tables on its own SQLModel base (`class Base(SQLModel,
+registry=registry())` in its models.py), so that its metadata, and therefore its Alembic
+migrations, hold its tables only, even when the embedded mode imports all five services into
+one process. The outbox and inbox tables every service
 needs are added to each base by `shared.messaging.tables`.
 """
 
@@ -12,23 +13,12 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy.ext.asyncio as sa_async
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
-import sqlalchemy.ext.asyncio as sa_async
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.orm import registry
-from sqlmodel import SQLModel
-
-
-def service_base() -> type[SQLModel]:
-    """A fresh SQLModel base with its own metadata, for one service's tables."""
-
-    class ServiceModel(SQLModel, registry=registry()):
-        pass
-
-    return ServiceModel
 
 
 def create_engine(url: str) -> AsyncEngine:

@@ -15,9 +15,19 @@ from fastapi.responses import JSONResponse
 
 from services import load
 
-_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
-               "proxy-authorization", "proxy-authenticate", "host", "content-length",
-               "content-encoding"}
+_HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "proxy-authorization",
+    "proxy-authenticate",
+    "host",
+    "content-length",
+    "content-encoding",
+}
 
 
 def resource_table(service_urls: Mapping[str, str]) -> dict[str, str]:

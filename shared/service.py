@@ -42,11 +42,13 @@ class ServiceDef:
 
     def topics(self, prefix: str = "") -> list[str]:
         """Every topic this service touches, so it can make sure they exist at start."""
-        return sorted({
-            topic_of(self.name, prefix),
-            *self.subscriptions(prefix),
-            dead_letter_topic(self.group(prefix), prefix),
-        })
+        return sorted(
+            {
+                topic_of(self.name, prefix),
+                *self.subscriptions(prefix),
+                dead_letter_topic(self.group(prefix), prefix),
+            }
+        )
 
 
 def messaging_tables(base: type[SQLModel]) -> tuple[Table, Table]:

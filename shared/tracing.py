@@ -40,6 +40,8 @@ class JsonLinesExporter(SpanExporter):
         lines = []
         for s in spans:
             ctx = s.get_span_context()
+            if ctx is None:
+                continue
             lines.append(
                 json.dumps(
                     {

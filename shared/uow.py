@@ -8,7 +8,6 @@ neither does; the outbox relay publishes them afterwards.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from types import TracebackType
@@ -108,5 +107,3 @@ class UnitOfWork:
         self._events, self._processed = [], []
         if had_events:
             self._on_commit()
-
-

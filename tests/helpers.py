@@ -15,14 +15,20 @@ from shared.settings import Settings
 T = TypeVar("T")
 
 
-def auth(settings: Settings, *, org: str = "acme", role: str = "admin",
-         employee_id: str | None = None) -> dict[str, str]:
+def auth(
+    settings: Settings, *, org: str = "acme", role: str = "admin", employee_id: str | None = None
+) -> dict[str, str]:
     token = mint_token(settings, org=org, role=Role(role), employee_id=employee_id)
     return {"Authorization": f"Bearer {token}"}
 
 
-async def eventually(check: Callable[[], Awaitable[T]], *, timeout: float = 20.0,
-                     interval: float = 0.05, what: str = "condition") -> T:
+async def eventually(
+    check: Callable[[], Awaitable[T]],
+    *,
+    timeout: float = 20.0,
+    interval: float = 0.05,
+    what: str = "condition",
+) -> T:
     """Poll until `check` returns a truthy value (events are asynchronous by design)."""
     deadline = time.monotonic() + timeout
     last: Any = None
@@ -47,19 +53,24 @@ class Api:
     def as_employee(self, employee_id: str) -> dict[str, str]:
         return auth(self.settings, org=self.org, role="employee", employee_id=employee_id)
 
-    async def ok(self, method: str, path: str, *, headers: dict[str, str] | None = None,
-                 expect: int = 200, **kw: Any) -> Any:
+    async def ok(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: dict[str, str] | None = None,
+        expect: int = 200,
+        **kw: Any,
+    ) -> Any:
         r = await self.c.request(method, path, headers=headers or self.admin, **kw)
         assert r.status_code == expect, f"{method} {path} -> {r.status_code} {r.text}"
         return r.json()
 
     async def hire(self, *employees: dict[str, Any], prefix: str = "hire") -> Any:
         events = [
-            {"event_id": f"{prefix}-{e['id']}", "type": "hired", "employee": e}
-            for e in employees
+            {"event_id": f"{prefix}-{e['id']}", "type": "hired", "employee": e} for e in employees
         ]
-        return await self.ok("POST", "/v1/hris/events", headers=self.hris,
-                             json={"events": events})
+        return await self.ok("POST", "/v1/hris/events", headers=self.hris, json={"events": events})
 
     async def enrol(self, program_id: str, employee_id: str, role: str, **extra: Any) -> Any:
         body = {"program_id": program_id, "employee_id": employee_id, "role": role, **extra}

@@ -44,17 +44,34 @@ async def enrolled_cohort(api: Api) -> Cohort:
     tag = uuid.uuid4().hex[:6]
     ann, bob, eve = f"ann-{tag}", f"bob-{tag}", f"eve-{tag}"
     await api.hire(
-        {"id": ann, "name": "Ann Mentor", "department": "Engineering", "level": 8,
-         "languages": ["fr", "en"]},
-        {"id": bob, "name": "Bob Mentor", "department": "Sales", "level": 7,
-         "languages": ["fr"]},
-        {"id": eve, "name": "Eve Mentee", "department": "Marketing", "level": 2,
-         "languages": ["fr"]},
+        {
+            "id": ann,
+            "name": "Ann Mentor",
+            "department": "Engineering",
+            "level": 8,
+            "languages": ["fr", "en"],
+        },
+        {"id": bob, "name": "Bob Mentor", "department": "Sales", "level": 7, "languages": ["fr"]},
+        {
+            "id": eve,
+            "name": "Eve Mentee",
+            "department": "Marketing",
+            "level": 2,
+            "languages": ["fr"],
+        },
         prefix=tag,
     )
-    program = await api.ok("POST", "/v1/programs", expect=201, json={
-        "name": f"Onboarding {tag}", "format": "classic",
-        "rematch_threshold": 2.5, "rating_window": 2})
+    program = await api.ok(
+        "POST",
+        "/v1/programs",
+        expect=201,
+        json={
+            "name": f"Onboarding {tag}",
+            "format": "classic",
+            "rematch_threshold": 2.5,
+            "rating_window": 2,
+        },
+    )
     pid = program["id"]
     await api.enrol(pid, ann, "mentor", skills_offered=["Python", "Leadership"], capacity=2)
     await api.enrol(pid, bob, "mentor", skills_offered=["Negotiation"], capacity=2)
@@ -64,8 +81,9 @@ async def enrolled_cohort(api: Api) -> Cohort:
 
 async def proposed_match(api: Api, cohort: Cohort, *, timeout: float = 30.0) -> dict[str, Any]:
     async def matched_run() -> Any:
-        r = await api.c.post("/v1/matching-runs", json={"program_id": cohort.program_id},
-                             headers=api.admin)
+        r = await api.c.post(
+            "/v1/matching-runs", json={"program_id": cohort.program_id}, headers=api.admin
+        )
         # 422 until matching has heard of the programme; 0 matches until it heard of the mentee
         # and at least one mentor.
         if r.status_code == 201 and r.json()["matched"]:
@@ -80,21 +98,29 @@ async def proposed_match(api: Api, cohort: Cohort, *, timeout: float = 30.0) -> 
 
 async def active_match(api: Api, cohort: Cohort, *, timeout: float = 30.0) -> dict[str, Any]:
     first = await proposed_match(api, cohort, timeout=timeout)
-    await api.ok("POST", f"/v1/matches/{first['id']}/accept",
-                 headers=api.as_employee(cohort.mentee))
-    active = await api.ok("POST", f"/v1/matches/{first['id']}/accept",
-                          headers=api.as_employee(first["mentor_employee_id"]))
+    await api.ok(
+        "POST", f"/v1/matches/{first['id']}/accept", headers=api.as_employee(cohort.mentee)
+    )
+    active = await api.ok(
+        "POST",
+        f"/v1/matches/{first['id']}/accept",
+        headers=api.as_employee(first["mentor_employee_id"]),
+    )
     assert active["status"] == "active"
     return active
 
 
-async def schedule_session(api: Api, match: dict[str, Any], *, days: float,
-                           timeout: float = 30.0) -> dict[str, Any]:
+async def schedule_session(
+    api: Api, match: dict[str, Any], *, days: float, timeout: float = 30.0
+) -> dict[str, Any]:
     """Plan a session (retrying while the sessions service has not heard of the match yet)."""
+
     async def attempt() -> Any:
-        r = await api.c.post("/v1/sessions", headers=api.as_employee(match["mentee_employee_id"]),
-                             json={"match_id": match["id"], "scheduled_at": _when(days),
-                                   "topic": "python"})
+        r = await api.c.post(
+            "/v1/sessions",
+            headers=api.as_employee(match["mentee_employee_id"]),
+            json={"match_id": match["id"], "scheduled_at": _when(days), "topic": "python"},
+        )
         return r.json() if r.status_code == 201 else None  # 422/409 until sessions knows
 
     return await eventually(attempt, timeout=timeout, what="session scheduling")
@@ -110,15 +136,22 @@ async def run_core_loop(api: Api, *, timeout: float = 30.0) -> LoopResult:
     s2 = await schedule_session(api, first, days=-1, timeout=timeout)
     s3 = await schedule_session(api, first, days=7, timeout=timeout)
     for s in (s1, s2):
-        await api.ok("POST", f"/v1/sessions/{s['id']}/complete", headers=api.as_employee(eve),
-                     json={"notes": "done"})
+        await api.ok(
+            "POST",
+            f"/v1/sessions/{s['id']}/complete",
+            headers=api.as_employee(eve),
+            json={"notes": "done"},
+        )
 
     async def rate(session: dict[str, Any], rating: int, traceparent: str | None = None) -> Any:
         headers = dict(api.as_employee(eve))
         if traceparent:
             headers["traceparent"] = traceparent
-        r = await api.c.post("/v1/feedback", headers=headers, json={
-            "session_id": session["id"], "rating": rating, "comment": "not a fit"})
+        r = await api.c.post(
+            "/v1/feedback",
+            headers=headers,
+            json={"session_id": session["id"], "rating": rating, "comment": "not a fit"},
+        )
         return r.json() if r.status_code == 201 else None  # until feedback knows it completed
 
     await eventually(lambda: rate(s1, 1), timeout=timeout, what="first feedback")

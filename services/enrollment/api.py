@@ -22,7 +22,7 @@ from services.enrollment.models import (
 )
 from shared.api import Page
 from shared.app import uow_dependency
-from shared.auth import Admin, AdminOrEmployee, AdminOrHris, CurrentPrincipal, Role, require_role
+from shared.auth import Admin, AdminOrEmployee, AdminOrHris, CurrentPrincipal
 from shared.uow import UnitOfWork
 
 Uow = Annotated[UnitOfWork, uow_dependency("enrollment")]
@@ -58,7 +58,10 @@ async def get_employee(employee_id: str, principal: CurrentPrincipal, uow: Uow) 
 
 
 @router.post(
-    "/programs", tags=["programs"], response_model=ProgramPublic, status_code=status.HTTP_201_CREATED
+    "/programs",
+    tags=["programs"],
+    response_model=ProgramPublic,
+    status_code=status.HTTP_201_CREATED,
 )
 async def create_program(data: ProgramCreate, principal: Admin, uow: Uow) -> object:
     return await usecases.create_program(uow=uow, org=principal.org, data=data)

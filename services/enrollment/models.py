@@ -8,13 +8,17 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, model_validator
 from sqlalchemy import JSON, String, UniqueConstraint
-from sqlmodel import Field
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
 
 from shared.api import new_id, utcnow
-from shared.db import service_base
 from shared.service import messaging_tables
 
-Base = service_base()
+
+class Base(SQLModel, registry=registry()):
+    """Enrollment's own metadata: its migrations hold its tables only (see shared.db)."""
+
+
 OUTBOX, INBOX = messaging_tables(Base)
 
 

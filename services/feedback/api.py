@@ -19,7 +19,9 @@ router = APIRouter(prefix="/v1")
 
 
 @router.post(
-    "/feedback", tags=["feedback"], response_model=FeedbackPublic,
+    "/feedback",
+    tags=["feedback"],
+    response_model=FeedbackPublic,
     status_code=status.HTTP_201_CREATED,
 )
 async def submit(data: FeedbackCreate, principal: AdminOrEmployee, uow: Uow) -> object:

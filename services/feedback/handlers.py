@@ -11,7 +11,9 @@ from shared.uow import UnitOfWork
 async def on_program_created(uow: UnitOfWork, event: Event, data: EventData) -> None:
     assert isinstance(data, enrollment.ProgramCreated)
     rules = await uow.session.get(ProgramRules, data.program_id) or ProgramRules(
-        id=data.program_id, org=event.org, rematch_threshold=data.rematch_threshold,
+        id=data.program_id,
+        org=event.org,
+        rematch_threshold=data.rematch_threshold,
         rating_window=data.rating_window,
     )
     rules.rematch_threshold, rules.rating_window = data.rematch_threshold, data.rating_window

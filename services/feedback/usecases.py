@@ -56,8 +56,9 @@ async def submit(*, uow: UnitOfWork, principal: Principal, data: FeedbackCreate)
         org=principal.org,
     )
     await uow.session.flush()
-    await _watch_relationship(uow=uow, org=principal.org, match_id=session.match_id,
-                              program_id=session.program_id)
+    await _watch_relationship(
+        uow=uow, org=principal.org, match_id=session.match_id, program_id=session.program_id
+    )
     await uow.commit()
     return feedback
 

@@ -62,7 +62,11 @@ async def list_matches(
     participant_id: Annotated[str | None, Query(max_length=36)] = None,
 ) -> list:
     return await usecases.list_matches(
-        uow=uow, principal=principal, page=page, program_id=program_id, status=status,
+        uow=uow,
+        principal=principal,
+        page=page,
+        program_id=program_id,
+        status=status,
         participant_id=participant_id,
     )
 
@@ -85,8 +89,9 @@ async def accept(
 async def decline(
     match_id: str, body: DeclineRequest, principal: AdminOrEmployee, uow: Uow
 ) -> object:
-    return await usecases.decline(uow=uow, principal=principal, match_id=match_id,
-                                  reason=body.reason)
+    return await usecases.decline(
+        uow=uow, principal=principal, match_id=match_id, reason=body.reason
+    )
 
 
 @router.post("/matches/{match_id}/end", tags=["matches"], response_model=MatchPublic)

@@ -124,8 +124,9 @@ def best_replacement(
 OPEN = (MatchStatus.proposed, MatchStatus.active)
 
 
-def accept(status: MatchStatus, *, mentor_accepted: bool, mentee_accepted: bool, side: str
-           ) -> tuple[bool, bool, bool]:
+def accept(
+    status: MatchStatus, *, mentor_accepted: bool, mentee_accepted: bool, side: str
+) -> tuple[bool, bool, bool]:
     """Returns (mentor_accepted, mentee_accepted, now_active)."""
     if status is not MatchStatus.proposed:
         raise Conflict(f"cannot accept a match that is {status.value}")

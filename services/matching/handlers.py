@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlmodel import select
 
 from services.matching import usecases
-from services.matching.models import Candidate, EndReason, Match, ProgramView
 from services.matching.domain import OPEN
+from services.matching.models import Candidate, EndReason, Match, ProgramView
 from shared.contracts import enrollment, feedback
 from shared.events import Event, EventData
 from shared.uow import UnitOfWork
@@ -24,11 +24,21 @@ async def on_program_created(uow: UnitOfWork, event: Event, data: EventData) -> 
 async def on_participant_enrolled(uow: UnitOfWork, event: Event, data: EventData) -> None:
     assert isinstance(data, enrollment.ParticipantEnrolled)
     candidate = await uow.session.get(Candidate, data.participant_id) or Candidate(
-        id=data.participant_id, org=event.org, program_id=data.program_id,
-        employee_id=data.employee_id, role=data.role,
+        id=data.participant_id,
+        org=event.org,
+        program_id=data.program_id,
+        employee_id=data.employee_id,
+        role=data.role,
     )
-    for field in ("skills_offered", "skills_sought", "languages", "level", "department",
-                  "capacity", "volunteer"):
+    for field in (
+        "skills_offered",
+        "skills_sought",
+        "languages",
+        "level",
+        "department",
+        "capacity",
+        "volunteer",
+    ):
         setattr(candidate, field, getattr(data, field))
     uow.session.add(candidate)
 
@@ -43,9 +53,7 @@ async def on_participant_withdrawn(uow: UnitOfWork, event: Event, data: EventDat
     uow.session.add(candidate)
     column = Match.mentor_participant_id if data.role == "mentor" else Match.mentee_participant_id
     rows = await uow.session.exec(select(Match).where(column == data.participant_id))
-    reason = (
-        EndReason.participant_left.value if data.reason == "participant_left" else data.reason
-    )
+    reason = EndReason.participant_left.value if data.reason == "participant_left" else data.reason
     for match in [m for m in rows.all() if m.status in OPEN]:
         if data.role == "mentor":
             await usecases.end_and_rematch(uow=uow, match_id=match.id, reason=reason)

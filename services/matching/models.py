@@ -8,13 +8,17 @@ from typing import Literal
 
 from pydantic import BaseModel
 from sqlalchemy import JSON, String
-from sqlmodel import Field
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
 
 from shared.api import new_id, utcnow
-from shared.db import service_base
 from shared.service import messaging_tables
 
-Base = service_base()
+
+class Base(SQLModel, registry=registry()):
+    """Matching's own metadata: its migrations hold its tables only (see shared.db)."""
+
+
 OUTBOX, INBOX = messaging_tables(Base)
 
 

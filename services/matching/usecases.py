@@ -69,7 +69,12 @@ def _loads(matches: list[Match]) -> Counter[str]:
 
 
 def _propose(
-    *, uow: UnitOfWork, org: str, program_id: str, pair: domain.Pair, run_id: str | None,
+    *,
+    uow: UnitOfWork,
+    org: str,
+    program_id: str,
+    pair: domain.Pair,
+    run_id: str | None,
     replaces: str | None,
 ) -> Match:
     match = Match(
@@ -85,8 +90,9 @@ def _propose(
     )
     uow.session.add(match)
     uow.emit(
-        ev.MatchProposed(**_facts(match), score=match.score, run_id=run_id,
-                         replaces_match_id=replaces),
+        ev.MatchProposed(
+            **_facts(match), score=match.score, run_id=run_id, replaces_match_id=replaces
+        ),
         org=org,
     )
     return match
@@ -95,7 +101,9 @@ def _propose(
 # --- runs -----------------------------------------------------------------------------------
 
 
-async def run_matching(*, uow: UnitOfWork, org: str, program_id: str) -> tuple[MatchingRun, list[Match]]:
+async def run_matching(
+    *, uow: UnitOfWork, org: str, program_id: str
+) -> tuple[MatchingRun, list[Match]]:
     program = await uow.session.get(ProgramView, program_id)
     if program is None or program.org != org:
         raise Invalid("unknown program", field="program_id")
@@ -275,16 +283,24 @@ async def _rematch(*, uow: UnitOfWork, ended: Match) -> Match | None:
     if pair is None:
         return None
     return _propose(
-        uow=uow, org=ended.org, program_id=ended.program_id, pair=pair, run_id=None,
+        uow=uow,
+        org=ended.org,
+        program_id=ended.program_id,
+        pair=pair,
+        run_id=None,
         replaces=ended.id,
     )
 
 
 async def end_and_rematch(*, uow: UnitOfWork, match_id: str, reason: str) -> Match | None:
     """Corrective path: end an open match and propose a replacement mentor for its mentee."""
-    with _tracer.start_as_current_span("matching.rematch", attributes={
-        "binome.match_id": match_id, "binome.reason": reason,
-    }) as span:
+    with _tracer.start_as_current_span(
+        "matching.rematch",
+        attributes={
+            "binome.match_id": match_id,
+            "binome.reason": reason,
+        },
+    ) as span:
         match = await uow.session.get(Match, match_id)
         if match is None or MatchStatus(match.status) not in domain.OPEN:
             return None  # unknown here or already closed: nothing to correct

@@ -18,15 +18,29 @@ from shared.uow import UnitOfWork
 
 async def on_program_created(uow: UnitOfWork, event: Event, d: EventData) -> None:
     assert isinstance(d, enrollment.ProgramCreated)
-    await upsert(uow, ReportProgram, d.program_id, id=d.program_id, org=event.org, name=d.name,
-                 format=d.format)
+    await upsert(
+        uow,
+        ReportProgram,
+        d.program_id,
+        id=d.program_id,
+        org=event.org,
+        name=d.name,
+        format=d.format,
+    )
 
 
 async def on_participant(uow: UnitOfWork, event: Event, d: EventData) -> None:
     assert isinstance(d, enrollment.ParticipantEnrolled | enrollment.ParticipantWithdrawn)
     active = isinstance(d, enrollment.ParticipantEnrolled)
-    await upsert(uow, ReportParticipant, d.participant_id, id=d.participant_id,
-                 program_id=d.program_id, role=d.role, active=active)
+    await upsert(
+        uow,
+        ReportParticipant,
+        d.participant_id,
+        id=d.participant_id,
+        program_id=d.program_id,
+        role=d.role,
+        active=active,
+    )
 
 
 _MATCH_STATUS = {
@@ -39,8 +53,11 @@ _MATCH_STATUS = {
 
 async def on_match(uow: UnitOfWork, event: Event, d: EventData) -> None:
     assert isinstance(d, matching.MatchFacts)
-    values: dict[str, object] = {"id": d.match_id, "program_id": d.program_id,
-                                 "status": _MATCH_STATUS[event.type]}
+    values: dict[str, object] = {
+        "id": d.match_id,
+        "program_id": d.program_id,
+        "status": _MATCH_STATUS[event.type],
+    }
     if isinstance(d, matching.MatchProposed):
         values["replaces_match_id"] = d.replaces_match_id
     if isinstance(d, matching.MatchEnded | matching.MatchDeclined):
@@ -57,14 +74,27 @@ _SESSION_STATUS = {
 
 async def on_session(uow: UnitOfWork, event: Event, d: EventData) -> None:
     assert isinstance(d, sessions.SessionFacts)
-    await upsert(uow, ReportSession, d.session_id, id=d.session_id, program_id=d.program_id,
-                 status=_SESSION_STATUS[event.type])
+    await upsert(
+        uow,
+        ReportSession,
+        d.session_id,
+        id=d.session_id,
+        program_id=d.program_id,
+        status=_SESSION_STATUS[event.type],
+    )
 
 
 async def on_feedback(uow: UnitOfWork, event: Event, d: EventData) -> None:
     assert isinstance(d, feedback.FeedbackSubmitted)
-    await upsert(uow, ReportRating, d.feedback_id, feedback_id=d.feedback_id,
-                 program_id=d.program_id, match_id=d.match_id, rating=d.rating)
+    await upsert(
+        uow,
+        ReportRating,
+        d.feedback_id,
+        feedback_id=d.feedback_id,
+        program_id=d.program_id,
+        match_id=d.match_id,
+        rating=d.rating,
+    )
 
 
 async def on_at_risk(uow: UnitOfWork, event: Event, d: EventData) -> None:

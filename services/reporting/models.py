@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pydantic import BaseModel
-from sqlmodel import Field
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
 
-from shared.db import service_base
 from shared.service import messaging_tables
 
-Base = service_base()
+
+class Base(SQLModel, registry=registry()):
+    """Reporting's own metadata: its migrations hold its tables only (see shared.db)."""
+
+
 OUTBOX, INBOX = messaging_tables(Base)
 
 

@@ -35,22 +35,32 @@ async def program_report(*, uow: UnitOfWork, org: str, program_id: str) -> Progr
         raise NotFound("program not found")
     s = uow.session
     pid = program_id
-    participants = (await s.exec(select(ReportParticipant).where(
-        ReportParticipant.program_id == pid, ReportParticipant.active))).all()
+    participants = (
+        await s.exec(
+            select(ReportParticipant).where(
+                ReportParticipant.program_id == pid, ReportParticipant.active
+            )
+        )
+    ).all()
     matches = (await s.exec(select(ReportMatch).where(ReportMatch.program_id == pid))).all()
     sessions = (await s.exec(select(ReportSession).where(ReportSession.program_id == pid))).all()
-    ratings = (await s.exec(select(ReportRating.rating).where(ReportRating.program_id == pid))).all()
+    ratings = (
+        await s.exec(select(ReportRating.rating).where(ReportRating.program_id == pid))
+    ).all()
     at_risk = (await s.exec(select(ReportAtRisk).where(ReportAtRisk.program_id == pid))).all()
-    by_session_status = domain.count_by((x.status for x in sessions),
-                                        keys=("scheduled", "completed", "cancelled"))
+    by_session_status = domain.count_by(
+        (x.status for x in sessions), keys=("scheduled", "completed", "cancelled")
+    )
     return ProgramReport(
         program_id=program.id,
         name=program.name,
         format=program.format,
-        participants_by_role=domain.count_by((p.role for p in participants),
-                                             keys=("mentor", "mentee")),
-        matches_by_status=domain.count_by((m.status for m in matches),
-                                          keys=("proposed", "active", "declined", "ended")),
+        participants_by_role=domain.count_by(
+            (p.role for p in participants), keys=("mentor", "mentee")
+        ),
+        matches_by_status=domain.count_by(
+            (m.status for m in matches), keys=("proposed", "active", "declined", "ended")
+        ),
         matches_ended_by_reason=domain.count_by(
             m.end_reason for m in matches if m.status == "ended"
         ),

@@ -25,7 +25,9 @@ router = APIRouter(prefix="/v1")
 
 
 @router.post(
-    "/sessions", tags=["sessions"], response_model=SessionPublic,
+    "/sessions",
+    tags=["sessions"],
+    response_model=SessionPublic,
     status_code=status.HTTP_201_CREATED,
 )
 async def schedule(data: SessionCreate, principal: AdminOrEmployee, uow: Uow) -> object:

@@ -23,7 +23,5 @@ def cancelled_by_match_end(
 ) -> list[str]:
     """Ids of the sessions a match's end cancels: the planned ones not yet due."""
     return [
-        sid
-        for sid, status, at in sessions
-        if status is SessionStatus.scheduled and at >= ended_at
+        sid for sid, status, at in sessions if status is SessionStatus.scheduled and at >= ended_at
     ]

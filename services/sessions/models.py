@@ -7,13 +7,17 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel
 from sqlalchemy import String
-from sqlmodel import Field
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
 
 from shared.api import new_id, utcnow
-from shared.db import service_base
 from shared.service import messaging_tables
 
-Base = service_base()
+
+class Base(SQLModel, registry=registry()):
+    """Sessions's own metadata: its migrations hold its tables only (see shared.db)."""
+
+
 OUTBOX, INBOX = messaging_tables(Base)
 
 

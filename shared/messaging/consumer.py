@@ -93,8 +93,13 @@ class EventConsumer:
             if attempt < self._max_attempts:
                 await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
         assert last_error is not None
-        log.error("%s gives up on %s after %d attempts: %r", self.group, event.id,
-                  self._max_attempts, last_error)
+        log.error(
+            "%s gives up on %s after %d attempts: %r",
+            self.group,
+            event.id,
+            self._max_attempts,
+            last_error,
+        )
         await self._dead_letter(msg, last_error, attempts=self._max_attempts)
 
     async def _apply(self, handler: Handler, event: Event, data: EventData) -> None:
@@ -131,5 +136,6 @@ class EventConsumer:
                 )
             ]
         )
-        log.warning("%s dead-lettered %s@%s/%s: %r", self.group, msg.topic, msg.partition,
-                    msg.offset, error)
+        log.warning(
+            "%s dead-lettered %s@%s/%s: %r", self.group, msg.topic, msg.partition, msg.offset, error
+        )

@@ -159,7 +159,9 @@ class LocalBus:
         async with self._engine.connect() as conn:
             rows = (
                 await conn.execute(
-                    select(_log).where(_log.c.topic == topic).order_by(_log.c.partition, _log.c.offset)
+                    select(_log)
+                    .where(_log.c.topic == topic)
+                    .order_by(_log.c.partition, _log.c.offset)
                 )
             ).all()
         return [self._message(r) for r in rows]
@@ -195,17 +197,22 @@ class LocalBus:
         for topic in sub.topics:
             for p in range(self._partitions):
                 async with self._engine.connect() as conn:
-                    start = await conn.scalar(
-                        select(_offsets.c.next_offset).where(
-                            _offsets.c.grp == sub.group,
-                            _offsets.c.topic == topic,
-                            _offsets.c.partition == p,
+                    start = (
+                        await conn.scalar(
+                            select(_offsets.c.next_offset).where(
+                                _offsets.c.grp == sub.group,
+                                _offsets.c.topic == topic,
+                                _offsets.c.partition == p,
+                            )
                         )
-                    ) or 0
+                        or 0
+                    )
                     rows = (
                         await conn.execute(
                             select(_log)
-                            .where(_log.c.topic == topic, _log.c.partition == p, _log.c.offset >= start)
+                            .where(
+                                _log.c.topic == topic, _log.c.partition == p, _log.c.offset >= start
+                            )
                             .order_by(_log.c.offset)
                             .limit(self._batch)
                         )
@@ -219,7 +226,9 @@ class LocalBus:
                         raise
                     except Exception:
                         # Not dealt with: stop this partition here and redeliver after a pause.
-                        log.exception("delivery to %s failed at %s/%s@%s", sub.group, topic, p, row.offset)
+                        log.exception(
+                            "delivery to %s failed at %s/%s@%s", sub.group, topic, p, row.offset
+                        )
                         failed = True
                         break
                     done = row.offset + 1

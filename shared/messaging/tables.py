@@ -26,8 +26,12 @@ def add_messaging_tables(metadata: MetaData) -> tuple[Table, Table]:
         "outbox",
         metadata,
         # BigInteger on PostgreSQL, but INTEGER on SQLite so it stays the rowid alias.
-        Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
-               autoincrement=True),
+        Column(
+            "seq",
+            BigInteger().with_variant(Integer, "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
         Column("event_id", String(64), nullable=False, unique=True),
         Column("topic", String(200), nullable=False),
         Column("key", String(200), nullable=False),

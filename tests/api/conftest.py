@@ -16,8 +16,9 @@ from tests.helpers import Api
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", outbox_poll_interval_s=0.2,
-                    consumer_retry_backoff_s=0.01)
+    return Settings(
+        data_dir=tmp_path / "data", outbox_poll_interval_s=0.2, consumer_retry_backoff_s=0.01
+    )
 
 
 @pytest.fixture

@@ -22,8 +22,9 @@ from tests.helpers import eventually
 NAME = "testkit"
 
 
-def _record(run: str, amount: int = 1, *, fail: bool = False, event_id: str | None = None
-            ) -> Record:
+def _record(
+    run: str, amount: int = 1, *, fail: bool = False, event_id: str | None = None
+) -> Record:
     data = testkit.CounterIncremented(run_id=run, counter_id="c", amount=amount, fail=fail)
     event = Event.of(data, org="acme")
     if event_id:

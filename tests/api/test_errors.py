@@ -11,7 +11,9 @@ from tests.helpers import Api, auth, eventually
 from tests.scenario import active_match, enrolled_cohort, schedule_session
 
 
-async def test_missing_or_invalid_token_is_401(client: httpx.AsyncClient, settings: Settings) -> None:
+async def test_missing_or_invalid_token_is_401(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
     assert (await client.get("/v1/programs")).status_code == 401
     bad = {"Authorization": "Bearer not.a.jwt"}
     r = await client.get("/v1/programs", headers=bad)
@@ -19,8 +21,9 @@ async def test_missing_or_invalid_token_is_401(client: httpx.AsyncClient, settin
     expired = mint_token(settings, org="acme", role=Role.admin, ttl_s=-5)
     r = await client.get("/v1/programs", headers={"Authorization": f"Bearer {expired}"})
     assert r.status_code == 401
-    forged = mint_token(Settings(jwt_secret="someone-elses-secret-0123456789ab"), org="acme",
-                        role=Role.admin)
+    forged = mint_token(
+        Settings(jwt_secret="someone-elses-secret-0123456789ab"), org="acme", role=Role.admin
+    )
     r = await client.get("/v1/programs", headers={"Authorization": f"Bearer {forged}"})
     assert r.status_code == 401
 
@@ -29,8 +32,11 @@ async def test_wrong_role_is_403(api: Api) -> None:
     employee = api.as_employee("u1")
     r = await api.c.post("/v1/programs", json={"name": "x"}, headers=employee)
     assert r.status_code == 403
-    r = await api.c.post("/v1/hris/events", headers=employee, json={"events": [
-        {"event_id": "e", "type": "terminated", "employee_id": "u1"}]})
+    r = await api.c.post(
+        "/v1/hris/events",
+        headers=employee,
+        json={"events": [{"event_id": "e", "type": "terminated", "employee_id": "u1"}]},
+    )
     assert r.status_code == 403
     r = await api.c.get("/v1/participants", headers=api.hris)
     assert r.status_code == 403
@@ -43,12 +49,16 @@ async def test_malformed_body_is_422_naming_the_field(api: Api) -> None:
     assert r.status_code == 422
     fields = {tuple(e["loc"]) for e in r.json()["detail"]}
     assert ("body", "name") in fields and ("body", "rematch_threshold") in fields
-    r = await api.c.post("/v1/feedback", json={"session_id": "s", "rating": 7},
-                         headers=api.as_employee("u1"))
+    r = await api.c.post(
+        "/v1/feedback", json={"session_id": "s", "rating": 7}, headers=api.as_employee("u1")
+    )
     assert r.status_code == 422
     assert [e["loc"] for e in r.json()["detail"]] == [["body", "rating"]]
-    r = await api.c.post("/v1/sessions", headers=api.admin,
-                         json={"match_id": "m", "scheduled_at": "2026-01-01T10:00:00"})
+    r = await api.c.post(
+        "/v1/sessions",
+        headers=api.admin,
+        json={"match_id": "m", "scheduled_at": "2026-01-01T10:00:00"},
+    )
     assert r.status_code == 422  # a time without a timezone is ambiguous
     assert r.json()["detail"][0]["loc"] == ["body", "scheduled_at"]
     r = await api.c.post("/v1/programs", content=b"{broken", headers=api.admin)
@@ -56,20 +66,33 @@ async def test_malformed_body_is_422_naming_the_field(api: Api) -> None:
 
 
 async def test_unknown_references_are_422_and_unknown_ids_404(api: Api) -> None:
-    r = await api.c.post("/v1/participants", headers=api.admin, json={
-        "program_id": "nope", "employee_id": "nobody", "role": "mentee"})
+    r = await api.c.post(
+        "/v1/participants",
+        headers=api.admin,
+        json={"program_id": "nope", "employee_id": "nobody", "role": "mentee"},
+    )
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "program_id"]
-    for path in ("/v1/programs/nope", "/v1/participants/nope", "/v1/matches/nope",
-                 "/v1/sessions/nope", "/v1/feedback/nope", "/v1/employees/nope",
-                 "/v1/matching-runs/nope", "/v1/reports/programs/nope"):
+    for path in (
+        "/v1/programs/nope",
+        "/v1/participants/nope",
+        "/v1/matches/nope",
+        "/v1/sessions/nope",
+        "/v1/feedback/nope",
+        "/v1/employees/nope",
+        "/v1/matching-runs/nope",
+        "/v1/reports/programs/nope",
+    ):
         assert (await api.c.get(path, headers=api.admin)).status_code == 404, path
     r = await api.c.post("/v1/matches/nope/accept", json={"side": "mentor"}, headers=api.admin)
     assert r.status_code == 404
 
 
 async def test_hris_batch_is_all_or_nothing_and_idempotent(api: Api, app) -> None:  # type: ignore[no-untyped-def]
-    good = {"event_id": "h1", "type": "hired", "employee": {"id": "u1", "name": "Una",
-                                                            "languages": ["fr"]}}
+    good = {
+        "event_id": "h1",
+        "type": "hired",
+        "employee": {"id": "u1", "name": "Una", "languages": ["fr"]},
+    }
     bad = {"event_id": "t1", "type": "terminated", "employee_id": "ghost"}
     r = await api.c.post("/v1/hris/events", json={"events": [good, bad]}, headers=api.hris)
     assert r.status_code == 422
@@ -84,8 +107,9 @@ async def test_hris_batch_is_all_or_nothing_and_idempotent(api: Api, app) -> Non
     again = await api.ok("POST", "/v1/hris/events", headers=api.hris, json={"events": [good]})
     assert first["results"] == [{"event_id": "h1", "status": "applied"}]
     assert again["results"] == [{"event_id": "h1", "status": "duplicate"}]
-    r = await api.c.post("/v1/hris/events", headers=api.hris,
-                         json={"events": [{"event_id": "x", "type": "hired"}]})
+    r = await api.c.post(
+        "/v1/hris/events", headers=api.hris, json={"events": [{"event_id": "x", "type": "hired"}]}
+    )
     assert r.status_code == 422  # a hired event needs the employee
 
 
@@ -93,30 +117,39 @@ async def test_another_organisation_sees_nothing(api: Api, settings: Settings) -
     cohort = await enrolled_cohort(api)
     match = await active_match(api, cohort)
     other = auth(settings, org="globex", role="admin")
-    for path in (f"/v1/programs/{cohort.program_id}",
-                 f"/v1/participants/{cohort.mentee_participant['id']}",
-                 f"/v1/matches/{match['id']}", f"/v1/employees/{cohort.mentee}"):
+    for path in (
+        f"/v1/programs/{cohort.program_id}",
+        f"/v1/participants/{cohort.mentee_participant['id']}",
+        f"/v1/matches/{match['id']}",
+        f"/v1/employees/{cohort.mentee}",
+    ):
         assert (await api.c.get(path, headers=other)).status_code == 404, path
     assert (await api.c.get("/v1/programs", headers=other)).json() == []
     assert (await api.c.get("/v1/matches", headers=other)).json() == []
-    r = await api.c.post(f"/v1/matches/{match['id']}/end", json={"reason": "other"},
-                         headers=other)
+    r = await api.c.post(f"/v1/matches/{match['id']}/end", json={"reason": "other"}, headers=other)
     assert r.status_code == 404
-    r = await api.c.post("/v1/participants", headers=other, json={
-        "program_id": cohort.program_id, "employee_id": cohort.mentee, "role": "mentee"})
+    r = await api.c.post(
+        "/v1/participants",
+        headers=other,
+        json={"program_id": cohort.program_id, "employee_id": cohort.mentee, "role": "mentee"},
+    )
     assert r.status_code == 422
 
 
 async def test_employees_act_only_on_their_own_records(api: Api) -> None:
     cohort = await enrolled_cohort(api)
     mentor, outsider = cohort.mentors[0], "someone-else"
-    r = await api.c.post("/v1/participants", headers=api.as_employee(outsider), json={
-        "program_id": cohort.program_id, "employee_id": cohort.mentee, "role": "mentor"})
+    r = await api.c.post(
+        "/v1/participants",
+        headers=api.as_employee(outsider),
+        json={"program_id": cohort.program_id, "employee_id": cohort.mentee, "role": "mentor"},
+    )
     assert r.status_code == 403
     mine = await api.ok("GET", "/v1/participants", headers=api.as_employee(mentor))
     assert [p["employee_id"] for p in mine] == [mentor]
-    r = await api.c.get(f"/v1/participants/{cohort.mentee_participant['id']}",
-                        headers=api.as_employee(mentor))
+    r = await api.c.get(
+        f"/v1/participants/{cohort.mentee_participant['id']}", headers=api.as_employee(mentor)
+    )
     assert r.status_code == 404
     match = await active_match(api, cohort)
     r = await api.c.get(f"/v1/matches/{match['id']}", headers=api.as_employee(outsider))
@@ -125,34 +158,43 @@ async def test_employees_act_only_on_their_own_records(api: Api) -> None:
 
 async def test_forbidden_state_changes_are_409(api: Api) -> None:
     cohort = await enrolled_cohort(api)
-    r = await api.c.post("/v1/participants", headers=api.admin, json={
-        "program_id": cohort.program_id, "employee_id": cohort.mentee, "role": "mentee"})
+    r = await api.c.post(
+        "/v1/participants",
+        headers=api.admin,
+        json={"program_id": cohort.program_id, "employee_id": cohort.mentee, "role": "mentee"},
+    )
     assert r.status_code == 409  # already enrolled
     match = await active_match(api, cohort)
     planned = await schedule_session(api, match, days=3)
     mentee = api.as_employee(cohort.mentee)
 
     async def feedback_knows_session() -> bool:
-        r = await api.c.post("/v1/feedback", headers=mentee,
-                             json={"session_id": planned["id"], "rating": 4})
+        r = await api.c.post(
+            "/v1/feedback", headers=mentee, json={"session_id": planned["id"], "rating": 4}
+        )
         return r.status_code == 409  # 422 (unknown) until the event arrives, then 409
 
     await eventually(feedback_knows_session, what="feedback refusing a planned session")
-    await api.ok("POST", f"/v1/sessions/{planned['id']}/cancel", headers=mentee,
-                 json={"reason": "sick"})
+    await api.ok(
+        "POST", f"/v1/sessions/{planned['id']}/cancel", headers=mentee, json={"reason": "sick"}
+    )
     r = await api.c.post(f"/v1/sessions/{planned['id']}/complete", headers=mentee)
     assert r.status_code == 409
     ended = await api.ok("POST", f"/v1/matches/{match['id']}/end", json={"reason": "completed"})
     assert ended["status"] == "ended"
     r = await api.c.post(f"/v1/matches/{match['id']}/accept", headers=mentee)
     assert r.status_code == 409
-    r = await api.c.post(f"/v1/matches/{match['id']}/end", json={"reason": "other"},
-                         headers=api.admin)
+    r = await api.c.post(
+        f"/v1/matches/{match['id']}/end", json={"reason": "other"}, headers=api.admin
+    )
     assert r.status_code == 409
 
     async def sessions_refuses() -> bool:
-        r = await api.c.post("/v1/sessions", headers=mentee, json={
-            "match_id": match["id"], "scheduled_at": "2030-01-01T10:00:00Z"})
+        r = await api.c.post(
+            "/v1/sessions",
+            headers=mentee,
+            json={"match_id": match["id"], "scheduled_at": "2030-01-01T10:00:00Z"},
+        )
         return r.status_code == 409
 
     await eventually(sessions_refuses, what="sessions refusing an ended match")

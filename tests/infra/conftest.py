@@ -18,8 +18,10 @@ from sqlalchemy.engine import make_url
 def _need(var: str) -> str:
     value = os.environ.get(var)
     if not value:
-        pytest.fail(f"{var} is not set: run the suite with scripts/test.sh, which starts Kafka "
-                    "and PostgreSQL")
+        pytest.fail(
+            f"{var} is not set: run the suite with scripts/test.sh, which starts Kafka "
+            "and PostgreSQL"
+        )
     return value
 
 
@@ -36,7 +38,10 @@ def pg_server() -> str:
 async def _admin_execute(server: str, sql: str) -> None:
     url = make_url(server)
     conn = await asyncpg.connect(
-        host=url.host, port=url.port, user=url.username, password=url.password,
+        host=url.host,
+        port=url.port,
+        user=url.username,
+        password=url.password,
         database="postgres",
     )
     try:

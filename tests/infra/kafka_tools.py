@@ -37,8 +37,12 @@ async def produce(bootstrap: str, records: list[Raw]) -> None:
 async def read_topic(bootstrap: str, topic: str, *, expect: int, timeout: float = 20.0) -> list:
     """Every record of `topic` from the beginning, waiting until `expect` have arrived."""
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id=f"reader-{uuid.uuid4().hex}",
-        auto_offset_reset="earliest", enable_auto_commit=False, metadata_max_age_ms=1000,
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"reader-{uuid.uuid4().hex}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        metadata_max_age_ms=1000,
     )
     await consumer.start()
     out: list = []

@@ -27,8 +27,8 @@ import pytest
 from shared.app import build_app
 from shared.events import dead_letter_topic
 from shared.settings import BusKind, Settings
-from tests.helpers import eventually
 from tests import testkit
+from tests.helpers import eventually
 from tests.infra.kafka_tools import produce, read_topic, wire
 
 pytestmark = pytest.mark.infra
@@ -36,9 +36,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _settings(kafka: str, db_url: str, prefix: str) -> Settings:
-    return Settings(bus=BusKind.kafka, kafka_bootstrap=kafka, database_url=db_url,
-                    topic_prefix=prefix, consumer_retry_backoff_s=0.01,
-                    outbox_poll_interval_s=0.2)
+    return Settings(
+        bus=BusKind.kafka,
+        kafka_bootstrap=kafka,
+        database_url=db_url,
+        topic_prefix=prefix,
+        consumer_retry_backoff_s=0.01,
+        outbox_poll_interval_s=0.2,
+    )
 
 
 def _prefix() -> str:
@@ -46,8 +51,9 @@ def _prefix() -> str:
     return f"t{uuid.uuid4().hex[:8]}."
 
 
-def _inc(run_id: str, amount: int = 1, *, counter: str = "c1", fail: bool = False
-         ) -> testkit.CounterIncremented:
+def _inc(
+    run_id: str, amount: int = 1, *, counter: str = "c1", fail: bool = False
+) -> testkit.CounterIncremented:
     return testkit.CounterIncremented(run_id=run_id, counter_id=counter, amount=amount, fail=fail)
 
 
@@ -106,12 +112,15 @@ async def test_poison_messages_go_to_dead_letter_and_consumer_goes_on(
         (topic, key, wire(_inc(run, 1), prefix=p)[2], invalid_data),
         wire(_inc(run, 1, fail=True), prefix=p),
     ]
-    await produce(kafka_bootstrap,
-                  [wire(_inc(run, 1), prefix=p), *poison, wire(_inc(run, 10), prefix=p)])
+    await produce(
+        kafka_bootstrap, [wire(_inc(run, 1), prefix=p), *poison, wire(_inc(run, 10), prefix=p)]
+    )
     counts = await eventually(lambda: _has_total(client, run, 11), what="events behind poison")
     assert counts["rows"] == 2
 
-    dead = await read_topic(kafka_bootstrap, dead_letter_topic(f"{p}binome-{kit.name}", p), expect=4)
+    dead = await read_topic(
+        kafka_bootstrap, dead_letter_topic(f"{p}binome-{kit.name}", p), expect=4
+    )
     assert len(dead) == 4
     errors = [dict(m.headers)["dlq_error"].decode() for m in dead]
     assert errors[0].startswith("UndecodableEvent")
@@ -128,18 +137,32 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _spawn(name: str, port: int, kafka: str, db_url: str, prefix: str, log: Path
-           ) -> subprocess.Popen:
-    env = dict(os.environ, TESTKIT_NAME=name, TESTKIT_PORT=str(port), BINOME_BUS="kafka",
-               BINOME_TOPIC_PREFIX=prefix,
-               BINOME_KAFKA_BOOTSTRAP=kafka, BINOME_DATABASE_URL=db_url,
-               BINOME_CONSUMER_RETRY_BACKOFF_S="0.01")
-    return subprocess.Popen([sys.executable, "-m", "tests.testkit.main"], cwd=ROOT, env=env,
-                            stdout=log.open("ab"), stderr=subprocess.STDOUT)
+def _spawn(
+    name: str, port: int, kafka: str, db_url: str, prefix: str, log: Path
+) -> subprocess.Popen:
+    env = dict(
+        os.environ,
+        TESTKIT_NAME=name,
+        TESTKIT_PORT=str(port),
+        BINOME_BUS="kafka",
+        BINOME_TOPIC_PREFIX=prefix,
+        BINOME_KAFKA_BOOTSTRAP=kafka,
+        BINOME_DATABASE_URL=db_url,
+        BINOME_CONSUMER_RETRY_BACKOFF_S="0.01",
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.testkit.main"],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
 
 
 async def test_sigkill_mid_burst_then_restart_applies_each_event_once(
-    kafka_bootstrap: str, pg_databases, tmp_path: Path  # type: ignore[no-untyped-def]
+    kafka_bootstrap: str,
+    pg_databases,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     name = f"testkit_{uuid.uuid4().hex[:8]}"
     url = await pg_databases([name])
@@ -154,18 +177,22 @@ async def test_sigkill_mid_burst_then_restart_applies_each_event_once(
         async with httpx.AsyncClient(base_url=base, timeout=5) as client:
             await eventually(lambda: _ready(client), timeout=60, what="testkit process ready")
             # Many keys, so every partition is busy when the process dies.
-            await produce(kafka_bootstrap, [
-                wire(_inc(run, 1, counter=f"c{i % 24}"), prefix=p) for i in range(burst)])
-            at_kill = await eventually(lambda: _at_least(client, run, 300), interval=0.01,
-                                       what="part of the burst applied")
+            await produce(
+                kafka_bootstrap,
+                [wire(_inc(run, 1, counter=f"c{i % 24}"), prefix=p) for i in range(burst)],
+            )
+            at_kill = await eventually(
+                lambda: _at_least(client, run, 300), interval=0.01, what="part of the burst applied"
+            )
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=10)
             assert at_kill["rows"] < burst, "the burst finished before the kill; make it larger"
 
             proc = _spawn(name, port, kafka_bootstrap, url, p, log)
             await eventually(lambda: _ready(client), timeout=60, what="testkit restarted")
-            final = await eventually(lambda: _at_least(client, run, burst), timeout=120,
-                                     what="whole burst applied")
+            final = await eventually(
+                lambda: _at_least(client, run, burst), timeout=120, what="whole burst applied"
+            )
             await asyncio.sleep(1.0)  # let any redelivery that would duplicate show up
             final = await _counts(client, run)
     finally:

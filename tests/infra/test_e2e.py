@@ -58,29 +58,64 @@ async def stack(kafka_bootstrap: str, pg_databases, tmp_path: Path) -> AsyncIter
     logs.mkdir()
     procs: list[subprocess.Popen] = []
     urls: dict[str, str] = {}
-    base_env = dict(os.environ, BINOME_BUS="kafka", BINOME_KAFKA_BOOTSTRAP=kafka_bootstrap,
-                    BINOME_DATABASE_URL=db_url, BINOME_OUTBOX_POLL_INTERVAL_S="0.5",
-                    BINOME_TOPIC_PREFIX=f"e2e{uuid.uuid4().hex[:8]}.")
+    base_env = dict(
+        os.environ,
+        BINOME_BUS="kafka",
+        BINOME_KAFKA_BOOTSTRAP=kafka_bootstrap,
+        BINOME_DATABASE_URL=db_url,
+        BINOME_OUTBOX_POLL_INTERVAL_S="0.5",
+        BINOME_TOPIC_PREFIX=f"e2e{uuid.uuid4().hex[:8]}.",
+    )
     try:
         for svc in SERVICE_NAMES:
             port = _free_port()
             urls[svc] = f"http://127.0.0.1:{port}"
             env = dict(base_env, BINOME_TRACE_FILE=str(trace_dir / f"{svc}.jsonl"))
-            procs.append(subprocess.Popen(
-                [sys.executable, "-m", "shared.cli", "serve", "--service", svc,
-                 "--port", str(port), "--log-level", "warning"],
-                cwd=ROOT, env=env, stdout=(logs / f"{svc}.log").open("wb"),
-                stderr=subprocess.STDOUT))
+            procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "shared.cli",
+                        "serve",
+                        "--service",
+                        svc,
+                        "--port",
+                        str(port),
+                        "--log-level",
+                        "warning",
+                    ],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=(logs / f"{svc}.log").open("wb"),
+                    stderr=subprocess.STDOUT,
+                )
+            )
         gport = _free_port()
         routes = [arg for svc, url in urls.items() for arg in ("--route", f"{svc}={url}")]
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "shared.cli", "gateway", "--port", str(gport),
-             "--log-level", "warning", *routes],
-            cwd=ROOT, env=base_env, stdout=(logs / "gateway.log").open("wb"),
-            stderr=subprocess.STDOUT))
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "shared.cli",
+                    "gateway",
+                    "--port",
+                    str(gport),
+                    "--log-level",
+                    "warning",
+                    *routes,
+                ],
+                cwd=ROOT,
+                env=base_env,
+                stdout=(logs / "gateway.log").open("wb"),
+                stderr=subprocess.STDOUT,
+            )
+        )
         for svc, url in urls.items():
-            await eventually(lambda url=url: _ready(url), timeout=90, interval=0.2,
-                             what=f"{svc} ready")
+            await eventually(
+                lambda url=url: _ready(url), timeout=90, interval=0.2, what=f"{svc} ready"
+            )
         yield Stack(f"http://127.0.0.1:{gport}", trace_dir, logs, Settings())
     finally:
         for p in procs:
@@ -102,20 +137,26 @@ def _spans(trace_dir: Path) -> list[dict]:
 async def test_core_loop_on_kafka_and_postgres(stack: Stack) -> None:
     rematch_times = []
     async with httpx.AsyncClient(base_url=stack.gateway, timeout=10) as client:
-        for i in range(3):  # several runs: the closing note quotes the median
+        for _ in range(3):  # several runs: the closing note quotes the median
             api = Api(client, stack.settings, org=f"org-{uuid.uuid4().hex[:6]}")
             result = await run_core_loop(api, timeout=60)
             rematch_times.append(result.rematch_seconds)
     median = statistics.median(rematch_times)
-    print(f"\nrematch after second low rating (Kafka+PostgreSQL): "
-          f"median {median * 1000:.0f} ms over {[round(t * 1000) for t in rematch_times]} ms")
+    print(
+        f"\nrematch after second low rating (Kafka+PostgreSQL): "
+        f"median {median * 1000:.0f} ms over {[round(t * 1000) for t in rematch_times]} ms"
+    )
 
     # The trace of the last second-rating request reaches into matching's re-match.
     async def rematch_spans() -> list[dict]:
-        spans = [s for s in _spans(stack.trace_dir) if s["trace_id"] == result.second_feedback_trace_id]
+        spans = [
+            s for s in _spans(stack.trace_dir) if s["trace_id"] == result.second_feedback_trace_id
+        ]
         return [s for s in spans if s["service"] == "matching" and s["name"] == "matching.rematch"]
 
-    found = await eventually(rematch_spans, timeout=10, what="matching's re-match span in the trace")
+    found = await eventually(
+        rematch_spans, timeout=10, what="matching's re-match span in the trace"
+    )
     trace = [s for s in _spans(stack.trace_dir) if s["trace_id"] == result.second_feedback_trace_id]
     services = {s["service"] for s in trace}
     assert {"feedback", "matching", "sessions", "reporting"} <= services, services
@@ -123,6 +164,7 @@ async def test_core_loop_on_kafka_and_postgres(stack: Stack) -> None:
     assert "consume binome.feedback.relationship.at_risk.v1" in names
     assert "publish binome.feedback.relationship.at_risk.v1" in names
     assert "publish binome.matching.match.proposed.v1" in names
-    assert any(s["service"] == "matching" and s["kind"] == "CLIENT" for s in trace), \
+    assert any(s["service"] == "matching" and s["kind"] == "CLIENT" for s in trace), (
         "matching's database statements belong to the trace"
+    )
     assert found

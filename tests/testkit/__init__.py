@@ -11,14 +11,18 @@ from pathlib import Path
 
 from fastapi import APIRouter, Request
 from sqlalchemy import func
-from sqlmodel import Field, select
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel, select
 
-from shared.db import service_base
 from shared.events import Event, EventData
 from shared.service import ServiceDef, messaging_tables
 from shared.uow import UnitOfWork
 
-Base = service_base()
+
+class Base(SQLModel, registry=registry()):
+    """Testkit's own metadata: its migrations hold its tables only (see shared.db)."""
+
+
 messaging_tables(Base)
 
 

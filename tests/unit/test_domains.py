@@ -16,9 +16,17 @@ from shared.errors import Conflict, Forbidden, Invalid
 
 
 def _profile(**kw):  # type: ignore[no-untyped-def]
-    args = dict(role=ParticipantRole.mentor, employee_status=EmployeeStatus.active,
-                employee_languages=["fr"], employee_level=5, employee_department="it",
-                languages=None, level=None, department=None, capacity=None)
+    args = dict(
+        role=ParticipantRole.mentor,
+        employee_status=EmployeeStatus.active,
+        employee_languages=["fr"],
+        employee_level=5,
+        employee_department="it",
+        languages=None,
+        level=None,
+        department=None,
+        capacity=None,
+    )
     return enrollment.resolve_profile(**(args | kw))
 
 

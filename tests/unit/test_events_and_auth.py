@@ -18,9 +18,15 @@ from shared.settings import Settings
 
 
 def _ended() -> MatchEnded:
-    return MatchEnded(match_id="m1", program_id="p", mentor_participant_id="t",
-                      mentee_participant_id="e", mentor_employee_id="T", mentee_employee_id="E",
-                      reason="low_satisfaction")
+    return MatchEnded(
+        match_id="m1",
+        program_id="p",
+        mentor_participant_id="t",
+        mentee_participant_id="e",
+        mentor_employee_id="T",
+        mentee_employee_id="E",
+        reason="low_satisfaction",
+    )
 
 
 def test_cloudevents_binary_mode_round_trip() -> None:

@@ -9,10 +9,29 @@ from services.matching.models import MatchStatus
 from shared.errors import Conflict
 
 
-def person(pid: str, *, emp: str | None = None, offered=(), sought=(), langs=("fr",), level=None,
-           dept=None, capacity=1, volunteer=True) -> domain.Person:
-    return domain.Person(pid, emp or f"e-{pid}", frozenset(offered), frozenset(sought),
-                         frozenset(langs), level, dept, capacity, volunteer)
+def person(
+    pid: str,
+    *,
+    emp: str | None = None,
+    offered=(),
+    sought=(),
+    langs=("fr",),
+    level=None,
+    dept=None,
+    capacity=1,
+    volunteer=True,
+) -> domain.Person:
+    return domain.Person(
+        pid,
+        emp or f"e-{pid}",
+        frozenset(offered),
+        frozenset(sought),
+        frozenset(langs),
+        level,
+        dept,
+        capacity,
+        volunteer,
+    )
 
 
 def test_score_rewards_sought_skills_seniority_and_cross_department() -> None:
@@ -28,27 +47,51 @@ def test_reverse_mentoring_wants_a_junior_mentor() -> None:
     junior = person("j", offered=["tiktok"], level=2)
     senior = person("s", offered=["tiktok"], level=12)
     assert domain.score(manager, junior, program_format="reverse") > domain.score(
-        manager, senior, program_format="reverse")
+        manager, senior, program_format="reverse"
+    )
 
 
 def test_hard_rules_same_person_and_no_shared_language() -> None:
     a = person("a", emp="same")
     assert domain.score(a, person("b", emp="same"), program_format="classic") is None
-    assert domain.score(person("x", langs=["fr"]), person("y", langs=["de"]),
-                        program_format="classic") is None
+    assert (
+        domain.score(person("x", langs=["fr"]), person("y", langs=["de"]), program_format="classic")
+        is None
+    )
 
 
 def test_cohort_respects_capacity_exclusions_and_volunteers_first() -> None:
     mentor = person("t", offered=["python"], capacity=1)
     eager = person("v", sought=["python"], volunteer=True)
     nominated = person("n", sought=["python"], volunteer=False)
-    pairs = domain.propose_cohort(mentees=[nominated, eager], mentors=[mentor], loads={},
-                                  excluded=set(), program_format="classic")
+    pairs = domain.propose_cohort(
+        mentees=[nominated, eager],
+        mentors=[mentor],
+        loads={},
+        excluded=set(),
+        program_format="classic",
+    )
     assert [(p.mentee.participant_id, p.mentor.participant_id) for p in pairs] == [("v", "t")]
-    assert domain.propose_cohort(mentees=[eager], mentors=[mentor], loads={"t": 1},
-                                 excluded=set(), program_format="classic") == []
-    assert domain.propose_cohort(mentees=[eager], mentors=[mentor], loads={},
-                                 excluded={("v", "t")}, program_format="classic") == []
+    assert (
+        domain.propose_cohort(
+            mentees=[eager],
+            mentors=[mentor],
+            loads={"t": 1},
+            excluded=set(),
+            program_format="classic",
+        )
+        == []
+    )
+    assert (
+        domain.propose_cohort(
+            mentees=[eager],
+            mentors=[mentor],
+            loads={},
+            excluded={("v", "t")},
+            program_format="classic",
+        )
+        == []
+    )
 
 
 @settings(max_examples=60, deadline=None)
@@ -61,16 +104,23 @@ def test_cohort_is_always_feasible_and_deterministic(n_mentees, caps, skills) ->
     pick = iter(skills * 3 or ["a"] * 100)
     mentees = [person(f"m{i}", sought=[next(pick, "a")]) for i in range(n_mentees)]
     mentors = [person(f"t{j}", offered=[next(pick, "b")], capacity=c) for j, c in enumerate(caps)]
-    pairs = domain.propose_cohort(mentees=mentees, mentors=mentors, loads={}, excluded=set(),
-                                  program_format="classic")
+    pairs = domain.propose_cohort(
+        mentees=mentees, mentors=mentors, loads={}, excluded=set(), program_format="classic"
+    )
     assert len({p.mentee.participant_id for p in pairs}) == len(pairs)
     for mentor in mentors:
         assert sum(p.mentor is mentor for p in pairs) <= mentor.capacity
     assert len(pairs) == min(n_mentees, sum(caps))  # everyone shares French: all fit
-    again = domain.propose_cohort(mentees=list(reversed(mentees)), mentors=mentors, loads={},
-                                  excluded=set(), program_format="classic")
+    again = domain.propose_cohort(
+        mentees=list(reversed(mentees)),
+        mentors=mentors,
+        loads={},
+        excluded=set(),
+        program_format="classic",
+    )
     assert [(p.mentee.participant_id, p.mentor.participant_id) for p in again] == [
-        (p.mentee.participant_id, p.mentor.participant_id) for p in pairs]
+        (p.mentee.participant_id, p.mentor.participant_id) for p in pairs
+    ]
 
 
 def test_replacement_skips_history_and_full_mentors() -> None:
@@ -78,19 +128,33 @@ def test_replacement_skips_history_and_full_mentors() -> None:
     previous = person("old", offered=["python"])
     full = person("full", offered=["python"], capacity=1)
     other = person("other", offered=["excel"])
-    pair = domain.best_replacement(mentee=mentee, mentors=[previous, full, other],
-                                   loads={"full": 1}, excluded_mentors={"old"},
-                                   program_format="classic")
+    pair = domain.best_replacement(
+        mentee=mentee,
+        mentors=[previous, full, other],
+        loads={"full": 1},
+        excluded_mentors={"old"},
+        program_format="classic",
+    )
     assert pair is not None and pair.mentor.participant_id == "other"
-    assert domain.best_replacement(mentee=mentee, mentors=[previous], loads={},
-                                   excluded_mentors={"old"}, program_format="classic") is None
+    assert (
+        domain.best_replacement(
+            mentee=mentee,
+            mentors=[previous],
+            loads={},
+            excluded_mentors={"old"},
+            program_format="classic",
+        )
+        is None
+    )
 
 
 def test_match_state_machine() -> None:
-    assert domain.accept(MatchStatus.proposed, mentor_accepted=False, mentee_accepted=False,
-                         side="mentee") == (False, True, False)
-    assert domain.accept(MatchStatus.proposed, mentor_accepted=False, mentee_accepted=True,
-                         side="mentor") == (True, True, True)
+    assert domain.accept(
+        MatchStatus.proposed, mentor_accepted=False, mentee_accepted=False, side="mentee"
+    ) == (False, True, False)
+    assert domain.accept(
+        MatchStatus.proposed, mentor_accepted=False, mentee_accepted=True, side="mentor"
+    ) == (True, True, True)
     for status in (MatchStatus.active, MatchStatus.ended, MatchStatus.declined):
         with pytest.raises(Conflict):
             domain.accept(status, mentor_accepted=True, mentee_accepted=True, side="mentor")
