@@ -49,3 +49,20 @@ def add_messaging_tables(metadata: MetaData) -> tuple[Table, Table]:
         Column("processed_at", DateTime(timezone=True), nullable=False),
     )
     return outbox, inbox
+
+
+def create_messaging_tables() -> None:
+    """Migration step of every service's first revision: its outbox and inbox, as declared."""
+    from alembic import op
+
+    md = MetaData()
+    add_messaging_tables(md)
+    md.create_all(op.get_bind())
+
+
+def drop_messaging_tables() -> None:
+    from alembic import op
+
+    md = MetaData()
+    add_messaging_tables(md)
+    md.drop_all(op.get_bind())

@@ -12,8 +12,11 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def test_event_catalogue_matches_the_code() -> None:
-    rows = re.findall(r"^\| `(binome\.[^`]+)` \| (\w+) \| ([^|]+) \| `(\w+)` \|$",
-                      README.read_text(), re.MULTILINE)
+    rows = re.findall(
+        r"^\| `(binome\.[^`]+)` \| (\w+) \| ([^|]+) \| `(\w+)` \|$",
+        README.read_text(),
+        re.MULTILINE,
+    )
     documented = {t: (p, c.strip(), k) for t, p, c, k in rows}
     definitions = load_all()
     actual = {}
