@@ -20,6 +20,7 @@ from services.enrollment.models import (
     Program,
     ProgramCreate,
 )
+from shared.access import get_visible, scoped
 from shared.api import PageParams, utcnow
 from shared.auth import Principal
 from shared.contracts import enrollment as ev
@@ -246,14 +247,14 @@ async def enroll(*, uow: UnitOfWork, principal: Principal, data: ParticipantCrea
 async def get_participant(
     *, uow: UnitOfWork, principal: Principal, participant_id: str
 ) -> Participant:
-    participant = await uow.session.get(Participant, participant_id)
-    if (
-        participant is None
-        or participant.org != principal.org
-        or (not principal.is_admin and participant.employee_id != principal.employee_id)
-    ):
-        raise NotFound("participant not found")
-    return participant
+    return await get_visible(
+        uow.session,
+        Participant,
+        participant_id,
+        principal,
+        owners=lambda p: [p.employee_id],
+        what="participant",
+    )
 
 
 async def list_participants(
@@ -265,9 +266,7 @@ async def list_participants(
     role: ParticipantRole | None,
     status: ParticipantStatus | None,
 ) -> list[Participant]:
-    q = select(Participant).where(Participant.org == principal.org)
-    if not principal.is_admin:
-        q = q.where(Participant.employee_id == principal.employee_id)
+    q = scoped(select(Participant), Participant, principal, Participant.employee_id)
     if program_id:
         q = q.where(Participant.program_id == program_id)
     if role:

@@ -6,10 +6,11 @@ from sqlmodel import col, select
 
 from services.feedback import domain
 from services.feedback.models import AtRiskFlag, Feedback, FeedbackCreate, ProgramRules, SessionView
+from shared.access import get_visible, scoped
 from shared.api import PageParams
 from shared.auth import Principal
 from shared.contracts import feedback as ev
-from shared.errors import Conflict, Invalid, NotFound
+from shared.errors import Conflict, Invalid
 from shared.uow import UnitOfWork
 
 DEFAULT_THRESHOLD, DEFAULT_WINDOW = 2.5, 2
@@ -91,14 +92,14 @@ async def _watch_relationship(*, uow: UnitOfWork, org: str, match_id: str, progr
 
 
 async def get(*, uow: UnitOfWork, principal: Principal, feedback_id: str) -> Feedback:
-    feedback = await uow.session.get(Feedback, feedback_id)
-    if (
-        feedback is None
-        or feedback.org != principal.org
-        or (not principal.is_admin and feedback.author_employee_id != principal.employee_id)
-    ):
-        raise NotFound("feedback not found")
-    return feedback
+    return await get_visible(
+        uow.session,
+        Feedback,
+        feedback_id,
+        principal,
+        owners=lambda f: [f.author_employee_id],
+        what="feedback",
+    )
 
 
 async def list_feedback(
@@ -109,9 +110,7 @@ async def list_feedback(
     session_id: str | None,
     match_id: str | None,
 ) -> list[Feedback]:
-    q = select(Feedback).where(Feedback.org == principal.org)
-    if not principal.is_admin:
-        q = q.where(Feedback.author_employee_id == principal.employee_id)
+    q = scoped(select(Feedback), Feedback, principal, Feedback.author_employee_id)
     if session_id:
         q = q.where(Feedback.session_id == session_id)
     if match_id:

@@ -15,6 +15,7 @@ from services.matching.models import (
     MatchStatus,
     ProgramView,
 )
+from shared.access import get_visible, scoped
 from shared.api import PageParams, utcnow
 from shared.auth import Principal
 from shared.contracts import matching as ev
@@ -151,17 +152,15 @@ async def get_run(*, uow: UnitOfWork, org: str, run_id: str) -> tuple[MatchingRu
 # --- matches --------------------------------------------------------------------------------
 
 
-def _visible(m: Match, principal: Principal) -> bool:
-    return m.org == principal.org and (
-        principal.is_admin or principal.employee_id in (m.mentor_employee_id, m.mentee_employee_id)
-    )
-
-
 async def get_match(*, uow: UnitOfWork, principal: Principal, match_id: str) -> Match:
-    match = await uow.session.get(Match, match_id)
-    if match is None or not _visible(match, principal):
-        raise NotFound("match not found")
-    return match
+    return await get_visible(
+        uow.session,
+        Match,
+        match_id,
+        principal,
+        owners=lambda m: [m.mentor_employee_id, m.mentee_employee_id],
+        what="match",
+    )
 
 
 async def list_matches(
@@ -173,12 +172,7 @@ async def list_matches(
     status: MatchStatus | None,
     participant_id: str | None,
 ) -> list[Match]:
-    q = select(Match).where(Match.org == principal.org)
-    if not principal.is_admin:
-        q = q.where(
-            (Match.mentor_employee_id == principal.employee_id)
-            | (Match.mentee_employee_id == principal.employee_id)
-        )
+    q = scoped(select(Match), Match, principal, Match.mentor_employee_id, Match.mentee_employee_id)
     if program_id:
         q = q.where(Match.program_id == program_id)
     if status:

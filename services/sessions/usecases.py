@@ -8,10 +8,11 @@ from sqlmodel import col, select
 
 from services.sessions import domain
 from services.sessions.models import MatchView, Session, SessionCreate, SessionStatus
+from shared.access import can_see, get_visible, scoped
 from shared.api import PageParams, as_utc, utcnow
 from shared.auth import Principal
 from shared.contracts import sessions as ev
-from shared.errors import Forbidden, Invalid, NotFound
+from shared.errors import Forbidden, Invalid
 from shared.uow import UnitOfWork
 
 
@@ -26,15 +27,13 @@ def _facts(s: Session) -> dict:
     }
 
 
-def _is_party(principal: Principal, mentor: str, mentee: str) -> bool:
-    return principal.is_admin or principal.employee_id in (mentor, mentee)
-
-
 async def schedule(*, uow: UnitOfWork, principal: Principal, data: SessionCreate) -> Session:
     match = await uow.session.get(MatchView, data.match_id)
     if match is None or match.org != principal.org:
         raise Invalid("unknown match", field="match_id")
-    if not _is_party(principal, match.mentor_employee_id, match.mentee_employee_id):
+    if not can_see(
+        principal, org=match.org, owners=[match.mentor_employee_id, match.mentee_employee_id]
+    ):
         raise Forbidden("only the match's mentor, mentee or an admin can plan its sessions")
     domain.ensure_can_schedule(match_active=match.active)
     session = Session(
@@ -54,14 +53,14 @@ async def schedule(*, uow: UnitOfWork, principal: Principal, data: SessionCreate
 
 
 async def get(*, uow: UnitOfWork, principal: Principal, session_id: str) -> Session:
-    session = await uow.session.get(Session, session_id)
-    if (
-        session is None
-        or session.org != principal.org
-        or not _is_party(principal, session.mentor_employee_id, session.mentee_employee_id)
-    ):
-        raise NotFound("session not found")
-    return session
+    return await get_visible(
+        uow.session,
+        Session,
+        session_id,
+        principal,
+        owners=lambda s: [s.mentor_employee_id, s.mentee_employee_id],
+        what="session",
+    )
 
 
 async def list_sessions(
@@ -72,12 +71,9 @@ async def list_sessions(
     match_id: str | None,
     status: SessionStatus | None,
 ) -> list[Session]:
-    q = select(Session).where(Session.org == principal.org)
-    if not principal.is_admin:
-        q = q.where(
-            (Session.mentor_employee_id == principal.employee_id)
-            | (Session.mentee_employee_id == principal.employee_id)
-        )
+    q = scoped(
+        select(Session), Session, principal, Session.mentor_employee_id, Session.mentee_employee_id
+    )
     if match_id:
         q = q.where(Session.match_id == match_id)
     if status:
