@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 
 
 class DomainError(Exception):
@@ -49,3 +50,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
         return JSONResponse(status_code=exc.status_code, content=_body(exc))
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity_error(_: Request, exc: IntegrityError) -> JSONResponse:
+        # Two concurrent requests raced past a domain check (e.g. the same enrolment twice):
+        # the database's constraint decided, the transaction rolled back, nothing was written.
+        return JSONResponse(
+            status_code=409, content={"detail": "conflicts with existing data; nothing changed"}
+        )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 from sqlalchemy import func, select
 
@@ -198,3 +200,13 @@ async def test_forbidden_state_changes_are_409(api: Api) -> None:
         return r.status_code == 409
 
     await eventually(sessions_refuses, what="sessions refusing an ended match")
+
+
+async def test_concurrent_identical_requests_write_once(api: Api) -> None:
+    cohort = await enrolled_cohort(api)
+    await api.hire({"id": "newbie", "name": "New", "languages": ["fr"]}, prefix="race")
+    body = {"program_id": cohort.program_id, "employee_id": "newbie", "role": "mentee"}
+    answers = await asyncio.gather(
+        *(api.c.post("/v1/participants", json=body, headers=api.admin) for _ in range(5))
+    )
+    assert sorted(r.status_code for r in answers) == [201, 409, 409, 409, 409]
