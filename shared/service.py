@@ -71,6 +71,7 @@ class ServiceRuntime:
             outbox=self.outbox,
             bus=bus,
             poll_interval_s=settings.outbox_poll_interval_s,
+            retention_s=settings.outbox_retention_s,
         )
         prefix = settings.topic_prefix
         self.group = definition.group(prefix)

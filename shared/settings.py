@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     consumer_max_attempts: int = Field(default=3, ge=1)
     consumer_retry_backoff_s: float = Field(default=0.05, ge=0)
     outbox_poll_interval_s: float = Field(default=0.5, gt=0)
+    # Sent outbox rows are kept this long (audit, replay by hand), then purged.
+    outbox_retention_s: float = Field(default=7 * 24 * 3600, ge=0)
 
     jwt_secret: SecretStr = SecretStr("dev-only-change-me-binome-secret-32b")
     jwt_algorithms: list[str] = ["HS256"]

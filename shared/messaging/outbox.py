@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from contextlib import suppress
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from opentelemetry import trace
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.messaging.bus import Bus, Record
@@ -22,6 +23,7 @@ from shared.tracing import context_from, current_trace_headers, tracer
 
 log = logging.getLogger(__name__)
 _RELAY_LOCK = 7_777_001
+_PURGE_EVERY_S = 60.0
 
 
 class OutboxRelay:
@@ -32,8 +34,11 @@ class OutboxRelay:
         outbox: Table,
         bus: Bus,
         poll_interval_s: float = 0.5,
+        retention_s: float = 7 * 24 * 3600,
         batch: int = 200,
     ) -> None:
+        self._retention = timedelta(seconds=retention_s)
+        self._next_purge = 0.0
         self._engine = engine
         self._outbox = outbox
         self._bus = bus
@@ -61,6 +66,9 @@ class OutboxRelay:
             try:
                 while await self.relay_once():
                     pass
+                if time.monotonic() >= self._next_purge:
+                    await self.purge_sent()
+                    self._next_purge = time.monotonic() + _PURGE_EVERY_S
             except asyncio.CancelledError:
                 raise
             except Exception:  # bus or database unavailable: keep the rows, try again later
@@ -91,6 +99,16 @@ class OutboxRelay:
                 .values(sent_at=datetime.now(UTC))
             )
         return len(rows)
+
+    async def purge_sent(self) -> int:
+        """Delete rows sent longer ago than the retention; returns how many."""
+        o = self._outbox
+        cutoff = datetime.now(UTC) - self._retention
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                delete(o).where(o.c.sent_at.is_not(None), o.c.sent_at < cutoff)
+            )
+        return result.rowcount or 0
 
     def _record(self, row) -> Record:  # type: ignore[no-untyped-def]
         headers = {k: v for k, v in row.headers}

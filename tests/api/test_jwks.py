@@ -44,16 +44,27 @@ def jwks_url() -> Iterator[str]:
 
 def _idp_token(**claims: object) -> str:
     now = int(time.time())
-    base = {"iss": "https://idp.example", "aud": "binome", "iat": now, "exp": now + 60,
-            "sub": "hr-1", "org": "acme", "role": "admin"}
+    base = {
+        "iss": "https://idp.example",
+        "aud": "binome",
+        "iat": now,
+        "exp": now + 60,
+        "sub": "hr-1",
+        "org": "acme",
+        "role": "admin",
+    }
     return jwt.encode(base | claims, KEY, algorithm="RS256", headers={"kid": "idp-1"})
 
 
 async def test_tokens_verified_against_the_identity_providers_keys(
     jwks_url: str, tmp_path: Path
 ) -> None:
-    settings = Settings(data_dir=tmp_path, jwt_jwks_url=jwks_url, jwt_algorithms=["RS256"],
-                        jwt_issuer="https://idp.example")
+    settings = Settings(
+        data_dir=tmp_path,
+        jwt_jwks_url=jwks_url,
+        jwt_algorithms=["RS256"],
+        jwt_issuer="https://idp.example",
+    )
     app = build_app(load_all(), settings, name="binome")
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
