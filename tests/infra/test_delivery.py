@@ -211,3 +211,58 @@ async def _ready(client: httpx.AsyncClient) -> bool:
 async def _at_least(client: httpx.AsyncClient, run: str, rows: int) -> dict[str, int] | None:
     counts = await _counts(client, run)
     return counts if counts["distinct"] >= rows else None
+
+
+async def test_replicas_share_partitions_and_survive_one_being_killed(
+    kafka_bootstrap: str,
+    pg_databases,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    """Two processes of one service in one consumer group: Kafka spreads the partitions over
+    them; when one dies mid-burst the other takes its partitions over, each event applied once.
+    """
+    name = f"testkit_{uuid.uuid4().hex[:8]}"
+    url = await pg_databases([name])
+    p = _prefix()
+    ports = [_free_port(), _free_port()]
+    log = tmp_path / "replicas.log"
+    procs = [_spawn(name, port, kafka_bootstrap, url, p, log) for port in ports]
+    run = uuid.uuid4().hex
+    burst = 2000
+    try:
+        clients = [
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) for port in ports
+        ]
+        for c in clients:
+            await eventually(lambda c=c: _ready(c), timeout=60, what="replica ready")
+        await produce(
+            kafka_bootstrap,
+            [wire(_inc(run, 1, counter=f"c{i % 24}"), prefix=p) for i in range(burst)],
+        )
+
+        async def both_working() -> dict[str, int] | None:
+            per = (await clients[1].get(f"/v1/testkit/{run}/processes")).json()
+            return per if len(per) == 2 and min(per.values()) >= 50 else None
+
+        await eventually(
+            both_working, timeout=60, interval=0.02, what="both replicas applying events"
+        )
+        procs[0].send_signal(signal.SIGKILL)
+        procs[0].wait(timeout=10)
+        # The survivor gets the dead replica's partitions after the group's session timeout.
+        await eventually(
+            lambda: _at_least(clients[1], run, burst),
+            timeout=120,
+            what="survivor finishing the burst",
+        )
+        await asyncio.sleep(1.0)
+        final = await _counts(clients[1], run)
+        per_process = (await clients[1].get(f"/v1/testkit/{run}/processes")).json()
+        for c in clients:
+            await c.aclose()
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait(timeout=10)
+    assert final == {"rows": burst, "distinct": burst, "total": burst}, log.read_text()[-3000:]
+    assert len(per_process) == 2 and sum(per_process.values()) == burst

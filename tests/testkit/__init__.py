@@ -7,6 +7,7 @@ Runs in-process (through build_app) or as its own OS process (tests/infra/testki
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from fastapi import APIRouter, Request
@@ -31,6 +32,7 @@ class Applied(Base, table=True):
     run_id: str = Field(index=True, max_length=64)
     event_id: str = Field(max_length=64)
     amount: int
+    pid: int  # which process applied it: replicas share a group's partitions
 
 
 class CounterIncremented(EventData):
@@ -46,10 +48,23 @@ async def on_increment(uow: UnitOfWork, event: Event, data: EventData) -> None:
     assert isinstance(data, CounterIncremented)
     if data.fail:
         raise RuntimeError("this event always fails (poison by design)")
-    uow.session.add(Applied(run_id=data.run_id, event_id=event.id, amount=data.amount))
+    uow.session.add(
+        Applied(run_id=data.run_id, event_id=event.id, amount=data.amount, pid=os.getpid())
+    )
 
 
 router = APIRouter(prefix="/v1")
+
+
+@router.get("/testkit/{run_id}/processes")
+async def processes(run_id: str, request: Request) -> dict[str, int]:
+    """How many events each process applied."""
+    runtime = next(iter(request.app.state.runtimes.values()))
+    async with runtime.uow() as uow:
+        rows = await uow.session.exec(
+            select(Applied.pid, func.count()).where(Applied.run_id == run_id).group_by(Applied.pid)
+        )
+        return {str(pid): n for pid, n in rows.all()}
 
 
 @router.get("/testkit/{run_id}")
