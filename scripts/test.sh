@@ -11,8 +11,8 @@ export KAFKA_PORT=${KAFKA_PORT:-19092}
 export PG_PORT=${PG_PORT:-55432}
 scripts/postgres.sh start
 scripts/kafka.sh start
-export BINOME_TEST_KAFKA=${BINOME_TEST_KAFKA:-127.0.0.1:$KAFKA_PORT}
-export BINOME_TEST_PG=${BINOME_TEST_PG:-postgresql+asyncpg://postgres@127.0.0.1:$PG_PORT}
+export TEST_KAFKA_BOOTSTRAP=${TEST_KAFKA_BOOTSTRAP:-127.0.0.1:$KAFKA_PORT}
+export TEST_PG_URL=${TEST_PG_URL:-postgresql+asyncpg://postgres@127.0.0.1:$PG_PORT}
 
 .venv/bin/ruff check --quiet .
 .venv/bin/mypy shared services

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from pathlib import Path
 
@@ -45,6 +46,13 @@ class Settings(BaseSettings):
     otel_exporter_otlp_endpoint: str | None = None
     # A JSON-lines file every finished span is appended to (tests and local debugging).
     trace_file: Path | None = None
+
+    def model_post_init(self, context: object) -> None:
+        # A mistyped variable would otherwise be ignored silently and the default used.
+        known = {f"BINOME_{name.upper()}" for name in type(self).model_fields}
+        unknown = sorted(k for k in os.environ if k.startswith("BINOME_") and k not in known)
+        if unknown:
+            raise ValueError(f"unknown Binôme settings in the environment: {', '.join(unknown)}")
 
     def database_url_for(self, service: str) -> str:
         return self.database_url.format(service=service, data_dir=self.data_dir)

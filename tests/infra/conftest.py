@@ -1,6 +1,6 @@
 """Real infrastructure: the Kafka broker and PostgreSQL that scripts/test.sh starts.
 
-These tests never fall back to fakes: without BINOME_TEST_KAFKA / BINOME_TEST_PG they fail and
+These tests never fall back to fakes: without TEST_KAFKA_BOOTSTRAP / TEST_PG_URL they fail and
 say how to get them.
 """
 
@@ -27,12 +27,12 @@ def _need(var: str) -> str:
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> str:
-    return _need("BINOME_TEST_KAFKA")
+    return _need("TEST_KAFKA_BOOTSTRAP")
 
 
 @pytest.fixture(scope="session")
 def pg_server() -> str:
-    return _need("BINOME_TEST_PG")
+    return _need("TEST_PG_URL")
 
 
 async def _admin_execute(server: str, sql: str) -> None:

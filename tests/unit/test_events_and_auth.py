@@ -67,3 +67,12 @@ def test_tokens() -> None:
     expired = mint_token(s, org="acme", role=Role.admin, ttl_s=-10)
     with pytest.raises(jwt.ExpiredSignatureError):
         decode_token(s, expired)
+
+
+def test_settings_reject_unknown_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BINOME_KAFKA_BOOTSTRAPS", "typo:9092")
+    with pytest.raises(ValueError, match="BINOME_KAFKA_BOOTSTRAPS"):
+        Settings()
+    monkeypatch.delenv("BINOME_KAFKA_BOOTSTRAPS")
+    monkeypatch.setenv("BINOME_DATABASE_URL", "postgresql+asyncpg://h/binome_{service}")
+    assert Settings().database_url_for("matching") == "postgresql+asyncpg://h/binome_matching"
