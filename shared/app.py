@@ -115,7 +115,3 @@ def uow_dependency(service: str):  # type: ignore[no-untyped-def]
             yield uow
 
     return Depends(provide)
-
-
-def runtime_of(request: Request, service: str) -> ServiceRuntime:
-    return request.app.state.runtimes[service]

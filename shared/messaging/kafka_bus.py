@@ -40,7 +40,6 @@ class KafkaBus:
         self._producer: AIOKafkaProducer | None = None
         self._subs: list[tuple[str, list[str], Deliver]] = []
         self._tasks: list[asyncio.Task] = []
-        self._consumers: list[AIOKafkaConsumer] = []
         self._started = False
 
     async def start(self) -> None:

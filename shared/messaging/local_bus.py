@@ -10,6 +10,7 @@ resumes from its committed offsets.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -57,14 +58,10 @@ _offsets = Table(
 
 
 def _encode_headers(headers: list[tuple[str, bytes]]) -> str:
-    import json
-
     return json.dumps([[k, v.decode()] for k, v in headers])
 
 
 def _decode_headers(raw: str) -> list[tuple[str, bytes]]:
-    import json
-
     return [(k, v.encode()) for k, v in json.loads(raw)]
 
 
