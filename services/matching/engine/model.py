@@ -1,0 +1,102 @@
+"""The engine's inputs: a cohort as arrays, the programme's weights and constraints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+import numpy.typing as npt
+
+HARD = 10  # a weight of 10 turns a criterion into a hard filter (its score must be > 0)
+
+CRITERIA = (
+    "skills",  # skills the mentee seeks that the mentor offers
+    "themes",  # shared goals and themes
+    "similarity",  # deep-level similarity: values and working style (questionnaire)
+    "seniority",  # level gap in the direction the programme's format wants
+    "department",  # cross-department (or same-department) preference
+    "timezone",  # closeness of working hours
+    "availability",  # overlap of weekly availability slots
+    "volunteer",  # volunteers first (mentor and mentee)
+)
+
+
+class Format(StrEnum):
+    classic = "classic"  # the mentor is more senior
+    reverse = "reverse"  # the mentor is junior by level, strong in what the mentee seeks
+
+
+@dataclass(frozen=True)
+class Weights:
+    """0 to 10 per criterion; 10 makes the criterion a hard filter."""
+
+    skills: int = 8
+    themes: int = 4
+    similarity: int = 5
+    seniority: int = 4
+    department: int = 2
+    timezone: int = 2
+    availability: int = 3
+    volunteer: int = 2
+
+    def __post_init__(self) -> None:
+        for name in CRITERIA:
+            value = getattr(self, name)
+            if not 0 <= value <= HARD:
+                raise ValueError(f"weight {name} must be between 0 and {HARD}, got {value}")
+        if not any(getattr(self, name) for name in CRITERIA):
+            raise ValueError("at least one criterion needs a weight")
+
+    def vector(self) -> npt.NDArray[np.float32]:
+        return np.array([getattr(self, name) for name in CRITERIA], dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class Constraints:
+    format: Format = Format.classic
+    max_timezone_gap_h: int = 6
+    cross_department: bool = True  # prefer pairs across departments (else the same one)
+    min_score: float = 0.0  # pairs scoring below are not allowed
+
+
+@dataclass
+class Side:
+    """One side of the cohort (mentees or mentors), one row per person.
+
+    Bitmask features are uint64: bit b set = the person has item b (skills, themes, languages,
+    availability slots). The questionnaire holds small integer answers (Likert 1..5), which
+    keeps every dot product exact in float32, so a pair scores the same in any block.
+    """
+
+    ids: npt.NDArray[np.int64]  # employee ids (integers here; the service maps its own)
+    skills: npt.NDArray[np.uint64]  # mentees: sought; mentors: offered
+    themes: npt.NDArray[np.uint64]
+    languages: npt.NDArray[np.uint64]
+    availability: npt.NDArray[np.uint64]  # 42 four-hour weekly slots
+    answers: npt.NDArray[np.int8]  # questionnaire, shape (n, q)
+    level: npt.NDArray[np.int8]
+    department: npt.NDArray[np.int32]
+    tz_offset_h: npt.NDArray[np.int8]
+    volunteer: npt.NDArray[np.bool_]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass
+class Cohort:
+    mentees: Side
+    mentors: Side
+    capacity: npt.NDArray[np.int32]  # per mentor
+    # Employee ids above each person in the reporting line (manager chain), -1 padded.
+    mentee_managers: npt.NDArray[np.int64] = field(
+        default_factory=lambda: np.empty((0, 0), dtype=np.int64)
+    )
+    mentor_managers: npt.NDArray[np.int64] = field(
+        default_factory=lambda: np.empty((0, 0), dtype=np.int64)
+    )
+    # (mentee index, mentor index) pairs that already ended or were declined: never again.
+    excluded: npt.NDArray[np.int64] = field(
+        default_factory=lambda: np.empty((0, 2), dtype=np.int64)
+    )

@@ -1,0 +1,393 @@
+"""The cohort solver: maximum total compatibility under mentor capacities, proven optimal.
+
+The assignment is the linear programme
+    max  sum w_ij x_ij   s.t.  sum_j x_ij <= 1 (mentee i),  sum_i x_ij <= c_j (mentor j),  x >= 0
+whose matrix is totally unimodular, so an integral optimum exists. Its dual is
+    min  sum u_i + sum c_j v_j   s.t.  u_i + v_j >= w_ij  for every allowed pair,  u, v >= 0.
+Any feasible (u, v) whose value equals the assignment's total proves that no assignment does
+better (weak duality). That pair of numbers is the certificate this module checks.
+
+How it gets there fast:
+1. Stream the scores block by block; keep each mentee's top-K allowed mentors (the candidate
+   graph) and the best score left out (`left_out_i`).
+2. Solve min-cost flow on the candidate graph (OR-Tools), integer weights (score x 10^6).
+3. Derive duals from the flow: complementary slackness fixes u from v; v is the least solution
+   of difference constraints along the candidate edges (vectorised Bellman-Ford).
+4. Check u_i + v_j >= w_ij for every allowed pair: rows with u_i + min(v) >= left_out_i are
+   covered by that bound without re-scoring; the other rows are re-scored in full. Violated
+   pairs join the candidate graph and the flow is solved again, until the check holds and the
+   primal and dual values are equal.
+
+Policies: "max_matched" (default) first matches as many mentees as possible, then maximises the
+score (each pair's weight gets a bonus larger than any total score); "max_score" maximises the
+total score only.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+from ortools.graph.python import min_cost_flow
+
+SCALE = 1_000_000  # scores are compared as integers in millionths
+_NOT_ALLOWED = -(2**30)  # in the score cache: far below any score minus any dual value
+I64 = npt.NDArray[np.int64]
+
+
+class Policy(StrEnum):
+    max_matched = "max_matched"
+    max_score = "max_score"
+
+
+class ScoreSource(Protocol):
+    """Where scores come from: the Scorer (streamed, block by block) or given arrays."""
+
+    n: int
+    m: int
+    capacity: I64
+
+    @property
+    def block_rows(self) -> int: ...
+
+    def blocks(self) -> Iterator[slice]: ...
+
+    def block(self, rows: slice | I64) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]: ...
+
+
+class SolverError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Certificate:
+    holds: bool
+    primal: int  # the assignment's value, integer weights
+    dual: int  # the dual solution's value; equal to primal when the certificate holds
+    pairs_covered: int  # allowed pairs the dual constraint was verified for (all of them)
+    rows_rescored: int  # rows the bound did not cover, checked against every mentor
+    rounds: int  # flow solves
+    pairs_added: int  # pairs added to the candidate graph by the check
+
+
+@dataclass(frozen=True)
+class Solution:
+    mentor_of: npt.NDArray[np.int64]  # per mentee: mentor index, or -1
+    score: npt.NDArray[np.float64]  # per mentee: the pair's score, or nan
+    matched: int
+    total_score: float
+    certificate: Certificate
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class _Graph:
+    """Candidate edges: mentee, mentor, integer score (millionths), and the pair's score."""
+
+    ei: I64
+    ej: I64
+    ew: I64
+    es: npt.NDArray[np.float32]
+
+    @staticmethod
+    def empty() -> _Graph:
+        none = np.empty(0, np.int64)
+        return _Graph(none, none, none, np.empty(0, np.float32))
+
+    @staticmethod
+    def concat(parts: list[_Graph]) -> _Graph:
+        return _Graph(
+            np.concatenate([g.ei for g in parts]),
+            np.concatenate([g.ej for g in parts]),
+            np.concatenate([g.ew for g in parts]),
+            np.concatenate([g.es for g in parts]),
+        )
+
+
+def _int_scores(
+    scores: npt.NDArray[np.float32], allowed: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.int32]:
+    """Scores in millionths (exact in float32: 10^6 < 2^24); -1 where the pair is not allowed."""
+    w = np.rint(scores * np.float32(SCALE)).astype(np.int32)
+    w[~allowed] = -1
+    return w
+
+
+@dataclass
+class _Scan:
+    graph: _Graph
+    left_out: I64  # per mentee: best integer score not in its top-k (-1: none)
+    allowed_pairs: int
+    cache: npt.NDArray[np.int32] | None  # all integer scores, when they fit in memory
+
+
+def _kth_largest(
+    sample: npt.NDArray[np.int32], q: npt.NDArray[np.int64] | int, axis: int
+) -> npt.NDArray[np.int32]:
+    """The q-th largest value along `axis` (q >= 1, per row or column)."""
+    size = sample.shape[axis]
+    srt = np.sort(sample, axis=axis)
+    idx = np.clip(size - np.asarray(q), 0, size - 1)
+    if axis == 1:
+        return np.take_along_axis(srt, np.broadcast_to(idx, (sample.shape[0],))[:, None], axis=1)[
+            :, 0
+        ]
+    return np.take_along_axis(srt, np.broadcast_to(idx, (sample.shape[1],))[None, :], axis=0)[0]
+
+
+def _scan(source: ScoreSource, k: int, per_mentor: I64, cache_bytes: int) -> _Scan:
+    """One pass over every pair, keeping each mentee's best mentors and each mentor's best
+    mentees as candidate edges.
+
+    Exact top lists would cost a partition of every row and column; thresholds estimated on a
+    sample do nearly as well for a fraction of that, and any candidate graph is fine: the
+    certificate adds back what the thresholds missed. What must be exact is the bound: every
+    pair left out of row i scores below that row's threshold, so `threshold - 1` bounds them.
+    """
+    n, m = source.n, source.m
+    keep_cache = n * m * 4 <= cache_bytes
+    cache = np.empty((n, m), dtype=np.int32) if keep_cache else None
+    left_out = np.full(n, -1, dtype=np.int64)
+    sample_cols = np.unique(np.linspace(0, m - 1, min(m, 256)).astype(np.int64))
+    q_row = max(1, int(np.ceil(k * len(sample_cols) / max(m, 1))))
+    col_threshold: npt.NDArray[np.int32] | None = None
+    edges = [_Graph.empty()]
+    allowed_pairs = 0
+    for rows in source.blocks():
+        scores, allowed = source.block(rows)
+        allowed_pairs += int(allowed.sum())
+        w = _int_scores(scores, allowed)
+        if cache is not None:
+            cache[rows] = np.where(w >= 0, w, _NOT_ALLOWED)
+        row_ids = np.arange(n)[rows]
+        if col_threshold is None:  # from the first block: its rows stand for all
+            q_col = np.maximum(1, np.ceil(per_mentor * len(row_ids) / max(n, 1))).astype(np.int64)
+            col_threshold = np.where(per_mentor > 0, _kth_largest(w, q_col, axis=0), SCALE + 1)
+        row_threshold = np.maximum(_kth_largest(w[:, sample_cols], q_row, axis=1), 0)
+        mask = (w >= row_threshold[:, None]) | (w >= np.maximum(col_threshold, 0)[None, :])
+        mask &= w >= 0
+        ri, cj = np.nonzero(mask)
+        left_out[row_ids] = np.where(row_threshold > 0, row_threshold - 1, -1)
+        edges.append(
+            _Graph(row_ids[ri], cj.astype(np.int64), w[ri, cj].astype(np.int64), scores[ri, cj])
+        )
+    graph = _Graph.concat(edges)
+    return _Scan(graph, left_out, allowed_pairs, cache)
+
+
+def _scores_of(source: ScoreSource, ei: I64, ej: I64) -> npt.NDArray[np.float32]:
+    """The float scores of some pairs (for pairs found by integer score only)."""
+    out = np.empty(len(ei), dtype=np.float32)
+    rows = np.unique(ei)
+    for start in range(0, len(rows), source.block_rows):
+        chunk = rows[start : start + source.block_rows]
+        scores, _ = source.block(chunk)
+        sel = np.isin(ei, chunk)
+        out[sel] = scores[np.searchsorted(chunk, ei[sel]), ej[sel]]
+    return out
+
+
+def _dedup(parts: list[_Graph], m: int) -> _Graph:
+    g = _Graph.concat(parts)
+    _, first = np.unique(g.ei * max(m, 1) + g.ej, return_index=True)
+    return _Graph(g.ei[first], g.ej[first], g.ew[first], g.es[first])
+
+
+def _flow(n: int, m: int, capacity: I64, g: _Graph, policy: Policy) -> I64:
+    """Maximum-weight b-matching on the graph by min-cost flow; returns mentor_of.
+
+    max_matched: OR-Tools' maximum flow of minimum cost (as many pairs as the graph allows,
+    then the best total); max_score: a free source-to-sink arc lets mentees stay unmatched.
+    """
+    smcf = min_cost_flow.SimpleMinCostFlow()
+    src, sink = n + m, n + m + 1
+    mentees = np.arange(n, dtype=np.int64)
+    mentors = np.arange(m, dtype=np.int64)
+    bypass = policy is Policy.max_score
+    tails = np.concatenate([np.full(n, src), g.ei, n + mentors, [src] if bypass else []])
+    heads = np.concatenate([mentees, n + g.ej, np.full(m, sink), [sink] if bypass else []])
+    caps = np.concatenate([np.ones(n + len(g.ei), dtype=np.int64), capacity, [n] if bypass else []])
+    costs = np.concatenate(
+        [np.zeros(n, dtype=np.int64), -g.ew, np.zeros(m + int(bypass), dtype=np.int64)]
+    )
+    smcf.add_arcs_with_capacity_and_unit_cost(
+        tails.astype(np.int32), heads.astype(np.int32), caps.astype(np.int64), costs
+    )
+    smcf.set_nodes_supplies(np.array([src, sink]), np.array([n, -n]))
+    status = smcf.solve() if bypass else smcf.solve_max_flow_with_min_cost()
+    if status != smcf.OPTIMAL:
+        raise SolverError(f"min-cost flow ended with status {status}")
+    pair_arcs = np.arange(n, n + len(g.ei))
+    used = smcf.flows(pair_arcs) > 0
+    mentor_of = np.full(n, -1, dtype=np.int64)
+    mentor_of[g.ei[used]] = g.ej[used]
+    return mentor_of
+
+
+def _duals(n: int, m: int, capacity: I64, g: _Graph, mentor_of: I64) -> tuple[I64, I64]:
+    """Least dual solution satisfying complementary slackness on the candidate graph."""
+    matched = mentor_of >= 0
+    own = matched[g.ei] & (g.ej == mentor_of[g.ei])
+    own_w = np.zeros(n, dtype=np.int64)
+    own_w[g.ei[own]] = g.ew[own]
+    v = np.zeros(m, dtype=np.int64)
+    free_edge = ~matched[g.ei]  # an unmatched mentee i: u_i = 0, so v_j >= w_ij
+    np.maximum.at(v, g.ej[free_edge], g.ew[free_edge])
+    # A matched mentee i: u_i = w_i,m(i) - v_m(i); u_i + v_j >= w_ij gives
+    # v_j >= v_m(i) + (w_ij - w_i,m(i)). Relax from the mentors whose v changed.
+    other = matched[g.ei] & ~own
+    a = mentor_of[g.ei[other]]
+    b = g.ej[other]
+    d = g.ew[other] - own_w[g.ei[other]]
+    order = np.argsort(a, kind="stable")
+    a, b, d = a[order], b[order], d[order]
+    ptr = np.searchsorted(a, np.arange(m + 1))
+    frontier = np.unique(a)
+    for _ in range(m + 2):
+        if not len(frontier):
+            break
+        starts, ends = ptr[frontier], ptr[frontier + 1]
+        counts = ends - starts
+        idx = (
+            np.arange(counts.sum())
+            - np.repeat(np.cumsum(counts) - counts, counts)
+            + np.repeat(starts, counts)
+        )
+        cand = v[a[idx]] + d[idx]
+        better = cand > v[b[idx]]
+        if not better.any():
+            break
+        np.maximum.at(v, b[idx][better], cand[better])
+        frontier = np.unique(b[idx][better])
+    else:
+        raise SolverError("dual values do not settle: the flow is not optimal")
+    u = np.zeros(n, dtype=np.int64)
+    u[matched] = own_w[matched] - v[mentor_of[matched]]
+    load = np.bincount(mentor_of[matched], minlength=m)
+    if (u < 0).any() or (v[load < capacity] != 0).any():
+        raise SolverError("complementary slackness fails: the flow is not optimal")
+    return u, v
+
+
+def solve(
+    source: ScoreSource,
+    *,
+    policy: Policy = Policy.max_matched,
+    k: int = 8,
+    per_mentor: int | None = None,
+    add_per_row: int = 4,
+    cache_bytes: int = 3 * 2**30,
+    max_rounds: int = 50,
+) -> Solution:
+    """The optimal assignment, with its certificate checked over every allowed pair.
+
+    k: mentors kept per mentee in the candidate graph; per_mentor: mentees kept per mentor
+    (default: twice its capacity, at least 4); add_per_row: violated pairs added per mentee per
+    round; cache_bytes: keep every integer score in memory when they fit, so the certificate
+    pass does not re-score.
+    """
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    n, m = source.n, source.m
+    capacity = np.asarray(source.capacity, dtype=np.int64)
+    quota = np.maximum(2 * capacity, 4) if per_mentor is None else np.full(m, per_mentor, np.int64)
+    quota = np.where(capacity > 0, quota, 0)
+    if n == 0 or m == 0:
+        empty = Certificate(True, 0, 0, 0, 0, 0, 0)
+        return Solution(np.full(n, -1, np.int64), np.full(n, np.nan), 0, 0.0, empty, {})
+    # A bonus per pair above any possible total score: more pairs always win.
+    bonus = n * SCALE + 1 if policy is Policy.max_matched else 0
+    scan = _scan(source, k, quota, cache_bytes)
+    graph = scan.graph
+    timings["score_and_candidates_s"] = time.perf_counter() - t0
+    timings["flow_s"] = timings["certificate_s"] = 0.0
+    rows_rescored = pairs_added = 0
+    for round_ in range(1, max_rounds + 1):
+        t = time.perf_counter()
+        mentor_of = _flow(n, m, capacity, graph, policy)
+        weighted = _Graph(graph.ei, graph.ej, graph.ew + bonus, graph.es)
+        timings["flow_s"] += time.perf_counter() - t
+        t = time.perf_counter()
+        u, v = _duals(n, m, capacity, weighted, mentor_of)
+        found, rescored = _violations(source, scan, u, v, bonus, add_per_row)
+        rows_rescored += rescored
+        timings["certificate_s"] += time.perf_counter() - t
+        if found is None:
+            own = (mentor_of[graph.ei] >= 0) & (graph.ej == mentor_of[graph.ei])
+            primal = int(weighted.ew[own].sum())
+            dual = int(u.sum()) + int((capacity * v).sum())
+            cert = Certificate(
+                primal == dual, primal, dual, scan.allowed_pairs, rows_rescored, round_, pairs_added
+            )
+            score = np.full(n, np.nan)
+            score[graph.ei[own]] = graph.es[own]
+            timings["total_s"] = time.perf_counter() - t0
+            matched = int((mentor_of >= 0).sum())
+            return Solution(mentor_of, score, matched, float(np.nansum(score)), cert, timings)
+        pairs_added += len(found.ei)
+        graph = _Graph.concat([graph, found])
+    raise SolverError(f"no certificate after {max_rounds} rounds")
+
+
+def _violations(
+    source: ScoreSource, scan: _Scan, u: I64, v: I64, bonus: int, per_row: int
+) -> tuple[_Graph | None, int]:
+    """Pairs with u_i + v_j < w_ij over every allowed pair (None when there is none).
+
+    With the score cache every row is checked exactly: a row is violated iff
+    max_j (w_ij - v_j) > u_i - bonus, one subtraction and one reduction per pair in int32.
+    Without it, a row whose u_i + min(v) already reaches its left-out bound is covered by that
+    bound (every pair outside the candidate graph weighs at most that); the others are
+    re-scored.
+    """
+    n = source.n
+    shifted_u = u - bonus
+    fast = scan.cache is not None and (len(v) == 0 or int(v.max()) < 2**29)
+    if fast:
+        assert scan.cache is not None
+        v32 = v.astype(np.int32)
+        worst = np.empty(n, dtype=np.int64)
+        for rows in source.blocks():
+            worst[rows] = (scan.cache[rows] - v32[None, :]).max(axis=1, initial=_NOT_ALLOWED)
+        rows_to_check = np.flatnonzero(worst > shifted_u)
+    elif scan.cache is not None:
+        rows_to_check = np.arange(n)
+    else:
+        v_min = int(v.min()) if len(v) else 0
+        left = np.where(scan.left_out >= 0, scan.left_out + bonus, -1)
+        rows_to_check = np.flatnonzero(u + v_min < left)
+    rescored = 0 if scan.cache is not None else len(rows_to_check)
+    found: list[_Graph] = []
+    for start in range(0, len(rows_to_check), source.block_rows):
+        chunk = rows_to_check[start : start + source.block_rows]
+        scores: npt.NDArray[np.float32] | None
+        if scan.cache is not None:
+            w = scan.cache[chunk].astype(np.int64)
+            w[w < 0] = -1
+            scores = None
+        else:
+            scores, allowed = source.block(chunk)
+            w = _int_scores(scores, allowed).astype(np.int64)
+        slack = shifted_u[chunk][:, None] + v[None, :] - w
+        slack[w < 0] = 0
+        if not (slack < 0).any():
+            continue
+        # The most violated pairs of each row, at most per_row of them.
+        ri, cj = np.nonzero(slack < 0)
+        order = np.lexsort((slack[ri, cj], ri))
+        ri, cj = ri[order], cj[order].astype(np.int64)
+        first = np.searchsorted(ri, ri, side="left")
+        keep = np.arange(len(ri)) - first < per_row
+        ri, cj = ri[keep], cj[keep]
+        ei = chunk[ri]
+        # From the cache, the score is known to the millionth: no re-scoring.
+        es = (w[ri, cj] / SCALE).astype(np.float32) if scores is None else scores[ri, cj]
+        found.append(_Graph(ei, cj, w[ri, cj], es))
+    if not found:
+        return None, rescored
+    return _dedup(found, source.m), rescored
