@@ -39,8 +39,6 @@ class Scorer:
         self._w = weights.vector()
         self._w_total = np.float32(self._w.sum())
         t, e = cohort.mentors, cohort.mentees
-        self._t_skills_n = np.bitwise_count(t.skills)
-        self._e_skills_n = np.bitwise_count(e.skills)
         self._t_avail_n = np.bitwise_count(t.availability)
         self._e_avail_n = np.bitwise_count(e.availability)
         self._t_answers = t.answers.astype(np.float32)
@@ -50,6 +48,27 @@ class Scorer:
         q = max(1, e.answers.shape[1])
         self._max_d2 = np.float32(16 * q)  # answers 1..5: at most 4 apart per item
         self._excl_ptr, self._excl_cols = self._exclusions()
+        sought = np.bitwise_count(e.skills).astype(np.float32)
+        self._e_skills_inv = np.divide(1, sought, out=np.zeros_like(sought), where=sought > 0)
+        self._e_themes_n = np.bitwise_count(e.themes)
+        self._t_themes_n = np.bitwise_count(t.themes)
+        self._e_level = e.level.astype(np.float32)
+        self._t_level = t.level.astype(np.float32)
+        self._e_tz = e.tz_offset_h.astype(np.int16)
+        self._t_tz = t.tz_offset_h.astype(np.int16)
+        self._e_vol_half = e.volunteer.astype(np.float32) / 2
+        self._t_vol_half = t.volunteer.astype(np.float32) / 2
+        self._criteria = [
+            self._skills,
+            self._themes,
+            self._similarity,
+            self._seniority,
+            self._department,
+            self._timezone,
+            self._availability,
+            self._volunteer,
+        ]
+        assert len(self._criteria) == len(CRITERIA)
 
     @property
     def block_rows(self) -> int:
@@ -82,48 +101,75 @@ class Scorer:
 
     def criteria(self, rows: Rows) -> tuple[list[F32], npt.NDArray[np.bool_]]:
         """Each criterion's value per pair (in CRITERIA order) and the hard-constraint mask."""
-        e, t, k = self.cohort.mentees, self.cohort.mentors, self.constraints
-        es, ts = e.skills[rows][:, None], t.skills[None, :]
-        skills = _ratio(np.bitwise_count(es & ts), self._e_skills_n[rows][:, None])
-        et, tt = e.themes[rows][:, None], t.themes[None, :]
-        themes = _ratio(np.bitwise_count(et & tt), np.bitwise_count(et | tt))
-        dot = self._e_answers[rows] @ self._t_answers.T
-        d2 = self._e_sq[rows][:, None] + self._t_sq[None, :] - 2 * dot
-        similarity = (1 - d2 / self._max_d2).astype(np.float32)
-        gap = t.level[None, :].astype(np.float32) - e.level[rows][:, None].astype(np.float32)
-        if k.format is Format.reverse:
-            gap = -gap
-        seniority = np.clip(gap / 3, 0, 1).astype(np.float32)
-        same_dept = e.department[rows][:, None] == t.department[None, :]
-        department = (~same_dept if k.cross_department else same_dept).astype(np.float32)
-        tz_gap = np.abs(
-            e.tz_offset_h[rows][:, None].astype(np.int16) - t.tz_offset_h[None, :].astype(np.int16)
-        )
-        timezone = np.clip(1 - tz_gap / np.float32(12), 0, 1).astype(np.float32)
-        ea, ta = e.availability[rows][:, None], t.availability[None, :]
-        avail_den = np.minimum(self._e_avail_n[rows][:, None], self._t_avail_n[None, :])
-        availability = np.minimum(_ratio(np.bitwise_count(ea & ta), avail_den), 1)
-        volunteer = (
-            e.volunteer[rows][:, None].astype(np.float32) + t.volunteer[None, :].astype(np.float32)
-        ) / 2
-        values = [
-            skills,
-            themes,
-            similarity,
-            seniority,
-            department,
-            timezone,
-            availability,
-            volunteer,
-        ]
-        allowed = (e.languages[rows][:, None] & t.languages[None, :]) != 0
-        allowed &= tz_gap <= k.max_timezone_gap_h
-        allowed &= (self.capacity > 0)[None, :]
+        values = [fn(rows) for fn in self._criteria]
+        allowed = self._allowed(rows)
         for name, value in zip(CRITERIA, values, strict=True):
             if getattr(self.weights, name) == HARD:
                 allowed &= value > 0
-        self._apply_exclusions(rows, allowed)
         return values, allowed
+
+    def _allowed(self, rows: Rows) -> npt.NDArray[np.bool_]:
+        e, t = self.cohort.mentees, self.cohort.mentors
+        allowed = (e.languages[rows][:, None] & t.languages[None, :]) != 0
+        tz_gap = np.abs(self._e_tz[rows][:, None] - self._t_tz[None, :])
+        allowed &= tz_gap <= self.constraints.max_timezone_gap_h
+        allowed &= (self.capacity > 0)[None, :]
+        self._apply_exclusions(rows, allowed)
+        return allowed
+
+    # One method per criterion, each a float32 (rows x mentors) array in [0, 1]. They work in
+    # place on their own temporaries: scoring is the engine's hot path.
+
+    def _skills(self, rows: Rows) -> F32:
+        common = np.bitwise_count(
+            self.cohort.mentees.skills[rows][:, None] & self.cohort.mentors.skills[None, :]
+        )
+        return common * self._e_skills_inv[rows][:, None]
+
+    def _themes(self, rows: Rows) -> F32:
+        et, tt = self.cohort.mentees.themes[rows], self.cohort.mentors.themes
+        common = np.bitwise_count(et[:, None] & tt[None, :])
+        union = self._e_themes_n[rows][:, None] + self._t_themes_n[None, :] - common
+        return _ratio(common, union)
+
+    def _similarity(self, rows: Rows) -> F32:
+        d2 = self._e_answers[rows] @ self._t_answers.T
+        d2 *= -2
+        d2 += self._e_sq[rows][:, None]
+        d2 += self._t_sq[None, :]
+        d2 *= -1 / self._max_d2
+        d2 += 1
+        return d2
+
+    def _seniority(self, rows: Rows) -> F32:
+        gap = self._t_level[None, :] - self._e_level[rows][:, None]
+        if self.constraints.format is Format.reverse:
+            np.negative(gap, out=gap)
+        gap *= np.float32(1 / 3)
+        return np.clip(gap, 0, 1, out=gap)
+
+    def _department(self, rows: Rows) -> F32:
+        same = (
+            self.cohort.mentees.department[rows][:, None] == self.cohort.mentors.department[None, :]
+        )
+        if self.constraints.cross_department:
+            np.logical_not(same, out=same)
+        return same.astype(np.float32)
+
+    def _timezone(self, rows: Rows) -> F32:
+        gap = np.abs(self._e_tz[rows][:, None] - self._t_tz[None, :]).astype(np.float32)
+        gap *= np.float32(-1 / 12)
+        gap += 1
+        return np.clip(gap, 0, 1, out=gap)
+
+    def _availability(self, rows: Rows) -> F32:
+        ea, ta = self.cohort.mentees.availability[rows], self.cohort.mentors.availability
+        common = np.bitwise_count(ea[:, None] & ta[None, :])
+        smaller = np.minimum(self._e_avail_n[rows][:, None], self._t_avail_n[None, :])
+        return _ratio(common, smaller)
+
+    def _volunteer(self, rows: Rows) -> F32:
+        return self._e_vol_half[rows][:, None] + self._t_vol_half[None, :]
 
     def _apply_exclusions(self, rows: Rows, allowed: npt.NDArray[np.bool_]) -> None:
         row_ids = np.arange(self.n)[rows]
@@ -138,12 +184,20 @@ class Scorer:
 
     def block(self, rows: Rows) -> tuple[F32, npt.NDArray[np.bool_]]:
         """(scores, allowed) for the given mentee rows against every mentor."""
-        values, allowed = self.criteria(rows)
-        score = np.zeros_like(values[0])
-        for weight, value in zip(self._w, values, strict=True):
-            if weight:
-                score += weight * value
-        score /= self._w_total
+        allowed = self._allowed(rows)
+        score: F32 | None = None
+        for name, weight, fn in zip(CRITERIA, self._w, self._criteria, strict=True):
+            if not weight:
+                continue  # neither counted nor a filter: not even computed
+            value = fn(rows)
+            if weight == HARD:
+                allowed &= value > 0
+            value *= weight / self._w_total
+            if score is None:
+                score = value
+            else:
+                score += value
+        assert score is not None  # Weights guarantees one weighted criterion
         if self.constraints.min_score > 0:
             allowed &= score >= np.float32(self.constraints.min_score)
         return score, allowed

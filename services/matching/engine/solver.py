@@ -26,7 +26,9 @@ total score only.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
@@ -126,6 +128,27 @@ class _Scan:
     cache: npt.NDArray[np.int32] | None  # all integer scores, when they fit in memory
 
 
+def _prefetched(
+    source: ScoreSource,
+) -> Iterator[tuple[slice, tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]]]:
+    """The source's blocks in order, the next one scored on another core meanwhile.
+
+    numpy releases the GIL in its array loops, so a scoring thread overlaps the caller's work
+    on the previous block. At most two blocks wait, to keep memory bounded.
+    """
+    blocks = list(source.blocks())
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scoring") as pool:
+        pending: deque[tuple[slice, Future]] = deque()
+        for rows in blocks:
+            pending.append((rows, pool.submit(source.block, rows)))
+            if len(pending) > 2:
+                done_rows, future = pending.popleft()
+                yield done_rows, future.result()
+        while pending:
+            done_rows, future = pending.popleft()
+            yield done_rows, future.result()
+
+
 def _kth_largest(
     sample: npt.NDArray[np.int32], q: npt.NDArray[np.int64] | int, axis: int
 ) -> npt.NDArray[np.int32]:
@@ -158,8 +181,7 @@ def _scan(source: ScoreSource, k: int, per_mentor: I64, cache_bytes: int) -> _Sc
     col_threshold: npt.NDArray[np.int32] | None = None
     edges = [_Graph.empty()]
     allowed_pairs = 0
-    for rows in source.blocks():
-        scores, allowed = source.block(rows)
+    for rows, (scores, allowed) in _prefetched(source):
         allowed_pairs += int(allowed.sum())
         w = _int_scores(scores, allowed)
         if cache is not None:
@@ -278,16 +300,16 @@ def solve(
     source: ScoreSource,
     *,
     policy: Policy = Policy.max_matched,
-    k: int = 8,
+    k: int = 6,
     per_mentor: int | None = None,
-    add_per_row: int = 4,
+    add_per_row: int = 64,
     cache_bytes: int = 3 * 2**30,
     max_rounds: int = 50,
 ) -> Solution:
     """The optimal assignment, with its certificate checked over every allowed pair.
 
     k: mentors kept per mentee in the candidate graph; per_mentor: mentees kept per mentor
-    (default: twice its capacity, at least 4); add_per_row: violated pairs added per mentee per
+    (default: eight times its capacity, at least 8); add_per_row: violated pairs added per mentee per
     round; cache_bytes: keep every integer score in memory when they fit, so the certificate
     pass does not re-score.
     """
@@ -295,7 +317,9 @@ def solve(
     t0 = time.perf_counter()
     n, m = source.n, source.m
     capacity = np.asarray(source.capacity, dtype=np.int64)
-    quota = np.maximum(2 * capacity, 4) if per_mentor is None else np.full(m, per_mentor, np.int64)
+    # Mentor-side candidates matter as much as the mentees' favourites: when the popular
+    # mentors are full, the optimum runs through mentors who are nobody's first choice.
+    quota = np.maximum(8 * capacity, 8) if per_mentor is None else np.full(m, per_mentor, np.int64)
     quota = np.where(capacity > 0, quota, 0)
     if n == 0 or m == 0:
         empty = Certificate(True, 0, 0, 0, 0, 0, 0)
