@@ -56,8 +56,8 @@ class Scorer:
         self._t_level = t.level.astype(np.float32)
         self._e_tz = e.tz_offset_h.astype(np.int16)
         self._t_tz = t.tz_offset_h.astype(np.int16)
-        self._e_vol_half = e.volunteer.astype(np.float32) / 2
-        self._t_vol_half = t.volunteer.astype(np.float32) / 2
+        self._e_vol_half = e.volunteer.astype(np.float32) * np.float32(0.5)
+        self._t_vol_half = t.volunteer.astype(np.float32) * np.float32(0.5)
         self._criteria = [
             self._skills,
             self._themes,
@@ -186,7 +186,7 @@ class Scorer:
         """(scores, allowed) for the given mentee rows against every mentor."""
         allowed = self._allowed(rows)
         score: F32 | None = None
-        for name, weight, fn in zip(CRITERIA, self._w, self._criteria, strict=True):
+        for weight, fn in zip(self._w, self._criteria, strict=True):
             if not weight:
                 continue  # neither counted nor a filter: not even computed
             value = fn(rows)

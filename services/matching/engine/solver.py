@@ -309,9 +309,9 @@ def solve(
     """The optimal assignment, with its certificate checked over every allowed pair.
 
     k: mentors kept per mentee in the candidate graph; per_mentor: mentees kept per mentor
-    (default: eight times its capacity, at least 8); add_per_row: violated pairs added per mentee per
-    round; cache_bytes: keep every integer score in memory when they fit, so the certificate
-    pass does not re-score.
+    (default: eight times its capacity, at least 8); add_per_row: violated pairs added per
+    mentee per round; cache_bytes: keep every integer score in memory when they fit, so the
+    certificate pass does not re-score.
     """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
