@@ -85,6 +85,9 @@ class Solution:
     total_score: float
     certificate: Certificate
     timings: dict[str, float] = field(default_factory=dict)
+    # The certificate's dual values per mentor, in score units: what one slot of that mentor
+    # is worth to the whole cohort (0 when the mentor has room left). Explanations use it.
+    slot_value: npt.NDArray[np.float64] = field(default_factory=lambda: np.empty(0))
 
 
 @dataclass
@@ -352,7 +355,15 @@ def solve(
             score[graph.ei[own]] = graph.es[own]
             timings["total_s"] = time.perf_counter() - t0
             matched = int((mentor_of >= 0).sum())
-            return Solution(mentor_of, score, matched, float(np.nansum(score)), cert, timings)
+            return Solution(
+                mentor_of,
+                score,
+                matched,
+                float(np.nansum(score)),
+                cert,
+                timings,
+                slot_value=v / SCALE,
+            )
         pairs_added += len(found.ei)
         graph = _Graph.concat([graph, found])
     raise SolverError(f"no certificate after {max_rounds} rounds")

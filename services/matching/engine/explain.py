@@ -1,0 +1,109 @@
+"""Per-mentee answers on top of scores and a solution: explanations, self-service
+suggestions, and minimal-change replacements."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from services.matching.engine.scoring import ArraySource, Scorer
+from services.matching.engine.solver import Solution, solve
+
+I64 = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class Option:
+    mentor: int
+    score: float
+    contributions: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Explanation:
+    mentee: int
+    chosen: Option | None
+    # The mentee's highest-scored allowed mentor, when it is not the chosen one, and why.
+    top_choice: Option | None
+    why_not_top_choice: str | None
+    # The best allowed mentor other than the chosen one: what the mentee would get instead.
+    next_best: Option | None
+
+
+def _row(scorer: Scorer, mentee: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]:
+    scores, allowed = scorer.block(np.array([mentee]))
+    return scores[0], allowed[0]
+
+
+def _ranked(scores: npt.NDArray[np.float32], ok: npt.NDArray[np.bool_]) -> I64:
+    """Allowed mentors by score, best first; ties by index (stable)."""
+    idx = np.flatnonzero(ok)
+    return idx[np.argsort(-scores[idx], kind="stable")]
+
+
+def _option(scorer: Scorer, mentee: int, mentor: int, score: float) -> Option:
+    return Option(int(mentor), float(score), scorer.contributions(mentee, int(mentor)))
+
+
+def explain(scorer: Scorer, solution: Solution, mentee: int) -> Explanation:
+    scores, allowed = _row(scorer, mentee)
+    ranked = _ranked(scores, allowed)
+    mentor = int(solution.mentor_of[mentee])
+    chosen = _option(scorer, mentee, mentor, scores[mentor]) if mentor >= 0 else None
+    top = top_why = None
+    if len(ranked) and int(ranked[0]) != mentor:
+        j = int(ranked[0])
+        top = _option(scorer, mentee, j, scores[j])
+        gain = float(scores[j]) - (float(scores[mentor]) if mentor >= 0 else 0.0)
+        # The certificate's dual value of j's slot: what the cohort loses if one of its slots
+        # is taken away from the mentees it has (scores are in [0, 1], so a value above 1
+        # means that losing the slot would leave a mentee unmatched).
+        worth = float(solution.slot_value[j])
+        if worth > 1:
+            top_why = (
+                f"mentor {j} is full, and giving this mentee one of its slots would "
+                "leave another mentee without any mentor"
+            )
+        else:
+            top_why = (
+                f"mentor {j} is full: a slot there adds {worth:.4f} to the cohort's "
+                f"total as given, at least the {gain:.4f} this mentee would gain"
+            )
+    others = [int(j) for j in ranked if int(j) != mentor]
+    nxt = _option(scorer, mentee, others[0], scores[others[0]]) if others else None
+    return Explanation(mentee, chosen, top, top_why, nxt)
+
+
+def suggestions(
+    scorer: Scorer, mentee: int, *, load: I64, n: int = 5, excluded: Iterable[int] = ()
+) -> list[Option]:
+    """Self-service: the mentee's best `n` allowed mentors that still have room."""
+    scores, allowed = _row(scorer, mentee)
+    room = scorer.capacity - np.asarray(load) > 0
+    ok = allowed & room
+    ok[list(excluded)] = False
+    return [_option(scorer, mentee, int(j), scores[j]) for j in _ranked(scores, ok)[:n]]
+
+
+def replacements(
+    scorer: Scorer, mentees: Iterable[int], *, load: I64, excluded: Iterable[tuple[int, int]] = ()
+) -> dict[int, int]:
+    """Minimal change: new mentors for these mentees only, within the room mentors have left.
+
+    Every other pair stays as it is; among the mentees needing one, the replacements are the
+    optimal assignment (as many as possible, then the best total), certified like a cohort.
+    """
+    rows = np.array(sorted(set(mentees)), dtype=np.int64)
+    if not len(rows):
+        return {}
+    scores, allowed = scorer.block(rows)
+    position = {int(i): k for k, i in enumerate(rows)}
+    for i, j in excluded:
+        if int(i) in position:
+            allowed[position[int(i)], int(j)] = False
+    room = np.maximum(scorer.capacity - np.asarray(load), 0)
+    sol = solve(ArraySource(scores, room, allowed))
+    return {int(rows[k]): int(j) for k, j in enumerate(sol.mentor_of) if j >= 0}

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from services.matching.engine import synthetic
+from services.matching.engine.explain import explain, replacements, suggestions
+from services.matching.engine.model import Constraints, Weights
+from services.matching.engine.scoring import Scorer
+from services.matching.engine.solver import solve
+
+
+@pytest.fixture(scope="module")
+def cohort_solution():  # type: ignore[no-untyped-def]
+    scorer = Scorer(synthetic.programme(600, 100, capacity=3, seed=21), Weights(), Constraints())
+    return scorer, solve(scorer)
+
+
+def test_explanations_add_up_and_say_why_not_the_favourite(cohort_solution) -> None:  # type: ignore[no-untyped-def]
+    scorer, sol = cohort_solution
+    scores, allowed = scorer.block(slice(0, scorer.n))
+    seen_counterfactual = 0
+    for i in range(0, scorer.n, 7):
+        ex = explain(scorer, sol, i)
+        if ex.chosen is not None:
+            assert ex.chosen.mentor == sol.mentor_of[i]
+            assert sum(ex.chosen.contributions.values()) == pytest.approx(ex.chosen.score, abs=1e-5)
+        if ex.top_choice is not None:
+            seen_counterfactual += 1
+            j = ex.top_choice.mentor
+            assert ex.top_choice.score == pytest.approx(float(scores[i][allowed[i]].max()))
+            # Only a full mentor can be refused in an optimum, and its slot is worth the gain.
+            assert (sol.mentor_of == j).sum() == scorer.capacity[j]
+            gain = ex.top_choice.score - (ex.chosen.score if ex.chosen else 0.0)
+            assert sol.slot_value[j] >= gain - 1e-6
+            assert ex.why_not_top_choice and f"mentor {j} is full" in ex.why_not_top_choice
+        if ex.next_best is not None:
+            assert ex.next_best.mentor != sol.mentor_of[i]
+    assert seen_counterfactual > 0
+
+
+def test_suggestions_respect_room_and_order(cohort_solution) -> None:  # type: ignore[no-untyped-def]
+    scorer, sol = cohort_solution
+    load = np.bincount(sol.mentor_of[sol.mentor_of >= 0], minlength=scorer.m)
+    got = suggestions(scorer, 5, load=load, n=5)
+    assert len(got) <= 5
+    assert all(load[o.mentor] < scorer.capacity[o.mentor] for o in got)
+    assert [o.score for o in got] == sorted((o.score for o in got), reverse=True)
+    empty = suggestions(scorer, 5, load=scorer.capacity.copy(), n=5)
+    assert empty == []  # everyone is full
+
+
+def test_minimal_change_replacements_touch_nobody_else(cohort_solution) -> None:  # type: ignore[no-untyped-def]
+    scorer, sol = cohort_solution
+    leaving = int(sol.mentor_of[0])  # mentee 0's mentor leaves the programme
+    orphans = np.flatnonzero(sol.mentor_of == leaving)
+    load = np.bincount(sol.mentor_of[sol.mentor_of >= 0], minlength=scorer.m)
+    load[leaving] = scorer.capacity[leaving]  # no room there any more
+    new = replacements(scorer, orphans, load=load, excluded=[(int(i), leaving) for i in orphans])
+    assert set(new) <= set(orphans.tolist())
+    assert leaving not in new.values()
+    after = load.copy()
+    for j in new.values():
+        after[j] += 1
+    assert (
+        after[np.arange(scorer.m) != leaving] <= scorer.capacity[np.arange(scorer.m) != leaving]
+    ).all()
+
+
+def test_one_mentee_answers_are_fast_at_10000_by_2000() -> None:
+    """Not a timed assertion: prints the figure for the benchmark notes."""
+    scorer = Scorer(synthetic.programme(10_000, 2_000, seed=3), Weights(), Constraints())
+    load = np.zeros(scorer.m, dtype=np.int64)
+    t = time.perf_counter()
+    got = suggestions(scorer, 42, load=load, n=10)
+    t_suggest = time.perf_counter() - t
+    t = time.perf_counter()
+    new = replacements(scorer, [42], load=load)
+    t_replace = time.perf_counter() - t
+    print(f"\nsuggestions {t_suggest * 1000:.1f} ms, one replacement {t_replace * 1000:.1f} ms")
+    assert len(got) == 10 and 42 in new
