@@ -41,7 +41,8 @@ def deferred_acceptance(
         for j, suitors in proposals.items():
             pool = held[j] + suitors
             # The mentor keeps its best `capacity` mentees (ties: lower index first).
-            pool.sort(key=lambda i, j=j: (-theirs[i, j], i))
+            column = theirs[:, j]
+            pool.sort(key=lambda i: (-float(column[i]), i))
             keep, drop = pool[: capacity[j]], pool[capacity[j] :]
             held[j] = keep
             for i in keep:
