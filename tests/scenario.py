@@ -91,7 +91,10 @@ async def proposed_match(api: Api, cohort: Cohort, *, timeout: float = 30.0) -> 
         return None
 
     run = await eventually(matched_run, timeout=timeout, what="a matching run with a match")
-    first = run["matches"][0]
+    assert run["status"] == "draft" and run["certificate_holds"]
+    published = await api.ok("POST", f"/v1/matching-runs/{run['id']}/publish")
+    assert published["status"] == "published"
+    first = published["matches"][0]
     assert first["mentee_participant_id"] == cohort.mentee_participant["id"]
     return first
 

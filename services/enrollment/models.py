@@ -135,6 +135,8 @@ class ProgramBase(Base):
     # A relationship whose last `rating_window` ratings average below this is at risk.
     rematch_threshold: float = Field(default=2.5, ge=1, le=5)
     rating_window: int = Field(default=2, ge=1, le=20)
+    # A matching run is a draft for an admin to review and publish, unless this is set.
+    auto_publish: bool = False
 
 
 class Program(ProgramBase, table=True):

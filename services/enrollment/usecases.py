@@ -152,6 +152,7 @@ async def create_program(*, uow: UnitOfWork, org: str, data: ProgramCreate) -> P
             format=program.format,
             rematch_threshold=program.rematch_threshold,
             rating_window=program.rating_window,
+            auto_publish=program.auto_publish,
         ),
         org=org,
     )

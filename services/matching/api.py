@@ -15,6 +15,7 @@ from services.matching.models import (
     MatchingRunPublic,
     MatchPublic,
     MatchStatus,
+    RunPairPublic,
 )
 from shared.api import Page
 from shared.app import uow_dependency
@@ -26,8 +27,9 @@ Uow = Annotated[UnitOfWork, uow_dependency("matching")]
 router = APIRouter(prefix="/v1")
 
 
-def _run_public(run: object, matches: list) -> MatchingRunPublic:
+def _run_public(run: object, pairs: list, matches: list) -> MatchingRunPublic:
     public = MatchingRunPublic.model_validate(run, from_attributes=True)
+    public.pairs = [RunPairPublic.model_validate(p, from_attributes=True) for p in pairs]
     public.matches = [MatchPublic.model_validate(m, from_attributes=True) for m in matches]
     return public
 
@@ -39,17 +41,29 @@ def _run_public(run: object, matches: list) -> MatchingRunPublic:
     status_code=status.HTTP_201_CREATED,
 )
 async def run_matching(body: MatchingRunCreate, principal: Admin, uow: Uow) -> MatchingRunPublic:
-    """Match the programme's unmatched mentees; every pair proposed waits for both sides."""
-    run, matches = await usecases.run_matching(
+    """Solve the programme's unmatched mentees: most matched, then best total, proven optimal.
+
+    The run is a draft (its `pairs`) for review, published with `POST .../publish`, unless the
+    programme auto-publishes. It records its inputs' digest, policy, objective, certificate
+    and solve time for audit.
+    """
+    run, pairs, matches = await usecases.run_matching(
         uow=uow, org=principal.org, program_id=body.program_id
     )
-    return _run_public(run, matches)
+    return _run_public(run, pairs, matches)
+
+
+@router.post("/matching-runs/{run_id}/publish", tags=["matching"], response_model=MatchingRunPublic)
+async def publish_run(run_id: str, principal: Admin, uow: Uow) -> MatchingRunPublic:
+    """The draft's pairs become proposed matches (409 if anything changed since the draft)."""
+    run, pairs, matches = await usecases.publish_run(uow=uow, org=principal.org, run_id=run_id)
+    return _run_public(run, pairs, matches)
 
 
 @router.get("/matching-runs/{run_id}", tags=["matching"], response_model=MatchingRunPublic)
 async def get_run(run_id: str, principal: Admin, uow: Uow) -> MatchingRunPublic:
-    run, matches = await usecases.get_run(uow=uow, org=principal.org, run_id=run_id)
-    return _run_public(run, matches)
+    run, pairs, matches = await usecases.get_run(uow=uow, org=principal.org, run_id=run_id)
+    return _run_public(run, pairs, matches)
 
 
 @router.get("/matches", tags=["matches"], response_model=list[MatchPublic])

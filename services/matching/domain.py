@@ -1,15 +1,24 @@
 """Matching's rules, free of I/O: pair scores, the cohort proposal, replacements, match states.
 
-The score here is a transparent weighted sum (the full optimisation engine is its own piece of
-work). Hard rules first: never the same person, at least one shared language, never a pair that
-already ended or was declined, never beyond a mentor's capacity.
+The score here is a transparent weighted sum over what enrolment collects today; the cohort is
+then solved by the engine (services/matching/engine): the maximum number of mentees matched,
+then the maximum total score, proven optimal by its certificate. Hard rules first: never the
+same person, at least one shared language, never a pair that already ended or was declined,
+never beyond a mentor's capacity.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+import numpy as np
+
+from services.matching.engine.scoring import ArraySource
+from services.matching.engine.solver import Policy, solve
 from services.matching.models import MatchStatus
 from shared.errors import Conflict
 
@@ -50,7 +59,8 @@ def score(mentee: Person, mentor: Person, *, program_format: str) -> float | Non
         + WEIGHTS["seniority"] * seniority
         + WEIGHTS["department"] * department
         + WEIGHTS["language"] * 1.0
-        + WEIGHTS["volunteer"] * (1.0 if mentor.volunteer else 0.0)
+        # Volunteers first, on both sides: when slots are scarce, volunteer mentees win them.
+        + WEIGHTS["volunteer"] * (mentor.volunteer + mentee.volunteer) / 2
     )
     return round(total, 6)
 
@@ -62,6 +72,51 @@ class Pair:
     score: float
 
 
+@dataclass(frozen=True)
+class CohortProposal:
+    pairs: list[Pair]
+    total_score: float
+    certificate_holds: bool
+    primal: int
+    dual: int
+    pairs_covered: int
+    solve_ms: float
+    inputs_digest: str
+
+
+def inputs_digest(
+    *,
+    mentees: list[Person],
+    mentors: list[Person],
+    loads: Mapping[str, int],
+    excluded: set[tuple[str, str]],
+    program_format: str,
+    policy: str,
+) -> str:
+    """A fingerprint of everything a run depends on: same digest, same proposal."""
+    h = hashlib.sha256()
+    h.update(json.dumps([program_format, policy, sorted(excluded), sorted(loads.items())]).encode())
+    for person in sorted(mentees, key=lambda p: p.participant_id) + sorted(
+        mentors, key=lambda p: p.participant_id
+    ):
+        h.update(
+            json.dumps(
+                [
+                    person.participant_id,
+                    person.employee_id,
+                    sorted(person.skills_offered),
+                    sorted(person.skills_sought),
+                    sorted(person.languages),
+                    person.level,
+                    person.department,
+                    person.capacity,
+                    person.volunteer,
+                ]
+            ).encode()
+        )
+    return h.hexdigest()
+
+
 def propose_cohort(
     *,
     mentees: Iterable[Person],
@@ -69,35 +124,53 @@ def propose_cohort(
     loads: Mapping[str, int],
     excluded: set[tuple[str, str]],
     program_format: str,
-) -> list[Pair]:
-    """Greedy on the best remaining pair, volunteer mentees first; ties broken by ids."""
-    mentors = list(mentors)
-    room = {m.participant_id: m.capacity - loads.get(m.participant_id, 0) for m in mentors}
-    pairs: list[Pair] = []
-    for mentee in mentees:
-        for mentor in mentors:
+) -> CohortProposal:
+    """The optimal cohort: most mentees matched, then the best total score, certified.
+
+    Ties are broken stably by participant ids (inputs are sorted), so the same inputs give the
+    same proposal.
+    """
+    mentees = sorted(mentees, key=lambda p: p.participant_id)
+    mentors = sorted(mentors, key=lambda p: p.participant_id)
+    digest = inputs_digest(
+        mentees=mentees,
+        mentors=mentors,
+        loads=loads,
+        excluded=excluded,
+        program_format=program_format,
+        policy=Policy.max_matched.value,
+    )
+    scores = np.zeros((len(mentees), len(mentors)), dtype=np.float32)
+    allowed = np.zeros_like(scores, dtype=bool)
+    for i, mentee in enumerate(mentees):
+        for j, mentor in enumerate(mentors):
             if (mentee.participant_id, mentor.participant_id) in excluded:
                 continue
             s = score(mentee, mentor, program_format=program_format)
             if s is not None:
-                pairs.append(Pair(mentee, mentor, s))
-    pairs.sort(
-        key=lambda p: (
-            not p.mentee.volunteer,
-            -p.score,
-            p.mentee.participant_id,
-            p.mentor.participant_id,
-        )
+                scores[i, j], allowed[i, j] = s, True
+    room = np.array(
+        [max(t.capacity - loads.get(t.participant_id, 0), 0) for t in mentors], dtype=np.int64
     )
-    chosen: list[Pair] = []
-    matched: set[str] = set()
-    for pair in pairs:
-        if pair.mentee.participant_id in matched or room[pair.mentor.participant_id] <= 0:
-            continue
-        chosen.append(pair)
-        matched.add(pair.mentee.participant_id)
-        room[pair.mentor.participant_id] -= 1
-    return chosen
+    t0 = time.perf_counter()
+    solution = solve(ArraySource(scores, room, allowed), policy=Policy.max_matched)
+    solve_ms = (time.perf_counter() - t0) * 1000
+    pairs = [
+        Pair(mentees[i], mentors[j], float(scores[i, j]))
+        for i, j in enumerate(solution.mentor_of.tolist())
+        if j >= 0
+    ]
+    c = solution.certificate
+    return CohortProposal(
+        pairs,
+        round(solution.total_score, 6),
+        c.holds,
+        c.primal,
+        c.dual,
+        c.pairs_covered,
+        round(solve_ms, 3),
+        digest,
+    )
 
 
 def best_replacement(

@@ -18,6 +18,7 @@ async def on_program_created(uow: UnitOfWork, event: Event, data: EventData) -> 
         id=data.program_id, org=event.org, name=data.name, format=data.format
     )
     program.name, program.format = data.name, data.format
+    program.auto_publish = data.auto_publish
     uow.session.add(program)
 
 

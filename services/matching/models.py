@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel
-from sqlalchemy import JSON, String
+from sqlalchemy import JSON, BigInteger, String
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -45,6 +45,7 @@ class ProgramView(Base, table=True):
     org: str = Field(index=True, max_length=100)
     name: str = Field(max_length=200)
     format: str = Field(max_length=20)
+    auto_publish: bool = False
 
 
 class Candidate(Base, table=True):
@@ -70,16 +71,44 @@ class MatchingRunBase(Base):
     program_id: str = Field(max_length=36, index=True)
 
 
+class RunStatus(StrEnum):
+    draft = "draft"  # proposed pairs for an admin to review
+    published = "published"  # the pairs became matches
+
+
 class MatchingRun(MatchingRunBase, table=True):
+    """One run, kept for audit: what it saw (digest), how it solved, and the proof."""
+
     __tablename__ = "matching_run"
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     org: str = Field(index=True, max_length=100)
-    policy: str = Field(default="greedy-weighted", max_length=50)
+    status: RunStatus = Field(default=RunStatus.draft, sa_type=String(20))
+    policy: str = Field(default="max_matched", max_length=50)
     mentees_considered: int = 0
     mentors_considered: int = 0
     matched: int = 0
     total_score: float = 0.0
+    inputs_digest: str = Field(default="", max_length=64)
+    certificate_holds: bool = False
+    # The certificate: the assignment's value and the dual bound, equal when proven optimal.
+    objective_primal: int = Field(default=0, sa_type=BigInteger)
+    objective_dual: int = Field(default=0, sa_type=BigInteger)
+    pairs_covered: int = Field(default=0, sa_type=BigInteger)
+    solve_ms: float = 0.0
     created_at: datetime = Field(default_factory=utcnow)
+    published_at: datetime | None = None
+
+
+class RunPair(Base, table=True):
+    """A pair a run proposes; it becomes a match when the run is published."""
+
+    __tablename__ = "run_pair"
+    run_id: str = Field(primary_key=True, max_length=36)
+    mentee_participant_id: str = Field(primary_key=True, max_length=36)
+    mentor_participant_id: str = Field(max_length=36)
+    mentee_employee_id: str = Field(max_length=100)
+    mentor_employee_id: str = Field(max_length=100)
+    score: float
 
 
 class MatchingRunCreate(MatchingRunBase):
@@ -114,15 +143,32 @@ class MatchPublic(MatchBase):
     ended_at: datetime | None
 
 
+class RunPairPublic(BaseModel):
+    mentee_participant_id: str
+    mentor_participant_id: str
+    mentee_employee_id: str
+    mentor_employee_id: str
+    score: float
+
+
 class MatchingRunPublic(MatchingRunBase):
     id: str
+    status: RunStatus
     policy: str
     mentees_considered: int
     mentors_considered: int
     matched: int
     total_score: float
+    inputs_digest: str
+    certificate_holds: bool
+    objective_primal: int
+    objective_dual: int
+    pairs_covered: int
+    solve_ms: float
     created_at: datetime
-    matches: list[MatchPublic] = []
+    published_at: datetime | None
+    pairs: list[RunPairPublic] = []
+    matches: list[MatchPublic] = []  # once published
 
 
 class AcceptRequest(BaseModel):

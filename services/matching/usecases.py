@@ -14,12 +14,14 @@ from services.matching.models import (
     MatchingRun,
     MatchStatus,
     ProgramView,
+    RunPair,
+    RunStatus,
 )
 from shared.access import get_visible, scoped
 from shared.api import PageParams, utcnow
 from shared.auth import Principal
 from shared.contracts import matching as ev
-from shared.errors import Forbidden, Invalid, NotFound
+from shared.errors import Conflict, Forbidden, Invalid, NotFound
 from shared.tracing import tracer
 from shared.uow import UnitOfWork
 
@@ -74,18 +76,21 @@ def _propose(
     uow: UnitOfWork,
     org: str,
     program_id: str,
-    pair: domain.Pair,
+    mentee: tuple[str, str],
+    mentor: tuple[str, str],
+    score: float,
     run_id: str | None,
     replaces: str | None,
 ) -> Match:
+    """A proposed match and its event; `mentee`/`mentor` are (participant id, employee id)."""
     match = Match(
         org=org,
         program_id=program_id,
-        mentor_participant_id=pair.mentor.participant_id,
-        mentee_participant_id=pair.mentee.participant_id,
-        mentor_employee_id=pair.mentor.employee_id,
-        mentee_employee_id=pair.mentee.employee_id,
-        score=pair.score,
+        mentee_participant_id=mentee[0],
+        mentee_employee_id=mentee[1],
+        mentor_participant_id=mentor[0],
+        mentor_employee_id=mentor[1],
+        score=score,
         run_id=run_id,
         replaces_match_id=replaces,
     )
@@ -102,51 +107,120 @@ def _propose(
 # --- runs -----------------------------------------------------------------------------------
 
 
-async def run_matching(
-    *, uow: UnitOfWork, org: str, program_id: str
-) -> tuple[MatchingRun, list[Match]]:
-    program = await uow.session.get(ProgramView, program_id)
-    if program is None or program.org != org:
-        raise Invalid("unknown program", field="program_id")
-    matches = await _program_matches(uow, program_id)
+async def _cohort_inputs(uow: UnitOfWork, program: ProgramView) -> dict:
+    """Everything a run of this programme depends on, as the domain wants it."""
+    matches = await _program_matches(uow, program.id)
     open_mentees = {m.mentee_participant_id for m in matches if m.status in domain.OPEN}
     excluded = {
         (m.mentee_participant_id, m.mentor_participant_id)
         for m in matches
         if m.status in (MatchStatus.ended, MatchStatus.declined)
     }
-    mentees = [c for c in await _candidates(uow, program_id, "mentee") if c.id not in open_mentees]
-    mentors = await _candidates(uow, program_id, "mentor")
-    pairs = domain.propose_cohort(
-        mentees=[_person(c) for c in mentees],
-        mentors=[_person(c) for c in mentors],
-        loads=_loads(matches),
-        excluded=excluded,
-        program_format=program.format,
-    )
+    mentees = [c for c in await _candidates(uow, program.id, "mentee") if c.id not in open_mentees]
+    mentors = await _candidates(uow, program.id, "mentor")
+    return {
+        "mentees": [_person(c) for c in mentees],
+        "mentors": [_person(c) for c in mentors],
+        "loads": dict(_loads(matches)),
+        "excluded": excluded,
+        "program_format": program.format,
+    }
+
+
+async def _program_of(uow: UnitOfWork, org: str, program_id: str) -> ProgramView:
+    program = await uow.session.get(ProgramView, program_id)
+    if program is None or program.org != org:
+        raise Invalid("unknown program", field="program_id")
+    return program
+
+
+async def run_matching(
+    *, uow: UnitOfWork, org: str, program_id: str
+) -> tuple[MatchingRun, list[RunPair], list[Match]]:
+    """Solve the programme's unmatched mentees; a draft unless the programme auto-publishes."""
+    program = await _program_of(uow, org, program_id)
+    inputs = await _cohort_inputs(uow, program)
+    proposal = domain.propose_cohort(**inputs)
+    c = proposal
     run = MatchingRun(
         org=org,
         program_id=program_id,
-        mentees_considered=len(mentees),
-        mentors_considered=len(mentors),
-        matched=len(pairs),
-        total_score=round(sum(p.score for p in pairs), 6),
+        mentees_considered=len(inputs["mentees"]),
+        mentors_considered=len(inputs["mentors"]),
+        matched=len(c.pairs),
+        total_score=c.total_score,
+        inputs_digest=c.inputs_digest,
+        certificate_holds=c.certificate_holds,
+        objective_primal=c.primal,
+        objective_dual=c.dual,
+        pairs_covered=c.pairs_covered,
+        solve_ms=c.solve_ms,
     )
     uow.session.add(run)
-    created = [
-        _propose(uow=uow, org=org, program_id=program_id, pair=p, run_id=run.id, replaces=None)
+    pairs = [
+        RunPair(
+            run_id=run.id,
+            mentee_participant_id=p.mentee.participant_id,
+            mentor_participant_id=p.mentor.participant_id,
+            mentee_employee_id=p.mentee.employee_id,
+            mentor_employee_id=p.mentor.employee_id,
+            score=p.score,
+        )
+        for p in c.pairs
+    ]
+    uow.session.add_all(pairs)
+    matches = _publish(uow=uow, run=run, pairs=pairs) if program.auto_publish else []
+    await uow.commit()
+    return run, pairs, matches
+
+
+def _publish(*, uow: UnitOfWork, run: MatchingRun, pairs: list[RunPair]) -> list[Match]:
+    run.status = RunStatus.published
+    run.published_at = utcnow()
+    uow.session.add(run)
+    return [
+        _propose(
+            uow=uow,
+            org=run.org,
+            program_id=run.program_id,
+            run_id=run.id,
+            replaces=None,
+            mentee=(p.mentee_participant_id, p.mentee_employee_id),
+            mentor=(p.mentor_participant_id, p.mentor_employee_id),
+            score=p.score,
+        )
         for p in pairs
     ]
+
+
+async def publish_run(
+    *, uow: UnitOfWork, org: str, run_id: str
+) -> tuple[MatchingRun, list[RunPair], list[Match]]:
+    """Turn a draft's pairs into proposed matches, if nothing it was based on has changed."""
+    run, pairs, _ = await get_run(uow=uow, org=org, run_id=run_id)
+    if run.status != RunStatus.draft:
+        raise Conflict(f"run is {run.status}, only a draft can be published")
+    program = await _program_of(uow, org, run.program_id)
+    inputs = await _cohort_inputs(uow, program)
+    current = domain.inputs_digest(**inputs, policy=run.policy)
+    if current != run.inputs_digest:
+        raise Conflict("participants or matches changed since this draft; run the matching again")
+    matches = _publish(uow=uow, run=run, pairs=pairs)
     await uow.commit()
-    return run, created
+    return run, pairs, matches
 
 
-async def get_run(*, uow: UnitOfWork, org: str, run_id: str) -> tuple[MatchingRun, list[Match]]:
+async def get_run(
+    *, uow: UnitOfWork, org: str, run_id: str
+) -> tuple[MatchingRun, list[RunPair], list[Match]]:
     run = await uow.session.get(MatchingRun, run_id)
     if run is None or run.org != org:
         raise NotFound("matching run not found")
-    rows = await uow.session.exec(select(Match).where(Match.run_id == run_id))
-    return run, list(rows.all())
+    pairs = await uow.session.exec(
+        select(RunPair).where(RunPair.run_id == run_id).order_by(col(RunPair.mentee_participant_id))
+    )
+    matches = await uow.session.exec(select(Match).where(Match.run_id == run_id))
+    return run, list(pairs.all()), list(matches.all())
 
 
 # --- matches --------------------------------------------------------------------------------
@@ -280,7 +354,9 @@ async def _rematch(*, uow: UnitOfWork, ended: Match) -> Match | None:
         uow=uow,
         org=ended.org,
         program_id=ended.program_id,
-        pair=pair,
+        mentee=(pair.mentee.participant_id, pair.mentee.employee_id),
+        mentor=(pair.mentor.participant_id, pair.mentor.employee_id),
+        score=pair.score,
         run_id=None,
         replaces=ended.id,
     )

@@ -44,6 +44,7 @@ class ProgramCreated(EventData):
     format: ProgramFormat
     rematch_threshold: float
     rating_window: int
+    auto_publish: bool = False
 
 
 class ParticipantEnrolled(EventData):

@@ -1,0 +1,73 @@
+"""Matching runs: certified drafts, publication, staleness, auto-publishing programmes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.helpers import Api, eventually
+from tests.scenario import enrolled_cohort
+
+
+async def _draft(api: Api, program_id: str) -> dict[str, Any]:
+    async def run() -> Any:
+        r = await api.c.post(
+            "/v1/matching-runs", json={"program_id": program_id}, headers=api.admin
+        )
+        return r.json() if r.status_code == 201 and r.json()["matched"] else None
+
+    return await eventually(run, what="a run with pairs")
+
+
+async def test_a_run_is_a_certified_draft_until_published(api: Api) -> None:
+    cohort = await enrolled_cohort(api)
+    draft = await _draft(api, cohort.program_id)
+    assert draft["status"] == "draft" and draft["matches"] == []
+    assert draft["policy"] == "max_matched" and draft["certificate_holds"]
+    assert draft["objective_primal"] == draft["objective_dual"] > 0
+    assert len(draft["inputs_digest"]) == 64 and draft["solve_ms"] >= 0
+    assert [p["mentee_employee_id"] for p in draft["pairs"]] == [cohort.mentee]
+    # Nothing is proposed to anyone before publication.
+    assert await api.matches(program_id=cohort.program_id) == []
+
+    published = await api.ok("POST", f"/v1/matching-runs/{draft['id']}/publish")
+    assert published["status"] == "published" and published["published_at"]
+    (match,) = published["matches"]
+    assert (match["mentee_employee_id"], match["mentor_employee_id"]) == (
+        draft["pairs"][0]["mentee_employee_id"],
+        draft["pairs"][0]["mentor_employee_id"],
+    )
+    assert match["run_id"] == draft["id"] and match["status"] == "proposed"
+    again = await api.c.post(f"/v1/matching-runs/{draft['id']}/publish", headers=api.admin)
+    assert again.status_code == 409
+    fetched = await api.ok("GET", f"/v1/matching-runs/{draft['id']}")
+    assert fetched["status"] == "published" and len(fetched["matches"]) == 1
+
+
+async def test_a_stale_draft_cannot_be_published(api: Api) -> None:
+    cohort = await enrolled_cohort(api)
+    draft = await _draft(api, cohort.program_id)
+    # Another run is published first: the first draft's inputs (open matches) changed.
+    newer = await api.ok(
+        "POST", "/v1/matching-runs", expect=201, json={"program_id": cohort.program_id}
+    )
+    assert newer["inputs_digest"] == draft["inputs_digest"]
+    await api.ok("POST", f"/v1/matching-runs/{newer['id']}/publish")
+    r = await api.c.post(f"/v1/matching-runs/{draft['id']}/publish", headers=api.admin)
+    assert r.status_code == 409 and "run the matching again" in r.json()["detail"]
+
+
+async def test_auto_publishing_programme_proposes_at_once(api: Api) -> None:
+    await api.hire(
+        {"id": "mx", "name": "Max", "level": 9, "languages": ["fr"]},
+        {"id": "me", "name": "Mel", "level": 1, "languages": ["fr"]},
+        prefix="auto",
+    )
+    program = await api.ok(
+        "POST", "/v1/programs", expect=201, json={"name": "Auto", "auto_publish": True}
+    )
+    await api.enrol(program["id"], "mx", "mentor", skills_offered=["excel"])
+    await api.enrol(program["id"], "me", "mentee", skills_sought=["excel"])
+    run = await _draft(api, program["id"])
+    assert run["status"] == "published" and len(run["matches"]) == 1
+    r = await api.c.post(f"/v1/matching-runs/{run['id']}/publish", headers=api.admin)
+    assert r.status_code == 409
