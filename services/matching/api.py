@@ -16,6 +16,8 @@ from services.matching.models import (
     MatchPublic,
     MatchStatus,
     RunPairPublic,
+    SuggestionPublic,
+    SuggestionsPublic,
 )
 from shared.api import Page
 from shared.app import uow_dependency
@@ -64,6 +66,32 @@ async def publish_run(run_id: str, principal: Admin, uow: Uow) -> MatchingRunPub
 async def get_run(run_id: str, principal: Admin, uow: Uow) -> MatchingRunPublic:
     run, pairs, matches = await usecases.get_run(uow=uow, org=principal.org, run_id=run_id)
     return _run_public(run, pairs, matches)
+
+
+@router.get("/suggestions", tags=["matching"], response_model=SuggestionsPublic)
+async def suggestions(
+    participant_id: Annotated[str, Query(max_length=36)],
+    principal: AdminOrEmployee,
+    uow: Uow,
+    limit: Annotated[int, Query(ge=1, le=50)] = 5,
+) -> SuggestionsPublic:
+    """Self-service: a mentee's best mentors that still have room, with why (per criterion)."""
+    mentee, found = await usecases.suggest(
+        uow=uow, principal=principal, participant_id=participant_id, limit=limit
+    )
+    return SuggestionsPublic(
+        participant_id=mentee.id,
+        suggestions=[
+            SuggestionPublic(
+                mentor_participant_id=s.mentor.participant_id,
+                mentor_employee_id=s.mentor.employee_id,
+                score=s.score,
+                contributions=s.contributions,
+                remaining_capacity=s.room,
+            )
+            for s in found
+        ],
+    )
 
 
 @router.get("/matches", tags=["matches"], response_model=list[MatchPublic])

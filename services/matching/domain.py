@@ -38,8 +38,11 @@ class Person:
     volunteer: bool
 
 
-def score(mentee: Person, mentor: Person, *, program_format: str) -> float | None:
-    """The pair's compatibility in [0, 1], or None when a hard rule forbids the pair."""
+def contributions(
+    mentee: Person, mentor: Person, *, program_format: str
+) -> dict[str, float] | None:
+    """Each criterion's share of the pair's score (they add up to it), or None when a hard
+    rule forbids the pair."""
     if mentee.employee_id == mentor.employee_id or not (mentee.languages & mentor.languages):
         return None
     sought = mentee.skills_sought
@@ -54,15 +57,21 @@ def score(mentee: Person, mentor: Person, *, program_format: str) -> float | Non
         department = 0.5
     else:
         department = 1.0 if mentee.department != mentor.department else 0.0
-    total = (
-        WEIGHTS["skills"] * skills
-        + WEIGHTS["seniority"] * seniority
-        + WEIGHTS["department"] * department
-        + WEIGHTS["language"] * 1.0
+    values = {
+        "skills": skills,
+        "seniority": seniority,
+        "department": department,
+        "language": 1.0,
         # Volunteers first, on both sides: when slots are scarce, volunteer mentees win them.
-        + WEIGHTS["volunteer"] * (mentor.volunteer + mentee.volunteer) / 2
-    )
-    return round(total, 6)
+        "volunteer": (mentor.volunteer + mentee.volunteer) / 2,
+    }
+    return {name: round(WEIGHTS[name] * value, 6) for name, value in values.items()}
+
+
+def score(mentee: Person, mentor: Person, *, program_format: str) -> float | None:
+    """The pair's compatibility in [0, 1], or None when a hard rule forbids the pair."""
+    parts = contributions(mentee, mentor, program_format=program_format)
+    return None if parts is None else round(sum(parts.values()), 6)
 
 
 @dataclass(frozen=True)
@@ -173,25 +182,56 @@ def propose_cohort(
     )
 
 
-def best_replacement(
+def replacements(
+    *,
+    mentees: list[Person],
+    mentors: list[Person],
+    loads: Mapping[str, int],
+    excluded: set[tuple[str, str]],
+    program_format: str,
+) -> list[Pair]:
+    """Minimal change: new mentors for these mentees only, within the room mentors have left.
+
+    Healthy pairs are not touched; among the mentees needing a mentor (one whose match failed,
+    or all of a departed mentor's), the assignment is optimal and certified like a cohort's.
+    """
+    return propose_cohort(
+        mentees=mentees,
+        mentors=mentors,
+        loads=loads,
+        excluded=excluded,
+        program_format=program_format,
+    ).pairs
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    mentor: Person
+    score: float
+    contributions: dict[str, float]
+    room: int
+
+
+def suggestions(
     *,
     mentee: Person,
-    mentors: Iterable[Person],
+    mentors: list[Person],
     loads: Mapping[str, int],
     excluded_mentors: set[str],
     program_format: str,
-) -> Pair | None:
-    """The best mentor with room left for one mentee, leaving every other pair untouched."""
-    best: Pair | None = None
-    for mentor in sorted(mentors, key=lambda m: m.participant_id):
-        if mentor.participant_id in excluded_mentors:
+    limit: int,
+) -> list[Suggestion]:
+    """Self-service: the mentee's best mentors that still have room, best first."""
+    found = []
+    for mentor in mentors:
+        room = mentor.capacity - loads.get(mentor.participant_id, 0)
+        if room <= 0 or mentor.participant_id in excluded_mentors:
             continue
-        if mentor.capacity - loads.get(mentor.participant_id, 0) <= 0:
-            continue
-        s = score(mentee, mentor, program_format=program_format)
-        if s is not None and (best is None or s > best.score):
-            best = Pair(mentee, mentor, s)
-    return best
+        parts = contributions(mentee, mentor, program_format=program_format)
+        if parts is not None:
+            found.append(Suggestion(mentor, round(sum(parts.values()), 6), parts, room))
+    found.sort(key=lambda s: (-s.score, s.mentor.participant_id))
+    return found[:limit]
 
 
 OPEN = (MatchStatus.proposed, MatchStatus.active)

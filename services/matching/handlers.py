@@ -55,17 +55,20 @@ async def on_participant_withdrawn(uow: UnitOfWork, event: Event, data: EventDat
     column = Match.mentor_participant_id if data.role == "mentor" else Match.mentee_participant_id
     rows = await uow.session.exec(select(Match).where(column == data.participant_id))
     reason = EndReason.participant_left.value if data.reason == "participant_left" else data.reason
-    for match in [m for m in rows.all() if m.status in OPEN]:
-        if data.role == "mentor":
-            await usecases.end_and_rematch(uow=uow, match_id=match.id, reason=reason)
-        else:
+    open_matches = [m for m in rows.all() if m.status in OPEN]
+    if data.role == "mentor":
+        await usecases.end_and_rematch(
+            uow=uow, match_ids=[m.id for m in open_matches], reason=reason
+        )
+    else:
+        for match in open_matches:
             usecases.close_match(uow=uow, match=match, reason=reason)
 
 
 async def on_relationship_at_risk(uow: UnitOfWork, event: Event, data: EventData) -> None:
     assert isinstance(data, feedback.RelationshipAtRisk)
     await usecases.end_and_rematch(
-        uow=uow, match_id=data.match_id, reason=EndReason.low_satisfaction.value
+        uow=uow, match_ids=[data.match_id], reason=EndReason.low_satisfaction.value
     )
 
 

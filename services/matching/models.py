@@ -171,6 +171,19 @@ class MatchingRunPublic(MatchingRunBase):
     matches: list[MatchPublic] = []  # once published
 
 
+class SuggestionPublic(BaseModel):
+    mentor_participant_id: str
+    mentor_employee_id: str
+    score: float
+    contributions: dict[str, float]  # each criterion's share; they add up to the score
+    remaining_capacity: int
+
+
+class SuggestionsPublic(BaseModel):
+    participant_id: str
+    suggestions: list[SuggestionPublic]
+
+
 class AcceptRequest(BaseModel):
     # Admins accept on behalf of one side; employees accept for their own side.
     side: Literal["mentor", "mentee"] | None = None

@@ -17,7 +17,7 @@ from services.matching.models import (
     RunPair,
     RunStatus,
 )
-from shared.access import get_visible, scoped
+from shared.access import can_see, get_visible, scoped
 from shared.api import PageParams, utcnow
 from shared.auth import Principal
 from shared.contracts import matching as ev
@@ -328,54 +328,100 @@ def close_match(*, uow: UnitOfWork, match: Match, reason: str) -> None:
     uow.emit(ev.MatchEnded(**_facts(match), reason=reason), org=match.org)
 
 
-async def _rematch(*, uow: UnitOfWork, ended: Match) -> Match | None:
-    """Minimal change: a new mentor for this mentee only, never one they already had."""
-    program = await uow.session.get(ProgramView, ended.program_id)
-    mentee = await uow.session.get(Candidate, ended.mentee_participant_id)
-    if program is None or mentee is None or not mentee.active:
-        return None
-    matches = await _program_matches(uow, ended.program_id)
-    history = {
+def _history(matches: list[Match], mentee_id: str) -> set[str]:
+    """Mentors this mentee already had (active, ended or declined): never proposed again."""
+    return {
         m.mentor_participant_id
         for m in matches
-        if m.mentee_participant_id == mentee.id and m.status != MatchStatus.proposed
-    } | {ended.mentor_participant_id}
-    mentors = await _candidates(uow, ended.program_id, "mentor")
-    pair = domain.best_replacement(
-        mentee=_person(mentee),
-        mentors=[_person(c) for c in mentors],
+        if m.mentee_participant_id == mentee_id and m.status != MatchStatus.proposed
+    }
+
+
+async def _rematch(*, uow: UnitOfWork, ended: list[Match]) -> list[Match]:
+    """Minimal change: new mentors for these ended matches' mentees only, jointly optimal."""
+    if not ended:
+        return []
+    program = await uow.session.get(ProgramView, ended[0].program_id)
+    if program is None:
+        return []
+    matches = await _program_matches(uow, program.id)
+    mentees, replaced = [], {}
+    for match in ended:
+        mentee = await uow.session.get(Candidate, match.mentee_participant_id)
+        if mentee is not None and mentee.active:
+            mentees.append(_person(mentee))
+            replaced[mentee.id] = match
+    mentors = [_person(c) for c in await _candidates(uow, program.id, "mentor")]
+    excluded = {
+        (p.participant_id, mentor_id)
+        for p in mentees
+        for mentor_id in _history(matches, p.participant_id)
+    }
+    pairs = domain.replacements(
+        mentees=mentees,
+        mentors=mentors,
         loads=_loads(matches),
-        excluded_mentors=history,
+        excluded=excluded,
         program_format=program.format,
     )
-    if pair is None:
-        return None
-    return _propose(
-        uow=uow,
-        org=ended.org,
-        program_id=ended.program_id,
-        mentee=(pair.mentee.participant_id, pair.mentee.employee_id),
-        mentor=(pair.mentor.participant_id, pair.mentor.employee_id),
-        score=pair.score,
-        run_id=None,
-        replaces=ended.id,
-    )
+    return [
+        _propose(
+            uow=uow,
+            org=program.org,
+            program_id=program.id,
+            mentee=(pair.mentee.participant_id, pair.mentee.employee_id),
+            mentor=(pair.mentor.participant_id, pair.mentor.employee_id),
+            score=pair.score,
+            run_id=None,
+            replaces=replaced[pair.mentee.participant_id].id,
+        )
+        for pair in pairs
+    ]
 
 
-async def end_and_rematch(*, uow: UnitOfWork, match_id: str, reason: str) -> Match | None:
-    """Corrective path: end an open match and propose a replacement mentor for its mentee."""
+async def end_and_rematch(*, uow: UnitOfWork, match_ids: list[str], reason: str) -> list[Match]:
+    """Corrective path: end open matches and propose replacement mentors for their mentees.
+
+    Several at once when a mentor leaves: their mentees are re-paired jointly, so the best
+    free slot goes where it adds most, and no healthy pair is touched.
+    """
     with _tracer.start_as_current_span(
         "matching.rematch",
-        attributes={
-            "binome.match_id": match_id,
-            "binome.reason": reason,
-        },
+        attributes={"binome.match_ids": match_ids, "binome.reason": reason},
     ) as span:
-        match = await uow.session.get(Match, match_id)
-        if match is None or MatchStatus(match.status) not in domain.OPEN:
-            return None  # unknown here or already closed: nothing to correct
-        close_match(uow=uow, match=match, reason=reason)
+        ended = []
+        for match_id in match_ids:
+            match = await uow.session.get(Match, match_id)
+            if match is None or MatchStatus(match.status) not in domain.OPEN:
+                continue  # unknown here or already closed: nothing to correct
+            close_match(uow=uow, match=match, reason=reason)
+            ended.append(match)
         await uow.session.flush()
-        replacement = await _rematch(uow=uow, ended=match)
-        span.set_attribute("binome.replacement_id", replacement.id if replacement else "")
-        return replacement
+        replacements = await _rematch(uow=uow, ended=ended)
+        span.set_attribute("binome.replacement_ids", [m.id for m in replacements])
+        return replacements
+
+
+async def suggest(
+    *, uow: UnitOfWork, principal: Principal, participant_id: str, limit: int
+) -> tuple[Candidate, list[domain.Suggestion]]:
+    """Self-service: a mentee's best mentors with room left, each with its score's parts."""
+    mentee = await uow.session.get(Candidate, participant_id)
+    if mentee is None or not can_see(principal, org=mentee.org, owners=[mentee.employee_id]):
+        raise NotFound("participant not found")
+    if mentee.role != "mentee":
+        raise Invalid("suggestions are for mentees", field="participant_id")
+    program = await uow.session.get(ProgramView, mentee.program_id)
+    if program is None:
+        raise NotFound("program not found")
+    matches = await _program_matches(uow, program.id)
+    mentors = [_person(c) for c in await _candidates(uow, program.id, "mentor")]
+    found = domain.suggestions(
+        mentee=_person(mentee),
+        mentors=mentors,
+        loads=_loads(matches),
+        excluded_mentors=_history(matches, mentee.id),
+        program_format=program.format,
+        limit=limit,
+    )
+    return mentee, found

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.helpers import Api, eventually
 from tests.scenario import active_match, enrolled_cohort
 
@@ -47,3 +49,57 @@ async def test_terminated_mentor_is_withdrawn_and_mentees_rematched(api: Api) ->
         },
     )
     assert again["results"][0]["status"] == "duplicate"
+
+
+async def test_a_departing_mentors_mentees_are_repaired_together(api: Api) -> None:
+    people = [
+        {"id": "boss", "name": "Boss", "level": 9, "languages": ["fr"]},
+        {"id": "t-py", "name": "Py", "level": 8, "languages": ["fr"]},
+        {"id": "t-sql", "name": "Sql", "level": 8, "languages": ["fr"]},
+        {"id": "m-both", "name": "Both", "level": 1, "languages": ["fr"]},
+        {"id": "m-py", "name": "PyFan", "level": 1, "languages": ["fr"]},
+    ]
+    await api.hire(*people, prefix="joint")
+    program = await api.ok(
+        "POST", "/v1/programs", expect=201, json={"name": "Joint", "auto_publish": True}
+    )
+    pid = program["id"]
+    await api.enrol(pid, "boss", "mentor", skills_offered=["python", "sql", "go"], capacity=2)
+    both = await api.enrol(pid, "m-both", "mentee", skills_sought=["python", "sql"])
+    fan = await api.enrol(pid, "m-py", "mentee", skills_sought=["python"])
+
+    async def run_with_two() -> Any:
+        r = await api.c.post("/v1/matching-runs", json={"program_id": pid}, headers=api.admin)
+        return r.json() if r.status_code == 201 and r.json()["matched"] == 2 else None
+
+    await eventually(run_with_two, what="both mentees matched to the only mentor")
+    await api.enrol(pid, "t-py", "mentor", skills_offered=["python", "sql"], capacity=1)
+    await api.enrol(pid, "t-sql", "mentor", skills_offered=["sql"], capacity=1)
+
+    async def suggestions_see_new_mentors() -> bool:
+        r = await api.c.get(
+            "/v1/suggestions", params={"participant_id": fan["id"]}, headers=api.admin
+        )
+        return r.status_code == 200 and len(r.json()["suggestions"]) == 2
+
+    await eventually(suggestions_see_new_mentors, what="matching hearing of the new mentors")
+    await api.ok(
+        "POST",
+        "/v1/hris/events",
+        headers=api.hris,
+        json={"events": [{"event_id": "boss-leaves", "type": "terminated", "employee_id": "boss"}]},
+    )
+
+    async def replaced() -> Any:
+        found = await api.matches(program_id=pid, status="proposed")
+        mine = {
+            m["mentee_participant_id"]: m["mentor_employee_id"]
+            for m in found
+            if m["replaces_match_id"]
+        }
+        return mine if len(mine) == 2 else None
+
+    got = await eventually(replaced, what="both mentees re-paired")
+    # Jointly optimal: the python fan gets the python mentor, the other one the SQL mentor
+    # (first come, first served could have given the python mentor to the first orphan).
+    assert got == {both["id"]: "t-sql", fan["id"]: "t-py"}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.helpers import Api, eventually
 from tests.scenario import enrolled_cohort
 
@@ -71,3 +73,47 @@ async def test_auto_publishing_programme_proposes_at_once(api: Api) -> None:
     assert run["status"] == "published" and len(run["matches"]) == 1
     r = await api.c.post(f"/v1/matching-runs/{run['id']}/publish", headers=api.admin)
     assert r.status_code == 409
+
+
+async def test_self_service_suggestions(api: Api) -> None:
+    cohort = await enrolled_cohort(api)
+    mentee_id = cohort.mentee_participant["id"]
+
+    async def both_mentors() -> Any:
+        r = await api.c.get(
+            "/v1/suggestions",
+            params={"participant_id": mentee_id},
+            headers=api.as_employee(cohort.mentee),
+        )
+        return r.json() if r.status_code == 200 and len(r.json()["suggestions"]) == 2 else None
+
+    got = await eventually(both_mentors, what="suggestions once matching knows everyone")
+    scores = [s["score"] for s in got["suggestions"]]
+    assert scores == sorted(scores, reverse=True)
+    best = got["suggestions"][0]
+    assert best["mentor_employee_id"] == cohort.mentors[0]  # Ann offers the python sought
+    assert sum(best["contributions"].values()) == pytest.approx(best["score"])
+    assert best["remaining_capacity"] == 2
+
+    outsider = await api.c.get(
+        "/v1/suggestions",
+        params={"participant_id": mentee_id},
+        headers=api.as_employee("someone-else"),
+    )
+    assert outsider.status_code == 404
+    unknown = await api.c.get(
+        "/v1/suggestions", params={"participant_id": "nope"}, headers=api.admin
+    )
+    assert unknown.status_code == 404
+    missing = await api.c.get("/v1/suggestions", headers=api.admin)
+    assert missing.status_code == 422 and missing.json()["detail"][0]["loc"] == [
+        "query",
+        "participant_id",
+    ]
+    mentors = await api.ok(
+        "GET", "/v1/participants", params={"program_id": cohort.program_id, "role": "mentor"}
+    )
+    as_mentor = await api.c.get(
+        "/v1/suggestions", params={"participant_id": mentors[0]["id"]}, headers=api.admin
+    )
+    assert as_mentor.status_code == 422

@@ -121,29 +121,63 @@ def test_cohort_is_always_feasible_and_deterministic(n_mentees, caps, skills) ->
     ]
 
 
-def test_replacement_skips_history_and_full_mentors() -> None:
+def test_replacements_skip_history_and_full_mentors_and_are_joint() -> None:
     mentee = person("me", sought=["python"])
     previous = person("old", offered=["python"])
     full = person("full", offered=["python"], capacity=1)
     other = person("other", offered=["excel"])
-    pair = domain.best_replacement(
-        mentee=mentee,
+    pairs = domain.replacements(
+        mentees=[mentee],
         mentors=[previous, full, other],
         loads={"full": 1},
-        excluded_mentors={"old"},
+        excluded={("me", "old")},
         program_format="classic",
     )
-    assert pair is not None and pair.mentor.participant_id == "other"
+    assert [p.mentor.participant_id for p in pairs] == ["other"]
     assert (
-        domain.best_replacement(
-            mentee=mentee,
+        domain.replacements(
+            mentees=[mentee],
             mentors=[previous],
             loads={},
-            excluded_mentors={"old"},
+            excluded={("me", "old")},
             program_format="classic",
         )
-        is None
+        == []
     )
+    # Two orphans, one slot each at two mentors: the joint optimum, not first come first served.
+    a = person("a", sought=["python", "sql"])
+    b = person("b", sought=["python"])
+    py_sql = person("t1", offered=["python", "sql"])
+    sql = person("t2", offered=["sql"])
+    got = domain.replacements(
+        mentees=[a, b], mentors=[py_sql, sql], loads={}, excluded=set(), program_format="classic"
+    )
+    assert {(p.mentee.participant_id, p.mentor.participant_id) for p in got} == {
+        ("a", "t2"),
+        ("b", "t1"),
+    }
+
+
+def test_suggestions_have_room_and_add_up() -> None:
+    mentee = person("me", sought=["python"])
+    mentors = [
+        person("t1", offered=["python"], capacity=1),
+        person("t2", offered=["python"]),
+        person("t3", offered=["excel"]),
+        person("t4", offered=["python"], langs=["de"]),
+    ]
+    got = domain.suggestions(
+        mentee=mentee,
+        mentors=mentors,
+        loads={"t1": 1},
+        excluded_mentors=set(),
+        program_format="classic",
+        limit=5,
+    )
+    assert [s.mentor.participant_id for s in got] == ["t2", "t3"]  # t1 full, t4 no language
+    for s in got:
+        assert sum(s.contributions.values()) == pytest.approx(s.score)
+        assert s.room >= 1
 
 
 def test_match_state_machine() -> None:
