@@ -79,19 +79,27 @@ async def enrolled_cohort(api: Api) -> Cohort:
     return Cohort(pid, [ann, bob], eve, mentee)
 
 
-async def proposed_match(api: Api, cohort: Cohort, *, timeout: float = 30.0) -> dict[str, Any]:
-    async def matched_run() -> Any:
-        r = await api.c.post(
-            "/v1/matching-runs", json={"program_id": cohort.program_id}, headers=api.admin
-        )
-        # 422 until matching has heard of the programme; 0 matches until it heard of the mentee
-        # and at least one mentor.
-        if r.status_code == 201 and r.json()["matched"]:
-            return r.json()
-        return None
+async def matching_knows_cohort(api: Api, cohort: Cohort, *, timeout: float = 30.0) -> None:
+    """Wait until matching has heard of the programme, the mentee and every mentor (the
+    suggestions list them), so that a run sees the whole cohort."""
 
-    run = await eventually(matched_run, timeout=timeout, what="a matching run with a match")
-    assert run["status"] == "draft" and run["certificate_holds"]
+    async def known() -> bool:
+        r = await api.c.get(
+            "/v1/suggestions",
+            headers=api.admin,
+            params={"participant_id": cohort.mentee_participant["id"]},
+        )
+        return r.status_code == 200 and len(r.json()["suggestions"]) == len(cohort.mentors)
+
+    await eventually(known, timeout=timeout, what="matching hearing of the whole cohort")
+
+
+async def proposed_match(api: Api, cohort: Cohort, *, timeout: float = 30.0) -> dict[str, Any]:
+    await matching_knows_cohort(api, cohort, timeout=timeout)
+    run = await api.ok(
+        "POST", "/v1/matching-runs", expect=201, json={"program_id": cohort.program_id}
+    )
+    assert run["status"] == "draft" and run["certificate_holds"] and run["matched"] == 1
     published = await api.ok("POST", f"/v1/matching-runs/{run['id']}/publish")
     assert published["status"] == "published"
     first = published["matches"][0]

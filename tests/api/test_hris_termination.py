@@ -68,11 +68,17 @@ async def test_a_departing_mentors_mentees_are_repaired_together(api: Api) -> No
     both = await api.enrol(pid, "m-both", "mentee", skills_sought=["python", "sql"])
     fan = await api.enrol(pid, "m-py", "mentee", skills_sought=["python"])
 
-    async def run_with_two() -> Any:
-        r = await api.c.post("/v1/matching-runs", json={"program_id": pid}, headers=api.admin)
-        return r.json() if r.status_code == 201 and r.json()["matched"] == 2 else None
+    async def matching_knows(mentee: dict, mentors: int) -> bool:
+        r = await api.c.get(
+            "/v1/suggestions", params={"participant_id": mentee["id"]}, headers=api.admin
+        )
+        return r.status_code == 200 and len(r.json()["suggestions"]) == mentors
 
-    await eventually(run_with_two, what="both mentees matched to the only mentor")
+    # Runs auto-publish here: run once, when matching has heard of all three.
+    for mentee in (both, fan):
+        await eventually(lambda m=mentee: matching_knows(m, 1), what="matching hearing of all")
+    run = await api.ok("POST", "/v1/matching-runs", expect=201, json={"program_id": pid})
+    assert run["matched"] == 2 and run["status"] == "published"
     await api.enrol(pid, "t-py", "mentor", skills_offered=["python", "sql"], capacity=1)
     await api.enrol(pid, "t-sql", "mentor", skills_offered=["sql"], capacity=1)
 

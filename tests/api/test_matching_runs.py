@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import Api, eventually
-from tests.scenario import enrolled_cohort
+from tests.scenario import Cohort, enrolled_cohort, matching_knows_cohort
 
 
 async def _draft(api: Api, program_id: str) -> dict[str, Any]:
@@ -20,8 +20,14 @@ async def _draft(api: Api, program_id: str) -> dict[str, Any]:
     return await eventually(run, what="a run with pairs")
 
 
-async def test_a_run_is_a_certified_draft_until_published(api: Api) -> None:
+async def _cohort(api: Api) -> Cohort:
     cohort = await enrolled_cohort(api)
+    await matching_knows_cohort(api, cohort)
+    return cohort
+
+
+async def test_a_run_is_a_certified_draft_until_published(api: Api) -> None:
+    cohort = await _cohort(api)
     draft = await _draft(api, cohort.program_id)
     assert draft["status"] == "draft" and draft["matches"] == []
     assert draft["policy"] == "max_matched" and draft["certificate_holds"]
@@ -46,7 +52,7 @@ async def test_a_run_is_a_certified_draft_until_published(api: Api) -> None:
 
 
 async def test_a_stale_draft_cannot_be_published(api: Api) -> None:
-    cohort = await enrolled_cohort(api)
+    cohort = await _cohort(api)
     draft = await _draft(api, cohort.program_id)
     # Another run is published first: the first draft's inputs (open matches) changed.
     newer = await api.ok(
