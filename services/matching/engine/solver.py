@@ -25,6 +25,7 @@ total score only.
 
 from __future__ import annotations
 
+import os
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -39,6 +40,7 @@ from ortools.graph.python import min_cost_flow
 
 SCALE = 1_000_000  # scores are compared as integers in millionths
 _NOT_ALLOWED = -(2**30)  # in the score cache: far below any score minus any dual value
+_THREADS = max(1, min(4, os.cpu_count() or 1))
 I64 = npt.NDArray[np.int64]
 
 
@@ -136,15 +138,15 @@ def _prefetched(
 ) -> Iterator[tuple[slice, tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]]]:
     """The source's blocks in order, the next one scored on another core meanwhile.
 
-    numpy releases the GIL in its array loops, so a scoring thread overlaps the caller's work
-    on the previous block. At most two blocks wait, to keep memory bounded.
+    numpy releases the GIL in its array loops, so scoring threads overlap each other and the
+    caller's work on the previous block. Only a few blocks wait, to keep memory bounded.
     """
     blocks = list(source.blocks())
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scoring") as pool:
+    with ThreadPoolExecutor(max_workers=_THREADS, thread_name_prefix="scoring") as pool:
         pending: deque[tuple[slice, Future]] = deque()
         for rows in blocks:
             pending.append((rows, pool.submit(source.block, rows)))
-            if len(pending) > 2:
+            if len(pending) > _THREADS + 1:
                 done_rows, future = pending.popleft()
                 yield done_rows, future.result()
         while pending:
@@ -387,8 +389,13 @@ def _violations(
         assert scan.cache is not None
         v32 = v.astype(np.int32)
         worst = np.empty(n, dtype=np.int64)
-        for rows in source.blocks():
-            worst[rows] = (scan.cache[rows] - v32[None, :]).max(axis=1, initial=_NOT_ALLOWED)
+        cache = scan.cache
+
+        def row_worst(rows: slice) -> None:
+            worst[rows] = (cache[rows] - v32[None, :]).max(axis=1, initial=_NOT_ALLOWED)
+
+        with ThreadPoolExecutor(max_workers=_THREADS, thread_name_prefix="certificate") as pool:
+            list(pool.map(row_worst, source.blocks()))
         rows_to_check = np.flatnonzero(worst > shifted_u)
     elif scan.cache is not None:
         rows_to_check = np.arange(n)
