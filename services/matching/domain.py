@@ -13,7 +13,7 @@ import hashlib
 import json
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -79,6 +79,9 @@ class Pair:
     mentee: Person
     mentor: Person
     score: float
+    # Why this pair: each criterion's share of the score, the mentee's favourite mentor and
+    # why not them, and the next best alternative (JSON-ready).
+    explanation: dict = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,52 @@ class CohortProposal:
     pairs_covered: int
     solve_ms: float
     inputs_digest: str
+
+
+def _explain(
+    i: int,
+    j: int,
+    mentees: list[Person],
+    mentors: list[Person],
+    scores: np.ndarray,
+    allowed: np.ndarray,
+    slot_value: np.ndarray,
+    program_format: str,
+) -> dict:
+    """The pair's explanation, from the scores and the certificate's dual values."""
+    options = np.flatnonzero(allowed[i])
+    ranked = options[np.argsort(-scores[i, options], kind="stable")]
+    top = int(ranked[0])
+    explanation: dict = {
+        "contributions": contributions(mentees[i], mentors[j], program_format=program_format),
+        "top_choice": None,
+        "why_not_top_choice": None,
+        "next_best": None,
+    }
+    if top != j:
+        gain = float(scores[i, top] - scores[i, j])
+        worth = float(slot_value[top])
+        explanation["top_choice"] = {
+            "mentor_participant_id": mentors[top].participant_id,
+            "score": round(float(scores[i, top]), 6),
+        }
+        # The dual value of a slot is what the cohort loses without it; above 1 (more than
+        # any score) it means another mentee would be left without a mentor.
+        explanation["why_not_top_choice"] = (
+            "that mentor is full, and giving this mentee one of its slots would leave another "
+            "mentee without any mentor"
+            if worth > 1
+            else f"that mentor is full: a slot there adds {worth:.4f} to the cohort's total as "
+            f"matched, at least the {gain:.4f} this mentee would gain"
+        )
+    others = [int(k) for k in ranked if int(k) != j]
+    if others:
+        k = others[0]
+        explanation["next_best"] = {
+            "mentor_participant_id": mentors[k].participant_id,
+            "score": round(float(scores[i, k]), 6),
+        }
+    return explanation
 
 
 def inputs_digest(
@@ -165,7 +214,12 @@ def propose_cohort(
     solution = solve(ArraySource(scores, room, allowed), policy=Policy.max_matched)
     solve_ms = (time.perf_counter() - t0) * 1000
     pairs = [
-        Pair(mentees[i], mentors[j], float(scores[i, j]))
+        Pair(
+            mentees[i],
+            mentors[j],
+            float(scores[i, j]),
+            _explain(i, j, mentees, mentors, scores, allowed, solution.slot_value, program_format),
+        )
         for i, j in enumerate(solution.mentor_of.tolist())
         if j >= 0
     ]

@@ -109,6 +109,7 @@ class RunPair(Base, table=True):
     mentee_employee_id: str = Field(max_length=100)
     mentor_employee_id: str = Field(max_length=100)
     score: float
+    explanation: dict | None = Field(default=None, sa_type=JSON)
 
 
 class MatchingRunCreate(MatchingRunBase):
@@ -128,6 +129,7 @@ class MatchBase(Base):
     end_reason: str | None = Field(default=None, max_length=200)
     run_id: str | None = Field(default=None, max_length=36)
     replaces_match_id: str | None = Field(default=None, max_length=36)
+    explanation: dict | None = Field(default=None, sa_type=JSON)
 
 
 class Match(MatchBase, table=True):
@@ -149,6 +151,7 @@ class RunPairPublic(BaseModel):
     mentee_employee_id: str
     mentor_employee_id: str
     score: float
+    explanation: dict | None
 
 
 class MatchingRunPublic(MatchingRunBase):

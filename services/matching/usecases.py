@@ -79,6 +79,7 @@ def _propose(
     mentee: tuple[str, str],
     mentor: tuple[str, str],
     score: float,
+    explanation: dict | None,
     run_id: str | None,
     replaces: str | None,
 ) -> Match:
@@ -91,6 +92,7 @@ def _propose(
         mentor_participant_id=mentor[0],
         mentor_employee_id=mentor[1],
         score=score,
+        explanation=explanation,
         run_id=run_id,
         replaces_match_id=replaces,
     )
@@ -165,6 +167,7 @@ async def run_matching(
             mentee_employee_id=p.mentee.employee_id,
             mentor_employee_id=p.mentor.employee_id,
             score=p.score,
+            explanation=p.explanation,
         )
         for p in c.pairs
     ]
@@ -188,6 +191,7 @@ def _publish(*, uow: UnitOfWork, run: MatchingRun, pairs: list[RunPair]) -> list
             mentee=(p.mentee_participant_id, p.mentee_employee_id),
             mentor=(p.mentor_participant_id, p.mentor_employee_id),
             score=p.score,
+            explanation=p.explanation,
         )
         for p in pairs
     ]
@@ -372,6 +376,7 @@ async def _rematch(*, uow: UnitOfWork, ended: list[Match]) -> list[Match]:
             mentee=(pair.mentee.participant_id, pair.mentee.employee_id),
             mentor=(pair.mentor.participant_id, pair.mentor.employee_id),
             score=pair.score,
+            explanation=pair.explanation,
             run_id=None,
             replaces=replaced[pair.mentee.participant_id].id,
         )

@@ -123,3 +123,21 @@ async def test_self_service_suggestions(api: Api) -> None:
         "/v1/suggestions", params={"participant_id": mentors[0]["id"]}, headers=api.admin
     )
     assert as_mentor.status_code == 422
+
+
+async def test_every_pair_and_match_carries_its_explanation(api: Api) -> None:
+    cohort = await _cohort(api)
+    draft = await api.ok("POST", "/v1/matching-runs", expect=201,
+                         json={"program_id": cohort.program_id})
+    (pair,) = draft["pairs"]
+    why = pair["explanation"]
+    assert sum(why["contributions"].values()) == pytest.approx(pair["score"], abs=1e-5)
+    # Both mentors have room: Eve gets her favourite, and Bob is the next best.
+    assert why["top_choice"] is None and why["why_not_top_choice"] is None
+    assert why["next_best"]["score"] <= pair["score"]
+    published = await api.ok("POST", f"/v1/matching-runs/{draft['id']}/publish")
+    match = published["matches"][0]
+    assert match["explanation"] == why
+    fetched = await api.ok("GET", f"/v1/matches/{match['id']}",
+                           headers=api.as_employee(cohort.mentee))
+    assert fetched["explanation"]["contributions"] == why["contributions"]

@@ -94,6 +94,12 @@ def test_cohort_is_optimal_where_greedy_is_not() -> None:
     got = {p.mentee.participant_id: p.mentor.participant_id for p in proposal.pairs}
     assert got == {"e1": "t2", "e2": "t1"}  # greedy would give e1 t1 and leave e2 with t2
     assert proposal.certificate_holds
+    why = next(p.explanation for p in proposal.pairs if p.mentee.participant_id == "e1")
+    assert why["top_choice"]["mentor_participant_id"] == "t1"
+    assert why["why_not_top_choice"].startswith("that mentor is full")
+    assert why["next_best"]["mentor_participant_id"] == "t1"
+    chosen = next(p for p in proposal.pairs if p.mentee.participant_id == "e1")
+    assert sum(why["contributions"].values()) == pytest.approx(chosen.score)
     again = _propose([python_fan, both], [sql_only, python])
     assert again.inputs_digest == proposal.inputs_digest and again.pairs == proposal.pairs
 
