@@ -127,8 +127,9 @@ async def test_self_service_suggestions(api: Api) -> None:
 
 async def test_every_pair_and_match_carries_its_explanation(api: Api) -> None:
     cohort = await _cohort(api)
-    draft = await api.ok("POST", "/v1/matching-runs", expect=201,
-                         json={"program_id": cohort.program_id})
+    draft = await api.ok(
+        "POST", "/v1/matching-runs", expect=201, json={"program_id": cohort.program_id}
+    )
     (pair,) = draft["pairs"]
     why = pair["explanation"]
     assert sum(why["contributions"].values()) == pytest.approx(pair["score"], abs=1e-5)
@@ -138,6 +139,7 @@ async def test_every_pair_and_match_carries_its_explanation(api: Api) -> None:
     published = await api.ok("POST", f"/v1/matching-runs/{draft['id']}/publish")
     match = published["matches"][0]
     assert match["explanation"] == why
-    fetched = await api.ok("GET", f"/v1/matches/{match['id']}",
-                           headers=api.as_employee(cohort.mentee))
+    fetched = await api.ok(
+        "GET", f"/v1/matches/{match['id']}", headers=api.as_employee(cohort.mentee)
+    )
     assert fetched["explanation"]["contributions"] == why["contributions"]

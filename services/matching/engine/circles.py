@@ -1,0 +1,109 @@
+"""Circles (group mentoring): mentees grouped around anchors, a mentor or a theme each.
+
+Every mentee joins one circle; a circle takes at most `size` mentees, and at most `max_same`
+from any one department, so that circles mix people (diversity as a hard rule, not a hope).
+Within those rules the grouping maximises how much each mentee shares with the circle's
+anchor: the fraction of the mentee's themes the anchor covers. It is a min-cost flow
+(mentee -> (circle, department) -> circle -> sink), solved exactly by OR-Tools.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from ortools.graph.python import min_cost_flow
+
+SCALE = 1_000_000
+U64 = npt.NDArray[np.uint64]
+
+
+@dataclass(frozen=True)
+class Circle:
+    anchor: int  # index of the mentor (or theme bit) it forms around
+    members: list[int]  # mentee indices
+    shared: float  # mean share of the members' themes the anchor covers
+
+
+@dataclass(frozen=True)
+class Circles:
+    circles: list[Circle]
+    unplaced: list[int]  # mentees no circle could take (not enough room)
+    total_shared: float
+
+
+def theme_anchors(themes: list[int]) -> U64:
+    """Anchors for circles 'around a theme': one bit each."""
+    return np.array([1 << t for t in themes], dtype=np.uint64)
+
+
+def form_circles(
+    mentee_themes: U64,
+    mentee_department: npt.NDArray[np.int64],
+    anchor_themes: U64,
+    *,
+    size: int,
+    max_same: int | None = None,
+) -> Circles:
+    """Group mentees into one circle per anchor (at most `size` each, at most `max_same` per
+    department, default half the size rounded up), maximising the themes shared with anchors
+    while placing as many mentees as possible."""
+    n, c = len(mentee_themes), len(anchor_themes)
+    if size < 1:
+        raise ValueError("size must be at least 1")
+    same = max_same if max_same is not None else -(-size // 2)
+    if n == 0 or c == 0:
+        return Circles([Circle(a, [], 0.0) for a in range(c)], list(range(n)), 0.0)
+    counts = np.bitwise_count(mentee_themes).astype(np.float64)
+    common = np.bitwise_count(mentee_themes[:, None] & anchor_themes[None, :]).astype(np.float64)
+    share = np.divide(common, counts[:, None], out=np.zeros_like(common), where=counts[:, None] > 0)
+    weight = np.rint(share * SCALE).astype(np.int64)
+    depts, dept_of = np.unique(mentee_department, return_inverse=True)
+    d = len(depts)
+    # Nodes: source, mentees, (circle, department) gates, circles, sink.
+    src, gate0 = 0, 1 + n
+    circle0 = gate0 + c * d
+    sink = circle0 + c
+    mentees = np.arange(n)
+    anchors = np.arange(c)
+    tails = [np.zeros(n, np.int64)]
+    heads = [1 + mentees]
+    caps = [np.ones(n, np.int64)]
+    # A bonus per placement above any total share: place as many mentees as possible first.
+    bonus = n * SCALE + 1
+    costs = [np.zeros(n, np.int64)]
+    ii, cc = np.meshgrid(mentees, anchors, indexing="ij")
+    tails.append(1 + ii.ravel())
+    heads.append(gate0 + cc.ravel() * d + dept_of[ii.ravel()])
+    caps.append(np.ones(n * c, np.int64))
+    costs.append(-(weight.ravel() + bonus))
+    gc, gd = np.meshgrid(anchors, np.arange(d), indexing="ij")
+    tails.append(gate0 + gc.ravel() * d + gd.ravel())
+    heads.append(circle0 + gc.ravel())
+    caps.append(np.full(c * d, same, np.int64))
+    costs.append(np.zeros(c * d, np.int64))
+    tails.append(circle0 + anchors)
+    heads.append(np.full(c, sink))
+    caps.append(np.full(c, size, np.int64))
+    costs.append(np.zeros(c, np.int64))
+    smcf = min_cost_flow.SimpleMinCostFlow()
+    smcf.add_arcs_with_capacity_and_unit_cost(
+        np.concatenate(tails).astype(np.int32),
+        np.concatenate(heads).astype(np.int32),
+        np.concatenate(caps),
+        np.concatenate(costs),
+    )
+    smcf.set_nodes_supplies(np.array([src, sink]), np.array([n, -n]))
+    if smcf.solve_max_flow_with_min_cost() != smcf.OPTIMAL:
+        raise RuntimeError("circle formation failed")
+    used = smcf.flows(np.arange(n, n + n * c)) > 0
+    member, circle = ii.ravel()[used], cc.ravel()[used]
+    groups = []
+    for a in range(c):
+        people = sorted(member[circle == a].tolist())
+        mean = float(share[people, a].mean()) if people else 0.0
+        groups.append(Circle(a, people, round(mean, 6)))
+    placed = set(member.tolist())
+    total = float(share[member, circle].sum())
+    return Circles(groups, [i for i in range(n) if i not in placed], round(total, 6))
