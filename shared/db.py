@@ -60,10 +60,6 @@ async def ping(engine: AsyncEngine) -> None:
         await conn.execute(text("SELECT 1"))
 
 
-def is_postgres(engine: AsyncEngine) -> bool:
-    return engine.dialect.name == "postgresql"
-
-
 async def upgrade(engine: AsyncEngine, migrations_dir: Path) -> None:
     """Bring the service's database to the head of its Alembic history.
 

@@ -207,18 +207,6 @@ def _scan(source: ScoreSource, k: int, per_mentor: I64, cache_bytes: int) -> _Sc
     return _Scan(graph, left_out, allowed_pairs, cache)
 
 
-def _scores_of(source: ScoreSource, ei: I64, ej: I64) -> npt.NDArray[np.float32]:
-    """The float scores of some pairs (for pairs found by integer score only)."""
-    out = np.empty(len(ei), dtype=np.float32)
-    rows = np.unique(ei)
-    for start in range(0, len(rows), source.block_rows):
-        chunk = rows[start : start + source.block_rows]
-        scores, _ = source.block(chunk)
-        sel = np.isin(ei, chunk)
-        out[sel] = scores[np.searchsorted(chunk, ei[sel]), ej[sel]]
-    return out
-
-
 def _dedup(parts: list[_Graph], m: int) -> _Graph:
     g = _Graph.concat(parts)
     _, first = np.unique(g.ei * max(m, 1) + g.ej, return_index=True)
