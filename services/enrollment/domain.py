@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from services.enrollment.models import EmployeeStatus, ParticipantRole, ParticipantStatus
 from shared.errors import Conflict, Invalid
@@ -44,6 +46,17 @@ def resolve_profile(
         department=department if department is not None else employee_department,
         capacity=(capacity or DEFAULT_MENTOR_CAPACITY) if role is ParticipantRole.mentor else 1,
     )
+
+
+def tz_offset_hours(timezone: str | None, *, at: datetime) -> int | None:
+    """The employee's UTC offset in whole hours at `at` (None when unknown or invalid)."""
+    if not timezone:
+        return None
+    try:
+        offset = ZoneInfo(timezone).utcoffset(at)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    return None if offset is None else round(offset.total_seconds() / 3600)
 
 
 def ensure_can_withdraw(status: ParticipantStatus) -> None:

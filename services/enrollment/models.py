@@ -6,12 +6,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, model_validator
+from pydantic import AfterValidator, BaseModel, field_validator, model_validator
+from pydantic import Field as PydanticField
 from sqlalchemy import JSON, String, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from shared.api import new_id, utcnow
+from shared.contracts.enrollment import HARD_FILTER_WEIGHT, MATCHING_CRITERIA
 from shared.service import messaging_tables
 
 
@@ -49,6 +51,9 @@ def _clean_tags(values: list[str]) -> list[str]:
 
 
 Tags = Annotated[list[str], AfterValidator(_clean_tags)]
+Likert = Annotated[int, PydanticField(ge=1, le=5)]
+Slot = Annotated[int, PydanticField(ge=0, le=41)]
+Slots = Annotated[list[Slot], AfterValidator(lambda slots: sorted(set(slots)))]
 
 
 # --- employees ------------------------------------------------------------------------------
@@ -137,6 +142,12 @@ class ProgramBase(Base):
     rating_window: int = Field(default=2, ge=1, le=20)
     # A matching run is a draft for an admin to review and publish, unless this is set.
     auto_publish: bool = False
+    # How matching weighs its criteria, 0 to 10 each (10 makes one a hard filter): skills,
+    # themes, similarity, seniority, department, timezone, availability, volunteer.
+    weights: dict[str, int] = Field(default_factory=dict, sa_type=JSON)
+    max_timezone_gap_h: int = Field(default=12, ge=0, le=24)
+    min_score: float = Field(default=0.0, ge=0, le=1)
+    cross_department: bool = True
 
 
 class Program(ProgramBase, table=True):
@@ -146,7 +157,17 @@ class Program(ProgramBase, table=True):
 
 
 class ProgramCreate(ProgramBase):
-    pass
+    @field_validator("weights")
+    @classmethod
+    def _known_criteria(cls, weights: dict[str, int]) -> dict[str, int]:
+        unknown = sorted(set(weights) - set(MATCHING_CRITERIA))
+        if unknown:
+            raise ValueError(f"unknown criteria {unknown}; known: {list(MATCHING_CRITERIA)}")
+        if any(not 0 <= w <= HARD_FILTER_WEIGHT for w in weights.values()):
+            raise ValueError(f"weights go from 0 to {HARD_FILTER_WEIGHT}")
+        if weights and not any(weights.get(c, 1) for c in MATCHING_CRITERIA):
+            raise ValueError("at least one criterion needs a weight")
+        return weights
 
 
 class ProgramPublic(ProgramBase):
@@ -163,6 +184,11 @@ class ParticipantBase(Base):
     role: ParticipantRole = Field(sa_type=String(10))
     skills_offered: Tags = Field(default_factory=list, sa_type=JSON)
     skills_sought: Tags = Field(default_factory=list, sa_type=JSON)
+    themes: Tags = Field(default_factory=list, sa_type=JSON)  # goals and themes
+    # The enrolment questionnaire (values, working style), answers 1 (disagree) to 5 (agree).
+    answers: list[Likert] = Field(default_factory=list, max_length=20, sa_type=JSON)
+    # Weekly availability in four-hour slots: 0 is Monday 00-04 UTC, 41 Sunday 20-24.
+    availability: Slots = Field(default_factory=list, max_length=42, sa_type=JSON)
     # Volunteers are matched first; HR may also nominate people.
     volunteer: bool = True
 
@@ -175,6 +201,8 @@ class Participant(ParticipantBase, table=True):
     level: int | None = None
     department: str | None = Field(default=None, max_length=200)
     capacity: int = 1
+    tz_offset_h: int | None = None
+    manager_chain: list[str] = Field(default_factory=list, sa_type=JSON)
     status: ParticipantStatus = Field(default=ParticipantStatus.active, sa_type=String(20))
     withdrawn_reason: str | None = Field(default=None, max_length=200)
     created_at: datetime = Field(default_factory=utcnow)
@@ -190,6 +218,8 @@ class ParticipantCreate(ParticipantBase):
 
 class ParticipantPublic(ParticipantBase):
     id: str
+    tz_offset_h: int | None
+    manager_chain: list[str]
     languages: list[str]
     level: int | None
     department: str | None

@@ -153,6 +153,10 @@ async def create_program(*, uow: UnitOfWork, org: str, data: ProgramCreate) -> P
             rematch_threshold=program.rematch_threshold,
             rating_window=program.rating_window,
             auto_publish=program.auto_publish,
+            weights=program.weights,
+            max_timezone_gap_h=program.max_timezone_gap_h,
+            min_score=program.min_score,
+            cross_department=program.cross_department,
         ),
         org=org,
     )
@@ -213,6 +217,11 @@ async def enroll(*, uow: UnitOfWork, principal: Principal, data: ParticipantCrea
         raise Conflict(f"employee already enrolled as {data.role} in this program")
     participant = Participant(
         org=org,
+        themes=data.themes,
+        answers=data.answers,
+        availability=data.availability,
+        tz_offset_h=domain.tz_offset_hours(employee.timezone, at=utcnow()),
+        manager_chain=await _manager_chain(uow=uow, org=org, employee=employee),
         program_id=data.program_id,
         employee_id=data.employee_id,
         role=data.role,
@@ -238,11 +247,30 @@ async def enroll(*, uow: UnitOfWork, principal: Principal, data: ParticipantCrea
             department=participant.department,
             capacity=participant.capacity,
             volunteer=participant.volunteer,
+            themes=participant.themes,
+            answers=participant.answers,
+            availability=participant.availability,
+            tz_offset_h=participant.tz_offset_h,
+            manager_chain=participant.manager_chain,
         ),
         org=org,
     )
     await uow.commit()
     return participant
+
+
+async def _manager_chain(*, uow: UnitOfWork, org: str, employee: Employee) -> list[str]:
+    """Employee ids above this one in the reporting line, nearest first (matching never pairs
+    someone with their own manager chain)."""
+    chain: list[str] = []
+    current = employee
+    while current.manager_id and current.manager_id not in chain and len(chain) < 20:
+        chain.append(current.manager_id)
+        manager = await uow.session.get(Employee, (org, current.manager_id))
+        if manager is None:
+            break
+        current = manager
+    return chain
 
 
 async def get_participant(

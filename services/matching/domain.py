@@ -1,10 +1,10 @@
-"""Matching's rules, free of I/O: pair scores, the cohort proposal, replacements, match states.
+"""Matching's rules, free of I/O: the cohort proposal, replacements, suggestions, match states.
 
-The score here is a transparent weighted sum over what enrolment collects today; the cohort is
-then solved by the engine (services/matching/engine): the maximum number of mentees matched,
-then the maximum total score, proven optimal by its certificate. Hard rules first: never the
-same person, at least one shared language, never a pair that already ended or was declined,
-never beyond a mentor's capacity.
+Scores come from the engine's scorer (services/matching/engine) under the programme's weights
+and constraints; the cohort is solved by its certified solver: the most mentees matched, then
+the best total score, proven optimal. Hard rules: never the same person, never in the mentee's
+reporting line, a shared language, within the programme's timezone gap, never a pair that
+already ended or was declined, never beyond a mentor's capacity.
 """
 
 from __future__ import annotations
@@ -12,66 +12,19 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from services.matching.engine.scoring import ArraySource
-from services.matching.engine.solver import Policy, solve
+from services.matching.cohort import Person, ProgramRules, build_scorer
+from services.matching.engine import explain as engine_explain
+from services.matching.engine.scoring import Scorer
+from services.matching.engine.solver import Policy, Solution, solve
 from services.matching.models import MatchStatus
 from shared.errors import Conflict
 
-WEIGHTS = {"skills": 0.5, "seniority": 0.2, "department": 0.1, "language": 0.1, "volunteer": 0.1}
-
-
-@dataclass(frozen=True)
-class Person:
-    participant_id: str
-    employee_id: str
-    skills_offered: frozenset[str]
-    skills_sought: frozenset[str]
-    languages: frozenset[str]
-    level: int | None
-    department: str | None
-    capacity: int
-    volunteer: bool
-
-
-def contributions(
-    mentee: Person, mentor: Person, *, program_format: str
-) -> dict[str, float] | None:
-    """Each criterion's share of the pair's score (they add up to it), or None when a hard
-    rule forbids the pair."""
-    if mentee.employee_id == mentor.employee_id or not (mentee.languages & mentor.languages):
-        return None
-    sought = mentee.skills_sought
-    skills = len(sought & mentor.skills_offered) / len(sought) if sought else 0.5
-    if mentee.level is None or mentor.level is None:
-        seniority = 0.5
-    elif program_format == "reverse":  # the mentor is the junior, strong in what is sought
-        seniority = 1.0 if mentor.level < mentee.level else 0.0
-    else:
-        seniority = 1.0 if mentor.level > mentee.level else 0.0
-    if mentee.department is None or mentor.department is None:
-        department = 0.5
-    else:
-        department = 1.0 if mentee.department != mentor.department else 0.0
-    values = {
-        "skills": skills,
-        "seniority": seniority,
-        "department": department,
-        "language": 1.0,
-        # Volunteers first, on both sides: when slots are scarce, volunteer mentees win them.
-        "volunteer": (mentor.volunteer + mentee.volunteer) / 2,
-    }
-    return {name: round(WEIGHTS[name] * value, 6) for name, value in values.items()}
-
-
-def score(mentee: Person, mentor: Person, *, program_format: str) -> float | None:
-    """The pair's compatibility in [0, 1], or None when a hard rule forbids the pair."""
-    parts = contributions(mentee, mentor, program_format=program_format)
-    return None if parts is None else round(sum(parts.values()), 6)
+__all__ = ["Person", "ProgramRules"]
 
 
 @dataclass(frozen=True)
@@ -96,50 +49,25 @@ class CohortProposal:
     inputs_digest: str
 
 
-def _explain(
-    i: int,
-    j: int,
-    mentees: list[Person],
-    mentors: list[Person],
-    scores: np.ndarray,
-    allowed: np.ndarray,
-    slot_value: np.ndarray,
-    program_format: str,
-) -> dict:
+def _explain(scorer: Scorer, solution: Solution, i: int, mentors: list[Person]) -> dict:
     """The pair's explanation, from the scores and the certificate's dual values."""
-    options = np.flatnonzero(allowed[i])
-    ranked = options[np.argsort(-scores[i, options], kind="stable")]
-    top = int(ranked[0])
-    explanation: dict = {
-        "contributions": contributions(mentees[i], mentors[j], program_format=program_format),
-        "top_choice": None,
-        "why_not_top_choice": None,
-        "next_best": None,
+    ex = engine_explain.explain(scorer, solution, i)
+    assert ex.chosen is not None
+
+    def option(o: engine_explain.Option | None) -> dict | None:
+        if o is None:
+            return None
+        return {
+            "mentor_participant_id": mentors[o.mentor].participant_id,
+            "score": round(o.score, 6),
+        }
+
+    return {
+        "contributions": {k: round(v, 6) for k, v in ex.chosen.contributions.items()},
+        "top_choice": option(ex.top_choice),
+        "why_not_top_choice": ex.why_not_top_choice,
+        "next_best": option(ex.next_best),
     }
-    if top != j:
-        gain = float(scores[i, top] - scores[i, j])
-        worth = float(slot_value[top])
-        explanation["top_choice"] = {
-            "mentor_participant_id": mentors[top].participant_id,
-            "score": round(float(scores[i, top]), 6),
-        }
-        # The dual value of a slot is what the cohort loses without it; above 1 (more than
-        # any score) it means another mentee would be left without a mentor.
-        explanation["why_not_top_choice"] = (
-            "that mentor is full, and giving this mentee one of its slots would leave another "
-            "mentee without any mentor"
-            if worth > 1
-            else f"that mentor is full: a slot there adds {worth:.4f} to the cohort's total as "
-            f"matched, at least the {gain:.4f} this mentee would gain"
-        )
-    others = [int(k) for k in ranked if int(k) != j]
-    if others:
-        k = others[0]
-        explanation["next_best"] = {
-            "mentor_participant_id": mentors[k].participant_id,
-            "score": round(float(scores[i, k]), 6),
-        }
-    return explanation
 
 
 def inputs_digest(
@@ -148,45 +76,34 @@ def inputs_digest(
     mentors: list[Person],
     loads: Mapping[str, int],
     excluded: set[tuple[str, str]],
-    program_format: str,
+    rules: ProgramRules,
     policy: str,
 ) -> str:
     """A fingerprint of everything a run depends on: same digest, same proposal."""
     h = hashlib.sha256()
-    h.update(json.dumps([program_format, policy, sorted(excluded), sorted(loads.items())]).encode())
+    h.update(
+        json.dumps(
+            [asdict(rules), policy, sorted(excluded), sorted(loads.items())], sort_keys=True
+        ).encode()
+    )
     for person in sorted(mentees, key=lambda p: p.participant_id) + sorted(
         mentors, key=lambda p: p.participant_id
     ):
-        h.update(
-            json.dumps(
-                [
-                    person.participant_id,
-                    person.employee_id,
-                    sorted(person.skills_offered),
-                    sorted(person.skills_sought),
-                    sorted(person.languages),
-                    person.level,
-                    person.department,
-                    person.capacity,
-                    person.volunteer,
-                ]
-            ).encode()
-        )
+        h.update(json.dumps(asdict(person), sort_keys=True, default=sorted).encode())
     return h.hexdigest()
 
 
 def propose_cohort(
     *,
-    mentees: Iterable[Person],
-    mentors: Iterable[Person],
+    mentees: list[Person],
+    mentors: list[Person],
     loads: Mapping[str, int],
     excluded: set[tuple[str, str]],
-    program_format: str,
+    rules: ProgramRules,
 ) -> CohortProposal:
     """The optimal cohort: most mentees matched, then the best total score, certified.
 
-    Ties are broken stably by participant ids (inputs are sorted), so the same inputs give the
-    same proposal.
+    Inputs are sorted by participant id, so the same inputs give the same proposal.
     """
     mentees = sorted(mentees, key=lambda p: p.participant_id)
     mentors = sorted(mentors, key=lambda p: p.participant_id)
@@ -195,30 +112,21 @@ def propose_cohort(
         mentors=mentors,
         loads=loads,
         excluded=excluded,
-        program_format=program_format,
+        rules=rules,
         policy=Policy.max_matched.value,
     )
-    scores = np.zeros((len(mentees), len(mentors)), dtype=np.float32)
-    allowed = np.zeros_like(scores, dtype=bool)
-    for i, mentee in enumerate(mentees):
-        for j, mentor in enumerate(mentors):
-            if (mentee.participant_id, mentor.participant_id) in excluded:
-                continue
-            s = score(mentee, mentor, program_format=program_format)
-            if s is not None:
-                scores[i, j], allowed[i, j] = s, True
-    room = np.array(
-        [max(t.capacity - loads.get(t.participant_id, 0), 0) for t in mentors], dtype=np.int64
+    scorer = build_scorer(
+        mentees=mentees, mentors=mentors, loads=loads, excluded=excluded, rules=rules
     )
     t0 = time.perf_counter()
-    solution = solve(ArraySource(scores, room, allowed), policy=Policy.max_matched)
+    solution = solve(scorer, policy=Policy.max_matched)
     solve_ms = (time.perf_counter() - t0) * 1000
     pairs = [
         Pair(
             mentees[i],
             mentors[j],
-            float(scores[i, j]),
-            _explain(i, j, mentees, mentors, scores, allowed, solution.slot_value, program_format),
+            round(float(solution.score[i]), 6),
+            _explain(scorer, solution, i, mentors),
         )
         for i, j in enumerate(solution.mentor_of.tolist())
         if j >= 0
@@ -242,7 +150,7 @@ def replacements(
     mentors: list[Person],
     loads: Mapping[str, int],
     excluded: set[tuple[str, str]],
-    program_format: str,
+    rules: ProgramRules,
 ) -> list[Pair]:
     """Minimal change: new mentors for these mentees only, within the room mentors have left.
 
@@ -250,11 +158,7 @@ def replacements(
     or all of a departed mentor's), the assignment is optimal and certified like a cohort's.
     """
     return propose_cohort(
-        mentees=mentees,
-        mentors=mentors,
-        loads=loads,
-        excluded=excluded,
-        program_format=program_format,
+        mentees=mentees, mentors=mentors, loads=loads, excluded=excluded, rules=rules
     ).pairs
 
 
@@ -272,20 +176,25 @@ def suggestions(
     mentors: list[Person],
     loads: Mapping[str, int],
     excluded_mentors: set[str],
-    program_format: str,
+    rules: ProgramRules,
     limit: int,
 ) -> list[Suggestion]:
     """Self-service: the mentee's best mentors that still have room, best first."""
-    found = []
-    for mentor in mentors:
-        room = mentor.capacity - loads.get(mentor.participant_id, 0)
-        if room <= 0 or mentor.participant_id in excluded_mentors:
-            continue
-        parts = contributions(mentee, mentor, program_format=program_format)
-        if parts is not None:
-            found.append(Suggestion(mentor, round(sum(parts.values()), 6), parts, room))
-    found.sort(key=lambda s: (-s.score, s.mentor.participant_id))
-    return found[:limit]
+    mentors = sorted(mentors, key=lambda p: p.participant_id)
+    excluded = {(mentee.participant_id, m) for m in excluded_mentors}
+    scorer = build_scorer(
+        mentees=[mentee], mentors=mentors, loads=loads, excluded=excluded, rules=rules
+    )
+    found = engine_explain.suggestions(scorer, 0, load=np.zeros(len(mentors), np.int64), n=limit)
+    return [
+        Suggestion(
+            mentors[o.mentor],
+            round(o.score, 6),
+            {k: round(v, 6) for k, v in o.contributions.items()},
+            int(scorer.capacity[o.mentor]),
+        )
+        for o in found
+    ]
 
 
 OPEN = (MatchStatus.proposed, MatchStatus.active)

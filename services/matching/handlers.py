@@ -19,6 +19,10 @@ async def on_program_created(uow: UnitOfWork, event: Event, data: EventData) -> 
     )
     program.name, program.format = data.name, data.format
     program.auto_publish = data.auto_publish
+    program.weights = dict(data.weights)
+    program.max_timezone_gap_h = data.max_timezone_gap_h
+    program.min_score = data.min_score
+    program.cross_department = data.cross_department
     uow.session.add(program)
 
 
@@ -32,6 +36,11 @@ async def on_participant_enrolled(uow: UnitOfWork, event: Event, data: EventData
         role=data.role,
     )
     for field in (
+        "themes",
+        "answers",
+        "availability",
+        "tz_offset_h",
+        "manager_chain",
         "skills_offered",
         "skills_sought",
         "languages",

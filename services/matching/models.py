@@ -46,6 +46,10 @@ class ProgramView(Base, table=True):
     name: str = Field(max_length=200)
     format: str = Field(max_length=20)
     auto_publish: bool = False
+    weights: dict[str, int] = Field(default_factory=dict, sa_type=JSON)
+    max_timezone_gap_h: int = 12
+    min_score: float = 0.0
+    cross_department: bool = True
 
 
 class Candidate(Base, table=True):
@@ -64,6 +68,11 @@ class Candidate(Base, table=True):
     department: str | None = Field(default=None, max_length=200)
     capacity: int = 1
     volunteer: bool = True
+    themes: list[str] = Field(default_factory=list, sa_type=JSON)
+    answers: list[int] = Field(default_factory=list, sa_type=JSON)
+    availability: list[int] = Field(default_factory=list, sa_type=JSON)
+    tz_offset_h: int | None = None
+    manager_chain: list[str] = Field(default_factory=list, sa_type=JSON)
     active: bool = True
 
 

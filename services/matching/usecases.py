@@ -39,6 +39,21 @@ def _person(c: Candidate) -> domain.Person:
         department=c.department,
         capacity=c.capacity,
         volunteer=c.volunteer,
+        themes=frozenset(c.themes),
+        answers=tuple(c.answers),
+        availability=frozenset(c.availability),
+        tz_offset_h=c.tz_offset_h,
+        manager_chain=tuple(c.manager_chain),
+    )
+
+
+def _rules(program: ProgramView) -> domain.ProgramRules:
+    return domain.ProgramRules(
+        format=program.format,
+        weights=dict(program.weights),
+        max_timezone_gap_h=program.max_timezone_gap_h,
+        min_score=program.min_score,
+        cross_department=program.cross_department,
     )
 
 
@@ -125,7 +140,7 @@ async def _cohort_inputs(uow: UnitOfWork, program: ProgramView) -> dict:
         "mentors": [_person(c) for c in mentors],
         "loads": dict(_loads(matches)),
         "excluded": excluded,
-        "program_format": program.format,
+        "rules": _rules(program),
     }
 
 
@@ -366,7 +381,7 @@ async def _rematch(*, uow: UnitOfWork, ended: list[Match]) -> list[Match]:
         mentors=mentors,
         loads=_loads(matches),
         excluded=excluded,
-        program_format=program.format,
+        rules=_rules(program),
     )
     return [
         _propose(
@@ -426,7 +441,7 @@ async def suggest(
         mentors=mentors,
         loads=_loads(matches),
         excluded_mentors=_history(matches, mentee.id),
-        program_format=program.format,
+        rules=_rules(program),
         limit=limit,
     )
     return mentee, found

@@ -7,6 +7,20 @@ from typing import Literal
 from shared.events import EventData
 
 ProgramFormat = Literal["classic", "reverse", "circles"]
+
+# The criteria a programme weighs for matching (0 to 10 each; 10 turns one into a hard
+# filter). Enrollment validates programme weights against them; matching scores by them.
+MATCHING_CRITERIA = (
+    "skills",  # skills the mentee seeks that the mentor offers
+    "themes",  # shared goals and themes
+    "similarity",  # deep-level similarity: values and working style (questionnaire)
+    "seniority",  # level gap in the direction the programme's format wants
+    "department",  # cross-department (or same-department) preference
+    "timezone",  # closeness of working hours
+    "availability",  # overlap of weekly availability slots
+    "volunteer",  # volunteers first (mentor and mentee)
+)
+HARD_FILTER_WEIGHT = 10
 Role = Literal["mentor", "mentee"]
 
 
@@ -45,6 +59,11 @@ class ProgramCreated(EventData):
     rematch_threshold: float
     rating_window: int
     auto_publish: bool = False
+    # Matching criteria weights 0..10 by criterion name (10: a hard filter); empty: defaults.
+    weights: dict[str, int] = {}
+    max_timezone_gap_h: int = 12
+    min_score: float = 0.0
+    cross_department: bool = True
 
 
 class ParticipantEnrolled(EventData):
@@ -61,6 +80,11 @@ class ParticipantEnrolled(EventData):
     department: str | None
     capacity: int
     volunteer: bool
+    themes: list[str] = []
+    answers: list[int] = []  # questionnaire, Likert 1..5
+    availability: list[int] = []  # weekly four-hour slots 0..41
+    tz_offset_h: int | None = None
+    manager_chain: list[str] = []  # employee ids above them, nearest first
 
 
 class ParticipantWithdrawn(EventData):

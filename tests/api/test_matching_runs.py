@@ -98,7 +98,7 @@ async def test_self_service_suggestions(api: Api) -> None:
     assert scores == sorted(scores, reverse=True)
     best = got["suggestions"][0]
     assert best["mentor_employee_id"] == cohort.mentors[0]  # Ann offers the python sought
-    assert sum(best["contributions"].values()) == pytest.approx(best["score"])
+    assert sum(best["contributions"].values()) == pytest.approx(best["score"], abs=1e-5)
     assert best["remaining_capacity"] == 2
 
     outsider = await api.c.get(
@@ -143,3 +143,73 @@ async def test_every_pair_and_match_carries_its_explanation(api: Api) -> None:
         "GET", f"/v1/matches/{match['id']}", headers=api.as_employee(cohort.mentee)
     )
     assert fetched["explanation"]["contributions"] == why["contributions"]
+
+
+async def test_enrolment_criteria_and_programme_rules_drive_the_run(api: Api) -> None:
+    await api.hire(
+        {"id": "cto", "name": "Cto", "level": 12, "languages": ["fr"], "timezone": "Europe/Paris"},
+        {
+            "id": "dev",
+            "name": "Dev",
+            "level": 3,
+            "languages": ["fr"],
+            "manager_id": "cto",
+            "timezone": "Europe/Paris",
+        },
+        {
+            "id": "coach",
+            "name": "Coach",
+            "level": 9,
+            "languages": ["fr"],
+            "timezone": "America/New_York",
+        },
+        prefix="rules",
+    )
+    bad = await api.c.post(
+        "/v1/programs", headers=api.admin, json={"name": "x", "weights": {"charisma": 5}}
+    )
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "weights"]
+    program = await api.ok(
+        "POST",
+        "/v1/programs",
+        expect=201,
+        json={
+            "name": "Rules",
+            "weights": {"skills": 8, "themes": 6, "timezone": 0},
+            "max_timezone_gap_h": 8,
+        },
+    )
+    pid = program["id"]
+    bad = await api.c.post(
+        "/v1/participants",
+        headers=api.admin,
+        json={"program_id": pid, "employee_id": "dev", "role": "mentee", "answers": [9]},
+    )
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "answers", 0]
+    # The CTO offers exactly what the developer seeks, but is in their reporting line.
+    await api.enrol(pid, "cto", "mentor", skills_offered=["architecture"], themes=["growth"])
+    await api.enrol(pid, "coach", "mentor", skills_offered=["architecture"], availability=[3, 4, 3])
+    dev = await api.enrol(
+        pid,
+        "dev",
+        "mentee",
+        skills_sought=["architecture"],
+        themes=["growth"],
+        answers=[5, 4, 2],
+        availability=[4, 30],
+    )
+    assert dev["manager_chain"] == ["cto"] and dev["tz_offset_h"] in (1, 2)
+
+    async def coach_only() -> Any:
+        r = await api.c.get(
+            "/v1/suggestions", params={"participant_id": dev["id"]}, headers=api.admin
+        )
+        return r.json() if r.status_code == 200 and r.json()["suggestions"] else None
+
+    got = await eventually(coach_only, what="matching hearing of the cohort")
+    assert [s["mentor_employee_id"] for s in got["suggestions"]] == ["coach"]  # never the CTO
+    contributions = got["suggestions"][0]["contributions"]
+    assert contributions["timezone"] == 0  # weighted 0 by the programme
+    assert contributions["availability"] > 0  # slot 4 in common
+    run = await api.ok("POST", "/v1/matching-runs", expect=201, json={"program_id": pid})
+    assert [p["mentor_employee_id"] for p in run["pairs"]] == ["coach"]

@@ -64,13 +64,13 @@ def explain(scorer: Scorer, solution: Solution, mentee: int) -> Explanation:
         worth = float(solution.slot_value[j])
         if worth > 1:
             top_why = (
-                f"mentor {j} is full, and giving this mentee one of its slots would "
+                "that mentor is full, and giving this mentee one of its slots would "
                 "leave another mentee without any mentor"
             )
         else:
             top_why = (
-                f"mentor {j} is full: a slot there adds {worth:.4f} to the cohort's "
-                f"total as given, at least the {gain:.4f} this mentee would gain"
+                f"that mentor is full: a slot there adds {worth:.4f} to the cohort's "
+                f"total as matched, at least the {gain:.4f} this mentee would gain"
             )
     others = [int(j) for j in ranked if int(j) != mentor]
     nxt = _option(scorer, mentee, others[0], scores[others[0]]) if others else None

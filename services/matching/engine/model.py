@@ -8,18 +8,12 @@ from enum import StrEnum
 import numpy as np
 import numpy.typing as npt
 
-HARD = 10  # a weight of 10 turns a criterion into a hard filter (its score must be > 0)
+from shared.contracts.enrollment import HARD_FILTER_WEIGHT, MATCHING_CRITERIA
 
-CRITERIA = (
-    "skills",  # skills the mentee seeks that the mentor offers
-    "themes",  # shared goals and themes
-    "similarity",  # deep-level similarity: values and working style (questionnaire)
-    "seniority",  # level gap in the direction the programme's format wants
-    "department",  # cross-department (or same-department) preference
-    "timezone",  # closeness of working hours
-    "availability",  # overlap of weekly availability slots
-    "volunteer",  # volunteers first (mentor and mentee)
-)
+# The criteria and the hard-filter weight are part of the programme contract (enrollment
+# validates weights against them), so they live with it.
+HARD = HARD_FILTER_WEIGHT
+CRITERIA = MATCHING_CRITERIA
 
 
 class Format(StrEnum):
