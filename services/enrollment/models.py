@@ -13,7 +13,7 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from shared.api import new_id, utcnow
-from shared.contracts.enrollment import HARD_FILTER_WEIGHT, MATCHING_CRITERIA
+from shared.contracts.enrollment import HARD_FILTER_WEIGHT, MATCHING_CRITERIA, MatchingPolicy
 from shared.service import messaging_tables
 
 
@@ -148,6 +148,7 @@ class ProgramBase(Base):
     max_timezone_gap_h: int = Field(default=12, ge=0, le=24)
     min_score: float = Field(default=0.0, ge=0, le=1)
     cross_department: bool = True
+    matching_policy: MatchingPolicy = Field(default="max_matched", sa_type=String(20))
 
 
 class Program(ProgramBase, table=True):

@@ -157,6 +157,7 @@ async def create_program(*, uow: UnitOfWork, org: str, data: ProgramCreate) -> P
             max_timezone_gap_h=program.max_timezone_gap_h,
             min_score=program.min_score,
             cross_department=program.cross_department,
+            matching_policy=program.matching_policy,
         ),
         org=org,
     )

@@ -44,6 +44,7 @@ class ProgramRules:
     max_timezone_gap_h: int = 12
     min_score: float = 0.0
     cross_department: bool = True
+    policy: str = "max_matched"  # or max_score, stable
 
 
 class _Vocabulary:

@@ -20,7 +20,8 @@ import numpy as np
 from services.matching.cohort import Person, ProgramRules, build_scorer
 from services.matching.engine import explain as engine_explain
 from services.matching.engine.scoring import Scorer
-from services.matching.engine.solver import Policy, Solution, solve
+from services.matching.engine.solver import Certificate, Policy, Solution, solve
+from services.matching.engine.stable import blocking_pairs, deferred_acceptance
 from services.matching.models import MatchStatus
 from shared.errors import Conflict
 
@@ -47,6 +48,8 @@ class CohortProposal:
     pairs_covered: int
     solve_ms: float
     inputs_digest: str
+    policy: str = "max_matched"
+    blocking_pairs: int = 0
 
 
 def _explain(scorer: Scorer, solution: Solution, i: int, mentors: list[Person]) -> dict:
@@ -101,9 +104,11 @@ def propose_cohort(
     excluded: set[tuple[str, str]],
     rules: ProgramRules,
 ) -> CohortProposal:
-    """The optimal cohort: most mentees matched, then the best total score, certified.
+    """The cohort under the programme's policy, with its proof or its stability audit.
 
-    Inputs are sorted by participant id, so the same inputs give the same proposal.
+    max_matched / max_score: the optimum, certified. stable: mentee-proposing deferred
+    acceptance. Every proposal counts its blocking pairs. Inputs are sorted by participant id,
+    so the same inputs give the same proposal.
     """
     mentees = sorted(mentees, key=lambda p: p.participant_id)
     mentors = sorted(mentors, key=lambda p: p.participant_id)
@@ -113,13 +118,22 @@ def propose_cohort(
         loads=loads,
         excluded=excluded,
         rules=rules,
-        policy=Policy.max_matched.value,
+        policy=rules.policy,
     )
     scorer = build_scorer(
         mentees=mentees, mentors=mentors, loads=loads, excluded=excluded, rules=rules
     )
+    scores, allowed = scorer.block(slice(0, scorer.n))
     t0 = time.perf_counter()
-    solution = solve(scorer, policy=Policy.max_matched)
+    if rules.policy == "stable":
+        mentor_of = deferred_acceptance(scores, allowed, scorer.capacity)
+        matched = np.flatnonzero(mentor_of >= 0)
+        score = np.full(scorer.n, np.nan)
+        score[matched] = scores[matched, mentor_of[matched]]
+        no_proof = Certificate(False, 0, 0, 0, 0, 0, 0)
+        solution = Solution(mentor_of, score, len(matched), float(np.nansum(score)), no_proof)
+    else:
+        solution = solve(scorer, policy=Policy(rules.policy))
     solve_ms = (time.perf_counter() - t0) * 1000
     pairs = [
         Pair(
@@ -132,6 +146,7 @@ def propose_cohort(
         if j >= 0
     ]
     c = solution.certificate
+    blocking = blocking_pairs(scores, allowed, scorer.capacity, solution.mentor_of)
     return CohortProposal(
         pairs,
         round(solution.total_score, 6),
@@ -141,6 +156,8 @@ def propose_cohort(
         c.pairs_covered,
         round(solve_ms, 3),
         digest,
+        rules.policy,
+        blocking,
     )
 
 

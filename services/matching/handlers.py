@@ -23,6 +23,7 @@ async def on_program_created(uow: UnitOfWork, event: Event, data: EventData) -> 
     program.max_timezone_gap_h = data.max_timezone_gap_h
     program.min_score = data.min_score
     program.cross_department = data.cross_department
+    program.matching_policy = data.matching_policy
     uow.session.add(program)
 
 

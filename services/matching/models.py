@@ -50,6 +50,7 @@ class ProgramView(Base, table=True):
     max_timezone_gap_h: int = 12
     min_score: float = 0.0
     cross_department: bool = True
+    matching_policy: str = Field(default="max_matched", max_length=20)
 
 
 class Candidate(Base, table=True):
@@ -104,6 +105,8 @@ class MatchingRun(MatchingRunBase, table=True):
     objective_dual: int = Field(default=0, sa_type=BigInteger)
     pairs_covered: int = Field(default=0, sa_type=BigInteger)
     solve_ms: float = 0.0
+    # Stability audit: pairs (mentee, mentor) who would both rather be together.
+    blocking_pairs: int = 0
     created_at: datetime = Field(default_factory=utcnow)
     published_at: datetime | None = None
 
@@ -177,6 +180,7 @@ class MatchingRunPublic(MatchingRunBase):
     objective_dual: int
     pairs_covered: int
     solve_ms: float
+    blocking_pairs: int
     created_at: datetime
     published_at: datetime | None
     pairs: list[RunPairPublic] = []

@@ -54,6 +54,7 @@ def _rules(program: ProgramView) -> domain.ProgramRules:
         max_timezone_gap_h=program.max_timezone_gap_h,
         min_score=program.min_score,
         cross_department=program.cross_department,
+        policy=program.matching_policy,
     )
 
 
@@ -172,6 +173,8 @@ async def run_matching(
         objective_dual=c.dual,
         pairs_covered=c.pairs_covered,
         solve_ms=c.solve_ms,
+        policy=c.policy,
+        blocking_pairs=c.blocking_pairs,
     )
     uow.session.add(run)
     pairs = [

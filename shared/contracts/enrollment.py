@@ -21,6 +21,9 @@ MATCHING_CRITERIA = (
     "volunteer",  # volunteers first (mentor and mentee)
 )
 HARD_FILTER_WEIGHT = 10
+# max_matched: most mentees matched, then best total; max_score: best total; stable: no
+# mentee and mentor would both rather be together (mentee-proposing deferred acceptance).
+MatchingPolicy = Literal["max_matched", "max_score", "stable"]
 Role = Literal["mentor", "mentee"]
 
 
@@ -64,6 +67,7 @@ class ProgramCreated(EventData):
     max_timezone_gap_h: int = 12
     min_score: float = 0.0
     cross_department: bool = True
+    matching_policy: MatchingPolicy = "max_matched"
 
 
 class ParticipantEnrolled(EventData):

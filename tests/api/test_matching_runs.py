@@ -213,3 +213,28 @@ async def test_enrolment_criteria_and_programme_rules_drive_the_run(api: Api) ->
     assert contributions["availability"] > 0  # slot 4 in common
     run = await api.ok("POST", "/v1/matching-runs", expect=201, json={"program_id": pid})
     assert [p["mentor_employee_id"] for p in run["pairs"]] == ["coach"]
+
+
+async def test_a_stable_programme_runs_deferred_acceptance_with_its_audit(api: Api) -> None:
+    bad = await api.c.post(
+        "/v1/programs", headers=api.admin, json={"name": "x", "matching_policy": "random"}
+    )
+    assert bad.status_code == 422
+    cohort = await enrolled_cohort(api)  # created with the default (optimal) policy
+    program = await api.ok(
+        "POST", "/v1/programs", expect=201, json={"name": "Stable", "matching_policy": "stable"}
+    )
+    await api.enrol(program["id"], cohort.mentors[0], "mentor", skills_offered=["python"])
+    mentee = await api.enrol(program["id"], cohort.mentee, "mentee", skills_sought=["python"])
+
+    async def known() -> bool:
+        r = await api.c.get(
+            "/v1/suggestions", params={"participant_id": mentee["id"]}, headers=api.admin
+        )
+        return r.status_code == 200 and len(r.json()["suggestions"]) == 1
+
+    await eventually(known, what="matching hearing of the stable programme")
+    run = await api.ok("POST", "/v1/matching-runs", expect=201, json={"program_id": program["id"]})
+    assert run["policy"] == "stable" and run["blocking_pairs"] == 0
+    assert not run["certificate_holds"]  # stability, not optimality, is what it promises
+    assert [p["mentor_employee_id"] for p in run["pairs"]] == [cohort.mentors[0]]

@@ -258,3 +258,39 @@ def test_unknown_departments_never_count_as_the_same() -> None:
     )
     assert len({s.score for s in got}) == 1  # identical mentors, identical scores
     assert all(s.contributions["department"] > 0 for s in got)
+
+
+def test_policies_optimal_versus_stable() -> None:
+    """Both mentees prefer t1; the optimum gives t1 to e2 (who needs it most), the stable
+    matching to e1 (whom t1 prefers), and only the optimum leaves a blocking pair."""
+    growth = frozenset({"growth"})  # e1 and t1 share a theme: t1 strictly prefers e1
+    t1 = domain.Person(
+        **{**person("t1", offered=["python", "sql"], level=9).__dict__, "themes": growth}
+    )
+    t2 = person("t2", offered=["sql"], level=9)
+    e1 = domain.Person(
+        **{**person("e1", sought=["python", "sql"], level=1).__dict__, "themes": growth}
+    )
+    e2 = person("e2", sought=["python"], level=1)
+
+    def run(policy: str) -> domain.CohortProposal:
+        rules = domain.ProgramRules(policy=policy, weights={"themes": 2})
+        return domain.propose_cohort(
+            mentees=[e1, e2], mentors=[t1, t2], loads={}, excluded=set(), rules=rules
+        )
+
+    optimal, stable = run("max_matched"), run("stable")
+    assert {(p.mentee.participant_id, p.mentor.participant_id) for p in optimal.pairs} == {
+        ("e1", "t2"),
+        ("e2", "t1"),
+    }
+    assert {(p.mentee.participant_id, p.mentor.participant_id) for p in stable.pairs} == {
+        ("e1", "t1"),
+        ("e2", "t2"),
+    }
+    assert optimal.certificate_holds and optimal.blocking_pairs == 1
+    assert not stable.certificate_holds and stable.blocking_pairs == 0
+    assert stable.total_score < optimal.total_score
+    why = next(p.explanation for p in stable.pairs if p.mentee.participant_id == "e2")
+    assert "stable matching" in why["why_not_top_choice"]
+    assert run("max_score").certificate_holds

@@ -61,13 +61,18 @@ def explain(scorer: Scorer, solution: Solution, mentee: int) -> Explanation:
         # The certificate's dual value of j's slot: what the cohort loses if one of its slots
         # is taken away from the mentees it has (scores are in [0, 1], so a value above 1
         # means that losing the slot would leave a mentee unmatched).
-        worth = float(solution.slot_value[j])
-        if worth > 1:
+        if not len(solution.slot_value):  # a stable matching: no dual values, preferences
+            top_why = (
+                "that mentor is full with mentees it scores higher, and a stable "
+                "matching gives each mentor its preferred mentees"
+            )
+        elif float(solution.slot_value[j]) > 1:
             top_why = (
                 "that mentor is full, and giving this mentee one of its slots would "
                 "leave another mentee without any mentor"
             )
         else:
+            worth = float(solution.slot_value[j])
             top_why = (
                 f"that mentor is full: a slot there adds {worth:.4f} to the cohort's "
                 f"total as matched, at least the {gain:.4f} this mentee would gain"
