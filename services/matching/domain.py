@@ -21,7 +21,7 @@ from services.matching.cohort import Person, ProgramRules, build_scorer
 from services.matching.engine import explain as engine_explain
 from services.matching.engine.scoring import Scorer
 from services.matching.engine.solver import Certificate, Policy, Solution, solve
-from services.matching.engine.stable import blocking_pairs, deferred_acceptance
+from services.matching.engine.stable import blocking_pairs_streamed, deferred_acceptance
 from services.matching.models import MatchStatus
 from shared.errors import Conflict
 
@@ -123,9 +123,11 @@ def propose_cohort(
     scorer = build_scorer(
         mentees=mentees, mentors=mentors, loads=loads, excluded=excluded, rules=rules
     )
-    scores, allowed = scorer.block(slice(0, scorer.n))
     t0 = time.perf_counter()
     if rules.policy == "stable":
+        # Deferred acceptance ranks every mentor for every mentee: dense, fine at programme
+        # sizes (tens of millions of pairs); the optimal policies stream.
+        scores, allowed = scorer.block(slice(0, scorer.n))
         mentor_of = deferred_acceptance(scores, allowed, scorer.capacity)
         matched = np.flatnonzero(mentor_of >= 0)
         score = np.full(scorer.n, np.nan)
@@ -146,7 +148,7 @@ def propose_cohort(
         if j >= 0
     ]
     c = solution.certificate
-    blocking = blocking_pairs(scores, allowed, scorer.capacity, solution.mentor_of)
+    blocking = blocking_pairs_streamed(scorer, solution.mentor_of, solution.score)
     return CohortProposal(
         pairs,
         round(solution.total_score, 6),

@@ -42,3 +42,18 @@ def test_audit_counts_blocking_pairs_of_an_optimal_matching() -> None:
     assert blocking_pairs(scores, allowed, cap, stable) == 0
     assert stable.tolist() == [0, 2, 1]  # 0.9 + 0.7 + 0.6: stable, but 0.1 below the optimum
     assert optimal.tolist() == [1, 2, 0]
+
+
+@settings(max_examples=60, deadline=None)
+@given(market=markets())
+def test_streamed_audit_equals_the_dense_one(market) -> None:  # type: ignore[no-untyped-def]
+    from services.matching.engine.stable import blocking_pairs_streamed
+
+    scores, _, allowed, cap = market  # symmetric preferences: the pair's score on both sides
+    source = ArraySource(scores, cap, allowed)
+    for mentor_of in (solve(source).mentor_of, deferred_acceptance(scores, allowed, cap)):
+        own = np.full(len(mentor_of), np.nan)
+        idx = np.flatnonzero(mentor_of >= 0)
+        own[idx] = scores[idx, mentor_of[idx]]
+        dense = blocking_pairs(scores, allowed & (cap > 0)[None, :], cap, mentor_of)
+        assert blocking_pairs_streamed(source, mentor_of, own) == dense

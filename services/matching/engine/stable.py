@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from services.matching.engine.solver import ScoreSource
+
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
 
@@ -76,3 +78,23 @@ def blocking_pairs(
     wants = allowed & (mentee_scores > own[:, None]) & (theirs > threshold[None, :])
     wants[rows[matched], mentor_of[matched]] = False
     return int(wants.sum())
+
+
+def blocking_pairs_streamed(
+    source: ScoreSource, mentor_of: I64, own: npt.NDArray[np.float64]
+) -> int:
+    """The same audit block by block, for symmetric scores (both sides rank by the pair's
+    score): no dense matrix, so it runs at any programme size."""
+    m = source.m
+    matched = mentor_of >= 0
+    own_score = np.where(matched, own, -np.inf)
+    load = np.bincount(mentor_of[matched], minlength=m)
+    worst = np.full(m, np.inf)
+    np.minimum.at(worst, mentor_of[matched], own_score[matched])
+    threshold = np.where(load < source.capacity, -np.inf, worst)
+    total = 0
+    for rows in source.blocks():
+        scores, allowed = source.block(rows)
+        wants = allowed & (scores > own_score[rows][:, None]) & (scores > threshold[None, :])
+        total += int(wants.sum())  # a pair is never better than itself: no self-exclusion
+    return total
