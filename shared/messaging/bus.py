@@ -10,8 +10,10 @@ Semantics shared by Kafka and the embedded bus, and relied on by the rest of the
 
 from __future__ import annotations
 
+import asyncio
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -57,6 +59,19 @@ class Bus(Protocol):
     async def ping(self) -> None:
         """Raise if the bus cannot serve (readiness)."""
         ...
+
+
+async def stop_gracefully(tasks: Iterable[asyncio.Task], *, grace_s: float = 5.0) -> None:
+    """Let background loops finish the message or batch in hand (their stop flag is already
+    set), then cancel whatever still runs after the grace period."""
+    pending = [t for t in tasks if not t.done()]
+    if pending:
+        _, late = await asyncio.wait(pending, timeout=grace_s)
+        for task in late:
+            task.cancel()
+        for task in late:
+            with suppress(asyncio.CancelledError):
+                await task
 
 
 def partition_for(key: str, partitions: int) -> int:

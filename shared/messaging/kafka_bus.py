@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
-from shared.messaging.bus import Deliver, Message, Record
+from shared.messaging.bus import Deliver, Message, Record, stop_gracefully
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,7 @@ class KafkaBus:
         self._subs: list[tuple[str, list[str], Deliver]] = []
         self._tasks: list[asyncio.Task] = []
         self._started = False
+        self._stopping = asyncio.Event()
 
     async def start(self) -> None:
         self._producer = AIOKafkaProducer(
@@ -56,11 +57,9 @@ class KafkaBus:
             self._spawn(group, topics, deliver)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with suppress(asyncio.CancelledError):
-                await task
+        """Let each consumer finish the message in hand and commit, then stop."""
+        self._stopping.set()
+        await stop_gracefully(self._tasks)
         self._tasks.clear()
         if self._producer:
             await self._producer.stop()
@@ -109,7 +108,7 @@ class KafkaBus:
         )
 
     async def _consume(self, group: str, topics: list[str], deliver: Deliver) -> None:
-        while True:
+        while not self._stopping.is_set():
             consumer = AIOKafkaConsumer(
                 *topics,
                 bootstrap_servers=self._bootstrap,
@@ -133,7 +132,7 @@ class KafkaBus:
                     await consumer.stop()
 
     async def _poll(self, consumer: AIOKafkaConsumer, deliver: Deliver) -> None:
-        while True:
+        while not self._stopping.is_set():
             batches = await consumer.getmany(timeout_ms=500)
             for tp, messages in batches.items():
                 await self._deliver_partition(consumer, tp, messages, deliver)
@@ -143,6 +142,8 @@ class KafkaBus:
     ) -> None:
         done: int | None = None
         for m in messages:
+            if self._stopping.is_set():
+                break  # commit what was dealt with; the rest is redelivered after restart
             try:
                 await deliver(
                     Message(

@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from shared.db import create_engine
-from shared.messaging.bus import Deliver, Message, Record, partition_for
+from shared.messaging.bus import Deliver, Message, Record, partition_for, stop_gracefully
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,7 @@ class LocalBus:
         self._batch = batch
         self._subs: list[_Subscription] = []
         self._started = False
+        self._stopping = asyncio.Event()
 
     async def start(self) -> None:
         async with self._engine.begin() as conn:
@@ -100,11 +101,11 @@ class LocalBus:
             sub.task = asyncio.create_task(self._consume(sub), name=f"local-bus:{sub.group}")
 
     async def stop(self) -> None:
+        """Let each consumer finish the message in hand and commit, then stop."""
+        self._stopping.set()
         for sub in self._subs:
-            if sub.task:
-                sub.task.cancel()
-                with suppress(asyncio.CancelledError):
-                    await sub.task
+            sub.wake.set()
+        await stop_gracefully([sub.task for sub in self._subs if sub.task])
         self._started = False
         await self._engine.dispose()
 
@@ -175,7 +176,7 @@ class LocalBus:
         )
 
     async def _consume(self, sub: _Subscription) -> None:
-        while True:
+        while not self._stopping.is_set():
             sub.wake.clear()
             try:
                 progressed = await self._drain(sub)
@@ -217,6 +218,8 @@ class LocalBus:
                 done = start
                 failed = False
                 for row in rows:
+                    if self._stopping.is_set():
+                        break  # what was delivered is committed below; the rest waits
                     try:
                         await sub.deliver(self._message(row))
                     except asyncio.CancelledError:

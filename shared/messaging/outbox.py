@@ -18,7 +18,7 @@ from opentelemetry import trace
 from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.messaging.bus import Bus, Record
+from shared.messaging.bus import Bus, Record, stop_gracefully
 from shared.tracing import context_from, current_trace_headers, tracer
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,7 @@ class OutboxRelay:
         self._poll = poll_interval_s
         self._batch = batch
         self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._tracer = tracer("binome.outbox")
 
@@ -55,16 +56,17 @@ class OutboxRelay:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
     async def stop(self) -> None:
+        """Finish the batch in hand (so no batch is left published but unmarked), then stop."""
+        self._stopping.set()
+        self._wake.set()
         if self._task:
-            self._task.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._task
+            await stop_gracefully([self._task])
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             self._wake.clear()
             try:
-                while await self.relay_once():
+                while not self._stopping.is_set() and await self.relay_once():
                     pass
                 if time.monotonic() >= self._next_purge:
                     await self.purge_sent()
