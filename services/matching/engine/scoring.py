@@ -26,7 +26,23 @@ def _ratio(num: npt.NDArray, den: npt.NDArray) -> F32:
     return out
 
 
-class Scorer:
+class _Blocked:
+    """Row blocks of a score source, sized so one block stays a few megabytes."""
+
+    n: int
+    m: int
+
+    @property
+    def block_rows(self) -> int:
+        return max(1, _MAX_PAIRS_PER_BLOCK // max(1, self.m))
+
+    def blocks(self) -> Iterator[slice]:
+        step = self.block_rows
+        for start in range(0, self.n, step):
+            yield slice(start, min(self.n, start + step))
+
+
+class Scorer(_Blocked):
     """Scores a cohort under a programme's weights and constraints (a score source)."""
 
     def __init__(self, cohort: Cohort, weights: Weights, constraints: Constraints) -> None:
@@ -69,15 +85,6 @@ class Scorer:
             self._volunteer,
         ]
         assert len(self._criteria) == len(CRITERIA)
-
-    @property
-    def block_rows(self) -> int:
-        return max(1, _MAX_PAIRS_PER_BLOCK // max(1, self.m))
-
-    def blocks(self) -> Iterator[slice]:
-        step = self.block_rows
-        for start in range(0, self.n, step):
-            yield slice(start, min(self.n, start + step))
 
     # --- exclusions: same person, reporting line, pairs that already ended ------------------
 
@@ -211,7 +218,7 @@ class Scorer:
         }
 
 
-class ArraySource:
+class ArraySource(_Blocked):
     """A score source over given arrays (an outside instance, or tests)."""
 
     def __init__(
@@ -228,15 +235,6 @@ class ArraySource:
         if self.allowed.shape != self.scores.shape:
             raise ValueError("allowed must have the shape of scores")
         self.allowed = self.allowed & (self.capacity > 0)[None, :]
-
-    @property
-    def block_rows(self) -> int:
-        return max(1, _MAX_PAIRS_PER_BLOCK // max(1, self.m))
-
-    def blocks(self) -> Iterator[slice]:
-        step = self.block_rows
-        for start in range(0, self.n, step):
-            yield slice(start, min(self.n, start + step))
 
     def block(self, rows: Rows) -> tuple[F32, npt.NDArray[np.bool_]]:
         return self.scores[rows], self.allowed[rows]
