@@ -30,7 +30,7 @@ class PageParams(BaseModel):
 
 def _page(
     limit: Annotated[int, Query(ge=1, le=500, description="Page size")] = 100,
-    offset: Annotated[int, Query(ge=0, description="Rows to skip")] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000, description="Rows to skip")] = 0,
 ) -> PageParams:
     return PageParams(limit=limit, offset=offset)
 
