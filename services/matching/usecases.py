@@ -146,7 +146,10 @@ async def _cohort_inputs(uow: UnitOfWork, program: ProgramView) -> dict:
 
 
 async def _program_of(uow: UnitOfWork, org: str, program_id: str) -> ProgramView:
-    program = await uow.session.get(ProgramView, program_id)
+    """The programme, row-locked on PostgreSQL for the transaction: runs, publications and
+    re-matches of one programme take turns, so two of them never match a mentee twice.
+    (SQLite transactions are serial already.)"""
+    program = await uow.session.get(ProgramView, program_id, with_for_update=True)
     if program is None or program.org != org:
         raise Invalid("unknown program", field="program_id")
     return program
@@ -363,7 +366,7 @@ async def _rematch(*, uow: UnitOfWork, ended: list[Match]) -> list[Match]:
     """Minimal change: new mentors for these ended matches' mentees only, jointly optimal."""
     if not ended:
         return []
-    program = await uow.session.get(ProgramView, ended[0].program_id)
+    program = await uow.session.get(ProgramView, ended[0].program_id, with_for_update=True)
     if program is None:
         return []
     matches = await _program_matches(uow, program.id)

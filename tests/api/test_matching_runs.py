@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -238,3 +239,21 @@ async def test_a_stable_programme_runs_deferred_acceptance_with_its_audit(api: A
     assert run["policy"] == "stable" and run["blocking_pairs"] == 0
     assert not run["certificate_holds"]  # stability, not optimality, is what it promises
     assert [p["mentor_employee_id"] for p in run["pairs"]] == [cohort.mentors[0]]
+
+
+async def test_two_drafts_published_at_once_match_each_mentee_once(api: Api) -> None:
+    cohort = await _cohort(api)
+    first, second = [
+        await api.ok(
+            "POST", "/v1/matching-runs", expect=201, json={"program_id": cohort.program_id}
+        )
+        for _ in range(2)
+    ]
+    answers = await asyncio.gather(
+        *(
+            api.c.post(f"/v1/matching-runs/{run['id']}/publish", headers=api.admin)
+            for run in (first, second)
+        )
+    )
+    assert sorted(r.status_code for r in answers) == [200, 409]
+    assert len(await api.matches(program_id=cohort.program_id)) == 1
