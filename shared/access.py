@@ -31,8 +31,12 @@ async def get_visible(
     *,
     owners: Callable[[Row], Iterable[str | None]],
     what: str,
+    for_update: bool = False,
 ) -> Row:
-    row = await session.get(model, key)
+    """The row if the principal may see it, else NotFound. `for_update` locks it for the
+    transaction on PostgreSQL, for use cases that change it: two concurrent state changes of
+    one row then take turns instead of both deciding on the same old state."""
+    row = await session.get(model, key, with_for_update=for_update)
     if row is None or not can_see(principal, org=row.org, owners=owners(row)):  # type: ignore[attr-defined]
         raise NotFound(f"{what} not found")
     return row

@@ -18,7 +18,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -58,6 +58,14 @@ def _make_sqlite_transactions_serial(engine: AsyncEngine) -> None:
 async def ping(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         await conn.execute(text("SELECT 1"))
+
+
+async def lock_key(session: AsyncSession, key: str) -> None:
+    """A transaction-scoped lock on an arbitrary key (PostgreSQL advisory lock): use cases
+    that read several rows and decide on them together take turns. SQLite transactions are
+    serial already."""
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
 
 
 async def upgrade(engine: AsyncEngine, migrations_dir: Path) -> None:

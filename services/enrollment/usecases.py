@@ -275,7 +275,7 @@ async def _manager_chain(*, uow: UnitOfWork, org: str, employee: Employee) -> li
 
 
 async def get_participant(
-    *, uow: UnitOfWork, principal: Principal, participant_id: str
+    *, uow: UnitOfWork, principal: Principal, participant_id: str, for_update: bool = False
 ) -> Participant:
     return await get_visible(
         uow.session,
@@ -284,6 +284,7 @@ async def get_participant(
         principal,
         owners=lambda p: [p.employee_id],
         what="participant",
+        for_update=for_update,
     )
 
 
@@ -310,7 +311,9 @@ async def list_participants(
 async def withdraw(
     *, uow: UnitOfWork, principal: Principal, participant_id: str, reason: str
 ) -> Participant:
-    participant = await get_participant(uow=uow, principal=principal, participant_id=participant_id)
+    participant = await get_participant(
+        uow=uow, principal=principal, participant_id=participant_id, for_update=True
+    )
     domain.ensure_can_withdraw(ParticipantStatus(participant.status))
     _withdraw(uow=uow, participant=participant, reason=reason)
     await uow.commit()

@@ -10,6 +10,7 @@ from shared.access import get_visible, scoped
 from shared.api import PageParams
 from shared.auth import Principal
 from shared.contracts import feedback as ev
+from shared.db import lock_key
 from shared.errors import Conflict, Invalid
 from shared.uow import UnitOfWork
 
@@ -65,6 +66,8 @@ async def submit(*, uow: UnitOfWork, principal: Principal, data: FeedbackCreate)
 
 
 async def _watch_relationship(*, uow: UnitOfWork, org: str, match_id: str, program_id: str) -> None:
+    # Two ratings of one relationship arriving together must see each other.
+    await lock_key(uow.session, f"relationship:{match_id}")
     if await uow.session.get(AtRiskFlag, match_id) is not None:
         return
     rules = await uow.session.get(ProgramRules, program_id)

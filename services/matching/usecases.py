@@ -251,7 +251,9 @@ async def get_run(
 # --- matches --------------------------------------------------------------------------------
 
 
-async def get_match(*, uow: UnitOfWork, principal: Principal, match_id: str) -> Match:
+async def get_match(
+    *, uow: UnitOfWork, principal: Principal, match_id: str, for_update: bool = False
+) -> Match:
     return await get_visible(
         uow.session,
         Match,
@@ -259,6 +261,7 @@ async def get_match(*, uow: UnitOfWork, principal: Principal, match_id: str) -> 
         principal,
         owners=lambda m: [m.mentor_employee_id, m.mentee_employee_id],
         what="match",
+        for_update=for_update,
     )
 
 
@@ -304,7 +307,7 @@ def _side_of(match: Match, principal: Principal, requested: str | None) -> str:
 async def accept(
     *, uow: UnitOfWork, principal: Principal, match_id: str, side: str | None
 ) -> Match:
-    match = await get_match(uow=uow, principal=principal, match_id=match_id)
+    match = await get_match(uow=uow, principal=principal, match_id=match_id, for_update=True)
     who = _side_of(match, principal, side)
     mentor_ok, mentee_ok, now_active = domain.accept(
         MatchStatus(match.status),
@@ -322,7 +325,7 @@ async def accept(
 
 
 async def decline(*, uow: UnitOfWork, principal: Principal, match_id: str, reason: str) -> Match:
-    match = await get_match(uow=uow, principal=principal, match_id=match_id)
+    match = await get_match(uow=uow, principal=principal, match_id=match_id, for_update=True)
     if not principal.is_admin:
         _side_of(match, principal, None)
     domain.ensure_can_decline(MatchStatus(match.status))
@@ -336,7 +339,7 @@ async def decline(*, uow: UnitOfWork, principal: Principal, match_id: str, reaso
 
 
 async def end(*, uow: UnitOfWork, principal: Principal, match_id: str, reason: EndReason) -> Match:
-    match = await get_match(uow=uow, principal=principal, match_id=match_id)
+    match = await get_match(uow=uow, principal=principal, match_id=match_id, for_update=True)
     if not principal.is_admin:
         _side_of(match, principal, None)
     domain.ensure_can_end(MatchStatus(match.status))
@@ -417,7 +420,7 @@ async def end_and_rematch(*, uow: UnitOfWork, match_ids: list[str], reason: str)
     ) as span:
         ended = []
         for match_id in match_ids:
-            match = await uow.session.get(Match, match_id)
+            match = await uow.session.get(Match, match_id, with_for_update=True)
             if match is None or MatchStatus(match.status) not in domain.OPEN:
                 continue  # unknown here or already closed: nothing to correct
             close_match(uow=uow, match=match, reason=reason)

@@ -52,7 +52,9 @@ async def schedule(*, uow: UnitOfWork, principal: Principal, data: SessionCreate
     return session
 
 
-async def get(*, uow: UnitOfWork, principal: Principal, session_id: str) -> Session:
+async def get(
+    *, uow: UnitOfWork, principal: Principal, session_id: str, for_update: bool = False
+) -> Session:
     return await get_visible(
         uow.session,
         Session,
@@ -60,6 +62,7 @@ async def get(*, uow: UnitOfWork, principal: Principal, session_id: str) -> Sess
         principal,
         owners=lambda s: [s.mentor_employee_id, s.mentee_employee_id],
         what="session",
+        for_update=for_update,
     )
 
 
@@ -85,7 +88,7 @@ async def list_sessions(
 async def complete(
     *, uow: UnitOfWork, principal: Principal, session_id: str, notes: str | None
 ) -> Session:
-    session = await get(uow=uow, principal=principal, session_id=session_id)
+    session = await get(uow=uow, principal=principal, session_id=session_id, for_update=True)
     domain.ensure_scheduled(SessionStatus(session.status), "complete")
     session.status = SessionStatus.completed
     session.notes = notes
@@ -104,7 +107,7 @@ def _cancel(*, uow: UnitOfWork, session: Session, reason: str) -> None:
 
 
 async def cancel(*, uow: UnitOfWork, principal: Principal, session_id: str, reason: str) -> Session:
-    session = await get(uow=uow, principal=principal, session_id=session_id)
+    session = await get(uow=uow, principal=principal, session_id=session_id, for_update=True)
     domain.ensure_scheduled(SessionStatus(session.status), "cancel")
     _cancel(uow=uow, session=session, reason=reason)
     await uow.commit()
@@ -112,7 +115,13 @@ async def cancel(*, uow: UnitOfWork, principal: Principal, session_id: str, reas
 
 
 async def cancel_for_ended_match(*, uow: UnitOfWork, match_id: str, ended_at: datetime) -> int:
-    rows = list((await uow.session.exec(select(Session).where(Session.match_id == match_id))).all())
+    rows = list(
+        (
+            await uow.session.exec(
+                select(Session).where(Session.match_id == match_id).with_for_update()
+            )
+        ).all()
+    )
     doomed = set(
         domain.cancelled_by_match_end(
             [(s.id, SessionStatus(s.status), as_utc(s.scheduled_at)) for s in rows],

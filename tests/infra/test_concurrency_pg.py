@@ -1,0 +1,110 @@
+"""Concurrent requests on PostgreSQL (real parallel transactions, unlike SQLite's serial
+ones): state changes of one row or one relationship take turns, so none is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from services import SERVICE_NAMES, load_all
+from shared.app import build_app
+from shared.settings import BusKind, Settings
+from tests.helpers import Api, eventually
+from tests.scenario import enrolled_cohort, matching_knows_cohort, proposed_match, schedule_session
+
+pytestmark = pytest.mark.infra
+
+
+@pytest.fixture
+async def api(kafka_bootstrap: str, pg_databases) -> AsyncIterator[Api]:  # type: ignore[no-untyped-def]
+    url = await pg_databases(list(SERVICE_NAMES))
+    settings = Settings(
+        bus=BusKind.kafka,
+        kafka_bootstrap=kafka_bootstrap,
+        database_url=url,
+        topic_prefix=f"c{uuid.uuid4().hex[:8]}.",
+        outbox_poll_interval_s=0.2,
+    )
+    app = build_app(load_all(), settings, name="binome")
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://b") as client:
+            yield Api(client, settings, org=f"org-{uuid.uuid4().hex[:6]}")
+
+
+async def test_both_sides_accepting_at_once_activate_the_match(api: Api) -> None:
+    for _ in range(3):  # the race is in the timing: give it several chances
+        cohort = await enrolled_cohort(api)
+        match = await proposed_match(api, cohort)
+        answers = await asyncio.gather(
+            api.c.post(f"/v1/matches/{match['id']}/accept", headers=api.as_employee(cohort.mentee)),
+            api.c.post(
+                f"/v1/matches/{match['id']}/accept",
+                headers=api.as_employee(match["mentor_employee_id"]),
+            ),
+        )
+        assert [r.status_code for r in answers] == [200, 200]
+        final = await api.ok("GET", f"/v1/matches/{match['id']}")
+        assert final["mentor_accepted"] and final["mentee_accepted"]
+        assert final["status"] == "active"
+
+
+async def test_publishing_two_drafts_at_once_matches_once(api: Api) -> None:
+    cohort = await enrolled_cohort(api)
+    await matching_knows_cohort(api, cohort)
+    drafts = [
+        await api.ok(
+            "POST", "/v1/matching-runs", expect=201, json={"program_id": cohort.program_id}
+        )
+        for _ in range(2)
+    ]
+    answers = await asyncio.gather(
+        *(api.c.post(f"/v1/matching-runs/{d['id']}/publish", headers=api.admin) for d in drafts)
+    )
+    assert sorted(r.status_code for r in answers) == [200, 409]
+    assert len(await api.matches(program_id=cohort.program_id)) == 1
+
+
+async def test_two_low_ratings_sent_together_still_raise_the_alarm(api: Api) -> None:
+    """Mentee and mentor rate the same session at the same moment, 1 and 2: each request
+    alone sees one rating, together they make the relationship at risk."""
+    cohort = await enrolled_cohort(api)
+    match = await proposed_match(api, cohort)
+    mentor = match["mentor_employee_id"]
+    for who in (cohort.mentee, mentor):
+        await api.ok("POST", f"/v1/matches/{match['id']}/accept", headers=api.as_employee(who))
+    session = await schedule_session(api, match, days=-1)
+    await api.ok(
+        "POST", f"/v1/sessions/{session['id']}/complete", headers=api.as_employee(cohort.mentee)
+    )
+    pending = {cohort.mentee: 1, mentor: 2}
+
+    async def rate_together() -> bool:
+        answers = await asyncio.gather(
+            *(
+                api.c.post(
+                    "/v1/feedback",
+                    headers=api.as_employee(who),
+                    json={"session_id": session["id"], "rating": rating},
+                )
+                for who, rating in pending.items()
+            )
+        )
+        for who, answer in zip(list(pending), answers, strict=True):
+            assert answer.status_code in (201, 409, 422), answer.text  # 4xx: not known yet
+            if answer.status_code == 201:
+                del pending[who]
+        return not pending
+
+    await eventually(rate_together, what="both ratings accepted")
+
+    async def replaced() -> Any:
+        found = await api.matches(program_id=cohort.program_id)
+        return next((m for m in found if m["replaces_match_id"] == match["id"]), None)
+
+    await eventually(replaced, what="the rematch the two ratings call for")
