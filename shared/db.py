@@ -65,7 +65,8 @@ async def lock_key(session: AsyncSession, key: str) -> None:
     that read several rows and decide on them together take turns. SQLite transactions are
     serial already."""
     if session.bind is not None and session.bind.dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
+        conn = await session.connection()  # the session's own transaction
+        await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
 
 
 async def upgrade(engine: AsyncEngine, migrations_dir: Path) -> None:
