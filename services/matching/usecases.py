@@ -334,6 +334,10 @@ async def decline(*, uow: UnitOfWork, principal: Principal, match_id: str, reaso
     match.ended_at = utcnow()
     uow.session.add(match)
     uow.emit(ev.MatchDeclined(**_facts(match), reason=reason), org=match.org)
+    await uow.session.flush()
+    # The mentee is not left waiting for the next run: the next best mentor with room is
+    # proposed at once (never the one who was declined), as after any failed match.
+    await _rematch(uow=uow, ended=[match])
     await uow.commit()
     return match
 
@@ -366,7 +370,8 @@ def _history(matches: list[Match], mentee_id: str) -> set[str]:
 
 
 async def _rematch(*, uow: UnitOfWork, ended: list[Match]) -> list[Match]:
-    """Minimal change: new mentors for these ended matches' mentees only, jointly optimal."""
+    """Minimal change: new mentors for these ended (or declined) matches' mentees only,
+    jointly optimal."""
     if not ended:
         return []
     program = await uow.session.get(ProgramView, ended[0].program_id, with_for_update=True)

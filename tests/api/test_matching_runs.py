@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import Api, eventually
-from tests.scenario import Cohort, enrolled_cohort, matching_knows_cohort
+from tests.scenario import Cohort, enrolled_cohort, matching_knows_cohort, proposed_match
 
 
 async def _draft(api: Api, program_id: str) -> dict[str, Any]:
@@ -257,3 +257,23 @@ async def test_two_drafts_published_at_once_match_each_mentee_once(api: Api) -> 
     )
     assert sorted(r.status_code for r in answers) == [200, 409]
     assert len(await api.matches(program_id=cohort.program_id)) == 1
+
+
+async def test_a_declined_proposal_is_replaced_at_once(api: Api) -> None:
+    cohort = await _cohort(api)
+    match = await proposed_match(api, cohort)
+    declined = await api.ok(
+        "POST",
+        f"/v1/matches/{match['id']}/decline",
+        headers=api.as_employee(cohort.mentee),
+        json={"reason": "no fit"},
+    )
+    assert (declined["status"], declined["end_reason"]) == ("declined", "no fit")
+    found = await api.matches(program_id=cohort.program_id, status="proposed")
+    (replacement,) = found
+    assert replacement["replaces_match_id"] == match["id"]
+    assert replacement["mentor_employee_id"] != match["mentor_employee_id"]
+    again = await api.c.post(
+        f"/v1/matches/{match['id']}/decline", headers=api.admin, json={"reason": "twice"}
+    )
+    assert again.status_code == 409
