@@ -7,6 +7,7 @@ import time
 import uuid
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.events import Event, EventData, to_wire, topic_for
 
@@ -55,3 +56,15 @@ async def read_topic(bootstrap: str, topic: str, *, expect: int, timeout: float 
     finally:
         await consumer.stop()
     return out
+
+
+async def group_members(bootstrap: str, group: str) -> int:
+    """How many consumers the group has right now (after a rebalance settles)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (response,) = await admin.describe_consumer_groups([group])
+        (described,) = response.groups
+        return len(described[5]) if described[2] == "Stable" else 0
+    finally:
+        await admin.close()

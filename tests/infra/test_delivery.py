@@ -29,7 +29,7 @@ from shared.events import dead_letter_topic
 from shared.settings import BusKind, Settings
 from tests import testkit
 from tests.helpers import eventually
-from tests.infra.kafka_tools import produce, read_topic, wire
+from tests.infra.kafka_tools import group_members, produce, read_topic, wire
 
 pytestmark = pytest.mark.infra
 ROOT = Path(__file__).resolve().parents[2]
@@ -201,6 +201,10 @@ async def test_sigkill_mid_burst_then_restart_applies_each_event_once(
     assert final == {"rows": burst, "distinct": burst, "total": burst}, log.read_text()[-3000:]
 
 
+async def _two_members(bootstrap: str, group: str) -> bool:
+    return await group_members(bootstrap, group) == 2
+
+
 async def _ready(client: httpx.AsyncClient) -> bool:
     try:
         return (await client.get("/readyz")).status_code == 200
@@ -235,6 +239,13 @@ async def test_replicas_share_partitions_and_survive_one_being_killed(
         ]
         for c in clients:
             await eventually(lambda c=c: _ready(c), timeout=60, what="replica ready")
+        # Both consumers in the group, partitions shared, before the burst starts.
+        await eventually(
+            lambda: _two_members(kafka_bootstrap, f"{p}binome-{name}"),
+            timeout=60,
+            interval=0.2,
+            what="both replicas in the consumer group",
+        )
         await produce(
             kafka_bootstrap,
             [wire(_inc(run, 1, counter=f"c{i % 24}"), prefix=p) for i in range(burst)],
