@@ -1,9 +1,10 @@
 """Vectorised compatibility scores, computed block by block (a block = some mentee rows).
 
 Every criterion yields a value in [0, 1] per pair; the score is their weighted mean, so it is
-in [0, 1] too and each criterion's contribution is `weight * value / sum(weights)`. All the
-arithmetic is elementwise or an exact small-integer product, so a pair's score does not depend
-on which block computed it (the solver's certificate relies on that).
+in [0, 1] too and each criterion's contribution is `weight * value / sum(weights)`. The
+arithmetic runs in compiled kernels (kernels.py), one pair at a time in a fixed order, so a
+pair's score does not depend on which block computed it (the solver's certificate relies on
+that). The solver reads integer weights (millionths) straight from `weight_block`.
 """
 
 from __future__ import annotations
@@ -13,17 +14,20 @@ from collections.abc import Iterator
 import numpy as np
 import numpy.typing as npt
 
-from services.matching.engine.model import CRITERIA, HARD, Cohort, Constraints, Format, Weights
+from services.matching.engine import kernels
+from services.matching.engine.model import (
+    CRITERIA,
+    HARD,
+    Cohort,
+    Constraints,
+    Format,
+    Side,
+    Weights,
+)
 
 Rows = slice | npt.NDArray[np.int64]
 F32 = npt.NDArray[np.float32]
 _MAX_PAIRS_PER_BLOCK = 2_000_000
-
-
-def _ratio(num: npt.NDArray, den: npt.NDArray) -> F32:
-    out = np.zeros(np.broadcast_shapes(num.shape, den.shape), dtype=np.float32)
-    np.divide(num, den, out=out, where=den > 0, casting="unsafe")
-    return out
 
 
 class _Blocked:
@@ -52,39 +56,19 @@ class Scorer(_Blocked):
         self.n = len(cohort.mentees)
         self.m = len(cohort.mentors)
         self.capacity = cohort.capacity.astype(np.int64)
-        self._w = weights.vector()
-        self._w_total = np.float32(self._w.sum())
-        t, e = cohort.mentors, cohort.mentees
-        self._t_avail_n = np.bitwise_count(t.availability)
-        self._e_avail_n = np.bitwise_count(e.availability)
-        self._t_answers = t.answers.astype(np.float32)
-        self._e_answers = e.answers.astype(np.float32)
-        self._t_sq = (self._t_answers**2).sum(axis=1)
-        self._e_sq = (self._e_answers**2).sum(axis=1)
-        q = max(1, e.answers.shape[1])
-        self._max_d2 = np.float32(16 * q)  # answers 1..5: at most 4 apart per item
+        w = weights.vector()
+        # Each criterion's share of the score, as the kernels multiply it (float32).
+        self._norm = (w / np.float32(w.sum())).astype(np.float32)
+        self._hard = w == HARD
+        self._rules = (
+            constraints.format is Format.reverse,
+            bool(constraints.cross_department),
+            np.int64(constraints.max_timezone_gap_h),
+            np.float32(constraints.min_score),
+        )
+        self._e, self._t = self._features()
+        self._fast_e, self._fast_t, self._tabs = self._tables()
         self._excl_ptr, self._excl_cols = self._exclusions()
-        sought = np.bitwise_count(e.skills).astype(np.float32)
-        self._e_skills_inv = np.divide(1, sought, out=np.zeros_like(sought), where=sought > 0)
-        self._e_themes_n = np.bitwise_count(e.themes)
-        self._t_themes_n = np.bitwise_count(t.themes)
-        self._e_level = e.level.astype(np.float32)
-        self._t_level = t.level.astype(np.float32)
-        self._e_tz = e.tz_offset_h.astype(np.int16)
-        self._t_tz = t.tz_offset_h.astype(np.int16)
-        self._e_vol_half = e.volunteer.astype(np.float32) * np.float32(0.5)
-        self._t_vol_half = t.volunteer.astype(np.float32) * np.float32(0.5)
-        self._criteria = [
-            self._skills,
-            self._themes,
-            self._similarity,
-            self._seniority,
-            self._department,
-            self._timezone,
-            self._availability,
-            self._volunteer,
-        ]
-        assert len(self._criteria) == len(CRITERIA)
 
     # --- exclusions: same person, reporting line, pairs that already ended ------------------
 
@@ -104,118 +88,139 @@ class Scorer(_Blocked):
         ptr = np.searchsorted(arr[:, 0], np.arange(self.n + 1)).astype(np.int64)
         return ptr, arr[:, 1].copy()
 
-    # --- criteria ---------------------------------------------------------------------------
+    # --- scoring (compiled: see kernels.py) -----------------------------------------------
 
-    def criteria(self, rows: Rows) -> tuple[list[F32], npt.NDArray[np.bool_]]:
-        """Each criterion's value per pair (in CRITERIA order) and the hard-constraint mask."""
-        values = [fn(rows) for fn in self._criteria]
-        allowed = self._allowed(rows)
-        for name, value in zip(CRITERIA, values, strict=True):
-            if getattr(self.weights, name) == HARD:
-                allowed &= value > 0
-        return values, allowed
+    def _features(self) -> tuple[tuple, tuple]:
+        def side(x: Side) -> tuple:
+            raw = (
+                x.skills.astype(np.uint64),
+                x.themes.astype(np.uint64),
+                x.languages.astype(np.uint64),
+                x.availability.astype(np.uint64),
+                np.ascontiguousarray(x.answers, dtype=np.int8),
+                x.level.astype(np.int8),
+                x.department.astype(np.int32),
+                x.tz_offset_h.astype(np.int8),
+                x.volunteer.astype(np.bool_),
+            )
+            sought = np.bitwise_count(x.skills).astype(np.float32)
+            derived = (
+                np.divide(1, sought, out=np.zeros_like(sought), where=sought > 0),
+                np.bitwise_count(x.themes).astype(np.int64),
+                np.bitwise_count(x.availability).astype(np.int64),
+                (x.answers.astype(np.int64) ** 2).sum(axis=1),
+            )
+            return raw, derived
 
-    def _allowed(self, rows: Rows) -> npt.NDArray[np.bool_]:
-        e, t = self.cohort.mentees, self.cohort.mentors
-        allowed = (e.languages[rows][:, None] & t.languages[None, :]) != 0
-        tz_gap = np.abs(self._e_tz[rows][:, None] - self._t_tz[None, :])
-        allowed &= tz_gap <= self.constraints.max_timezone_gap_h
-        allowed &= (self.capacity > 0)[None, :]
-        self._apply_exclusions(rows, allowed)
-        return allowed
+        return side(self.cohort.mentees), side(self.cohort.mentors)
 
-    # One method per criterion, each a float32 (rows x mentors) array in [0, 1]. They work in
-    # place on their own temporaries: scoring is the engine's hot path.
+    def _tables(self) -> tuple[tuple, tuple, tuple]:
+        """The hot loop's inputs: per-person terms folded with the weights, and small tables.
 
-    def _skills(self, rows: Rows) -> F32:
-        common = np.bitwise_count(
-            self.cohort.mentees.skills[rows][:, None] & self.cohort.mentors.skills[None, :]
+        Every entry is computed with the same float32 formula as `kernels.pair_values`, then
+        weighted; the loop only adds them up. See `kernels._row`.
+        """
+        e, t, norm, f32 = self.cohort.mentees, self.cohort.mentors, self._norm, np.float32
+        hard = self._hard
+        (e_raw, e_der), (t_raw, t_der) = self._e, self._t
+        q = max(1, e.answers.shape[1])
+        max_d2 = np.int64(16 * q)
+        sim_k = norm[2] / f32(max_d2)
+        e_const = norm[2] * (f32(1) - e_der[3].astype(f32) / f32(max_d2)) + norm[7] * np.where(
+            e.volunteer, f32(0.5), f32(0)
         )
-        return common * self._e_skills_inv[rows][:, None]
-
-    def _themes(self, rows: Rows) -> F32:
-        et, tt = self.cohort.mentees.themes[rows], self.cohort.mentors.themes
-        common = np.bitwise_count(et[:, None] & tt[None, :])
-        union = self._e_themes_n[rows][:, None] + self._t_themes_n[None, :] - common
-        return _ratio(common, union)
-
-    def _similarity(self, rows: Rows) -> F32:
-        d2 = self._e_answers[rows] @ self._t_answers.T
-        d2 *= -2
-        d2 += self._e_sq[rows][:, None]
-        d2 += self._t_sq[None, :]
-        d2 *= -1 / self._max_d2
-        d2 += 1
-        return d2
-
-    def _seniority(self, rows: Rows) -> F32:
-        gap = self._t_level[None, :] - self._e_level[rows][:, None]
+        t_const = -norm[2] * (t_der[3].astype(f32) / f32(max_d2)) + norm[7] * np.where(
+            t.volunteer, f32(0.5), f32(0)
+        )
+        levels = np.unique(np.concatenate([e.level, t.level])).astype(f32)
+        gap = levels[None, :] - levels[:, None]  # mentor level - mentee level
         if self.constraints.format is Format.reverse:
-            np.negative(gap, out=gap)
-        gap *= np.float32(1 / 3)
-        return np.clip(gap, 0, 1, out=gap)
-
-    def _department(self, rows: Rows) -> F32:
-        same = (
-            self.cohort.mentees.department[rows][:, None] == self.cohort.mentors.department[None, :]
+            gap = -gap
+        tab_sen = norm[3] * np.clip(gap / f32(3), 0, 1)
+        zones = np.unique(np.concatenate([e.tz_offset_h, t.tz_offset_h])).astype(np.int64)
+        tz_gap = np.abs(zones[:, None] - zones[None, :])
+        tab_tz = norm[5] * np.clip(f32(1) - tz_gap.astype(f32) / f32(12), 0, 1)
+        tz_ok = tz_gap <= self.constraints.max_timezone_gap_h
+        if hard[5]:
+            tz_ok &= tab_tz > 0
+        common = np.arange(65)[:, None]
+        union = np.arange(129)[None, :] - common
+        tab_themes = norm[1] * np.where(union > 0, common.astype(f32) / np.maximum(union, 1), 0)
+        smaller = np.arange(65)[None, :]
+        tab_avail = norm[6] * np.where(
+            smaller > 0, common.astype(f32) / np.maximum(smaller, 1).astype(f32), 0
         )
-        if self.constraints.cross_department:
-            np.logical_not(same, out=same)
-        return same.astype(np.float32)
+        cross = self.constraints.cross_department
+        min_score = self.constraints.min_score
+        tabs = (
+            tab_themes.astype(f32),
+            tab_avail.astype(f32),
+            tab_sen.astype(f32),
+            tab_tz.astype(f32),
+            tz_ok,
+            f32(2) * sim_k,
+            f32(0) if cross else norm[4],
+            norm[4] if cross else f32(0),
+            self._hard.copy(),
+            f32(min_score) if min_score > 0 else f32(-np.inf),
+            max_d2,
+        )
+        fast_e = (
+            *e_raw[:4],
+            e_raw[4],
+            np.searchsorted(levels, e.level.astype(f32)).astype(np.int64),
+            np.searchsorted(zones, e.tz_offset_h.astype(np.int64)),
+            e_raw[6],
+            e_der[1],
+            e_der[2],
+            e_const.astype(f32),
+            (norm[0] * e_der[0]).astype(f32),
+            e_raw[8],
+            e_der[3],
+        )
+        fast_t = (
+            *t_raw[:4],
+            t_raw[4],
+            np.searchsorted(levels, t.level.astype(f32)).astype(np.int64),
+            np.searchsorted(zones, t.tz_offset_h.astype(np.int64)),
+            t_raw[6],
+            t_der[1],
+            t_der[2],
+            t_const.astype(f32),
+            t_raw[8],
+            t_der[3],
+            self.capacity > 0,
+        )
+        return fast_e, fast_t, tabs
 
-    def _timezone(self, rows: Rows) -> F32:
-        gap = np.abs(self._e_tz[rows][:, None] - self._t_tz[None, :]).astype(np.float32)
-        gap *= np.float32(-1 / 12)
-        gap += 1
-        return np.clip(gap, 0, 1, out=gap)
-
-    def _availability(self, rows: Rows) -> F32:
-        ea, ta = self.cohort.mentees.availability[rows], self.cohort.mentors.availability
-        common = np.bitwise_count(ea[:, None] & ta[None, :])
-        smaller = np.minimum(self._e_avail_n[rows][:, None], self._t_avail_n[None, :])
-        return _ratio(common, smaller)
-
-    def _volunteer(self, rows: Rows) -> F32:
-        return self._e_vol_half[rows][:, None] + self._t_vol_half[None, :]
-
-    def _apply_exclusions(self, rows: Rows, allowed: npt.NDArray[np.bool_]) -> None:
-        row_ids = np.arange(self.n)[rows]
-        starts = self._excl_ptr[row_ids]
-        counts = self._excl_ptr[row_ids + 1] - starts
-        nz = counts > 0
-        if not nz.any():
-            return
-        c, s, local = counts[nz], starts[nz], np.flatnonzero(nz)
-        flat = np.arange(c.sum()) - np.repeat(np.cumsum(c) - c, c) + np.repeat(s, c)
-        allowed[np.repeat(local, c), self._excl_cols[flat]] = False
+    def _rows(self, rows: Rows) -> npt.NDArray[np.int64]:
+        return np.ascontiguousarray(np.arange(self.n, dtype=np.int64)[rows])
 
     def block(self, rows: Rows) -> tuple[F32, npt.NDArray[np.bool_]]:
         """(scores, allowed) for the given mentee rows against every mentor."""
-        allowed = self._allowed(rows)
-        score: F32 | None = None
-        for weight, fn in zip(self._w, self._criteria, strict=True):
-            if not weight:
-                continue  # neither counted nor a filter: not even computed
-            value = fn(rows)
-            if weight == HARD:
-                allowed &= value > 0
-            value *= weight / self._w_total
-            if score is None:
-                score = value
-            else:
-                score += value
-        assert score is not None  # Weights guarantees one weighted criterion
-        if self.constraints.min_score > 0:
-            allowed &= score >= np.float32(self.constraints.min_score)
-        return score, allowed
+        idx = self._rows(rows)
+        scores = np.empty((len(idx), self.m), dtype=np.float32)
+        allowed = np.empty((len(idx), self.m), dtype=np.bool_)
+        kernels.score_rows(*self._args(idx), scores, allowed)
+        return scores, allowed
+
+    def weight_block(
+        self, rows: Rows, out: npt.NDArray[np.int32] | None = None
+    ) -> npt.NDArray[np.int32]:
+        """Integer weights of the given rows: the score in millionths, -1 where not allowed."""
+        idx = self._rows(rows)
+        if out is None:
+            out = np.empty((len(idx), self.m), dtype=np.int32)
+        kernels.weight_rows(*self._args(idx), out)
+        return out
+
+    def _args(self, idx: npt.NDArray[np.int64]) -> tuple:
+        return (self._fast_e, self._fast_t, self._tabs, idx, self._excl_ptr, self._excl_cols)
 
     def contributions(self, mentee: int, mentor: int) -> dict[str, float]:
         """Each criterion's share of the pair's score; they add up to the score."""
-        values, _ = self.criteria(np.array([mentee]))
-        return {
-            name: float(weight * value[0, mentor] / self._w_total)
-            for name, weight, value in zip(CRITERIA, self._w, values, strict=True)
-        }
+        values = kernels.pair_criteria(self._e, self._t, mentee, mentor, self._rules)
+        return {name: float(values[c] * self._norm[c]) for c, name in enumerate(CRITERIA)}
 
 
 class ArraySource(_Blocked):
@@ -238,3 +243,13 @@ class ArraySource(_Blocked):
 
     def block(self, rows: Rows) -> tuple[F32, npt.NDArray[np.bool_]]:
         return self.scores[rows], self.allowed[rows]
+
+    def weight_block(
+        self, rows: Rows, out: npt.NDArray[np.int32] | None = None
+    ) -> npt.NDArray[np.int32]:
+        w = np.rint(self.scores[rows] * np.float32(kernels.SCALE)).astype(np.int32)
+        w[~self.allowed[rows]] = -1
+        if out is None:
+            return w
+        out[...] = w
+        return out

@@ -27,19 +27,21 @@ from __future__ import annotations
 
 import os
 import time
-from collections import deque
-from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 from ortools.graph.python import min_cost_flow
 
-SCALE = 1_000_000  # scores are compared as integers in millionths
-_NOT_ALLOWED = -(2**30)  # in the score cache: far below any score minus any dual value
+from services.matching.engine import kernels
+from services.matching.engine.kernels import SCALE
+
+T = TypeVar("T")
+
 _THREADS = max(1, min(4, os.cpu_count() or 1))
 I64 = npt.NDArray[np.int64]
 
@@ -62,6 +64,10 @@ class ScoreSource(Protocol):
     def blocks(self) -> Iterator[slice]: ...
 
     def block(self, rows: slice | I64) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]: ...
+
+    def weight_block(
+        self, rows: slice | I64, out: npt.NDArray[np.int32] | None = None
+    ) -> npt.NDArray[np.int32]: ...
 
 
 class SolverError(RuntimeError):
@@ -116,56 +122,26 @@ class _Graph:
         )
 
 
-def _int_scores(
-    scores: npt.NDArray[np.float32], allowed: npt.NDArray[np.bool_]
-) -> npt.NDArray[np.int32]:
-    """Scores in millionths (exact in float32: 10^6 < 2^24); -1 where the pair is not allowed."""
-    w = np.rint(scores * np.float32(SCALE)).astype(np.int32)
-    w[~allowed] = -1
-    return w
-
-
 @dataclass
 class _Scan:
     graph: _Graph
-    left_out: I64  # per mentee: best integer score not in its top-k (-1: none)
+    left_out: I64  # per mentee: best integer score not in its candidate list (-1: none)
     allowed_pairs: int
-    cache: npt.NDArray[np.int32] | None  # all integer scores, when they fit in memory
+    cache: npt.NDArray[np.int32] | None  # all integer weights, when they fit in memory
 
 
-def _prefetched(
-    source: ScoreSource,
-) -> Iterator[tuple[slice, tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]]]:
-    """The source's blocks in order, the next one scored on another core meanwhile.
-
-    numpy releases the GIL in its array loops, so scoring threads overlap each other and the
-    caller's work on the previous block. Only a few blocks wait, to keep memory bounded.
-    """
-    blocks = list(source.blocks())
-    with ThreadPoolExecutor(max_workers=_THREADS, thread_name_prefix="scoring") as pool:
-        pending: deque[tuple[slice, Future]] = deque()
-        for rows in blocks:
-            pending.append((rows, pool.submit(source.block, rows)))
-            if len(pending) > _THREADS + 1:
-                done_rows, future = pending.popleft()
-                yield done_rows, future.result()
-        while pending:
-            done_rows, future = pending.popleft()
-            yield done_rows, future.result()
+def _threaded(fn: Callable[[slice], T], blocks: list[slice]) -> list[T]:
+    """fn over the blocks, in order, spread over the cores (the kernels release the GIL)."""
+    if len(blocks) <= 1:
+        return [fn(b) for b in blocks]
+    with ThreadPoolExecutor(max_workers=_THREADS, thread_name_prefix="matching") as pool:
+        return list(pool.map(fn, blocks))
 
 
-def _kth_largest(
-    sample: npt.NDArray[np.int32], q: npt.NDArray[np.int64] | int, axis: int
-) -> npt.NDArray[np.int32]:
-    """The q-th largest value along `axis` (q >= 1, per row or column)."""
-    size = sample.shape[axis]
-    srt = np.sort(sample, axis=axis)
-    idx = np.clip(size - np.asarray(q), 0, size - 1)
-    if axis == 1:
-        return np.take_along_axis(srt, np.broadcast_to(idx, (sample.shape[0],))[:, None], axis=1)[
-            :, 0
-        ]
-    return np.take_along_axis(srt, np.broadcast_to(idx, (sample.shape[1],))[None, :], axis=0)[0]
+def _kth_largest_per_column(w: npt.NDArray[np.int32], q: I64) -> npt.NDArray[np.int64]:
+    srt = np.sort(w, axis=0)
+    idx = np.clip(w.shape[0] - q, 0, w.shape[0] - 1)
+    return srt[idx, np.arange(w.shape[1])].astype(np.int64)
 
 
 def _scan(source: ScoreSource, k: int, per_mentor: I64, cache_bytes: int) -> _Scan:
@@ -178,39 +154,28 @@ def _scan(source: ScoreSource, k: int, per_mentor: I64, cache_bytes: int) -> _Sc
     pair left out of row i scores below that row's threshold, so `threshold - 1` bounds them.
     """
     n, m = source.n, source.m
-    keep_cache = n * m * 4 <= cache_bytes
-    cache = np.empty((n, m), dtype=np.int32) if keep_cache else None
-    left_out = np.full(n, -1, dtype=np.int64)
+    cache = np.empty((n, m), dtype=np.int32) if n * m * 4 <= cache_bytes else None
     sample_cols = np.unique(np.linspace(0, m - 1, min(m, 256)).astype(np.int64))
     q_row = max(1, int(np.ceil(k * len(sample_cols) / max(m, 1))))
-    col_threshold: npt.NDArray[np.int32] | None = None
-    edges = [_Graph.empty()]
-    allowed_pairs = 0
-    for rows, (scores, allowed) in _prefetched(source):
-        allowed_pairs += int(allowed.sum())
-        w = _int_scores(scores, allowed)
-        if cache is not None:
-            cache[rows] = np.where(w >= 0, w, _NOT_ALLOWED)
-        row_ids = np.arange(n)[rows]
-        if col_threshold is None:  # from the first block: its rows stand for all
-            q_col = np.maximum(1, np.ceil(per_mentor * len(row_ids) / max(n, 1))).astype(np.int64)
-            col_threshold = np.where(per_mentor > 0, _kth_largest(w, q_col, axis=0), SCALE + 1)
-        row_threshold = np.maximum(_kth_largest(w[:, sample_cols], q_row, axis=1), 0)
-        mask = (w >= row_threshold[:, None]) | (w >= np.maximum(col_threshold, 0)[None, :])
-        mask &= w >= 0
-        ri, cj = np.nonzero(mask)
-        left_out[row_ids] = np.where(row_threshold > 0, row_threshold - 1, -1)
-        edges.append(
-            _Graph(row_ids[ri], cj.astype(np.int64), w[ri, cj].astype(np.int64), scores[ri, cj])
-        )
-    graph = _Graph.concat(edges)
-    return _Scan(graph, left_out, allowed_pairs, cache)
+    blocks = list(source.blocks())
+    # Column thresholds from the first block: its rows stand for all.
+    first = source.weight_block(blocks[0])
+    q_col = np.maximum(1, np.ceil(per_mentor * first.shape[0] / max(n, 1))).astype(np.int64)
+    col_threshold = np.where(per_mentor > 0, _kth_largest_per_column(first, q_col), SCALE + 1)
 
+    def scan_block(rows: slice) -> tuple[_Graph, I64, int]:
+        w = source.weight_block(rows, None if cache is None else cache[rows])
+        ri, cj, cw, left_out = kernels.select_candidates(w, sample_cols, q_row, col_threshold)
+        graph = _Graph(ri + rows.start, cj, cw, (cw / SCALE).astype(np.float32))
+        return graph, left_out, int(np.count_nonzero(w >= 0))
 
-def _dedup(parts: list[_Graph], m: int) -> _Graph:
-    g = _Graph.concat(parts)
-    _, first = np.unique(g.ei * max(m, 1) + g.ej, return_index=True)
-    return _Graph(g.ei[first], g.ej[first], g.ew[first], g.es[first])
+    parts = _threaded(scan_block, blocks)
+    return _Scan(
+        _Graph.concat([g for g, _, _ in parts]),
+        np.concatenate([lo for _, lo, _ in parts]),
+        sum(c for _, _, c in parts),
+        cache,
+    )
 
 
 def _flow(n: int, m: int, capacity: I64, g: _Graph, policy: Policy) -> I64:
@@ -364,60 +329,38 @@ def _violations(
 ) -> tuple[_Graph | None, int]:
     """Pairs with u_i + v_j < w_ij over every allowed pair (None when there is none).
 
-    With the score cache every row is checked exactly: a row is violated iff
-    max_j (w_ij - v_j) > u_i - bonus, one subtraction and one reduction per pair in int32.
-    Without it, a row whose u_i + min(v) already reaches its left-out bound is covered by that
-    bound (every pair outside the candidate graph weighs at most that); the others are
-    re-scored.
+    With the weight cache every pair is checked exactly, in one pass. Without it, a row whose
+    u_i + min(v) already reaches its left-out bound is covered by that bound (every pair
+    outside the candidate graph weighs at most that); the other rows are re-scored.
     """
-    n = source.n
     shifted_u = u - bonus
-    fast = scan.cache is not None and (len(v) == 0 or int(v.max()) < 2**29)
-    if fast:
-        assert scan.cache is not None
-        v32 = v.astype(np.int32)
-        worst = np.empty(n, dtype=np.int64)
+    v = np.ascontiguousarray(v, dtype=np.int64)
+    if scan.cache is not None:
         cache = scan.cache
 
-        def row_worst(rows: slice) -> None:
-            worst[rows] = (cache[rows] - v32[None, :]).max(axis=1, initial=_NOT_ALLOWED)
+        def check(rows: slice) -> tuple[I64, I64, I64]:
+            ri, cj, cw = kernels.violated_pairs(cache[rows], v, shifted_u[rows], per_row)
+            return ri + rows.start, cj, cw
 
-        with ThreadPoolExecutor(max_workers=_THREADS, thread_name_prefix="certificate") as pool:
-            list(pool.map(row_worst, source.blocks()))
-        rows_to_check = np.flatnonzero(worst > shifted_u)
-    elif scan.cache is not None:
-        rows_to_check = np.arange(n)
+        parts = _threaded(check, list(source.blocks()))
+        rescored = 0
     else:
         v_min = int(v.min()) if len(v) else 0
         left = np.where(scan.left_out >= 0, scan.left_out + bonus, -1)
         rows_to_check = np.flatnonzero(u + v_min < left)
-    rescored = 0 if scan.cache is not None else len(rows_to_check)
-    found: list[_Graph] = []
-    for start in range(0, len(rows_to_check), source.block_rows):
-        chunk = rows_to_check[start : start + source.block_rows]
-        scores: npt.NDArray[np.float32] | None
-        if scan.cache is not None:
-            w = scan.cache[chunk].astype(np.int64)
-            w[w < 0] = -1
-            scores = None
-        else:
-            scores, allowed = source.block(chunk)
-            w = _int_scores(scores, allowed).astype(np.int64)
-        slack = shifted_u[chunk][:, None] + v[None, :] - w
-        slack[w < 0] = 0
-        if not (slack < 0).any():
-            continue
-        # The most violated pairs of each row, at most per_row of them.
-        ri, cj = np.nonzero(slack < 0)
-        order = np.lexsort((slack[ri, cj], ri))
-        ri, cj = ri[order], cj[order].astype(np.int64)
-        first = np.searchsorted(ri, ri, side="left")
-        keep = np.arange(len(ri)) - first < per_row
-        ri, cj = ri[keep], cj[keep]
-        ei = chunk[ri]
-        # From the cache, the score is known to the millionth: no re-scoring.
-        es = (w[ri, cj] / SCALE).astype(np.float32) if scores is None else scores[ri, cj]
-        found.append(_Graph(ei, cj, w[ri, cj], es))
-    if not found:
+        rescored = len(rows_to_check)
+        step = source.block_rows
+        chunks = [rows_to_check[a : a + step] for a in range(0, rescored, step)]
+
+        def rescore(chunk: I64) -> tuple[I64, I64, I64]:
+            w = source.weight_block(chunk)
+            ri, cj, cw = kernels.violated_pairs(w, v, shifted_u[chunk], per_row)
+            return chunk[ri], cj, cw
+
+        parts = _threaded(rescore, chunks)  # type: ignore[arg-type]
+    ei = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, np.int64)
+    if not len(ei):
         return None, rescored
-    return _dedup(found, source.m), rescored
+    ej = np.concatenate([p[1] for p in parts])
+    ew = np.concatenate([p[2] for p in parts])
+    return _Graph(ei, ej, ew, (ew / SCALE).astype(np.float32)), rescored
