@@ -187,13 +187,16 @@ def _row(e, t, tabs, i, j_end, score_out, ok_out):
         s += dept_same if same else dept_other
         s += tzv
         s += tab_avail[c_avail, min(avn, t_avn[j])]
-        ok = (langs & t_langs[j]) != 0 and tz_ok[tz, t_tz[j]] and t_open[j] and s >= min_score
+        # Bitwise & and |, not `and`/`or`: no short-circuit branches in the hot loop.
+        ok = ((langs & t_langs[j]) != 0) & tz_ok[tz, t_tz[j]] & t_open[j] & (s >= min_score)
         # A criterion weighted 10 is a hard filter: its value must be positive.
-        ok = ok and not (h_skills and c_skills == 0) and not (h_themes and c_themes == 0)
-        ok = ok and not (h_sim and sq + t_sq[j] - 2 * dot >= max_d2)
-        ok = ok and not (h_sen and sen <= 0) and not (h_avail and c_avail == 0)
-        ok = ok and not (h_dept and (dept_same if same else dept_other) <= 0)
-        ok = ok and not (h_vol and not (vol or t_vol[j]))
+        ok &= (not h_skills) | (c_skills > 0)
+        ok &= (not h_themes) | (c_themes > 0)
+        ok &= (not h_sim) | (sq + t_sq[j] - 2 * dot < max_d2)
+        ok &= (not h_sen) | (sen > 0)
+        ok &= (not h_avail) | (c_avail > 0)
+        ok &= (not h_dept) | ((dept_same if same else dept_other) > 0)
+        ok &= (not h_vol) | vol | t_vol[j]
         score_out[j] = max(s, np.float32(0.0))  # the constant terms may round just below 0
         ok_out[j] = ok
 
@@ -243,18 +246,23 @@ def select_candidates(w, sample_cols, q_row, col_threshold):
     """
     n_rows, m = w.shape
     k = sample_cols.shape[0]
+    q = max(1, min(q_row, k))
+    top = np.empty(q, dtype=np.int64)  # the row's q best sampled weights, best first
     thr = np.empty(n_rows, dtype=np.int64)
-    sample = np.empty(k, dtype=np.int32)
     count = 0
     for r in range(n_rows):
+        top[:] = -1
         for c in range(k):
-            sample[c] = w[r, sample_cols[c]]
-        sample.sort()
-        thr[r] = max(np.int64(sample[max(0, k - q_row)]), 0)
-        for j in range(m):
-            x = w[r, j]
-            if x >= 0 and (x >= thr[r] or x >= col_threshold[j]):
-                count += 1
+            x = np.int64(w[r, sample_cols[c]])
+            if x > top[q - 1]:
+                pos = q - 1
+                while pos > 0 and top[pos - 1] < x:
+                    top[pos] = top[pos - 1]
+                    pos -= 1
+                top[pos] = x
+        thr[r] = max(top[q - 1], 0)
+        count += _count_row(w[r], thr[r], col_threshold)
+    # Second pass: the rows are still in cache; counting first keeps the loop branch-light.
     ri = np.empty(count, dtype=np.int64)
     cj = np.empty(count, dtype=np.int64)
     cw = np.empty(count, dtype=np.int64)
@@ -262,14 +270,25 @@ def select_candidates(w, sample_cols, q_row, col_threshold):
     p = 0
     for r in range(n_rows):
         left_out[r] = thr[r] - 1 if thr[r] > 0 else -1
+        row = w[r]
+        t = thr[r]
         for j in range(m):
-            x = w[r, j]
-            if x >= 0 and (x >= thr[r] or x >= col_threshold[j]):
+            x = np.int64(row[j])
+            if x >= 0 and (x >= t or x >= col_threshold[j]):
                 ri[p] = r
                 cj[p] = j
                 cw[p] = x
                 p += 1
     return ri, cj, cw, left_out
+
+
+@njit(inline="always", cache=True)
+def _count_row(row, t, col_threshold):
+    count = 0
+    for j in range(row.shape[0]):
+        x = np.int64(row[j])
+        count += (x >= 0) & ((x >= t) | (x >= col_threshold[j]))
+    return count
 
 
 @njit(nogil=True, cache=True)
@@ -326,3 +345,36 @@ def violated_pairs(w, v, shifted_u, per_row):
             cw[p] = w[r, j]
             p += 1
     return ri[:p], cj[:p], cw[:p]
+
+
+@njit(nogil=True, cache=True)
+def least_prices(ptr, adj_b, adj_d, v):
+    """Least mentor prices v (in place, from the given lower bounds) with v_b >= v_a + d for
+    every arc a -> b of the CSR (ptr, adj_b, adj_d): label-correcting, queue-based
+    Bellman-Ford. Returns False when the prices keep rising (a positive cycle: the flow the
+    arcs came from is not optimal)."""
+    m = v.shape[0]
+    queue = np.empty(m, dtype=np.int64)  # circular; a mentor is in it at most once
+    queued = np.ones(m, dtype=np.bool_)
+    for j in range(m):
+        queue[j] = j
+    head, size = 0, m
+    updates = np.zeros(m, dtype=np.int64)
+    while size > 0:
+        a = queue[head]
+        head = (head + 1) % m
+        size -= 1
+        queued[a] = False
+        for e in range(ptr[a], ptr[a + 1]):
+            b = adj_b[e]
+            cand = v[a] + adj_d[e]
+            if cand > v[b]:
+                v[b] = cand
+                updates[b] += 1
+                if updates[b] > m + 1:
+                    return False
+                if not queued[b]:
+                    queued[b] = True
+                    queue[(head + size) % m] = b
+                    size += 1
+    return True

@@ -39,6 +39,7 @@ from ortools.graph.python import min_cost_flow
 
 from services.matching.engine import kernels
 from services.matching.engine.kernels import SCALE
+from services.matching.engine.repair import repair
 
 T = TypeVar("T")
 
@@ -81,8 +82,9 @@ class Certificate:
     dual: int  # the dual solution's value; equal to primal when the certificate holds
     pairs_covered: int  # allowed pairs the dual constraint was verified for (all of them)
     rows_rescored: int  # rows the bound did not cover, checked against every mentor
-    rounds: int  # flow solves
+    rounds: int  # optimisations: full flow solves plus warm repairs
     pairs_added: int  # pairs added to the candidate graph by the check
+    repairs: int = 0  # rounds done by warm repair (repair.py) instead of a full solve
 
 
 @dataclass(frozen=True)
@@ -219,32 +221,14 @@ def _duals(n: int, m: int, capacity: I64, g: _Graph, mentor_of: I64) -> tuple[I6
     free_edge = ~matched[g.ei]  # an unmatched mentee i: u_i = 0, so v_j >= w_ij
     np.maximum.at(v, g.ej[free_edge], g.ew[free_edge])
     # A matched mentee i: u_i = w_i,m(i) - v_m(i); u_i + v_j >= w_ij gives
-    # v_j >= v_m(i) + (w_ij - w_i,m(i)). Relax from the mentors whose v changed.
+    # v_j >= v_m(i) + (w_ij - w_i,m(i)): difference constraints between mentors.
     other = matched[g.ei] & ~own
     a = mentor_of[g.ei[other]]
-    b = g.ej[other]
-    d = g.ew[other] - own_w[g.ei[other]]
     order = np.argsort(a, kind="stable")
-    a, b, d = a[order], b[order], d[order]
-    ptr = np.searchsorted(a, np.arange(m + 1))
-    frontier = np.unique(a)
-    for _ in range(m + 2):
-        if not len(frontier):
-            break
-        starts, ends = ptr[frontier], ptr[frontier + 1]
-        counts = ends - starts
-        idx = (
-            np.arange(counts.sum())
-            - np.repeat(np.cumsum(counts) - counts, counts)
-            + np.repeat(starts, counts)
-        )
-        cand = v[a[idx]] + d[idx]
-        better = cand > v[b[idx]]
-        if not better.any():
-            break
-        np.maximum.at(v, b[idx][better], cand[better])
-        frontier = np.unique(b[idx][better])
-    else:
+    ptr = np.searchsorted(a[order], np.arange(m + 1)).astype(np.int64)
+    b = np.ascontiguousarray(g.ej[other][order])
+    d = np.ascontiguousarray((g.ew[other] - own_w[g.ei[other]])[order])
+    if not kernels.least_prices(ptr, b, d, v):
         raise SolverError("dual values do not settle: the flow is not optimal")
     u = np.zeros(n, dtype=np.int64)
     u[matched] = own_w[matched] - v[mentor_of[matched]]
@@ -263,13 +247,16 @@ def solve(
     add_per_row: int = 64,
     cache_bytes: int = 3 * 2**30,
     max_rounds: int = 50,
+    repair_rows: int | None = None,
 ) -> Solution:
     """The optimal assignment, with its certificate checked over every allowed pair.
 
     k: mentors kept per mentee in the candidate graph; per_mentor: mentees kept per mentor
     (default: eight times its capacity, at least 8); add_per_row: violated pairs added per
     mentee per round; cache_bytes: keep every integer score in memory when they fit, so the
-    certificate pass does not re-score.
+    certificate pass does not re-score; repair_rows: up to this many violated mentees, the
+    optimum is repaired (repair.py) rather than solved again (default: 5 % of the mentees,
+    at least 64; 0 always solves again).
     """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -284,17 +271,18 @@ def solve(
         return Solution(np.full(n, -1, np.int64), np.full(n, np.nan), 0, 0.0, empty, {})
     # A bonus per pair above any possible total score: more pairs always win.
     bonus = n * SCALE + 1 if policy is Policy.max_matched else 0
+    if repair_rows is None:
+        repair_rows = max(64, n // 20)
     scan = _scan(source, k, quota, cache_bytes)
     graph = scan.graph
     timings["score_and_candidates_s"] = time.perf_counter() - t0
-    timings["flow_s"] = timings["certificate_s"] = 0.0
-    rows_rescored = pairs_added = 0
+    timings["certificate_s"] = 0.0
+    rows_rescored = pairs_added = repairs = 0
+    mentor_of = _flow(n, m, capacity, graph, policy)
+    timings["flow_s"] = time.perf_counter() - t0 - timings["score_and_candidates_s"]
     for round_ in range(1, max_rounds + 1):
         t = time.perf_counter()
-        mentor_of = _flow(n, m, capacity, graph, policy)
         weighted = _Graph(graph.ei, graph.ej, graph.ew + bonus, graph.es)
-        timings["flow_s"] += time.perf_counter() - t
-        t = time.perf_counter()
         u, v = _duals(n, m, capacity, weighted, mentor_of)
         found, rescored = _violations(source, scan, u, v, bonus, add_per_row)
         rows_rescored += rescored
@@ -304,7 +292,14 @@ def solve(
             primal = int(weighted.ew[own].sum())
             dual = int(u.sum()) + int((capacity * v).sum())
             cert = Certificate(
-                primal == dual, primal, dual, scan.allowed_pairs, rows_rescored, round_, pairs_added
+                primal == dual,
+                primal,
+                dual,
+                scan.allowed_pairs,
+                rows_rescored,
+                round_,
+                pairs_added,
+                repairs,
             )
             score = np.full(n, np.nan)
             score[graph.ei[own]] = graph.es[own]
@@ -321,6 +316,17 @@ def solve(
             )
         pairs_added += len(found.ei)
         graph = _Graph.concat([graph, found])
+        t = time.perf_counter()
+        # A few violated mentees: repair the optimum around them; many: solve again.
+        detach = np.unique(found.ei)
+        if len(detach) <= max(repair_rows, 0):
+            mentor_of, _ = repair(
+                graph.ei, graph.ej, graph.ew + bonus, capacity, mentor_of, u, v, detach
+            )
+            repairs += 1
+        else:
+            mentor_of = _flow(n, m, capacity, graph, policy)
+        timings["flow_s"] += time.perf_counter() - t
     raise SolverError(f"no certificate after {max_rounds} rounds")
 
 
