@@ -103,12 +103,14 @@ def pair_criteria(e, t, i, j, rules):
 
 
 @njit(inline="always", cache=True)
-def _row(e, t, tabs, i, j_end, score_out, ok_out):
-    """Score mentee i against mentors [0, j_end): the hot loop.
+def _row(e, t, tabs, i, score_out, ok_out, dot):
+    """Score mentee i against every mentor: the hot loop.
 
-    The per-mentee terms are read once, outside the loop, and the ratios and the seniority and
-    timezone terms come from small tables (`Scorer._tables`), so a pair costs three popcounts,
-    an 8-item dot product, four table reads and a few adds: no division, no branch to mispredict.
+    Written for the vectoriser: the questionnaire dot products first (one pass per question
+    over a row buffer), then one loop without branches or calls (popcounts, selects,
+    divisions), which LLVM turns into SIMD code (16 pairs per AVX-512 instruction). Every lane
+    computes exactly what the scalar code would: a pair's score does not depend on where it
+    falls in the loop.
     """
     (
         e_skills,
@@ -116,7 +118,7 @@ def _row(e, t, tabs, i, j_end, score_out, ok_out):
         e_langs,
         e_avail,
         e_ans,
-        e_lvl,
+        e_level,
         e_tz,
         e_dept,
         e_thn,
@@ -131,8 +133,8 @@ def _row(e, t, tabs, i, j_end, score_out, ok_out):
         t_themes,
         t_langs,
         t_avail,
-        t_ans,
-        t_lvl,
+        t_ans_t,
+        t_level,
         t_tz,
         t_dept,
         t_thn,
@@ -143,61 +145,61 @@ def _row(e, t, tabs, i, j_end, score_out, ok_out):
         t_open,
     ) = t
     (
-        tab_themes,
-        tab_avail,
-        tab_sen,
-        tab_tz,
-        tz_ok,
+        norm,
         k_sim,
+        sen_sign,
         dept_same,
         dept_other,
         hard,
+        max_gap,
         min_score,
         max_d2,
     ) = tabs
+    m = t_skills.shape[0]
+    dot[:] = 0
+    for x in range(e_ans.shape[1]):
+        a = e_ans[i, x]
+        for j in range(m):
+            dot[j] += a * t_ans_t[x, j]
     skills, themes, langs, avail = e_skills[i], e_themes[i], e_langs[i], e_avail[i]
-    lvl, tz, dept, thn, avn = e_lvl[i], e_tz[i], e_dept[i], e_thn[i], e_avn[i]
+    level, tz, dept, thn, avn = e_level[i], e_tz[i], e_dept[i], e_thn[i], e_avn[i]
     const, skill_k, vol, sq = e_const[i], e_skill_k[i], e_vol[i], e_sq[i]
-    q = e_ans.shape[1]
-    ans = e_ans[i]
-    h_skills, h_themes, h_sim, h_sen, h_dept, h_avail, h_vol = (
-        hard[0],
-        hard[1],
-        hard[2],
-        hard[3],
-        hard[4],
-        hard[6],
-        hard[7],
-    )
-    for j in range(j_end):
-        c_skills = _popcount(skills & t_skills[j])
-        c_themes = _popcount(themes & t_themes[j])
-        c_avail = _popcount(avail & t_avail[j])
-        dot = np.int64(0)
-        for x in range(q):
-            dot += np.int64(ans[x]) * np.int64(t_ans[j, x])
+    n_themes, n_sen, n_tz, n_avail = norm[1], norm[3], norm[5], norm[6]
+    one, zero = np.float32(1.0), np.float32(0.0)
+    h_skills, h_themes, h_sim, h_sen = hard[0], hard[1], hard[2], hard[3]
+    h_dept, h_tz, h_avail, h_vol = hard[4], hard[5], hard[6], hard[7]
+    for j in range(m):
+        c_skills = np.float32(_popcount(skills & t_skills[j]))
+        c_themes = np.float32(_popcount(themes & t_themes[j]))
+        c_avail = np.float32(_popcount(avail & t_avail[j]))
+        union = thn + t_thn[j] - c_themes
+        themes_v = c_themes / max(union, one)  # no theme on either side: 0 / 1
+        sen_v = min(max(sen_sign * (t_level[j] - level) / np.float32(3.0), zero), one)
+        gap = abs(t_tz[j] - tz)
+        tz_v = max(one - gap / np.float32(12.0), zero)
+        avail_v = c_avail / max(min(avn, t_avn[j]), one)
         same = dept == t_dept[j]
-        sen = tab_sen[lvl, t_lvl[j]]
-        tzv = tab_tz[tz, t_tz[j]]
+        dept_v = dept_same if same else dept_other
         s = const + t_const[j]
-        s += np.float32(c_skills) * skill_k
-        s += tab_themes[c_themes, thn + t_thn[j]]
-        s += k_sim * np.float32(dot)
-        s += sen
-        s += dept_same if same else dept_other
-        s += tzv
-        s += tab_avail[c_avail, min(avn, t_avn[j])]
+        s += c_skills * skill_k
+        s += themes_v * n_themes
+        s += k_sim * dot[j]
+        s += sen_v * n_sen
+        s += dept_v
+        s += tz_v * n_tz
+        s += avail_v * n_avail
         # Bitwise & and |, not `and`/`or`: no short-circuit branches in the hot loop.
-        ok = ((langs & t_langs[j]) != 0) & tz_ok[tz, t_tz[j]] & t_open[j] & (s >= min_score)
+        ok = ((langs & t_langs[j]) != 0) & (gap <= max_gap) & t_open[j] & (s >= min_score)
         # A criterion weighted 10 is a hard filter: its value must be positive.
         ok &= (not h_skills) | (c_skills > 0)
         ok &= (not h_themes) | (c_themes > 0)
-        ok &= (not h_sim) | (sq + t_sq[j] - 2 * dot < max_d2)
-        ok &= (not h_sen) | (sen > 0)
+        ok &= (not h_sim) | (sq + t_sq[j] - np.float32(2.0) * dot[j] < max_d2)
+        ok &= (not h_sen) | (sen_v > 0)
+        ok &= (not h_dept) | (dept_v > 0)
+        ok &= (not h_tz) | (tz_v > 0)
         ok &= (not h_avail) | (c_avail > 0)
-        ok &= (not h_dept) | ((dept_same if same else dept_other) > 0)
         ok &= (not h_vol) | vol | t_vol[j]
-        score_out[j] = max(s, np.float32(0.0))  # the constant terms may round just below 0
+        score_out[j] = max(s, zero)  # the constant terms may round just below 0
         ok_out[j] = ok
 
 
@@ -210,13 +212,25 @@ def score_rows(e, t, tabs, rows, excl_ptr, excl_cols, out_score, out_ok):
     """
     m = out_score.shape[1]
     scale = np.float32(SCALE)
+    dot = np.empty(m, dtype=np.float32)
     for r in range(rows.shape[0]):
         i = rows[r]
-        _row(e, t, tabs, i, m, out_score[r], out_ok[r])
+        _row(e, t, tabs, i, out_score[r], out_ok[r], dot)
         for j in range(m):
             out_score[r, j] = np.rint(out_score[r, j] * scale) / scale
         for x in range(excl_ptr[i], excl_ptr[i + 1]):
             out_ok[r, excl_cols[x]] = False
+
+
+@njit(inline="always", cache=True)
+def _weigh_row(e, t, tabs, i, excl_ptr, excl_cols, out_row, scores, ok, dot):
+    """Row i's integer weights (score in millionths, -1 where not allowed) into out_row."""
+    _row(e, t, tabs, i, scores, ok, dot)
+    scale = np.float32(SCALE)
+    for j in range(out_row.shape[0]):
+        out_row[j] = np.int32(np.rint(scores[j] * scale)) if ok[j] else np.int32(-1)
+    for x in range(excl_ptr[i], excl_ptr[i + 1]):
+        out_row[excl_cols[x]] = -1
 
 
 @njit(nogil=True, cache=True)
@@ -225,125 +239,144 @@ def weight_rows(e, t, tabs, rows, excl_ptr, excl_cols, out):
     m = out.shape[1]
     scores = np.empty(m, dtype=np.float32)
     ok = np.empty(m, dtype=np.bool_)
-    scale = np.float32(SCALE)
+    dot = np.empty(m, dtype=np.float32)
     for r in range(rows.shape[0]):
-        i = rows[r]
-        _row(e, t, tabs, i, m, scores, ok)
-        for j in range(m):
-            out[r, j] = np.int32(np.rint(scores[j] * scale)) if ok[j] else -1
-        for x in range(excl_ptr[i], excl_ptr[i + 1]):
-            out[r, excl_cols[x]] = -1
+        _weigh_row(e, t, tabs, rows[r], excl_ptr, excl_cols, out[r], scores, ok, dot)
 
 
-@njit(nogil=True, cache=True)
-def select_candidates(w, sample_cols, q_row, col_threshold):
-    """Candidate pairs of a block of integer weights, and each row's left-out bound.
-
-    A pair is kept when it reaches its row's threshold (the q_row-th best of the row's sampled
-    columns) or its column's threshold. Every pair left out of row r weighs less than the row
-    threshold, so `threshold - 1` bounds them (-1: the row keeps every allowed pair).
-    Returns (local rows, columns, weights, left_out per row).
-    """
-    n_rows, m = w.shape
-    k = sample_cols.shape[0]
-    q = max(1, min(q_row, k))
-    top = np.empty(q, dtype=np.int64)  # the row's q best sampled weights, best first
-    thr = np.empty(n_rows, dtype=np.int64)
-    count = 0
-    for r in range(n_rows):
-        top[:] = -1
-        for c in range(k):
-            x = np.int64(w[r, sample_cols[c]])
-            if x > top[q - 1]:
-                pos = q - 1
-                while pos > 0 and top[pos - 1] < x:
-                    top[pos] = top[pos - 1]
-                    pos -= 1
-                top[pos] = x
-        thr[r] = max(top[q - 1], 0)
-        count += _count_row(w[r], thr[r], col_threshold)
-    # Second pass: the rows are still in cache; counting first keeps the loop branch-light.
-    ri = np.empty(count, dtype=np.int64)
-    cj = np.empty(count, dtype=np.int64)
-    cw = np.empty(count, dtype=np.int64)
-    left_out = np.empty(n_rows, dtype=np.int64)
-    p = 0
-    for r in range(n_rows):
-        left_out[r] = thr[r] - 1 if thr[r] > 0 else -1
-        row = w[r]
-        t = thr[r]
-        for j in range(m):
-            x = np.int64(row[j])
-            if x >= 0 and (x >= t or x >= col_threshold[j]):
-                ri[p] = r
-                cj[p] = j
-                cw[p] = x
-                p += 1
-    return ri, cj, cw, left_out
+# --- candidate selection -------------------------------------------------------------------
+# A pair is a candidate when it is among its row's k best (ties included) or reaches its
+# column's threshold. Every pair left out of row r weighs less than the row's k-th best, so
+# that minus one bounds them (-1: the row keeps every allowed pair); the solver's check relies
+# on that bound when it does not keep the weights.
 
 
 @njit(inline="always", cache=True)
-def _count_row(row, t, col_threshold):
+def _select_row(row, k, col_threshold, top, cols):
+    """(threshold, count, allowed): the row's candidate columns into cols[:count], and how
+    many of its pairs are allowed."""
+    top[:] = -1  # the row's k best so far, best first
+    last = top.shape[0] - 1
+    allowed = np.int64(0)
+    for j in range(row.shape[0]):
+        x = np.int64(row[j])
+        allowed += x >= 0
+        if x > top[last]:  # rare after the first few columns: one compare per pair
+            pos = last
+            while pos > 0 and top[pos - 1] < x:
+                top[pos] = top[pos - 1]
+                pos -= 1
+            top[pos] = x
+    thr = max(top[last], 0)
     count = 0
     for j in range(row.shape[0]):
         x = np.int64(row[j])
-        count += (x >= 0) & ((x >= t) | (x >= col_threshold[j]))
-    return count
+        cols[count] = j  # written always, kept when the pair qualifies: no branch
+        count += (x >= 0) & ((x >= thr) | (x >= col_threshold[j]))
+    return thr, count, allowed
+
+
+@njit(inline="always", cache=True)
+def _append(ri, cj, cw, p, r, row, cols, count):
+    if p + count > ri.shape[0]:  # grow: the thresholds only estimate the count
+        size = max(2 * ri.shape[0], p + count)
+        ri2 = np.empty(size, dtype=np.int64)
+        cj2 = np.empty(size, dtype=np.int64)
+        cw2 = np.empty(size, dtype=np.int64)
+        ri2[:p], cj2[:p], cw2[:p] = ri[:p], cj[:p], cw[:p]
+        ri, cj, cw = ri2, cj2, cw2
+    for c in range(count):
+        ri[p + c] = r
+        cj[p + c] = cols[c]
+        cw[p + c] = row[cols[c]]
+    return ri, cj, cw, p + count
 
 
 @njit(nogil=True, cache=True)
-def row_slack_min(w, v, shifted_u, out):
-    """Per row: min over allowed pairs of u_i + v_j - w_ij (the most violated dual constraint).
-
-    int64 throughout: no overflow whatever the bonus. Rows without an allowed pair get 1.
-    """
-    n_rows, m = w.shape
+def weigh_and_select(e, t, tabs, rows, excl_ptr, excl_cols, out, k, col_threshold):
+    """weight_rows and select_candidates in one pass: each row is selected from while it is
+    still in the core's cache. Returns what select_candidates does."""
+    n_rows, m = out.shape
+    scores = np.empty(m, dtype=np.float32)
+    ok = np.empty(m, dtype=np.bool_)
+    dot = np.empty(m, dtype=np.float32)
+    top = np.empty(max(1, k), dtype=np.int64)
+    cols = np.empty(m, dtype=np.int64)
+    size = max(64, n_rows * 4 * max(1, k))
+    ri, cj, cw = np.empty(size, np.int64), np.empty(size, np.int64), np.empty(size, np.int64)
+    left_out = np.empty(n_rows, dtype=np.int64)
+    p = allowed = 0
     for r in range(n_rows):
-        best = np.int64(1)
-        ur = shifted_u[r]
-        for j in range(m):
-            x = w[r, j]
-            if x >= 0:
-                s = ur + v[j] - np.int64(x)
-                if s < best:
-                    best = s
-        out[r] = best
+        _weigh_row(e, t, tabs, rows[r], excl_ptr, excl_cols, out[r], scores, ok, dot)
+        thr, count, row_allowed = _select_row(out[r], k, col_threshold, top, cols)
+        left_out[r] = thr - 1 if thr > 0 else -1
+        allowed += row_allowed
+        ri, cj, cw, p = _append(ri, cj, cw, p, r, out[r], cols, count)
+    return ri[:p], cj[:p], cw[:p], left_out, allowed
+
+
+@njit(nogil=True, cache=True)
+def select_candidates(w, k, col_threshold):
+    """The candidates of a block of integer weights: (local rows, columns, weights, left_out
+    per row, number of allowed pairs)."""
+    n_rows, m = w.shape
+    top = np.empty(max(1, k), dtype=np.int64)
+    cols = np.empty(m, dtype=np.int64)
+    size = max(64, n_rows * 4 * max(1, k))
+    ri, cj, cw = np.empty(size, np.int64), np.empty(size, np.int64), np.empty(size, np.int64)
+    left_out = np.empty(n_rows, dtype=np.int64)
+    p = allowed = 0
+    for r in range(n_rows):
+        thr, count, row_allowed = _select_row(w[r], k, col_threshold, top, cols)
+        left_out[r] = thr - 1 if thr > 0 else -1
+        allowed += row_allowed
+        ri, cj, cw, p = _append(ri, cj, cw, p, r, w[r], cols, count)
+    return ri[:p], cj[:p], cw[:p], left_out, allowed
+
+
+# --- the certificate's check -----------------------------------------------------------------
 
 
 @njit(nogil=True, cache=True)
 def violated_pairs(w, v, shifted_u, per_row):
     """The most violated pairs of each row (at most per_row): u_i + v_j < w_ij.
 
-    Returns (local rows, columns, weights), most violated first within a row.
+    A first pass per row takes max_j (w_ij - v_j) over allowed pairs, branch-free so that it
+    vectorises; only a row where that exceeds u_i is searched pair by pair. int64 throughout:
+    no overflow whatever the bonus. Returns (local rows, columns, weights), most violated
+    first within a row, ties by column.
     """
     n_rows, m = w.shape
-    cap = n_rows * per_row
-    ri = np.empty(cap, dtype=np.int64)
-    cj = np.empty(cap, dtype=np.int64)
-    cw = np.empty(cap, dtype=np.int64)
+    floor = np.int64(-(2**62))
     slack = np.empty(m, dtype=np.int64)
     cols = np.empty(m, dtype=np.int64)
+    kept = np.empty(m, dtype=np.int64)
+    ri = np.empty(0, dtype=np.int64)
+    cj = np.empty(0, dtype=np.int64)
+    cw = np.empty(0, dtype=np.int64)
     p = 0
     for r in range(n_rows):
+        row = w[r]
+        best = floor
+        for j in range(m):
+            x = np.int64(row[j])
+            best = max(best, x - v[j] if x >= 0 else floor)
+        if best <= shifted_u[r]:
+            continue
         found = 0
         for j in range(m):
-            x = w[r, j]
+            x = np.int64(row[j])
             if x >= 0:
-                s = shifted_u[r] + v[j] - np.int64(x)
+                s = shifted_u[r] + v[j] - x
                 if s < 0:
                     slack[found] = s
                     cols[found] = j
                     found += 1
-        if found == 0:
-            continue
-        # Stable order: most violated first, ties by column (deterministic).
         order = np.argsort(slack[:found], kind="mergesort")
-        for o in range(min(per_row, found)):
-            j = cols[order[o]]
-            ri[p] = r
-            cj[p] = j
-            cw[p] = w[r, j]
-            p += 1
+        keep = min(per_row, found)
+        for o in range(keep):
+            kept[o] = cols[order[o]]
+        ri, cj, cw, p = _append(ri, cj, cw, p, r, row, kept, keep)
     return ri[:p], cj[:p], cw[:p]
 
 
@@ -378,3 +411,23 @@ def least_prices(ptr, adj_b, adj_d, v):
                     queue[(head + size) % m] = b
                     size += 1
     return True
+
+
+@njit(nogil=True, cache=True)
+def column_tops(w, q):
+    """Per column j of the integer weights, its q[j] largest, best first, -1 padded: an array
+    of max(q) rows. One pass in row order, each column keeping its best so far."""
+    n_rows, m = w.shape
+    depth = max(1, q.max())
+    tops = np.full((depth, m), -1, dtype=np.int64)
+    for r in range(n_rows):
+        for j in range(m):
+            x = np.int64(w[r, j])
+            last = max(1, q[j]) - 1
+            if x > tops[last, j]:  # rare after the first rows
+                pos = last
+                while pos > 0 and tops[pos - 1, j] < x:
+                    tops[pos, j] = tops[pos - 1, j]
+                    pos -= 1
+                tops[pos, j] = x
+    return tops

@@ -45,6 +45,23 @@ class _Blocked:
         for start in range(0, self.n, step):
             yield slice(start, min(self.n, start + step))
 
+    def weight_block(
+        self, rows: Rows, out: npt.NDArray[np.int32] | None = None
+    ) -> npt.NDArray[np.int32]:
+        raise NotImplementedError
+
+    def weigh_and_select(
+        self,
+        rows: Rows,
+        out: npt.NDArray[np.int32] | None,
+        k: int,
+        col_threshold: npt.NDArray[np.int64],
+    ) -> tuple:
+        """Integer weights of the rows (into `out` when given) and the solver's candidates
+        among them: (local rows, columns, weights, left-out bound per row, allowed pairs)."""
+        w = self.weight_block(rows, out)
+        return kernels.select_candidates(w, k, col_threshold)  # type: ignore[no-any-return]
+
 
 class Scorer(_Blocked):
     """Scores a cohort under a programme's weights and constraints (a score source)."""
@@ -115,80 +132,57 @@ class Scorer(_Blocked):
         return side(self.cohort.mentees), side(self.cohort.mentors)
 
     def _tables(self) -> tuple[tuple, tuple, tuple]:
-        """The hot loop's inputs: per-person terms folded with the weights, and small tables.
-
-        Every entry is computed with the same float32 formula as `kernels.pair_values`, then
-        weighted; the loop only adds them up. See `kernels._row`.
-        """
+        """The hot loop's inputs (see `kernels._row`): per-person values in float32, with the
+        per-person parts of the weighted sum folded in (similarity's squares, volunteering)."""
         e, t, norm, f32 = self.cohort.mentees, self.cohort.mentors, self._norm, np.float32
-        hard = self._hard
         (e_raw, e_der), (t_raw, t_der) = self._e, self._t
-        q = max(1, e.answers.shape[1])
-        max_d2 = np.int64(16 * q)
-        sim_k = norm[2] / f32(max_d2)
-        e_const = norm[2] * (f32(1) - e_der[3].astype(f32) / f32(max_d2)) + norm[7] * np.where(
+        max_d2 = f32(16 * max(1, e.answers.shape[1]))
+        # similarity = 1 - (|a|^2 + |b|^2 - 2 a.b) / max_d2, split into its three parts.
+        e_const = norm[2] * (f32(1) - e_der[3].astype(f32) / max_d2) + norm[7] * np.where(
             e.volunteer, f32(0.5), f32(0)
         )
-        t_const = -norm[2] * (t_der[3].astype(f32) / f32(max_d2)) + norm[7] * np.where(
+        t_const = -norm[2] * (t_der[3].astype(f32) / max_d2) + norm[7] * np.where(
             t.volunteer, f32(0.5), f32(0)
-        )
-        levels = np.unique(np.concatenate([e.level, t.level])).astype(f32)
-        gap = levels[None, :] - levels[:, None]  # mentor level - mentee level
-        if self.constraints.format is Format.reverse:
-            gap = -gap
-        tab_sen = norm[3] * np.clip(gap / f32(3), 0, 1)
-        zones = np.unique(np.concatenate([e.tz_offset_h, t.tz_offset_h])).astype(np.int64)
-        tz_gap = np.abs(zones[:, None] - zones[None, :])
-        tab_tz = norm[5] * np.clip(f32(1) - tz_gap.astype(f32) / f32(12), 0, 1)
-        tz_ok = tz_gap <= self.constraints.max_timezone_gap_h
-        if hard[5]:
-            tz_ok &= tab_tz > 0
-        common = np.arange(65)[:, None]
-        union = np.arange(129)[None, :] - common
-        tab_themes = norm[1] * np.where(union > 0, common.astype(f32) / np.maximum(union, 1), 0)
-        smaller = np.arange(65)[None, :]
-        tab_avail = norm[6] * np.where(
-            smaller > 0, common.astype(f32) / np.maximum(smaller, 1).astype(f32), 0
         )
         cross = self.constraints.cross_department
         min_score = self.constraints.min_score
         tabs = (
-            tab_themes.astype(f32),
-            tab_avail.astype(f32),
-            tab_sen.astype(f32),
-            tab_tz.astype(f32),
-            tz_ok,
-            f32(2) * sim_k,
+            norm,
+            f32(2) * norm[2] / max_d2,
+            f32(-1) if self.constraints.format is Format.reverse else f32(1),
             f32(0) if cross else norm[4],
             norm[4] if cross else f32(0),
             self._hard.copy(),
+            f32(self.constraints.max_timezone_gap_h),
             f32(min_score) if min_score > 0 else f32(-np.inf),
             max_d2,
         )
+
+        def common(raw: tuple, der: tuple) -> tuple:
+            return (
+                raw[5].astype(f32),  # level
+                raw[7].astype(f32),  # timezone offset
+                raw[6],  # department
+                der[1].astype(f32),  # number of themes
+                der[2].astype(f32),  # number of available slots
+            )
+
         fast_e = (
             *e_raw[:4],
-            e_raw[4],
-            np.searchsorted(levels, e.level.astype(f32)).astype(np.int64),
-            np.searchsorted(zones, e.tz_offset_h.astype(np.int64)),
-            e_raw[6],
-            e_der[1],
-            e_der[2],
+            np.ascontiguousarray(e.answers, dtype=f32),
+            *common(e_raw, e_der),
             e_const.astype(f32),
             (norm[0] * e_der[0]).astype(f32),
             e_raw[8],
-            e_der[3],
+            e_der[3].astype(f32),
         )
         fast_t = (
             *t_raw[:4],
-            t_raw[4],
-            np.searchsorted(levels, t.level.astype(f32)).astype(np.int64),
-            np.searchsorted(zones, t.tz_offset_h.astype(np.int64)),
-            t_raw[6],
-            t_der[1],
-            t_der[2],
+            np.ascontiguousarray(t.answers.T, dtype=f32),
+            *common(t_raw, t_der),
             t_const.astype(f32),
             t_raw[8],
-            t_der[3],
+            t_der[3].astype(f32),
             self.capacity > 0,
         )
         return fast_e, fast_t, tabs
@@ -213,6 +207,19 @@ class Scorer(_Blocked):
             out = np.empty((len(idx), self.m), dtype=np.int32)
         kernels.weight_rows(*self._args(idx), out)
         return out
+
+    def weigh_and_select(
+        self,
+        rows: Rows,
+        out: npt.NDArray[np.int32] | None,
+        k: int,
+        col_threshold: npt.NDArray[np.int64],
+    ) -> tuple:
+        """weight_block and the solver's candidate selection in one pass (see kernels)."""
+        idx = self._rows(rows)
+        if out is None:
+            out = np.empty((len(idx), self.m), dtype=np.int32)
+        return kernels.weigh_and_select(*self._args(idx), out, k, col_threshold)  # type: ignore[no-any-return]
 
     def _args(self, idx: npt.NDArray[np.int64]) -> tuple:
         return (self._fast_e, self._fast_t, self._tabs, idx, self._excl_ptr, self._excl_cols)
