@@ -73,7 +73,7 @@ def _heap_pop(keys, vals, size):
 
 
 @njit(cache=True)
-def _repair(ptr, adj_j, adj_w, capacity, mentor_of, u, v, detach):
+def _repair(ptr, adj_j, adj_w, capacity, mentor_of, u, v, detach, budget):
     n = ptr.shape[0] - 1
     m = capacity.shape[0]
     src, sink = n + m, n + m + 1
@@ -131,7 +131,7 @@ def _repair(ptr, adj_j, adj_w, capacity, mentor_of, u, v, detach):
     settled = np.empty(nodes, dtype=np.int64)
     heap_k = np.empty(8 * nodes + ptr[n] + 16, dtype=np.int64)
     heap_v = np.empty(8 * nodes + ptr[n] + 16, dtype=np.int64)
-    searched = 0
+    work = 0
     for run in range(1, detach.shape[0] + 1):
         start = detach[run - 1]
         size = _heap_push(heap_k, heap_v, 0, 0, start)
@@ -147,6 +147,10 @@ def _repair(ptr, adj_j, adj_w, capacity, mentor_of, u, v, detach):
             done[x] = run
             settled[n_settled] = x
             n_settled += 1
+            work += 1 + (ptr[x + 1] - ptr[x] if x < n else 0) + (n if x == src else 0)
+            work += m if x == sink else 0
+            if work > budget:
+                return -2  # more work than solving again would take
             if deficit[x] > 0:
                 target = x
                 break
@@ -207,7 +211,6 @@ def _repair(ptr, adj_j, adj_w, capacity, mentor_of, u, v, detach):
                         size = _heap_push(heap_k, heap_v, size, nd, src)
         if target < 0:
             return -1  # no path: the network is inconsistent (cannot happen, see the bypass)
-        searched += n_settled
         big = dist[target]
         for s in range(n_settled):
             x = settled[s]
@@ -248,21 +251,30 @@ def _repair(ptr, adj_j, adj_w, capacity, mentor_of, u, v, detach):
                     bypass -= 1
                 y = x
         deficit[target] -= 1
-    return searched
+    return work
 
 
 def repair(
-    ei: I64, ej: I64, ew: I64, capacity: I64, mentor_of: I64, u: I64, v: I64, detach: I64
-) -> tuple[I64, int]:
+    ei: I64,
+    ej: I64,
+    ew: I64,
+    capacity: I64,
+    mentor_of: I64,
+    u: I64,
+    v: I64,
+    detach: I64,
+    budget: int | None = None,
+) -> tuple[I64 | None, int]:
     """The optimal mentor_of on the graph (ei, ej, ew: weights with any bonus included), from
     the previous optimum and its duals (u, v), re-optimising around the `detach` mentees (those
-    with a pair that violates the duals). Returns (mentor_of, nodes settled by the searches).
+    with a pair that violates the duals). Returns (mentor_of, work done: arcs examined), or
+    (None, work) when the work would exceed `budget` (then solving again is cheaper).
     """
     n = len(mentor_of)
     order = np.argsort(ei, kind="stable")
     ptr = np.searchsorted(ei[order], np.arange(n + 1)).astype(np.int64)
     result = np.array(mentor_of, dtype=np.int64)
-    searched = _repair(
+    work = _repair(
         ptr,
         np.ascontiguousarray(ej[order], dtype=np.int64),
         np.ascontiguousarray(ew[order], dtype=np.int64),
@@ -271,7 +283,10 @@ def repair(
         np.asarray(u, dtype=np.int64),
         np.asarray(v, dtype=np.int64),
         np.unique(np.asarray(detach, dtype=np.int64)),
+        np.int64(2**62 if budget is None else budget),
     )
-    if searched < 0:
+    if work == -2:
+        return None, int(budget or 0)
+    if work < 0:
         raise RuntimeError("repair found no path: the flow network is inconsistent")
-    return result, int(searched)
+    return result, int(work)
