@@ -8,7 +8,8 @@ The same definitions run one per process (distributed) or all five in one (embed
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +34,9 @@ class ServiceDef:
     router: APIRouter
     migrations_dir: Path
     handlers: Mapping[str, Handler] = field(default_factory=dict)
+    # Slow one-off preparation (loading compiled code...), run in the background at start so
+    # the first request does not pay for it; requests that need it meanwhile simply wait.
+    warm_up: Callable[[], None] | None = None
 
     def group(self, prefix: str = "") -> str:
         return f"{prefix}binome-{self.name}"
@@ -96,6 +100,10 @@ class ServiceRuntime:
         )
 
     async def start(self) -> None:
+        if self.definition.warm_up is not None:
+            threading.Thread(
+                target=self.definition.warm_up, name=f"{self.definition.name}-warm-up", daemon=True
+            ).start()
         await db.upgrade(self.engine, self.definition.migrations_dir)
         self.relay.start()
         if self.definition.handlers:

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from services.matching.api import router
+from services.matching.engine.warm import warm_up
 from services.matching.handlers import HANDLERS
 from services.matching.models import Base
 from shared.service import ServiceDef
@@ -13,4 +14,5 @@ definition = ServiceDef(
     router=router,
     migrations_dir=Path(__file__).parent / "migrations",
     handlers=HANDLERS,
+    warm_up=warm_up,
 )

@@ -27,6 +27,7 @@ from services.matching.engine import baselines, synthetic
 from services.matching.engine.model import Constraints, Weights
 from services.matching.engine.scoring import ArraySource, Scorer
 from services.matching.engine.solver import solve
+from services.matching.engine.warm import warm_up
 
 # A baseline is skipped above this many pairs: one run would take minutes (or the memory).
 LIMITS = {"greedy": 25_000_000, "scipy_lsa_expanded": 25_000_000, "ortools_dense_flow": 25_000_000}
@@ -50,14 +51,8 @@ def _dense(scorer: Scorer) -> tuple[np.ndarray, np.ndarray, float]:
     return scores, allowed, time.perf_counter() - t
 
 
-def _warm_up() -> None:
-    """Load the compiled kernels (numba's on-disk cache; compiled on a first ever run) on a
-    tiny programme, so no method's timings include that one-off cost of a fresh process."""
-    solve(Scorer(synthetic.programme(40, 10, seed=1), Weights(), Constraints()))
-
-
 def _run(method: str, n: int, m: int, capacity: int, seed: int, out: Any) -> None:
-    _warm_up()
+    warm_up()  # no method's timings include loading the compiled kernels
     cohort = synthetic.programme(n, m, capacity=capacity, seed=seed)
     scorer = Scorer(cohort, Weights(), Constraints())
     if method == "binome":
@@ -140,7 +135,7 @@ def bench_instance(path: str) -> None:
     scores = data["scores"]
     allowed = data["allowed"] if "allowed" in data else None
     source = ArraySource(scores, data["capacity"], allowed)
-    _warm_up()
+    warm_up()  # no method's timings include loading the compiled kernels
     sol = solve(source)
     c = sol.certificate
     print(f"instance {path}: {source.n:,} mentees x {source.m:,} mentors")
