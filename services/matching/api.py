@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, status
 from services.matching import usecases
 from services.matching.models import (
     AcceptRequest,
+    CirclePublic,
     DeclineRequest,
     EndRequest,
     MatchingRunCreate,
@@ -32,8 +33,31 @@ router = APIRouter(prefix="/v1")
 def _run_public(run: object, pairs: list, matches: list) -> MatchingRunPublic:
     public = MatchingRunPublic.model_validate(run, from_attributes=True)
     public.pairs = [RunPairPublic.model_validate(p, from_attributes=True) for p in pairs]
+    if public.policy == "circles":
+        public.circles = _circles(public.pairs)
     public.matches = [MatchPublic.model_validate(m, from_attributes=True) for m in matches]
     return public
+
+
+def _circles(pairs: list[RunPairPublic]) -> list[CirclePublic]:
+    by_mentor: dict[str, list[RunPairPublic]] = {}
+    for p in pairs:
+        by_mentor.setdefault(p.mentor_participant_id, []).append(p)
+    circles = []
+    for mentor, members in sorted(by_mentor.items()):
+        facts = [(m.explanation or {}).get("circle", {}) for m in members]
+        circles.append(
+            CirclePublic(
+                mentor_participant_id=mentor,
+                mentor_employee_id=members[0].mentor_employee_id,
+                mentee_participant_ids=[m.mentee_participant_id for m in members],
+                departments=max((f.get("departments", 0) for f in facts), default=0),
+                shared_themes=round(
+                    sum(f.get("shared_themes", 0.0) for f in facts) / len(members), 6
+                ),
+            )
+        )
+    return circles
 
 
 @router.post(

@@ -19,6 +19,7 @@ import numpy as np
 
 from services.matching.cohort import Person, ProgramRules, build_scorer
 from services.matching.engine import explain as engine_explain
+from services.matching.engine.circles import form_circles
 from services.matching.engine.scoring import Scorer
 from services.matching.engine.solver import Certificate, Policy, Solution, solve
 from services.matching.engine.stable import blocking_pairs_streamed, deferred_acceptance
@@ -160,6 +161,82 @@ def propose_cohort(
         digest,
         rules.policy,
         blocking,
+    )
+
+
+def propose_circles(
+    *,
+    mentees: list[Person],
+    mentors: list[Person],
+    loads: Mapping[str, int],
+    excluded: set[tuple[str, str]],
+    rules: ProgramRules,
+) -> CohortProposal:
+    """Group mentoring: each mentor leads a circle of as many mentees as their room allows.
+
+    Every rule of a pair holds between a mentee and their circle's mentor (language,
+    reporting line, timezone, history, the programme's hard filters and minimum score); at
+    most half a circle (rounded up) comes from one department; as many mentees as possible
+    are placed, then the themes they share with their mentor are maximised, then their
+    compatibility. An exact min-cost flow (OR-Tools), without the pair solver's separate
+    certificate; the result is a set of pairs (mentee, circle mentor) like any run's.
+    """
+    mentees = sorted(mentees, key=lambda p: p.participant_id)
+    mentors = sorted(mentors, key=lambda p: p.participant_id)
+    digest = inputs_digest(
+        mentees=mentees,
+        mentors=mentors,
+        loads=loads,
+        excluded=excluded,
+        rules=rules,
+        policy="circles",
+    )
+    scorer = build_scorer(
+        mentees=mentees, mentors=mentors, loads=loads, excluded=excluded, rules=rules
+    )
+    t0 = time.perf_counter()
+    scores, allowed = scorer.block(slice(0, scorer.n))
+    cohort = scorer.cohort
+    formed = form_circles(
+        cohort.mentees.themes,
+        cohort.mentees.department.astype(np.int64),
+        cohort.mentors.themes,
+        size=scorer.capacity,
+        allowed=allowed,
+        tie_break=scores,
+    )
+    solve_ms = (time.perf_counter() - t0) * 1000
+    pairs = []
+    for circle in formed.circles:
+        mentor = mentors[circle.anchor]
+        departments = len({mentees[i].department for i in circle.members})
+        for i in circle.members:
+            shared = len(mentees[i].themes & mentor.themes) / max(1, len(mentees[i].themes))
+            why = {
+                "contributions": {
+                    k: round(v, 6) for k, v in scorer.contributions(i, circle.anchor).items()
+                },
+                "circle": {
+                    "mentor_participant_id": mentor.participant_id,
+                    "members": len(circle.members),
+                    "departments": departments,
+                    "shared_themes": round(shared, 6),
+                },
+            }
+            pairs.append(Pair(mentees[i], mentor, round(float(scores[i, circle.anchor]), 6), why))
+    pairs.sort(key=lambda p: p.mentee.participant_id)
+    total = round(sum(p.score for p in pairs), 6)
+    return CohortProposal(
+        pairs,
+        total,
+        False,  # exact, but not separately certified
+        0,
+        0,
+        int(allowed.sum()),
+        round(solve_ms, 3),
+        digest,
+        "circles",
+        0,
     )
 
 

@@ -166,6 +166,16 @@ class RunPairPublic(BaseModel):
     explanation: dict | None
 
 
+class CirclePublic(BaseModel):
+    """A circle of a circles programme's run: a mentor and the mentees who meet with them."""
+
+    mentor_participant_id: str
+    mentor_employee_id: str
+    mentee_participant_ids: list[str]
+    departments: int  # how many departments the mentees come from
+    shared_themes: float  # mean share of the mentees' themes the mentor shares
+
+
 class MatchingRunPublic(MatchingRunBase):
     id: str
     status: RunStatus
@@ -184,6 +194,7 @@ class MatchingRunPublic(MatchingRunBase):
     created_at: datetime
     published_at: datetime | None
     pairs: list[RunPairPublic] = []
+    circles: list[CirclePublic] = []  # circles programmes: the pairs grouped by mentor
     matches: list[MatchPublic] = []  # once published
 
 

@@ -161,8 +161,10 @@ async def run_matching(
     """Solve the programme's unmatched mentees; a draft unless the programme auto-publishes."""
     program = await _program_of(uow, org, program_id)
     inputs = await _cohort_inputs(uow, program)
-    proposal = domain.propose_cohort(**inputs)
-    c = proposal
+    if program.format == "circles":
+        c = domain.propose_circles(**inputs)
+    else:
+        c = domain.propose_cohort(**inputs)
     run = MatchingRun(
         org=org,
         program_id=program_id,

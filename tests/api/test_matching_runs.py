@@ -277,3 +277,64 @@ async def test_a_declined_proposal_is_replaced_at_once(api: Api) -> None:
         f"/v1/matches/{match['id']}/decline", headers=api.admin, json={"reason": "twice"}
     )
     assert again.status_code == 409
+
+
+async def test_a_circles_programme_forms_diverse_circles_around_mentors(api: Api) -> None:
+    """Format "circles": each mentor leads a group as large as their capacity, at most half
+    of it from one department, mentees grouped with the mentor they share most themes with;
+    published, each member gets a match with the circle's mentor."""
+    depts = ["ops", "ops", "ops", "sales", "sales", "it"]
+    await api.hire(
+        {"id": "lead-a", "name": "Ada", "level": 9, "languages": ["fr"], "department": "hr"},
+        {"id": "lead-b", "name": "Bea", "level": 9, "languages": ["fr"], "department": "hr"},
+        *[
+            {"id": f"m{k}", "name": f"M{k}", "level": 2, "languages": ["fr"], "department": d}
+            for k, d in enumerate(depts)
+        ],
+        {"id": "m-en", "name": "Eng", "level": 2, "languages": ["en"], "department": "it"},
+        prefix="circles",
+    )
+    program = await api.ok(
+        "POST", "/v1/programs", expect=201, json={"name": "Circles", "format": "circles"}
+    )
+    pid = program["id"]
+    lead_a = await api.enrol(pid, "lead-a", "mentor", capacity=4, themes=["leadership"])
+    lead_b = await api.enrol(pid, "lead-b", "mentor", capacity=4, themes=["data"])
+    # The three ops mentees all want leadership: one of them has to join the data circle.
+    for k in range(6):
+        await api.enrol(pid, f"m{k}", "mentee", themes=["leadership" if k < 3 else "data"])
+    await api.enrol(pid, "m-en", "mentee", themes=["data"])  # shares no language: unplaced
+
+    async def full_run() -> Any:
+        r = await api.c.post("/v1/matching-runs", json={"program_id": pid}, headers=api.admin)
+        return r.json() if r.status_code == 201 and r.json()["matched"] == 6 else None
+
+    run = await eventually(full_run, what="a circles run over everyone")
+    assert run["policy"] == "circles" and run["status"] == "draft"
+    circles = {c["mentor_participant_id"]: c for c in run["circles"]}
+    assert set(circles) == {lead_a["id"], lead_b["id"]}
+    employee_of = {p["mentee_participant_id"]: p["mentee_employee_id"] for p in run["pairs"]}
+    members = {
+        lead: sorted(employee_of[i] for i in c["mentee_participant_ids"])
+        for lead, c in circles.items()
+    }
+    for people in members.values():
+        # at most half of a circle of 4 (2) from one department
+        assert max(sum(depts[int(e[1:])] == d for e in people) for d in set(depts)) <= 2
+    a, b = members[lead_a["id"]], members[lead_b["id"]]
+    assert len(a) == 2 and set(a) < {"m0", "m1", "m2"}  # two ops, both sharing leadership
+    assert len(b) == 4 and {"m3", "m4", "m5"} < set(b)  # the data mentees and the third ops
+    assert circles[lead_a["id"]]["shared_themes"] == 1.0
+    assert circles[lead_b["id"]]["shared_themes"] == 0.75
+    assert circles[lead_b["id"]]["departments"] == 3
+    assert "m-en" not in employee_of.values()
+    pair = run["pairs"][0]
+    assert pair["explanation"]["circle"]["mentor_participant_id"] == pair["mentor_participant_id"]
+    assert sum(pair["explanation"]["contributions"].values()) == pytest.approx(
+        pair["score"], abs=1e-5
+    )
+
+    published = await api.ok("POST", f"/v1/matching-runs/{run['id']}/publish")
+    assert len(published["matches"]) == 6
+    assert {m["mentor_participant_id"] for m in published["matches"]} == set(circles)
+    assert published["circles"] == run["circles"]

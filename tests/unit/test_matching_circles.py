@@ -71,3 +71,22 @@ def test_circles_around_themes_mix_departments() -> None:
     for circle in got.circles:
         assert len(circle.members) == 10
         assert len({int(depts[i]) for i in circle.members}) >= 3  # at most 4 of any one
+
+
+def test_circles_respect_allowed_pairs_per_anchor_sizes_and_tie_break() -> None:
+    themes = np.array([0b1, 0b1, 0b1, 0b10], dtype=np.uint64)
+    depts = np.array([0, 1, 2, 3])
+    anchors = np.array([0b1, 0b1, 0b10], dtype=np.uint64)
+    allowed = np.ones((4, 3), dtype=bool)
+    allowed[0, 0] = False  # mentee 0 may not join circle 0 (say, its manager leads it)
+    tie = np.zeros((4, 3))
+    tie[1, 1] = 1.0  # between circles 0 and 1 (same themes), mentee 1 fits circle 1 better
+    got = form_circles(
+        themes, depts, anchors, size=np.array([1, 2, 0]), allowed=allowed, tie_break=tie
+    )
+    members = {c.anchor: c.members for c in got.circles}
+    assert members[2] == []  # a circle with no room takes no one
+    assert 0 not in members[0]
+    assert 1 in members[1] and len(members[0]) <= 1 and len(members[1]) <= 2
+    assert got.unplaced == [3]  # its theme's circle has no room: left for a later run
+    assert sorted(members[0] + members[1]) == [0, 1, 2]
