@@ -72,6 +72,60 @@ def _heap_pop(keys, vals, size):
     return key, val, size
 
 
+@njit(inline="always", cache=True)
+def _relax(y, nd, via, how, run, search, size):
+    """Reach node y at distance nd from `via` by an arc of kind `how`, if that is shorter."""
+    seen, dist, pred, kind, heap_k, heap_v = search
+    if seen[y] != run or nd < dist[y]:
+        seen[y], dist[y], pred[y], kind[y] = run, nd, via, how
+        size = _heap_push(heap_k, heap_v, size, nd, y)
+    return size
+
+
+@njit(inline="always", cache=True)
+def _apply_path(start, target, pred, kind, graph, flow):
+    """Move one unit along the path found (target back to start); returns the change of the
+    bypass flow. Releases first, so a mentor never holds more than capacity + 1 mentees."""
+    n, ptr, adj_j, adj_w = graph
+    mentor_of, own_w, in_flow, out, slot_ptr, slots = flow
+    bypass = 0
+    for phase in range(2):
+        y = target
+        while y != start:
+            x = pred[y]
+            k = kind[y]
+            if phase == 0:
+                if k == _UNASSIGN:  # mentor x gives up mentee y
+                    for s in range(slot_ptr[x - n], slot_ptr[x - n + 1]):
+                        if slots[s] == y:
+                            slots[s] = -1
+                    mentor_of[y] = -1
+            elif k == _ASSIGN:  # mentee x takes mentor y
+                j = y - n
+                for s in range(slot_ptr[j], slot_ptr[j + 1]):
+                    if slots[s] < 0:
+                        slots[s] = x
+                        break
+                mentor_of[x] = j
+                for e in range(ptr[x], ptr[x + 1]):
+                    if adj_j[e] == j:
+                        own_w[x] = adj_w[e]
+            elif k == _LEAVE:
+                in_flow[x] = 0
+            elif k == _ENTER:
+                in_flow[y] = 1
+            elif k == _TO_SINK:
+                out[x - n] += 1
+            elif k == _FROM_SINK:
+                out[y - n] -= 1
+            elif k == _BYPASS:
+                bypass += 1
+            elif k == _UNBYPASS:
+                bypass -= 1
+            y = x
+    return bypass
+
+
 @njit(cache=True)
 def _repair(ptr, adj_j, adj_w, capacity, mentor_of, u, v, detach, budget):
     n = ptr.shape[0] - 1
@@ -131,6 +185,9 @@ def _repair(ptr, adj_j, adj_w, capacity, mentor_of, u, v, detach, budget):
     settled = np.empty(nodes, dtype=np.int64)
     heap_k = np.empty(8 * nodes + ptr[n] + 16, dtype=np.int64)
     heap_v = np.empty(8 * nodes + ptr[n] + 16, dtype=np.int64)
+    search = (seen, dist, pred, kind, heap_k, heap_v)
+    graph = (n, ptr, adj_j, adj_w)
+    flow = (mentor_of, own_w, in_flow, out, slot_ptr, slots)
     work = 0
     for run in range(1, detach.shape[0] + 1):
         start = detach[run - 1]
@@ -162,14 +219,10 @@ def _repair(ptr, adj_j, adj_w, capacity, mentor_of, u, v, detach, budget):
                         continue
                     y = n + j
                     nd = d + (p[x] - adj_w[e] - p[y])
-                    if seen[y] != run or nd < dist[y]:
-                        seen[y], dist[y], pred[y], kind[y] = run, nd, x, _ASSIGN
-                        size = _heap_push(heap_k, heap_v, size, nd, y)
+                    size = _relax(y, nd, x, _ASSIGN, run, search, size)
                 if in_flow[x] == 1:
                     nd = d + (p[x] - p[src])
-                    if seen[src] != run or nd < dist[src]:
-                        seen[src], dist[src], pred[src], kind[src] = run, nd, x, _LEAVE
-                        size = _heap_push(heap_k, heap_v, size, nd, src)
+                    size = _relax(src, nd, x, _LEAVE, run, search, size)
             elif x < n + m:  # a mentor
                 j = x - n
                 for s in range(slot_ptr[j], slot_ptr[j + 1]):
@@ -177,79 +230,33 @@ def _repair(ptr, adj_j, adj_w, capacity, mentor_of, u, v, detach, budget):
                     if i < 0:
                         continue
                     nd = d + (own_w[i] + p[x] - p[i])
-                    if seen[i] != run or nd < dist[i]:
-                        seen[i], dist[i], pred[i], kind[i] = run, nd, x, _UNASSIGN
-                        size = _heap_push(heap_k, heap_v, size, nd, i)
+                    size = _relax(i, nd, x, _UNASSIGN, run, search, size)
                 if out[j] < capacity[j]:
                     nd = d + (p[x] - p[sink])
-                    if seen[sink] != run or nd < dist[sink]:
-                        seen[sink], dist[sink], pred[sink], kind[sink] = run, nd, x, _TO_SINK
-                        size = _heap_push(heap_k, heap_v, size, nd, sink)
+                    size = _relax(sink, nd, x, _TO_SINK, run, search, size)
             elif x == src:
                 for i in range(n):
                     if in_flow[i] == 0:
                         nd = d + (p[src] - p[i])
-                        if seen[i] != run or nd < dist[i]:
-                            seen[i], dist[i], pred[i], kind[i] = run, nd, src, _ENTER
-                            size = _heap_push(heap_k, heap_v, size, nd, i)
+                        size = _relax(i, nd, src, _ENTER, run, search, size)
                 nd = d + (p[src] - p[sink])
-                if seen[sink] != run or nd < dist[sink]:
-                    seen[sink], dist[sink], pred[sink], kind[sink] = run, nd, src, _BYPASS
-                    size = _heap_push(heap_k, heap_v, size, nd, sink)
+                size = _relax(sink, nd, src, _BYPASS, run, search, size)
             else:  # the sink
                 for j in range(m):
                     if out[j] > 0:
                         y = n + j
                         nd = d + (p[sink] - p[y])
-                        if seen[y] != run or nd < dist[y]:
-                            seen[y], dist[y], pred[y], kind[y] = run, nd, sink, _FROM_SINK
-                            size = _heap_push(heap_k, heap_v, size, nd, y)
+                        size = _relax(y, nd, sink, _FROM_SINK, run, search, size)
                 if bypass > 0:
                     nd = d + (p[sink] - p[src])
-                    if seen[src] != run or nd < dist[src]:
-                        seen[src], dist[src], pred[src], kind[src] = run, nd, sink, _UNBYPASS
-                        size = _heap_push(heap_k, heap_v, size, nd, src)
+                    size = _relax(src, nd, sink, _UNBYPASS, run, search, size)
         if target < 0:
             return -1  # no path: the network is inconsistent (cannot happen, see the bypass)
         big = dist[target]
         for s in range(n_settled):
             x = settled[s]
             p[x] += dist[x] - big
-        # Apply the path: releases first, so a mentor never holds more than capacity + 1.
-        for phase in range(2):
-            y = target
-            while y != start:
-                x = pred[y]
-                k = kind[y]
-                if phase == 0:
-                    if k == _UNASSIGN:  # mentor x gives up mentee y
-                        for s in range(slot_ptr[x - n], slot_ptr[x - n + 1]):
-                            if slots[s] == y:
-                                slots[s] = -1
-                        mentor_of[y] = -1
-                elif k == _ASSIGN:  # mentee x takes mentor y
-                    j = y - n
-                    for s in range(slot_ptr[j], slot_ptr[j + 1]):
-                        if slots[s] < 0:
-                            slots[s] = x
-                            break
-                    mentor_of[x] = j
-                    for e in range(ptr[x], ptr[x + 1]):
-                        if adj_j[e] == j:
-                            own_w[x] = adj_w[e]
-                elif k == _LEAVE:
-                    in_flow[x] = 0
-                elif k == _ENTER:
-                    in_flow[y] = 1
-                elif k == _TO_SINK:
-                    out[x - n] += 1
-                elif k == _FROM_SINK:
-                    out[y - n] -= 1
-                elif k == _BYPASS:
-                    bypass += 1
-                elif k == _UNBYPASS:
-                    bypass -= 1
-                y = x
+        bypass += _apply_path(start, target, pred, kind, graph, flow)
         deficit[target] -= 1
     return work
 

@@ -8,15 +8,18 @@ Any feasible (u, v) whose value equals the assignment's total proves that no ass
 better (weak duality). That pair of numbers is the certificate this module checks.
 
 How it gets there fast:
-1. Stream the scores block by block; keep each mentee's top-K allowed mentors (the candidate
-   graph) and the best score left out (`left_out_i`).
-2. Solve min-cost flow on the candidate graph (OR-Tools), integer weights (score x 10^6).
+1. Score every pair once, block by block on every core (compiled kernels): keep each
+   mentee's k best allowed mentors and each mentor's best mentees (the candidate graph), the
+   bound on what each row left out (`left_out_i`), and all integer weights (score x 10^6)
+   when they fit in memory.
+2. Solve min-cost flow on the candidate graph (OR-Tools).
 3. Derive duals from the flow: complementary slackness fixes u from v; v is the least solution
-   of difference constraints along the candidate edges (vectorised Bellman-Ford).
-4. Check u_i + v_j >= w_ij for every allowed pair: rows with u_i + min(v) >= left_out_i are
-   covered by that bound without re-scoring; the other rows are re-scored in full. Violated
-   pairs join the candidate graph and the flow is solved again, until the check holds and the
-   primal and dual values are equal.
+   of difference constraints along the candidate edges (compiled Bellman-Ford).
+4. Check u_i + v_j >= w_ij for every allowed pair: over the kept weights, one pass; else rows
+   with u_i + min(v) >= left_out_i are covered by that bound and the others are re-scored.
+   Violated pairs join the candidate graph and the optimum is found again, until the check
+   holds and the primal and dual values are equal. Few violations: the previous optimum is
+   repaired around them (repair.py) instead of solved again.
 
 Policies: "max_matched" (default) first matches as many mentees as possible, then maximises the
 score (each pair's weight gets a bonus larger than any total score); "max_score" maximises the
