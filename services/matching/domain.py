@@ -97,6 +97,32 @@ def inputs_digest(
     return h.hexdigest()
 
 
+def _prepare(
+    mentees: list[Person],
+    mentors: list[Person],
+    loads: Mapping[str, int],
+    excluded: set[tuple[str, str]],
+    rules: ProgramRules,
+    policy: str | None = None,
+) -> tuple[list[Person], list[Person], str, Scorer]:
+    """What every run starts from: both sides sorted by participant id (the same inputs give
+    the same proposal), the inputs' digest, and the engine's scorer."""
+    mentees = sorted(mentees, key=lambda p: p.participant_id)
+    mentors = sorted(mentors, key=lambda p: p.participant_id)
+    digest = inputs_digest(
+        mentees=mentees,
+        mentors=mentors,
+        loads=loads,
+        excluded=excluded,
+        rules=rules,
+        policy=policy or rules.policy,
+    )
+    scorer = build_scorer(
+        mentees=mentees, mentors=mentors, loads=loads, excluded=excluded, rules=rules
+    )
+    return mentees, mentors, digest, scorer
+
+
 def propose_cohort(
     *,
     mentees: list[Person],
@@ -111,19 +137,7 @@ def propose_cohort(
     acceptance. Every proposal counts its blocking pairs. Inputs are sorted by participant id,
     so the same inputs give the same proposal.
     """
-    mentees = sorted(mentees, key=lambda p: p.participant_id)
-    mentors = sorted(mentors, key=lambda p: p.participant_id)
-    digest = inputs_digest(
-        mentees=mentees,
-        mentors=mentors,
-        loads=loads,
-        excluded=excluded,
-        rules=rules,
-        policy=rules.policy,
-    )
-    scorer = build_scorer(
-        mentees=mentees, mentors=mentors, loads=loads, excluded=excluded, rules=rules
-    )
+    mentees, mentors, digest, scorer = _prepare(mentees, mentors, loads, excluded, rules)
     t0 = time.perf_counter()
     if rules.policy == "stable":
         # Deferred acceptance ranks every mentor for every mentee: dense, fine at programme
@@ -181,18 +195,8 @@ def propose_circles(
     compatibility. An exact min-cost flow (OR-Tools), without the pair solver's separate
     certificate; the result is a set of pairs (mentee, circle mentor) like any run's.
     """
-    mentees = sorted(mentees, key=lambda p: p.participant_id)
-    mentors = sorted(mentors, key=lambda p: p.participant_id)
-    digest = inputs_digest(
-        mentees=mentees,
-        mentors=mentors,
-        loads=loads,
-        excluded=excluded,
-        rules=rules,
-        policy="circles",
-    )
-    scorer = build_scorer(
-        mentees=mentees, mentors=mentors, loads=loads, excluded=excluded, rules=rules
+    mentees, mentors, digest, scorer = _prepare(
+        mentees, mentors, loads, excluded, rules, policy="circles"
     )
     t0 = time.perf_counter()
     scores, allowed = scorer.block(slice(0, scorer.n))

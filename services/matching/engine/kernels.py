@@ -277,6 +277,21 @@ def _select_row(row, k, col_threshold, top, cols):
 
 
 @njit(inline="always", cache=True)
+def _selection_buffers(n_rows, m, k):
+    """(top, cols, rows, columns, weights, left_out) for selecting from n_rows rows; the
+    output arrays start at a guess (a few candidates per row) and grow in _append."""
+    size = max(64, n_rows * 4 * max(1, k))
+    return (
+        np.empty(max(1, k), dtype=np.int64),
+        np.empty(m, dtype=np.int64),
+        np.empty(size, dtype=np.int64),
+        np.empty(size, dtype=np.int64),
+        np.empty(size, dtype=np.int64),
+        np.empty(n_rows, dtype=np.int64),
+    )
+
+
+@njit(inline="always", cache=True)
 def _append(ri, cj, cw, p, r, row, cols, count):
     if p + count > ri.shape[0]:  # grow: the thresholds only estimate the count
         size = max(2 * ri.shape[0], p + count)
@@ -300,11 +315,7 @@ def weigh_and_select(e, t, tabs, rows, excl_ptr, excl_cols, out, k, col_threshol
     scores = np.empty(m, dtype=np.float32)
     ok = np.empty(m, dtype=np.bool_)
     dot = np.empty(m, dtype=np.float32)
-    top = np.empty(max(1, k), dtype=np.int64)
-    cols = np.empty(m, dtype=np.int64)
-    size = max(64, n_rows * 4 * max(1, k))
-    ri, cj, cw = np.empty(size, np.int64), np.empty(size, np.int64), np.empty(size, np.int64)
-    left_out = np.empty(n_rows, dtype=np.int64)
+    top, cols, ri, cj, cw, left_out = _selection_buffers(n_rows, m, k)
     p = allowed = 0
     for r in range(n_rows):
         _weigh_row(e, t, tabs, rows[r], excl_ptr, excl_cols, out[r], scores, ok, dot)
@@ -320,11 +331,7 @@ def select_candidates(w, k, col_threshold):
     """The candidates of a block of integer weights: (local rows, columns, weights, left_out
     per row, number of allowed pairs)."""
     n_rows, m = w.shape
-    top = np.empty(max(1, k), dtype=np.int64)
-    cols = np.empty(m, dtype=np.int64)
-    size = max(64, n_rows * 4 * max(1, k))
-    ri, cj, cw = np.empty(size, np.int64), np.empty(size, np.int64), np.empty(size, np.int64)
-    left_out = np.empty(n_rows, dtype=np.int64)
+    top, cols, ri, cj, cw, left_out = _selection_buffers(n_rows, m, k)
     p = allowed = 0
     for r in range(n_rows):
         thr, count, row_allowed = _select_row(w[r], k, col_threshold, top, cols)
