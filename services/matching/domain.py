@@ -13,7 +13,7 @@ import hashlib
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
@@ -53,9 +53,8 @@ class CohortProposal:
     blocking_pairs: int = 0
 
 
-def _explain(scorer: Scorer, solution: Solution, i: int, mentors: list[Person]) -> dict:
-    """The pair's explanation, from the scores and the certificate's dual values."""
-    ex = engine_explain.explain(scorer, solution, i)
+def _explanation(ex: engine_explain.Explanation, mentors: list[Person]) -> dict:
+    """The pair's explanation (from the scores and the certificate's dual values), as JSON."""
     assert ex.chosen is not None
 
     def option(o: engine_explain.Option | None) -> dict | None:
@@ -72,6 +71,9 @@ def _explain(scorer: Scorer, solution: Solution, i: int, mentors: list[Person]) 
         "why_not_top_choice": ex.why_not_top_choice,
         "next_best": option(ex.next_best),
     }
+
+
+_PERSON_FIELDS = tuple(f.name for f in fields(Person))
 
 
 def inputs_digest(
@@ -93,7 +95,9 @@ def inputs_digest(
     for person in sorted(mentees, key=lambda p: p.participant_id) + sorted(
         mentors, key=lambda p: p.participant_id
     ):
-        h.update(json.dumps(asdict(person), sort_keys=True, default=sorted).encode())
+        # The fields as they are (no deep copy, unlike asdict): the same JSON, much faster.
+        facts = {name: getattr(person, name) for name in _PERSON_FIELDS}
+        h.update(json.dumps(facts, sort_keys=True, default=sorted).encode())
     return h.hexdigest()
 
 
@@ -152,15 +156,15 @@ def propose_cohort(
     else:
         solution = solve(scorer, policy=Policy(rules.policy))
     solve_ms = (time.perf_counter() - t0) * 1000
+    matched = np.flatnonzero(solution.mentor_of >= 0)
     pairs = [
         Pair(
-            mentees[i],
-            mentors[j],
-            round(float(solution.score[i]), 6),
-            _explain(scorer, solution, i, mentors),
+            mentees[ex.mentee],
+            mentors[int(solution.mentor_of[ex.mentee])],
+            round(float(solution.score[ex.mentee]), 6),
+            _explanation(ex, mentors),
         )
-        for i, j in enumerate(solution.mentor_of.tolist())
-        if j >= 0
+        for ex in engine_explain.explain_all(scorer, solution, matched)
     ]
     c = solution.certificate
     blocking = blocking_pairs_streamed(scorer, solution.mentor_of, solution.score)

@@ -3,7 +3,7 @@ suggestions, and minimal-change replacements."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,19 +38,32 @@ def _row(scorer: Scorer, mentee: int) -> tuple[npt.NDArray[np.float32], npt.NDAr
     return scores[0], allowed[0]
 
 
-def _ranked(scores: npt.NDArray[np.float32], ok: npt.NDArray[np.bool_]) -> I64:
-    """Allowed mentors by score, best first; ties by index (stable)."""
+def _best(scores: npt.NDArray[np.float32], ok: npt.NDArray[np.bool_], count: int) -> I64:
+    """The `count` best allowed mentors by score, best first; ties by index (stable).
+
+    A partition, not a sort of the whole row: a programme may have thousands of mentors.
+    """
     idx = np.flatnonzero(ok)
-    return idx[np.argsort(-scores[idx], kind="stable")]
+    if len(idx) > count > 0:
+        kth = np.partition(scores[idx], len(idx) - count)[len(idx) - count]
+        idx = idx[scores[idx] >= kth]  # the count best, and any tied with the last of them
+    order = np.lexsort((idx, -scores[idx]))
+    return idx[order][: max(count, 0)]
 
 
 def _option(scorer: Scorer, mentee: int, mentor: int, score: float) -> Option:
     return Option(int(mentor), float(score), scorer.contributions(mentee, int(mentor)))
 
 
-def explain(scorer: Scorer, solution: Solution, mentee: int) -> Explanation:
-    scores, allowed = _row(scorer, mentee)
-    ranked = _ranked(scores, allowed)
+def explain(
+    scorer: Scorer,
+    solution: Solution,
+    mentee: int,
+    row: tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]] | None = None,
+) -> Explanation:
+    """Why the mentee got its mentor; `row`: its scores and allowed mask, if already known."""
+    scores, allowed = _row(scorer, mentee) if row is None else row
+    ranked = _best(scores, allowed, 2)
     mentor = int(solution.mentor_of[mentee])
     chosen = _option(scorer, mentee, mentor, scores[mentor]) if mentor >= 0 else None
     top = top_why = None
@@ -82,6 +95,16 @@ def explain(scorer: Scorer, solution: Solution, mentee: int) -> Explanation:
     return Explanation(mentee, chosen, top, top_why, nxt)
 
 
+def explain_all(scorer: Scorer, solution: Solution, mentees: I64) -> Iterator[Explanation]:
+    """explain() for many mentees, their rows scored a block at a time."""
+    step = max(1, min(scorer.block_rows, 1024))
+    for start in range(0, len(mentees), step):
+        rows = np.asarray(mentees[start : start + step], dtype=np.int64)
+        scores, allowed = scorer.block(rows)
+        for k, i in enumerate(rows.tolist()):
+            yield explain(scorer, solution, i, (scores[k], allowed[k]))
+
+
 def suggestions(
     scorer: Scorer, mentee: int, *, load: I64, n: int = 5, excluded: Iterable[int] = ()
 ) -> list[Option]:
@@ -90,7 +113,7 @@ def suggestions(
     room = scorer.capacity - np.asarray(load) > 0
     ok = allowed & room
     ok[list(excluded)] = False
-    return [_option(scorer, mentee, int(j), scores[j]) for j in _ranked(scores, ok)[:n]]
+    return [_option(scorer, mentee, int(j), scores[j]) for j in _best(scores, ok, n)]
 
 
 def replacements(
