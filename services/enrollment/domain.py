@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from services.enrollment.models import EmployeeStatus, ParticipantRole, ParticipantStatus
 from shared.errors import Conflict, Invalid
 
 DEFAULT_MENTOR_CAPACITY = 1
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,22 @@ def resolve_profile(
         department=department if department is not None else employee_department,
         capacity=(capacity or DEFAULT_MENTOR_CAPACITY) if role is ParticipantRole.mentor else 1,
     )
+
+
+@dataclass(frozen=True)
+class DirectoryFacts:
+    """What the directory said of an employee before an HRIS update, as profiles use it."""
+
+    manager_id: str | None
+    languages: list[str]
+    level: int | None
+    department: str | None
+
+
+def follow_directory(current: T, was: T, now: T) -> T:
+    """A profile value taken from the directory at enrolment follows the directory; one the
+    participant gave themselves (it differs from what the directory said) stays theirs."""
+    return now if current == was else current
 
 
 def tz_offset_hours(timezone: str | None, *, at: datetime) -> int | None:

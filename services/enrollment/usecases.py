@@ -66,15 +66,24 @@ async def _apply_hris_event(*, uow: UnitOfWork, org: str, item: HrisEventIn, ind
         return
     assert item.employee is not None
     fields = item.employee.model_dump(exclude={"id"})
+    before: domain.DirectoryFacts | None = None
     if employee is None:
         employee = Employee(org=org, id=item.employee.id, **fields)
     else:
         domain.ensure_can_update_employee(EmployeeStatus(employee.status), event_type=item.type)
+        before = domain.DirectoryFacts(
+            manager_id=employee.manager_id,
+            languages=list(employee.languages),
+            level=employee.level,
+            department=employee.department,
+        )
         for name, value in fields.items():
             setattr(employee, name, value)
         employee.status = EmployeeStatus.active
         employee.updated_at = utcnow()
     s.add(employee)
+    if before is not None:
+        await _follow_directory(uow=uow, org=org, employee=employee, before=before)
     contract = ev.EmployeeHired if item.type == "hired" else ev.EmployeeUpdated
     uow.emit(
         contract(
@@ -87,6 +96,79 @@ async def _apply_hris_event(*, uow: UnitOfWork, org: str, item: HrisEventIn, ind
             timezone=employee.timezone,
         ),
         org=org,
+    )
+
+
+async def _follow_directory(
+    *, uow: UnitOfWork, org: str, employee: Employee, before: domain.DirectoryFacts
+) -> None:
+    """Participants' profiles follow an HRIS change: their own (timezone, and level,
+    department, languages where they came from the directory) and, when the employee's
+    manager changed, the reporting line of everyone below them. Matching hears of each
+    profile that changed (ParticipantUpdated), so its hard rules use today's org chart."""
+    own = await uow.session.exec(
+        select(Participant).where(
+            Participant.org == org,
+            Participant.employee_id == employee.id,
+            Participant.status == ParticipantStatus.active,
+        )
+    )
+    affected = list(own.all())
+    if employee.manager_id != before.manager_id:
+        active = await uow.session.exec(
+            select(Participant).where(
+                Participant.org == org, Participant.status == ParticipantStatus.active
+            )
+        )
+        affected += [p for p in active.all() if employee.id in p.manager_chain]
+    for participant in affected:
+        changed = False
+        if participant.employee_id == employee.id:
+            values = {
+                "tz_offset_h": domain.tz_offset_hours(employee.timezone, at=utcnow()),
+                "languages": domain.follow_directory(
+                    participant.languages, before.languages, list(employee.languages)
+                ),
+                "level": domain.follow_directory(participant.level, before.level, employee.level),
+                "department": domain.follow_directory(
+                    participant.department, before.department, employee.department
+                ),
+            }
+            person: Employee | None = employee
+        else:
+            values = {}
+            person = await uow.session.get(Employee, (org, participant.employee_id))
+        if person is not None:
+            values["manager_chain"] = await _manager_chain(uow=uow, org=org, employee=person)
+        for name, value in values.items():
+            if getattr(participant, name) != value:
+                setattr(participant, name, value)
+                changed = True
+        if changed:
+            uow.session.add(participant)
+            uow.emit(_profile(ev.ParticipantUpdated, participant), org=org)
+
+
+def _profile(
+    contract: type[ev.ParticipantEnrolled] | type[ev.ParticipantUpdated], p: Participant
+) -> ev.ParticipantProfile:
+    return contract(
+        participant_id=p.id,
+        program_id=p.program_id,
+        employee_id=p.employee_id,
+        role=ParticipantRole(p.role).value,
+        skills_offered=p.skills_offered,
+        skills_sought=p.skills_sought,
+        languages=p.languages,
+        level=p.level,
+        department=p.department,
+        capacity=p.capacity,
+        volunteer=p.volunteer,
+        themes=p.themes,
+        answers=p.answers,
+        availability=p.availability,
+        tz_offset_h=p.tz_offset_h,
+        manager_chain=p.manager_chain,
     )
 
 
@@ -235,27 +317,7 @@ async def enroll(*, uow: UnitOfWork, principal: Principal, data: ParticipantCrea
         capacity=profile.capacity,
     )
     uow.session.add(participant)
-    uow.emit(
-        ev.ParticipantEnrolled(
-            participant_id=participant.id,
-            program_id=participant.program_id,
-            employee_id=participant.employee_id,
-            role=ParticipantRole(participant.role).value,
-            skills_offered=participant.skills_offered,
-            skills_sought=participant.skills_sought,
-            languages=participant.languages,
-            level=participant.level,
-            department=participant.department,
-            capacity=participant.capacity,
-            volunteer=participant.volunteer,
-            themes=participant.themes,
-            answers=participant.answers,
-            availability=participant.availability,
-            tz_offset_h=participant.tz_offset_h,
-            manager_chain=participant.manager_chain,
-        ),
-        org=org,
-    )
+    uow.emit(_profile(ev.ParticipantEnrolled, participant), org=org)
     await uow.commit()
     return participant
 

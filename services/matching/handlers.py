@@ -27,8 +27,10 @@ async def on_program_created(uow: UnitOfWork, event: Event, data: EventData) -> 
     uow.session.add(program)
 
 
-async def on_participant_enrolled(uow: UnitOfWork, event: Event, data: EventData) -> None:
-    assert isinstance(data, enrollment.ParticipantEnrolled)
+async def on_participant_profile(uow: UnitOfWork, event: Event, data: EventData) -> None:
+    """Enrolled or updated: matching's copy of the profile becomes the event's (an upsert, so
+    a redelivered event changes nothing)."""
+    assert isinstance(data, enrollment.ParticipantProfile)
     candidate = await uow.session.get(Candidate, data.participant_id) or Candidate(
         id=data.participant_id,
         org=event.org,
@@ -84,7 +86,8 @@ async def on_relationship_at_risk(uow: UnitOfWork, event: Event, data: EventData
 
 HANDLERS = {
     enrollment.ProgramCreated.TYPE: on_program_created,
-    enrollment.ParticipantEnrolled.TYPE: on_participant_enrolled,
+    enrollment.ParticipantEnrolled.TYPE: on_participant_profile,
+    enrollment.ParticipantUpdated.TYPE: on_participant_profile,
     enrollment.ParticipantWithdrawn.TYPE: on_participant_withdrawn,
     feedback.RelationshipAtRisk.TYPE: on_relationship_at_risk,
 }

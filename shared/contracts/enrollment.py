@@ -70,9 +70,9 @@ class ProgramCreated(EventData):
     matching_policy: MatchingPolicy = "max_matched"
 
 
-class ParticipantEnrolled(EventData):
-    TYPE = "binome.enrollment.participant.enrolled.v1"
-    KEY = "participant_id"
+class ParticipantProfile(EventData):
+    """Everything matching needs to know of a participant (the fields of both events below)."""
+
     participant_id: str
     program_id: str
     employee_id: str
@@ -89,6 +89,20 @@ class ParticipantEnrolled(EventData):
     availability: list[int] = []  # weekly four-hour slots 0..41
     tz_offset_h: int | None = None
     manager_chain: list[str] = []  # employee ids above them, nearest first
+
+
+class ParticipantEnrolled(ParticipantProfile):
+    TYPE = "binome.enrollment.participant.enrolled.v1"
+    KEY = "participant_id"
+
+
+class ParticipantUpdated(ParticipantProfile):
+    """The HRIS changed what a profile is derived from: the reporting line (theirs, or a
+    manager's above them), the timezone, or a directory value the participant did not set
+    themselves (level, department, languages)."""
+
+    TYPE = "binome.enrollment.participant.updated.v1"
+    KEY = "participant_id"
 
 
 class ParticipantWithdrawn(EventData):

@@ -1,0 +1,110 @@
+"""HRIS updates reach profiles: a new manager (even two levels up) is a reporting line matching
+never crosses; directory values follow the directory unless the participant set their own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.helpers import Api, eventually
+
+
+async def _run(api: Api, program_id: str) -> dict[str, Any]:
+    """A draft run (never published, so runs can be repeated); {} until matching knows the
+    programme."""
+    r = await api.c.post("/v1/matching-runs", json={"program_id": program_id}, headers=api.admin)
+    return r.json() if r.status_code == 201 else {}
+
+
+async def test_a_new_reporting_line_is_respected_by_the_next_run(api: Api) -> None:
+    await api.hire(
+        {"id": "tess", "name": "Tess", "level": 9, "languages": ["fr"], "department": "it"},
+        {"id": "mid", "name": "Mid", "level": 5, "languages": ["fr"], "department": "ops"},
+        {"id": "eli", "name": "Eli", "level": 1, "languages": ["fr"], "department": "ops"},
+        {"id": "ned", "name": "Ned", "level": 1, "languages": ["fr"], "department": "ops"},
+        prefix="org1",
+    )
+    program = await api.ok("POST", "/v1/programs", expect=201, json={"name": "Org chart"})
+    pid = program["id"]
+    await api.enrol(pid, "tess", "mentor", capacity=2, skills_offered=["sql"])
+    eli = await api.enrol(pid, "eli", "mentee", skills_sought=["sql"])
+    ned = await api.enrol(pid, "ned", "mentee", skills_sought=["sql"], department="data")
+
+    async def both_matched() -> Any:
+        run = await _run(api, pid)
+        return run if run.get("matched") == 2 else None
+
+    await eventually(both_matched, what="matching knows the cohort")
+
+    # Eli now reports to Mid, and Mid to Tess: Tess is two levels above Eli. Ned moves to
+    # finance, but enrolled saying "data": his own value stays.
+    events = [
+        {
+            "event_id": "org2-mid",
+            "type": "updated",
+            "employee": {
+                "id": "mid",
+                "name": "Mid",
+                "level": 5,
+                "languages": ["fr"],
+                "department": "ops",
+                "manager_id": "tess",
+            },
+        },
+        {
+            "event_id": "org2-eli",
+            "type": "updated",
+            "employee": {
+                "id": "eli",
+                "name": "Eli",
+                "level": 2,
+                "languages": ["fr"],
+                "department": "sales",
+                "manager_id": "mid",
+            },
+        },
+        {
+            "event_id": "org2-ned",
+            "type": "updated",
+            "employee": {
+                "id": "ned",
+                "name": "Ned",
+                "level": 1,
+                "languages": ["fr"],
+                "department": "finance",
+            },
+        },
+    ]
+    await api.ok("POST", "/v1/hris/events", headers=api.hris, json={"events": events})
+    eli_now = await api.ok("GET", f"/v1/participants/{eli['id']}")
+    assert eli_now["manager_chain"] == ["mid", "tess"]
+    assert (eli_now["level"], eli_now["department"]) == (2, "sales")  # from the directory
+    ned_now = await api.ok("GET", f"/v1/participants/{ned['id']}")
+    assert ned_now["department"] == "data"  # his own, not the directory's
+
+    async def eli_left_out() -> Any:
+        run = await _run(api, pid)
+        return run if run.get("matched") == 1 else None
+
+    run = await eventually(eli_left_out, what="the run respecting the new reporting line")
+    assert [p["mentee_employee_id"] for p in run["pairs"]] == ["ned"]
+    assert run["mentees_considered"] == 2
+
+    # A manager change higher up reaches Eli too: Mid now reports to someone else.
+    await api.hire({"id": "other", "name": "Other", "level": 9, "languages": ["fr"]}, prefix="org3")
+    move = {
+        "event_id": "org3-mid",
+        "type": "updated",
+        "employee": {
+            "id": "mid",
+            "name": "Mid",
+            "level": 5,
+            "languages": ["fr"],
+            "department": "ops",
+            "manager_id": "other",
+        },
+    }
+    await api.ok("POST", "/v1/hris/events", headers=api.hris, json={"events": [move]})
+    eli_now = await api.ok("GET", f"/v1/participants/{eli['id']}")
+    assert eli_now["manager_chain"] == ["mid", "other"]
+    run = await eventually(both_matched, what="Tess no longer above Eli")
+    assert sorted(p["mentee_employee_id"] for p in run["pairs"]) == ["eli", "ned"]
