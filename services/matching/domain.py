@@ -304,6 +304,11 @@ def suggestions(
 OPEN = (MatchStatus.proposed, MatchStatus.active)
 
 
+def in_reporting_line(mentee: Person, mentor: Person) -> bool:
+    """Either one manages the other, directly or higher up: a pair the rules never allow."""
+    return mentor.employee_id in mentee.manager_chain or mentee.employee_id in mentor.manager_chain
+
+
 def accept(
     status: MatchStatus, *, mentor_accepted: bool, mentee_accepted: bool, side: str
 ) -> tuple[bool, bool, bool]:

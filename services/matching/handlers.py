@@ -56,6 +56,15 @@ async def on_participant_profile(uow: UnitOfWork, event: Event, data: EventData)
     uow.session.add(candidate)
 
 
+async def on_participant_updated(uow: UnitOfWork, event: Event, data: EventData) -> None:
+    """A profile changed in the HRIS: take it, and end any open match it put inside a
+    reporting line (its mentee is re-matched)."""
+    assert isinstance(data, enrollment.ParticipantUpdated)
+    await on_participant_profile(uow, event, data)
+    await uow.session.flush()
+    await usecases.separate_reporting_lines(uow=uow, participant_id=data.participant_id)
+
+
 async def on_participant_withdrawn(uow: UnitOfWork, event: Event, data: EventData) -> None:
     """A participant left: end their open matches; a departed mentor's mentees get new ones."""
     assert isinstance(data, enrollment.ParticipantWithdrawn)
@@ -87,7 +96,7 @@ async def on_relationship_at_risk(uow: UnitOfWork, event: Event, data: EventData
 HANDLERS = {
     enrollment.ProgramCreated.TYPE: on_program_created,
     enrollment.ParticipantEnrolled.TYPE: on_participant_profile,
-    enrollment.ParticipantUpdated.TYPE: on_participant_profile,
+    enrollment.ParticipantUpdated.TYPE: on_participant_updated,
     enrollment.ParticipantWithdrawn.TYPE: on_participant_withdrawn,
     feedback.RelationshipAtRisk.TYPE: on_relationship_at_risk,
 }

@@ -438,6 +438,28 @@ async def end_and_rematch(*, uow: UnitOfWork, match_ids: list[str], reason: str)
         return replacements
 
 
+async def separate_reporting_lines(*, uow: UnitOfWork, participant_id: str) -> list[Match]:
+    """An org-chart change put an open match of this participant inside a reporting line:
+    it ends as incompatible and its mentee gets a replacement (the corrective path)."""
+    rows = await uow.session.exec(
+        select(Match).where(
+            (Match.mentor_participant_id == participant_id)
+            | (Match.mentee_participant_id == participant_id)
+        )
+    )
+    conflicted = []
+    for match in rows.all():
+        if match.status not in domain.OPEN:
+            continue
+        mentee = await uow.session.get(Candidate, match.mentee_participant_id)
+        mentor = await uow.session.get(Candidate, match.mentor_participant_id)
+        if mentee and mentor and domain.in_reporting_line(_person(mentee), _person(mentor)):
+            conflicted.append(match.id)
+    if not conflicted:
+        return []
+    return await end_and_rematch(uow=uow, match_ids=conflicted, reason=EndReason.incompatible.value)
+
+
 async def suggest(
     *, uow: UnitOfWork, principal: Principal, participant_id: str, limit: int
 ) -> tuple[Candidate, list[domain.Suggestion]]:

@@ -108,3 +108,58 @@ async def test_a_new_reporting_line_is_respected_by_the_next_run(api: Api) -> No
     assert eli_now["manager_chain"] == ["mid", "other"]
     run = await eventually(both_matched, what="Tess no longer above Eli")
     assert sorted(p["mentee_employee_id"] for p in run["pairs"]) == ["eli", "ned"]
+
+
+async def test_a_match_the_org_chart_puts_in_a_reporting_line_is_replaced(api: Api) -> None:
+    await api.hire(
+        {"id": "ada", "name": "Ada", "level": 9, "languages": ["fr"]},
+        {"id": "bob", "name": "Bob", "level": 8, "languages": ["fr"]},
+        {"id": "cyd", "name": "Cyd", "level": 1, "languages": ["fr"]},
+        prefix="line1",
+    )
+    program = await api.ok(
+        "POST", "/v1/programs", expect=201, json={"name": "Lines", "auto_publish": True}
+    )
+    pid = program["id"]
+    await api.enrol(pid, "ada", "mentor", skills_offered=["sql", "python"])
+    await api.enrol(pid, "bob", "mentor", skills_offered=["sql"])
+    cyd = await api.enrol(pid, "cyd", "mentee", skills_sought=["sql", "python"])
+
+    async def knows_both_mentors() -> Any:
+        r = await api.c.get(
+            "/v1/suggestions", params={"participant_id": cyd["id"]}, headers=api.admin
+        )
+        return r.status_code == 200 and len(r.json()["suggestions"]) == 2 or None
+
+    # Runs auto-publish: the first must see both mentors.
+    await eventually(knows_both_mentors, what="matching knows both mentors")
+
+    async def matched() -> Any:
+        run = await _run(api, pid)
+        return run["matches"][0] if run.get("matches") else None
+
+    first = await eventually(matched, what="Cyd matched")
+    assert first["mentor_employee_id"] == "ada"  # both skills
+
+    # Cyd is moved under Ada: she may no longer mentor him.
+    move = {
+        "event_id": "line2-cyd",
+        "type": "updated",
+        "employee": {
+            "id": "cyd",
+            "name": "Cyd",
+            "level": 1,
+            "languages": ["fr"],
+            "manager_id": "ada",
+        },
+    }
+    await api.ok("POST", "/v1/hris/events", headers=api.hris, json={"events": [move]})
+
+    async def replaced() -> Any:
+        found = await api.matches(participant_id=cyd["id"])
+        return next((m for m in found if m["replaces_match_id"] == first["id"]), None)
+
+    new = await eventually(replaced, what="a replacement outside the reporting line")
+    assert new["mentor_employee_id"] == "bob"
+    old = await api.ok("GET", f"/v1/matches/{first['id']}")
+    assert (old["status"], old["end_reason"]) == ("ended", "incompatible")
