@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
+from numba import njit
 
 from services.matching.engine.solver import ScoreSource
 
@@ -23,36 +24,72 @@ def deferred_acceptance(
     capacity: I64,
     mentor_scores: F32 | None = None,
 ) -> I64:
-    """Mentee-optimal stable assignment (Gale-Shapley with capacities); returns mentor_of."""
-    n, m = mentee_scores.shape
+    """Mentee-optimal stable assignment (Gale-Shapley with capacities); returns mentor_of.
+
+    Ties break by index, so preferences are strict and the mentee-optimal stable matching is
+    unique: the order in which proposals are made does not change it, and the compiled loop
+    makes them one at a time.
+    """
     theirs = mentee_scores if mentor_scores is None else mentor_scores
-    # Each mentee's allowed mentors, best first (stable sort: ties by mentor index).
-    prefs = np.argsort(-np.where(allowed, mentee_scores, -np.inf), axis=1, kind="stable")
-    n_allowed = allowed.sum(axis=1)
-    nxt = np.zeros(n, dtype=np.int64)  # next position in each mentee's list
+    return _deferred_acceptance(  # type: ignore[no-any-return]
+        np.ascontiguousarray(mentee_scores, dtype=np.float32),
+        np.ascontiguousarray(allowed, dtype=np.bool_),
+        np.asarray(capacity, dtype=np.int64),
+        np.ascontiguousarray(theirs, dtype=np.float32),
+    )
+
+
+@njit(nogil=True, cache=True)
+def _deferred_acceptance(scores, allowed, capacity, theirs):
+    n, m = scores.shape
+    # Each mentee's allowed mentors, best first (a stable sort: ties by mentor index).
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    for i in range(n):
+        ptr[i + 1] = ptr[i] + allowed[i].sum()
+    prefs = np.empty(ptr[n], dtype=np.int64)
+    for i in range(n):
+        idx = np.flatnonzero(allowed[i])
+        order = np.argsort(-scores[i, idx], kind="mergesort")
+        prefs[ptr[i] : ptr[i + 1]] = idx[order]
+    width = max(1, capacity.max()) if m else 1
+    held = np.full((m, width), -1, dtype=np.int64)
+    count = np.zeros(m, dtype=np.int64)
     mentor_of = np.full(n, -1, dtype=np.int64)
-    held: list[list[int]] = [[] for _ in range(m)]
-    free = [i for i in range(n) if n_allowed[i] > 0]
-    while free:
-        proposals: dict[int, list[int]] = {}
-        for i in free:
-            j = int(prefs[i, nxt[i]])
-            nxt[i] += 1
-            proposals.setdefault(j, []).append(i)
-        rejected: list[int] = []
-        for j, suitors in proposals.items():
-            pool = held[j] + suitors
-            # The mentor keeps its best `capacity` mentees (ties: lower index first).
-            column = theirs[:, j]
-            pool.sort(key=lambda i: (-float(column[i]), i))
-            keep, drop = pool[: capacity[j]], pool[capacity[j] :]
-            held[j] = keep
-            for i in keep:
-                mentor_of[i] = j
-            for i in drop:
-                mentor_of[i] = -1
-                rejected.append(i)
-        free = [i for i in rejected if nxt[i] < n_allowed[i]]
+    nxt = ptr[:-1].copy()
+    free = np.empty(n, dtype=np.int64)
+    size = 0
+    for i in range(n - 1, -1, -1):
+        free[size] = i
+        size += 1
+    while size > 0:
+        size -= 1
+        i = free[size]
+        if nxt[i] == ptr[i + 1]:
+            continue  # every allowed mentor turned them down: unmatched
+        j = prefs[nxt[i]]
+        nxt[i] += 1
+        if count[j] < capacity[j]:
+            held[j, count[j]] = i
+            count[j] += 1
+            mentor_of[i] = j
+            continue
+        # Full: the mentor keeps its preferred mentees (higher score, then lower index).
+        worst = 0
+        for s in range(1, count[j]):
+            a, b = held[j, s], held[j, worst]
+            if theirs[a, j] < theirs[b, j] or (theirs[a, j] == theirs[b, j] and a > b):
+                worst = s
+        w = held[j, worst]
+        if count[j] > 0 and (
+            theirs[i, j] > theirs[w, j] or (theirs[i, j] == theirs[w, j] and i < w)
+        ):
+            held[j, worst] = i
+            mentor_of[i] = j
+            mentor_of[w] = -1
+            free[size] = w
+        else:
+            free[size] = i
+        size += 1
     return mentor_of
 
 
