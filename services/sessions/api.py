@@ -10,6 +10,9 @@ from services.sessions import usecases
 from services.sessions.models import (
     CancelRequest,
     CompleteRequest,
+    GroupSessionCreate,
+    GroupSessionPublic,
+    Session,
     SessionCreate,
     SessionPublic,
     SessionStatus,
@@ -68,3 +71,68 @@ async def cancel(
 ) -> object:
     reason = body.reason if body else "cancelled"
     return await usecases.cancel(uow=uow, principal=principal, session_id=session_id, reason=reason)
+
+
+def _group(sessions: list[Session]) -> GroupSessionPublic:
+    first = sessions[0]
+    assert first.group_id is not None
+    return GroupSessionPublic(
+        group_id=first.group_id,
+        program_id=first.program_id,
+        mentor_employee_id=first.mentor_employee_id,
+        scheduled_at=first.scheduled_at,
+        sessions=[SessionPublic.model_validate(s, from_attributes=True) for s in sessions],
+    )
+
+
+@router.post(
+    "/group-sessions",
+    tags=["sessions"],
+    response_model=GroupSessionPublic,
+    status_code=status.HTTP_201_CREATED,
+)
+async def schedule_group(
+    data: GroupSessionCreate, principal: AdminOrEmployee, uow: Uow
+) -> GroupSessionPublic:
+    """Plan one meeting of a mentor with all their active mentees in a programme (a circle):
+    a session per mentee, sharing a `group_id`, so each mentee rates their own."""
+    return _group(await usecases.schedule_group(uow=uow, principal=principal, data=data))
+
+
+@router.get("/group-sessions/{group_id}", tags=["sessions"], response_model=GroupSessionPublic)
+async def get_group(group_id: str, principal: AdminOrEmployee, uow: Uow) -> GroupSessionPublic:
+    return _group(await usecases.get_group(uow=uow, principal=principal, group_id=group_id))
+
+
+@router.post(
+    "/group-sessions/{group_id}/complete", tags=["sessions"], response_model=GroupSessionPublic
+)
+async def complete_group(
+    group_id: str, principal: AdminOrEmployee, uow: Uow, body: CompleteRequest | None = None
+) -> GroupSessionPublic:
+    """The meeting was held: every planned session of the group is completed."""
+    sessions = await usecases.settle_group(
+        uow=uow,
+        principal=principal,
+        group_id=group_id,
+        action="complete",
+        text=body.notes if body else None,
+    )
+    return _group(sessions)
+
+
+@router.post(
+    "/group-sessions/{group_id}/cancel", tags=["sessions"], response_model=GroupSessionPublic
+)
+async def cancel_group(
+    group_id: str, principal: AdminOrEmployee, uow: Uow, body: CancelRequest | None = None
+) -> GroupSessionPublic:
+    """The meeting is off: every planned session of the group is cancelled."""
+    sessions = await usecases.settle_group(
+        uow=uow,
+        principal=principal,
+        group_id=group_id,
+        action="cancel",
+        text=body.reason if body else "cancelled",
+    )
+    return _group(sessions)

@@ -58,6 +58,9 @@ class Session(SessionBase, table=True):
     cancel_reason: str | None = Field(default=None, max_length=200)
     completed_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
+    # A group session: one session per mentee of the mentor, planned, held or cancelled
+    # together (a circle meeting); each mentee still rates their own.
+    group_id: str | None = Field(default=None, max_length=36, index=True)
 
 
 class SessionCreate(SessionBase):
@@ -75,6 +78,26 @@ class SessionPublic(SessionBase):
     cancel_reason: str | None
     completed_at: datetime | None
     created_at: datetime
+    group_id: str | None
+
+
+class GroupSessionCreate(BaseModel):
+    """A meeting of a mentor with all their active mentees in a programme (a circle)."""
+
+    program_id: str = Field(max_length=36)
+    # The mentor; employees plan their own group sessions and may leave it out.
+    mentor_employee_id: str | None = Field(default=None, max_length=100)
+    scheduled_at: AwareDatetime
+    duration_minutes: int = Field(default=60, ge=5, le=480)
+    topic: str | None = Field(default=None, max_length=500)
+
+
+class GroupSessionPublic(BaseModel):
+    group_id: str
+    program_id: str
+    mentor_employee_id: str
+    scheduled_at: datetime
+    sessions: list[SessionPublic]  # one per mentee (those the caller may see)
 
 
 class CompleteRequest(BaseModel):

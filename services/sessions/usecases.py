@@ -7,12 +7,18 @@ from datetime import datetime
 from sqlmodel import col, select
 
 from services.sessions import domain
-from services.sessions.models import MatchView, Session, SessionCreate, SessionStatus
+from services.sessions.models import (
+    GroupSessionCreate,
+    MatchView,
+    Session,
+    SessionCreate,
+    SessionStatus,
+)
 from shared.access import can_see, get_visible, scoped
-from shared.api import PageParams, as_utc, utcnow
+from shared.api import PageParams, as_utc, new_id, utcnow
 from shared.auth import Principal
 from shared.contracts import sessions as ev
-from shared.errors import Forbidden, Invalid
+from shared.errors import Conflict, Forbidden, Invalid, NotFound
 from shared.uow import UnitOfWork
 
 
@@ -50,6 +56,84 @@ async def schedule(*, uow: UnitOfWork, principal: Principal, data: SessionCreate
     uow.emit(ev.SessionScheduled(**_facts(session)), org=principal.org)
     await uow.commit()
     return session
+
+
+async def schedule_group(
+    *, uow: UnitOfWork, principal: Principal, data: GroupSessionCreate
+) -> list[Session]:
+    """One session per active mentee of the mentor in the programme, sharing a group id."""
+    mentor = domain.group_mentor(
+        is_admin=principal.is_admin,
+        caller=principal.employee_id,
+        requested=data.mentor_employee_id,
+    )
+    rows = await uow.session.exec(
+        select(MatchView)
+        .where(
+            MatchView.org == principal.org,
+            MatchView.program_id == data.program_id,
+            MatchView.mentor_employee_id == mentor,
+            MatchView.active,
+        )
+        .order_by(col(MatchView.mentee_employee_id), col(MatchView.id))
+    )
+    matches = list(rows.all())
+    if not matches:
+        raise Conflict("this mentor has no active match in this programme to meet with")
+    group_id = new_id()
+    sessions = []
+    for match in matches:
+        session = Session(
+            org=principal.org,
+            match_id=match.id,
+            program_id=match.program_id,
+            mentor_employee_id=match.mentor_employee_id,
+            mentee_employee_id=match.mentee_employee_id,
+            scheduled_at=data.scheduled_at,
+            duration_minutes=data.duration_minutes,
+            topic=data.topic,
+            group_id=group_id,
+        )
+        uow.session.add(session)
+        uow.emit(ev.SessionScheduled(**_facts(session)), org=principal.org)
+        sessions.append(session)
+    await uow.commit()
+    return sessions
+
+
+async def get_group(
+    *, uow: UnitOfWork, principal: Principal, group_id: str, for_update: bool = False
+) -> list[Session]:
+    """The group's sessions the caller may see (the mentor and admins: all; a mentee: theirs)."""
+    q = scoped(
+        select(Session), Session, principal, Session.mentor_employee_id, Session.mentee_employee_id
+    ).where(Session.group_id == group_id)
+    if for_update:
+        q = q.with_for_update()
+    sessions = list((await uow.session.exec(q.order_by(col(Session.mentee_employee_id)))).all())
+    if not sessions:
+        raise NotFound("group session not found")
+    return sessions
+
+
+async def settle_group(
+    *, uow: UnitOfWork, principal: Principal, group_id: str, action: str, text: str | None
+) -> list[Session]:
+    """Complete (`text`: notes) or cancel (`text`: reason) the group's planned sessions at
+    once; those already settled (a mentee whose match ended meanwhile) stay as they are."""
+    sessions = await get_group(uow=uow, principal=principal, group_id=group_id, for_update=True)
+    if not principal.is_admin and principal.employee_id != sessions[0].mentor_employee_id:
+        raise Forbidden("only the mentor or an admin settles a group session")
+    planned = domain.planned([(s.id, SessionStatus(s.status)) for s in sessions], action=action)
+    for s in sessions:
+        if s.id not in planned:
+            continue
+        if action == "complete":
+            _complete(uow=uow, session=s, notes=text)
+        else:
+            _cancel(uow=uow, session=s, reason=text or "cancelled")
+    await uow.commit()
+    return sessions
 
 
 async def get(
@@ -90,13 +174,17 @@ async def complete(
 ) -> Session:
     session = await get(uow=uow, principal=principal, session_id=session_id, for_update=True)
     domain.ensure_scheduled(SessionStatus(session.status), "complete")
+    _complete(uow=uow, session=session, notes=notes)
+    await uow.commit()
+    return session
+
+
+def _complete(*, uow: UnitOfWork, session: Session, notes: str | None) -> None:
     session.status = SessionStatus.completed
     session.notes = notes
     session.completed_at = utcnow()
     uow.session.add(session)
     uow.emit(ev.SessionCompleted(**_facts(session)), org=session.org)
-    await uow.commit()
-    return session
 
 
 def _cancel(*, uow: UnitOfWork, session: Session, reason: str) -> None:
