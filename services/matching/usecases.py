@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 
 from sqlmodel import col, select
@@ -161,10 +162,10 @@ async def run_matching(
     """Solve the programme's unmatched mentees; a draft unless the programme auto-publishes."""
     program = await _program_of(uow, org, program_id)
     inputs = await _cohort_inputs(uow, program)
-    if program.format == "circles":
-        c = domain.propose_circles(**inputs)
-    else:
-        c = domain.propose_cohort(**inputs)
+    # Solving takes seconds for a large programme: off the event loop, so the service (and,
+    # embedded, every other one) keeps answering meanwhile; the kernels release the GIL.
+    propose = domain.propose_circles if program.format == "circles" else domain.propose_cohort
+    c = await asyncio.to_thread(propose, **inputs)
     run = MatchingRun(
         org=org,
         program_id=program_id,
@@ -229,7 +230,7 @@ async def publish_run(
         raise Conflict(f"run is {run.status}, only a draft can be published")
     program = await _program_of(uow, org, run.program_id)
     inputs = await _cohort_inputs(uow, program)
-    current = domain.inputs_digest(**inputs, policy=run.policy)
+    current = await asyncio.to_thread(domain.inputs_digest, **inputs, policy=run.policy)
     if current != run.inputs_digest:
         raise Conflict("participants or matches changed since this draft; run the matching again")
     matches = _publish(uow=uow, run=run, pairs=pairs)
@@ -392,7 +393,8 @@ async def _rematch(*, uow: UnitOfWork, ended: list[Match]) -> list[Match]:
         for p in mentees
         for mentor_id in _history(matches, p.participant_id)
     }
-    pairs = domain.replacements(
+    pairs = await asyncio.to_thread(
+        domain.replacements,
         mentees=mentees,
         mentors=mentors,
         loads=_loads(matches),
@@ -474,7 +476,8 @@ async def suggest(
         raise NotFound("program not found")
     matches = await _program_matches(uow, program.id)
     mentors = [_person(c) for c in await _candidates(uow, program.id, "mentor")]
-    found = domain.suggestions(
+    found = await asyncio.to_thread(
+        domain.suggestions,
         mentee=_person(mentee),
         mentors=mentors,
         loads=_loads(matches),
