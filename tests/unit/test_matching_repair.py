@@ -6,8 +6,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.matching.engine import kernels
 from services.matching.engine import solver as S
+from services.matching.engine import solver_kernels as kernels
 from services.matching.engine.repair import repair
 
 

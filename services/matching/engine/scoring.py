@@ -2,9 +2,9 @@
 
 Every criterion yields a value in [0, 1] per pair; the score is their weighted mean, so it is
 in [0, 1] too and each criterion's contribution is `weight * value / sum(weights)`. The
-arithmetic runs in compiled kernels (kernels.py), one pair at a time in a fixed order, so a
-pair's score does not depend on which block computed it (the solver's certificate relies on
-that). The solver reads integer weights (millionths) straight from `weight_block`.
+arithmetic runs in compiled kernels (scoring_kernels.py), one pair at a time in a fixed order,
+so a pair's score does not depend on which block computed it (the solver's certificate relies
+on that). The solver reads integer weights (millionths) straight from `weight_block`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from collections.abc import Iterator
 import numpy as np
 import numpy.typing as npt
 
-from services.matching.engine import kernels
+from services.matching.engine import scoring_kernels as kernels
+from services.matching.engine import solver_kernels
 from services.matching.engine.model import (
     CRITERIA,
     HARD,
@@ -60,7 +61,7 @@ class _Blocked:
         """Integer weights of the rows (into `out` when given) and the solver's candidates
         among them: (local rows, columns, weights, left-out bound per row, allowed pairs)."""
         w = self.weight_block(rows, out)
-        return kernels.select_candidates(w, k, col_threshold)  # type: ignore[no-any-return]
+        return solver_kernels.select_candidates(w, k, col_threshold)  # type: ignore[no-any-return]
 
 
 class Scorer(_Blocked):
@@ -105,7 +106,7 @@ class Scorer(_Blocked):
         ptr = np.searchsorted(arr[:, 0], np.arange(self.n + 1)).astype(np.int64)
         return ptr, arr[:, 1].copy()
 
-    # --- scoring (compiled: see kernels.py) -----------------------------------------------
+    # --- scoring (compiled: see scoring_kernels.py) ------------------------------------------
 
     def _features(self) -> tuple[tuple, tuple]:
         def side(x: Side) -> tuple:
@@ -132,8 +133,9 @@ class Scorer(_Blocked):
         return side(self.cohort.mentees), side(self.cohort.mentors)
 
     def _tables(self) -> tuple[tuple, tuple, tuple]:
-        """The hot loop's inputs (see `kernels._row`): per-person values in float32, with the
-        per-person parts of the weighted sum folded in (similarity's squares, volunteering)."""
+        """The hot loop's inputs (see `scoring_kernels._row`): per-person values in float32,
+        with the per-person parts of the weighted sum folded in (similarity's squares,
+        volunteering)."""
         e, t, norm, f32 = self.cohort.mentees, self.cohort.mentors, self._norm, np.float32
         (e_raw, e_der), (t_raw, t_der) = self._e, self._t
         max_d2 = f32(16 * max(1, e.answers.shape[1]))
@@ -215,7 +217,7 @@ class Scorer(_Blocked):
         k: int,
         col_threshold: npt.NDArray[np.int64],
     ) -> tuple:
-        """weight_block and the solver's candidate selection in one pass (see kernels)."""
+        """weight_block and the solver's candidate selection in one pass (see scoring_kernels)."""
         idx = self._rows(rows)
         if out is None:
             out = np.empty((len(idx), self.m), dtype=np.int32)
@@ -254,7 +256,7 @@ class ArraySource(_Blocked):
     def weight_block(
         self, rows: Rows, out: npt.NDArray[np.int32] | None = None
     ) -> npt.NDArray[np.int32]:
-        w = np.rint(self.scores[rows] * np.float32(kernels.SCALE)).astype(np.int32)
+        w = np.rint(self.scores[rows] * np.float32(solver_kernels.SCALE)).astype(np.int32)
         w[~self.allowed[rows]] = -1
         if out is None:
             return w

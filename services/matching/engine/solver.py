@@ -41,9 +41,9 @@ import numpy as np
 import numpy.typing as npt
 from ortools.graph.python import min_cost_flow
 
-from services.matching.engine import kernels
-from services.matching.engine.kernels import SCALE
+from services.matching.engine import solver_kernels as kernels
 from services.matching.engine.repair import repair
+from services.matching.engine.solver_kernels import SCALE
 
 T = TypeVar("T")
 B = TypeVar("B")
