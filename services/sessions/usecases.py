@@ -42,8 +42,21 @@ async def schedule(*, uow: UnitOfWork, principal: Principal, data: SessionCreate
     ):
         raise Forbidden("only the match's mentor, mentee or an admin can plan its sessions")
     domain.ensure_can_schedule(match_active=match.active)
+    session = _plan(uow=uow, match=match, data=data, group_id=None)
+    await uow.commit()
+    return session
+
+
+def _plan(
+    *,
+    uow: UnitOfWork,
+    match: MatchView,
+    data: SessionCreate | GroupSessionCreate,
+    group_id: str | None,
+) -> Session:
+    """A planned session of this match, and its event."""
     session = Session(
-        org=principal.org,
+        org=match.org,
         match_id=match.id,
         program_id=match.program_id,
         mentor_employee_id=match.mentor_employee_id,
@@ -51,10 +64,10 @@ async def schedule(*, uow: UnitOfWork, principal: Principal, data: SessionCreate
         scheduled_at=data.scheduled_at,
         duration_minutes=data.duration_minutes,
         topic=data.topic,
+        group_id=group_id,
     )
     uow.session.add(session)
-    uow.emit(ev.SessionScheduled(**_facts(session)), org=principal.org)
-    await uow.commit()
+    uow.emit(ev.SessionScheduled(**_facts(session)), org=match.org)
     return session
 
 
@@ -81,22 +94,7 @@ async def schedule_group(
     if not matches:
         raise Conflict("this mentor has no active match in this programme to meet with")
     group_id = new_id()
-    sessions = []
-    for match in matches:
-        session = Session(
-            org=principal.org,
-            match_id=match.id,
-            program_id=match.program_id,
-            mentor_employee_id=match.mentor_employee_id,
-            mentee_employee_id=match.mentee_employee_id,
-            scheduled_at=data.scheduled_at,
-            duration_minutes=data.duration_minutes,
-            topic=data.topic,
-            group_id=group_id,
-        )
-        uow.session.add(session)
-        uow.emit(ev.SessionScheduled(**_facts(session)), org=principal.org)
-        sessions.append(session)
+    sessions = [_plan(uow=uow, match=m, data=data, group_id=group_id) for m in matches]
     await uow.commit()
     return sessions
 
