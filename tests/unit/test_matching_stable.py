@@ -108,3 +108,20 @@ def test_streamed_audit_equals_the_dense_one(market) -> None:  # type: ignore[no
         own[idx] = scores[idx, mentor_of[idx]]
         dense = blocking_pairs(scores, allowed & (cap > 0)[None, :], cap, mentor_of)
         assert blocking_pairs_streamed(source, mentor_of, own) == dense
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), tied=st.booleans())
+def test_compiled_deferred_acceptance_equals_the_reference_on_long_lists(seed, tied) -> None:  # type: ignore[no-untyped-def]
+    """Many mentors, one seat each: mentees go far down their lists (preferences are read
+    eight at a time, so this crosses several batches)."""
+    rng = np.random.default_rng(seed)
+    n, m = 60, 30
+    mentee = rng.random((n, m)).astype(np.float32)
+    if tied:
+        mentee = (np.round(mentee * 4) / 4).astype(np.float32)
+    allowed = rng.random((n, m)) < 0.9
+    cap = np.ones(m, dtype=np.int64)
+    got = deferred_acceptance(mentee, allowed, cap)
+    assert got.tolist() == _reference_da(mentee, allowed, cap).tolist()
+    assert blocking_pairs(mentee, allowed, cap, got) == 0

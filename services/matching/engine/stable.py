@@ -39,23 +39,54 @@ def deferred_acceptance(
     )
 
 
+_BATCH = 8
+
+
+@njit(inline="always", cache=True)
+def _next_batch(row, ok, last_s, last_j, i, out):
+    """The mentee's next _BATCH allowed mentors after (last_s[i], last_j[i]), best first, into
+    `out` (-1 padded); moves the bookmark; True when the row has no more after them."""
+    out[:] = -1
+    top_s = np.full(_BATCH, -np.inf, dtype=np.float32)
+    found = 0
+    ls, lj = last_s[i], last_j[i]
+    for j in range(row.shape[0]):
+        if not ok[j]:
+            continue
+        sj = row[j]
+        if sj > ls or (sj == ls and j <= lj):
+            continue  # already proposed to (or before the bookmark)
+        # insert (sj, j) into the sorted batch if it beats its last entry
+        if found == _BATCH and (sj < top_s[_BATCH - 1] or (sj == top_s[_BATCH - 1])):
+            continue  # equal scores: the earlier (lower) index, already in, comes first
+        k = min(found, _BATCH - 1)
+        while k > 0 and (top_s[k - 1] < sj):
+            top_s[k] = top_s[k - 1]
+            out[k] = out[k - 1]
+            k -= 1
+        top_s[k] = sj
+        out[k] = j
+        found = min(found + 1, _BATCH)
+    if found:
+        last_s[i], last_j[i] = top_s[found - 1], out[found - 1]
+    return found < _BATCH
+
+
 @njit(nogil=True, cache=True)
 def _deferred_acceptance(scores, allowed, capacity, theirs):
     n, m = scores.shape
-    # Each mentee's allowed mentors, best first (a stable sort: ties by mentor index).
-    ptr = np.zeros(n + 1, dtype=np.int64)
-    for i in range(n):
-        ptr[i + 1] = ptr[i] + allowed[i].sum()
-    prefs = np.empty(ptr[n], dtype=np.int64)
-    for i in range(n):
-        idx = np.flatnonzero(allowed[i])
-        order = np.argsort(-scores[i, idx], kind="mergesort")
-        prefs[ptr[i] : ptr[i + 1]] = idx[order]
+    # Preferences are read lazily, _BATCH at a time (most mentees propose a few times only):
+    # a mentee's next mentors are the best allowed ones after the last it took, in the order
+    # (higher score, then lower index) a stable sort would give.
+    batch = np.full((n, _BATCH), -1, dtype=np.int64)
+    pos = np.full(n, _BATCH, dtype=np.int64)  # next place in the batch; _BATCH: refill
+    last_s = np.full(n, np.inf, dtype=np.float32)
+    last_j = np.full(n, -1, dtype=np.int64)
+    done = np.zeros(n, dtype=np.bool_)  # no allowed mentor left
     width = max(1, capacity.max()) if m else 1
     held = np.full((m, width), -1, dtype=np.int64)
     count = np.zeros(m, dtype=np.int64)
     mentor_of = np.full(n, -1, dtype=np.int64)
-    nxt = ptr[:-1].copy()
     free = np.empty(n, dtype=np.int64)
     size = 0
     for i in range(n - 1, -1, -1):
@@ -64,10 +95,15 @@ def _deferred_acceptance(scores, allowed, capacity, theirs):
     while size > 0:
         size -= 1
         i = free[size]
-        if nxt[i] == ptr[i + 1]:
-            continue  # every allowed mentor turned them down: unmatched
-        j = prefs[nxt[i]]
-        nxt[i] += 1
+        if pos[i] == _BATCH or batch[i, pos[i]] < 0:
+            if done[i]:
+                continue  # every allowed mentor turned them down: unmatched
+            done[i] = _next_batch(scores[i], allowed[i], last_s, last_j, i, batch[i])
+            pos[i] = 0
+            if batch[i, 0] < 0:
+                continue
+        j = batch[i, pos[i]]
+        pos[i] += 1
         if count[j] < capacity[j]:
             held[j, count[j]] = i
             count[j] += 1
