@@ -46,23 +46,6 @@ class _Blocked:
         for start in range(0, self.n, step):
             yield slice(start, min(self.n, start + step))
 
-    def weight_block(
-        self, rows: Rows, out: npt.NDArray[np.int32] | None = None
-    ) -> npt.NDArray[np.int32]:
-        raise NotImplementedError
-
-    def weigh_and_select(
-        self,
-        rows: Rows,
-        out: npt.NDArray[np.int32] | None,
-        k: int,
-        col_threshold: npt.NDArray[np.int64],
-    ) -> tuple:
-        """Integer weights of the rows (into `out` when given) and the solver's candidates
-        among them: (local rows, columns, weights, left-out bound per row, allowed pairs)."""
-        w = self.weight_block(rows, out)
-        return solver_kernels.select_candidates(w, k, col_threshold)  # type: ignore[no-any-return]
-
 
 class Scorer(_Blocked):
     """Scores a cohort under a programme's weights and constraints (a score source)."""
@@ -262,3 +245,15 @@ class ArraySource(_Blocked):
             return w
         out[...] = w
         return out
+
+    def weigh_and_select(
+        self,
+        rows: Rows,
+        out: npt.NDArray[np.int32] | None,
+        k: int,
+        col_threshold: npt.NDArray[np.int64],
+    ) -> tuple:
+        """Integer weights of the rows (into `out` when given) and the solver's candidates
+        among them: (local rows, columns, weights, left-out bound per row, allowed pairs)."""
+        w = self.weight_block(rows, out)
+        return solver_kernels.select_candidates(w, k, col_threshold)  # type: ignore[no-any-return]
