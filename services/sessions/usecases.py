@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from sqlmodel import col, select
 
@@ -115,7 +116,12 @@ async def get_group(
 
 
 async def settle_group(
-    *, uow: UnitOfWork, principal: Principal, group_id: str, action: str, text: str | None
+    *,
+    uow: UnitOfWork,
+    principal: Principal,
+    group_id: str,
+    action: Literal["complete", "cancel"],
+    text: str | None,
 ) -> list[Session]:
     """Complete (`text`: notes) or cancel (`text`: reason) the group's planned sessions at
     once; those already settled (a mentee whose match ended meanwhile) stay as they are."""
