@@ -12,9 +12,9 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
+from shared import health
 from shared.errors import install_error_handlers
 from shared.messaging.bus import Bus
 from shared.messaging.kafka_bus import KafkaBus
@@ -76,33 +76,9 @@ def build_app(
     for d in definitions:
         app.include_router(d.router)
 
-    @app.get("/healthz", tags=["ops"])
-    async def healthz() -> dict[str, str]:
-        """Liveness: the process answers."""
-        return {"status": "ok"}
+    app.include_router(health.router)
 
-    @app.get("/readyz", tags=["ops"])
-    async def readyz(request: Request) -> JSONResponse:
-        """Readiness: every database of this process and the bus answer."""
-        checks: dict[str, str] = {}
-        for svc, runtime in request.app.state.runtimes.items():
-            try:
-                await runtime.ping()
-                checks[f"db:{svc}"] = "ok"
-            except Exception as exc:  # reported, not raised: this is the health answer
-                checks[f"db:{svc}"] = f"error: {exc}"
-        try:
-            await request.app.state.bus.ping()
-            checks["bus"] = "ok"
-        except Exception as exc:
-            checks["bus"] = f"error: {exc}"
-        ok = all(v == "ok" for v in checks.values())
-        return JSONResponse(
-            status_code=200 if ok else 503,
-            content={"status": "ok" if ok else "unavailable", "checks": checks},
-        )
-
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,livez,readyz,status")
     return app
 
 

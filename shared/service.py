@@ -76,6 +76,8 @@ class ServiceRuntime:
             bus=bus,
             poll_interval_s=settings.outbox_poll_interval_s,
             retention_s=settings.outbox_retention_s,
+            base_backoff_s=settings.consumer_retry_backoff_s,
+            max_backoff_s=settings.retry_max_backoff_s,
         )
         prefix = settings.topic_prefix
         self.group = definition.group(prefix)
@@ -88,6 +90,8 @@ class ServiceRuntime:
             bus=bus,
             max_attempts=settings.consumer_max_attempts,
             backoff_s=settings.consumer_retry_backoff_s,
+            max_backoff_s=settings.retry_max_backoff_s,
+            health_check=self.ping,
         )
 
     def uow(self) -> UnitOfWork:

@@ -29,9 +29,13 @@ class Settings(BaseSettings):
     topic_prefix: str = ""
     topic_partitions: int = Field(default=6, ge=1)
     topic_replication: int = Field(default=1, ge=1)
-    # Bounded retries before a message goes to the dead-letter topic.
+    # Attempts before a deterministic failure goes to the dead-letter topic (transient ones,
+    # the database or broker away, are retried without limit and never dead-lettered).
     consumer_max_attempts: int = Field(default=3, ge=1)
+    # First pause between retries, doubled each time up to the cap (with jitter); the outbox
+    # relay backs off the same way while the broker or its database is away.
     consumer_retry_backoff_s: float = Field(default=0.05, ge=0)
+    retry_max_backoff_s: float = Field(default=5.0, gt=0)
     outbox_poll_interval_s: float = Field(default=0.5, gt=0)
     # Sent outbox rows are kept this long (audit, replay by hand), then purged.
     outbox_retention_s: float = Field(default=7 * 24 * 3600, ge=0)

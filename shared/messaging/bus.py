@@ -48,7 +48,23 @@ class Bus(Protocol):
 
     async def stop(self) -> None: ...
 
-    async def ensure_topics(self, topics: list[str]) -> None: ...
+    async def ensure_topics(self, topics: list[str]) -> list[str]:
+        """Create the topics missing among `topics`; returns those it created."""
+        ...
+
+    async def missing_topics(self, topics: list[str]) -> list[str]: ...
+
+    async def backlog(self, group: str, topics: list[str]) -> int:
+        """How many records of `topics` the group has not yet dealt with (consumer lag)."""
+        ...
+
+    async def count(self, topic: str) -> int:
+        """How many records `topic` holds (e.g. a dead-letter topic)."""
+        ...
+
+    async def read_topic(self, topic: str) -> list[Message]:
+        """Every record `topic` holds now, without moving any group's offset."""
+        ...
 
     async def publish(self, records: list[Record]) -> None: ...
 
@@ -58,6 +74,10 @@ class Bus(Protocol):
 
     async def ping(self) -> None:
         """Raise if the bus cannot serve (readiness)."""
+        ...
+
+    def dead_loops(self) -> list[str]:
+        """Consumer loops that ended without being stopped (liveness)."""
         ...
 
 
@@ -76,3 +96,8 @@ async def stop_gracefully(tasks: Iterable[asyncio.Task], *, grace_s: float = 5.0
 
 def partition_for(key: str, partitions: int) -> int:
     return zlib.crc32(key.encode()) % partitions
+
+
+def ended(tasks: Iterable[asyncio.Task]) -> list[str]:
+    """Names of the tasks that are over (a loop that should run until stopped has died)."""
+    return [t.get_name() for t in tasks if t.done()]

@@ -6,8 +6,14 @@ For each message a bus delivers:
 2. A type this service has no handler for is skipped (topics carry every event of a producer).
 3. In one unit of work: skip if the inbox already holds the event id (a redelivery), else run
    the handler and record the id; commit. Effects, inbox row and any new events are one commit.
-4. A handler that keeps failing is retried a bounded number of times, then dead-lettered with
-   the error so the consumer goes on with the messages behind it.
+4. A transient failure (database or broker away, connection reset, deadlock, serialization
+   failure: `shared.messaging.failures`) is retried without limit, with capped exponential
+   backoff and jitter: the message is never dead-lettered and its offset never committed past
+   while the world is away, so a consumer catching up on a backlog loses nothing to an outage.
+5. Any other failure is retried a bounded number of times; if it still fails and the database
+   answers a health check, it is deterministic (a handler bug, data it cannot apply) and goes to
+   the dead-letter topic with the error, so the consumer goes on with the messages behind it.
+   If the database does not answer, the failure is treated as transient after all.
 Only if dead-lettering itself fails does the message go back to the bus for redelivery.
 """
 
@@ -15,9 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 
 from opentelemetry import trace
+from opentelemetry.context import Context
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
@@ -29,12 +38,25 @@ from shared.events import (
     from_wire,
 )
 from shared.messaging.bus import Bus, Message, Record
+from shared.messaging.failures import backoff_delay, is_transient
 from shared.tracing import context_from, tracer
 from shared.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[UnitOfWork, Event, EventData], Awaitable[None]]
+
+
+@dataclass
+class ConsumerStats:
+    """What the consumer has done since the process started (reported by /status)."""
+
+    applied: int = 0
+    dead_lettered: int = 0
+    transient_retries: int = 0
+    last_transient_error: str | None = None
+    # Set while the message in hand keeps failing: how long the consumer has been waiting.
+    waiting_since: float | None = None
 
 
 class EventConsumer:
@@ -47,7 +69,9 @@ class EventConsumer:
         bus: Bus,
         max_attempts: int = 3,
         backoff_s: float = 0.05,
+        max_backoff_s: float = 5.0,
         dead_letter: str,
+        health_check: Callable[[], Awaitable[None]],
     ) -> None:
         self._dead_letter_topic = dead_letter
         self.group = group
@@ -56,7 +80,10 @@ class EventConsumer:
         self._bus = bus
         self._max_attempts = max_attempts
         self._backoff = backoff_s
+        self._max_backoff = max_backoff_s
+        self._health_check = health_check
         self._tracer = tracer("binome.consumer")
+        self.stats = ConsumerStats()
 
     async def deliver(self, msg: Message) -> None:
         try:
@@ -69,38 +96,79 @@ class EventConsumer:
         if handler is None:
             return
         parent = context_from({"traceparent": event.traceparent or ""})
-        last_error: Exception | None = None
-        for attempt in range(1, self._max_attempts + 1):
-            with self._tracer.start_as_current_span(
-                f"consume {event.type}",
-                context=parent,
-                kind=trace.SpanKind.CONSUMER,
-                attributes={
-                    "messaging.system": "kafka",
-                    "messaging.consumer.group.name": self.group,
-                    "messaging.destination.name": msg.topic,
-                    "messaging.message.id": event.id,
-                    "binome.attempt": attempt,
-                },
-            ) as span:
-                try:
-                    await self._apply(handler, event, data)
+        failures = 0  # deterministic-looking failures while the database answers
+        waits = 0  # consecutive failures of any class, for the backoff
+        attempt = 0
+        while True:
+            attempt += 1
+            error = await self._attempt(handler, event, data, msg, parent, attempt)
+            if error is None:
+                self.stats.applied += 1
+                self.stats.waiting_since = None
+                return
+            waits += 1
+            if is_transient(error) or not await self._database_answers():
+                self.stats.transient_retries += 1
+                self.stats.last_transient_error = f"{type(error).__name__}: {error}"[:300]
+                if self.stats.waiting_since is None:
+                    self.stats.waiting_since = time.time()
+                if waits == 1 or waits % 20 == 0:
+                    log.warning(
+                        "%s: transient failure on %s (%r); retrying until it passes",
+                        self.group,
+                        event.id,
+                        error,
+                    )
+            else:
+                failures += 1
+                if failures >= self._max_attempts:
+                    log.error(
+                        "%s gives up on %s after %d attempts: %r",
+                        self.group,
+                        event.id,
+                        failures,
+                        error,
+                    )
+                    await self._dead_letter(msg, error, attempts=failures)
+                    self.stats.waiting_since = None
                     return
-                except Exception as exc:  # retried, then dead-lettered below
-                    span.record_exception(exc)
-                    span.set_status(trace.StatusCode.ERROR, str(exc))
-                    last_error = exc
-            if attempt < self._max_attempts:
-                await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
-        assert last_error is not None
-        log.error(
-            "%s gives up on %s after %d attempts: %r",
-            self.group,
-            event.id,
-            self._max_attempts,
-            last_error,
-        )
-        await self._dead_letter(msg, last_error, attempts=self._max_attempts)
+            await asyncio.sleep(backoff_delay(waits, base_s=self._backoff, cap_s=self._max_backoff))
+
+    async def _attempt(
+        self,
+        handler: Handler,
+        event: Event,
+        data: EventData,
+        msg: Message,
+        parent: Context,
+        attempt: int,
+    ) -> Exception | None:
+        with self._tracer.start_as_current_span(
+            f"consume {event.type}",
+            context=parent,
+            kind=trace.SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.consumer.group.name": self.group,
+                "messaging.destination.name": msg.topic,
+                "messaging.message.id": event.id,
+                "binome.attempt": attempt,
+            },
+        ) as span:
+            try:
+                await self._apply(handler, event, data)
+                return None
+            except Exception as exc:  # classified by the caller
+                span.record_exception(exc)
+                span.set_status(trace.StatusCode.ERROR, str(exc))
+                return exc
+
+    async def _database_answers(self) -> bool:
+        try:
+            await self._health_check()
+            return True
+        except Exception:  # the answer to the question, not an error of ours
+            return False
 
     async def _apply(self, handler: Handler, event: Event, data: EventData) -> None:
         async with self._uow_factory() as uow:
@@ -136,6 +204,7 @@ class EventConsumer:
                 )
             ]
         )
+        self.stats.dead_lettered += 1
         log.warning(
             "%s dead-lettered %s@%s/%s: %r", self.group, msg.topic, msg.partition, msg.offset, error
         )

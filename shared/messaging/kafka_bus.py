@@ -13,11 +13,11 @@ import asyncio
 import logging
 from contextlib import suppress
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
-from shared.messaging.bus import Deliver, Message, Record, stop_gracefully
+from shared.messaging.bus import Deliver, Message, Record, ended, stop_gracefully
 
 log = logging.getLogger(__name__)
 
@@ -66,22 +66,110 @@ class KafkaBus:
             self._producer = None
         self._started = False
 
-    async def ensure_topics(self, topics: list[str]) -> None:
-        """Create the topics that do not exist yet, with the designed partition count."""
+    async def ensure_topics(self, topics: list[str]) -> list[str]:
+        """Create the topics that do not exist yet, with the designed partition count; returns
+        the ones created."""
         admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, client_id=self._client_id)
         await admin.start()
         try:
             existing = set(await admin.list_topics())
             missing = [t for t in dict.fromkeys(topics) if t not in existing]
             if not missing:
-                return
+                return []
             new = [NewTopic(t, self._partitions, self._replication) for t in missing]
             try:
                 await admin.create_topics(new)
             except TopicAlreadyExistsError:
                 pass  # another replica created it first
+            return missing
         finally:
             await admin.close()
+
+    async def missing_topics(self, topics: list[str]) -> list[str]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, client_id=self._client_id)
+        await admin.start()
+        try:
+            existing = set(await admin.list_topics())
+        finally:
+            await admin.close()
+        return [t for t in topics if t not in existing]
+
+    async def backlog(self, group: str, topics: list[str]) -> int:
+        """Records in `topics` the group has not committed past (its lag)."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, client_id=self._client_id)
+        await admin.start()
+        try:
+            committed = await admin.list_consumer_group_offsets(group)
+        finally:
+            await admin.close()
+        starts, ends = await self._offsets(topics)
+        return sum(
+            end
+            - (
+                committed[tp].offset
+                if tp in committed and committed[tp].offset >= 0
+                else starts[tp]
+            )
+            for tp, end in ends.items()
+        )
+
+    async def count(self, topic: str) -> int:
+        """Records currently held by `topic` (e.g. a dead-letter topic)."""
+        starts, ends = await self._offsets([topic])
+        return sum(end - starts[tp] for tp, end in ends.items())
+
+    async def _offsets(
+        self, topics: list[str]
+    ) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, client_id=self._client_id)
+        await consumer.start()
+        try:
+            await consumer.topics()  # fresh metadata
+            parts = [
+                TopicPartition(t, p)
+                for t in topics
+                for p in sorted(consumer.partitions_for_topic(t) or [])
+            ]
+            if not parts:
+                return {}, {}
+            return await consumer.beginning_offsets(parts), await consumer.end_offsets(parts)
+        finally:
+            await consumer.stop()
+
+    async def read_topic(self, topic: str) -> list[Message]:
+        """Every record `topic` holds now, in partition then offset order (no consumer group:
+        reading moves no offset)."""
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            client_id=self._client_id,
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        out: list[Message] = []
+        try:
+            await consumer.topics()  # fresh metadata
+            parts = [
+                TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])
+            ]
+            if not parts:
+                return []
+            consumer.assign(parts)
+            ends = await consumer.end_offsets(parts)
+            await consumer.seek_to_beginning(*parts)
+            remaining = {tp for tp in parts if ends[tp] > await consumer.position(tp)}
+            while remaining:
+                batches = await consumer.getmany(*remaining, timeout_ms=1000)
+                for tp, messages in batches.items():
+                    out.extend(_message(m) for m in messages if m.offset < ends[tp])
+                for tp in list(remaining):
+                    if await consumer.position(tp) >= ends[tp]:
+                        remaining.discard(tp)
+        finally:
+            await consumer.stop()
+        return sorted(out, key=lambda m: (m.partition, m.offset))
+
+    def dead_loops(self) -> list[str]:
+        return [] if self._stopping.is_set() else ended(self._tasks)
 
     async def ping(self) -> None:
         if self._producer is None:
@@ -145,16 +233,7 @@ class KafkaBus:
             if self._stopping.is_set():
                 break  # commit what was dealt with; the rest is redelivered after restart
             try:
-                await deliver(
-                    Message(
-                        topic=m.topic,
-                        partition=m.partition,
-                        offset=m.offset,
-                        key=m.key.decode() if m.key is not None else None,
-                        headers=list(m.headers or []),
-                        value=m.value,
-                    )
-                )
+                await deliver(_message(m))
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -176,3 +255,14 @@ class KafkaBus:
         except KafkaError:
             # E.g. the partition was reassigned: its new owner redelivers from the last commit.
             log.warning("offset commit for %s failed; messages will be redelivered", tp)
+
+
+def _message(m: ConsumerRecord) -> Message:
+    return Message(
+        topic=m.topic,
+        partition=m.partition,
+        offset=m.offset,
+        key=m.key.decode() if m.key is not None else None,
+        headers=list(m.headers or []),
+        value=m.value,
+    )

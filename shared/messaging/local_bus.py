@@ -32,7 +32,14 @@ from sqlalchemy import (
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from shared.db import create_engine
-from shared.messaging.bus import Deliver, Message, Record, partition_for, stop_gracefully
+from shared.messaging.bus import (
+    Deliver,
+    Message,
+    Record,
+    ended,
+    partition_for,
+    stop_gracefully,
+)
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +116,43 @@ class LocalBus:
         self._started = False
         await self._engine.dispose()
 
-    async def ensure_topics(self, topics: list[str]) -> None:
+    async def ensure_topics(self, topics: list[str]) -> list[str]:
         """Topics exist implicitly in the log; nothing to create."""
+        return []
+
+    async def missing_topics(self, topics: list[str]) -> list[str]:
+        return []
+
+    async def backlog(self, group: str, topics: list[str]) -> int:
+        """Records in `topics` the group has not committed past (its lag)."""
+        async with self._engine.connect() as conn:
+            ends = (
+                await conn.execute(
+                    select(_log.c.topic, _log.c.partition, func.max(_log.c.offset) + 1)
+                    .where(_log.c.topic.in_(topics))
+                    .group_by(_log.c.topic, _log.c.partition)
+                )
+            ).all()
+            committed = {
+                (r.topic, r.partition): r.next_offset
+                for r in (
+                    await conn.execute(
+                        select(_offsets).where(
+                            _offsets.c.grp == group, _offsets.c.topic.in_(topics)
+                        )
+                    )
+                ).all()
+            }
+        return sum(end - committed.get((t, p), 0) for t, p, end in ends)
+
+    async def count(self, topic: str) -> int:
+        async with self._engine.connect() as conn:
+            return int(await conn.scalar(select(func.count()).where(_log.c.topic == topic)) or 0)
+
+    def dead_loops(self) -> list[str]:
+        if self._stopping.is_set():
+            return []
+        return ended(sub.task for sub in self._subs if sub.task)
 
     async def ping(self) -> None:
         async with self._engine.connect() as conn:
@@ -153,7 +195,8 @@ class LocalBus:
             sub.task = asyncio.create_task(self._consume(sub), name=f"local-bus:{group}")
 
     async def read_topic(self, topic: str) -> list[Message]:
-        """Every record of a topic (used to inspect dead-letter topics)."""
+        """Every record `topic` holds now, in partition then offset order (no consumer group:
+        reading moves no offset)."""
         async with self._engine.connect() as conn:
             rows = (
                 await conn.execute(

@@ -2,7 +2,11 @@
 
 It wakes as soon as a unit of work commits events (and polls as a safety net). A crash between
 publishing and marking means the rows are published again: at-least-once, absorbed by the
-consumers' inbox. On PostgreSQL a transaction-scoped advisory lock lets only one replica relay
+consumers' inbox. While the broker or the database is away the rows simply stay unsent and the
+relay retries with capped exponential backoff and jitter; a topic the broker does not know
+(a broker re-created empty) is created again before the next try.
+
+On PostgreSQL a transaction-scoped advisory lock lets only one replica relay
 a batch at a time, which keeps each key's events in order when a service runs several replicas.
 """
 
@@ -19,6 +23,7 @@ from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.messaging.bus import Bus, Record, stop_gracefully
+from shared.messaging.failures import backoff_delay
 from shared.tracing import context_from, current_trace_headers, tracer
 
 log = logging.getLogger(__name__)
@@ -36,7 +41,14 @@ class OutboxRelay:
         poll_interval_s: float = 0.5,
         retention_s: float = 7 * 24 * 3600,
         batch: int = 200,
+        base_backoff_s: float = 0.05,
+        max_backoff_s: float = 5.0,
     ) -> None:
+        self._base_backoff = base_backoff_s
+        self._max_backoff = max_backoff_s
+        self.failures = 0  # consecutive failed attempts (0: healthy)
+        self.last_error: str | None = None
+        self.published = 0
         self._retention = timedelta(seconds=retention_s)
         self._next_purge = 0.0
         self._engine = engine
@@ -48,6 +60,11 @@ class OutboxRelay:
         self._stopping = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._tracer = tracer("binome.outbox")
+
+    @property
+    def alive(self) -> bool:
+        """Started and still looping (it only ends when stopped)."""
+        return self._task is not None and (not self._task.done() or self._stopping.is_set())
 
     def wake(self) -> None:
         self._wake.set()
@@ -71,12 +88,36 @@ class OutboxRelay:
                 if time.monotonic() >= self._next_purge:
                     await self.purge_sent()
                     self._next_purge = time.monotonic() + _PURGE_EVERY_S
+                self.failures, self.last_error = 0, None
+                pause = self._poll
             except asyncio.CancelledError:
                 raise
-            except Exception:  # bus or database unavailable: keep the rows, try again later
-                log.exception("outbox relay failed; retrying")
+            except Exception as exc:  # bus or database unavailable: keep the rows, retry
+                self.failures += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"[:300]
+                if self.failures == 1 or self.failures % 20 == 0:
+                    log.warning("outbox relay failed (%s); retrying", self.last_error)
+                await self._recreate_topics()
+                pause = backoff_delay(
+                    self.failures, base_s=self._base_backoff, cap_s=self._max_backoff
+                )
             with suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll)
+                await asyncio.wait_for(self._wake.wait(), pause)
+
+    async def _recreate_topics(self) -> None:
+        """If the broker lost topics (e.g. re-created empty), create the unsent rows' topics:
+        publishing to a missing topic fails until then, since brokers do not auto-create."""
+        o = self._outbox
+        try:
+            async with self._engine.connect() as conn:
+                topics = (
+                    await conn.scalars(select(o.c.topic).where(o.c.sent_at.is_(None)).distinct())
+                ).all()
+            created = await self._bus.ensure_topics(sorted(topics))
+            if created:
+                log.warning("outbox relay: re-created missing topics %s", created)
+        except Exception as exc:  # retried with the next attempt
+            log.warning("outbox relay could not create topics: %r", exc)
 
     async def relay_once(self) -> int:
         """Publish one batch of unsent rows; returns how many were published."""
@@ -100,6 +141,7 @@ class OutboxRelay:
                 .where(o.c.seq.in_([row.seq for row in rows]))
                 .values(sent_at=datetime.now(UTC))
             )
+        self.published += len(rows)
         return len(rows)
 
     async def purge_sent(self) -> int:
