@@ -76,6 +76,7 @@ class ServiceRuntime:
             bus=bus,
             poll_interval_s=settings.outbox_poll_interval_s,
             retention_s=settings.outbox_retention_s,
+            topics=definition.topics(settings.topic_prefix),
             base_backoff_s=settings.consumer_retry_backoff_s,
             max_backoff_s=settings.retry_max_backoff_s,
         )

@@ -15,11 +15,29 @@ from contextlib import suppress
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import (
+    InvalidProducerEpoch,
+    InvalidProducerIdMapping,
+    KafkaError,
+    OutOfOrderSequenceNumber,
+    ProducerFenced,
+    TopicAlreadyExistsError,
+    UnknownProducerId,
+    UnknownTopicOrPartitionError,
+)
 
 from shared.messaging.bus import Deliver, Message, Record, ended, stop_gracefully
 
 log = logging.getLogger(__name__)
+
+# The brokers no longer know this producer's id or sequence: only a new producer recovers.
+_PRODUCER_STATE_LOST = (
+    OutOfOrderSequenceNumber,
+    UnknownProducerId,
+    InvalidProducerEpoch,
+    InvalidProducerIdMapping,
+    ProducerFenced,
+)
 
 
 class KafkaBus:
@@ -44,17 +62,32 @@ class KafkaBus:
         self._stopping = asyncio.Event()
 
     async def start(self) -> None:
-        self._producer = AIOKafkaProducer(
+        self._producer = self._new_producer()
+        await self._producer.start()
+        self._started = True
+        for group, topics, deliver in self._subs:
+            self._spawn(group, topics, deliver)
+
+    def _new_producer(self) -> AIOKafkaProducer:
+        return AIOKafkaProducer(
             bootstrap_servers=self._bootstrap,
             client_id=self._client_id,
             enable_idempotence=True,
             acks="all",
             linger_ms=2,
+            # A batch the brokers cannot take fails after this, and the relay tries again (the
+            # rows stay unsent meanwhile); aiokafka's 40 s default slowed recovery.
+            request_timeout_ms=10_000,
         )
+
+    async def _replace_producer(self) -> None:
+        """A new producer (a new producer id): the idempotent producer's sequence state no
+        longer matches the brokers' (e.g. a cluster re-created empty) and it cannot recover."""
+        old, self._producer = self._producer, self._new_producer()
         await self._producer.start()
-        self._started = True
-        for group, topics, deliver in self._subs:
-            self._spawn(group, topics, deliver)
+        if old is not None:
+            with suppress(Exception):
+                await old.stop()
 
     async def stop(self) -> None:
         """Let each consumer finish the message in hand and commit, then stop."""
@@ -179,11 +212,34 @@ class KafkaBus:
     async def publish(self, records: list[Record]) -> None:
         if self._producer is None:
             raise RuntimeError("kafka producer not started")
-        futures = [
-            await self._producer.send(r.topic, r.value, key=r.key.encode(), headers=r.headers)
-            for r in records
-        ]
-        await asyncio.gather(*futures)
+        await self._require_topics({r.topic for r in records})
+        producer = self._producer
+        try:
+            futures = [
+                await producer.send(r.topic, r.value, key=r.key.encode(), headers=r.headers)
+                for r in records
+            ]
+            await asyncio.gather(*futures)
+        except _PRODUCER_STATE_LOST:
+            if self._producer is producer:
+                log.warning("kafka producer state lost by the brokers; starting a new producer")
+                await self._replace_producer()
+            raise  # the relay publishes the batch again (at-least-once)
+
+    async def _require_topics(self, topics: set[str]) -> None:
+        """Fail fast on a topic the broker does not have (aiokafka would wait for it until its
+        request timeout), so the relay re-creates it at once."""
+        assert self._producer is not None
+        client = self._producer.client
+        unknown = [t for t in topics if client.cluster.partitions_for_topic(t) is None]
+        if not unknown:
+            return
+        for topic in unknown:
+            client.add_topic(topic)  # track it in metadata updates
+        await client.force_metadata_update()
+        missing = sorted(t for t in unknown if client.cluster.partitions_for_topic(t) is None)
+        if missing:
+            raise UnknownTopicOrPartitionError(f"topics not found: {missing}")
 
     def subscribe(self, *, group: str, topics: list[str], deliver: Deliver) -> None:
         self._subs.append((group, list(topics), deliver))

@@ -41,9 +41,11 @@ class OutboxRelay:
         poll_interval_s: float = 0.5,
         retention_s: float = 7 * 24 * 3600,
         batch: int = 200,
+        topics: list[str] | None = None,
         base_backoff_s: float = 0.05,
         max_backoff_s: float = 5.0,
     ) -> None:
+        self._topics = list(topics or [])  # the service's own, re-created if the broker lost them
         self._base_backoff = base_backoff_s
         self._max_backoff = max_backoff_s
         self.failures = 0  # consecutive failed attempts (0: healthy)
@@ -113,7 +115,7 @@ class OutboxRelay:
                 topics = (
                     await conn.scalars(select(o.c.topic).where(o.c.sent_at.is_(None)).distinct())
                 ).all()
-            created = await self._bus.ensure_topics(sorted(topics))
+            created = await self._bus.ensure_topics(sorted({*topics, *self._topics}))
             if created:
                 log.warning("outbox relay: re-created missing topics %s", created)
         except Exception as exc:  # retried with the next attempt

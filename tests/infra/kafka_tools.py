@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import random
+import socket
+import subprocess
 import time
 import uuid
+from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.events import Event, EventData, to_wire, topic_for
 
+ROOT = Path(__file__).resolve().parents[2]
 Raw = tuple[str, str, list[tuple[str, bytes]], bytes]  # topic, key, headers, value
 
 
@@ -68,3 +74,71 @@ async def group_members(bootstrap: str, group: str) -> int:
         return len(described[5]) if described[2] == "Stable" else 0
     finally:
         await admin.close()
+
+
+class KafkaCluster:
+    """A broker or cluster of its own for a fault test, driven through scripts/kafka.sh (the
+    same script ops use): start, stop cleanly, SIGKILL a node, restart a node with its data."""
+
+    def __init__(self, run_dir: Path, *, nodes: int = 1) -> None:
+        self.nodes = nodes
+        self.run_dir = run_dir
+        self.port = _free_port_block(2 * nodes)
+        self.bootstrap = ",".join(f"127.0.0.1:{self.port + 2 * i}" for i in range(nodes))
+
+    def _env(self) -> dict[str, str]:
+        return dict(
+            os.environ,
+            KAFKA_PORT=str(self.port),
+            KAFKA_NODES=str(self.nodes),
+            KAFKA_RUN=str(self.run_dir),
+            KAFKA_HEAP="256m",
+        )
+
+    async def run(self, *args: str) -> str:
+        def go() -> str:
+            done = subprocess.run(
+                [str(ROOT / "scripts" / "kafka.sh"), *args],
+                env=self._env(),
+                capture_output=True,
+                text=True,
+                timeout=180,
+            )
+            assert done.returncode == 0, f"kafka.sh {' '.join(args)}: {done.stderr[-2000:]}"
+            return done.stdout
+
+        return await asyncio.to_thread(go)
+
+    async def start(self) -> None:
+        await self.run("start")
+
+    async def stop(self, node: int | None = None) -> None:
+        await self.run("stop", *([str(node)] if node else []))
+
+    async def kill(self, node: int) -> None:
+        await self.run("kill", str(node))
+
+    async def start_node(self, node: int) -> None:
+        await self.run("start-node", str(node))
+
+    async def wipe(self) -> None:
+        await self.run("wipe")
+
+
+def _free_port_block(n: int) -> int:
+    """A base port such that base .. base+n-1 are all free on 127.0.0.1."""
+    for _ in range(200):
+        base = random.randrange(30000, 60000, 2)
+        socks = []
+        try:
+            for p in range(base, base + n):
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("127.0.0.1", p))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no block of free ports found")

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel, select
@@ -54,6 +55,26 @@ async def on_increment(uow: UnitOfWork, event: Event, data: EventData) -> None:
 
 
 router = APIRouter(prefix="/v1")
+
+
+class Emit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    count: int = 1
+    counter: str = "c1"
+
+
+@router.post("/testkit/{run_id}/emit", status_code=201)
+async def emit(run_id: str, body: Emit, request: Request) -> dict[str, int]:
+    """A write that causes events, through the outbox like every use case's: the write stream
+    of the broker fault tests."""
+    runtime = next(iter(request.app.state.runtimes.values()))
+    async with runtime.uow() as uow:
+        for _ in range(body.count):
+            uow.emit(
+                CounterIncremented(run_id=run_id, counter_id=body.counter, amount=1), org="acme"
+            )
+        await uow.commit()
+    return {"emitted": body.count}
 
 
 @router.get("/testkit/{run_id}/processes")
