@@ -5,14 +5,21 @@ binome serve --service matching --port 8002   one service (distributed mode, env
 binome gateway --port 8000                routes /v1/<resource> to the services' processes
 binome token --org acme --role admin      a development JWT signed with BINOME_JWT_SECRET
 binome makemigration enrollment -m "..."  autogenerate an Alembic revision for one service
+binome dlq list [--group reporting] [--type T] [--since ISO] [--until ISO] [--json]
+binome dlq show REF|EVENT_ID              one dead letter whole (REF is group/partition/offset)
+binome dlq replay [filters] [--event-id ID ...] [--dry-run]
+                                          re-inject dead letters into their original topics
+The dlq commands use the same BINOME_* settings as the services (bus, bootstrap, prefix).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 import tempfile
+from datetime import UTC, datetime
 
 from shared.auth import Role, mint_token
 from shared.settings import Settings
@@ -84,6 +91,77 @@ def _makemigration(args: argparse.Namespace) -> None:
         asyncio.run(run())
 
 
+def _groups(settings: Settings, names: list[str]) -> list[str]:
+    """Consumer groups from service names ("reporting") or group names ("binome-reporting")."""
+    from services import SERVICE_NAMES
+
+    prefix = settings.topic_prefix
+    out = []
+    for name in names or list(SERVICE_NAMES):
+        bare = name.removeprefix(prefix)
+        out.append(f"{prefix}{bare if bare.startswith('binome-') else f'binome-{bare}'}")
+    return out
+
+
+def _when(value: str) -> datetime:
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 date-time: {value!r}") from exc
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def _dlq(args: argparse.Namespace) -> None:
+    from shared.app import make_bus
+    from shared.messaging import dlq
+
+    settings = Settings()
+
+    async def run() -> int:
+        bus = make_bus(settings, client_id="binome-dlq")
+        await bus.start()
+        try:
+            refs = getattr(args, "ref", None)
+            letters = await dlq.dead_letters(
+                bus,
+                _groups(settings, args.group),
+                prefix=settings.topic_prefix,
+                event_type=getattr(args, "type", None),
+                since=getattr(args, "since", None),
+                until=getattr(args, "until", None),
+                event_ids=getattr(args, "event_id", None) or [],
+            )
+            if args.action == "show":
+                letters = [x for x in letters if refs in (x.ref, x.event_id)]
+                if not letters:
+                    print(f"no dead letter {refs!r}", file=sys.stderr)
+                    return 1
+                for x in letters:
+                    body = (x.message.value or b"").decode(errors="replace")
+                    headers = {k: v.decode(errors="replace") for k, v in x.message.headers}
+                    print(json.dumps({**x.summary(), "headers": headers, "data": body}, indent=2))
+                return 0
+            if args.action == "list":
+                if args.json:
+                    print(json.dumps([x.summary() for x in letters], indent=2))
+                else:
+                    for x in letters:
+                        at = x.dead_lettered_at.isoformat() if x.dead_lettered_at else "-"
+                        print(f"{x.ref}\t{at}\t{x.event_type}\t{x.event_id}\t{x.error[:120]}")
+                    print(f"{len(letters)} dead letter(s)", file=sys.stderr)
+                return 0
+            if args.dry_run:
+                print(f"would replay {len(letters)} dead letter(s)")
+                return 0
+            n = await dlq.replay(bus, letters)
+            print(f"replayed {n} dead letter(s)")
+            return 0
+        finally:
+            await bus.stop()
+
+    sys.exit(asyncio.run(run()))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="binome", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -121,6 +199,29 @@ def main(argv: list[str] | None = None) -> None:
     mig.add_argument("service")
     mig.add_argument("-m", "--message", required=True)
     mig.set_defaults(func=_makemigration)
+
+    dlq = sub.add_parser("dlq", help="list, show and replay dead letters")
+    dlq_sub = dlq.add_subparsers(dest="action", required=True)
+    for action in ("list", "show", "replay"):
+        p = dlq_sub.add_parser(action)
+        p.add_argument(
+            "--group",
+            action="append",
+            default=[],
+            help="a service or consumer group (repeatable; default: every service)",
+        )
+        p.set_defaults(func=_dlq)
+        if action == "show":
+            p.add_argument("ref", help="group/partition/offset, or the event id")
+            continue
+        p.add_argument("--type", help="only events of this type")
+        p.add_argument("--since", type=_when, help="dead-lettered at or after (ISO 8601)")
+        p.add_argument("--until", type=_when, help="dead-lettered before (ISO 8601)")
+        if action == "list":
+            p.add_argument("--json", action="store_true")
+        else:
+            p.add_argument("--event-id", action="append", help="only this event (repeatable)")
+            p.add_argument("--dry-run", action="store_true")
 
     args = parser.parse_args(argv)
     args.func(args)

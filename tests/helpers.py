@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -13,6 +17,24 @@ from shared.auth import Role, mint_token
 from shared.settings import Settings
 
 T = TypeVar("T")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+async def binome_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run the `binome` command as ops would, in its own process, with BINOME_* settings."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("BINOME_")}
+
+    def go() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "shared.cli", *args],
+            cwd=ROOT,
+            env={**clean, **env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    return await asyncio.to_thread(go)
 
 
 def auth(

@@ -24,6 +24,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -192,6 +193,7 @@ class EventConsumer:
             ("dlq_partition", str(msg.partition).encode()),
             ("dlq_offset", str(msg.offset).encode()),
             ("dlq_attempts", str(attempts).encode()),
+            ("dlq_at", datetime.now(UTC).isoformat().encode()),
             ("dlq_error", f"{type(error).__name__}: {error}"[:2000].encode()),
         ]
         await self._bus.publish(

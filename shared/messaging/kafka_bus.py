@@ -151,20 +151,30 @@ class KafkaBus:
         starts, ends = await self._offsets([topic])
         return sum(end - starts[tp] for tp, end in ends.items())
 
+    async def _partitions_of(self, topics: list[str]) -> list[TopicPartition]:
+        """The partitions of those of `topics` that exist, from fresh cluster metadata."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, client_id=self._client_id)
+        await admin.start()
+        try:
+            described = await admin.describe_topics(list(topics))
+        finally:
+            await admin.close()
+        return sorted(
+            TopicPartition(d["topic"], p["partition"])
+            for d in described
+            if d["error_code"] == 0
+            for p in d["partitions"]
+        )
+
     async def _offsets(
         self, topics: list[str]
     ) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
+        parts = await self._partitions_of(topics)
+        if not parts:
+            return {}, {}
         consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, client_id=self._client_id)
         await consumer.start()
         try:
-            await consumer.topics()  # fresh metadata
-            parts = [
-                TopicPartition(t, p)
-                for t in topics
-                for p in sorted(consumer.partitions_for_topic(t) or [])
-            ]
-            if not parts:
-                return {}, {}
             return await consumer.beginning_offsets(parts), await consumer.end_offsets(parts)
         finally:
             await consumer.stop()
@@ -172,24 +182,26 @@ class KafkaBus:
     async def read_topic(self, topic: str) -> list[Message]:
         """Every record `topic` holds now, in partition then offset order (no consumer group:
         reading moves no offset)."""
+        parts = await self._partitions_of([topic])
+        if not parts:
+            return []
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap,
             client_id=self._client_id,
             enable_auto_commit=False,
+            auto_offset_reset="earliest",
         )
         await consumer.start()
         out: list[Message] = []
         try:
-            await consumer.topics()  # fresh metadata
-            parts = [
-                TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])
-            ]
-            if not parts:
-                return []
             consumer.assign(parts)
-            ends = await consumer.end_offsets(parts)
-            await consumer.seek_to_beginning(*parts)
-            remaining = {tp for tp in parts if ends[tp] > await consumer.position(tp)}
+            starts, ends = (
+                await consumer.beginning_offsets(parts),
+                await consumer.end_offsets(parts),
+            )
+            for tp in parts:
+                consumer.seek(tp, starts[tp])  # synchronous, unlike seek_to_beginning
+            remaining = {tp for tp in parts if ends[tp] > starts[tp]}
             while remaining:
                 batches = await consumer.getmany(*remaining, timeout_ms=1000)
                 for tp, messages in batches.items():

@@ -17,6 +17,7 @@ from shared.messaging.bus import Record
 from shared.messaging.local_bus import LocalBus
 from shared.settings import Settings
 from tests import testkit
+from tests.dlq_scenario import dead_letters_replayed_after_a_fix
 from tests.helpers import eventually
 
 NAME = "testkit"
@@ -26,6 +27,10 @@ def _record(
     run: str, amount: int = 1, *, fail: bool = False, event_id: str | None = None
 ) -> Record:
     data = testkit.CounterIncremented(run_id=run, counter_id="c", amount=amount, fail=fail)
+    return _record_of(data, event_id=event_id)
+
+
+def _record_of(data: testkit.CounterIncremented, *, event_id: str | None = None) -> Record:
     event = Event.of(data, org="acme")
     if event_id:
         event = event.model_copy(update={"id": event_id})
@@ -100,3 +105,22 @@ async def test_events_survive_a_restart_and_are_not_applied_again(kit_settings: 
         async with httpx.AsyncClient(transport=transport, base_url="http://kit") as client:
             counts = await eventually(lambda: _total(client, run, 50), what="backlog applied")
     assert counts == {"rows": 50, "distinct": 50, "total": 50}
+
+
+async def test_dead_letters_are_listed_shown_and_replayed_after_a_fix(  # type: ignore[no-untyped-def]
+    kit, kit_settings: Settings
+) -> None:
+    app, client = kit
+    bus = app.state.bus
+
+    async def publish(events: list[testkit.CounterIncremented]) -> None:
+        await bus.publish([_record_of(e) for e in events])
+
+    await dead_letters_replayed_after_a_fix(
+        client=client,
+        publish=publish,
+        bus=bus,
+        dead_letter_topic=dead_letter_topic(f"binome-{NAME}"),
+        group=NAME,
+        env={"BINOME_DATA_DIR": str(kit_settings.data_dir)},
+    )

@@ -155,6 +155,12 @@ async def test_broker_restarted_with_its_data_under_a_write_stream_loses_nothing
         status = (await svc.client.get("/status")).json()["services"][svc.name]
         assert status["outbox"]["unsent"] == 0 and status["missing_topics"] == []
         assert status["consumer"]["lag"] == 0 and status["dead_letters"] == 0
+        # Kafka's own ops tool sees the same group, caught up.
+        described = await broker.run(
+            "consumer-groups", "--describe", "--group", f"{svc.prefix}binome-{svc.name}"
+        )
+        rows = [line.split() for line in described.splitlines() if svc.prefix in line]
+        assert rows and all(row[5] in ("0", "-") for row in rows), described  # LAG column
 
 
 async def test_topics_lost_by_the_broker_are_created_again(

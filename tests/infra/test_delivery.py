@@ -26,8 +26,10 @@ import pytest
 
 from shared.app import build_app
 from shared.events import dead_letter_topic
+from shared.messaging.kafka_bus import KafkaBus
 from shared.settings import BusKind, Settings
 from tests import testkit
+from tests.dlq_scenario import dead_letters_replayed_after_a_fix
 from tests.helpers import eventually
 from tests.infra.kafka_tools import group_members, produce, read_topic, wire
 
@@ -277,3 +279,24 @@ async def test_replicas_share_partitions_and_survive_one_being_killed(
             proc.wait(timeout=10)
     assert final == {"rows": burst, "distinct": burst, "total": burst}, log.read_text()[-3000:]
     assert len(per_process) == 2 and sum(per_process.values()) == burst
+
+
+async def test_dead_letters_are_listed_shown_and_replayed_after_a_fix(
+    kafka_bootstrap: str, kit: Kit
+) -> None:
+    async def publish(events: list[testkit.CounterIncremented]) -> None:
+        await produce(kafka_bootstrap, [wire(e, prefix=kit.prefix) for e in events])
+
+    group = f"{kit.prefix}binome-{kit.name}"
+    await dead_letters_replayed_after_a_fix(
+        client=kit.client,
+        publish=publish,
+        bus=KafkaBus(kafka_bootstrap, client_id="test-dlq"),
+        dead_letter_topic=dead_letter_topic(group, kit.prefix),
+        group=kit.name,
+        env={
+            "BINOME_BUS": "kafka",
+            "BINOME_KAFKA_BOOTSTRAP": kafka_bootstrap,
+            "BINOME_TOPIC_PREFIX": kit.prefix,
+        },
+    )

@@ -118,7 +118,12 @@ async def test_database_outage_during_a_backlog_loses_nothing(
         lambda: _applied_at_least(kit, run, 200), interval=0.01, what="backlog being applied"
     )
     pg_proxy.cut()
-    await asyncio.sleep(3.0)  # far longer than the old consumer's retries (3 x 10-40 ms)
+    await asyncio.sleep(2.0)  # far longer than the old consumer's retries (3 x 10-40 ms)
+    status = (await kit.client.get("/status")).json()["services"][kit.name]
+    assert status["consumer"]["lag"] > 0 and status["consumer"]["waiting_for_s"] > 0.5
+    assert status["consumer"]["transient_retries"] > 0 and status["outbox"].startswith("error")
+    assert (await kit.client.get("/readyz")).status_code == 503
+    await asyncio.sleep(1.0)
     pg_proxy.restore()
     await eventually(
         lambda: _applied_at_least(kit, run, burst), timeout=120, what="whole backlog applied"
