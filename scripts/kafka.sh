@@ -8,7 +8,8 @@
 #   scripts/kafka.sh stop [N]       stop every node (or node N) cleanly, waiting for it to exit
 #   scripts/kafka.sh kill N         SIGKILL node N (fault tests)
 #   scripts/kafka.sh start-node N   start node N alone (after a stop or kill)
-#   scripts/kafka.sh wipe           stop, then delete the data: the next start is a new cluster
+#   scripts/kafka.sh wipe           kill every node and delete the data: the next start is a new
+#                                   cluster
 #   scripts/kafka.sh bootstrap      print the bootstrap servers
 #   scripts/kafka.sh consumer-groups|topics ARGS...
 #                                   Kafka's own ops tools against this cluster, e.g.
@@ -122,7 +123,9 @@ wait_open() {
   for _ in $(seq 1 180); do
     if port_open "$(node_port "$n")"; then return; fi
     if ! running "$n"; then
-      echo "kafka.sh: broker $n exited; see $dir/logs" >&2; tail -n 30 "$dir/logs/stdout.log" >&2; exit 1
+      echo "kafka.sh: broker $n exited; see $dir/logs" >&2
+      tail -n 20 "$dir/logs/stdout.log" >&2; grep -E "ERROR|FATAL" "$dir/logs/server.log" | tail -n 5 >&2
+      exit 1
     fi
     sleep 0.5
   done
@@ -184,7 +187,7 @@ case "$cmd" in
   start-node) start_node "$1" ;;
   stop) stop "${1:-}" ;;
   kill) kill_node "$1" ;;
-  wipe) stop; rm -rf "$RUN" ;;
+  wipe) for n in $(seq 1 "$NODES"); do kill_node "$n"; done; rm -rf "$RUN" ;;
   bootstrap) bootstrap ;;
   consumer-groups) tool org.apache.kafka.tools.consumer.group.ConsumerGroupCommand "$@" ;;
   topics) tool org.apache.kafka.tools.TopicCommand "$@" ;;

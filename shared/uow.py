@@ -75,14 +75,15 @@ class UnitOfWork:
         )
         return event
 
-    async def already_processed(self, consumer: str, event_id: str) -> bool:
+    async def processed_ids(self, consumer: str, event_ids: list[str]) -> set[str]:
+        """Which of these events the consumer group has applied already (one query)."""
         conn = await self.session.connection()
-        row = await conn.execute(
+        rows = await conn.execute(
             select(self._inbox.c.event_id).where(
-                self._inbox.c.consumer == consumer, self._inbox.c.event_id == event_id
+                self._inbox.c.consumer == consumer, self._inbox.c.event_id.in_(set(event_ids))
             )
         )
-        return row.first() is not None
+        return set(rows.scalars())
 
     def mark_processed(self, consumer: str, event: Event) -> None:
         self._processed.append(

@@ -6,6 +6,8 @@ Semantics shared by Kafka and the embedded bus, and relied on by the rest of the
 - Records with the same key go to the same partition and are delivered in publication order.
 - A consumer group sees each record at least once: the handler runs before the group's offset
   moves past the record, so a crash in between means redelivery, never loss.
+- Consumers get records in batches (whatever a poll returns across the group's partitions), so
+  a service applies a backlog in few transactions.
 """
 
 from __future__ import annotations
@@ -38,9 +40,10 @@ class Message:
     value: bytes | None
 
 
-# Returns normally once the message is dealt with (applied, skipped or dead-lettered); raising
-# means "not dealt with": the bus redelivers it from the same offset after a pause.
-Deliver = Callable[[Message], Awaitable[None]]
+# A batch of messages, from one or more partitions, each partition's in offset order. Returns
+# normally once every message is dealt with (applied, skipped or dead-lettered); raising means
+# "not dealt with": the bus redelivers the batch from the same offsets after a pause.
+Deliver = Callable[[list[Message]], Awaitable[None]]
 
 
 class Bus(Protocol):

@@ -1,20 +1,25 @@
-"""The consumer side every service shares: decode, deduplicate, apply, retry, dead-letter.
+"""The consumer side every service shares: decode, deduplicate, apply in batches, retry,
+dead-letter.
 
-For each message a bus delivers:
-1. Decode the CloudEvent and look up its contract. Undecodable, or of a type/version no contract
-   declares: poison, straight to the dead-letter topic.
+The bus hands over a batch of messages (from one or more partitions, each partition's in order).
+1. Each message is decoded and its contract looked up. Undecodable, or of a type/version no
+   contract declares, or data failing its contract: poison, dead-lettered.
 2. A type this service has no handler for is skipped (topics carry every event of a producer).
-3. In one unit of work: skip if the inbox already holds the event id (a redelivery), else run
-   the handler and record the id; commit. Effects, inbox row and any new events are one commit.
+3. The rest are applied in ONE unit of work: the inbox is read once for the whole batch, events
+   already applied (redeliveries) are skipped, each handler runs in order (so per-key order is
+   kept: a key lives on one partition), the inbox rows are written with the effects, one
+   commit. Effects, inbox rows and any new events are one commit.
 4. A transient failure (database or broker away, connection reset, deadlock, serialization
    failure: `shared.messaging.failures`) is retried without limit, with capped exponential
-   backoff and jitter: the message is never dead-lettered and its offset never committed past
-   while the world is away, so a consumer catching up on a backlog loses nothing to an outage.
-5. Any other failure is retried a bounded number of times; if it still fails and the database
-   answers a health check, it is deterministic (a handler bug, data it cannot apply) and goes to
-   the dead-letter topic with the error, so the consumer goes on with the messages behind it.
-   If the database does not answer, the failure is treated as transient after all.
-Only if dead-lettering itself fails does the message go back to the bus for redelivery.
+   backoff and jitter: nothing is dead-lettered and no offset committed past while the world
+   is away, so a consumer catching up on a backlog loses nothing to an outage.
+5. Any other failure of a batch isolates the culprit: the batch's events are applied one by
+   one, each in its own transaction. An event that still fails after a bounded number of
+   attempts, while the database answers a health check, is deterministic (a handler bug, data it
+   cannot apply) and goes to the dead-letter topic with the error; the others are applied. If
+   the database does not answer, the failure is treated as transient after all.
+Only if dead-lettering itself fails does the batch go back to the bus for redelivery (the inbox
+makes that harmless).
 """
 
 from __future__ import annotations
@@ -27,7 +32,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from opentelemetry import trace
-from opentelemetry.context import Context
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
@@ -56,8 +60,46 @@ class ConsumerStats:
     dead_lettered: int = 0
     transient_retries: int = 0
     last_transient_error: str | None = None
-    # Set while the message in hand keeps failing: how long the consumer has been waiting.
+    # Set while the batch in hand keeps failing: how long the consumer has been waiting.
     waiting_since: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    msg: Message
+    event: Event
+    data: EventData
+    handler: Handler
+
+
+class _Retry:
+    """Consecutive failures of one batch or event: classifies them and paces the retries."""
+
+    def __init__(self, consumer: EventConsumer) -> None:
+        self._c = consumer
+        self.waits = 0
+        self.failures = 0  # deterministic-looking failures while the database answers
+
+    async def transient(self, error: Exception) -> bool:
+        """Count the failure; True if it is to be waited out (then also wait)."""
+        self.waits += 1
+        c = self._c
+        if is_transient(error) or not await c._database_answers():
+            stats = c.stats
+            stats.transient_retries += 1
+            stats.last_transient_error = f"{type(error).__name__}: {error}"[:300]
+            if stats.waiting_since is None:
+                stats.waiting_since = time.time()
+            if self.waits == 1 or self.waits % 20 == 0:
+                log.warning("%s: transient failure (%r); retrying until it passes", c.group, error)
+            await self.pause()
+            return True
+        self.failures += 1
+        return False
+
+    async def pause(self) -> None:
+        c = self._c
+        await asyncio.sleep(backoff_delay(self.waits, base_s=c._backoff, cap_s=c._max_backoff))
 
 
 class EventConsumer:
@@ -86,83 +128,103 @@ class EventConsumer:
         self._tracer = tracer("binome.consumer")
         self.stats = ConsumerStats()
 
-    async def deliver(self, msg: Message) -> None:
-        try:
-            event = from_wire(msg.headers, msg.value)
-            data = event.parse()
-        except (UndecodableEvent, UnknownEventType, ValidationError) as exc:
-            await self._dead_letter(msg, exc, attempts=0)
-            return
-        handler = self._handlers.get(event.type)
-        if handler is None:
-            return
-        parent = context_from({"traceparent": event.traceparent or ""})
-        failures = 0  # deterministic-looking failures while the database answers
-        waits = 0  # consecutive failures of any class, for the backoff
-        attempt = 0
+    async def deliver(self, messages: list[Message]) -> None:
+        """Deal with a batch: returns once every message is applied, skipped or dead-lettered."""
+        items: list[_Item] = []
+        poison: list[tuple[Message, Exception]] = []
+        for msg in messages:
+            try:
+                event = from_wire(msg.headers, msg.value)
+                data = event.parse()
+            except (UndecodableEvent, UnknownEventType, ValidationError) as bad:
+                poison.append((msg, bad))
+                continue
+            handler = self._handlers.get(event.type)
+            if handler is not None:
+                items.append(_Item(msg, event, data, handler))
+        for msg, why in poison:  # no retry can fix these
+            await self._dead_letter(msg, why, attempts=0)
+        if len(items) == 1:
+            await self._deliver_one(items[0])
+        elif items:
+            await self._deliver_batch(items)
+
+    async def _deliver_batch(self, items: list[_Item]) -> None:
+        retry = _Retry(self)
         while True:
-            attempt += 1
-            error = await self._attempt(handler, event, data, msg, parent, attempt)
-            if error is None:
-                self.stats.applied += 1
-                self.stats.waiting_since = None
+            try:
+                await self._apply(items)
+            except Exception as error:  # classified below
+                if await retry.transient(error):
+                    continue
+                # Deterministic: isolate the culprit, each event on its own.
+                log.info("%s: a batch of %d failed (%r); one by one", self.group, len(items), error)
+                for item in items:
+                    await self._deliver_one(item)
                 return
-            waits += 1
-            if is_transient(error) or not await self._database_answers():
-                self.stats.transient_retries += 1
-                self.stats.last_transient_error = f"{type(error).__name__}: {error}"[:300]
-                if self.stats.waiting_since is None:
-                    self.stats.waiting_since = time.time()
-                if waits == 1 or waits % 20 == 0:
-                    log.warning(
-                        "%s: transient failure on %s (%r); retrying until it passes",
-                        self.group,
-                        event.id,
-                        error,
-                    )
-            else:
-                failures += 1
-                if failures >= self._max_attempts:
+            self.stats.applied += len(items)
+            self.stats.waiting_since = None
+            return
+
+    async def _deliver_one(self, item: _Item) -> None:
+        retry = _Retry(self)
+        while True:
+            try:
+                await self._apply([item])
+            except Exception as error:  # classified below
+                if await retry.transient(error):
+                    continue
+                if retry.failures >= self._max_attempts:
                     log.error(
                         "%s gives up on %s after %d attempts: %r",
                         self.group,
-                        event.id,
-                        failures,
+                        item.event.id,
+                        retry.failures,
                         error,
                     )
-                    await self._dead_letter(msg, error, attempts=failures)
+                    await self._dead_letter(item.msg, error, attempts=retry.failures)
                     self.stats.waiting_since = None
                     return
-            await asyncio.sleep(backoff_delay(waits, base_s=self._backoff, cap_s=self._max_backoff))
+                await retry.pause()
+                continue
+            self.stats.applied += 1
+            self.stats.waiting_since = None
+            return
 
-    async def _attempt(
-        self,
-        handler: Handler,
-        event: Event,
-        data: EventData,
-        msg: Message,
-        parent: Context,
-        attempt: int,
-    ) -> Exception | None:
+    async def _apply(self, items: list[_Item]) -> None:
+        """One transaction: skip what the inbox knows, run the handlers in order, record."""
+        ids = [item.event.id for item in items]
+        async with self._uow_factory() as uow:
+            seen = await uow.processed_ids(self.group, ids)
+            for item in items:
+                if item.event.id in seen:
+                    continue  # a redelivery, or the same event twice in the batch
+                seen.add(item.event.id)
+                await self._run(uow, item)
+                uow.mark_processed(self.group, item.event)
+            try:
+                await uow.commit()
+            except IntegrityError:
+                # A concurrent delivery (another replica, after a rebalance) committed first.
+                async with self._uow_factory() as check:
+                    if len(await check.processed_ids(self.group, ids)) == len(set(ids)):
+                        return
+                raise
+
+    async def _run(self, uow: UnitOfWork, item: _Item) -> None:
+        event = item.event
         with self._tracer.start_as_current_span(
             f"consume {event.type}",
-            context=parent,
+            context=context_from({"traceparent": event.traceparent or ""}),
             kind=trace.SpanKind.CONSUMER,
             attributes={
                 "messaging.system": "kafka",
                 "messaging.consumer.group.name": self.group,
-                "messaging.destination.name": msg.topic,
+                "messaging.destination.name": item.msg.topic,
                 "messaging.message.id": event.id,
-                "binome.attempt": attempt,
             },
-        ) as span:
-            try:
-                await self._apply(handler, event, data)
-                return None
-            except Exception as exc:  # classified by the caller
-                span.record_exception(exc)
-                span.set_status(trace.StatusCode.ERROR, str(exc))
-                return exc
+        ):
+            await item.handler(uow, event, item.data)
 
     async def _database_answers(self) -> bool:
         try:
@@ -170,21 +232,6 @@ class EventConsumer:
             return True
         except Exception:  # the answer to the question, not an error of ours
             return False
-
-    async def _apply(self, handler: Handler, event: Event, data: EventData) -> None:
-        async with self._uow_factory() as uow:
-            if await uow.already_processed(self.group, event.id):
-                return
-            await handler(uow, event, data)
-            uow.mark_processed(self.group, event)
-            try:
-                await uow.commit()
-            except IntegrityError:
-                # A concurrent delivery of the same event committed first: nothing to do.
-                async with self._uow_factory() as check:
-                    if await check.already_processed(self.group, event.id):
-                        return
-                raise
 
     async def _dead_letter(self, msg: Message, error: BaseException, *, attempts: int) -> None:
         headers = list(msg.headers) + [

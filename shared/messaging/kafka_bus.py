@@ -49,7 +49,9 @@ class KafkaBus:
         partitions: int = 6,
         replication: int = 1,
         retry_pause_s: float = 0.5,
+        max_batch: int = 500,
     ) -> None:
+        self._max_batch = max_batch
         self._bootstrap = bootstrap
         self._client_id = client_id
         self._partitions = partitions
@@ -272,7 +274,7 @@ class KafkaBus:
                 group_id=group,
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
-                max_poll_records=200,
+                max_poll_records=self._max_batch,
                 metadata_max_age_ms=5000,
             )
             try:
@@ -289,40 +291,36 @@ class KafkaBus:
 
     async def _poll(self, consumer: AIOKafkaConsumer, deliver: Deliver) -> None:
         while not self._stopping.is_set():
-            batches = await consumer.getmany(timeout_ms=500)
-            for tp, messages in batches.items():
-                await self._deliver_partition(consumer, tp, messages, deliver)
+            batches = await consumer.getmany(timeout_ms=500, max_records=self._max_batch)
+            if batches:
+                await self._deliver(consumer, batches, deliver)
 
-    async def _deliver_partition(
-        self, consumer: AIOKafkaConsumer, tp: TopicPartition, messages: list, deliver: Deliver
+    async def _deliver(
+        self,
+        consumer: AIOKafkaConsumer,
+        batches: dict[TopicPartition, list[ConsumerRecord]],
+        deliver: Deliver,
     ) -> None:
-        done: int | None = None
-        for m in messages:
-            if self._stopping.is_set():
-                break  # commit what was dealt with; the rest is redelivered after restart
-            try:
-                await deliver(_message(m))
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # Not dealt with: rewind to it so the next poll redelivers it, after a pause.
-                log.exception("delivery failed at %s@%s; will redeliver", tp, m.offset)
-                consumer.seek(tp, m.offset)
-                if done is not None:
-                    await self._commit(consumer, tp, done)
-                await asyncio.sleep(self._retry_pause)
-                return
-            done = m.offset + 1
-        if done is not None:
-            await self._commit(consumer, tp, done)
-
-    @staticmethod
-    async def _commit(consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> None:
+        """One batch across partitions; commit every partition past it once it is dealt with."""
+        messages = [_message(m) for records in batches.values() for m in records]
         try:
-            await consumer.commit({tp: offset})
+            await deliver(messages)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Not dealt with: rewind every partition so the next poll redelivers the batch.
+            log.exception("delivery of a batch of %d failed; will redeliver", len(messages))
+            for tp, records in batches.items():
+                consumer.seek(tp, records[0].offset)
+            await asyncio.sleep(self._retry_pause)
+            return
+        offsets = {tp: records[-1].offset + 1 for tp, records in batches.items() if records}
+        try:
+            await consumer.commit(offsets)
         except KafkaError:
-            # E.g. the partition was reassigned: its new owner redelivers from the last commit.
-            log.warning("offset commit for %s failed; messages will be redelivered", tp)
+            # E.g. the partitions were reassigned: their new owner redelivers from the last
+            # commit, which the inbox absorbs.
+            log.warning("offset commit failed; the batch will be redelivered")
 
 
 def _message(m: ConsumerRecord) -> Message:

@@ -12,15 +12,18 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import (
     Column,
     Integer,
     LargeBinary,
     MetaData,
+    Row,
     String,
     Table,
     Text,
@@ -89,7 +92,7 @@ class LocalBus:
         partitions: int = 6,
         poll_interval_s: float = 1.0,
         retry_pause_s: float = 0.5,
-        batch: int = 100,
+        batch: int = 200,
     ) -> None:
         self._engine = create_engine(f"sqlite+aiosqlite:///{path}")
         self._partitions = partitions
@@ -234,60 +237,59 @@ class LocalBus:
                     await asyncio.wait_for(sub.wake.wait(), self._poll)
 
     async def _drain(self, sub: _Subscription) -> bool:
-        progressed = False
-        for topic in sub.topics:
-            for p in range(self._partitions):
-                async with self._engine.connect() as conn:
-                    start = (
-                        await conn.scalar(
-                            select(_offsets.c.next_offset).where(
-                                _offsets.c.grp == sub.group,
-                                _offsets.c.topic == topic,
-                                _offsets.c.partition == p,
-                            )
+        """Deliver what the group has not dealt with yet, as one batch across partitions
+        (at most `batch` records per partition), then commit each partition past it."""
+        pending: dict[tuple[str, int], Sequence[Row[Any]]] = {}
+        async with self._engine.connect() as conn:
+            committed = {
+                (r.topic, r.partition): r.next_offset
+                for r in (
+                    await conn.execute(
+                        select(_offsets).where(
+                            _offsets.c.grp == sub.group, _offsets.c.topic.in_(sub.topics)
                         )
-                        or 0
                     )
+                ).all()
+            }
+            for topic in sub.topics:
+                for p in range(self._partitions):
                     rows = (
                         await conn.execute(
                             select(_log)
                             .where(
-                                _log.c.topic == topic, _log.c.partition == p, _log.c.offset >= start
+                                _log.c.topic == topic,
+                                _log.c.partition == p,
+                                _log.c.offset >= committed.get((topic, p), 0),
                             )
                             .order_by(_log.c.offset)
                             .limit(self._batch)
                         )
                     ).all()
-                done = start
-                failed = False
-                for row in rows:
-                    if self._stopping.is_set():
-                        break  # what was delivered is committed below; the rest waits
-                    try:
-                        await sub.deliver(self._message(row))
-                    except asyncio.CancelledError:
-                        raise
-                    except Exception:
-                        # Not dealt with: stop this partition here and redeliver after a pause.
-                        log.exception(
-                            "delivery to %s failed at %s/%s@%s", sub.group, topic, p, row.offset
-                        )
-                        failed = True
-                        break
-                    done = row.offset + 1
-                if done != start:
-                    await self._commit(sub.group, topic, p, done)
-                    progressed = True
-                if failed:
-                    await asyncio.sleep(self._retry_pause)
-        return progressed
+                    if rows:
+                        pending[(topic, p)] = rows
+        if not pending:
+            return False
+        messages = [self._message(row) for rows in pending.values() for row in rows]
+        try:
+            await sub.deliver(messages)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Not dealt with: nothing is committed; redeliver after a pause.
+            log.exception("delivery of a batch to %s failed; will redeliver", sub.group)
+            await asyncio.sleep(self._retry_pause)
+            return False
+        await self._commit(sub.group, {key: rows[-1].offset + 1 for key, rows in pending.items()})
+        return True
 
-    async def _commit(self, group: str, topic: str, partition: int, next_offset: int) -> None:
-        stmt = sqlite_insert(_offsets).values(
-            grp=group, topic=topic, partition=partition, next_offset=next_offset
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["grp", "topic", "partition"], set_={"next_offset": next_offset}
-        )
+    async def _commit(self, group: str, next_offsets: dict[tuple[str, int], int]) -> None:
         async with self._engine.begin() as conn:
-            await conn.execute(stmt)
+            for (topic, partition), next_offset in next_offsets.items():
+                stmt = sqlite_insert(_offsets).values(
+                    grp=group, topic=topic, partition=partition, next_offset=next_offset
+                )
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=["grp", "topic", "partition"],
+                    set_={"next_offset": next_offset},
+                )
+                await conn.execute(stmt)

@@ -126,9 +126,12 @@ class KafkaCluster:
 
 
 def _free_port_block(n: int) -> int:
-    """A base port such that base .. base+n-1 are all free on 127.0.0.1."""
+    """A base port such that base .. base+n-1 are all free on 127.0.0.1, below the ephemeral
+    range: a stopped broker's port must not be taken as the source port of some connection
+    before the broker starts again."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
     for _ in range(200):
-        base = random.randrange(30000, 60000, 2)
+        base = random.randrange(20000, low - 2 * n, 2)
         socks = []
         try:
             for p in range(base, base + n):
