@@ -4,6 +4,14 @@ Use cases receive a UnitOfWork, change rows through `uow.session`, declare event
 `uow.emit(...)`, and call `await uow.commit()`. The events are written to the outbox in that same
 transaction (never published directly), so either both the change and its events exist or
 neither does; the outbox relay publishes them afterwards.
+
+`uow.upsert(Model, **values)` is the projection's write: insert or update one row by primary
+key, written behind. A row loaded in the session is updated in place; otherwise the values are
+merged per key (later values win, as if applied in order) and written as one multi-row
+`INSERT ... ON CONFLICT DO UPDATE` per table just before the session's next ORM query or at
+commit. A consumer applying a batch of hundreds of events thus writes each projection table once
+instead of reading and writing a row per event, and any query in between still reads its
+writes. Do not also `session.add` a new object of the same key in the same unit of work.
 """
 
 from __future__ import annotations
@@ -13,8 +21,11 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, event, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import ORMExecuteState, Session
+from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.events import Event, EventData, to_wire, topic_for
@@ -38,10 +49,12 @@ class UnitOfWork:
         self._on_commit = on_commit
         self._events: list[dict[str, Any]] = []
         self._processed: list[dict[str, Any]] = []
+        self._upserts: dict[type[SQLModel], dict[tuple[Any, ...], dict[str, Any]]] = {}
         self.session: AsyncSession
 
     async def __aenter__(self) -> UnitOfWork:
         self.session = AsyncSession(self._engine, expire_on_commit=False)
+        event.listen(self.session.sync_session, "do_orm_execute", self._before_orm_query)
         return self
 
     async def __aexit__(
@@ -53,6 +66,47 @@ class UnitOfWork:
         # Anything not committed explicitly is rolled back: no half-written state.
         await self.session.rollback()
         await self.session.close()
+
+    def upsert(self, model: type[SQLModel], **values: Any) -> None:
+        """Insert or update the row of `model` whose primary key `values` hold (write-behind;
+        see the module's docstring)."""
+        table: Table = model.__table__  # type: ignore[attr-defined]
+        pk = tuple(values[c.name] for c in table.primary_key.columns)
+        loaded = self.session.sync_session.identity_map.get(
+            self.session.sync_session.identity_key(model, pk)  # type: ignore[arg-type]
+        )
+        if loaded is not None:
+            for name, value in values.items():
+                setattr(loaded, name, value)
+            return
+        rows = self._upserts.setdefault(model, {})
+        rows[pk] = {**rows.get(pk, {}), **values}
+
+    def _before_orm_query(self, state: ORMExecuteState) -> None:
+        if self._upserts and state.is_select:
+            self._write_upserts(state.session)
+
+    def _write_upserts(self, session: Session) -> None:
+        pending, self._upserts = self._upserts, {}
+        conn = session.connection()
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        for model, rows in pending.items():
+            table: Table = model.__table__  # type: ignore[attr-defined]
+            keys = [c.name for c in table.primary_key.columns]
+            by_columns: dict[frozenset[str], list[dict[str, Any]]] = {}
+            for row in rows.values():
+                by_columns.setdefault(frozenset(row), []).append(row)
+            for columns, same in by_columns.items():
+                stmt = dialect.insert(table)
+                updates = {c: stmt.excluded[c] for c in columns if c not in keys}
+                # One compiled statement (cached), executed for all rows: asyncpg pipelines
+                # them, SQLite runs them in one call.
+                conn.execute(
+                    stmt.on_conflict_do_update(index_elements=keys, set_=updates)
+                    if updates
+                    else stmt.on_conflict_do_nothing(index_elements=keys),
+                    same,
+                )
 
     def emit(self, data: EventData, *, org: str) -> Event:
         trace_headers = current_trace_headers()
@@ -97,6 +151,8 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         await self.session.flush()
+        if self._upserts:
+            await self.session.run_sync(self._write_upserts)
         # Core inserts on the session's own connection: the same transaction as the changes.
         conn = await self.session.connection()
         if self._events:

@@ -118,7 +118,7 @@ class HrisEventIn(BaseModel):
 
 
 class HrisBatch(BaseModel):
-    events: list[HrisEventIn] = Field(min_length=1, max_length=1000)
+    events: list[HrisEventIn] = Field(min_length=1, max_length=10_000)
 
 
 class HrisEventResult(BaseModel):

@@ -33,26 +33,77 @@ LEFT_COMPANY = "participant_left"
 # --- HRIS -----------------------------------------------------------------------------------
 
 
+class _Directory:
+    """The organisation's employees as one unit of work sees them: fetched in bulk, plus those
+    it creates, so that no lookup depends on a flush (an HRIS batch may hire a manager and
+    their report together)."""
+
+    def __init__(self, uow: UnitOfWork, org: str) -> None:
+        self._uow, self._org = uow, org
+        self._known: dict[str, Employee | None] = {}
+
+    async def prefetch(self, ids: set[str]) -> None:
+        missing = sorted(ids - self._known.keys())
+        for i in range(0, len(missing), 5000):
+            chunk = missing[i : i + 5000]
+            rows = await self._uow.session.exec(
+                select(Employee).where(Employee.org == self._org, col(Employee.id).in_(chunk))
+            )
+            found = {e.id: e for e in rows.all()}
+            self._known.update({eid: found.get(eid) for eid in chunk})
+
+    async def get(self, employee_id: str) -> Employee | None:
+        if employee_id not in self._known:
+            await self.prefetch({employee_id})
+        return self._known[employee_id]
+
+    def add(self, employee: Employee) -> None:
+        self._known[employee.id] = employee
+
+
 async def apply_hris_batch(*, uow: UnitOfWork, org: str, batch: HrisBatch) -> HrisBatchResult:
-    """Apply a batch all or nothing; events already applied (same id) are reported duplicate."""
+    """Apply a batch all or nothing; events already applied (same id) are reported duplicate.
+
+    In bulk: the known event ids and the employees concerned are read in one query each, and
+    the rows are written together at commit (no flush per event)."""
+    s = uow.session
+    ids = sorted({item.event_id for item in batch.events})
+    known: set[str] = set()
+    for i in range(0, len(ids), 5000):
+        rows = await s.exec(
+            select(HrisEventRecord.event_id).where(
+                HrisEventRecord.org == org, col(HrisEventRecord.event_id).in_(ids[i : i + 5000])
+            )
+        )
+        known.update(rows.all())
+    directory = _Directory(uow, org)
+    await directory.prefetch(
+        {item.subject_id for item in batch.events}
+        | {
+            item.employee.manager_id
+            for item in batch.events
+            if item.employee and item.employee.manager_id
+        }
+    )
     results: list[HrisEventResult] = []
-    seen_in_batch: set[str] = set()
-    for index, item in enumerate(batch.events):
-        known = await uow.session.get(HrisEventRecord, (org, item.event_id))
-        if known or item.event_id in seen_in_batch:
-            results.append(HrisEventResult(event_id=item.event_id, status="duplicate"))
-            continue
-        seen_in_batch.add(item.event_id)
-        await _apply_hris_event(uow=uow, org=org, item=item, index=index)
-        uow.session.add(HrisEventRecord(org=org, event_id=item.event_id, type=item.type))
-        results.append(HrisEventResult(event_id=item.event_id, status="applied"))
+    with s.no_autoflush:
+        for index, item in enumerate(batch.events):
+            if item.event_id in known:
+                results.append(HrisEventResult(event_id=item.event_id, status="duplicate"))
+                continue
+            known.add(item.event_id)
+            await _apply_hris_event(uow=uow, org=org, item=item, index=index, directory=directory)
+            s.add(HrisEventRecord(org=org, event_id=item.event_id, type=item.type))
+            results.append(HrisEventResult(event_id=item.event_id, status="applied"))
     await uow.commit()
     return HrisBatchResult(results=results)
 
 
-async def _apply_hris_event(*, uow: UnitOfWork, org: str, item: HrisEventIn, index: int) -> None:
+async def _apply_hris_event(
+    *, uow: UnitOfWork, org: str, item: HrisEventIn, index: int, directory: _Directory
+) -> None:
     s = uow.session
-    employee = await s.get(Employee, (org, item.subject_id))
+    employee = await directory.get(item.subject_id)
     if item.type == "terminated":
         if employee is None:
             raise Invalid("unknown employee", field=f"events.{index}.employee_id")
@@ -69,6 +120,7 @@ async def _apply_hris_event(*, uow: UnitOfWork, org: str, item: HrisEventIn, ind
     before: domain.DirectoryFacts | None = None
     if employee is None:
         employee = Employee(org=org, id=item.employee.id, **fields)
+        directory.add(employee)
     else:
         domain.ensure_can_update_employee(EmployeeStatus(employee.status), event_type=item.type)
         before = domain.DirectoryFacts(
@@ -83,7 +135,9 @@ async def _apply_hris_event(*, uow: UnitOfWork, org: str, item: HrisEventIn, ind
         employee.updated_at = utcnow()
     s.add(employee)
     if before is not None:
-        await _follow_directory(uow=uow, org=org, employee=employee, before=before)
+        await _follow_directory(
+            uow=uow, org=org, employee=employee, before=before, directory=directory
+        )
     contract = ev.EmployeeHired if item.type == "hired" else ev.EmployeeUpdated
     uow.emit(
         contract(
@@ -100,7 +154,12 @@ async def _apply_hris_event(*, uow: UnitOfWork, org: str, item: HrisEventIn, ind
 
 
 async def _follow_directory(
-    *, uow: UnitOfWork, org: str, employee: Employee, before: domain.DirectoryFacts
+    *,
+    uow: UnitOfWork,
+    org: str,
+    employee: Employee,
+    before: domain.DirectoryFacts,
+    directory: _Directory,
 ) -> None:
     """Participants' profiles follow an HRIS change: their own (timezone, and level,
     department, languages where they came from the directory) and, when the employee's
@@ -137,9 +196,9 @@ async def _follow_directory(
             person: Employee | None = employee
         else:
             values = {}
-            person = await uow.session.get(Employee, (org, participant.employee_id))
+            person = await directory.get(participant.employee_id)
         if person is not None:
-            values["manager_chain"] = await _manager_chain(uow=uow, org=org, employee=person)
+            values["manager_chain"] = await _manager_chain(directory, person)
         for name, value in values.items():
             if getattr(participant, name) != value:
                 setattr(participant, name, value)
@@ -304,7 +363,7 @@ async def enroll(*, uow: UnitOfWork, principal: Principal, data: ParticipantCrea
         answers=data.answers,
         availability=data.availability,
         tz_offset_h=domain.tz_offset_hours(employee.timezone, at=utcnow()),
-        manager_chain=await _manager_chain(uow=uow, org=org, employee=employee),
+        manager_chain=await _manager_chain(_Directory(uow, org), employee),
         program_id=data.program_id,
         employee_id=data.employee_id,
         role=data.role,
@@ -322,14 +381,14 @@ async def enroll(*, uow: UnitOfWork, principal: Principal, data: ParticipantCrea
     return participant
 
 
-async def _manager_chain(*, uow: UnitOfWork, org: str, employee: Employee) -> list[str]:
+async def _manager_chain(directory: _Directory, employee: Employee) -> list[str]:
     """Employee ids above this one in the reporting line, nearest first (matching never pairs
     someone with their own manager chain)."""
     chain: list[str] = []
     current = employee
     while current.manager_id and current.manager_id not in chain and len(chain) < 20:
         chain.append(current.manager_id)
-        manager = await uow.session.get(Employee, (org, current.manager_id))
+        manager = await directory.get(current.manager_id)
         if manager is None:
             break
         current = manager

@@ -31,29 +31,30 @@ async def on_participant_profile(uow: UnitOfWork, event: Event, data: EventData)
     """Enrolled or updated: matching's copy of the profile becomes the event's (an upsert, so
     a redelivered event changes nothing)."""
     assert isinstance(data, enrollment.ParticipantProfile)
-    candidate = await uow.session.get(Candidate, data.participant_id) or Candidate(
+    uow.upsert(
+        Candidate,
         id=data.participant_id,
         org=event.org,
-        program_id=data.program_id,
-        employee_id=data.employee_id,
-        role=data.role,
+        **data.model_dump(
+            include={
+                "program_id",
+                "employee_id",
+                "role",
+                "themes",
+                "answers",
+                "availability",
+                "tz_offset_h",
+                "manager_chain",
+                "skills_offered",
+                "skills_sought",
+                "languages",
+                "level",
+                "department",
+                "capacity",
+                "volunteer",
+            }
+        ),
     )
-    for field in (
-        "themes",
-        "answers",
-        "availability",
-        "tz_offset_h",
-        "manager_chain",
-        "skills_offered",
-        "skills_sought",
-        "languages",
-        "level",
-        "department",
-        "capacity",
-        "volunteer",
-    ):
-        setattr(candidate, field, getattr(data, field))
-    uow.session.add(candidate)
 
 
 async def on_participant_updated(uow: UnitOfWork, event: Event, data: EventData) -> None:

@@ -10,7 +10,6 @@ from services.reporting.models import (
     ReportRating,
     ReportSession,
 )
-from services.reporting.usecases import upsert
 from shared.contracts import enrollment, feedback, matching, sessions
 from shared.events import Event, EventData
 from shared.uow import UnitOfWork
@@ -18,10 +17,8 @@ from shared.uow import UnitOfWork
 
 async def on_program_created(uow: UnitOfWork, event: Event, d: EventData) -> None:
     assert isinstance(d, enrollment.ProgramCreated)
-    await upsert(
-        uow,
+    uow.upsert(
         ReportProgram,
-        d.program_id,
         id=d.program_id,
         org=event.org,
         name=d.name,
@@ -32,10 +29,8 @@ async def on_program_created(uow: UnitOfWork, event: Event, d: EventData) -> Non
 async def on_participant(uow: UnitOfWork, event: Event, d: EventData) -> None:
     assert isinstance(d, enrollment.ParticipantEnrolled | enrollment.ParticipantWithdrawn)
     active = isinstance(d, enrollment.ParticipantEnrolled)
-    await upsert(
-        uow,
+    uow.upsert(
         ReportParticipant,
-        d.participant_id,
         id=d.participant_id,
         program_id=d.program_id,
         role=d.role,
@@ -62,7 +57,7 @@ async def on_match(uow: UnitOfWork, event: Event, d: EventData) -> None:
         values["replaces_match_id"] = d.replaces_match_id
     if isinstance(d, matching.MatchEnded | matching.MatchDeclined):
         values["end_reason"] = d.reason
-    await upsert(uow, ReportMatch, d.match_id, **values)
+    uow.upsert(ReportMatch, **values)
 
 
 _SESSION_STATUS = {
@@ -74,10 +69,8 @@ _SESSION_STATUS = {
 
 async def on_session(uow: UnitOfWork, event: Event, d: EventData) -> None:
     assert isinstance(d, sessions.SessionFacts)
-    await upsert(
-        uow,
+    uow.upsert(
         ReportSession,
-        d.session_id,
         id=d.session_id,
         program_id=d.program_id,
         status=_SESSION_STATUS[event.type],
@@ -86,10 +79,8 @@ async def on_session(uow: UnitOfWork, event: Event, d: EventData) -> None:
 
 async def on_feedback(uow: UnitOfWork, event: Event, d: EventData) -> None:
     assert isinstance(d, feedback.FeedbackSubmitted)
-    await upsert(
-        uow,
+    uow.upsert(
         ReportRating,
-        d.feedback_id,
         feedback_id=d.feedback_id,
         program_id=d.program_id,
         match_id=d.match_id,
@@ -99,7 +90,7 @@ async def on_feedback(uow: UnitOfWork, event: Event, d: EventData) -> None:
 
 async def on_at_risk(uow: UnitOfWork, event: Event, d: EventData) -> None:
     assert isinstance(d, feedback.RelationshipAtRisk)
-    await upsert(uow, ReportAtRisk, d.match_id, match_id=d.match_id, program_id=d.program_id)
+    uow.upsert(ReportAtRisk, match_id=d.match_id, program_id=d.program_id)
 
 
 HANDLERS = {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlmodel import SQLModel, select
+from sqlmodel import select
 
 from services.reporting import domain
 from services.reporting.models import (
@@ -16,17 +16,6 @@ from services.reporting.models import (
 )
 from shared.errors import NotFound
 from shared.uow import UnitOfWork
-
-
-async def upsert(uow: UnitOfWork, model: type[SQLModel], key: str, **values: object) -> None:
-    """Insert or update one read-model row (handlers are idempotent by construction)."""
-    row = await uow.session.get(model, key)
-    if row is None:
-        row = model(**values)
-    else:
-        for name, value in values.items():
-            setattr(row, name, value)
-    uow.session.add(row)
 
 
 async def program_report(*, uow: UnitOfWork, org: str, program_id: str) -> ProgramReport:

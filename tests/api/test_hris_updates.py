@@ -163,3 +163,34 @@ async def test_a_match_the_org_chart_puts_in_a_reporting_line_is_replaced(api: A
     assert new["mentor_employee_id"] == "bob"
     old = await api.ok("GET", f"/v1/matches/{first['id']}")
     assert (old["status"], old["end_reason"]) == ("ended", "incompatible")
+
+
+async def test_one_batch_hires_a_manager_and_their_reports_and_updates_them(api: Api) -> None:
+    """Applied in bulk, a batch still reads its own writes: a report hired with the manager
+    hired just before, an update of someone hired earlier in the same batch, a repeated id."""
+
+    def hired(eid: str, **extra: Any) -> dict[str, Any]:
+        employee = {"id": eid, "name": eid.title(), "languages": ["fr"], **extra}
+        return {"event_id": f"bulk-{eid}", "type": "hired", "employee": employee}
+
+    events = [
+        hired("boss", level=9),
+        *[hired(f"rep{i}", level=2, manager_id="boss") for i in range(50)],
+        {
+            "event_id": "bulk-rep0-promoted",
+            "type": "updated",
+            "employee": {"id": "rep0", "name": "Rep0", "languages": ["fr"], "level": 4},
+        },
+        hired("boss", level=9),  # the same event id again in the batch
+    ]
+    result = await api.ok("POST", "/v1/hris/events", headers=api.hris, json={"events": events})
+    statuses = [r["status"] for r in result["results"]]
+    assert statuses.count("applied") == 52 and statuses[-1] == "duplicate"
+    rep0 = await api.ok("GET", "/v1/employees/rep0")
+    rep1 = await api.ok("GET", "/v1/employees/rep1")
+    assert rep0["level"] == 4 and rep0["manager_id"] is None
+    assert rep1["level"] == 2 and rep1["manager_id"] == "boss"
+    program = await api.ok("POST", "/v1/programs", expect=201, json={"name": "Bulk"})
+    await api.enrol(program["id"], "rep1", "mentee", skills_sought=["sql"])
+    again = await api.ok("POST", "/v1/hris/events", headers=api.hris, json={"events": events})
+    assert {r["status"] for r in again["results"]} == {"duplicate"}
