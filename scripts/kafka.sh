@@ -159,10 +159,13 @@ stop() {
   wait
 }
 
-kill_node() {
+kill_node() { # SIGKILL, then wait until the process is gone (its ports closed)
   local p
   p=$(pid_of "$1")
-  [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true
+  if [ -n "$p" ]; then
+    kill -9 "$p" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  fi
   rm -f "$(node_dir "$1")/pid"
 }
 

@@ -30,6 +30,9 @@ from shared.messaging.bus import Deliver, Message, Record, ended, stop_gracefull
 
 log = logging.getLogger(__name__)
 
+_REQUEST_TIMEOUT_MS = 10_000
+_PUBLISH_TIMEOUT_S = 3 * _REQUEST_TIMEOUT_MS / 1000
+
 # The brokers no longer know this producer's id or sequence: only a new producer recovers.
 _PRODUCER_STATE_LOST = (
     OutOfOrderSequenceNumber,
@@ -79,7 +82,7 @@ class KafkaBus:
             linger_ms=2,
             # A batch the brokers cannot take fails after this, and the relay tries again (the
             # rows stay unsent meanwhile); aiokafka's 40 s default slowed recovery.
-            request_timeout_ms=10_000,
+            request_timeout_ms=_REQUEST_TIMEOUT_MS,
         )
 
     async def _replace_producer(self) -> None:
@@ -228,12 +231,18 @@ class KafkaBus:
             raise RuntimeError("kafka producer not started")
         await self._require_topics({r.topic for r in records})
         producer = self._producer
-        try:
+
+        async def send_all() -> None:
             futures = [
                 await producer.send(r.topic, r.value, key=r.key.encode(), headers=r.headers)
                 for r in records
             ]
             await asyncio.gather(*futures)
+
+        try:
+            # Bounded: a batch aiokafka keeps retrying (e.g. to a topic a re-created broker
+            # lacks) must fail so that the relay can repair and try again.
+            await asyncio.wait_for(send_all(), _PUBLISH_TIMEOUT_S)
         except _PRODUCER_STATE_LOST:
             if self._producer is producer:
                 log.warning("kafka producer state lost by the brokers; starting a new producer")

@@ -1,0 +1,280 @@
+"""API under load (scripts/bench-api.sh): 50 concurrent clients mixing reads and writes against
+the distributed stack (five service processes on PostgreSQL and Kafka, and the gateway), first
+through the gateway, then straight to each resource's service, in one run.
+
+The mix, per request: 25 % a programme, 20 % a page of employees of a department, 15 % the
+programme's participants, 10 % its matches, 10 % its report, 15 % an enrolment (a write that
+emits an event), 5 % an HRIS update of one employee (a write that emits events). Prints
+requests/s, p50/p95/p99 latency and errors (any non-2xx, or a transport error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import httpx
+from sqlalchemy.engine import make_url
+
+from services import SERVICE_NAMES
+from shared.auth import Role, mint_token
+from shared.gateway import resource_table
+from shared.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def _databases(pg: str, tag: str) -> str:
+    url = make_url(pg)
+    conn = await asyncpg.connect(
+        host=url.host, port=url.port, user=url.username, database="postgres"
+    )
+    try:
+        for svc in SERVICE_NAMES:
+            await conn.execute(f'CREATE DATABASE "bench_{tag}_{svc}"')
+    finally:
+        await conn.close()
+    return f"{pg.rstrip('/')}/bench_{tag}_{{service}}"
+
+
+def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "shared.cli", *args, "--log-level", "warning"],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+async def _ready(url: str) -> None:
+    async with httpx.AsyncClient(timeout=2) as c:
+        for _ in range(900):
+            try:
+                if (await c.get(f"{url}/readyz")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+    raise TimeoutError(f"{url} not ready")
+
+
+@dataclass
+class Result:
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    examples: list[str] = field(default_factory=list)
+
+
+async def _load(
+    route: Callable[[str], str], clients: int, seconds: float, seed: dict, org: str
+) -> tuple[Result, float]:
+    settings = Settings()
+    admin = {"Authorization": f"Bearer {mint_token(settings, org=org, role=Role.admin)}"}
+    hris = {"Authorization": f"Bearer {mint_token(settings, org=org, role=Role.hris)}"}
+    program = seed["program"]
+    free: list[str] = seed["unenrolled"]  # shared by the runs: each employee enrols once
+    result = Result()
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+
+    async def one(client: httpx.AsyncClient) -> httpx.Response:
+        r = random.random()
+        if r < 0.25:
+            return await client.get(route(f"/v1/programs/{program}"), headers=admin)
+        if r < 0.45:
+            dept = f"d{random.randrange(8)}"
+            return await client.get(
+                route("/v1/employees"), params={"department": dept, "limit": 20}, headers=admin
+            )
+        if r < 0.60:
+            return await client.get(
+                route("/v1/participants"),
+                params={"program_id": program, "limit": 20},
+                headers=admin,
+            )
+        if r < 0.70:
+            return await client.get(
+                route("/v1/matches"), params={"program_id": program, "limit": 20}, headers=admin
+            )
+        if r < 0.80:
+            return await client.get(route(f"/v1/reports/programs/{program}"), headers=admin)
+        if r < 0.95 and free:
+            employee = free.pop()
+            body = {
+                "program_id": program,
+                "employee_id": employee,
+                "role": "mentee",
+                "skills_sought": ["python"],
+            }
+            return await client.post(route("/v1/participants"), json=body, headers=admin)
+        eid = random.choice(seed["employees"])
+        event = {
+            "event_id": f"upd-{uuid.uuid4().hex}",
+            "type": "updated",
+            "employee": {
+                "id": eid,
+                "name": eid.upper(),
+                "department": f"d{random.randrange(8)}",
+                "level": random.randrange(1, 10),
+                "languages": ["fr", "en"],
+            },
+        }
+        return await client.post(route("/v1/hris/events"), json={"events": [event]}, headers=hris)
+
+    deadline = time.perf_counter() + seconds
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        while time.perf_counter() < deadline:
+            t0 = time.perf_counter()
+            try:
+                response = await one(client)
+                ok = response.status_code < 300
+                why = f"{response.status_code} {response.text[:120]}"
+            except httpx.HTTPError as exc:
+                ok, why = False, repr(exc)
+            result.latencies.append((time.perf_counter() - t0) * 1000)
+            if not ok:
+                result.errors += 1
+                if len(result.examples) < 3:
+                    result.examples.append(why)
+
+    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker(client) for _ in range(clients)))
+        elapsed = time.perf_counter() - t0
+    return result, elapsed
+
+
+async def _seed(gateway: str, org: str, employees: int) -> dict:
+    settings = Settings()
+    admin = {"Authorization": f"Bearer {mint_token(settings, org=org, role=Role.admin)}"}
+    hris = {"Authorization": f"Bearer {mint_token(settings, org=org, role=Role.hris)}"}
+    ids = [f"emp{i}" for i in range(employees)]
+    async with httpx.AsyncClient(base_url=gateway, timeout=60) as c:
+        events = [
+            {
+                "event_id": f"hire-{e}",
+                "type": "hired",
+                "employee": {
+                    "id": e,
+                    "name": e.upper(),
+                    "department": f"d{i % 8}",
+                    "level": 1 + i % 10,
+                    "languages": ["fr", "en"],
+                },
+            }
+            for i, e in enumerate(ids)
+        ]
+        r = await c.post("/v1/hris/events", json={"events": events}, headers=hris)
+        r.raise_for_status()
+        r = await c.post("/v1/programs", json={"name": "Load"}, headers=admin)
+        r.raise_for_status()
+        program = r.json()["id"]
+        mentors = ids[:40]
+        for e in mentors:
+            body = {
+                "program_id": program,
+                "employee_id": e,
+                "role": "mentor",
+                "skills_offered": ["python"],
+                "capacity": 3,
+            }
+            (await c.post("/v1/participants", json=body, headers=admin)).raise_for_status()
+    unenrolled = ids[40:]
+    random.shuffle(unenrolled)
+    return {"program": program, "employees": ids, "unenrolled": unenrolled}
+
+
+def _row(name: str, result: Result, elapsed: float) -> str:
+    lat = sorted(result.latencies)
+    q = statistics.quantiles(lat, n=100) if len(lat) > 1 else [lat[0]] * 99
+    return (
+        f"{name:24} {len(lat) / elapsed:9.0f} {q[49]:8.1f} {q[94]:8.1f} {q[98]:8.1f} "
+        f"{result.errors:7d}"
+    )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--employees", type=int, default=5_000)
+    args = parser.parse_args()
+    kafka, pg = os.environ["BENCH_KAFKA_BOOTSTRAP"], os.environ["BENCH_PG_URL"]
+    tag = uuid.uuid4().hex[:8]
+    db_url = await _databases(pg, tag)
+    logs = Path(tempfile.mkdtemp(prefix="binome-bench-api-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BINOME_")}
+    env.update(
+        BINOME_BUS="kafka",
+        BINOME_KAFKA_BOOTSTRAP=kafka,
+        BINOME_DATABASE_URL=db_url,
+        BINOME_TOPIC_PREFIX=f"bench{tag}.",
+    )
+    procs: list[subprocess.Popen] = []
+    urls: dict[str, str] = {}
+    try:
+        for svc in SERVICE_NAMES:
+            port = _free_port()
+            urls[svc] = f"http://127.0.0.1:{port}"
+            procs.append(
+                _spawn(["serve", "--service", svc, "--port", str(port)], env, logs / f"{svc}.log")
+            )
+        gport = _free_port()
+        routes = [a for svc, url in urls.items() for a in ("--route", f"{svc}={url}")]
+        procs.append(_spawn(["gateway", "--port", str(gport), *routes], env, logs / "gateway.log"))
+        for url in urls.values():
+            await _ready(url)
+        gateway = f"http://127.0.0.1:{gport}"
+        seed = await _seed(gateway, "bench", args.employees)
+        await asyncio.sleep(2.0)  # let the seed's events settle
+        table = resource_table(urls)
+
+        def direct(path: str) -> str:
+            return table[path.split("/")[2]] + path
+
+        print(
+            f"API under load: {args.clients} clients, {args.seconds:.0f} s each, mixed reads and "
+            f"writes (one run, this machine; logs in {logs})"
+        )
+        print(f"{'path':24} {'req/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7}")
+        print("-" * 68)
+        for name, route in (
+            ("through the gateway", lambda p: gateway + p),
+            ("direct to the services", direct),
+        ):
+            result, elapsed = await _load(route, args.clients, args.seconds, seed, "bench")
+            print(_row(name, result, elapsed))
+            for example in result.examples:
+                print(f"  e.g. {example}")
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
