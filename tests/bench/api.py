@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import random
 import socket
@@ -82,6 +83,7 @@ async def _ready(url: str) -> None:
 class Result:
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
+    by_kind: dict[str, list[float]] = field(default_factory=dict)
     examples: list[str] = field(default_factory=list)
 
 
@@ -96,27 +98,29 @@ async def _load(
     result = Result()
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
 
-    async def one(client: httpx.AsyncClient) -> httpx.Response:
+    async def one(client: httpx.AsyncClient) -> tuple[str, httpx.Response]:
         r = random.random()
         if r < 0.25:
-            return await client.get(route(f"/v1/programs/{program}"), headers=admin)
+            return "program", await client.get(route(f"/v1/programs/{program}"), headers=admin)
         if r < 0.45:
             dept = f"d{random.randrange(8)}"
-            return await client.get(
+            return "employees", await client.get(
                 route("/v1/employees"), params={"department": dept, "limit": 20}, headers=admin
             )
         if r < 0.60:
-            return await client.get(
+            return "participants", await client.get(
                 route("/v1/participants"),
                 params={"program_id": program, "limit": 20},
                 headers=admin,
             )
         if r < 0.70:
-            return await client.get(
+            return "matches", await client.get(
                 route("/v1/matches"), params={"program_id": program, "limit": 20}, headers=admin
             )
         if r < 0.80:
-            return await client.get(route(f"/v1/reports/programs/{program}"), headers=admin)
+            return "report", await client.get(
+                route(f"/v1/reports/programs/{program}"), headers=admin
+            )
         if r < 0.95 and free:
             employee = free.pop()
             body = {
@@ -125,7 +129,7 @@ async def _load(
                 "role": "mentee",
                 "skills_sought": ["python"],
             }
-            return await client.post(route("/v1/participants"), json=body, headers=admin)
+            return "enrol", await client.post(route("/v1/participants"), json=body, headers=admin)
         eid = random.choice(seed["employees"])
         event = {
             "event_id": f"upd-{uuid.uuid4().hex}",
@@ -138,20 +142,25 @@ async def _load(
                 "languages": ["fr", "en"],
             },
         }
-        return await client.post(route("/v1/hris/events"), json={"events": [event]}, headers=hris)
+        return "hris", await client.post(
+            route("/v1/hris/events"), json={"events": [event]}, headers=hris
+        )
 
     deadline = time.perf_counter() + seconds
 
     async def worker(client: httpx.AsyncClient) -> None:
         while time.perf_counter() < deadline:
             t0 = time.perf_counter()
+            kind = "?"
             try:
-                response = await one(client)
+                kind, response = await one(client)
                 ok = response.status_code < 300
                 why = f"{response.status_code} {response.text[:120]}"
             except httpx.HTTPError as exc:
                 ok, why = False, repr(exc)
-            result.latencies.append((time.perf_counter() - t0) * 1000)
+            ms = (time.perf_counter() - t0) * 1000
+            result.latencies.append(ms)
+            result.by_kind.setdefault(kind, []).append(ms)
             if not ok:
                 result.errors += 1
                 if len(result.examples) < 3:
@@ -204,6 +213,10 @@ async def _seed(gateway: str, org: str, employees: int) -> dict:
     return {"program": program, "employees": ids, "unenrolled": unenrolled}
 
 
+def _p99(values: list[float]) -> float:
+    return statistics.quantiles(values, n=100)[98] if len(values) > 1 else values[0]
+
+
 def _row(name: str, result: Result, elapsed: float) -> str:
     lat = sorted(result.latencies)
     q = statistics.quantiles(lat, n=100) if len(lat) > 1 else [lat[0]] * 99
@@ -214,6 +227,9 @@ def _row(name: str, result: Result, elapsed: float) -> str:
 
 
 async def main() -> None:
+    # The figures, not the clients' reconnection chatter while topics are being created.
+    logging.basicConfig(level=logging.ERROR)
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=15.0)
@@ -264,6 +280,13 @@ async def main() -> None:
         ):
             result, elapsed = await _load(route, args.clients, args.seconds, seed, "bench")
             print(_row(name, result, elapsed))
+            print(
+                "  "
+                + ", ".join(
+                    f"{kind} p50 {statistics.median(v):.0f} / p99 {_p99(v):.0f}"
+                    for kind, v in sorted(result.by_kind.items())
+                )
+            )
             for example in result.examples:
                 print(f"  e.g. {example}")
     finally:

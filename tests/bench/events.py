@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import statistics
 import subprocess
@@ -399,6 +400,9 @@ async def bench_hris(bootstrap: str, pg: str, sizes: list[int]) -> list[tuple[in
 
 
 async def main() -> None:
+    # The figures, not the clients' reconnection chatter while topics are being created.
+    logging.basicConfig(level=logging.ERROR)
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--rate", type=int, default=1_000, help="events/s of the steady stream")
