@@ -34,7 +34,12 @@ def create_engine(url: str) -> AsyncEngine:
     # a third of the database traffic under load. A connection found dead instead fails its
     # first use as a transient error (503 with Retry-After, or a consumer retry) and SQLAlchemy
     # then discards the whole pool, so a database restart costs one failed attempt.
-    return sa_async.create_async_engine(url, pool_size=10, max_overflow=10)
+    engine = sa_async.create_async_engine(url, pool_size=10, max_overflow=10)
+    # Many-row inserts (inbox rows, outbox rows, upserts) as multi-row VALUES statements, a
+    # page of up to 1,000 rows each: PostgreSQL runs one statement per page instead of one per
+    # row (asyncpg's executemany pipelines, but the server still executes every row alone).
+    engine.sync_engine.dialect.use_insertmanyvalues_wo_returning = True
+    return engine
 
 
 def _make_sqlite_transactions_serial(engine: AsyncEngine) -> None:

@@ -21,8 +21,10 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Table, event, insert, select
+from sqlalchemy import ARRAY, Table, event, func, insert, select
+from sqlalchemy import cast as sa_cast
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import ORMExecuteState, Session
 from sqlmodel import SQLModel
@@ -132,11 +134,24 @@ class UnitOfWork:
     async def processed_ids(self, consumer: str, event_ids: list[str]) -> set[str]:
         """Which of these events the consumer group has applied already (one query)."""
         conn = await self.session.connection()
-        rows = await conn.execute(
-            select(self._inbox.c.event_id).where(
-                self._inbox.c.consumer == consumer, self._inbox.c.event_id.in_(set(event_ids))
+        inbox, ids = self._inbox, sorted(set(event_ids))
+        if conn.dialect.name == "postgresql":
+            # One primary-key lookup per id, whatever the planner's statistics say: with
+            # `consumer = x AND event_id IN (...)` a young, fast-growing inbox was read whole
+            # for its consumer and filtered (100+ ms per batch at 20,000 rows).
+            wanted = func.unnest(
+                sa_cast(array(ids), ARRAY(inbox.c.event_id.type))
+            ).table_valued("id").render_derived()
+            query = (
+                select(inbox.c.event_id)
+                .select_from(wanted)
+                .join(inbox, (inbox.c.consumer == consumer) & (inbox.c.event_id == wanted.c.id))
             )
-        )
+        else:
+            query = select(inbox.c.event_id).where(
+                inbox.c.consumer == consumer, inbox.c.event_id.in_(ids)
+            )
+        rows = await conn.execute(query)
         return set(rows.scalars())
 
     def mark_processed(self, consumer: str, event: Event) -> None:
