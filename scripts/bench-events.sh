@@ -6,10 +6,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/venv.sh
-export KAFKA_PORT=${KAFKA_PORT:-19092}
-export PG_PORT=${PG_PORT:-55432}
-scripts/postgres.sh start
-scripts/kafka.sh start
-export BENCH_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT
-export BENCH_PG_URL=postgresql+asyncpg://postgres@127.0.0.1:$PG_PORT
+source scripts/lib/infra.sh
+export BENCH_KAFKA_BOOTSTRAP=$KAFKA_BOOTSTRAP BENCH_PG_URL=$PG_URL
 exec .venv/bin/python -m tests.bench.events "$@"

@@ -7,10 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/venv.sh
 
-export KAFKA_PORT=${KAFKA_PORT:-19092}
-export PG_PORT=${PG_PORT:-55432}
-scripts/postgres.sh start
-scripts/kafka.sh start
+source scripts/lib/infra.sh
 
 services=(enrollment matching sessions feedback reporting)
 for svc in "${services[@]}"; do
@@ -19,7 +16,7 @@ for svc in "${services[@]}"; do
 done
 
 export BINOME_BUS=kafka
-export BINOME_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT
+export BINOME_KAFKA_BOOTSTRAP=$KAFKA_BOOTSTRAP
 export BINOME_DATABASE_URL="postgresql+asyncpg://postgres@127.0.0.1:$PG_PORT/binome_{service}"
 mkdir -p data/logs
 pids=()

@@ -7,12 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/venv.sh
 
-export KAFKA_PORT=${KAFKA_PORT:-19092}
-export PG_PORT=${PG_PORT:-55432}
-scripts/postgres.sh start
-scripts/kafka.sh start
-export TEST_KAFKA_BOOTSTRAP=${TEST_KAFKA_BOOTSTRAP:-127.0.0.1:$KAFKA_PORT}
-export TEST_PG_URL=${TEST_PG_URL:-postgresql+asyncpg://postgres@127.0.0.1:$PG_PORT}
+source scripts/lib/infra.sh
+export TEST_KAFKA_BOOTSTRAP=${TEST_KAFKA_BOOTSTRAP:-$KAFKA_BOOTSTRAP}
+export TEST_PG_URL=${TEST_PG_URL:-$PG_URL}
 
 .venv/bin/ruff check --quiet .
 .venv/bin/mypy shared services

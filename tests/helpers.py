@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,10 +15,31 @@ from typing import Any, TypeVar
 import httpx
 
 from shared.auth import Role, mint_token
-from shared.settings import Settings
+from shared.settings import BusKind, Settings
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def topic_prefix() -> str:
+    """Topics and groups of their own per test, so no test reads another's events."""
+    return f"t{uuid.uuid4().hex[:8]}."
+
+
+def kafka_settings(bootstrap: str, database_url: str, prefix: str, **extra: Any) -> Settings:
+    """A service under test on Kafka: its own topics (prefix), quick retries and polls."""
+    quick: dict[str, Any] = {
+        "consumer_retry_backoff_s": 0.01,
+        "retry_max_backoff_s": 0.3,
+        "outbox_poll_interval_s": 0.2,
+    }
+    return Settings(
+        bus=BusKind.kafka,
+        kafka_bootstrap=bootstrap,
+        database_url=database_url,
+        topic_prefix=prefix,
+        **{**quick, **extra},
+    )
 
 
 async def binome_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -124,6 +124,13 @@ class KafkaCluster:
     async def wipe(self) -> None:
         await self.run("wipe")
 
+    async def __aenter__(self) -> KafkaCluster:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.wipe()
+
 
 def _free_port_block(n: int) -> int:
     """A base port such that base .. base+n-1 are all free on 127.0.0.1, below the ephemeral

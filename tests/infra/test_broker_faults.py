@@ -20,12 +20,10 @@ import httpx
 import pytest
 
 from shared.app import build_app
-from shared.events import dead_letter_topic
-from shared.messaging.kafka_bus import KafkaBus
-from shared.settings import BusKind, Settings
 from tests import testkit
-from tests.helpers import eventually
+from tests.helpers import eventually, kafka_settings, topic_prefix
 from tests.infra.kafka_tools import KafkaCluster
+from tests.testkit import KitClient
 
 pytestmark = pytest.mark.infra
 
@@ -62,52 +60,28 @@ class Writer:
             await asyncio.sleep(0.02)
 
 
-@dataclass
-class Service:
-    name: str
-    prefix: str
-    client: httpx.AsyncClient
-    bootstrap: str
-
-    async def counts(self, run: str) -> dict[str, int]:
-        return (await self.client.get(f"/v1/testkit/{run}")).json()
-
-    async def dead_letters(self) -> int:
-        bus = KafkaBus(self.bootstrap, client_id="test-broker-faults")
-        return await bus.count(dead_letter_topic(f"{self.prefix}binome-{self.name}", self.prefix))
-
-
 async def _service(
     cluster: KafkaCluster,
     pg_databases,
     replication: int,  # type: ignore[no-untyped-def]
-) -> AsyncIterator[Service]:
+) -> AsyncIterator[KitClient]:
     name = f"testkit_{uuid.uuid4().hex[:8]}"
     url = await pg_databases([name])
-    prefix = f"t{uuid.uuid4().hex[:8]}."
-    settings = Settings(
-        bus=BusKind.kafka,
-        kafka_bootstrap=cluster.bootstrap,
-        database_url=url,
-        topic_prefix=prefix,
-        topic_replication=replication,
-        consumer_retry_backoff_s=0.01,
-        retry_max_backoff_s=0.5,
-        outbox_poll_interval_s=0.2,
-    )
+    prefix = topic_prefix()
+    settings = kafka_settings(cluster.bootstrap, url, prefix, topic_replication=replication)
     app = build_app([testkit.definition(name)], settings, name=name)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://kit") as client:
-            yield Service(name, prefix, client, cluster.bootstrap)
+            yield KitClient(name, prefix, client, cluster.bootstrap)
 
 
-async def _all_applied(svc: Service, run: str, n: int) -> dict[str, int] | None:
+async def _all_applied(svc: KitClient, run: str, n: int) -> dict[str, int] | None:
     counts = await svc.counts(run)
     return counts if counts["distinct"] >= n else None
 
 
-async def _settled(svc: Service, writer: Writer) -> None:
+async def _settled(svc: KitClient, writer: Writer) -> None:
     """Every accepted write's events applied once, nothing dead-lettered."""
     assert writer.refused == [], writer.refused[:5]
     await eventually(
@@ -121,12 +95,8 @@ async def _settled(svc: Service, writer: Writer) -> None:
 
 @pytest.fixture
 async def broker(tmp_path: Path) -> AsyncIterator[KafkaCluster]:
-    cluster = KafkaCluster(tmp_path / "kafka", nodes=1)
-    await cluster.start()
-    try:
+    async with KafkaCluster(tmp_path / "kafka", nodes=1) as cluster:
         yield cluster
-    finally:
-        await cluster.wipe()
 
 
 async def test_broker_restarted_with_its_data_under_a_write_stream_loses_nothing(
@@ -169,9 +139,7 @@ async def test_topics_lost_by_the_broker_are_created_again(
 ) -> None:
     """A broker re-created empty (its data wiped): the relay creates the topics again instead
     of looping on "topic not found", and the unsent rows go out."""
-    cluster = KafkaCluster(tmp_path / "kafka", nodes=1)
-    await cluster.start()
-    try:
+    async with KafkaCluster(tmp_path / "kafka", nodes=1) as cluster:
         async for svc in _service(cluster, pg_databases, replication=1):
             run = uuid.uuid4().hex
             await cluster.wipe()
@@ -181,18 +149,12 @@ async def test_topics_lost_by_the_broker_are_created_again(
             await asyncio.sleep(1.0)
             await writer.stop()
             await _settled(svc, writer)
-    finally:
-        await cluster.wipe()
 
 
 @pytest.fixture
 async def cluster3(tmp_path: Path) -> AsyncIterator[KafkaCluster]:
-    cluster = KafkaCluster(tmp_path / "kafka3", nodes=3)
-    await cluster.start()
-    try:
+    async with KafkaCluster(tmp_path / "kafka3", nodes=3) as cluster:
         yield cluster
-    finally:
-        await cluster.wipe()
 
 
 async def test_three_broker_cluster_survives_losing_one_broker(

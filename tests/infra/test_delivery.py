@@ -27,30 +27,13 @@ import pytest
 from shared.app import build_app
 from shared.events import dead_letter_topic
 from shared.messaging.kafka_bus import KafkaBus
-from shared.settings import BusKind, Settings
 from tests import testkit
 from tests.dlq_scenario import dead_letters_replayed_after_a_fix
-from tests.helpers import eventually
+from tests.helpers import eventually, kafka_settings, topic_prefix
 from tests.infra.kafka_tools import group_members, produce, read_topic, wire
 
 pytestmark = pytest.mark.infra
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _settings(kafka: str, db_url: str, prefix: str) -> Settings:
-    return Settings(
-        bus=BusKind.kafka,
-        kafka_bootstrap=kafka,
-        database_url=db_url,
-        topic_prefix=prefix,
-        consumer_retry_backoff_s=0.01,
-        outbox_poll_interval_s=0.2,
-    )
-
-
-def _prefix() -> str:
-    """Topics of their own per test, so no test reads another's events on a shared broker."""
-    return f"t{uuid.uuid4().hex[:8]}."
 
 
 def _inc(
@@ -63,8 +46,10 @@ def _inc(
 async def kit(kafka_bootstrap: str, pg_databases) -> AsyncIterator[Kit]:  # type: ignore[no-untyped-def]
     name = f"testkit_{uuid.uuid4().hex[:8]}"
     url = await pg_databases([name])
-    prefix = _prefix()
-    app = build_app([testkit.definition(name)], _settings(kafka_bootstrap, url, prefix), name=name)
+    prefix = topic_prefix()
+    app = build_app(
+        [testkit.definition(name)], kafka_settings(kafka_bootstrap, url, prefix), name=name
+    )
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://kit") as client:
@@ -173,7 +158,7 @@ async def test_sigkill_mid_burst_then_restart_applies_each_event_once(
     run = uuid.uuid4().hex
     burst = 3000
     log = tmp_path / "testkit.log"
-    p = _prefix()
+    p = topic_prefix()
     proc = _spawn(name, port, kafka_bootstrap, url, p, log)
     try:
         async with httpx.AsyncClient(base_url=base, timeout=5) as client:
@@ -229,7 +214,7 @@ async def test_replicas_share_partitions_and_survive_one_being_killed(
     """
     name = f"testkit_{uuid.uuid4().hex[:8]}"
     url = await pg_databases([name])
-    p = _prefix()
+    p = topic_prefix()
     ports = [_free_port(), _free_port()]
     log = tmp_path / "replicas.log"
     procs = [_spawn(name, port, kafka_bootstrap, url, p, log) for port in ports]

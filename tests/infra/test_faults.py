@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -18,12 +17,11 @@ from sqlalchemy.engine import make_url
 
 from services import load
 from shared.app import build_app
-from shared.events import dead_letter_topic
-from shared.messaging.kafka_bus import KafkaBus
-from shared.settings import BusKind, Settings
+from shared.settings import Settings
 from tests import testkit
-from tests.helpers import auth, eventually
+from tests.helpers import auth, eventually, kafka_settings, topic_prefix
 from tests.infra.kafka_tools import produce, wire
+from tests.testkit import KitClient
 from tests.testkit.faultproxy import FaultProxy
 
 pytestmark = pytest.mark.infra
@@ -43,50 +41,22 @@ def _through(proxy: FaultProxy, db_url: str) -> str:
     return db_url.replace(f"{real.host}:{real.port}/", f"127.0.0.1:{proxy.port}/")
 
 
-@dataclass
-class Kit:
-    name: str
-    prefix: str
-    client: httpx.AsyncClient
-    kafka: str
-
-    async def counts(self, run: str) -> dict[str, int]:
-        return (await self.client.get(f"/v1/testkit/{run}")).json()
-
-    async def dead_letters(self) -> int:
-        bus = KafkaBus(self.kafka, client_id="test-faults")
-        group = f"{self.prefix}binome-{self.name}"
-        return await bus.count(dead_letter_topic(group, self.prefix))
-
-
-def _settings(kafka: str, db_url: str, prefix: str, **extra: object) -> Settings:
-    return Settings(
-        bus=BusKind.kafka,
-        kafka_bootstrap=kafka,
-        database_url=db_url,
-        topic_prefix=prefix,
-        consumer_retry_backoff_s=0.01,
-        retry_max_backoff_s=0.3,
-        **extra,  # type: ignore[arg-type]
-    )
-
-
 @pytest.fixture
 async def kit_through_proxy(
     kafka_bootstrap: str,
     pg_databases,  # type: ignore[no-untyped-def]
     pg_proxy: FaultProxy,
-) -> AsyncIterator[Kit]:
+) -> AsyncIterator[KitClient]:
     name = f"testkit_{uuid.uuid4().hex[:8]}"
     url = _through(pg_proxy, await pg_databases([name]))
-    prefix = f"t{uuid.uuid4().hex[:8]}."
+    prefix = topic_prefix()
     # The relay polls rarely: the only COMMITs on the wire are the consumer's.
-    settings = _settings(kafka_bootstrap, url, prefix, outbox_poll_interval_s=300)
+    settings = kafka_settings(kafka_bootstrap, url, prefix, outbox_poll_interval_s=300)
     app = build_app([testkit.definition(name)], settings, name=name)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://kit") as client:
-            yield Kit(name, prefix, client, kafka_bootstrap)
+            yield KitClient(name, prefix, client, kafka_bootstrap)
 
 
 def _burst(run: str, prefix: str, n: int) -> list:
@@ -98,7 +68,7 @@ def _burst(run: str, prefix: str, n: int) -> list:
     ]
 
 
-async def _applied_at_least(kit: Kit, run: str, n: int) -> dict[str, int] | None:
+async def _applied_at_least(kit: KitClient, run: str, n: int) -> dict[str, int] | None:
     try:
         counts = await kit.counts(run)
     except Exception:  # the database may be away while we ask
@@ -107,13 +77,13 @@ async def _applied_at_least(kit: Kit, run: str, n: int) -> dict[str, int] | None
 
 
 async def test_database_outage_during_a_backlog_loses_nothing(
-    kit_through_proxy: Kit, pg_proxy: FaultProxy
+    kit_through_proxy: KitClient, pg_proxy: FaultProxy
 ) -> None:
     """The data-loss scenario: a consumer with thousands of events behind it meets a database
     outage. Before failure classes, the events in hand failed three quick retries and went to
     the dead-letter topic, their offsets committed past: lost for the service."""
     kit, run, burst = kit_through_proxy, uuid.uuid4().hex, 3000
-    await produce(kit.kafka, _burst(run, kit.prefix, burst))
+    await produce(kit.bootstrap, _burst(run, kit.prefix, burst))
     at_cut = await eventually(
         lambda: _applied_at_least(kit, run, 200), interval=0.01, what="backlog being applied"
     )
@@ -137,13 +107,13 @@ async def test_database_outage_during_a_backlog_loses_nothing(
 
 @pytest.mark.parametrize("after_forwarding", [False, True], ids=["before-commit", "after-commit"])
 async def test_connection_cut_at_commit_applies_each_event_once(
-    kit_through_proxy: Kit, pg_proxy: FaultProxy, after_forwarding: bool
+    kit_through_proxy: KitClient, pg_proxy: FaultProxy, after_forwarding: bool
 ) -> None:
     """Cut before the server sees COMMIT: nothing half-applied, the retry applies it. Cut after
     the server committed but before the consumer heard: the retry finds it in the inbox."""
     kit, run, burst = kit_through_proxy, uuid.uuid4().hex, 400
     pg_proxy.cut_at(b"COMMIT", after_forwarding=after_forwarding, times=3)
-    await produce(kit.kafka, _burst(run, kit.prefix, burst))
+    await produce(kit.bootstrap, _burst(run, kit.prefix, burst))
     await eventually(
         lambda: _applied_at_least(kit, run, burst), timeout=60, what="every event applied"
     )
@@ -160,7 +130,7 @@ async def enrollment_through_proxy(
     pg_proxy: FaultProxy,
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Settings]]:
     url = _through(pg_proxy, await pg_databases(["enrollment"]))
-    settings = _settings(kafka_bootstrap, url, f"t{uuid.uuid4().hex[:8]}.")
+    settings = kafka_settings(kafka_bootstrap, url, topic_prefix())
     app = build_app([load("enrollment")], settings, name="enrollment")
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

@@ -8,15 +8,18 @@ Runs in-process (through build_app) or as its own OS process (tests/infra/testki
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel, select
 
-from shared.events import Event, EventData
+from shared.events import Event, EventData, dead_letter_topic
+from shared.messaging.kafka_bus import KafkaBus
 from shared.service import ServiceDef, messaging_tables
 from shared.uow import UnitOfWork
 
@@ -109,6 +112,24 @@ async def applied(run_id: str, request: Request) -> dict[str, int]:
             )
         ).one()
     return {"rows": row[0], "distinct": row[1], "total": row[2]}
+
+
+@dataclass
+class KitClient:
+    """A running testkit service as a test sees it: its counts and its dead letters."""
+
+    name: str
+    prefix: str
+    client: httpx.AsyncClient
+    bootstrap: str
+
+    async def counts(self, run_id: str) -> dict[str, int]:
+        return (await self.client.get(f"/v1/testkit/{run_id}")).json()
+
+    async def dead_letters(self) -> int:
+        group = f"{self.prefix}binome-{self.name}"
+        bus = KafkaBus(self.bootstrap, client_id="testkit-client")
+        return await bus.count(dead_letter_topic(group, self.prefix))
 
 
 def definition(name: str) -> ServiceDef:
