@@ -35,25 +35,8 @@ async def on_participant_profile(uow: UnitOfWork, event: Event, data: EventData)
         Candidate,
         id=data.participant_id,
         org=event.org,
-        **data.model_dump(
-            include={
-                "program_id",
-                "employee_id",
-                "role",
-                "themes",
-                "answers",
-                "availability",
-                "tz_offset_h",
-                "manager_chain",
-                "skills_offered",
-                "skills_sought",
-                "languages",
-                "level",
-                "department",
-                "capacity",
-                "volunteer",
-            }
-        ),
+        # The profile contract is matching's candidate, field for field.
+        **data.model_dump(exclude={"participant_id"}),
     )
 
 

@@ -26,3 +26,23 @@ def test_event_catalogue_matches_the_code() -> None:
         consumers = ", ".join(d.name for d in definitions if type_ in d.handlers) or "—"
         actual[type_] = (producer_of(type_), consumers, contract.KEY)
     assert documented == actual
+
+
+def test_settings_table_matches_the_settings() -> None:
+    from shared.settings import Settings
+
+    documented = set(re.findall(r"^\| `BINOME_(\w+)`", README.read_text(), re.MULTILINE))
+    documented |= {
+        name
+        for pair in re.findall(r"^\| `BINOME_(\w+)` / `BINOME_(\w+)`", README.read_text(), re.M)
+        for name in pair
+    }
+    assert documented == {name.upper() for name in Settings.model_fields}
+
+
+def test_ops_endpoints_are_documented() -> None:
+    from shared import health
+
+    ops = {getattr(r, "path", "") for r in health.router.routes}
+    text = README.read_text()
+    assert ops and all(f"{path}`" in text for path in ops), ops
