@@ -13,4 +13,5 @@ export TEST_PG_URL=${TEST_PG_URL:-$PG_URL}
 
 .venv/bin/ruff check --quiet .
 .venv/bin/mypy shared services
+.venv/bin/lint-imports --no-cache >/dev/null || .venv/bin/lint-imports --no-cache
 exec .venv/bin/python -m pytest "$@"

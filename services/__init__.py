@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
-from shared.service import ServiceDef
+if TYPE_CHECKING:  # the runtime comes with the service modules, not with this package
+    from shared.service import ServiceDef
 
 SERVICE_NAMES = ("enrollment", "matching", "sessions", "feedback", "reporting")
 

@@ -15,7 +15,7 @@ from fastapi import Depends, FastAPI, Request
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from shared import health
-from shared.errors import install_error_handlers
+from shared.http_errors import install_error_handlers
 from shared.messaging.bus import Bus
 from shared.messaging.kafka_bus import KafkaBus
 from shared.messaging.local_bus import LocalBus

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastapi import APIRouter
-from sqlalchemy import Table
 from sqlmodel import SQLModel
 
 from shared import db
@@ -22,7 +21,7 @@ from shared.events import dead_letter_topic, topic_for, topic_of
 from shared.messaging.bus import Bus
 from shared.messaging.consumer import EventConsumer, Handler
 from shared.messaging.outbox import OutboxRelay
-from shared.messaging.tables import add_messaging_tables
+from shared.messaging.tables import messaging_tables
 from shared.settings import Settings
 from shared.uow import UnitOfWork
 
@@ -55,21 +54,13 @@ class ServiceDef:
         )
 
 
-def messaging_tables(base: type[SQLModel]) -> tuple[Table, Table]:
-    """The (outbox, inbox) of a service, declared on its base's metadata."""
-    md = base.metadata
-    if "outbox" in md.tables:
-        return md.tables["outbox"], md.tables["inbox"]
-    return add_messaging_tables(md)
-
-
 class ServiceRuntime:
     def __init__(self, definition: ServiceDef, settings: Settings, bus: Bus) -> None:
         self.definition = definition
         self.settings = settings
         self.bus = bus
         self.engine = db.create_engine(settings.database_url_for(definition.name))
-        self.outbox, self.inbox = messaging_tables(definition.base)
+        self.outbox, self.inbox = messaging_tables(definition.base.metadata)
         self.relay = OutboxRelay(
             engine=self.engine,
             outbox=self.outbox,

@@ -139,9 +139,11 @@ class UnitOfWork:
             # One primary-key lookup per id, whatever the planner's statistics say: with
             # `consumer = x AND event_id IN (...)` a young, fast-growing inbox was read whole
             # for its consumer and filtered (100+ ms per batch at 20,000 rows).
-            wanted = func.unnest(
-                sa_cast(array(ids), ARRAY(inbox.c.event_id.type))
-            ).table_valued("id").render_derived()
+            wanted = (
+                func.unnest(sa_cast(array(ids), ARRAY(inbox.c.event_id.type)))
+                .table_valued("id")
+                .render_derived()
+            )
             query = (
                 select(inbox.c.event_id)
                 .select_from(wanted)

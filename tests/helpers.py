@@ -48,7 +48,7 @@ async def binome_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedPro
 
     def go() -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "shared.cli", *args],
+            [sys.executable, "-m", "services.cli", *args],
             cwd=ROOT,
             env={**clean, **env},
             capture_output=True,

@@ -7,15 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from services.enrollment import usecases
+from services.enrollment.domain import EmployeeStatus, ParticipantStatus
 from services.enrollment.models import (
     EmployeePublic,
-    EmployeeStatus,
     HrisBatch,
     HrisBatchResult,
     ParticipantCreate,
     ParticipantPublic,
-    ParticipantRole,
-    ParticipantStatus,
     ProgramCreate,
     ProgramPublic,
     WithdrawRequest,
@@ -23,6 +21,7 @@ from services.enrollment.models import (
 from shared.api import Page
 from shared.app import uow_dependency
 from shared.auth import Admin, AdminOrEmployee, AdminOrHris, CurrentPrincipal
+from shared.contracts.enrollment import ParticipantRole
 from shared.uow import UnitOfWork
 
 Uow = Annotated[UnitOfWork, uow_dependency("enrollment")]

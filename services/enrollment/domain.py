@@ -4,11 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from services.enrollment.models import EmployeeStatus, ParticipantRole, ParticipantStatus
+from shared.contracts.enrollment import ParticipantRole
 from shared.errors import Conflict, Invalid
+
+
+class EmployeeStatus(StrEnum):
+    active = "active"
+    terminated = "terminated"
+
+
+class ParticipantStatus(StrEnum):
+    active = "active"
+    withdrawn = "withdrawn"
+
 
 DEFAULT_MENTOR_CAPACITY = 1
 T = TypeVar("T")

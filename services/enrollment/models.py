@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, field_validator, model_validator
@@ -12,37 +11,23 @@ from sqlalchemy import JSON, String, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from services.enrollment.domain import EmployeeStatus, ParticipantStatus
 from shared.api import new_id, utcnow
-from shared.contracts.enrollment import HARD_FILTER_WEIGHT, MATCHING_CRITERIA, MatchingPolicy
-from shared.service import messaging_tables
+from shared.contracts.enrollment import (
+    HARD_FILTER_WEIGHT,
+    MATCHING_CRITERIA,
+    MatchingPolicy,
+    ParticipantRole,
+    ProgramFormat,
+)
+from shared.messaging.tables import messaging_tables
 
 
 class Base(SQLModel, registry=registry()):
     """Enrollment's own metadata: its migrations hold its tables only (see shared.db)."""
 
 
-OUTBOX, INBOX = messaging_tables(Base)
-
-
-class ProgramFormat(StrEnum):
-    classic = "classic"  # a senior guides a junior
-    reverse = "reverse"  # a junior teaches (digital) skills to a senior
-    circles = "circles"  # a group meets around shared themes
-
-
-class ParticipantRole(StrEnum):
-    mentor = "mentor"
-    mentee = "mentee"
-
-
-class EmployeeStatus(StrEnum):
-    active = "active"
-    terminated = "terminated"
-
-
-class ParticipantStatus(StrEnum):
-    active = "active"
-    withdrawn = "withdrawn"
+OUTBOX, INBOX = messaging_tables(Base.metadata)
 
 
 def _clean_tags(values: list[str]) -> list[str]:
@@ -148,7 +133,7 @@ class ProgramBase(Base):
     max_timezone_gap_h: int = Field(default=12, ge=0, le=24)
     min_score: float = Field(default=0.0, ge=0, le=1)
     cross_department: bool = True
-    matching_policy: MatchingPolicy = Field(default="max_matched", sa_type=String(20))
+    matching_policy: MatchingPolicy = Field(default=MatchingPolicy.max_matched, sa_type=String(20))
 
 
 class Program(ProgramBase, table=True):

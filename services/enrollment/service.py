@@ -1,8 +1,9 @@
-"""Enrollment as a Binôme service. It consumes no events: the HRIS and HR drive it over HTTP."""
+"""Enrollment as a Binôme service."""
 
 from pathlib import Path
 
 from services.enrollment.api import router
+from services.enrollment.handlers import HANDLERS
 from services.enrollment.models import Base
 from shared.service import ServiceDef
 
@@ -11,4 +12,5 @@ definition = ServiceDef(
     base=Base,
     router=router,
     migrations_dir=Path(__file__).parent / "migrations",
+    handlers=HANDLERS,
 )

@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlmodel import col, select
 
 from services.enrollment import domain
+from services.enrollment.domain import EmployeeStatus, ParticipantStatus
 from services.enrollment.models import (
     Employee,
-    EmployeeStatus,
     HrisBatch,
     HrisBatchResult,
     HrisEventIn,
@@ -15,8 +15,6 @@ from services.enrollment.models import (
     HrisEventResult,
     Participant,
     ParticipantCreate,
-    ParticipantRole,
-    ParticipantStatus,
     Program,
     ProgramCreate,
 )
@@ -24,6 +22,7 @@ from shared.access import get_visible, scoped
 from shared.api import PageParams, utcnow
 from shared.auth import Principal
 from shared.contracts import enrollment as ev
+from shared.contracts.enrollment import ParticipantRole
 from shared.errors import Conflict, Forbidden, Invalid, NotFound
 from shared.uow import UnitOfWork
 

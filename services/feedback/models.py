@@ -9,14 +9,14 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from shared.api import new_id, utcnow
-from shared.service import messaging_tables
+from shared.messaging.tables import messaging_tables
 
 
 class Base(SQLModel, registry=registry()):
     """Feedback's own metadata: its migrations hold its tables only (see shared.db)."""
 
 
-OUTBOX, INBOX = messaging_tables(Base)
+OUTBOX, INBOX = messaging_tables(Base.metadata)
 
 
 class ProgramRules(Base, table=True):

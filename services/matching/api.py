@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from services.matching import usecases
+from services.matching.domain import MatchStatus
 from services.matching.models import (
     AcceptRequest,
     CirclePublic,
@@ -15,7 +16,6 @@ from services.matching.models import (
     MatchingRunCreate,
     MatchingRunPublic,
     MatchPublic,
-    MatchStatus,
     RunPairPublic,
     SuggestionPublic,
     SuggestionsPublic,

@@ -14,6 +14,7 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
+from enum import StrEnum
 
 import numpy as np
 
@@ -23,10 +24,21 @@ from services.matching.engine.circles import form_circles
 from services.matching.engine.scoring import Scorer
 from services.matching.engine.solver import Certificate, Policy, Solution, solve
 from services.matching.engine.stable import blocking_pairs_streamed, deferred_acceptance
-from services.matching.models import MatchStatus
 from shared.errors import Conflict
 
 __all__ = ["Person", "ProgramRules"]
+
+
+class MatchStatus(StrEnum):
+    proposed = "proposed"  # waiting for both sides to accept
+    active = "active"
+    declined = "declined"
+    ended = "ended"
+
+
+class RunStatus(StrEnum):
+    draft = "draft"  # proposed pairs for an admin to review
+    published = "published"  # the pairs became matches
 
 
 @dataclass(frozen=True)

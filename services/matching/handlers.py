@@ -6,8 +6,9 @@ from sqlmodel import select
 
 from services.matching import usecases
 from services.matching.domain import OPEN
-from services.matching.models import Candidate, EndReason, Match, ProgramView
+from services.matching.models import Candidate, Match, ProgramView
 from shared.contracts import enrollment, feedback
+from shared.contracts.matching import EndReason
 from shared.events import Event, EventData
 from shared.uow import UnitOfWork
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel
@@ -11,30 +10,17 @@ from sqlalchemy import JSON, BigInteger, String
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from services.matching.domain import MatchStatus, RunStatus
 from shared.api import new_id, utcnow
-from shared.service import messaging_tables
+from shared.contracts.matching import EndReason
+from shared.messaging.tables import messaging_tables
 
 
 class Base(SQLModel, registry=registry()):
     """Matching's own metadata: its migrations hold its tables only (see shared.db)."""
 
 
-OUTBOX, INBOX = messaging_tables(Base)
-
-
-class MatchStatus(StrEnum):
-    proposed = "proposed"  # waiting for both sides to accept
-    active = "active"
-    declined = "declined"
-    ended = "ended"
-
-
-class EndReason(StrEnum):
-    completed = "completed"
-    low_satisfaction = "low_satisfaction"
-    participant_left = "participant_left"
-    incompatible = "incompatible"
-    other = "other"
+OUTBOX, INBOX = messaging_tables(Base.metadata)
 
 
 class ProgramView(Base, table=True):
@@ -79,11 +65,6 @@ class Candidate(Base, table=True):
 
 class MatchingRunBase(Base):
     program_id: str = Field(max_length=36, index=True)
-
-
-class RunStatus(StrEnum):
-    draft = "draft"  # proposed pairs for an admin to review
-    published = "published"  # the pairs became matches
 
 
 class MatchingRun(MatchingRunBase, table=True):

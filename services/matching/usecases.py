@@ -8,20 +8,19 @@ from collections import Counter
 from sqlmodel import col, select
 
 from services.matching import domain
+from services.matching.domain import MatchStatus, RunStatus
 from services.matching.models import (
     Candidate,
-    EndReason,
     Match,
     MatchingRun,
-    MatchStatus,
     ProgramView,
     RunPair,
-    RunStatus,
 )
 from shared.access import can_see, get_visible, scoped
 from shared.api import PageParams, utcnow
 from shared.auth import Principal
 from shared.contracts import matching as ev
+from shared.contracts.matching import EndReason
 from shared.errors import Conflict, Forbidden, Invalid, NotFound
 from shared.tracing import tracer
 from shared.uow import UnitOfWork

@@ -6,14 +6,14 @@ from pydantic import BaseModel
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from shared.service import messaging_tables
+from shared.messaging.tables import messaging_tables
 
 
 class Base(SQLModel, registry=registry()):
     """Reporting's own metadata: its migrations hold its tables only (see shared.db)."""
 
 
-OUTBOX, INBOX = messaging_tables(Base)
+OUTBOX, INBOX = messaging_tables(Base.metadata)
 
 
 class ReportProgram(Base, table=True):

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from services.sessions import usecases
+from services.sessions.domain import SessionStatus
 from services.sessions.models import (
     CancelRequest,
     CompleteRequest,
@@ -15,7 +16,6 @@ from services.sessions.models import (
     Session,
     SessionCreate,
     SessionPublic,
-    SessionStatus,
 )
 from shared.api import Page
 from shared.app import uow_dependency

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
-from services.sessions.models import SessionStatus
 from shared.errors import Conflict, Forbidden, Invalid
+
+
+class SessionStatus(StrEnum):
+    scheduled = "scheduled"
+    completed = "completed"
+    cancelled = "cancelled"
 
 
 def ensure_can_schedule(*, match_active: bool) -> None:

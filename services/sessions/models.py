@@ -3,28 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel
 from sqlalchemy import String
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from services.sessions.domain import SessionStatus
 from shared.api import new_id, utcnow
-from shared.service import messaging_tables
+from shared.messaging.tables import messaging_tables
 
 
 class Base(SQLModel, registry=registry()):
     """Sessions's own metadata: its migrations hold its tables only (see shared.db)."""
 
 
-OUTBOX, INBOX = messaging_tables(Base)
-
-
-class SessionStatus(StrEnum):
-    scheduled = "scheduled"
-    completed = "completed"
-    cancelled = "cancelled"
+OUTBOX, INBOX = messaging_tables(Base.metadata)
 
 
 class MatchView(Base, table=True):

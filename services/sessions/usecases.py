@@ -8,12 +8,12 @@ from typing import Literal
 from sqlmodel import col, select
 
 from services.sessions import domain
+from services.sessions.domain import SessionStatus
 from services.sessions.models import (
     GroupSessionCreate,
     MatchView,
     Session,
     SessionCreate,
-    SessionStatus,
 )
 from shared.access import can_see, get_visible, scoped
 from shared.api import PageParams, as_utc, new_id, utcnow

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from enum import StrEnum
 
 from shared.events import EventData
 
-ProgramFormat = Literal["classic", "reverse", "circles"]
+
+class ProgramFormat(StrEnum):
+    classic = "classic"  # a senior guides a junior
+    reverse = "reverse"  # a junior teaches (digital) skills to a senior
+    circles = "circles"  # a group meets around shared themes
+
+
+class ParticipantRole(StrEnum):
+    mentor = "mentor"
+    mentee = "mentee"
+
 
 # The criteria a programme weighs for matching (0 to 10 each; 10 turns one into a hard
 # filter). Enrollment validates programme weights against them; matching scores by them.
@@ -21,10 +31,14 @@ MATCHING_CRITERIA = (
     "volunteer",  # volunteers first (mentor and mentee)
 )
 HARD_FILTER_WEIGHT = 10
+
+
 # max_matched: most mentees matched, then best total; max_score: best total; stable: no
 # mentee and mentor would both rather be together (mentee-proposing deferred acceptance).
-MatchingPolicy = Literal["max_matched", "max_score", "stable"]
-Role = Literal["mentor", "mentee"]
+class MatchingPolicy(StrEnum):
+    max_matched = "max_matched"
+    max_score = "max_score"
+    stable = "stable"
 
 
 class EmployeeSnapshot(EventData):
@@ -67,7 +81,7 @@ class ProgramCreated(EventData):
     max_timezone_gap_h: int = 12
     min_score: float = 0.0
     cross_department: bool = True
-    matching_policy: MatchingPolicy = "max_matched"
+    matching_policy: MatchingPolicy = MatchingPolicy.max_matched
 
 
 class ParticipantProfile(EventData):
@@ -76,7 +90,7 @@ class ParticipantProfile(EventData):
     participant_id: str
     program_id: str
     employee_id: str
-    role: Role
+    role: ParticipantRole
     skills_offered: list[str]
     skills_sought: list[str]
     languages: list[str]
@@ -111,5 +125,5 @@ class ParticipantWithdrawn(EventData):
     participant_id: str
     program_id: str
     employee_id: str
-    role: Role
+    role: ParticipantRole
     reason: str

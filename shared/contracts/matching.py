@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from shared.events import EventData
+
+
+class EndReason(StrEnum):
+    """Why a match ended (matching decides; reporting counts by it)."""
+
+    completed = "completed"
+    low_satisfaction = "low_satisfaction"
+    participant_left = "participant_left"
+    incompatible = "incompatible"
+    other = "other"
 
 
 class MatchFacts(EventData):

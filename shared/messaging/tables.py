@@ -51,6 +51,13 @@ def add_messaging_tables(metadata: MetaData) -> tuple[Table, Table]:
     return outbox, inbox
 
 
+def messaging_tables(metadata: MetaData) -> tuple[Table, Table]:
+    """The (outbox, inbox) of a service, declared once on its own metadata."""
+    if "outbox" in metadata.tables:
+        return metadata.tables["outbox"], metadata.tables["inbox"]
+    return add_messaging_tables(metadata)
+
+
 def create_messaging_tables() -> None:
     """Migration step of every service's first revision: its outbox and inbox, as declared."""
     from alembic import op

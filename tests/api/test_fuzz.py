@@ -39,7 +39,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         [
             sys.executable,
             "-m",
-            "shared.cli",
+            "services.cli",
             "serve",
             "--port",
             str(port),

@@ -12,14 +12,14 @@ from sqlmodel import select
 from services import load
 from services.reporting.models import ReportMatch
 from shared import db
-from shared.service import messaging_tables
+from shared.messaging.tables import messaging_tables
 from shared.uow import UnitOfWork
 
 
 async def upserts_behave(engine: AsyncEngine) -> None:
     definition = load("reporting")
     await db.upgrade(engine, definition.migrations_dir)
-    outbox, inbox = messaging_tables(definition.base)
+    outbox, inbox = messaging_tables(definition.base.metadata)
 
     def uow() -> UnitOfWork:
         return UnitOfWork(engine=engine, outbox=outbox, inbox=inbox)

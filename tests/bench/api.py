@@ -31,8 +31,8 @@ import httpx
 from sqlalchemy.engine import make_url
 
 from services import SERVICE_NAMES
+from services.gateway import resource_table
 from shared.auth import Role, mint_token
-from shared.gateway import resource_table
 from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,7 +59,7 @@ async def _databases(pg: str, tag: str) -> str:
 
 def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "shared.cli", *args, "--log-level", "warning"],
+        [sys.executable, "-m", "services.cli", *args, "--log-level", "warning"],
         cwd=ROOT,
         env=env,
         stdout=log.open("wb"),

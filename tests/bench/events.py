@@ -37,7 +37,8 @@ from shared.app import build_app
 from shared.auth import Role, mint_token
 from shared.contracts import enrollment, feedback, matching, sessions
 from shared.events import Event, EventData, to_wire, topic_for
-from shared.service import ServiceRuntime, messaging_tables
+from shared.messaging.tables import messaging_tables
+from shared.service import ServiceRuntime
 from shared.settings import BusKind, Settings
 from shared.uow import UnitOfWork
 
@@ -297,7 +298,7 @@ async def bench_relay(bootstrap: str, pg: str, n: int) -> float:
     # The backlog: outbox rows written by a unit of work of no running service (nothing relays
     # them until the service starts below).
     definition = load("enrollment")
-    outbox, inbox = messaging_tables(definition.base)
+    outbox, inbox = messaging_tables(definition.base.metadata)
     engine = db.create_engine(url)
     events = _matching_events(n)
     for i in range(0, n, 2000):
@@ -338,7 +339,7 @@ async def bench_hris(bootstrap: str, pg: str, sizes: list[int]) -> list[tuple[in
         [
             sys.executable,
             "-m",
-            "shared.cli",
+            "services.cli",
             "serve",
             "--service",
             "enrollment",

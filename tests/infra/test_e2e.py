@@ -76,7 +76,7 @@ async def stack(kafka_bootstrap: str, pg_databases, tmp_path: Path) -> AsyncIter
                     [
                         sys.executable,
                         "-m",
-                        "shared.cli",
+                        "services.cli",
                         "serve",
                         "--service",
                         svc,
@@ -98,7 +98,7 @@ async def stack(kafka_bootstrap: str, pg_databases, tmp_path: Path) -> AsyncIter
                 [
                     sys.executable,
                     "-m",
-                    "shared.cli",
+                    "services.cli",
                     "gateway",
                     "--port",
                     str(gport),

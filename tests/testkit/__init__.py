@@ -20,7 +20,8 @@ from sqlmodel import Field, SQLModel, select
 
 from shared.events import Event, EventData, dead_letter_topic
 from shared.messaging.kafka_bus import KafkaBus
-from shared.service import ServiceDef, messaging_tables
+from shared.messaging.tables import messaging_tables
+from shared.service import ServiceDef
 from shared.uow import UnitOfWork
 
 
@@ -28,7 +29,7 @@ class Base(SQLModel, registry=registry()):
     """Testkit's own metadata: its migrations hold its tables only (see shared.db)."""
 
 
-messaging_tables(Base)
+messaging_tables(Base.metadata)
 
 
 class Applied(Base, table=True):

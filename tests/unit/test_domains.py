@@ -7,11 +7,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.enrollment import domain as enrollment
-from services.enrollment.models import EmployeeStatus, ParticipantRole, ParticipantStatus
+from services.enrollment.domain import EmployeeStatus, ParticipantStatus
 from services.feedback import domain as feedback
 from services.reporting import domain as reporting
 from services.sessions import domain as sessions
-from services.sessions.models import SessionStatus
+from services.sessions.domain import SessionStatus
+from shared.contracts.enrollment import ParticipantRole
 from shared.errors import Conflict, Forbidden, Invalid
 
 

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.matching import domain
-from services.matching.models import MatchStatus
+from services.matching.domain import MatchStatus
 from shared.errors import Conflict
 
 

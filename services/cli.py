@@ -41,7 +41,7 @@ def _serve(args: argparse.Namespace) -> None:
 def _gateway(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from shared.gateway import build_gateway
+    from services.gateway import build_gateway
 
     routes = dict(item.split("=", 1) for item in args.route)
     uvicorn.run(build_gateway(routes), host=args.host, port=args.port, log_level=args.log_level)
