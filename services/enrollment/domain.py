@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from shared.contracts import enrollment as ev
 from shared.contracts.enrollment import ParticipantRole
+from shared.domain import Transition
 from shared.errors import Conflict, Invalid
 
 
@@ -78,6 +81,46 @@ def follow_directory(current: T, was: T, now: T) -> T:
     return now if current == was else current
 
 
+@dataclass(frozen=True)
+class DirectoryProfile:
+    """The part of a participant's profile that comes from the directory (the row's fields)."""
+
+    languages: list[str]
+    level: int | None
+    department: str | None
+    tz_offset_h: int | None
+
+
+def followed(
+    current: DirectoryProfile, *, was: DirectoryFacts, now: DirectoryFacts, tz_offset_h: int | None
+) -> DirectoryProfile:
+    """A participant's own profile after an HRIS change to their employee record: the timezone
+    always follows; level, department and languages follow where they came from the directory."""
+    return DirectoryProfile(
+        languages=follow_directory(current.languages, was.languages, now.languages),
+        level=follow_directory(current.level, was.level, now.level),
+        department=follow_directory(current.department, was.department, now.department),
+        tz_offset_h=tz_offset_h,
+    )
+
+
+MAX_CHAIN = 20
+
+
+def manager_chain(manager_id: str | None, manager_of: Mapping[str, str | None]) -> list[str]:
+    """Employee ids above someone in the reporting line, nearest first, from their manager's id
+    up: it stops at the top, at an employee the directory does not know (`manager_of` lacks
+    them), at a loop, or 20 levels up. Matching never pairs someone with their chain."""
+    chain: list[str] = []
+    current = manager_id
+    while current and current not in chain and len(chain) < MAX_CHAIN:
+        chain.append(current)
+        if current not in manager_of:
+            break
+        current = manager_of[current]
+    return chain
+
+
 def tz_offset_hours(timezone: str | None, *, at: datetime) -> int | None:
     """The employee's UTC offset in whole hours at `at` (None when unknown or invalid)."""
     if not timezone:
@@ -89,9 +132,35 @@ def tz_offset_hours(timezone: str | None, *, at: datetime) -> int | None:
     return None if offset is None else round(offset.total_seconds() / 3600)
 
 
-def ensure_can_withdraw(status: ParticipantStatus) -> None:
-    if status is ParticipantStatus.withdrawn:
+@dataclass(frozen=True)
+class ParticipantState:
+    """A participant's place in a programme as its rules see it (the row's fields)."""
+
+    id: str
+    program_id: str
+    employee_id: str
+    role: ParticipantRole
+    status: ParticipantStatus
+    withdrawn_reason: str | None
+
+    def __post_init__(self) -> None:  # a row read back from the database holds plain strings
+        object.__setattr__(self, "role", ParticipantRole(self.role))
+        object.__setattr__(self, "status", ParticipantStatus(self.status))
+
+
+def withdraw(p: ParticipantState, *, reason: str) -> Transition[ParticipantState]:
+    """active --withdraw--> withdrawn (by themselves, an admin, or their leaving the company)."""
+    if p.status is ParticipantStatus.withdrawn:
         raise Conflict("participant already withdrawn")
+    new = replace(p, status=ParticipantStatus.withdrawn, withdrawn_reason=reason)
+    event = ev.ParticipantWithdrawn(
+        participant_id=p.id,
+        program_id=p.program_id,
+        employee_id=p.employee_id,
+        role=p.role,
+        reason=reason,
+    )
+    return Transition(new, [event])
 
 
 def ensure_can_update_employee(status: EmployeeStatus, *, event_type: str) -> None:

@@ -23,6 +23,7 @@ from shared.api import PageParams, utcnow
 from shared.auth import Principal
 from shared.contracts import enrollment as ev
 from shared.contracts.enrollment import ParticipantRole
+from shared.domain import state_of, store
 from shared.errors import Conflict, Forbidden, Invalid, NotFound
 from shared.uow import UnitOfWork
 
@@ -58,6 +59,16 @@ class _Directory:
 
     def add(self, employee: Employee) -> None:
         self._known[employee.id] = employee
+
+    async def manager_chain(self, employee: Employee) -> list[str]:
+        """The ids above this employee, nearest first (the domain's walk), fetching the
+        managers it reaches as it goes."""
+        while True:
+            known = {eid: e.manager_id for eid, e in self._known.items() if e is not None}
+            chain = domain.manager_chain(employee.manager_id, known)
+            if not chain or chain[-1] in self._known or len(chain) >= domain.MAX_CHAIN:
+                return chain
+            await self.prefetch({chain[-1]})
 
 
 async def apply_hris_batch(*, uow: UnitOfWork, org: str, batch: HrisBatch) -> HrisBatchResult:
@@ -122,12 +133,7 @@ async def _apply_hris_event(
         directory.add(employee)
     else:
         domain.ensure_can_update_employee(EmployeeStatus(employee.status), event_type=item.type)
-        before = domain.DirectoryFacts(
-            manager_id=employee.manager_id,
-            languages=list(employee.languages),
-            level=employee.level,
-            department=employee.department,
-        )
+        before = state_of(domain.DirectoryFacts, employee)
         for name, value in fields.items():
             setattr(employee, name, value)
         employee.status = EmployeeStatus.active
@@ -179,29 +185,27 @@ async def _follow_directory(
             )
         )
         affected += [p for p in active.all() if employee.id in p.manager_chain]
+    now = state_of(domain.DirectoryFacts, employee)
     for participant in affected:
-        changed = False
         if participant.employee_id == employee.id:
-            values = {
-                "tz_offset_h": domain.tz_offset_hours(employee.timezone, at=utcnow()),
-                "languages": domain.follow_directory(
-                    participant.languages, before.languages, list(employee.languages)
-                ),
-                "level": domain.follow_directory(participant.level, before.level, employee.level),
-                "department": domain.follow_directory(
-                    participant.department, before.department, employee.department
-                ),
-            }
+            mine = state_of(domain.DirectoryProfile, participant)
+            new = domain.followed(
+                mine,
+                was=before,
+                now=now,
+                tz_offset_h=domain.tz_offset_hours(employee.timezone, at=utcnow()),
+            )
+            changed = new != mine
+            if changed:
+                store(participant, new)
             person: Employee | None = employee
         else:
-            values = {}
+            changed = False
             person = await directory.get(participant.employee_id)
         if person is not None:
-            values["manager_chain"] = await _manager_chain(directory, person)
-        for name, value in values.items():
-            if getattr(participant, name) != value:
-                setattr(participant, name, value)
-                changed = True
+            chain = await directory.manager_chain(person)
+            if chain != participant.manager_chain:
+                participant.manager_chain, changed = chain, True
         if changed:
             uow.session.add(participant)
             uow.emit(_profile(ev.ParticipantUpdated, participant), org=org)
@@ -243,19 +247,11 @@ async def _withdraw_all(*, uow: UnitOfWork, org: str, employee_id: str, reason: 
 
 
 def _withdraw(*, uow: UnitOfWork, participant: Participant, reason: str) -> None:
-    participant.status = ParticipantStatus.withdrawn
-    participant.withdrawn_reason = reason
+    change = domain.withdraw(state_of(domain.ParticipantState, participant), reason=reason)
+    store(participant, change.state)
     uow.session.add(participant)
-    uow.emit(
-        ev.ParticipantWithdrawn(
-            participant_id=participant.id,
-            program_id=participant.program_id,
-            employee_id=participant.employee_id,
-            role=ParticipantRole(participant.role).value,
-            reason=reason,
-        ),
-        org=participant.org,
-    )
+    for event in change.events:
+        uow.emit(event, org=participant.org)
 
 
 async def get_employee(*, uow: UnitOfWork, principal: Principal, employee_id: str) -> Employee:
@@ -362,7 +358,7 @@ async def enroll(*, uow: UnitOfWork, principal: Principal, data: ParticipantCrea
         answers=data.answers,
         availability=data.availability,
         tz_offset_h=domain.tz_offset_hours(employee.timezone, at=utcnow()),
-        manager_chain=await _manager_chain(_Directory(uow, org), employee),
+        manager_chain=await _Directory(uow, org).manager_chain(employee),
         program_id=data.program_id,
         employee_id=data.employee_id,
         role=data.role,
@@ -378,20 +374,6 @@ async def enroll(*, uow: UnitOfWork, principal: Principal, data: ParticipantCrea
     uow.emit(_profile(ev.ParticipantEnrolled, participant), org=org)
     await uow.commit()
     return participant
-
-
-async def _manager_chain(directory: _Directory, employee: Employee) -> list[str]:
-    """Employee ids above this one in the reporting line, nearest first (matching never pairs
-    someone with their own manager chain)."""
-    chain: list[str] = []
-    current = employee
-    while current.manager_id and current.manager_id not in chain and len(chain) < 20:
-        chain.append(current.manager_id)
-        manager = await directory.get(current.manager_id)
-        if manager is None:
-            break
-        current = manager
-    return chain
 
 
 async def get_participant(
@@ -434,7 +416,6 @@ async def withdraw(
     participant = await get_participant(
         uow=uow, principal=principal, participant_id=participant_id, for_update=True
     )
-    domain.ensure_can_withdraw(ParticipantStatus(participant.status))
     _withdraw(uow=uow, participant=participant, reason=reason)
     await uow.commit()
     return participant

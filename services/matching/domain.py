@@ -12,9 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 import numpy as np
 
@@ -24,9 +27,14 @@ from services.matching.engine.circles import form_circles
 from services.matching.engine.scoring import Scorer
 from services.matching.engine.solver import Certificate, Policy, Solution, solve
 from services.matching.engine.stable import blocking_pairs_streamed, deferred_acceptance
-from shared.errors import Conflict
+from shared.contracts import matching as ev
+from shared.contracts.enrollment import ProgramFormat
+from shared.domain import Transition
+from shared.errors import Conflict, Forbidden, Invalid
 
 __all__ = ["Person", "ProgramRules"]
+
+Side = Literal["mentor", "mentee"]
 
 
 class MatchStatus(StrEnum):
@@ -313,32 +321,180 @@ def suggestions(
     ]
 
 
+# --- a match's life -------------------------------------------------------------------------
+#
+# proposed --accept (both sides)--> active --end--> ended
+#     |--decline--> declined             proposed --end--> ended
+
 OPEN = (MatchStatus.proposed, MatchStatus.active)
+
+
+@dataclass(frozen=True)
+class MatchState:
+    """A match as its rules see it (the row's fields of the same names)."""
+
+    id: str
+    program_id: str
+    mentor_participant_id: str
+    mentee_participant_id: str
+    mentor_employee_id: str
+    mentee_employee_id: str
+    status: MatchStatus
+    mentor_accepted: bool
+    mentee_accepted: bool
+    end_reason: str | None
+    ended_at: datetime | None
+
+    def __post_init__(self) -> None:  # a row read back from the database holds a plain str
+        object.__setattr__(self, "status", MatchStatus(self.status))
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts on a match: an admin of its organisation, or an employee."""
+
+    is_admin: bool
+    employee_id: str | None
+
+
+def _facts(m: MatchState) -> dict[str, str]:
+    return {
+        "match_id": m.id,
+        "program_id": m.program_id,
+        "mentor_participant_id": m.mentor_participant_id,
+        "mentee_participant_id": m.mentee_participant_id,
+        "mentor_employee_id": m.mentor_employee_id,
+        "mentee_employee_id": m.mentee_employee_id,
+    }
+
+
+def proposed(
+    m: MatchState, *, score: float, run_id: str | None, replaces_match_id: str | None
+) -> ev.MatchProposed:
+    """The event of a newly proposed match (from a run's pair or a replacement)."""
+    return ev.MatchProposed(
+        **_facts(m), score=score, run_id=run_id, replaces_match_id=replaces_match_id
+    )
+
+
+def side_of(m: MatchState, actor: Actor, requested: Side | None) -> Side:
+    """The side an actor acts for: admins say which; a party acts for their own side only."""
+    if actor.is_admin:
+        if requested is None:
+            raise Invalid("admins must say which side they accept for", field="side")
+        return requested
+    if actor.employee_id == m.mentor_employee_id:
+        side: Side = "mentor"
+    elif actor.employee_id == m.mentee_employee_id:
+        side = "mentee"
+    else:
+        raise Forbidden("not a participant of this match")
+    if requested is not None and requested != side:
+        raise Forbidden(f"you are the {side} of this match")
+    return side
+
+
+def ensure_party_or_admin(m: MatchState, actor: Actor) -> None:
+    if not actor.is_admin:
+        side_of(m, actor, None)
+
+
+def accept(m: MatchState, *, side: Side) -> Transition[MatchState]:
+    """One side accepts; the match becomes active once both have."""
+    if m.status is not MatchStatus.proposed:
+        raise Conflict(f"cannot accept a match that is {m.status.value}")
+    mentor_ok = m.mentor_accepted or side == "mentor"
+    mentee_ok = m.mentee_accepted or side == "mentee"
+    if not (mentor_ok and mentee_ok):
+        return Transition(replace(m, mentor_accepted=mentor_ok, mentee_accepted=mentee_ok))
+    new = replace(m, mentor_accepted=True, mentee_accepted=True, status=MatchStatus.active)
+    return Transition(new, [ev.MatchActivated(**_facts(new))])
+
+
+def decline(m: MatchState, *, reason: str, at: datetime) -> Transition[MatchState]:
+    if m.status is not MatchStatus.proposed:
+        raise Conflict(f"cannot decline a match that is {m.status.value}")
+    new = replace(m, status=MatchStatus.declined, end_reason=reason, ended_at=at)
+    return Transition(new, [ev.MatchDeclined(**_facts(new), reason=reason)])
+
+
+def end(m: MatchState, *, reason: str, at: datetime) -> Transition[MatchState]:
+    if m.status not in OPEN:
+        raise Conflict(f"cannot end a match that is {m.status.value}")
+    new = replace(m, status=MatchStatus.ended, end_reason=reason, ended_at=at)
+    return Transition(new, [ev.MatchEnded(**_facts(new), reason=reason)])
+
+
+def mentor_loads(matches: Iterable[MatchState]) -> dict[str, int]:
+    """How many open matches (proposed or active) each mentor carries: their capacity's use."""
+    return dict(Counter(m.mentor_participant_id for m in matches if m.status in OPEN))
+
+
+@dataclass(frozen=True)
+class CohortInputs:
+    """Everything a run of a programme depends on."""
+
+    mentees: list[Person]
+    mentors: list[Person]
+    loads: Mapping[str, int]
+    excluded: set[tuple[str, str]]
+    rules: ProgramRules
+
+    def digest(self, policy: str) -> str:
+        return inputs_digest(
+            mentees=self.mentees,
+            mentors=self.mentors,
+            loads=self.loads,
+            excluded=self.excluded,
+            rules=self.rules,
+            policy=policy,
+        )
+
+
+def cohort_inputs(
+    *,
+    matches: list[MatchState],
+    mentees: list[Person],
+    mentors: list[Person],
+    rules: ProgramRules,
+) -> CohortInputs:
+    """A run's inputs: the mentees without an open match, the mentors with the room their open
+    matches leave, and the pairs that already ended or were declined (never proposed again)."""
+    taken = {m.mentee_participant_id for m in matches if m.status in OPEN}
+    return CohortInputs(
+        mentees=[p for p in mentees if p.participant_id not in taken],
+        mentors=mentors,
+        loads=mentor_loads(matches),
+        excluded={
+            (m.mentee_participant_id, m.mentor_participant_id)
+            for m in matches
+            if m.status in (MatchStatus.ended, MatchStatus.declined)
+        },
+        rules=rules,
+    )
+
+
+def propose(inputs: CohortInputs) -> CohortProposal:
+    """The programme's proposal: circles for a circles programme, else pairs by its policy."""
+    run = propose_circles if inputs.rules.format == ProgramFormat.circles else propose_cohort
+    return run(
+        mentees=inputs.mentees,
+        mentors=inputs.mentors,
+        loads=inputs.loads,
+        excluded=inputs.excluded,
+        rules=inputs.rules,
+    )
+
+
+def mentor_history(matches: Iterable[MatchState], mentee_id: str) -> set[str]:
+    """Mentors this mentee already had (active, ended or declined): never proposed again."""
+    return {
+        m.mentor_participant_id
+        for m in matches
+        if m.mentee_participant_id == mentee_id and m.status is not MatchStatus.proposed
+    }
 
 
 def in_reporting_line(mentee: Person, mentor: Person) -> bool:
     """Either one manages the other, directly or higher up: a pair the rules never allow."""
     return mentor.employee_id in mentee.manager_chain or mentee.employee_id in mentor.manager_chain
-
-
-def accept(
-    status: MatchStatus, *, mentor_accepted: bool, mentee_accepted: bool, side: str
-) -> tuple[bool, bool, bool]:
-    """Returns (mentor_accepted, mentee_accepted, now_active)."""
-    if status is not MatchStatus.proposed:
-        raise Conflict(f"cannot accept a match that is {status.value}")
-    if side == "mentor":
-        mentor_accepted = True
-    else:
-        mentee_accepted = True
-    return mentor_accepted, mentee_accepted, mentor_accepted and mentee_accepted
-
-
-def ensure_can_decline(status: MatchStatus) -> None:
-    if status is not MatchStatus.proposed:
-        raise Conflict(f"cannot decline a match that is {status.value}")
-
-
-def ensure_can_end(status: MatchStatus) -> None:
-    if status not in OPEN:
-        raise Conflict(f"cannot end a match that is {status.value}")

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel
 from sqlalchemy import JSON, BigInteger, String
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from services.matching.domain import MatchStatus, RunStatus
+from services.matching.domain import MatchStatus, RunStatus, Side
 from shared.api import new_id, utcnow
 from shared.contracts.matching import EndReason
 from shared.messaging.tables import messaging_tables
@@ -194,7 +193,7 @@ class SuggestionsPublic(BaseModel):
 
 class AcceptRequest(BaseModel):
     # Admins accept on behalf of one side; employees accept for their own side.
-    side: Literal["mentor", "mentee"] | None = None
+    side: Side | None = None
 
 
 class DeclineRequest(BaseModel):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 
 from sqlmodel import col, select
 
@@ -17,11 +16,11 @@ from services.matching.models import (
     RunPair,
 )
 from shared.access import can_see, get_visible, scoped
-from shared.api import PageParams, utcnow
+from shared.api import PageParams, new_id, utcnow
 from shared.auth import Principal
-from shared.contracts import matching as ev
 from shared.contracts.matching import EndReason
-from shared.errors import Conflict, Forbidden, Invalid, NotFound
+from shared.domain import Transition, state_of, store
+from shared.errors import Conflict, Invalid, NotFound
 from shared.tracing import tracer
 from shared.uow import UnitOfWork
 
@@ -58,15 +57,21 @@ def _rules(program: ProgramView) -> domain.ProgramRules:
     )
 
 
-def _facts(m: Match) -> dict[str, str]:
-    return {
-        "match_id": m.id,
-        "program_id": m.program_id,
-        "mentor_participant_id": m.mentor_participant_id,
-        "mentee_participant_id": m.mentee_participant_id,
-        "mentor_employee_id": m.mentor_employee_id,
-        "mentee_employee_id": m.mentee_employee_id,
-    }
+def _state(m: Match) -> domain.MatchState:
+    return state_of(domain.MatchState, m)
+
+
+def _actor(principal: Principal) -> domain.Actor:
+    return domain.Actor(is_admin=principal.is_admin, employee_id=principal.employee_id)
+
+
+def _apply(uow: UnitOfWork, match: Match, change: Transition[domain.MatchState]) -> Match:
+    """Store a transition's new state on the row and emit its events, in this transaction."""
+    store(match, change.state)
+    uow.session.add(match)
+    for event in change.events:
+        uow.emit(event, org=match.org)
+    return match
 
 
 async def _program_matches(uow: UnitOfWork, program_id: str) -> list[Match]:
@@ -83,10 +88,6 @@ async def _candidates(uow: UnitOfWork, program_id: str, role: str) -> list[Candi
     return list(rows.all())
 
 
-def _loads(matches: list[Match]) -> Counter[str]:
-    return Counter(m.mentor_participant_id for m in matches if m.status in domain.OPEN)
-
-
 def _propose(
     *,
     uow: UnitOfWork,
@@ -101,6 +102,7 @@ def _propose(
 ) -> Match:
     """A proposed match and its event; `mentee`/`mentor` are (participant id, employee id)."""
     match = Match(
+        id=new_id(),
         org=org,
         program_id=program_id,
         mentee_participant_id=mentee[0],
@@ -114,9 +116,7 @@ def _propose(
     )
     uow.session.add(match)
     uow.emit(
-        ev.MatchProposed(
-            **_facts(match), score=match.score, run_id=run_id, replaces_match_id=replaces
-        ),
+        domain.proposed(_state(match), score=score, run_id=run_id, replaces_match_id=replaces),
         org=org,
     )
     return match
@@ -125,24 +125,14 @@ def _propose(
 # --- runs -----------------------------------------------------------------------------------
 
 
-async def _cohort_inputs(uow: UnitOfWork, program: ProgramView) -> dict:
+async def _cohort_inputs(uow: UnitOfWork, program: ProgramView) -> domain.CohortInputs:
     """Everything a run of this programme depends on, as the domain wants it."""
-    matches = await _program_matches(uow, program.id)
-    open_mentees = {m.mentee_participant_id for m in matches if m.status in domain.OPEN}
-    excluded = {
-        (m.mentee_participant_id, m.mentor_participant_id)
-        for m in matches
-        if m.status in (MatchStatus.ended, MatchStatus.declined)
-    }
-    mentees = [c for c in await _candidates(uow, program.id, "mentee") if c.id not in open_mentees]
-    mentors = await _candidates(uow, program.id, "mentor")
-    return {
-        "mentees": [_person(c) for c in mentees],
-        "mentors": [_person(c) for c in mentors],
-        "loads": dict(_loads(matches)),
-        "excluded": excluded,
-        "rules": _rules(program),
-    }
+    return domain.cohort_inputs(
+        matches=[_state(m) for m in await _program_matches(uow, program.id)],
+        mentees=[_person(c) for c in await _candidates(uow, program.id, "mentee")],
+        mentors=[_person(c) for c in await _candidates(uow, program.id, "mentor")],
+        rules=_rules(program),
+    )
 
 
 async def _program_of(uow: UnitOfWork, org: str, program_id: str) -> ProgramView:
@@ -163,13 +153,12 @@ async def run_matching(
     inputs = await _cohort_inputs(uow, program)
     # Solving takes seconds for a large programme: off the event loop, so the service (and,
     # embedded, every other one) keeps answering meanwhile; the kernels release the GIL.
-    propose = domain.propose_circles if program.format == "circles" else domain.propose_cohort
-    c = await asyncio.to_thread(propose, **inputs)
+    c = await asyncio.to_thread(domain.propose, inputs)
     run = MatchingRun(
         org=org,
         program_id=program_id,
-        mentees_considered=len(inputs["mentees"]),
-        mentors_considered=len(inputs["mentors"]),
+        mentees_considered=len(inputs.mentees),
+        mentors_considered=len(inputs.mentors),
         matched=len(c.pairs),
         total_score=c.total_score,
         inputs_digest=c.inputs_digest,
@@ -229,7 +218,7 @@ async def publish_run(
         raise Conflict(f"run is {run.status}, only a draft can be published")
     program = await _program_of(uow, org, run.program_id)
     inputs = await _cohort_inputs(uow, program)
-    current = await asyncio.to_thread(domain.inputs_digest, **inputs, policy=run.policy)
+    current = await asyncio.to_thread(inputs.digest, run.policy)
     if current != run.inputs_digest:
         raise Conflict("participants or matches changed since this draft; run the matching again")
     matches = _publish(uow=uow, run=run, pairs=pairs)
@@ -290,52 +279,22 @@ async def list_matches(
     return list((await uow.session.exec(q)).all())
 
 
-def _side_of(match: Match, principal: Principal, requested: str | None) -> str:
-    if principal.is_admin:
-        if requested is None:
-            raise Invalid("admins must say which side they accept for", field="side")
-        return requested
-    if principal.employee_id == match.mentor_employee_id:
-        side = "mentor"
-    elif principal.employee_id == match.mentee_employee_id:
-        side = "mentee"
-    else:
-        raise Forbidden("not a participant of this match")
-    if requested is not None and requested != side:
-        raise Forbidden(f"you are the {side} of this match")
-    return side
-
-
 async def accept(
-    *, uow: UnitOfWork, principal: Principal, match_id: str, side: str | None
+    *, uow: UnitOfWork, principal: Principal, match_id: str, side: domain.Side | None
 ) -> Match:
     match = await get_match(uow=uow, principal=principal, match_id=match_id, for_update=True)
-    who = _side_of(match, principal, side)
-    mentor_ok, mentee_ok, now_active = domain.accept(
-        MatchStatus(match.status),
-        mentor_accepted=match.mentor_accepted,
-        mentee_accepted=match.mentee_accepted,
-        side=who,
-    )
-    match.mentor_accepted, match.mentee_accepted = mentor_ok, mentee_ok
-    if now_active:
-        match.status = MatchStatus.active
-        uow.emit(ev.MatchActivated(**_facts(match)), org=match.org)
-    uow.session.add(match)
+    state = _state(match)
+    who = domain.side_of(state, _actor(principal), side)
+    _apply(uow, match, domain.accept(state, side=who))
     await uow.commit()
     return match
 
 
 async def decline(*, uow: UnitOfWork, principal: Principal, match_id: str, reason: str) -> Match:
     match = await get_match(uow=uow, principal=principal, match_id=match_id, for_update=True)
-    if not principal.is_admin:
-        _side_of(match, principal, None)
-    domain.ensure_can_decline(MatchStatus(match.status))
-    match.status = MatchStatus.declined
-    match.end_reason = reason
-    match.ended_at = utcnow()
-    uow.session.add(match)
-    uow.emit(ev.MatchDeclined(**_facts(match), reason=reason), org=match.org)
+    state = _state(match)
+    domain.ensure_party_or_admin(state, _actor(principal))
+    _apply(uow, match, domain.decline(state, reason=reason, at=utcnow()))
     await uow.session.flush()
     # The mentee is not left waiting for the next run: the next best mentor with room is
     # proposed at once (never the one who was declined), as after any failed match.
@@ -346,29 +305,16 @@ async def decline(*, uow: UnitOfWork, principal: Principal, match_id: str, reaso
 
 async def end(*, uow: UnitOfWork, principal: Principal, match_id: str, reason: EndReason) -> Match:
     match = await get_match(uow=uow, principal=principal, match_id=match_id, for_update=True)
-    if not principal.is_admin:
-        _side_of(match, principal, None)
-    domain.ensure_can_end(MatchStatus(match.status))
-    close_match(uow=uow, match=match, reason=reason.value)
+    state = _state(match)
+    domain.ensure_party_or_admin(state, _actor(principal))
+    _apply(uow, match, domain.end(state, reason=reason, at=utcnow()))
     await uow.commit()
     return match
 
 
 def close_match(*, uow: UnitOfWork, match: Match, reason: str) -> None:
-    match.status = MatchStatus.ended
-    match.end_reason = reason
-    match.ended_at = utcnow()
-    uow.session.add(match)
-    uow.emit(ev.MatchEnded(**_facts(match), reason=reason), org=match.org)
-
-
-def _history(matches: list[Match], mentee_id: str) -> set[str]:
-    """Mentors this mentee already had (active, ended or declined): never proposed again."""
-    return {
-        m.mentor_participant_id
-        for m in matches
-        if m.mentee_participant_id == mentee_id and m.status != MatchStatus.proposed
-    }
+    """End an open match for a reason the system found (its mentee left, a risk, the org chart)."""
+    _apply(uow, match, domain.end(_state(match), reason=reason, at=utcnow()))
 
 
 async def _rematch(*, uow: UnitOfWork, ended: list[Match]) -> list[Match]:
@@ -387,16 +333,17 @@ async def _rematch(*, uow: UnitOfWork, ended: list[Match]) -> list[Match]:
             mentees.append(_person(mentee))
             replaced[mentee.id] = match
     mentors = [_person(c) for c in await _candidates(uow, program.id, "mentor")]
+    states = [_state(m) for m in matches]
     excluded = {
         (p.participant_id, mentor_id)
         for p in mentees
-        for mentor_id in _history(matches, p.participant_id)
+        for mentor_id in domain.mentor_history(states, p.participant_id)
     }
     pairs = await asyncio.to_thread(
         domain.replacements,
         mentees=mentees,
         mentors=mentors,
-        loads=_loads(matches),
+        loads=domain.mentor_loads(states),
         excluded=excluded,
         rules=_rules(program),
     )
@@ -429,7 +376,7 @@ async def end_and_rematch(*, uow: UnitOfWork, match_ids: list[str], reason: str)
         ended = []
         for match_id in match_ids:
             match = await uow.session.get(Match, match_id, with_for_update=True)
-            if match is None or MatchStatus(match.status) not in domain.OPEN:
+            if match is None or _state(match).status not in domain.OPEN:
                 continue  # unknown here or already closed: nothing to correct
             close_match(uow=uow, match=match, reason=reason)
             ended.append(match)
@@ -475,12 +422,13 @@ async def suggest(
         raise NotFound("program not found")
     matches = await _program_matches(uow, program.id)
     mentors = [_person(c) for c in await _candidates(uow, program.id, "mentor")]
+    states = [_state(m) for m in matches]
     found = await asyncio.to_thread(
         domain.suggestions,
         mentee=_person(mentee),
         mentors=mentors,
-        loads=_loads(matches),
-        excluded_mentors=_history(matches, mentee.id),
+        loads=domain.mentor_loads(states),
+        excluded_mentors=domain.mentor_history(states, mentee.id),
         rules=_rules(program),
         limit=limit,
     )

@@ -1,11 +1,22 @@
-"""Sessions' rules, free of I/O: when a session may be planned, held or cancelled."""
+"""Sessions' rules, free of I/O: a session's life (planned, held, cancelled) and who may plan.
+
+scheduled --complete--> completed
+    |------cancel-----> cancelled   (also when its match ends before the session is due)
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any, Literal
 
+from shared.contracts import sessions as ev
+from shared.domain import Transition
 from shared.errors import Conflict, Forbidden, Invalid
+
+MATCH_ENDED = "match_ended"
 
 
 class SessionStatus(StrEnum):
@@ -14,23 +25,75 @@ class SessionStatus(StrEnum):
     cancelled = "cancelled"
 
 
+@dataclass(frozen=True)
+class SessionState:
+    """A session as its rules see it (the row's fields of the same names)."""
+
+    id: str
+    match_id: str
+    program_id: str
+    mentor_employee_id: str
+    mentee_employee_id: str
+    scheduled_at: datetime
+    status: SessionStatus
+    notes: str | None
+    cancel_reason: str | None
+    completed_at: datetime | None
+
+    def __post_init__(self) -> None:
+        # Read back from a database: a plain string, and SQLite's naive (UTC) datetimes.
+        object.__setattr__(self, "status", SessionStatus(self.status))
+        if self.scheduled_at.tzinfo is None:
+            object.__setattr__(self, "scheduled_at", self.scheduled_at.replace(tzinfo=UTC))
+
+
+def _facts(s: SessionState) -> dict[str, Any]:
+    return {
+        "session_id": s.id,
+        "match_id": s.match_id,
+        "program_id": s.program_id,
+        "mentor_employee_id": s.mentor_employee_id,
+        "mentee_employee_id": s.mentee_employee_id,
+        "scheduled_at": s.scheduled_at,
+    }
+
+
 def ensure_can_schedule(*, match_active: bool) -> None:
     if not match_active:
         raise Conflict("sessions can only be scheduled for an active match")
 
 
-def ensure_scheduled(status: SessionStatus, action: str) -> None:
-    if status is not SessionStatus.scheduled:
-        raise Conflict(f"cannot {action} a session that is {status.value}")
+def scheduled(s: SessionState) -> ev.SessionScheduled:
+    """The event of a newly planned session."""
+    return ev.SessionScheduled(**_facts(s))
 
 
-def cancelled_by_match_end(
-    sessions: list[tuple[str, SessionStatus, datetime]], *, ended_at: datetime
-) -> list[str]:
-    """Ids of the sessions a match's end cancels: the planned ones not yet due."""
-    return [
-        sid for sid, status, at in sessions if status is SessionStatus.scheduled and at >= ended_at
-    ]
+def _ensure_planned(s: SessionState, action: str) -> None:
+    if s.status is not SessionStatus.scheduled:
+        raise Conflict(f"cannot {action} a session that is {s.status.value}")
+
+
+def complete(s: SessionState, *, notes: str | None, at: datetime) -> Transition[SessionState]:
+    _ensure_planned(s, "complete")
+    new = replace(s, status=SessionStatus.completed, notes=notes, completed_at=at)
+    return Transition(new, [ev.SessionCompleted(**_facts(new))])
+
+
+def cancel(s: SessionState, *, reason: str) -> Transition[SessionState]:
+    _ensure_planned(s, "cancel")
+    new = replace(s, status=SessionStatus.cancelled, cancel_reason=reason)
+    return Transition(new, [ev.SessionCancelled(**_facts(new), reason=reason)])
+
+
+def after_match_end(
+    sessions: Sequence[SessionState], *, ended_at: datetime
+) -> dict[str, Transition[SessionState]]:
+    """A match's end cancels its planned sessions not yet due (by session id)."""
+    return {
+        s.id: cancel(s, reason=MATCH_ENDED)
+        for s in sessions
+        if s.status is SessionStatus.scheduled and s.scheduled_at >= ended_at
+    }
 
 
 def group_mentor(*, is_admin: bool, caller: str | None, requested: str | None) -> str:
@@ -47,9 +110,23 @@ def group_mentor(*, is_admin: bool, caller: str | None, requested: str | None) -
     return caller
 
 
-def planned(sessions: list[tuple[str, SessionStatus]], *, action: str) -> set[str]:
-    """The group's sessions an action applies to: the ones still planned (409 if none)."""
-    ids = {sid for sid, status in sessions if status is SessionStatus.scheduled}
-    if not ids:
+def settle_group(
+    sessions: Sequence[SessionState],
+    *,
+    is_admin: bool,
+    caller: str | None,
+    action: Literal["complete", "cancel"],
+    text: str | None,
+    at: datetime,
+) -> dict[str, Transition[SessionState]]:
+    """Complete (`text`: notes) or cancel (`text`: reason) a group's planned sessions at once,
+    by session id; those already settled (a mentee whose match ended meanwhile) stay as they
+    are. Only the group's mentor or an admin settles it; 409 when nothing is left planned."""
+    if not is_admin and caller != sessions[0].mentor_employee_id:
+        raise Forbidden("only the mentor or an admin settles a group session")
+    planned = [s for s in sessions if s.status is SessionStatus.scheduled]
+    if not planned:
         raise Conflict(f"cannot {action} a group session with no planned session left")
-    return ids
+    if action == "complete":
+        return {s.id: complete(s, notes=text, at=at) for s in planned}
+    return {s.id: cancel(s, reason=text or "cancelled") for s in planned}

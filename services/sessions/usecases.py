@@ -16,22 +16,23 @@ from services.sessions.models import (
     SessionCreate,
 )
 from shared.access import can_see, get_visible, scoped
-from shared.api import PageParams, as_utc, new_id, utcnow
+from shared.api import PageParams, new_id, utcnow
 from shared.auth import Principal
-from shared.contracts import sessions as ev
+from shared.domain import Transition, state_of, store
 from shared.errors import Conflict, Forbidden, Invalid, NotFound
 from shared.uow import UnitOfWork
 
 
-def _facts(s: Session) -> dict:
-    return {
-        "session_id": s.id,
-        "match_id": s.match_id,
-        "program_id": s.program_id,
-        "mentor_employee_id": s.mentor_employee_id,
-        "mentee_employee_id": s.mentee_employee_id,
-        "scheduled_at": as_utc(s.scheduled_at),
-    }
+def _state(s: Session) -> domain.SessionState:
+    return state_of(domain.SessionState, s)
+
+
+def _apply(uow: UnitOfWork, session: Session, change: Transition[domain.SessionState]) -> None:
+    """Store a transition's new state on the row and emit its events, in this transaction."""
+    store(session, change.state)
+    uow.session.add(session)
+    for event in change.events:
+        uow.emit(event, org=session.org)
 
 
 async def schedule(*, uow: UnitOfWork, principal: Principal, data: SessionCreate) -> Session:
@@ -57,6 +58,7 @@ def _plan(
 ) -> Session:
     """A planned session of this match, and its event."""
     session = Session(
+        id=new_id(),
         org=match.org,
         match_id=match.id,
         program_id=match.program_id,
@@ -68,7 +70,7 @@ def _plan(
         group_id=group_id,
     )
     uow.session.add(session)
-    uow.emit(ev.SessionScheduled(**_facts(session)), org=match.org)
+    uow.emit(domain.scheduled(_state(session)), org=match.org)
     return session
 
 
@@ -126,16 +128,17 @@ async def settle_group(
     """Complete (`text`: notes) or cancel (`text`: reason) the group's planned sessions at
     once; those already settled (a mentee whose match ended meanwhile) stay as they are."""
     sessions = await get_group(uow=uow, principal=principal, group_id=group_id, for_update=True)
-    if not principal.is_admin and principal.employee_id != sessions[0].mentor_employee_id:
-        raise Forbidden("only the mentor or an admin settles a group session")
-    planned = domain.planned([(s.id, SessionStatus(s.status)) for s in sessions], action=action)
+    changes = domain.settle_group(
+        [_state(s) for s in sessions],
+        is_admin=principal.is_admin,
+        caller=principal.employee_id,
+        action=action,
+        text=text,
+        at=utcnow(),
+    )
     for s in sessions:
-        if s.id not in planned:
-            continue
-        if action == "complete":
-            _complete(uow=uow, session=s, notes=text)
-        else:
-            _cancel(uow=uow, session=s, reason=text or "cancelled")
+        if s.id in changes:
+            _apply(uow, s, changes[s.id])
     await uow.commit()
     return sessions
 
@@ -177,31 +180,14 @@ async def complete(
     *, uow: UnitOfWork, principal: Principal, session_id: str, notes: str | None
 ) -> Session:
     session = await get(uow=uow, principal=principal, session_id=session_id, for_update=True)
-    domain.ensure_scheduled(SessionStatus(session.status), "complete")
-    _complete(uow=uow, session=session, notes=notes)
+    _apply(uow, session, domain.complete(_state(session), notes=notes, at=utcnow()))
     await uow.commit()
     return session
 
 
-def _complete(*, uow: UnitOfWork, session: Session, notes: str | None) -> None:
-    session.status = SessionStatus.completed
-    session.notes = notes
-    session.completed_at = utcnow()
-    uow.session.add(session)
-    uow.emit(ev.SessionCompleted(**_facts(session)), org=session.org)
-
-
-def _cancel(*, uow: UnitOfWork, session: Session, reason: str) -> None:
-    session.status = SessionStatus.cancelled
-    session.cancel_reason = reason
-    uow.session.add(session)
-    uow.emit(ev.SessionCancelled(**_facts(session), reason=reason), org=session.org)
-
-
 async def cancel(*, uow: UnitOfWork, principal: Principal, session_id: str, reason: str) -> Session:
     session = await get(uow=uow, principal=principal, session_id=session_id, for_update=True)
-    domain.ensure_scheduled(SessionStatus(session.status), "cancel")
-    _cancel(uow=uow, session=session, reason=reason)
+    _apply(uow, session, domain.cancel(_state(session), reason=reason))
     await uow.commit()
     return session
 
@@ -214,13 +200,8 @@ async def cancel_for_ended_match(*, uow: UnitOfWork, match_id: str, ended_at: da
             )
         ).all()
     )
-    doomed = set(
-        domain.cancelled_by_match_end(
-            [(s.id, SessionStatus(s.status), as_utc(s.scheduled_at)) for s in rows],
-            ended_at=ended_at,
-        )
-    )
+    changes = domain.after_match_end([_state(s) for s in rows], ended_at=ended_at)
     for s in rows:
-        if s.id in doomed:
-            _cancel(uow=uow, session=s, reason="match_ended")
-    return len(doomed)
+        if s.id in changes:
+            _apply(uow, s, changes[s.id])
+    return len(changes)

@@ -63,6 +63,7 @@ def _import_blocked(*modules: str) -> subprocess.CompletedProcess[str]:
         *(f"services.{name}.domain" for name in SERVICE_NAMES),
         "shared.contracts",
         "shared.errors",
+        "shared.domain",
     ],
 )
 def test_pure_module_imports_without_io_libraries(module: str) -> None:

@@ -50,25 +50,118 @@ def test_profile_rules() -> None:
 
 
 def test_withdraw_and_rehire_rules() -> None:
+    p = enrollment.ParticipantState(
+        id="p",
+        program_id="g",
+        employee_id="e",
+        role="mentor",
+        status="active",  # type: ignore[arg-type]
+        withdrawn_reason=None,
+    )
+    gone = enrollment.withdraw(p, reason="participant_left")
+    assert (gone.state.status, gone.state.withdrawn_reason) == (
+        ParticipantStatus.withdrawn,
+        "participant_left",
+    )
+    (event,) = gone.events
+    assert (event.TYPE, event.role) == (
+        "binome.enrollment.participant.withdrawn.v1",
+        ParticipantRole.mentor,
+    )
     with pytest.raises(Conflict):
-        enrollment.ensure_can_withdraw(ParticipantStatus.withdrawn)
+        enrollment.withdraw(gone.state, reason="again")
     with pytest.raises(Conflict):
         enrollment.ensure_can_update_employee(EmployeeStatus.terminated, event_type="updated")
     enrollment.ensure_can_update_employee(EmployeeStatus.terminated, event_type="hired")
 
 
+def test_manager_chain_walks_up_and_stops() -> None:
+    managers = {"lead": "head", "head": "ceo", "ceo": None}
+    assert enrollment.manager_chain("lead", managers) == ["lead", "head", "ceo"]
+    assert enrollment.manager_chain(None, managers) == []
+    # Unknown to the directory: named, then the walk stops.
+    assert enrollment.manager_chain("ghost", managers) == ["ghost"]
+    # A loop in the org chart ends the walk; so does depth.
+    assert enrollment.manager_chain("a", {"a": "b", "b": "a"}) == ["a", "b"]
+    deep = {f"m{i}": f"m{i + 1}" for i in range(50)}
+    assert len(enrollment.manager_chain("m0", deep)) == enrollment.MAX_CHAIN
+
+
+def test_a_profile_follows_the_directory_where_it_came_from_it() -> None:
+    was = enrollment.DirectoryFacts(manager_id=None, languages=["fr"], level=3, department="it")
+    now = enrollment.DirectoryFacts(manager_id=None, languages=["en"], level=4, department="hr")
+    from_directory = enrollment.DirectoryProfile(
+        languages=["fr"], level=3, department="it", tz_offset_h=0
+    )
+    own = enrollment.DirectoryProfile(languages=["de"], level=9, department="it", tz_offset_h=0)
+    assert enrollment.followed(from_directory, was=was, now=now, tz_offset_h=2) == (
+        enrollment.DirectoryProfile(languages=["en"], level=4, department="hr", tz_offset_h=2)
+    )
+    assert enrollment.followed(own, was=was, now=now, tz_offset_h=None) == (
+        enrollment.DirectoryProfile(languages=["de"], level=9, department="hr", tz_offset_h=None)
+    )
+
+
+def _session(sid: str, status: SessionStatus, at: datetime, mentor: str = "a"):  # type: ignore[no-untyped-def]
+    return sessions.SessionState(
+        id=sid,
+        match_id="m",
+        program_id="p",
+        mentor_employee_id=mentor,
+        mentee_employee_id="b",
+        scheduled_at=at,
+        status=status,
+        notes=None,
+        cancel_reason=None,
+        completed_at=None,
+    )
+
+
 def test_sessions_rules() -> None:
     with pytest.raises(Conflict):
         sessions.ensure_can_schedule(match_active=False)
-    with pytest.raises(Conflict):
-        sessions.ensure_scheduled(SessionStatus.completed, "cancel")
     now = datetime.now(UTC)
+    with pytest.raises(Conflict):
+        sessions.cancel(_session("s", SessionStatus.completed, now), reason="x")
+    held = sessions.complete(_session("s", SessionStatus.scheduled, now), notes="ok", at=now)
+    assert (held.state.status, held.state.notes, held.state.completed_at) == (
+        SessionStatus.completed,
+        "ok",
+        now,
+    )
+    assert [e.TYPE for e in held.events] == ["binome.sessions.session.completed.v1"]
     planned = [
-        ("past", SessionStatus.scheduled, now - timedelta(days=1)),
-        ("future", SessionStatus.scheduled, now + timedelta(days=1)),
-        ("done", SessionStatus.completed, now + timedelta(days=2)),
+        _session("past", SessionStatus.scheduled, now - timedelta(days=1)),
+        _session("future", SessionStatus.scheduled, now + timedelta(days=1)),
+        _session("done", SessionStatus.completed, now + timedelta(days=2)),
     ]
-    assert sessions.cancelled_by_match_end(planned, ended_at=now) == ["future"]
+    ended = sessions.after_match_end(planned, ended_at=now)
+    assert list(ended) == ["future"]
+    assert ended["future"].state.cancel_reason == sessions.MATCH_ENDED
+    # SQLite hands back naive datetimes: the state reads them as UTC.
+    naive = _session("n", "scheduled", now.replace(tzinfo=None))  # type: ignore[arg-type]
+    assert naive.scheduled_at == now and naive.status is SessionStatus.scheduled
+
+
+def test_group_sessions_settle_together() -> None:
+    now = datetime.now(UTC)
+    group = [
+        _session("one", SessionStatus.scheduled, now),
+        _session("two", SessionStatus.cancelled, now),
+    ]
+    done = sessions.settle_group(
+        group, is_admin=False, caller="a", action="complete", text="n", at=now
+    )
+    assert list(done) == ["one"]
+    with pytest.raises(Forbidden):
+        sessions.settle_group(group, is_admin=False, caller="b", action="cancel", text=None, at=now)
+    with pytest.raises(Conflict):
+        sessions.settle_group(
+            group[1:], is_admin=True, caller=None, action="cancel", text=None, at=now
+        )
+    assert sessions.group_mentor(is_admin=False, caller="a", requested=None) == "a"
+    with pytest.raises(Invalid):
+        sessions.group_mentor(is_admin=True, caller=None, requested=None)
 
 
 def test_feedback_rules() -> None:

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.matching import domain
 from services.matching.domain import MatchStatus
-from shared.errors import Conflict
+from shared.contracts import matching as ev
+from shared.errors import Conflict, Forbidden, Invalid
 
 
 def person(
@@ -227,21 +230,89 @@ def test_suggestions_have_room_and_add_up() -> None:
         assert s.room >= 1
 
 
+def _match(
+    status=MatchStatus.proposed, *, mentor_ok=False, mentee_ok=False, mentee="me", mentor="mo"
+):  # type: ignore[no-untyped-def]
+    return domain.MatchState(
+        id=f"m-{mentee}-{mentor}",
+        program_id="p",
+        mentor_participant_id=mentor,
+        mentee_participant_id=mentee,
+        mentor_employee_id=f"e-{mentor}",
+        mentee_employee_id=f"e-{mentee}",
+        status=status,
+        mentor_accepted=mentor_ok,
+        mentee_accepted=mentee_ok,
+        end_reason=None,
+        ended_at=None,
+    )
+
+
 def test_match_state_machine() -> None:
-    assert domain.accept(
-        MatchStatus.proposed, mentor_accepted=False, mentee_accepted=False, side="mentee"
-    ) == (False, True, False)
-    assert domain.accept(
-        MatchStatus.proposed, mentor_accepted=False, mentee_accepted=True, side="mentor"
-    ) == (True, True, True)
+    now = datetime.now(UTC)
+    half = domain.accept(_match(), side="mentee")
+    assert (half.state.mentee_accepted, half.state.status, half.events) == (
+        True,
+        MatchStatus.proposed,
+        (),
+    )
+    both = domain.accept(half.state, side="mentor")
+    assert both.state.status is MatchStatus.active
+    assert [type(e) for e in both.events] == [ev.MatchActivated]
+    assert both.events[0].match_id == "m-me-mo"
     for status in (MatchStatus.active, MatchStatus.ended, MatchStatus.declined):
         with pytest.raises(Conflict):
-            domain.accept(status, mentor_accepted=True, mentee_accepted=True, side="mentor")
+            domain.accept(_match(status), side="mentor")
     with pytest.raises(Conflict):
-        domain.ensure_can_decline(MatchStatus.active)
+        domain.decline(_match(MatchStatus.active), reason="no", at=now)
+    declined = domain.decline(_match(), reason="no fit", at=now)
+    assert (declined.state.status, declined.state.end_reason, declined.state.ended_at) == (
+        MatchStatus.declined,
+        "no fit",
+        now,
+    )
+    assert isinstance(declined.events[0], ev.MatchDeclined)
     with pytest.raises(Conflict):
-        domain.ensure_can_end(MatchStatus.ended)
-    domain.ensure_can_end(MatchStatus.active)
+        domain.end(_match(MatchStatus.ended), reason="other", at=now)
+    ended = domain.end(_match(MatchStatus.active), reason="completed", at=now)
+    assert ended.state.status is MatchStatus.ended and ended.events[0].reason == "completed"
+    # A row read back from the database holds a plain string: the state is the enum.
+    assert _match("active").status is MatchStatus.active  # type: ignore[arg-type]
+
+
+def test_who_acts_for_which_side() -> None:
+    m = _match()
+    admin = domain.Actor(is_admin=True, employee_id=None)
+    assert domain.side_of(m, admin, "mentor") == "mentor"
+    with pytest.raises(Invalid):
+        domain.side_of(m, admin, None)
+    mentee = domain.Actor(is_admin=False, employee_id="e-me")
+    assert domain.side_of(m, mentee, None) == "mentee"
+    with pytest.raises(Forbidden):
+        domain.side_of(m, mentee, "mentor")
+    with pytest.raises(Forbidden):
+        domain.ensure_party_or_admin(m, domain.Actor(is_admin=False, employee_id="stranger"))
+
+
+def test_history_loads_and_a_runs_inputs() -> None:
+    matches = [
+        _match(MatchStatus.active, mentee="a", mentor="x"),
+        _match(MatchStatus.proposed, mentee="b", mentor="x"),
+        _match(MatchStatus.ended, mentee="c", mentor="y"),
+        _match(MatchStatus.declined, mentee="c", mentor="x"),
+    ]
+    assert domain.mentor_history(matches, "c") == {"x", "y"}
+    assert domain.mentor_history(matches, "b") == set()  # proposed: not yet history
+    assert domain.mentor_loads(matches) == {"x": 2}
+    inputs = domain.cohort_inputs(
+        matches=matches,
+        mentees=[person(p) for p in "abcd"],
+        mentors=[person("x", capacity=3), person("y")],
+        rules=domain.ProgramRules(),
+    )
+    assert [p.participant_id for p in inputs.mentees] == ["c", "d"]
+    assert inputs.excluded == {("c", "y"), ("c", "x")} and inputs.loads == {"x": 2}
+    assert inputs.digest("max_matched") == inputs.digest("max_matched") != inputs.digest("stable")
 
 
 def test_unknown_departments_never_count_as_the_same() -> None:
