@@ -13,12 +13,24 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import pytest
 
 from shared.auth import Role, mint_token
 from shared.settings import BusKind, Settings
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_matching_kernels() -> None:
+    """Compile (fresh checkout) or load the engine's kernels once, up front, in the tiers
+    that run services (api, infra; imported by their conftest): the service processes then
+    load them from numba's cache, and no test's waiting time includes a compilation. The
+    unit tier compiles only what a test uses."""
+    from services.matching.engine.warm import warm_up
+
+    warm_up()
 
 
 def topic_prefix() -> str:

@@ -20,6 +20,9 @@ from shared.contracts.enrollment import (
     ParticipantRole,
     ProgramFormat,
 )
+from shared.contracts.enrollment import (
+    PROGRAM_DEFAULTS as RULES,
+)
 from shared.messaging.tables import messaging_tables
 
 
@@ -121,25 +124,28 @@ class HrisBatchResult(BaseModel):
 class ProgramBase(Base):
     name: str = Field(min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=4000)
-    format: ProgramFormat = Field(default=ProgramFormat.classic, sa_type=String(20))
-    # A relationship whose last `rating_window` ratings average below this is at risk.
-    rematch_threshold: float = Field(default=2.5, ge=1, le=5)
-    rating_window: int = Field(default=2, ge=1, le=20)
-    # A matching run is a draft for an admin to review and publish, unless this is set.
-    auto_publish: bool = False
+    # The programme's rules (defaults and meaning: shared.contracts.enrollment.ProgramRules).
+    format: ProgramFormat = Field(default=RULES.format, sa_type=String(20))
+    rematch_threshold: float = Field(default=RULES.rematch_threshold, ge=1, le=5)
+    rating_window: int = Field(default=RULES.rating_window, ge=1, le=20)
+    auto_publish: bool = RULES.auto_publish
     # How matching weighs its criteria, 0 to 10 each (10 makes one a hard filter): skills,
     # themes, similarity, seniority, department, timezone, availability, volunteer.
     weights: dict[str, int] = Field(default_factory=dict, sa_type=JSON)
-    max_timezone_gap_h: int = Field(default=12, ge=0, le=24)
-    min_score: float = Field(default=0.0, ge=0, le=1)
-    cross_department: bool = True
-    matching_policy: MatchingPolicy = Field(default=MatchingPolicy.max_matched, sa_type=String(20))
+    max_timezone_gap_h: int = Field(default=RULES.max_timezone_gap_h, ge=0, le=24)
+    min_score: float = Field(default=RULES.min_score, ge=0, le=1)
+    cross_department: bool = RULES.cross_department
+    matching_policy: MatchingPolicy = Field(default=RULES.matching_policy, sa_type=String(20))
 
 
 class Program(ProgramBase, table=True):
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     org: str = Field(index=True, max_length=100)
     created_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def program_id(self) -> str:  # as the contracts name it
+        return self.id
 
 
 class ProgramCreate(ProgramBase):
@@ -192,6 +198,10 @@ class Participant(ParticipantBase, table=True):
     status: ParticipantStatus = Field(default=ParticipantStatus.active, sa_type=String(20))
     withdrawn_reason: str | None = Field(default=None, max_length=200)
     created_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def participant_id(self) -> str:  # as the contracts name it
+        return self.id
 
 
 class ParticipantCreate(ParticipantBase):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from sqlmodel import col, select
 
 from services.enrollment import domain
@@ -214,24 +216,8 @@ async def _follow_directory(
 def _profile(
     contract: type[ev.ParticipantEnrolled] | type[ev.ParticipantUpdated], p: Participant
 ) -> ev.ParticipantProfile:
-    return contract(
-        participant_id=p.id,
-        program_id=p.program_id,
-        employee_id=p.employee_id,
-        role=ParticipantRole(p.role).value,
-        skills_offered=p.skills_offered,
-        skills_sought=p.skills_sought,
-        languages=p.languages,
-        level=p.level,
-        department=p.department,
-        capacity=p.capacity,
-        volunteer=p.volunteer,
-        themes=p.themes,
-        answers=p.answers,
-        availability=p.availability,
-        tz_offset_h=p.tz_offset_h,
-        manager_chain=p.manager_chain,
-    )
+    """The participant's profile as the contract carries it (the row's fields of those names)."""
+    return contract.model_validate(p, from_attributes=True)
 
 
 async def _withdraw_all(*, uow: UnitOfWork, org: str, employee_id: str, reason: str) -> None:
@@ -281,22 +267,7 @@ async def list_employees(
 async def create_program(*, uow: UnitOfWork, org: str, data: ProgramCreate) -> Program:
     program = Program(org=org, **data.model_dump())
     uow.session.add(program)
-    uow.emit(
-        ev.ProgramCreated(
-            program_id=program.id,
-            name=program.name,
-            format=program.format,
-            rematch_threshold=program.rematch_threshold,
-            rating_window=program.rating_window,
-            auto_publish=program.auto_publish,
-            weights=program.weights,
-            max_timezone_gap_h=program.max_timezone_gap_h,
-            min_score=program.min_score,
-            cross_department=program.cross_department,
-            matching_policy=program.matching_policy,
-        ),
-        org=org,
-    )
+    uow.emit(ev.ProgramCreated.model_validate(program, from_attributes=True), org=org)
     await uow.commit()
     return program
 
@@ -353,22 +324,11 @@ async def enroll(*, uow: UnitOfWork, principal: Principal, data: ParticipantCrea
     if existing.first() is not None:
         raise Conflict(f"employee already enrolled as {data.role} in this program")
     participant = Participant(
+        # What they said, with the profile resolved against the directory over it.
+        **(data.model_dump() | asdict(profile)),
         org=org,
-        themes=data.themes,
-        answers=data.answers,
-        availability=data.availability,
         tz_offset_h=domain.tz_offset_hours(employee.timezone, at=utcnow()),
         manager_chain=await _Directory(uow, org).manager_chain(employee),
-        program_id=data.program_id,
-        employee_id=data.employee_id,
-        role=data.role,
-        skills_offered=data.skills_offered,
-        skills_sought=data.skills_sought,
-        volunteer=data.volunteer,
-        languages=profile.languages,
-        level=profile.level,
-        department=profile.department,
-        capacity=profile.capacity,
     )
     uow.session.add(participant)
     uow.emit(_profile(ev.ParticipantEnrolled, participant), org=org)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.feedback.models import ProgramRules, SessionView
+from services.feedback.models import ProgramView, SessionView
 from shared.contracts import enrollment, sessions
 from shared.events import Event, EventData
 from shared.uow import UnitOfWork
@@ -10,14 +10,8 @@ from shared.uow import UnitOfWork
 
 async def on_program_created(uow: UnitOfWork, event: Event, data: EventData) -> None:
     assert isinstance(data, enrollment.ProgramCreated)
-    rules = await uow.session.get(ProgramRules, data.program_id) or ProgramRules(
-        id=data.program_id,
-        org=event.org,
-        rematch_threshold=data.rematch_threshold,
-        rating_window=data.rating_window,
-    )
-    rules.rematch_threshold, rules.rating_window = data.rematch_threshold, data.rating_window
-    uow.session.add(rules)
+    rules = data.model_dump(include=set(ProgramView.model_fields))
+    uow.upsert(ProgramView, **rules, id=data.program_id, org=event.org)
 
 
 async def on_session_event(uow: UnitOfWork, event: Event, data: EventData) -> None:

@@ -19,8 +19,8 @@ class Base(SQLModel, registry=registry()):
 OUTBOX, INBOX = messaging_tables(Base.metadata)
 
 
-class ProgramRules(Base, table=True):
-    """A programme's early-warning settings, from enrollment's events."""
+class ProgramView(Base, table=True):
+    """A programme's early-warning rules, from enrollment's events."""
 
     __tablename__ = "program"
     id: str = Field(primary_key=True, max_length=36)

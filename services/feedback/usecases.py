@@ -5,16 +5,15 @@ from __future__ import annotations
 from sqlmodel import col, select
 
 from services.feedback import domain
-from services.feedback.models import AtRiskFlag, Feedback, FeedbackCreate, ProgramRules, SessionView
+from services.feedback.models import AtRiskFlag, Feedback, FeedbackCreate, ProgramView, SessionView
 from shared.access import get_visible, scoped
 from shared.api import PageParams
 from shared.auth import Principal
 from shared.contracts import feedback as ev
+from shared.contracts.enrollment import PROGRAM_DEFAULTS as RULES
 from shared.db import lock_key
 from shared.errors import Conflict, Invalid
 from shared.uow import UnitOfWork
-
-DEFAULT_THRESHOLD, DEFAULT_WINDOW = 2.5, 2
 
 
 async def submit(*, uow: UnitOfWork, principal: Principal, data: FeedbackCreate) -> Feedback:
@@ -70,28 +69,21 @@ async def _watch_relationship(*, uow: UnitOfWork, org: str, match_id: str, progr
     await lock_key(uow.session, f"relationship:{match_id}")
     if await uow.session.get(AtRiskFlag, match_id) is not None:
         return
-    rules = await uow.session.get(ProgramRules, program_id)
-    threshold = rules.rematch_threshold if rules else DEFAULT_THRESHOLD
-    window = rules.rating_window if rules else DEFAULT_WINDOW
+    # Not heard of the programme yet (events cross services asynchronously): its defaults.
+    rules = await uow.session.get(ProgramView, program_id) or RULES
     rows = await uow.session.exec(
         select(Feedback.rating)
         .where(Feedback.match_id == match_id)
         .order_by(col(Feedback.created_at), col(Feedback.id))
     )
-    risk = domain.assess(list(rows.all()), window=window, threshold=threshold)
-    if not risk.at_risk or risk.average is None:
-        return
-    uow.session.add(AtRiskFlag(match_id=match_id, org=org, average_rating=risk.average))
-    uow.emit(
-        ev.RelationshipAtRisk(
-            match_id=match_id,
-            program_id=program_id,
-            average_rating=risk.average,
-            ratings=risk.window,
-            threshold=threshold,
-        ),
-        org=org,
+    risk = domain.assess(
+        list(rows.all()), window=rules.rating_window, threshold=rules.rematch_threshold
     )
+    alarm = domain.alarm(risk, match_id=match_id, program_id=program_id)
+    if alarm is None:
+        return
+    uow.session.add(AtRiskFlag(match_id=match_id, org=org, average_rating=alarm.average_rating))
+    uow.emit(alarm, org=org)
 
 
 async def get(*, uow: UnitOfWork, principal: Principal, feedback_id: str) -> Feedback:

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from services.matching.engine.model import Cohort, Constraints, Format, Side, Weights
 from services.matching.engine.scoring import Scorer
+from shared.contracts.enrollment import ProgramRules
 
 
 @dataclass(frozen=True)
@@ -36,15 +37,15 @@ class Person:
     tz_offset_h: int | None = None
     manager_chain: tuple[str, ...] = ()
 
-
-@dataclass(frozen=True)
-class ProgramRules:
-    format: str = "classic"
-    weights: dict[str, int] = field(default_factory=dict)
-    max_timezone_gap_h: int = 12
-    min_score: float = 0.0
-    cross_department: bool = True
-    policy: str = "max_matched"  # or max_score, stable
+    def __post_init__(self) -> None:
+        # Read off a profile (lists, as the contract and the tables hold them): sets and
+        # tuples, so a person is hashable and compares by content.
+        for name in ("skills_offered", "skills_sought", "languages", "themes", "availability"):
+            if not isinstance(value := getattr(self, name), frozenset):
+                object.__setattr__(self, name, frozenset(value))
+        for name in ("answers", "manager_chain"):
+            if not isinstance(value := getattr(self, name), tuple):
+                object.__setattr__(self, name, tuple(value))
 
 
 class _Vocabulary:

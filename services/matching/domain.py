@@ -14,7 +14,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Literal
@@ -49,7 +49,7 @@ class RunStatus(StrEnum):
     published = "published"  # the pairs became matches
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Pair:
     mentee: Person
     mentor: Person
@@ -59,7 +59,7 @@ class Pair:
     explanation: dict = field(default_factory=dict, compare=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CohortProposal:
     pairs: list[Pair]
     total_score: float
@@ -109,7 +109,8 @@ def inputs_digest(
     h = hashlib.sha256()
     h.update(
         json.dumps(
-            [asdict(rules), policy, sorted(excluded), sorted(loads.items())], sort_keys=True
+            [rules.model_dump(mode="json"), policy, sorted(excluded), sorted(loads.items())],
+            sort_keys=True,
         ).encode()
     )
     for person in sorted(mentees, key=lambda p: p.participant_id) + sorted(
@@ -139,7 +140,7 @@ def _prepare(
         loads=loads,
         excluded=excluded,
         rules=rules,
-        policy=policy or rules.policy,
+        policy=policy or rules.matching_policy,
     )
     scorer = build_scorer(
         mentees=mentees, mentors=mentors, loads=loads, excluded=excluded, rules=rules
@@ -163,7 +164,7 @@ def propose_cohort(
     """
     mentees, mentors, digest, scorer = _prepare(mentees, mentors, loads, excluded, rules)
     t0 = time.perf_counter()
-    if rules.policy == "stable":
+    if rules.matching_policy == "stable":
         # Deferred acceptance ranks every mentor for every mentee: dense, fine at programme
         # sizes (tens of millions of pairs); the optimal policies stream.
         scores, allowed = scorer.block(slice(0, scorer.n))
@@ -171,34 +172,39 @@ def propose_cohort(
         matched = np.flatnonzero(mentor_of >= 0)
         score = np.full(scorer.n, np.nan)
         score[matched] = scores[matched, mentor_of[matched]]
-        no_proof = Certificate(False, 0, 0, 0, 0, 0, 0)
-        solution = Solution(mentor_of, score, len(matched), float(np.nansum(score)), no_proof)
+        solution = Solution(
+            mentor_of=mentor_of,
+            score=score,
+            matched=len(matched),
+            total_score=float(np.nansum(score)),
+            certificate=Certificate.trivial(holds=False),
+        )
     else:
-        solution = solve(scorer, policy=Policy(rules.policy))
+        solution = solve(scorer, policy=Policy(rules.matching_policy))
     solve_ms = (time.perf_counter() - t0) * 1000
     matched = np.flatnonzero(solution.mentor_of >= 0)
     pairs = [
         Pair(
-            mentees[ex.mentee],
-            mentors[int(solution.mentor_of[ex.mentee])],
-            round(float(solution.score[ex.mentee]), 6),
-            _explanation(ex, mentors),
+            mentee=mentees[ex.mentee],
+            mentor=mentors[int(solution.mentor_of[ex.mentee])],
+            score=round(float(solution.score[ex.mentee]), 6),
+            explanation=_explanation(ex, mentors),
         )
         for ex in engine_explain.explain_all(scorer, solution, matched)
     ]
     c = solution.certificate
     blocking = blocking_pairs_streamed(scorer, solution.mentor_of, solution.score)
     return CohortProposal(
-        pairs,
-        round(solution.total_score, 6),
-        c.holds,
-        c.primal,
-        c.dual,
-        c.pairs_covered,
-        round(solve_ms, 3),
-        digest,
-        rules.policy,
-        blocking,
+        pairs=pairs,
+        total_score=round(solution.total_score, 6),
+        certificate_holds=c.holds,
+        primal=c.primal,
+        dual=c.dual,
+        pairs_covered=c.pairs_covered,
+        solve_ms=round(solve_ms, 3),
+        inputs_digest=digest,
+        policy=rules.matching_policy,
+        blocking_pairs=blocking,
     )
 
 
@@ -251,20 +257,21 @@ def propose_circles(
                     "shared_themes": round(shared, 6),
                 },
             }
-            pairs.append(Pair(mentees[i], mentor, round(float(scores[i, circle.anchor]), 6), why))
+            score = round(float(scores[i, circle.anchor]), 6)
+            pairs.append(Pair(mentee=mentees[i], mentor=mentor, score=score, explanation=why))
     pairs.sort(key=lambda p: p.mentee.participant_id)
     total = round(sum(p.score for p in pairs), 6)
     return CohortProposal(
-        pairs,
-        total,
-        False,  # exact, but not separately certified
-        0,
-        0,
-        int(allowed.sum()),
-        round(solve_ms, 3),
-        digest,
-        "circles",
-        0,
+        pairs=pairs,
+        total_score=total,
+        certificate_holds=False,  # exact, but not separately certified
+        primal=0,
+        dual=0,
+        pairs_covered=int(allowed.sum()),
+        solve_ms=round(solve_ms, 3),
+        inputs_digest=digest,
+        policy="circles",
+        blocking_pairs=0,
     )
 
 
@@ -286,7 +293,7 @@ def replacements(
     ).pairs
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Suggestion:
     mentor: Person
     score: float
@@ -312,10 +319,10 @@ def suggestions(
     found = engine_explain.suggestions(scorer, 0, load=np.zeros(len(mentors), np.int64), n=limit)
     return [
         Suggestion(
-            mentors[o.mentor],
-            round(o.score, 6),
-            {k: round(v, 6) for k, v in o.contributions.items()},
-            int(scorer.capacity[o.mentor]),
+            mentor=mentors[o.mentor],
+            score=round(o.score, 6),
+            contributions={k: round(v, 6) for k, v in o.contributions.items()},
+            room=int(scorer.capacity[o.mentor]),
         )
         for o in found
     ]

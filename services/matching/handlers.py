@@ -6,7 +6,7 @@ from sqlmodel import select
 
 from services.matching import usecases
 from services.matching.domain import OPEN
-from services.matching.models import Candidate, Match, ProgramView
+from services.matching.models import Match, ParticipantView, ProgramView
 from shared.contracts import enrollment, feedback
 from shared.contracts.matching import EndReason
 from shared.events import Event, EventData
@@ -15,17 +15,9 @@ from shared.uow import UnitOfWork
 
 async def on_program_created(uow: UnitOfWork, event: Event, data: EventData) -> None:
     assert isinstance(data, enrollment.ProgramCreated)
-    program = await uow.session.get(ProgramView, data.program_id) or ProgramView(
-        id=data.program_id, org=event.org, name=data.name, format=data.format
-    )
-    program.name, program.format = data.name, data.format
-    program.auto_publish = data.auto_publish
-    program.weights = dict(data.weights)
-    program.max_timezone_gap_h = data.max_timezone_gap_h
-    program.min_score = data.min_score
-    program.cross_department = data.cross_department
-    program.matching_policy = data.matching_policy
-    uow.session.add(program)
+    # Matching's view of the programme is the contract's rules it applies, field for field.
+    rules = data.model_dump(include=set(ProgramView.model_fields))
+    uow.upsert(ProgramView, **rules, id=data.program_id, org=event.org)
 
 
 async def on_participant_profile(uow: UnitOfWork, event: Event, data: EventData) -> None:
@@ -33,7 +25,7 @@ async def on_participant_profile(uow: UnitOfWork, event: Event, data: EventData)
     a redelivered event changes nothing)."""
     assert isinstance(data, enrollment.ParticipantProfile)
     uow.upsert(
-        Candidate,
+        ParticipantView,
         id=data.participant_id,
         org=event.org,
         # The profile contract is matching's candidate, field for field.
@@ -53,7 +45,7 @@ async def on_participant_updated(uow: UnitOfWork, event: Event, data: EventData)
 async def on_participant_withdrawn(uow: UnitOfWork, event: Event, data: EventData) -> None:
     """A participant left: end their open matches; a departed mentor's mentees get new ones."""
     assert isinstance(data, enrollment.ParticipantWithdrawn)
-    candidate = await uow.session.get(Candidate, data.participant_id)
+    candidate = await uow.session.get(ParticipantView, data.participant_id)
     if candidate is None:
         return
     candidate.active = False

@@ -11,6 +11,7 @@ from sqlmodel import Field, SQLModel
 
 from services.matching.domain import MatchStatus, RunStatus, Side
 from shared.api import new_id, utcnow
+from shared.contracts.enrollment import PROGRAM_DEFAULTS as RULES
 from shared.contracts.matching import EndReason
 from shared.messaging.tables import messaging_tables
 
@@ -29,16 +30,17 @@ class ProgramView(Base, table=True):
     id: str = Field(primary_key=True, max_length=36)
     org: str = Field(index=True, max_length=100)
     name: str = Field(max_length=200)
+    # The programme's matching rules (defaults: shared.contracts.enrollment.ProgramRules).
     format: str = Field(max_length=20)
-    auto_publish: bool = False
+    auto_publish: bool = RULES.auto_publish
     weights: dict[str, int] = Field(default_factory=dict, sa_type=JSON)
-    max_timezone_gap_h: int = 12
-    min_score: float = 0.0
-    cross_department: bool = True
-    matching_policy: str = Field(default="max_matched", max_length=20)
+    max_timezone_gap_h: int = RULES.max_timezone_gap_h
+    min_score: float = RULES.min_score
+    cross_department: bool = RULES.cross_department
+    matching_policy: str = Field(default=RULES.matching_policy, max_length=20)
 
 
-class Candidate(Base, table=True):
+class ParticipantView(Base, table=True):
     """A participant as matching sees it, from enrollment's events."""
 
     __tablename__ = "participant"
@@ -60,6 +62,10 @@ class Candidate(Base, table=True):
     tz_offset_h: int | None = None
     manager_chain: list[str] = Field(default_factory=list, sa_type=JSON)
     active: bool = True
+
+    @property
+    def participant_id(self) -> str:  # as the contracts and the domain name it
+        return self.id
 
 
 class MatchingRunBase(Base):

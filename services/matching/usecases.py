@@ -9,9 +9,9 @@ from sqlmodel import col, select
 from services.matching import domain
 from services.matching.domain import MatchStatus, RunStatus
 from services.matching.models import (
-    Candidate,
     Match,
     MatchingRun,
+    ParticipantView,
     ProgramView,
     RunPair,
 )
@@ -27,34 +27,12 @@ from shared.uow import UnitOfWork
 _tracer = tracer("binome.matching")
 
 
-def _person(c: Candidate) -> domain.Person:
-    return domain.Person(
-        participant_id=c.id,
-        employee_id=c.employee_id,
-        skills_offered=frozenset(c.skills_offered),
-        skills_sought=frozenset(c.skills_sought),
-        languages=frozenset(c.languages),
-        level=c.level,
-        department=c.department,
-        capacity=c.capacity,
-        volunteer=c.volunteer,
-        themes=frozenset(c.themes),
-        answers=tuple(c.answers),
-        availability=frozenset(c.availability),
-        tz_offset_h=c.tz_offset_h,
-        manager_chain=tuple(c.manager_chain),
-    )
+def _person(c: ParticipantView) -> domain.Person:
+    return state_of(domain.Person, c)
 
 
 def _rules(program: ProgramView) -> domain.ProgramRules:
-    return domain.ProgramRules(
-        format=program.format,
-        weights=dict(program.weights),
-        max_timezone_gap_h=program.max_timezone_gap_h,
-        min_score=program.min_score,
-        cross_department=program.cross_department,
-        policy=program.matching_policy,
-    )
+    return domain.ProgramRules.model_validate(program, from_attributes=True)
 
 
 def _state(m: Match) -> domain.MatchState:
@@ -79,11 +57,15 @@ async def _program_matches(uow: UnitOfWork, program_id: str) -> list[Match]:
     return list(rows.all())
 
 
-async def _candidates(uow: UnitOfWork, program_id: str, role: str) -> list[Candidate]:
+async def _candidates(uow: UnitOfWork, program_id: str, role: str) -> list[ParticipantView]:
     rows = await uow.session.exec(
-        select(Candidate)
-        .where(Candidate.program_id == program_id, Candidate.role == role, Candidate.active)
-        .order_by(col(Candidate.id))
+        select(ParticipantView)
+        .where(
+            ParticipantView.program_id == program_id,
+            ParticipantView.role == role,
+            ParticipantView.active,
+        )
+        .order_by(col(ParticipantView.id))
     )
     return list(rows.all())
 
@@ -328,7 +310,7 @@ async def _rematch(*, uow: UnitOfWork, ended: list[Match]) -> list[Match]:
     matches = await _program_matches(uow, program.id)
     mentees, replaced = [], {}
     for match in ended:
-        mentee = await uow.session.get(Candidate, match.mentee_participant_id)
+        mentee = await uow.session.get(ParticipantView, match.mentee_participant_id)
         if mentee is not None and mentee.active:
             mentees.append(_person(mentee))
             replaced[mentee.id] = match
@@ -399,8 +381,8 @@ async def separate_reporting_lines(*, uow: UnitOfWork, participant_id: str) -> l
     for match in rows.all():
         if match.status not in domain.OPEN:
             continue
-        mentee = await uow.session.get(Candidate, match.mentee_participant_id)
-        mentor = await uow.session.get(Candidate, match.mentor_participant_id)
+        mentee = await uow.session.get(ParticipantView, match.mentee_participant_id)
+        mentor = await uow.session.get(ParticipantView, match.mentor_participant_id)
         if mentee and mentor and domain.in_reporting_line(_person(mentee), _person(mentor)):
             conflicted.append(match.id)
     if not conflicted:
@@ -410,9 +392,9 @@ async def separate_reporting_lines(*, uow: UnitOfWork, participant_id: str) -> l
 
 async def suggest(
     *, uow: UnitOfWork, principal: Principal, participant_id: str, limit: int
-) -> tuple[Candidate, list[domain.Suggestion]]:
+) -> tuple[ParticipantView, list[domain.Suggestion]]:
     """Self-service: a mentee's best mentors with room left, each with its score's parts."""
-    mentee = await uow.session.get(Candidate, participant_id)
+    mentee = await uow.session.get(ParticipantView, participant_id)
     if mentee is None or not can_see(principal, org=mentee.org, owners=[mentee.employee_id]):
         raise NotFound("participant not found")
     if mentee.role != "mentee":

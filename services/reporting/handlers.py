@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from services.reporting.models import (
-    ReportAtRisk,
-    ReportMatch,
-    ReportParticipant,
-    ReportProgram,
-    ReportRating,
-    ReportSession,
+    AtRiskView,
+    MatchView,
+    ParticipantView,
+    ProgramView,
+    RatingView,
+    SessionView,
 )
 from shared.contracts import enrollment, feedback, matching, sessions
 from shared.events import Event, EventData
@@ -18,7 +18,7 @@ from shared.uow import UnitOfWork
 async def on_program_created(uow: UnitOfWork, event: Event, d: EventData) -> None:
     assert isinstance(d, enrollment.ProgramCreated)
     uow.upsert(
-        ReportProgram,
+        ProgramView,
         id=d.program_id,
         org=event.org,
         name=d.name,
@@ -30,7 +30,7 @@ async def on_participant(uow: UnitOfWork, event: Event, d: EventData) -> None:
     assert isinstance(d, enrollment.ParticipantEnrolled | enrollment.ParticipantWithdrawn)
     active = isinstance(d, enrollment.ParticipantEnrolled)
     uow.upsert(
-        ReportParticipant,
+        ParticipantView,
         id=d.participant_id,
         program_id=d.program_id,
         role=d.role,
@@ -57,7 +57,7 @@ async def on_match(uow: UnitOfWork, event: Event, d: EventData) -> None:
         values["replaces_match_id"] = d.replaces_match_id
     if isinstance(d, matching.MatchEnded | matching.MatchDeclined):
         values["end_reason"] = d.reason
-    uow.upsert(ReportMatch, **values)
+    uow.upsert(MatchView, **values)
 
 
 _SESSION_STATUS = {
@@ -70,7 +70,7 @@ _SESSION_STATUS = {
 async def on_session(uow: UnitOfWork, event: Event, d: EventData) -> None:
     assert isinstance(d, sessions.SessionFacts)
     uow.upsert(
-        ReportSession,
+        SessionView,
         id=d.session_id,
         program_id=d.program_id,
         status=_SESSION_STATUS[event.type],
@@ -80,7 +80,7 @@ async def on_session(uow: UnitOfWork, event: Event, d: EventData) -> None:
 async def on_feedback(uow: UnitOfWork, event: Event, d: EventData) -> None:
     assert isinstance(d, feedback.FeedbackSubmitted)
     uow.upsert(
-        ReportRating,
+        RatingView,
         feedback_id=d.feedback_id,
         program_id=d.program_id,
         match_id=d.match_id,
@@ -90,7 +90,7 @@ async def on_feedback(uow: UnitOfWork, event: Event, d: EventData) -> None:
 
 async def on_at_risk(uow: UnitOfWork, event: Event, d: EventData) -> None:
     assert isinstance(d, feedback.RelationshipAtRisk)
-    uow.upsert(ReportAtRisk, match_id=d.match_id, program_id=d.program_id)
+    uow.upsert(AtRiskView, match_id=d.match_id, program_id=d.program_id)
 
 
 HANDLERS = {

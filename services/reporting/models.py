@@ -16,7 +16,7 @@ class Base(SQLModel, registry=registry()):
 OUTBOX, INBOX = messaging_tables(Base.metadata)
 
 
-class ReportProgram(Base, table=True):
+class ProgramView(Base, table=True):
     __tablename__ = "program"
     id: str = Field(primary_key=True, max_length=36)
     org: str = Field(index=True, max_length=100)
@@ -24,7 +24,7 @@ class ReportProgram(Base, table=True):
     format: str = Field(max_length=20)
 
 
-class ReportParticipant(Base, table=True):
+class ParticipantView(Base, table=True):
     __tablename__ = "participant"
     id: str = Field(primary_key=True, max_length=36)
     program_id: str = Field(index=True, max_length=36)
@@ -32,7 +32,7 @@ class ReportParticipant(Base, table=True):
     active: bool = True
 
 
-class ReportMatch(Base, table=True):
+class MatchView(Base, table=True):
     __tablename__ = "match"
     id: str = Field(primary_key=True, max_length=36)
     program_id: str = Field(index=True, max_length=36)
@@ -41,14 +41,14 @@ class ReportMatch(Base, table=True):
     replaces_match_id: str | None = Field(default=None, max_length=36)
 
 
-class ReportSession(Base, table=True):
+class SessionView(Base, table=True):
     __tablename__ = "session"
     id: str = Field(primary_key=True, max_length=36)
     program_id: str = Field(index=True, max_length=36)
     status: str = Field(max_length=20)
 
 
-class ReportRating(Base, table=True):
+class RatingView(Base, table=True):
     __tablename__ = "rating"
     feedback_id: str = Field(primary_key=True, max_length=36)
     program_id: str = Field(index=True, max_length=36)
@@ -56,7 +56,7 @@ class ReportRating(Base, table=True):
     rating: int
 
 
-class ReportAtRisk(Base, table=True):
+class AtRiskView(Base, table=True):
     __tablename__ = "at_risk"
     match_id: str = Field(primary_key=True, max_length=36)
     program_id: str = Field(index=True, max_length=36)

@@ -6,37 +6,33 @@ from sqlmodel import select
 
 from services.reporting import domain
 from services.reporting.models import (
+    AtRiskView,
+    MatchView,
+    ParticipantView,
     ProgramReport,
-    ReportAtRisk,
-    ReportMatch,
-    ReportParticipant,
-    ReportProgram,
-    ReportRating,
-    ReportSession,
+    ProgramView,
+    RatingView,
+    SessionView,
 )
 from shared.errors import NotFound
 from shared.uow import UnitOfWork
 
 
 async def program_report(*, uow: UnitOfWork, org: str, program_id: str) -> ProgramReport:
-    program = await uow.session.get(ReportProgram, program_id)
+    program = await uow.session.get(ProgramView, program_id)
     if program is None or program.org != org:
         raise NotFound("program not found")
     s = uow.session
     pid = program_id
     participants = (
         await s.exec(
-            select(ReportParticipant).where(
-                ReportParticipant.program_id == pid, ReportParticipant.active
-            )
+            select(ParticipantView).where(ParticipantView.program_id == pid, ParticipantView.active)
         )
     ).all()
-    matches = (await s.exec(select(ReportMatch).where(ReportMatch.program_id == pid))).all()
-    sessions = (await s.exec(select(ReportSession).where(ReportSession.program_id == pid))).all()
-    ratings = (
-        await s.exec(select(ReportRating.rating).where(ReportRating.program_id == pid))
-    ).all()
-    at_risk = (await s.exec(select(ReportAtRisk).where(ReportAtRisk.program_id == pid))).all()
+    matches = (await s.exec(select(MatchView).where(MatchView.program_id == pid))).all()
+    sessions = (await s.exec(select(SessionView).where(SessionView.program_id == pid))).all()
+    ratings = (await s.exec(select(RatingView.rating).where(RatingView.program_id == pid))).all()
+    at_risk = (await s.exec(select(AtRiskView).where(AtRiskView.program_id == pid))).all()
     by_session_status = domain.count_by(
         (x.status for x in sessions), keys=("scheduled", "completed", "cancelled")
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from pydantic import BaseModel, ConfigDict
+
 from shared.events import EventData
 
 
@@ -67,14 +69,17 @@ class EmployeeTerminated(EventData):
     employee_id: str
 
 
-class ProgramCreated(EventData):
-    TYPE = "binome.enrollment.program.created.v1"
-    KEY = "program_id"
-    program_id: str
-    name: str
-    format: ProgramFormat
-    rematch_threshold: float
-    rating_window: int
+class ProgramRules(BaseModel):
+    """The rules of a programme that other services apply (matching how it pairs, feedback
+    when a relationship is at risk): the one home of their defaults."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    format: ProgramFormat = ProgramFormat.classic
+    # A relationship whose last `rating_window` ratings average below this is at risk.
+    rematch_threshold: float = 2.5
+    rating_window: int = 2
+    # A matching run is a draft for an admin to review and publish, unless this is set.
     auto_publish: bool = False
     # Matching criteria weights 0..10 by criterion name (10: a hard filter); empty: defaults.
     weights: dict[str, int] = {}
@@ -82,6 +87,16 @@ class ProgramCreated(EventData):
     min_score: float = 0.0
     cross_department: bool = True
     matching_policy: MatchingPolicy = MatchingPolicy.max_matched
+
+
+PROGRAM_DEFAULTS = ProgramRules()
+
+
+class ProgramCreated(EventData, ProgramRules):
+    TYPE = "binome.enrollment.program.created.v1"
+    KEY = "program_id"
+    program_id: str
+    name: str
 
 
 class ParticipantProfile(EventData):

@@ -11,7 +11,7 @@ import pytest
 from services import load_all
 from shared.app import build_app
 from shared.settings import Settings
-from tests.helpers import Api
+from tests.helpers import Api, compiled_matching_kernels  # noqa: F401 (a fixture)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 
 from services import load
-from services.reporting.models import ReportMatch
+from services.reporting.models import MatchView
 from shared import db
 from shared.messaging.tables import messaging_tables
 from shared.uow import UnitOfWork
@@ -25,24 +25,24 @@ async def upserts_behave(engine: AsyncEngine) -> None:
         return UnitOfWork(engine=engine, outbox=outbox, inbox=inbox)
 
     async with uow() as u:
-        u.upsert(ReportMatch, id="m1", program_id="p", status="proposed", replaces_match_id="m0")
-        u.upsert(ReportMatch, id="m1", program_id="p", status="active")
-        u.upsert(ReportMatch, id="m2", program_id="p", status="proposed")
-        loaded = await u.session.get(ReportMatch, "m1")  # reads the writes behind
+        u.upsert(MatchView, id="m1", program_id="p", status="proposed", replaces_match_id="m0")
+        u.upsert(MatchView, id="m1", program_id="p", status="active")
+        u.upsert(MatchView, id="m2", program_id="p", status="proposed")
+        loaded = await u.session.get(MatchView, "m1")  # reads the writes behind
         assert loaded is not None
         assert (loaded.status, loaded.replaces_match_id) == ("active", "m0")
-        u.upsert(ReportMatch, id="m1", program_id="p", status="ended", end_reason="low")
+        u.upsert(MatchView, id="m1", program_id="p", status="ended", end_reason="low")
         assert loaded.status == "ended"  # a loaded row is updated in place
-        u.upsert(ReportMatch, id="m3", program_id="p", status="proposed")
+        u.upsert(MatchView, id="m3", program_id="p", status="proposed")
         await u.commit()
     async with uow() as u:
-        u.upsert(ReportMatch, id="m2", program_id="p", status="declined", end_reason="busy")
+        u.upsert(MatchView, id="m2", program_id="p", status="declined", end_reason="busy")
         await u.commit()
     async with uow() as u:
-        u.upsert(ReportMatch, id="m3", program_id="p", status="active")
+        u.upsert(MatchView, id="m3", program_id="p", status="active")
         # not committed: rolled back with the unit of work
     async with uow() as u:
-        rows = (await u.session.exec(select(ReportMatch).order_by(ReportMatch.id))).all()
+        rows = (await u.session.exec(select(MatchView).order_by(MatchView.id))).all()
         got = [(r.id, r.status, r.end_reason, r.replaces_match_id) for r in rows]
     assert got == [
         ("m1", "ended", "low", "m0"),

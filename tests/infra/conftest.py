@@ -14,6 +14,8 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
+from tests.helpers import compiled_matching_kernels  # noqa: F401 (a fixture)
+
 
 def _need(var: str) -> str:
     value = os.environ.get(var)

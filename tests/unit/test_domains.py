@@ -174,6 +174,18 @@ def test_feedback_rules() -> None:
     assert risk.at_risk and risk.average == 1.5 and risk.window == [1, 2]
     assert not feedback.assess([1, 2, 5], window=2, threshold=2.5).at_risk
     assert not feedback.assess([2, 3], window=2, threshold=2.5).at_risk  # 2.5 is not below
+    alarm = feedback.alarm(risk, match_id="m", program_id="p")
+    assert alarm is not None and (alarm.average_rating, alarm.ratings, alarm.threshold) == (
+        1.5,
+        [1, 2],
+        2.5,
+    )
+    assert (
+        feedback.alarm(
+            feedback.assess([4, 5], window=2, threshold=2.5), match_id="m", program_id="p"
+        )
+        is None
+    )
 
 
 def test_reporting_arithmetic() -> None:

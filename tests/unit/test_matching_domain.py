@@ -345,7 +345,7 @@ def test_policies_optimal_versus_stable() -> None:
     e2 = person("e2", sought=["python"], level=1)
 
     def run(policy: str) -> domain.CohortProposal:
-        rules = domain.ProgramRules(policy=policy, weights={"themes": 2})
+        rules = domain.ProgramRules(matching_policy=policy, weights={"themes": 2})
         return domain.propose_cohort(
             mentees=[e1, e2], mentors=[t1, t2], loads={}, excluded=set(), rules=rules
         )

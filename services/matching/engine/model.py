@@ -8,7 +8,7 @@ from enum import StrEnum
 import numpy as np
 import numpy.typing as npt
 
-from shared.contracts.enrollment import HARD_FILTER_WEIGHT, MATCHING_CRITERIA
+from shared.contracts.enrollment import HARD_FILTER_WEIGHT, MATCHING_CRITERIA, PROGRAM_DEFAULTS
 
 # The criteria and the hard-filter weight are part of the programme contract (enrollment
 # validates weights against them), so they live with it.
@@ -49,9 +49,10 @@ class Weights:
 @dataclass(frozen=True)
 class Constraints:
     format: Format = Format.classic
-    max_timezone_gap_h: int = 6
-    cross_department: bool = True  # prefer pairs across departments (else the same one)
-    min_score: float = 0.0  # pairs scoring below are not allowed
+    # Defaults: the programme contract's (one home for every rule's default).
+    max_timezone_gap_h: int = PROGRAM_DEFAULTS.max_timezone_gap_h
+    cross_department: bool = PROGRAM_DEFAULTS.cross_department  # across departments, or same
+    min_score: float = PROGRAM_DEFAULTS.min_score  # pairs scoring below are not allowed
 
 
 @dataclass

@@ -84,7 +84,7 @@ class SolverError(RuntimeError):
     pass
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Certificate:
     holds: bool
     primal: int  # the assignment's value, integer weights
@@ -95,8 +95,15 @@ class Certificate:
     pairs_added: int  # pairs added to the candidate graph by the check
     repairs: int = 0  # rounds done by warm repair (repair.py) instead of a full solve
 
+    @classmethod
+    def trivial(cls, *, holds: bool) -> Certificate:
+        """Nothing to prove (an empty side: holds), or no proof made (a heuristic: does not)."""
+        return cls(
+            holds=holds, primal=0, dual=0, pairs_covered=0, rows_rescored=0, rounds=0, pairs_added=0
+        )
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, kw_only=True)
 class Solution:
     mentor_of: npt.NDArray[np.int64]  # per mentee: mentor index, or -1
     score: npt.NDArray[np.float64]  # per mentee: the pair's score, or nan
@@ -295,8 +302,13 @@ def solve(
     quota = np.maximum(8 * capacity, 8) if per_mentor is None else np.full(m, per_mentor, np.int64)
     quota = np.where(capacity > 0, quota, 0)
     if n == 0 or m == 0:
-        empty = Certificate(True, 0, 0, 0, 0, 0, 0)
-        return Solution(np.full(n, -1, np.int64), np.full(n, np.nan), 0, 0.0, empty, {})
+        return Solution(
+            mentor_of=np.full(n, -1, np.int64),
+            score=np.full(n, np.nan),
+            matched=0,
+            total_score=0.0,
+            certificate=Certificate.trivial(holds=True),
+        )
     # A bonus per pair above any possible total score: more pairs always win.
     bonus = n * SCALE + 1 if policy is Policy.max_matched else 0
     scan = _scan(source, k, quota, cache_bytes)
@@ -318,26 +330,26 @@ def solve(
             primal = int(weighted.ew[own].sum())
             dual = int(u.sum()) + int((capacity * v).sum())
             cert = Certificate(
-                primal == dual,
-                primal,
-                dual,
-                scan.allowed_pairs,
-                rows_rescored,
-                round_,
-                pairs_added,
-                repairs,
+                holds=primal == dual,
+                primal=primal,
+                dual=dual,
+                pairs_covered=scan.allowed_pairs,
+                rows_rescored=rows_rescored,
+                rounds=round_,
+                pairs_added=pairs_added,
+                repairs=repairs,
             )
             score = np.full(n, np.nan)
             score[graph.ei[own]] = graph.es[own]
             timings["total_s"] = time.perf_counter() - t0
             matched = int((mentor_of >= 0).sum())
             return Solution(
-                mentor_of,
-                score,
-                matched,
-                float(np.nansum(score)),
-                cert,
-                timings,
+                mentor_of=mentor_of,
+                score=score,
+                matched=matched,
+                total_score=float(np.nansum(score)),
+                certificate=cert,
+                timings=timings,
                 slot_value=v / SCALE,
             )
         pairs_added += len(found.ei)
