@@ -37,13 +37,24 @@ class Profile:
     capacity: int
 
 
+@dataclass(frozen=True)
+class DirectoryFacts:
+    """What the directory says of an employee, as profiles use it (the row's fields)."""
+
+    manager_id: str | None
+    languages: list[str]
+    level: int | None
+    department: str | None
+
+    def __post_init__(self) -> None:  # a copy: never the row's own list, shared by reference
+        object.__setattr__(self, "languages", list(self.languages))
+
+
 def resolve_profile(
     *,
     role: ParticipantRole,
     employee_status: EmployeeStatus,
-    employee_languages: list[str],
-    employee_level: int | None,
-    employee_department: str | None,
+    directory: DirectoryFacts,
     languages: list[str] | None,
     level: int | None,
     department: str | None,
@@ -54,25 +65,15 @@ def resolve_profile(
         raise Invalid("employee is not active", field="employee_id")
     if role is ParticipantRole.mentee and capacity not in (None, 1):
         raise Invalid("only mentors have a capacity", field="capacity")
-    langs = languages if languages is not None else employee_languages
+    langs = languages if languages is not None else directory.languages
     if not langs:
         raise Invalid("at least one language is needed to match", field="languages")
     return Profile(
         languages=langs,
-        level=level if level is not None else employee_level,
-        department=department if department is not None else employee_department,
+        level=level if level is not None else directory.level,
+        department=department if department is not None else directory.department,
         capacity=(capacity or DEFAULT_MENTOR_CAPACITY) if role is ParticipantRole.mentor else 1,
     )
-
-
-@dataclass(frozen=True)
-class DirectoryFacts:
-    """What the directory said of an employee before an HRIS update, as profiles use it."""
-
-    manager_id: str | None
-    languages: list[str]
-    level: int | None
-    department: str | None
 
 
 def follow_directory(current: T, was: T, now: T) -> T:

@@ -306,9 +306,7 @@ async def enroll(*, uow: UnitOfWork, principal: Principal, data: ParticipantCrea
     profile = domain.resolve_profile(
         role=data.role,
         employee_status=EmployeeStatus(employee.status),
-        employee_languages=list(employee.languages),
-        employee_level=employee.level,
-        employee_department=employee.department,
+        directory=state_of(domain.DirectoryFacts, employee),
         languages=data.languages,
         level=data.level,
         department=data.department,

@@ -20,9 +20,9 @@ def _profile(**kw):  # type: ignore[no-untyped-def]
     args = dict(
         role=ParticipantRole.mentor,
         employee_status=EmployeeStatus.active,
-        employee_languages=["fr"],
-        employee_level=5,
-        employee_department="it",
+        directory=enrollment.DirectoryFacts(
+            manager_id=None, languages=["fr"], level=5, department="it"
+        ),
         languages=None,
         level=None,
         department=None,
@@ -46,7 +46,11 @@ def test_profile_rules() -> None:
         _profile(role=ParticipantRole.mentee, capacity=3)
     assert err.value.field == "capacity"
     with pytest.raises(Invalid):
-        _profile(employee_languages=[])
+        _profile(
+            directory=enrollment.DirectoryFacts(
+                manager_id=None, languages=[], level=5, department="it"
+            )
+        )
 
 
 def test_withdraw_and_rehire_rules() -> None:
