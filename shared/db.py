@@ -78,8 +78,8 @@ async def lock_key(session: AsyncSession, key: str) -> None:
         await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
 
 
-async def upgrade(engine: AsyncEngine, migrations_dir: Path) -> None:
-    """Bring the service's database to the head of its Alembic history.
+async def upgrade(engine: AsyncEngine, migrations_dir: Path, revision: str = "head") -> None:
+    """Bring the service's database to the head of its Alembic history (or to `revision`).
 
     Alembic runs on the engine's own connection (Alembic's "connection sharing" recipe), and a
     PostgreSQL advisory lock keeps replicas that start together from migrating at once.
@@ -89,7 +89,7 @@ async def upgrade(engine: AsyncEngine, migrations_dir: Path) -> None:
 
     def run(sync_conn: Any) -> None:
         cfg.attributes["connection"] = sync_conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, revision)
 
     async with engine.begin() as conn:
         if engine.dialect.name == "postgresql":

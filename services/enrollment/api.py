@@ -119,5 +119,9 @@ async def withdraw(
     participant_id: str, body: WithdrawRequest, principal: AdminOrEmployee, uow: Uow
 ) -> object:
     return await usecases.withdraw(
-        uow=uow, principal=principal, participant_id=participant_id, reason=body.reason
+        uow=uow,
+        principal=principal,
+        participant_id=participant_id,
+        reason=body.reason,
+        note=body.note,
     )

@@ -142,24 +142,30 @@ class ParticipantState:
     employee_id: str
     role: ParticipantRole
     status: ParticipantStatus
-    withdrawn_reason: str | None
+    withdrawn_reason: ev.WithdrawalReason | None
+    withdrawn_note: str | None
 
     def __post_init__(self) -> None:  # a row read back from the database holds plain strings
         object.__setattr__(self, "role", ParticipantRole(self.role))
         object.__setattr__(self, "status", ParticipantStatus(self.status))
 
 
-def withdraw(p: ParticipantState, *, reason: str) -> Transition[ParticipantState]:
+def withdraw(
+    p: ParticipantState, *, reason: ev.WithdrawalReason, note: str | None = None
+) -> Transition[ParticipantState]:
     """active --withdraw--> withdrawn (by themselves, an admin, or their leaving the company)."""
     if p.status is ParticipantStatus.withdrawn:
         raise Conflict("participant already withdrawn")
-    new = replace(p, status=ParticipantStatus.withdrawn, withdrawn_reason=reason)
+    new = replace(
+        p, status=ParticipantStatus.withdrawn, withdrawn_reason=reason, withdrawn_note=note
+    )
     event = ev.ParticipantWithdrawn(
         participant_id=p.id,
         program_id=p.program_id,
         employee_id=p.employee_id,
         role=p.role,
         reason=reason,
+        note=note,
     )
     return Transition(new, [event])
 

@@ -19,10 +19,12 @@ from shared.contracts.enrollment import (
     MatchingPolicy,
     ParticipantRole,
     ProgramFormat,
+    WithdrawalReason,
 )
 from shared.contracts.enrollment import (
     PROGRAM_DEFAULTS as RULES,
 )
+from shared.contracts.reasons import NOTE_MAX
 from shared.messaging.tables import messaging_tables
 
 
@@ -196,7 +198,8 @@ class Participant(ParticipantBase, table=True):
     tz_offset_h: int | None = None
     manager_chain: list[str] = Field(default_factory=list, sa_type=JSON)
     status: ParticipantStatus = Field(default=ParticipantStatus.active, sa_type=String(20))
-    withdrawn_reason: str | None = Field(default=None, max_length=200)
+    withdrawn_reason: WithdrawalReason | None = Field(default=None, sa_type=String(200))
+    withdrawn_note: str | None = Field(default=None, max_length=NOTE_MAX)
     created_at: datetime = Field(default_factory=utcnow)
 
     @property
@@ -221,9 +224,11 @@ class ParticipantPublic(ParticipantBase):
     department: str | None
     capacity: int
     status: ParticipantStatus
-    withdrawn_reason: str | None
+    withdrawn_reason: WithdrawalReason | None
+    withdrawn_note: str | None
     created_at: datetime
 
 
 class WithdrawRequest(BaseModel):
-    reason: str = Field(default="withdrawn", min_length=1, max_length=200)
+    reason: WithdrawalReason = WithdrawalReason.other
+    note: str | None = Field(default=None, max_length=NOTE_MAX)

@@ -29,9 +29,6 @@ from shared.domain import state_of, store
 from shared.errors import Conflict, Forbidden, Invalid, NotFound
 from shared.uow import UnitOfWork
 
-LEFT_COMPANY = "participant_left"
-
-
 # --- HRIS -----------------------------------------------------------------------------------
 
 
@@ -125,7 +122,9 @@ async def _apply_hris_event(
         employee.updated_at = utcnow()
         s.add(employee)
         uow.emit(ev.EmployeeTerminated(employee_id=employee.id), org=org)
-        await _withdraw_all(uow=uow, org=org, employee_id=employee.id, reason=LEFT_COMPANY)
+        await _withdraw_all(
+            uow=uow, org=org, employee_id=employee.id, reason=ev.WithdrawalReason.left_company
+        )
         return
     assert item.employee is not None
     fields = item.employee.model_dump(exclude={"id"})
@@ -220,7 +219,9 @@ def _profile(
     return contract.model_validate(p, from_attributes=True)
 
 
-async def _withdraw_all(*, uow: UnitOfWork, org: str, employee_id: str, reason: str) -> None:
+async def _withdraw_all(
+    *, uow: UnitOfWork, org: str, employee_id: str, reason: ev.WithdrawalReason
+) -> None:
     rows = await uow.session.exec(
         select(Participant).where(
             Participant.org == org,
@@ -232,8 +233,15 @@ async def _withdraw_all(*, uow: UnitOfWork, org: str, employee_id: str, reason: 
         _withdraw(uow=uow, participant=participant, reason=reason)
 
 
-def _withdraw(*, uow: UnitOfWork, participant: Participant, reason: str) -> None:
-    change = domain.withdraw(state_of(domain.ParticipantState, participant), reason=reason)
+def _withdraw(
+    *,
+    uow: UnitOfWork,
+    participant: Participant,
+    reason: ev.WithdrawalReason,
+    note: str | None = None,
+) -> None:
+    state = state_of(domain.ParticipantState, participant)
+    change = domain.withdraw(state, reason=reason, note=note)
     store(participant, change.state)
     uow.session.add(participant)
     for event in change.events:
@@ -369,11 +377,16 @@ async def list_participants(
 
 
 async def withdraw(
-    *, uow: UnitOfWork, principal: Principal, participant_id: str, reason: str
+    *,
+    uow: UnitOfWork,
+    principal: Principal,
+    participant_id: str,
+    reason: ev.WithdrawalReason,
+    note: str | None,
 ) -> Participant:
     participant = await get_participant(
         uow=uow, principal=principal, participant_id=participant_id, for_update=True
     )
-    _withdraw(uow=uow, participant=participant, reason=reason)
+    _withdraw(uow=uow, participant=participant, reason=reason, note=note)
     await uow.commit()
     return participant

@@ -22,12 +22,19 @@ from services.matching.models import (
 )
 from shared.api import Page
 from shared.app import uow_dependency
-from shared.auth import Admin, AdminOrEmployee
+from shared.auth import Admin, AdminOrEmployee, Principal
 from shared.uow import UnitOfWork
 
 Uow = Annotated[UnitOfWork, uow_dependency("matching")]
 
 router = APIRouter(prefix="/v1")
+
+
+def _public(match: object, principal: Principal) -> MatchPublic:
+    """A match as this caller sees it: what a person wrote beside an end or decline reason
+    (`end_note`) is for HR (admins); the parties see the reason's category."""
+    public = MatchPublic.model_validate(match, from_attributes=True)
+    return public if principal.is_admin else public.model_copy(update={"end_note": None})
 
 
 def _run_public(run: object, pairs: list, matches: list) -> MatchingRunPublic:
@@ -127,7 +134,7 @@ async def list_matches(
     status: MatchStatus | None = None,
     participant_id: Annotated[str | None, Query(max_length=36)] = None,
 ) -> list:
-    return await usecases.list_matches(
+    found = await usecases.list_matches(
         uow=uow,
         principal=principal,
         page=page,
@@ -135,11 +142,14 @@ async def list_matches(
         status=status,
         participant_id=participant_id,
     )
+    return [_public(m, principal) for m in found]
 
 
 @router.get("/matches/{match_id}", tags=["matches"], response_model=MatchPublic)
 async def get_match(match_id: str, principal: AdminOrEmployee, uow: Uow) -> object:
-    return await usecases.get_match(uow=uow, principal=principal, match_id=match_id)
+    return _public(
+        await usecases.get_match(uow=uow, principal=principal, match_id=match_id), principal
+    )
 
 
 @router.post("/matches/{match_id}/accept", tags=["matches"], response_model=MatchPublic)
@@ -148,18 +158,23 @@ async def accept(
 ) -> object:
     """Accept for your side; the match becomes active once mentor and mentee both accepted."""
     side = body.side if body else None
-    return await usecases.accept(uow=uow, principal=principal, match_id=match_id, side=side)
+    match = await usecases.accept(uow=uow, principal=principal, match_id=match_id, side=side)
+    return _public(match, principal)
 
 
 @router.post("/matches/{match_id}/decline", tags=["matches"], response_model=MatchPublic)
 async def decline(
     match_id: str, body: DeclineRequest, principal: AdminOrEmployee, uow: Uow
 ) -> object:
-    return await usecases.decline(
-        uow=uow, principal=principal, match_id=match_id, reason=body.reason
+    match = await usecases.decline(
+        uow=uow, principal=principal, match_id=match_id, reason=body.reason, note=body.note
     )
+    return _public(match, principal)
 
 
 @router.post("/matches/{match_id}/end", tags=["matches"], response_model=MatchPublic)
 async def end(match_id: str, body: EndRequest, principal: AdminOrEmployee, uow: Uow) -> object:
-    return await usecases.end(uow=uow, principal=principal, match_id=match_id, reason=body.reason)
+    match = await usecases.end(
+        uow=uow, principal=principal, match_id=match_id, reason=body.reason, note=body.note
+    )
+    return _public(match, principal)

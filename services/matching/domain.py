@@ -349,7 +349,8 @@ class MatchState:
     status: MatchStatus
     mentor_accepted: bool
     mentee_accepted: bool
-    end_reason: str | None
+    end_reason: str | None  # an EndReason, or a DeclineReason once declined
+    end_note: str | None
     ended_at: datetime | None
 
     def __post_init__(self) -> None:  # a row read back from the database holds a plain str
@@ -418,18 +419,22 @@ def accept(m: MatchState, *, side: Side) -> Transition[MatchState]:
     return Transition(new, [ev.MatchActivated(**_facts(new))])
 
 
-def decline(m: MatchState, *, reason: str, at: datetime) -> Transition[MatchState]:
+def decline(
+    m: MatchState, *, reason: ev.DeclineReason, note: str | None = None, at: datetime
+) -> Transition[MatchState]:
     if m.status is not MatchStatus.proposed:
         raise Conflict(f"cannot decline a match that is {m.status.value}")
-    new = replace(m, status=MatchStatus.declined, end_reason=reason, ended_at=at)
-    return Transition(new, [ev.MatchDeclined(**_facts(new), reason=reason)])
+    new = replace(m, status=MatchStatus.declined, end_reason=reason, end_note=note, ended_at=at)
+    return Transition(new, [ev.MatchDeclined(**_facts(new), reason=reason, note=note)])
 
 
-def end(m: MatchState, *, reason: str, at: datetime) -> Transition[MatchState]:
+def end(
+    m: MatchState, *, reason: ev.EndReason, note: str | None = None, at: datetime
+) -> Transition[MatchState]:
     if m.status not in OPEN:
         raise Conflict(f"cannot end a match that is {m.status.value}")
-    new = replace(m, status=MatchStatus.ended, end_reason=reason, ended_at=at)
-    return Transition(new, [ev.MatchEnded(**_facts(new), reason=reason)])
+    new = replace(m, status=MatchStatus.ended, end_reason=reason, end_note=note, ended_at=at)
+    return Transition(new, [ev.MatchEnded(**_facts(new), reason=reason, note=note)])
 
 
 def mentor_loads(matches: Iterable[MatchState]) -> dict[str, int]:

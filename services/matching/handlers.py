@@ -52,7 +52,8 @@ async def on_participant_withdrawn(uow: UnitOfWork, event: Event, data: EventDat
     uow.session.add(candidate)
     column = Match.mentor_participant_id if data.role == "mentor" else Match.mentee_participant_id
     rows = await uow.session.exec(select(Match).where(column == data.participant_id))
-    reason = EndReason.participant_left.value if data.reason == "participant_left" else data.reason
+    # Whatever their reason (it stays enrollment's), their matches end because they left.
+    reason = EndReason.participant_left
     open_matches = [m for m in rows.all() if m.status in OPEN]
     if data.role == "mentor":
         await usecases.end_and_rematch(
@@ -66,7 +67,7 @@ async def on_participant_withdrawn(uow: UnitOfWork, event: Event, data: EventDat
 async def on_relationship_at_risk(uow: UnitOfWork, event: Event, data: EventData) -> None:
     assert isinstance(data, feedback.RelationshipAtRisk)
     await usecases.end_and_rematch(
-        uow=uow, match_ids=[data.match_id], reason=EndReason.low_satisfaction.value
+        uow=uow, match_ids=[data.match_id], reason=EndReason.low_satisfaction
     )
 
 

@@ -12,7 +12,8 @@ from sqlmodel import Field, SQLModel
 from services.matching.domain import MatchStatus, RunStatus, Side
 from shared.api import new_id, utcnow
 from shared.contracts.enrollment import PROGRAM_DEFAULTS as RULES
-from shared.contracts.matching import EndReason
+from shared.contracts.matching import DeclineReason, EndReason
+from shared.contracts.reasons import NOTE_MAX
 from shared.messaging.tables import messaging_tables
 
 
@@ -124,7 +125,9 @@ class MatchBase(Base):
     status: MatchStatus = Field(default=MatchStatus.proposed, sa_type=String(20), index=True)
     mentor_accepted: bool = False
     mentee_accepted: bool = False
-    end_reason: str | None = Field(default=None, max_length=200)
+    end_reason: str | None = Field(default=None, max_length=200)  # EndReason / DeclineReason
+    # What a person wrote beside the reason: admins only (see api.py).
+    end_note: str | None = Field(default=None, max_length=NOTE_MAX)
     run_id: str | None = Field(default=None, max_length=36)
     replaces_match_id: str | None = Field(default=None, max_length=36)
     explanation: dict | None = Field(default=None, sa_type=JSON)
@@ -203,8 +206,10 @@ class AcceptRequest(BaseModel):
 
 
 class DeclineRequest(BaseModel):
-    reason: str = Field(default="declined", min_length=1, max_length=200)
+    reason: DeclineReason = DeclineReason.other
+    note: str | None = Field(default=None, max_length=NOTE_MAX)
 
 
 class EndRequest(BaseModel):
     reason: EndReason
+    note: str | None = Field(default=None, max_length=NOTE_MAX)

@@ -18,7 +18,7 @@ from services.matching.models import (
 from shared.access import can_see, get_visible, scoped
 from shared.api import PageParams, new_id, utcnow
 from shared.auth import Principal
-from shared.contracts.matching import EndReason
+from shared.contracts.matching import DeclineReason, EndReason
 from shared.domain import Transition, state_of, store
 from shared.errors import Conflict, Invalid, NotFound
 from shared.tracing import tracer
@@ -272,11 +272,18 @@ async def accept(
     return match
 
 
-async def decline(*, uow: UnitOfWork, principal: Principal, match_id: str, reason: str) -> Match:
+async def decline(
+    *,
+    uow: UnitOfWork,
+    principal: Principal,
+    match_id: str,
+    reason: DeclineReason,
+    note: str | None,
+) -> Match:
     match = await get_match(uow=uow, principal=principal, match_id=match_id, for_update=True)
     state = _state(match)
     domain.ensure_party_or_admin(state, _actor(principal))
-    _apply(uow, match, domain.decline(state, reason=reason, at=utcnow()))
+    _apply(uow, match, domain.decline(state, reason=reason, note=note, at=utcnow()))
     await uow.session.flush()
     # The mentee is not left waiting for the next run: the next best mentor with room is
     # proposed at once (never the one who was declined), as after any failed match.
@@ -285,16 +292,23 @@ async def decline(*, uow: UnitOfWork, principal: Principal, match_id: str, reaso
     return match
 
 
-async def end(*, uow: UnitOfWork, principal: Principal, match_id: str, reason: EndReason) -> Match:
+async def end(
+    *,
+    uow: UnitOfWork,
+    principal: Principal,
+    match_id: str,
+    reason: EndReason,
+    note: str | None,
+) -> Match:
     match = await get_match(uow=uow, principal=principal, match_id=match_id, for_update=True)
     state = _state(match)
     domain.ensure_party_or_admin(state, _actor(principal))
-    _apply(uow, match, domain.end(state, reason=reason, at=utcnow()))
+    _apply(uow, match, domain.end(state, reason=reason, note=note, at=utcnow()))
     await uow.commit()
     return match
 
 
-def close_match(*, uow: UnitOfWork, match: Match, reason: str) -> None:
+def close_match(*, uow: UnitOfWork, match: Match, reason: EndReason) -> None:
     """End an open match for a reason the system found (its mentee left, a risk, the org chart)."""
     _apply(uow, match, domain.end(_state(match), reason=reason, at=utcnow()))
 
@@ -345,7 +359,9 @@ async def _rematch(*, uow: UnitOfWork, ended: list[Match]) -> list[Match]:
     ]
 
 
-async def end_and_rematch(*, uow: UnitOfWork, match_ids: list[str], reason: str) -> list[Match]:
+async def end_and_rematch(
+    *, uow: UnitOfWork, match_ids: list[str], reason: EndReason
+) -> list[Match]:
     """Corrective path: end open matches and propose replacement mentors for their mentees.
 
     Several at once when a mentor leaves: their mentees are re-paired jointly, so the best
@@ -387,7 +403,7 @@ async def separate_reporting_lines(*, uow: UnitOfWork, participant_id: str) -> l
             conflicted.append(match.id)
     if not conflicted:
         return []
-    return await end_and_rematch(uow=uow, match_ids=conflicted, reason=EndReason.incompatible.value)
+    return await end_and_rematch(uow=uow, match_ids=conflicted, reason=EndReason.incompatible)
 
 
 async def suggest(

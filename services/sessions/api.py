@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from services.sessions import usecases
+from services.sessions import domain, usecases
 from services.sessions.domain import SessionStatus
 from services.sessions.models import (
     CancelRequest,
@@ -69,8 +69,10 @@ async def complete(
 async def cancel(
     session_id: str, principal: AdminOrEmployee, uow: Uow, body: CancelRequest | None = None
 ) -> object:
-    reason = body.reason if body else "cancelled"
-    return await usecases.cancel(uow=uow, principal=principal, session_id=session_id, reason=reason)
+    body = body or CancelRequest()
+    return await usecases.cancel(
+        uow=uow, principal=principal, session_id=session_id, reason=body.reason, note=body.note
+    )
 
 
 def _group(sessions: list[Session]) -> GroupSessionPublic:
@@ -111,12 +113,9 @@ async def complete_group(
     group_id: str, principal: AdminOrEmployee, uow: Uow, body: CompleteRequest | None = None
 ) -> GroupSessionPublic:
     """The meeting was held: every planned session of the group is completed."""
+    held = domain.Held(notes=body.notes if body else None)
     sessions = await usecases.settle_group(
-        uow=uow,
-        principal=principal,
-        group_id=group_id,
-        action="complete",
-        text=body.notes if body else None,
+        uow=uow, principal=principal, group_id=group_id, outcome=held
     )
     return _group(sessions)
 
@@ -128,11 +127,9 @@ async def cancel_group(
     group_id: str, principal: AdminOrEmployee, uow: Uow, body: CancelRequest | None = None
 ) -> GroupSessionPublic:
     """The meeting is off: every planned session of the group is cancelled."""
+    body = body or CancelRequest()
+    off = domain.CalledOff(reason=body.reason, note=body.note)
     sessions = await usecases.settle_group(
-        uow=uow,
-        principal=principal,
-        group_id=group_id,
-        action="cancel",
-        text=body.reason if body else "cancelled",
+        uow=uow, principal=principal, group_id=group_id, outcome=off
     )
     return _group(sessions)

@@ -1,7 +1,8 @@
 """Sessions' rules, free of I/O: a session's life (planned, held, cancelled) and who may plan.
 
 scheduled --complete--> completed
-    |------cancel-----> cancelled   (also when its match ends before the session is due)
+    |------cancel-----> cancelled   (a category and a note; `match_ended` when its match ends
+                                     before the session is due)
 """
 
 from __future__ import annotations
@@ -10,13 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any
 
 from shared.contracts import sessions as ev
+from shared.contracts.sessions import CancelReason
 from shared.domain import Transition
 from shared.errors import Conflict, Forbidden, Invalid
-
-MATCH_ENDED = "match_ended"
 
 
 class SessionStatus(StrEnum):
@@ -37,7 +37,8 @@ class SessionState:
     scheduled_at: datetime
     status: SessionStatus
     notes: str | None
-    cancel_reason: str | None
+    cancel_reason: CancelReason | None
+    cancel_note: str | None
     completed_at: datetime | None
 
     def __post_init__(self) -> None:
@@ -79,10 +80,12 @@ def complete(s: SessionState, *, notes: str | None, at: datetime) -> Transition[
     return Transition(new, [ev.SessionCompleted(**_facts(new))])
 
 
-def cancel(s: SessionState, *, reason: str) -> Transition[SessionState]:
+def cancel(
+    s: SessionState, *, reason: CancelReason, note: str | None = None
+) -> Transition[SessionState]:
     _ensure_planned(s, "cancel")
-    new = replace(s, status=SessionStatus.cancelled, cancel_reason=reason)
-    return Transition(new, [ev.SessionCancelled(**_facts(new), reason=reason)])
+    new = replace(s, status=SessionStatus.cancelled, cancel_reason=reason, cancel_note=note)
+    return Transition(new, [ev.SessionCancelled(**_facts(new), reason=reason, note=note)])
 
 
 def after_match_end(
@@ -90,7 +93,7 @@ def after_match_end(
 ) -> dict[str, Transition[SessionState]]:
     """A match's end cancels its planned sessions not yet due (by session id)."""
     return {
-        s.id: cancel(s, reason=MATCH_ENDED)
+        s.id: cancel(s, reason=CancelReason.match_ended)
         for s in sessions
         if s.status is SessionStatus.scheduled and s.scheduled_at >= ended_at
     }
@@ -110,23 +113,38 @@ def group_mentor(*, is_admin: bool, caller: str | None, requested: str | None) -
     return caller
 
 
+@dataclass(frozen=True)
+class Held:
+    """The group met: its planned sessions are completed."""
+
+    notes: str | None = None
+
+
+@dataclass(frozen=True)
+class CalledOff:
+    """The group's meeting is off: its planned sessions are cancelled."""
+
+    reason: CancelReason = CancelReason.other
+    note: str | None = None
+
+
 def settle_group(
     sessions: Sequence[SessionState],
     *,
     is_admin: bool,
     caller: str | None,
-    action: Literal["complete", "cancel"],
-    text: str | None,
+    outcome: Held | CalledOff,
     at: datetime,
 ) -> dict[str, Transition[SessionState]]:
-    """Complete (`text`: notes) or cancel (`text`: reason) a group's planned sessions at once,
-    by session id; those already settled (a mentee whose match ended meanwhile) stay as they
-    are. Only the group's mentor or an admin settles it; 409 when nothing is left planned."""
+    """Complete or cancel a group's planned sessions at once, by session id; those already
+    settled (a mentee whose match ended meanwhile) stay as they are. Only the group's mentor
+    or an admin settles it; 409 when nothing is left planned."""
+    action = "complete" if isinstance(outcome, Held) else "cancel"
     if not is_admin and caller != sessions[0].mentor_employee_id:
         raise Forbidden("only the mentor or an admin settles a group session")
     planned = [s for s in sessions if s.status is SessionStatus.scheduled]
     if not planned:
         raise Conflict(f"cannot {action} a group session with no planned session left")
-    if action == "complete":
-        return {s.id: complete(s, notes=text, at=at) for s in planned}
-    return {s.id: cancel(s, reason=text or "cancelled") for s in planned}
+    if isinstance(outcome, Held):
+        return {s.id: complete(s, notes=outcome.notes, at=at) for s in planned}
+    return {s.id: cancel(s, reason=outcome.reason, note=outcome.note) for s in planned}

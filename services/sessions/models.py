@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AwareDatetime, BaseModel, field_validator
 from sqlalchemy import String
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from services.sessions.domain import SessionStatus
 from shared.api import new_id, utcnow
+from shared.contracts.reasons import NOTE_MAX
+from shared.contracts.sessions import CancelReason
 from shared.messaging.tables import messaging_tables
 
 
@@ -49,7 +51,8 @@ class Session(SessionBase, table=True):
     mentee_employee_id: str = Field(max_length=100)
     status: SessionStatus = Field(default=SessionStatus.scheduled, sa_type=String(20))
     notes: str | None = Field(default=None, max_length=4000)
-    cancel_reason: str | None = Field(default=None, max_length=200)
+    cancel_reason: CancelReason | None = Field(default=None, sa_type=String(200))
+    cancel_note: str | None = Field(default=None, max_length=NOTE_MAX)
     completed_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     # A group session: one session per mentee of the mentor, planned, held or cancelled
@@ -69,7 +72,8 @@ class SessionPublic(SessionBase):
     mentee_employee_id: str
     status: SessionStatus
     notes: str | None
-    cancel_reason: str | None
+    cancel_reason: CancelReason | None
+    cancel_note: str | None
     completed_at: datetime | None
     created_at: datetime
     group_id: str | None
@@ -99,4 +103,12 @@ class CompleteRequest(BaseModel):
 
 
 class CancelRequest(BaseModel):
-    reason: str = Field(default="cancelled", min_length=1, max_length=200)
+    reason: CancelReason = CancelReason.other
+    note: str | None = Field(default=None, max_length=NOTE_MAX)
+
+    @field_validator("reason")
+    @classmethod
+    def _not_the_systems(cls, reason: CancelReason) -> CancelReason:
+        if reason is CancelReason.match_ended:
+            raise ValueError("match_ended is set when a match ends; choose another reason")
+        return reason

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 from sqlmodel import col, select
 
@@ -18,6 +17,7 @@ from services.sessions.models import (
 from shared.access import can_see, get_visible, scoped
 from shared.api import PageParams, new_id, utcnow
 from shared.auth import Principal
+from shared.contracts.sessions import CancelReason
 from shared.domain import Transition, state_of, store
 from shared.errors import Conflict, Forbidden, Invalid, NotFound
 from shared.uow import UnitOfWork
@@ -122,18 +122,15 @@ async def settle_group(
     uow: UnitOfWork,
     principal: Principal,
     group_id: str,
-    action: Literal["complete", "cancel"],
-    text: str | None,
+    outcome: domain.Held | domain.CalledOff,
 ) -> list[Session]:
-    """Complete (`text`: notes) or cancel (`text`: reason) the group's planned sessions at
-    once; those already settled (a mentee whose match ended meanwhile) stay as they are."""
+    """Complete or cancel the group's planned sessions at once (see the domain)."""
     sessions = await get_group(uow=uow, principal=principal, group_id=group_id, for_update=True)
     changes = domain.settle_group(
         [_state(s) for s in sessions],
         is_admin=principal.is_admin,
         caller=principal.employee_id,
-        action=action,
-        text=text,
+        outcome=outcome,
         at=utcnow(),
     )
     for s in sessions:
@@ -185,9 +182,16 @@ async def complete(
     return session
 
 
-async def cancel(*, uow: UnitOfWork, principal: Principal, session_id: str, reason: str) -> Session:
+async def cancel(
+    *,
+    uow: UnitOfWork,
+    principal: Principal,
+    session_id: str,
+    reason: CancelReason,
+    note: str | None,
+) -> Session:
     session = await get(uow=uow, principal=principal, session_id=session_id, for_update=True)
-    _apply(uow, session, domain.cancel(_state(session), reason=reason))
+    _apply(uow, session, domain.cancel(_state(session), reason=reason, note=note))
     await uow.commit()
     return session
 

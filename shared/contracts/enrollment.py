@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
+from shared.contracts.reasons import categorised
 from shared.events import EventData
 
 
@@ -134,6 +136,16 @@ class ParticipantUpdated(ParticipantProfile):
     KEY = "participant_id"
 
 
+class WithdrawalReason(StrEnum):
+    """Why a participant left a programme."""
+
+    left_company = "left_company"  # the HRIS terminated them
+    no_time = "no_time"
+    not_a_fit = "not_a_fit"  # the programme is not what they need
+    personal = "personal"
+    other = "other"
+
+
 class ParticipantWithdrawn(EventData):
     TYPE = "binome.enrollment.participant.withdrawn.v1"
     KEY = "participant_id"
@@ -141,4 +153,12 @@ class ParticipantWithdrawn(EventData):
     program_id: str
     employee_id: str
     role: ParticipantRole
-    reason: str
+    reason: WithdrawalReason
+    note: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_reason(cls, data: Any) -> Any:
+        return categorised(
+            data, WithdrawalReason, aliases={"participant_left": WithdrawalReason.left_company}
+        )

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
+from pydantic import model_validator
+
+from shared.contracts.reasons import categorised
 from shared.events import EventData
 
 
@@ -14,6 +18,15 @@ class EndReason(StrEnum):
     low_satisfaction = "low_satisfaction"
     participant_left = "participant_left"
     incompatible = "incompatible"
+    other = "other"
+
+
+class DeclineReason(StrEnum):
+    """Why a party (or an admin) declined a proposed match."""
+
+    not_a_fit = "not_a_fit"  # goals, skills or personalities do not match
+    no_time = "no_time"
+    conflict_of_interest = "conflict_of_interest"
     other = "other"
 
 
@@ -43,10 +56,22 @@ class MatchActivated(MatchFacts):
 class MatchDeclined(MatchFacts):
     TYPE = "binome.matching.match.declined.v1"
     KEY = "match_id"
-    reason: str
+    reason: DeclineReason
+    note: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_reason(cls, data: Any) -> Any:
+        return categorised(data, DeclineReason)
 
 
 class MatchEnded(MatchFacts):
     TYPE = "binome.matching.match.ended.v1"
     KEY = "match_id"
-    reason: str
+    reason: EndReason
+    note: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_reason(cls, data: Any) -> Any:
+        return categorised(data, EndReason)

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
+from typing import Any
 
+from pydantic import model_validator
+
+from shared.contracts.reasons import categorised
 from shared.events import EventData
 
 
@@ -26,7 +31,22 @@ class SessionCompleted(SessionFacts):
     KEY = "session_id"
 
 
+class CancelReason(StrEnum):
+    """Why a planned session was cancelled."""
+
+    match_ended = "match_ended"  # set by the system when the match ends before the session
+    unavailable = "unavailable"  # a party cannot make it
+    rescheduled = "rescheduled"  # another session replaces it
+    other = "other"
+
+
 class SessionCancelled(SessionFacts):
     TYPE = "binome.sessions.session.cancelled.v1"
     KEY = "session_id"
-    reason: str
+    reason: CancelReason
+    note: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_reason(cls, data: Any) -> Any:
+        return categorised(data, CancelReason)

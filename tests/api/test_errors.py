@@ -178,7 +178,10 @@ async def test_forbidden_state_changes_are_409(api: Api) -> None:
 
     await eventually(feedback_knows_session, what="feedback refusing a planned session")
     await api.ok(
-        "POST", f"/v1/sessions/{planned['id']}/cancel", headers=mentee, json={"reason": "sick"}
+        "POST",
+        f"/v1/sessions/{planned['id']}/cancel",
+        headers=mentee,
+        json={"reason": "unavailable", "note": "sick"},
     )
     r = await api.c.post(f"/v1/sessions/{planned['id']}/complete", headers=mentee)
     assert r.status_code == 409

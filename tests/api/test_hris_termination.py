@@ -28,7 +28,7 @@ async def test_terminated_mentor_is_withdrawn_and_mentees_rematched(api: Api) ->
         "GET", "/v1/participants", params={"program_id": cohort.program_id, "status": "withdrawn"}
     )
     assert [(p["employee_id"], p["withdrawn_reason"]) for p in withdrawn] == [
-        (leaver, "participant_left")
+        (leaver, "left_company")
     ]
 
     async def replacement() -> dict | None:

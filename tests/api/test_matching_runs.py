@@ -266,15 +266,23 @@ async def test_a_declined_proposal_is_replaced_at_once(api: Api) -> None:
         "POST",
         f"/v1/matches/{match['id']}/decline",
         headers=api.as_employee(cohort.mentee),
-        json={"reason": "no fit"},
+        json={"reason": "not_a_fit", "note": "we met already"},
     )
-    assert (declined["status"], declined["end_reason"]) == ("declined", "no fit")
+    assert (declined["status"], declined["end_reason"]) == ("declined", "not_a_fit")
+    # What the mentee wrote is for HR: the parties see the category, admins the note too.
+    assert declined["end_note"] is None
+    seen = await api.ok("GET", f"/v1/matches/{match['id']}")
+    assert (seen["end_reason"], seen["end_note"]) == ("not_a_fit", "we met already")
+    mentor_view = await api.ok(
+        "GET", f"/v1/matches/{match['id']}", headers=api.as_employee(match["mentor_employee_id"])
+    )
+    assert mentor_view["end_note"] is None
     found = await api.matches(program_id=cohort.program_id, status="proposed")
     (replacement,) = found
     assert replacement["replaces_match_id"] == match["id"]
     assert replacement["mentor_employee_id"] != match["mentor_employee_id"]
     again = await api.c.post(
-        f"/v1/matches/{match['id']}/decline", headers=api.admin, json={"reason": "twice"}
+        f"/v1/matches/{match['id']}/decline", headers=api.admin, json={"reason": "other"}
     )
     assert again.status_code == 409
 

@@ -12,7 +12,8 @@ from services.feedback import domain as feedback
 from services.reporting import domain as reporting
 from services.sessions import domain as sessions
 from services.sessions.domain import SessionStatus
-from shared.contracts.enrollment import ParticipantRole
+from shared.contracts.enrollment import ParticipantRole, WithdrawalReason
+from shared.contracts.sessions import CancelReason
 from shared.errors import Conflict, Forbidden, Invalid
 
 
@@ -61,11 +62,13 @@ def test_withdraw_and_rehire_rules() -> None:
         role="mentor",
         status="active",  # type: ignore[arg-type]
         withdrawn_reason=None,
+        withdrawn_note=None,
     )
-    gone = enrollment.withdraw(p, reason="participant_left")
-    assert (gone.state.status, gone.state.withdrawn_reason) == (
+    gone = enrollment.withdraw(p, reason=WithdrawalReason.no_time, note="too busy")
+    assert (gone.state.status, gone.state.withdrawn_reason, gone.state.withdrawn_note) == (
         ParticipantStatus.withdrawn,
-        "participant_left",
+        WithdrawalReason.no_time,
+        "too busy",
     )
     (event,) = gone.events
     assert (event.TYPE, event.role) == (
@@ -73,7 +76,7 @@ def test_withdraw_and_rehire_rules() -> None:
         ParticipantRole.mentor,
     )
     with pytest.raises(Conflict):
-        enrollment.withdraw(gone.state, reason="again")
+        enrollment.withdraw(gone.state, reason=WithdrawalReason.other)
     with pytest.raises(Conflict):
         enrollment.ensure_can_update_employee(EmployeeStatus.terminated, event_type="updated")
     enrollment.ensure_can_update_employee(EmployeeStatus.terminated, event_type="hired")
@@ -117,6 +120,7 @@ def _session(sid: str, status: SessionStatus, at: datetime, mentor: str = "a"): 
         status=status,
         notes=None,
         cancel_reason=None,
+        cancel_note=None,
         completed_at=None,
     )
 
@@ -126,7 +130,7 @@ def test_sessions_rules() -> None:
         sessions.ensure_can_schedule(match_active=False)
     now = datetime.now(UTC)
     with pytest.raises(Conflict):
-        sessions.cancel(_session("s", SessionStatus.completed, now), reason="x")
+        sessions.cancel(_session("s", SessionStatus.completed, now), reason=CancelReason.other)
     held = sessions.complete(_session("s", SessionStatus.scheduled, now), notes="ok", at=now)
     assert (held.state.status, held.state.notes, held.state.completed_at) == (
         SessionStatus.completed,
@@ -141,7 +145,11 @@ def test_sessions_rules() -> None:
     ]
     ended = sessions.after_match_end(planned, ended_at=now)
     assert list(ended) == ["future"]
-    assert ended["future"].state.cancel_reason == sessions.MATCH_ENDED
+    assert ended["future"].state.cancel_reason is CancelReason.match_ended
+    off = sessions.cancel(planned[1], reason=CancelReason.unavailable, note="sick")
+    assert (off.state.cancel_reason, off.state.cancel_note) == (CancelReason.unavailable, "sick")
+    (event,) = off.events
+    assert (event.reason, event.note) == (CancelReason.unavailable, "sick")
     # SQLite hands back naive datetimes: the state reads them as UTC.
     naive = _session("n", "scheduled", now.replace(tzinfo=None))  # type: ignore[arg-type]
     assert naive.scheduled_at == now and naive.status is SessionStatus.scheduled
@@ -154,14 +162,16 @@ def test_group_sessions_settle_together() -> None:
         _session("two", SessionStatus.cancelled, now),
     ]
     done = sessions.settle_group(
-        group, is_admin=False, caller="a", action="complete", text="n", at=now
+        group, is_admin=False, caller="a", outcome=sessions.Held(notes="n"), at=now
     )
     assert list(done) == ["one"]
     with pytest.raises(Forbidden):
-        sessions.settle_group(group, is_admin=False, caller="b", action="cancel", text=None, at=now)
+        sessions.settle_group(
+            group, is_admin=False, caller="b", outcome=sessions.CalledOff(), at=now
+        )
     with pytest.raises(Conflict):
         sessions.settle_group(
-            group[1:], is_admin=True, caller=None, action="cancel", text=None, at=now
+            group[1:], is_admin=True, caller=None, outcome=sessions.CalledOff(), at=now
         )
     assert sessions.group_mentor(is_admin=False, caller="a", requested=None) == "a"
     with pytest.raises(Invalid):

@@ -244,6 +244,7 @@ def _match(
         mentor_accepted=mentor_ok,
         mentee_accepted=mentee_ok,
         end_reason=None,
+        end_note=None,
         ended_at=None,
     )
 
@@ -264,17 +265,19 @@ def test_match_state_machine() -> None:
         with pytest.raises(Conflict):
             domain.accept(_match(status), side="mentor")
     with pytest.raises(Conflict):
-        domain.decline(_match(MatchStatus.active), reason="no", at=now)
-    declined = domain.decline(_match(), reason="no fit", at=now)
-    assert (declined.state.status, declined.state.end_reason, declined.state.ended_at) == (
+        domain.decline(_match(MatchStatus.active), reason=ev.DeclineReason.no_time, at=now)
+    declined = domain.decline(_match(), reason=ev.DeclineReason.not_a_fit, note="shy", at=now)
+    got = declined.state
+    assert (got.status, got.end_reason, got.end_note, got.ended_at) == (
         MatchStatus.declined,
-        "no fit",
+        ev.DeclineReason.not_a_fit,
+        "shy",
         now,
     )
     assert isinstance(declined.events[0], ev.MatchDeclined)
     with pytest.raises(Conflict):
-        domain.end(_match(MatchStatus.ended), reason="other", at=now)
-    ended = domain.end(_match(MatchStatus.active), reason="completed", at=now)
+        domain.end(_match(MatchStatus.ended), reason=ev.EndReason.other, at=now)
+    ended = domain.end(_match(MatchStatus.active), reason=ev.EndReason.completed, at=now)
     assert ended.state.status is MatchStatus.ended and ended.events[0].reason == "completed"
     # A row read back from the database holds a plain string: the state is the enum.
     assert _match("active").status is MatchStatus.active  # type: ignore[arg-type]
