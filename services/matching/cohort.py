@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -46,6 +46,27 @@ class Person:
         for name in ("answers", "manager_chain"):
             if not isinstance(value := getattr(self, name), tuple):
                 object.__setattr__(self, name, tuple(value))
+
+
+@dataclass(frozen=True, kw_only=True)
+class CohortInputs:
+    """Everything a run (or a re-match, or a suggestion) depends on: the mentees to place, the
+    mentors, how many open matches each mentor carries, the pairs never to propose again
+    (mentee id, mentor id), and the programme's rules."""
+
+    mentees: list[Person]
+    mentors: list[Person]
+    loads: Mapping[str, int] = field(default_factory=dict)
+    excluded: set[tuple[str, str]] = field(default_factory=set)
+    rules: ProgramRules = field(default_factory=ProgramRules)
+
+    def in_order(self) -> CohortInputs:
+        """Both sides sorted by participant id: the same inputs give the same proposal."""
+        return replace(
+            self,
+            mentees=sorted(self.mentees, key=lambda p: p.participant_id),
+            mentors=sorted(self.mentors, key=lambda p: p.participant_id),
+        )
 
 
 class _Vocabulary:
@@ -105,15 +126,10 @@ def _side(
     )
 
 
-def build_scorer(
-    *,
-    mentees: list[Person],
-    mentors: list[Person],
-    loads: Mapping[str, int],
-    excluded: set[tuple[str, str]],
-    rules: ProgramRules,
-) -> Scorer:
+def build_scorer(inputs: CohortInputs) -> Scorer:
     """The engine's scorer for these people; mentor capacity is the room they have left."""
+    mentees, mentors, loads = inputs.mentees, inputs.mentors, inputs.loads
+    excluded, rules = inputs.excluded, inputs.rules
     everyone = mentees + mentors
     ids: dict[str, int] = {}
     for p in everyone:

@@ -21,7 +21,7 @@ from typing import Literal
 
 import numpy as np
 
-from services.matching.cohort import Person, ProgramRules, build_scorer
+from services.matching.cohort import CohortInputs, Person, ProgramRules, build_scorer
 from services.matching.engine import explain as engine_explain
 from services.matching.engine.circles import form_circles
 from services.matching.engine.scoring import Scorer
@@ -32,7 +32,7 @@ from shared.contracts.enrollment import ProgramFormat
 from shared.domain import Transition
 from shared.errors import Conflict, Forbidden, Invalid
 
-__all__ = ["Person", "ProgramRules"]
+__all__ = ["CohortInputs", "Person", "ProgramRules"]
 
 Side = Literal["mentor", "mentee"]
 
@@ -96,73 +96,40 @@ def _explanation(ex: engine_explain.Explanation, mentors: list[Person]) -> dict:
 _PERSON_FIELDS = tuple(f.name for f in fields(Person))
 
 
-def inputs_digest(
-    *,
-    mentees: list[Person],
-    mentors: list[Person],
-    loads: Mapping[str, int],
-    excluded: set[tuple[str, str]],
-    rules: ProgramRules,
-    policy: str,
-) -> str:
+def inputs_digest(inputs: CohortInputs, policy: str) -> str:
     """A fingerprint of everything a run depends on: same digest, same proposal."""
     h = hashlib.sha256()
+    loads, excluded = sorted(inputs.loads.items()), sorted(inputs.excluded)
     h.update(
         json.dumps(
-            [rules.model_dump(mode="json"), policy, sorted(excluded), sorted(loads.items())],
-            sort_keys=True,
+            [inputs.rules.model_dump(mode="json"), policy, excluded, loads], sort_keys=True
         ).encode()
     )
-    for person in sorted(mentees, key=lambda p: p.participant_id) + sorted(
-        mentors, key=lambda p: p.participant_id
-    ):
+    ordered = inputs.in_order()
+    for person in ordered.mentees + ordered.mentors:
         # The fields as they are (no deep copy, unlike asdict): the same JSON, much faster.
         facts = {name: getattr(person, name) for name in _PERSON_FIELDS}
         h.update(json.dumps(facts, sort_keys=True, default=sorted).encode())
     return h.hexdigest()
 
 
-def _prepare(
-    mentees: list[Person],
-    mentors: list[Person],
-    loads: Mapping[str, int],
-    excluded: set[tuple[str, str]],
-    rules: ProgramRules,
-    policy: str | None = None,
-) -> tuple[list[Person], list[Person], str, Scorer]:
+def _prepare(inputs: CohortInputs, policy: str | None = None) -> tuple[CohortInputs, str, Scorer]:
     """What every run starts from: both sides sorted by participant id (the same inputs give
     the same proposal), the inputs' digest, and the engine's scorer."""
-    mentees = sorted(mentees, key=lambda p: p.participant_id)
-    mentors = sorted(mentors, key=lambda p: p.participant_id)
-    digest = inputs_digest(
-        mentees=mentees,
-        mentors=mentors,
-        loads=loads,
-        excluded=excluded,
-        rules=rules,
-        policy=policy or rules.matching_policy,
-    )
-    scorer = build_scorer(
-        mentees=mentees, mentors=mentors, loads=loads, excluded=excluded, rules=rules
-    )
-    return mentees, mentors, digest, scorer
+    ordered = inputs.in_order()
+    digest = inputs_digest(ordered, policy or inputs.rules.matching_policy)
+    return ordered, digest, build_scorer(ordered)
 
 
-def propose_cohort(
-    *,
-    mentees: list[Person],
-    mentors: list[Person],
-    loads: Mapping[str, int],
-    excluded: set[tuple[str, str]],
-    rules: ProgramRules,
-) -> CohortProposal:
+def propose_cohort(inputs: CohortInputs) -> CohortProposal:
     """The cohort under the programme's policy, with its proof or its stability audit.
 
     max_matched / max_score: the optimum, certified. stable: mentee-proposing deferred
     acceptance. Every proposal counts its blocking pairs. Inputs are sorted by participant id,
     so the same inputs give the same proposal.
     """
-    mentees, mentors, digest, scorer = _prepare(mentees, mentors, loads, excluded, rules)
+    ordered, digest, scorer = _prepare(inputs)
+    mentees, mentors, rules = ordered.mentees, ordered.mentors, ordered.rules
     t0 = time.perf_counter()
     if rules.matching_policy == "stable":
         # Deferred acceptance ranks every mentor for every mentee: dense, fine at programme
@@ -208,14 +175,7 @@ def propose_cohort(
     )
 
 
-def propose_circles(
-    *,
-    mentees: list[Person],
-    mentors: list[Person],
-    loads: Mapping[str, int],
-    excluded: set[tuple[str, str]],
-    rules: ProgramRules,
-) -> CohortProposal:
+def propose_circles(inputs: CohortInputs) -> CohortProposal:
     """Group mentoring: each mentor leads a circle of as many mentees as their room allows.
 
     Every rule of a pair holds between a mentee and their circle's mentor (language,
@@ -225,9 +185,8 @@ def propose_circles(
     compatibility. An exact min-cost flow (OR-Tools), without the pair solver's separate
     certificate; the result is a set of pairs (mentee, circle mentor) like any run's.
     """
-    mentees, mentors, digest, scorer = _prepare(
-        mentees, mentors, loads, excluded, rules, policy="circles"
-    )
+    ordered, digest, scorer = _prepare(inputs, policy="circles")
+    mentees, mentors = ordered.mentees, ordered.mentors
     t0 = time.perf_counter()
     scores, allowed = scorer.block(slice(0, scorer.n))
     cohort = scorer.cohort
@@ -275,22 +234,13 @@ def propose_circles(
     )
 
 
-def replacements(
-    *,
-    mentees: list[Person],
-    mentors: list[Person],
-    loads: Mapping[str, int],
-    excluded: set[tuple[str, str]],
-    rules: ProgramRules,
-) -> list[Pair]:
+def replacements(inputs: CohortInputs) -> list[Pair]:
     """Minimal change: new mentors for these mentees only, within the room mentors have left.
 
     Healthy pairs are not touched; among the mentees needing a mentor (one whose match failed,
     or all of a departed mentor's), the assignment is optimal and certified like a cohort's.
     """
-    return propose_cohort(
-        mentees=mentees, mentors=mentors, loads=loads, excluded=excluded, rules=rules
-    ).pairs
+    return propose_cohort(inputs).pairs
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -314,7 +264,7 @@ def suggestions(
     mentors = sorted(mentors, key=lambda p: p.participant_id)
     excluded = {(mentee.participant_id, m) for m in excluded_mentors}
     scorer = build_scorer(
-        mentees=[mentee], mentors=mentors, loads=loads, excluded=excluded, rules=rules
+        CohortInputs(mentees=[mentee], mentors=mentors, loads=loads, excluded=excluded, rules=rules)
     )
     found = engine_explain.suggestions(scorer, 0, load=np.zeros(len(mentors), np.int64), n=limit)
     return [
@@ -442,27 +392,6 @@ def mentor_loads(matches: Iterable[MatchState]) -> dict[str, int]:
     return dict(Counter(m.mentor_participant_id for m in matches if m.status in OPEN))
 
 
-@dataclass(frozen=True)
-class CohortInputs:
-    """Everything a run of a programme depends on."""
-
-    mentees: list[Person]
-    mentors: list[Person]
-    loads: Mapping[str, int]
-    excluded: set[tuple[str, str]]
-    rules: ProgramRules
-
-    def digest(self, policy: str) -> str:
-        return inputs_digest(
-            mentees=self.mentees,
-            mentors=self.mentors,
-            loads=self.loads,
-            excluded=self.excluded,
-            rules=self.rules,
-            policy=policy,
-        )
-
-
 def cohort_inputs(
     *,
     matches: list[MatchState],
@@ -489,13 +418,7 @@ def cohort_inputs(
 def propose(inputs: CohortInputs) -> CohortProposal:
     """The programme's proposal: circles for a circles programme, else pairs by its policy."""
     run = propose_circles if inputs.rules.format == ProgramFormat.circles else propose_cohort
-    return run(
-        mentees=inputs.mentees,
-        mentors=inputs.mentors,
-        loads=inputs.loads,
-        excluded=inputs.excluded,
-        rules=inputs.rules,
-    )
+    return run(inputs)
 
 
 def mentor_history(matches: Iterable[MatchState], mentee_id: str) -> set[str]:

@@ -200,7 +200,7 @@ async def publish_run(
         raise Conflict(f"run is {run.status}, only a draft can be published")
     program = await _program_of(uow, org, run.program_id)
     inputs = await _cohort_inputs(uow, program)
-    current = await asyncio.to_thread(inputs.digest, run.policy)
+    current = await asyncio.to_thread(domain.inputs_digest, inputs, run.policy)
     if current != run.inputs_digest:
         raise Conflict("participants or matches changed since this draft; run the matching again")
     matches = _publish(uow=uow, run=run, pairs=pairs)
@@ -335,14 +335,14 @@ async def _rematch(*, uow: UnitOfWork, ended: list[Match]) -> list[Match]:
         for p in mentees
         for mentor_id in domain.mentor_history(states, p.participant_id)
     }
-    pairs = await asyncio.to_thread(
-        domain.replacements,
+    inputs = domain.CohortInputs(
         mentees=mentees,
         mentors=mentors,
         loads=domain.mentor_loads(states),
         excluded=excluded,
         rules=_rules(program),
     )
+    pairs = await asyncio.to_thread(domain.replacements, inputs)
     return [
         _propose(
             uow=uow,

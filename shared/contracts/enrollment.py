@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict
 
-from shared.contracts.reasons import categorised
+from shared.contracts.reasons import Reasoned
 from shared.events import EventData
 
 
@@ -146,19 +145,13 @@ class WithdrawalReason(StrEnum):
     other = "other"
 
 
-class ParticipantWithdrawn(EventData):
+class ParticipantWithdrawn(EventData, Reasoned):
     TYPE = "binome.enrollment.participant.withdrawn.v1"
     KEY = "participant_id"
+    REASONS = WithdrawalReason
+    REASON_ALIASES = {"participant_left": WithdrawalReason.left_company}
     participant_id: str
     program_id: str
     employee_id: str
     role: ParticipantRole
     reason: WithdrawalReason
-    note: str | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _legacy_reason(cls, data: Any) -> Any:
-        return categorised(
-            data, WithdrawalReason, aliases={"participant_left": WithdrawalReason.left_company}
-        )

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
 
-from pydantic import model_validator
-
-from shared.contracts.reasons import categorised
+from shared.contracts.reasons import Reasoned
 from shared.events import EventData
 
 
@@ -53,25 +50,15 @@ class MatchActivated(MatchFacts):
     KEY = "match_id"
 
 
-class MatchDeclined(MatchFacts):
+class MatchDeclined(MatchFacts, Reasoned):
     TYPE = "binome.matching.match.declined.v1"
     KEY = "match_id"
+    REASONS = DeclineReason
     reason: DeclineReason
-    note: str | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _legacy_reason(cls, data: Any) -> Any:
-        return categorised(data, DeclineReason)
 
 
-class MatchEnded(MatchFacts):
+class MatchEnded(MatchFacts, Reasoned):
     TYPE = "binome.matching.match.ended.v1"
     KEY = "match_id"
+    REASONS = EndReason
     reason: EndReason
-    note: str | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _legacy_reason(cls, data: Any) -> Any:
-        return categorised(data, EndReason)

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, model_validator
 
 NOTE_MAX = 1000
 
@@ -29,3 +31,16 @@ def categorised(
     if aliases and reason in aliases:
         return {**data, "reason": aliases[reason]}
     return {**data, "reason": "other", "note": data.get("note") or reason}
+
+
+class Reasoned(BaseModel):
+    """Mixed into a contract whose `reason` is a category of `REASONS`, with a `note`."""
+
+    REASONS: ClassVar[type[StrEnum]]
+    REASON_ALIASES: ClassVar[Mapping[str, StrEnum] | None] = None
+    note: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_reason(cls, data: Any) -> Any:
+        return categorised(data, cls.REASONS, aliases=cls.REASON_ALIASES)

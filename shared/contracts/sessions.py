@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
-from pydantic import model_validator
-
-from shared.contracts.reasons import categorised
+from shared.contracts.reasons import Reasoned
 from shared.events import EventData
 
 
@@ -40,13 +37,8 @@ class CancelReason(StrEnum):
     other = "other"
 
 
-class SessionCancelled(SessionFacts):
+class SessionCancelled(SessionFacts, Reasoned):
     TYPE = "binome.sessions.session.cancelled.v1"
     KEY = "session_id"
+    REASONS = CancelReason
     reason: CancelReason
-    note: str | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _legacy_reason(cls, data: Any) -> Any:
-        return categorised(data, CancelReason)

@@ -40,11 +40,13 @@ def person(
 def _pair_score(mentee, mentor, rules=None):  # type: ignore[no-untyped-def]
     """The proposal's score for a lone mentee and mentor (None when the pair is forbidden)."""
     got = domain.propose_cohort(
-        mentees=[mentee],
-        mentors=[mentor],
-        loads={},
-        excluded=set(),
-        rules=rules or domain.ProgramRules(),
+        domain.CohortInputs(
+            mentees=[mentee],
+            mentors=[mentor],
+            loads={},
+            excluded=set(),
+            rules=rules or domain.ProgramRules(),
+        )
     )
     return got.pairs[0].score if got.pairs else None
 
@@ -98,7 +100,9 @@ def test_programme_weights_change_who_is_proposed() -> None:
 
     def pick(rules: domain.ProgramRules) -> str:
         proposal = domain.propose_cohort(
-            mentees=[mentee], mentors=[coder, kindred], loads={}, excluded=set(), rules=rules
+            domain.CohortInputs(
+                mentees=[mentee], mentors=[coder, kindred], loads={}, excluded=set(), rules=rules
+            )
         )
         return proposal.pairs[0].mentor.participant_id
 
@@ -107,11 +111,13 @@ def test_programme_weights_change_who_is_proposed() -> None:
 
 def _propose(mentees, mentors, loads=None, excluded=None):  # type: ignore[no-untyped-def]
     return domain.propose_cohort(
-        mentees=mentees,
-        mentors=mentors,
-        loads=loads or {},
-        excluded=excluded or set(),
-        rules=domain.ProgramRules(),
+        domain.CohortInputs(
+            mentees=mentees,
+            mentors=mentors,
+            loads=loads or {},
+            excluded=excluded or set(),
+            rules=domain.ProgramRules(),
+        )
     )
 
 
@@ -177,20 +183,24 @@ def test_replacements_skip_history_and_full_mentors_and_are_joint() -> None:
     full = person("full", offered=["python"], capacity=1)
     other = person("other", offered=["excel"])
     pairs = domain.replacements(
-        mentees=[mentee],
-        mentors=[previous, full, other],
-        loads={"full": 1},
-        excluded={("me", "old")},
-        rules=domain.ProgramRules(),
+        domain.CohortInputs(
+            mentees=[mentee],
+            mentors=[previous, full, other],
+            loads={"full": 1},
+            excluded={("me", "old")},
+            rules=domain.ProgramRules(),
+        )
     )
     assert [p.mentor.participant_id for p in pairs] == ["other"]
     assert (
         domain.replacements(
-            mentees=[mentee],
-            mentors=[previous],
-            loads={},
-            excluded={("me", "old")},
-            rules=domain.ProgramRules(),
+            domain.CohortInputs(
+                mentees=[mentee],
+                mentors=[previous],
+                loads={},
+                excluded={("me", "old")},
+                rules=domain.ProgramRules(),
+            )
         )
         == []
     )
@@ -200,7 +210,13 @@ def test_replacements_skip_history_and_full_mentors_and_are_joint() -> None:
     py_sql = person("t1", offered=["python", "sql"])
     sql = person("t2", offered=["sql"])
     got = domain.replacements(
-        mentees=[a, b], mentors=[py_sql, sql], loads={}, excluded=set(), rules=domain.ProgramRules()
+        domain.CohortInputs(
+            mentees=[a, b],
+            mentors=[py_sql, sql],
+            loads={},
+            excluded=set(),
+            rules=domain.ProgramRules(),
+        )
     )
     assert {(p.mentee.participant_id, p.mentor.participant_id) for p in got} == {
         ("a", "t2"),
@@ -315,7 +331,10 @@ def test_history_loads_and_a_runs_inputs() -> None:
     )
     assert [p.participant_id for p in inputs.mentees] == ["c", "d"]
     assert inputs.excluded == {("c", "y"), ("c", "x")} and inputs.loads == {"x": 2}
-    assert inputs.digest("max_matched") == inputs.digest("max_matched") != inputs.digest("stable")
+    digest = domain.inputs_digest
+    assert (
+        digest(inputs, "max_matched") == digest(inputs, "max_matched") != digest(inputs, "stable")
+    )
 
 
 def test_unknown_departments_never_count_as_the_same() -> None:
@@ -350,7 +369,9 @@ def test_policies_optimal_versus_stable() -> None:
     def run(policy: str) -> domain.CohortProposal:
         rules = domain.ProgramRules(matching_policy=policy, weights={"themes": 2})
         return domain.propose_cohort(
-            mentees=[e1, e2], mentors=[t1, t2], loads={}, excluded=set(), rules=rules
+            domain.CohortInputs(
+                mentees=[e1, e2], mentors=[t1, t2], loads={}, excluded=set(), rules=rules
+            )
         )
 
     optimal, stable = run("max_matched"), run("stable")
