@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.helpers import Api
-from tests.scenario import run_core_loop
+from tests.helpers.scenario import run_core_loop
 
 
 async def test_core_loop_rematches_after_low_ratings(api: Api) -> None:

@@ -17,8 +17,8 @@ from shared.messaging.bus import Record
 from shared.messaging.local_bus import LocalBus
 from shared.settings import Settings
 from tests import testkit
-from tests.dlq_scenario import dead_letters_replayed_after_a_fix
 from tests.helpers import eventually
+from tests.helpers.dlq import dead_letters_replayed_after_a_fix
 
 NAME = "testkit"
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from shared.auth import Role, mint_token
 from shared.settings import Settings
 from tests.helpers import Api, auth, eventually
-from tests.scenario import active_match, enrolled_cohort, schedule_session
+from tests.helpers.scenario import active_match, enrolled_cohort, schedule_session
 
 
 async def test_missing_or_invalid_token_is_401(

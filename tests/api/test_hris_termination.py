@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.helpers import Api, eventually
-from tests.scenario import active_match, enrolled_cohort
+from tests.helpers.scenario import active_match, enrolled_cohort
 
 
 async def test_terminated_mentor_is_withdrawn_and_mentees_rematched(api: Api) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import Api, eventually
-from tests.scenario import Cohort, enrolled_cohort, matching_knows_cohort, proposed_match
+from tests.helpers.scenario import Cohort, enrolled_cohort, matching_knows_cohort, proposed_match
 
 
 async def _draft(api: Api, program_id: str) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.helpers import Api, eventually
-from tests.scenario import active_match, enrolled_cohort
+from tests.helpers.scenario import active_match, enrolled_cohort
 
 
 async def test_a_withdrawal_reason_is_a_category_and_the_words_a_note(api: Api) -> None:

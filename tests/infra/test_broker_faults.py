@@ -22,7 +22,7 @@ import pytest
 from shared.app import build_app
 from tests import testkit
 from tests.helpers import eventually, kafka_settings, topic_prefix
-from tests.infra.kafka_tools import KafkaCluster
+from tests.helpers.kafka import KafkaCluster
 from tests.testkit import KitClient
 
 pytestmark = pytest.mark.infra

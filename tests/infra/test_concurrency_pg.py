@@ -15,7 +15,12 @@ from services import SERVICE_NAMES, load_all
 from shared.app import build_app
 from shared.settings import BusKind, Settings
 from tests.helpers import Api, eventually
-from tests.scenario import enrolled_cohort, matching_knows_cohort, proposed_match, schedule_session
+from tests.helpers.scenario import (
+    enrolled_cohort,
+    matching_knows_cohort,
+    proposed_match,
+    schedule_session,
+)
 
 pytestmark = pytest.mark.infra
 

@@ -28,9 +28,9 @@ from shared.app import build_app
 from shared.events import dead_letter_topic
 from shared.messaging.kafka_bus import KafkaBus
 from tests import testkit
-from tests.dlq_scenario import dead_letters_replayed_after_a_fix
 from tests.helpers import eventually, kafka_settings, topic_prefix
-from tests.infra.kafka_tools import group_members, produce, read_topic, wire
+from tests.helpers.dlq import dead_letters_replayed_after_a_fix
+from tests.helpers.kafka import group_members, produce, read_topic, wire
 
 pytestmark = pytest.mark.infra
 ROOT = Path(__file__).resolve().parents[2]

@@ -22,7 +22,7 @@ import pytest
 from services import SERVICE_NAMES
 from shared.settings import Settings
 from tests.helpers import Api, eventually
-from tests.scenario import run_core_loop
+from tests.helpers.scenario import run_core_loop
 
 pytestmark = pytest.mark.infra
 ROOT = Path(__file__).resolve().parents[2]

@@ -20,7 +20,7 @@ from shared.app import build_app
 from shared.settings import Settings
 from tests import testkit
 from tests.helpers import auth, eventually, kafka_settings, topic_prefix
-from tests.infra.kafka_tools import produce, wire
+from tests.helpers.kafka import produce, wire
 from tests.testkit import KitClient
 from tests.testkit.faultproxy import FaultProxy
 

@@ -1,4 +1,6 @@
-"""Test helpers shared by the API and infrastructure suites."""
+"""Test helpers, in one home (this package) for every tier: clients, tokens, waiting for
+eventual state, service processes (here); the core-loop scenario (scenario.py), the
+dead-letter scenario (dlq.py), talking to Kafka from outside (kafka.py)."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from shared.auth import Role, mint_token
 from shared.settings import BusKind, Settings
 
 T = TypeVar("T")
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session", autouse=True)
