@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import TypeVar
+from typing import Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.contracts import enrollment as ev
@@ -170,7 +170,45 @@ def withdraw(
     return Transition(new, [event])
 
 
-def ensure_can_update_employee(status: EmployeeStatus, *, event_type: str) -> None:
-    """A terminated employee comes back only through a new `hired` event."""
-    if status is EmployeeStatus.terminated and event_type == "updated":
+# --- an employee's record, as the HRIS drives it ---------------------------------------------
+#
+# (none) --hired--> active --updated--> active --terminated--> terminated --hired--> active
+
+
+@dataclass(frozen=True)
+class EmployeeState:
+    id: str
+    status: EmployeeStatus
+    updated_at: datetime
+
+    def __post_init__(self) -> None:  # a row read back from the database holds a plain str
+        object.__setattr__(self, "status", EmployeeStatus(self.status))
+
+
+HrisEventType = Literal["hired", "updated", "terminated"]
+
+
+def terminate(e: EmployeeState, *, at: datetime) -> Transition[EmployeeState]:
+    """The employee left the company (a second termination changes nothing). The use case
+    then withdraws them from every programme (`left_company`)."""
+    if e.status is EmployeeStatus.terminated:
+        return Transition(e)
+    new = replace(e, status=EmployeeStatus.terminated, updated_at=at)
+    return Transition(new, [ev.EmployeeTerminated(employee_id=e.id)])
+
+
+def take_record(
+    e: EmployeeState | None, *, employee_id: str, event_type: HrisEventType, at: datetime
+) -> EmployeeState:
+    """Hired or updated: the directory's record is taken as sent and the employee is active.
+    A terminated employee comes back only through a new `hired` event."""
+    if e is not None and e.status is EmployeeStatus.terminated and event_type == "updated":
         raise Conflict("employee is terminated; send a hired event to rehire")
+    return EmployeeState(id=employee_id, status=EmployeeStatus.active, updated_at=at)
+
+
+def snapshot_event(event_type: HrisEventType) -> type[ev.EmployeeSnapshot]:
+    """The event that publishes the record after a hired or updated event."""
+    if event_type == "terminated":
+        raise ValueError("a termination publishes EmployeeTerminated (see terminate)")
+    return ev.EmployeeHired if event_type == "hired" else ev.EmployeeUpdated

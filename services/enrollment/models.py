@@ -11,7 +11,7 @@ from sqlalchemy import JSON, String, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from services.enrollment.domain import EmployeeStatus, ParticipantStatus
+from services.enrollment.domain import EmployeeStatus, HrisEventType, ParticipantStatus
 from shared.api import new_id, utcnow
 from shared.contracts.enrollment import (
     HARD_FILTER_WEIGHT,
@@ -66,6 +66,10 @@ class Employee(EmployeeBase, table=True):
     status: EmployeeStatus = Field(default=EmployeeStatus.active, sa_type=String(20))
     updated_at: datetime = Field(default_factory=utcnow)
 
+    @property
+    def employee_id(self) -> str:  # as the contracts name it
+        return self.id
+
 
 class EmployeeIn(EmployeeBase):
     id: str = Field(min_length=1, max_length=100)
@@ -89,7 +93,7 @@ class HrisEventRecord(Base, table=True):
 
 class HrisEventIn(BaseModel):
     event_id: str = Field(min_length=1, max_length=200)
-    type: Literal["hired", "updated", "terminated"]
+    type: HrisEventType
     occurred_at: datetime | None = None
     employee: EmployeeIn | None = None
     employee_id: str | None = Field(default=None, min_length=1, max_length=100)

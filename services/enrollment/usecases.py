@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Any
 
 from sqlmodel import col, select
 
@@ -25,7 +26,7 @@ from shared.api import PageParams, utcnow
 from shared.auth import Principal
 from shared.contracts import enrollment as ev
 from shared.contracts.enrollment import ParticipantRole
-from shared.domain import state_of, store
+from shared.domain import Transition, state_of, store
 from shared.errors import Conflict, Forbidden, Invalid, NotFound
 from shared.uow import UnitOfWork
 
@@ -113,50 +114,46 @@ async def _apply_hris_event(
 ) -> None:
     s = uow.session
     employee = await directory.get(item.subject_id)
+    now = utcnow()
     if item.type == "terminated":
         if employee is None:
             raise Invalid("unknown employee", field=f"events.{index}.employee_id")
-        if employee.status is EmployeeStatus.terminated:
+        change = domain.terminate(state_of(domain.EmployeeState, employee), at=now)
+        if not change.events:
             return
-        employee.status = EmployeeStatus.terminated
-        employee.updated_at = utcnow()
-        s.add(employee)
-        uow.emit(ev.EmployeeTerminated(employee_id=employee.id), org=org)
+        _apply(uow, employee, change, org=org)
         await _withdraw_all(
             uow=uow, org=org, employee_id=employee.id, reason=ev.WithdrawalReason.left_company
         )
         return
     assert item.employee is not None
+    current = None if employee is None else state_of(domain.EmployeeState, employee)
+    record = domain.take_record(current, employee_id=item.subject_id, event_type=item.type, at=now)
     fields = item.employee.model_dump(exclude={"id"})
     before: domain.DirectoryFacts | None = None
     if employee is None:
         employee = Employee(org=org, id=item.employee.id, **fields)
         directory.add(employee)
     else:
-        domain.ensure_can_update_employee(EmployeeStatus(employee.status), event_type=item.type)
         before = state_of(domain.DirectoryFacts, employee)
         for name, value in fields.items():
             setattr(employee, name, value)
-        employee.status = EmployeeStatus.active
-        employee.updated_at = utcnow()
+    store(employee, record)
     s.add(employee)
     if before is not None:
         await _follow_directory(
             uow=uow, org=org, employee=employee, before=before, directory=directory
         )
-    contract = ev.EmployeeHired if item.type == "hired" else ev.EmployeeUpdated
-    uow.emit(
-        contract(
-            employee_id=employee.id,
-            name=employee.name,
-            department=employee.department,
-            level=employee.level,
-            manager_id=employee.manager_id,
-            languages=list(employee.languages),
-            timezone=employee.timezone,
-        ),
-        org=org,
-    )
+    snapshot = domain.snapshot_event(item.type).model_validate(employee, from_attributes=True)
+    uow.emit(snapshot, org=org)
+
+
+def _apply(uow: UnitOfWork, row: Any, change: Transition[Any], *, org: str) -> None:
+    """Store a transition's new state on its row and emit its events, in this transaction."""
+    store(row, change.state)
+    uow.session.add(row)
+    for event in change.events:
+        uow.emit(event, org=org)
 
 
 async def _follow_directory(
@@ -241,11 +238,7 @@ def _withdraw(
     note: str | None = None,
 ) -> None:
     state = state_of(domain.ParticipantState, participant)
-    change = domain.withdraw(state, reason=reason, note=note)
-    store(participant, change.state)
-    uow.session.add(participant)
-    for event in change.events:
-        uow.emit(event, org=participant.org)
+    _apply(uow, participant, domain.withdraw(state, reason=reason, note=note), org=participant.org)
 
 
 async def get_employee(*, uow: UnitOfWork, principal: Principal, employee_id: str) -> Employee:

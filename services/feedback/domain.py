@@ -5,14 +5,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared.contracts import feedback as ev
+from shared.contracts.sessions import SessionStatus
 from shared.errors import Conflict, Forbidden
 
 
-def ensure_can_rate(*, session_status: str, author: str | None, mentor: str, mentee: str) -> None:
+def ensure_can_rate(
+    *,
+    session_status: SessionStatus,
+    author: str | None,
+    mentor: str,
+    mentee: str,
+    already_rated: bool,
+) -> None:
+    """A held session is rated once by each of its two parties."""
     if author not in (mentor, mentee):
         raise Forbidden("only the session's mentor or mentee can rate it")
-    if session_status != "completed":
-        raise Conflict(f"cannot rate a session that is {session_status}")
+    if session_status is not SessionStatus.completed:
+        raise Conflict(f"cannot rate a session that is {session_status.value}")
+    if already_rated:
+        raise Conflict("you already rated this session")
 
 
 @dataclass(frozen=True)

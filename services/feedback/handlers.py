@@ -16,11 +16,7 @@ async def on_program_created(uow: UnitOfWork, event: Event, data: EventData) -> 
 
 async def on_session_event(uow: UnitOfWork, event: Event, data: EventData) -> None:
     assert isinstance(data, sessions.SessionFacts)
-    status = {
-        sessions.SessionScheduled.TYPE: "scheduled",
-        sessions.SessionCompleted.TYPE: "completed",
-        sessions.SessionCancelled.TYPE: "cancelled",
-    }[event.type]
+    status = data.STATUS
     view = await uow.session.get(SessionView, data.session_id) or SessionView(
         id=data.session_id,
         org=event.org,

@@ -57,6 +57,15 @@ class Feedback(FeedbackBase, table=True):
     author_employee_id: str = Field(max_length=100)
     created_at: datetime = Field(default_factory=utcnow)
 
+    # As the contract (FeedbackSubmitted) names them: the event never carries the comment.
+    @property
+    def feedback_id(self) -> str:
+        return self.id
+
+    @property
+    def has_comment(self) -> bool:
+        return bool(self.comment)
+
 
 class FeedbackCreate(FeedbackBase):
     pass

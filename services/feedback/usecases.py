@@ -11,8 +11,9 @@ from shared.api import PageParams
 from shared.auth import Principal
 from shared.contracts import feedback as ev
 from shared.contracts.enrollment import PROGRAM_DEFAULTS as RULES
+from shared.contracts.sessions import SessionStatus
 from shared.db import lock_key
-from shared.errors import Conflict, Invalid
+from shared.errors import Invalid
 from shared.uow import UnitOfWork
 
 
@@ -20,20 +21,19 @@ async def submit(*, uow: UnitOfWork, principal: Principal, data: FeedbackCreate)
     session = await uow.session.get(SessionView, data.session_id)
     if session is None or session.org != principal.org:
         raise Invalid("unknown session", field="session_id")
-    domain.ensure_can_rate(
-        session_status=session.status,
-        author=principal.employee_id,
-        mentor=session.mentor_employee_id,
-        mentee=session.mentee_employee_id,
-    )
-    duplicate = await uow.session.exec(
-        select(Feedback).where(
+    mine = await uow.session.exec(
+        select(Feedback.id).where(
             Feedback.session_id == session.id,
             Feedback.author_employee_id == principal.employee_id,
         )
     )
-    if duplicate.first() is not None:
-        raise Conflict("you already rated this session")
+    domain.ensure_can_rate(
+        session_status=SessionStatus(session.status),
+        author=principal.employee_id,
+        mentor=session.mentor_employee_id,
+        mentee=session.mentee_employee_id,
+        already_rated=mine.first() is not None,
+    )
     feedback = Feedback(
         org=principal.org,
         session_id=session.id,
@@ -44,18 +44,7 @@ async def submit(*, uow: UnitOfWork, principal: Principal, data: FeedbackCreate)
         comment=data.comment,
     )
     uow.session.add(feedback)
-    uow.emit(
-        ev.FeedbackSubmitted(
-            feedback_id=feedback.id,
-            session_id=session.id,
-            match_id=session.match_id,
-            program_id=session.program_id,
-            author_employee_id=feedback.author_employee_id,
-            rating=feedback.rating,
-            has_comment=bool(feedback.comment),
-        ),
-        org=principal.org,
-    )
+    uow.emit(ev.FeedbackSubmitted.model_validate(feedback, from_attributes=True), org=principal.org)
     await uow.session.flush()
     await _watch_relationship(
         uow=uow, org=principal.org, match_id=session.match_id, program_id=session.program_id

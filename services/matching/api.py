@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from services.matching import usecases
-from services.matching.domain import MatchStatus
 from services.matching.models import (
     AcceptRequest,
     CirclePublic,
@@ -23,6 +22,7 @@ from services.matching.models import (
 from shared.api import Page
 from shared.app import uow_dependency
 from shared.auth import Admin, AdminOrEmployee, Principal
+from shared.contracts.matching import MatchStatus
 from shared.uow import UnitOfWork
 
 Uow = Annotated[UnitOfWork, uow_dependency("matching")]

@@ -29,19 +29,13 @@ from services.matching.engine.solver import Certificate, Policy, Solution, solve
 from services.matching.engine.stable import blocking_pairs_streamed, deferred_acceptance
 from shared.contracts import matching as ev
 from shared.contracts.enrollment import ProgramFormat
+from shared.contracts.matching import MatchStatus
 from shared.domain import Transition
 from shared.errors import Conflict, Forbidden, Invalid
 
 __all__ = ["CohortInputs", "Person", "ProgramRules"]
 
 Side = Literal["mentor", "mentee"]
-
-
-class MatchStatus(StrEnum):
-    proposed = "proposed"  # waiting for both sides to accept
-    active = "active"
-    declined = "declined"
-    ended = "ended"
 
 
 class RunStatus(StrEnum):
@@ -276,6 +270,36 @@ def suggestions(
         )
         for o in found
     ]
+
+
+# --- a run's life: draft --publish--> published ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunState:
+    """A matching run as its rules see it (the row's fields of the same names)."""
+
+    status: RunStatus
+    inputs_digest: str
+    published_at: datetime | None
+
+    def __post_init__(self) -> None:  # a row read back from the database holds a plain str
+        object.__setattr__(self, "status", RunStatus(self.status))
+
+
+def ensure_draft(run: RunState) -> None:
+    if run.status is not RunStatus.draft:
+        raise Conflict(f"run is {run.status.value}, only a draft can be published")
+
+
+def publish(run: RunState, *, inputs_now: str, at: datetime) -> RunState:
+    """A draft's pairs become proposed matches (each with its MatchProposed, see `proposed`),
+    only if nothing the run was based on has changed: `inputs_now` is the digest of the
+    programme's inputs today (the run's own when published as it is made)."""
+    ensure_draft(run)
+    if inputs_now != run.inputs_digest:
+        raise Conflict("participants or matches changed since this draft; run the matching again")
+    return replace(run, status=RunStatus.published, published_at=at)
 
 
 # --- a match's life -------------------------------------------------------------------------

@@ -9,10 +9,10 @@ from sqlalchemy import JSON, BigInteger, String
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from services.matching.domain import MatchStatus, RunStatus, Side
+from services.matching.domain import RunStatus, Side
 from shared.api import new_id, utcnow
 from shared.contracts.enrollment import PROGRAM_DEFAULTS as RULES
-from shared.contracts.matching import DeclineReason, EndReason
+from shared.contracts.matching import DeclineReason, EndReason, MatchStatus
 from shared.contracts.reasons import NOTE_MAX
 from shared.messaging.tables import messaging_tables
 

@@ -7,7 +7,6 @@ import asyncio
 from sqlmodel import col, select
 
 from services.matching import domain
-from services.matching.domain import MatchStatus, RunStatus
 from services.matching.models import (
     Match,
     MatchingRun,
@@ -18,9 +17,9 @@ from services.matching.models import (
 from shared.access import can_see, get_visible, scoped
 from shared.api import PageParams, new_id, utcnow
 from shared.auth import Principal
-from shared.contracts.matching import DeclineReason, EndReason
+from shared.contracts.matching import DeclineReason, EndReason, MatchStatus
 from shared.domain import Transition, state_of, store
-from shared.errors import Conflict, Invalid, NotFound
+from shared.errors import Invalid, NotFound
 from shared.tracing import tracer
 from shared.uow import UnitOfWork
 
@@ -166,14 +165,17 @@ async def run_matching(
         for p in c.pairs
     ]
     uow.session.add_all(pairs)
-    matches = _publish(uow=uow, run=run, pairs=pairs) if program.auto_publish else []
+    auto = program.auto_publish
+    matches = _publish(uow=uow, run=run, pairs=pairs, inputs_now=run.inputs_digest) if auto else []
     await uow.commit()
     return run, pairs, matches
 
 
-def _publish(*, uow: UnitOfWork, run: MatchingRun, pairs: list[RunPair]) -> list[Match]:
-    run.status = RunStatus.published
-    run.published_at = utcnow()
+def _publish(
+    *, uow: UnitOfWork, run: MatchingRun, pairs: list[RunPair], inputs_now: str
+) -> list[Match]:
+    published = domain.publish(state_of(domain.RunState, run), inputs_now=inputs_now, at=utcnow())
+    store(run, published)
     uow.session.add(run)
     return [
         _propose(
@@ -196,14 +198,11 @@ async def publish_run(
 ) -> tuple[MatchingRun, list[RunPair], list[Match]]:
     """Turn a draft's pairs into proposed matches, if nothing it was based on has changed."""
     run, pairs, _ = await get_run(uow=uow, org=org, run_id=run_id)
-    if run.status != RunStatus.draft:
-        raise Conflict(f"run is {run.status}, only a draft can be published")
+    domain.ensure_draft(state_of(domain.RunState, run))  # before the costly digest
     program = await _program_of(uow, org, run.program_id)
     inputs = await _cohort_inputs(uow, program)
     current = await asyncio.to_thread(domain.inputs_digest, inputs, run.policy)
-    if current != run.inputs_digest:
-        raise Conflict("participants or matches changed since this draft; run the matching again")
-    matches = _publish(uow=uow, run=run, pairs=pairs)
+    matches = _publish(uow=uow, run=run, pairs=pairs, inputs_now=current)
     await uow.commit()
     return run, pairs, matches
 

@@ -38,20 +38,12 @@ async def on_participant(uow: UnitOfWork, event: Event, d: EventData) -> None:
     )
 
 
-_MATCH_STATUS = {
-    matching.MatchProposed.TYPE: "proposed",
-    matching.MatchActivated.TYPE: "active",
-    matching.MatchDeclined.TYPE: "declined",
-    matching.MatchEnded.TYPE: "ended",
-}
-
-
 async def on_match(uow: UnitOfWork, event: Event, d: EventData) -> None:
     assert isinstance(d, matching.MatchFacts)
     values: dict[str, object] = {
         "id": d.match_id,
         "program_id": d.program_id,
-        "status": _MATCH_STATUS[event.type],
+        "status": d.STATUS,
     }
     if isinstance(d, matching.MatchProposed):
         values["replaces_match_id"] = d.replaces_match_id
@@ -60,20 +52,13 @@ async def on_match(uow: UnitOfWork, event: Event, d: EventData) -> None:
     uow.upsert(MatchView, **values)
 
 
-_SESSION_STATUS = {
-    sessions.SessionScheduled.TYPE: "scheduled",
-    sessions.SessionCompleted.TYPE: "completed",
-    sessions.SessionCancelled.TYPE: "cancelled",
-}
-
-
 async def on_session(uow: UnitOfWork, event: Event, d: EventData) -> None:
     assert isinstance(d, sessions.SessionFacts)
     uow.upsert(
         SessionView,
         id=d.session_id,
         program_id=d.program_id,
-        status=_SESSION_STATUS[event.type],
+        status=d.STATUS,
     )
 
 
@@ -97,8 +82,13 @@ HANDLERS = {
     enrollment.ProgramCreated.TYPE: on_program_created,
     enrollment.ParticipantEnrolled.TYPE: on_participant,
     enrollment.ParticipantWithdrawn.TYPE: on_participant,
-    **{t: on_match for t in _MATCH_STATUS},
-    **{t: on_session for t in _SESSION_STATUS},
+    matching.MatchProposed.TYPE: on_match,
+    matching.MatchActivated.TYPE: on_match,
+    matching.MatchDeclined.TYPE: on_match,
+    matching.MatchEnded.TYPE: on_match,
+    sessions.SessionScheduled.TYPE: on_session,
+    sessions.SessionCompleted.TYPE: on_session,
+    sessions.SessionCancelled.TYPE: on_session,
     feedback.FeedbackSubmitted.TYPE: on_feedback,
     feedback.RelationshipAtRisk.TYPE: on_at_risk,
 }

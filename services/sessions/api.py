@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from services.sessions import domain, usecases
-from services.sessions.domain import SessionStatus
 from services.sessions.models import (
     CancelRequest,
     CompleteRequest,
@@ -20,6 +19,7 @@ from services.sessions.models import (
 from shared.api import Page
 from shared.app import uow_dependency
 from shared.auth import AdminOrEmployee
+from shared.contracts.sessions import SessionStatus
 from shared.uow import UnitOfWork
 
 Uow = Annotated[UnitOfWork, uow_dependency("sessions")]

@@ -10,19 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 from shared.contracts import sessions as ev
-from shared.contracts.sessions import CancelReason
+from shared.contracts.sessions import CancelReason, SessionStatus
 from shared.domain import Transition
 from shared.errors import Conflict, Forbidden, Invalid
-
-
-class SessionStatus(StrEnum):
-    scheduled = "scheduled"
-    completed = "completed"
-    cancelled = "cancelled"
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,9 @@ from sqlalchemy import String
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from services.sessions.domain import SessionStatus
 from shared.api import new_id, utcnow
 from shared.contracts.reasons import NOTE_MAX
-from shared.contracts.sessions import CancelReason
+from shared.contracts.sessions import CancelReason, SessionStatus
 from shared.messaging.tables import messaging_tables
 
 

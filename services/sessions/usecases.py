@@ -7,7 +7,6 @@ from datetime import datetime
 from sqlmodel import col, select
 
 from services.sessions import domain
-from services.sessions.domain import SessionStatus
 from services.sessions.models import (
     GroupSessionCreate,
     MatchView,
@@ -17,7 +16,7 @@ from services.sessions.models import (
 from shared.access import can_see, get_visible, scoped
 from shared.api import PageParams, new_id, utcnow
 from shared.auth import Principal
-from shared.contracts.sessions import CancelReason
+from shared.contracts.sessions import CancelReason, SessionStatus
 from shared.domain import Transition, state_of, store
 from shared.errors import Conflict, Forbidden, Invalid, NotFound
 from shared.uow import UnitOfWork

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import ClassVar
 
 from shared.contracts.reasons import Reasoned
 from shared.events import EventData
@@ -27,7 +28,17 @@ class DeclineReason(StrEnum):
     other = "other"
 
 
+class MatchStatus(StrEnum):
+    """A match's state; each event below says which one it leads to (STATUS)."""
+
+    proposed = "proposed"  # waiting for both sides to accept
+    active = "active"
+    declined = "declined"
+    ended = "ended"
+
+
 class MatchFacts(EventData):
+    STATUS: ClassVar[MatchStatus]
     match_id: str
     program_id: str
     mentor_participant_id: str
@@ -39,6 +50,7 @@ class MatchFacts(EventData):
 class MatchProposed(MatchFacts):
     TYPE = "binome.matching.match.proposed.v1"
     KEY = "match_id"
+    STATUS = MatchStatus.proposed
     score: float
     run_id: str | None
     # Set when this match replaces one that ended (a corrective re-match).
@@ -48,11 +60,13 @@ class MatchProposed(MatchFacts):
 class MatchActivated(MatchFacts):
     TYPE = "binome.matching.match.activated.v1"
     KEY = "match_id"
+    STATUS = MatchStatus.active
 
 
 class MatchDeclined(MatchFacts, Reasoned):
     TYPE = "binome.matching.match.declined.v1"
     KEY = "match_id"
+    STATUS = MatchStatus.declined
     REASONS = DeclineReason
     reason: DeclineReason
 
@@ -60,5 +74,6 @@ class MatchDeclined(MatchFacts, Reasoned):
 class MatchEnded(MatchFacts, Reasoned):
     TYPE = "binome.matching.match.ended.v1"
     KEY = "match_id"
+    STATUS = MatchStatus.ended
     REASONS = EndReason
     reason: EndReason

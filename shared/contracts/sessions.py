@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import ClassVar
 
 from shared.contracts.reasons import Reasoned
 from shared.events import EventData
 
 
+class SessionStatus(StrEnum):
+    """A session's state; each event below says which one it leads to (STATUS)."""
+
+    scheduled = "scheduled"
+    completed = "completed"
+    cancelled = "cancelled"
+
+
 class SessionFacts(EventData):
+    STATUS: ClassVar[SessionStatus]
     session_id: str
     match_id: str
     program_id: str
@@ -21,11 +31,13 @@ class SessionFacts(EventData):
 class SessionScheduled(SessionFacts):
     TYPE = "binome.sessions.session.scheduled.v1"
     KEY = "session_id"
+    STATUS = SessionStatus.scheduled
 
 
 class SessionCompleted(SessionFacts):
     TYPE = "binome.sessions.session.completed.v1"
     KEY = "session_id"
+    STATUS = SessionStatus.completed
 
 
 class CancelReason(StrEnum):
@@ -40,5 +52,6 @@ class CancelReason(StrEnum):
 class SessionCancelled(SessionFacts, Reasoned):
     TYPE = "binome.sessions.session.cancelled.v1"
     KEY = "session_id"
+    STATUS = SessionStatus.cancelled
     REASONS = CancelReason
     reason: CancelReason

@@ -11,9 +11,8 @@ from services.enrollment.domain import EmployeeStatus, ParticipantStatus
 from services.feedback import domain as feedback
 from services.reporting import domain as reporting
 from services.sessions import domain as sessions
-from services.sessions.domain import SessionStatus
 from shared.contracts.enrollment import ParticipantRole, WithdrawalReason
-from shared.contracts.sessions import CancelReason
+from shared.contracts.sessions import CancelReason, SessionStatus
 from shared.errors import Conflict, Forbidden, Invalid
 
 
@@ -77,9 +76,25 @@ def test_withdraw_and_rehire_rules() -> None:
     )
     with pytest.raises(Conflict):
         enrollment.withdraw(gone.state, reason=WithdrawalReason.other)
+    now = datetime.now(UTC)
+    gone_employee = enrollment.EmployeeState(
+        id="e", status=EmployeeStatus.terminated, updated_at=now
+    )
     with pytest.raises(Conflict):
-        enrollment.ensure_can_update_employee(EmployeeStatus.terminated, event_type="updated")
-    enrollment.ensure_can_update_employee(EmployeeStatus.terminated, event_type="hired")
+        enrollment.take_record(gone_employee, employee_id="e", event_type="updated", at=now)
+    back = enrollment.take_record(gone_employee, employee_id="e", event_type="hired", at=now)
+    assert back.status is EmployeeStatus.active and back.updated_at == now
+
+
+def test_an_employees_record_follows_the_hris() -> None:
+    now = datetime.now(UTC)
+    hired = enrollment.take_record(None, employee_id="e", event_type="hired", at=now)
+    assert hired == enrollment.EmployeeState(id="e", status=EmployeeStatus.active, updated_at=now)
+    gone = enrollment.terminate(hired, at=now)
+    assert gone.state.status is EmployeeStatus.terminated
+    assert [e.TYPE for e in gone.events] == ["binome.enrollment.employee.terminated.v1"]
+    assert enrollment.terminate(gone.state, at=now).events == ()  # a second one: no effect
+    assert enrollment.snapshot_event("updated").TYPE == "binome.enrollment.employee.updated.v1"
 
 
 def test_manager_chain_walks_up_and_stops() -> None:
@@ -179,10 +194,23 @@ def test_group_sessions_settle_together() -> None:
 
 
 def test_feedback_rules() -> None:
+    def rate(**kw):  # type: ignore[no-untyped-def]
+        args = dict(
+            session_status=SessionStatus.completed,
+            author="b",
+            mentor="a",
+            mentee="b",
+            already_rated=False,
+        )
+        feedback.ensure_can_rate(**(args | kw))
+
     with pytest.raises(Forbidden):
-        feedback.ensure_can_rate(session_status="completed", author="x", mentor="a", mentee="b")
+        rate(author="x")
     with pytest.raises(Conflict):
-        feedback.ensure_can_rate(session_status="scheduled", author="b", mentor="a", mentee="b")
+        rate(session_status=SessionStatus.scheduled)
+    with pytest.raises(Conflict):
+        rate(already_rated=True)
+    rate()
     assert not feedback.assess([1], window=2, threshold=2.5).at_risk
     risk = feedback.assess([5, 1, 2], window=2, threshold=2.5)
     assert risk.at_risk and risk.average == 1.5 and risk.window == [1, 2]

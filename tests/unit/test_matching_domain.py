@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.matching import domain
-from services.matching.domain import MatchStatus
 from shared.contracts import matching as ev
+from shared.contracts.matching import MatchStatus
 from shared.errors import Conflict, Forbidden, Invalid
 
 
@@ -297,6 +297,18 @@ def test_match_state_machine() -> None:
     assert ended.state.status is MatchStatus.ended and ended.events[0].reason == "completed"
     # A row read back from the database holds a plain string: the state is the enum.
     assert _match("active").status is MatchStatus.active  # type: ignore[arg-type]
+
+
+def test_a_draft_is_published_once_and_only_as_it_was_made() -> None:
+    now = datetime.now(UTC)
+    draft = domain.RunState(status="draft", inputs_digest="abc", published_at=None)  # type: ignore[arg-type]
+    assert draft.status is domain.RunStatus.draft
+    with pytest.raises(Conflict):
+        domain.publish(draft, inputs_now="changed", at=now)
+    done = domain.publish(draft, inputs_now="abc", at=now)
+    assert (done.status, done.published_at) == (domain.RunStatus.published, now)
+    with pytest.raises(Conflict):
+        domain.publish(done, inputs_now="abc", at=now)
 
 
 def test_who_acts_for_which_side() -> None:
