@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import ARRAY, Table, event, func, insert, select
 from sqlalchemy import cast as sa_cast
 from sqlalchemy.dialects import postgresql, sqlite
@@ -83,6 +84,11 @@ class UnitOfWork:
             return
         rows = self._upserts.setdefault(model, {})
         rows[pk] = {**rows.get(pk, {}), **values}
+
+    def project(self, view: type[SQLModel], data: BaseModel, **values: Any) -> None:
+        """Upsert a read model from an event: the view's columns the event carries, under the
+        same names (never copied field by field), plus `values` (its key, the organisation...)."""
+        self.upsert(view, **data.model_dump(include=set(view.model_fields)), **values)
 
     def _before_orm_query(self, state: ORMExecuteState) -> None:
         if self._upserts and state.is_select:

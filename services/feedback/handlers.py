@@ -10,24 +10,12 @@ from shared.uow import UnitOfWork
 
 async def on_program_created(uow: UnitOfWork, event: Event, data: EventData) -> None:
     assert isinstance(data, enrollment.ProgramCreated)
-    rules = data.model_dump(include=set(ProgramView.model_fields))
-    uow.upsert(ProgramView, **rules, id=data.program_id, org=event.org)
+    uow.project(ProgramView, data, id=data.program_id, org=event.org)
 
 
 async def on_session_event(uow: UnitOfWork, event: Event, data: EventData) -> None:
     assert isinstance(data, sessions.SessionFacts)
-    status = data.STATUS
-    view = await uow.session.get(SessionView, data.session_id) or SessionView(
-        id=data.session_id,
-        org=event.org,
-        match_id=data.match_id,
-        program_id=data.program_id,
-        mentor_employee_id=data.mentor_employee_id,
-        mentee_employee_id=data.mentee_employee_id,
-        status=status,
-    )
-    view.status = status
-    uow.session.add(view)
+    uow.project(SessionView, data, id=data.session_id, org=event.org, status=data.STATUS)
 
 
 HANDLERS = {

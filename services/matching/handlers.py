@@ -15,22 +15,15 @@ from shared.uow import UnitOfWork
 
 async def on_program_created(uow: UnitOfWork, event: Event, data: EventData) -> None:
     assert isinstance(data, enrollment.ProgramCreated)
-    # Matching's view of the programme is the contract's rules it applies, field for field.
-    rules = data.model_dump(include=set(ProgramView.model_fields))
-    uow.upsert(ProgramView, **rules, id=data.program_id, org=event.org)
+    # Matching's view of the programme: the contract's rules it applies, by name.
+    uow.project(ProgramView, data, id=data.program_id, org=event.org)
 
 
 async def on_participant_profile(uow: UnitOfWork, event: Event, data: EventData) -> None:
     """Enrolled or updated: matching's copy of the profile becomes the event's (an upsert, so
     a redelivered event changes nothing)."""
     assert isinstance(data, enrollment.ParticipantProfile)
-    uow.upsert(
-        ParticipantView,
-        id=data.participant_id,
-        org=event.org,
-        # The profile contract is matching's candidate, field for field.
-        **data.model_dump(exclude={"participant_id"}),
-    )
+    uow.project(ParticipantView, data, id=data.participant_id, org=event.org)
 
 
 async def on_participant_updated(uow: UnitOfWork, event: Event, data: EventData) -> None:

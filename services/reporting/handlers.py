@@ -1,4 +1,5 @@
-"""Reporting's projections: every event it hears updates one read-model row."""
+"""Reporting's projections: every event it hears updates one read-model row (`uow.project`
+takes the view's columns the event carries, by name)."""
 
 from __future__ import annotations
 
@@ -17,25 +18,13 @@ from shared.uow import UnitOfWork
 
 async def on_program_created(uow: UnitOfWork, event: Event, d: EventData) -> None:
     assert isinstance(d, enrollment.ProgramCreated)
-    uow.upsert(
-        ProgramView,
-        id=d.program_id,
-        org=event.org,
-        name=d.name,
-        format=d.format,
-    )
+    uow.project(ProgramView, d, id=d.program_id, org=event.org)
 
 
 async def on_participant(uow: UnitOfWork, event: Event, d: EventData) -> None:
     assert isinstance(d, enrollment.ParticipantEnrolled | enrollment.ParticipantWithdrawn)
     active = isinstance(d, enrollment.ParticipantEnrolled)
-    uow.upsert(
-        ParticipantView,
-        id=d.participant_id,
-        program_id=d.program_id,
-        role=d.role,
-        active=active,
-    )
+    uow.project(ParticipantView, d, id=d.participant_id, active=active)
 
 
 async def on_match(uow: UnitOfWork, event: Event, d: EventData) -> None:
@@ -54,28 +43,17 @@ async def on_match(uow: UnitOfWork, event: Event, d: EventData) -> None:
 
 async def on_session(uow: UnitOfWork, event: Event, d: EventData) -> None:
     assert isinstance(d, sessions.SessionFacts)
-    uow.upsert(
-        SessionView,
-        id=d.session_id,
-        program_id=d.program_id,
-        status=d.STATUS,
-    )
+    uow.project(SessionView, d, id=d.session_id, status=d.STATUS)
 
 
 async def on_feedback(uow: UnitOfWork, event: Event, d: EventData) -> None:
     assert isinstance(d, feedback.FeedbackSubmitted)
-    uow.upsert(
-        RatingView,
-        feedback_id=d.feedback_id,
-        program_id=d.program_id,
-        match_id=d.match_id,
-        rating=d.rating,
-    )
+    uow.project(RatingView, d)
 
 
 async def on_at_risk(uow: UnitOfWork, event: Event, d: EventData) -> None:
     assert isinstance(d, feedback.RelationshipAtRisk)
-    uow.upsert(AtRiskView, match_id=d.match_id, program_id=d.program_id)
+    uow.project(AtRiskView, d)
 
 
 HANDLERS = {

@@ -11,15 +11,7 @@ from shared.uow import UnitOfWork
 
 async def on_match_activated(uow: UnitOfWork, event: Event, data: EventData) -> None:
     assert isinstance(data, matching.MatchActivated)
-    view = await uow.session.get(MatchView, data.match_id) or MatchView(
-        id=data.match_id,
-        org=event.org,
-        program_id=data.program_id,
-        mentor_employee_id=data.mentor_employee_id,
-        mentee_employee_id=data.mentee_employee_id,
-    )
-    view.active = True
-    uow.session.add(view)
+    uow.project(MatchView, data, id=data.match_id, org=event.org, active=True)
 
 
 async def on_match_ended(uow: UnitOfWork, event: Event, data: EventData) -> None:
