@@ -15,6 +15,7 @@ from fastapi import Depends, FastAPI, Request
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from shared import health
+from shared.clock import Clock
 from shared.http_errors import install_error_handlers
 from shared.messaging.bus import Bus
 from shared.messaging.kafka_bus import KafkaBus
@@ -40,14 +41,19 @@ def make_bus(settings: Settings, *, client_id: str) -> Bus:
 
 
 def build_app(
-    definitions: Sequence[ServiceDef], settings: Settings | None = None, *, name: str
+    definitions: Sequence[ServiceDef],
+    settings: Settings | None = None,
+    *,
+    name: str,
+    clock: Clock | None = None,
 ) -> FastAPI:
+    """`clock`: the time every service of the app sees (tests pass a ManualClock)."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         bus = make_bus(settings, client_id=name)
-        runtimes = {d.name: ServiceRuntime(d, settings, bus) for d in definitions}
+        runtimes = {d.name: ServiceRuntime(d, settings, bus, clock) for d in definitions}
         prefix = settings.topic_prefix
         await bus.ensure_topics(sorted({t for d in definitions for t in d.topics(prefix)}))
         for runtime in runtimes.values():

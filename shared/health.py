@@ -58,6 +58,11 @@ def _bus(request: Request) -> Bus:
 async def livez(request: Request) -> JSONResponse:
     """Liveness: the process and its background loops are alive."""
     dead = [f"outbox-relay:{n}" for n, r in _runtimes(request).items() if not r.relay.alive]
+    dead += [
+        f"timer-scheduler:{n}"
+        for n, r in _runtimes(request).items()
+        if r.scheduler is not None and not r.scheduler.alive
+    ]
     dead += _bus(request).dead_loops()
     if dead:
         return JSONResponse(status_code=503, content={"status": "dead", "dead_loops": dead})
@@ -159,4 +164,9 @@ async def _service_status(runtime: ServiceRuntime, bus: Bus, *, bus_ok: bool) ->
         except Exception as exc:
             out["bus_error"] = _error(exc)
     out["consumer"] = consumer
+    if runtime.scheduler is not None:
+        try:
+            out["timers"] = await _probe(runtime.scheduler.status())
+        except Exception as exc:
+            out["timers"] = _error(exc)
     return out

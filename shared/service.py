@@ -17,12 +17,14 @@ from fastapi import APIRouter
 from sqlmodel import SQLModel
 
 from shared import db
+from shared.clock import Clock, SystemClock
 from shared.events import dead_letter_topic, topic_for, topic_of
 from shared.messaging.bus import Bus
 from shared.messaging.consumer import EventConsumer, Handler
 from shared.messaging.outbox import OutboxRelay
 from shared.messaging.tables import messaging_tables
 from shared.settings import Settings
+from shared.timers import TimerHandler, TimerScheduler
 from shared.uow import UnitOfWork
 
 
@@ -33,6 +35,8 @@ class ServiceDef:
     router: APIRouter
     migrations_dir: Path
     handlers: Mapping[str, Handler] = field(default_factory=dict)
+    # Durable timers' handlers by kind (shared.timers); a service with any runs a scheduler.
+    timers: Mapping[str, TimerHandler] = field(default_factory=dict)
     # Slow one-off preparation (loading compiled code...), run in the background at start so
     # the first request does not pay for it; requests that need it meanwhile simply wait.
     warm_up: Callable[[], None] | None = None
@@ -55,9 +59,13 @@ class ServiceDef:
 
 
 class ServiceRuntime:
-    def __init__(self, definition: ServiceDef, settings: Settings, bus: Bus) -> None:
+    def __init__(
+        self, definition: ServiceDef, settings: Settings, bus: Bus, clock: Clock | None = None
+    ) -> None:
         self.definition = definition
         self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self.timer_table = definition.base.metadata.tables.get("timer")
         self.bus = bus
         self.engine = db.create_engine(settings.database_url_for(definition.name))
         self.outbox, self.inbox = messaging_tables(definition.base.metadata)
@@ -85,6 +93,21 @@ class ServiceRuntime:
             max_backoff_s=settings.retry_max_backoff_s,
             health_check=self.ping,
         )
+        self.scheduler: TimerScheduler | None = None
+        if definition.timers:
+            if self.timer_table is None:
+                raise RuntimeError(f"{definition.name} has timer handlers but no timer table")
+            self.scheduler = TimerScheduler(
+                table=self.timer_table,
+                handlers=definition.timers,
+                uow_factory=self.uow,
+                clock=self.clock,
+                poll_interval_s=settings.timer_poll_interval_s,
+                max_attempts=settings.consumer_max_attempts,
+                base_backoff_s=settings.consumer_retry_backoff_s,
+                max_backoff_s=settings.retry_max_backoff_s,
+                health_check=self.ping,
+            )
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(
@@ -93,7 +116,14 @@ class ServiceRuntime:
             inbox=self.inbox,
             on_commit=self.relay.wake,
             topic_prefix=self.settings.topic_prefix,
+            timers=self.timer_table,
+            on_timers=self._wake_timers,
+            clock=self.clock,
         )
+
+    def _wake_timers(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.wake()
 
     async def start(self) -> None:
         if self.definition.warm_up is not None:
@@ -102,6 +132,8 @@ class ServiceRuntime:
             ).start()
         await db.upgrade(self.engine, self.definition.migrations_dir)
         self.relay.start()
+        if self.scheduler is not None:
+            self.scheduler.start()
         if self.definition.handlers:
             self.bus.subscribe(
                 group=self.group,
@@ -110,6 +142,9 @@ class ServiceRuntime:
             )
 
     async def stop_relay(self) -> None:
+        """Stop the background loops (the timer scheduler, then the relay)."""
+        if self.scheduler is not None:
+            await self.scheduler.stop()
         await self.relay.stop()
 
     async def dispose(self) -> None:

@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     consumer_retry_backoff_s: float = Field(default=0.05, ge=0)
     retry_max_backoff_s: float = Field(default=5.0, gt=0)
     outbox_poll_interval_s: float = Field(default=0.5, gt=0)
+    # How often a service's timer scheduler looks for due timers at the latest (it also wakes
+    # when this process arms one, and sleeps until the next one is due): bounds how late a
+    # timer armed by another replica fires.
+    timer_poll_interval_s: float = Field(default=0.5, gt=0)
     # Sent outbox rows are kept this long (audit, replay by hand), then purged.
     outbox_retention_s: float = Field(default=7 * 24 * 3600, ge=0)
 

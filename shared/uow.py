@@ -5,6 +5,9 @@ Use cases receive a UnitOfWork, change rows through `uow.session`, declare event
 transaction (never published directly), so either both the change and its events exist or
 neither does; the outbox relay publishes them afterwards.
 
+`uow.schedule(key, kind=..., due_at=...)` arms a durable timer in the same transaction (and
+`uow.cancel_timer(key)` drops one): see shared.timers. `uow.now()` is the runtime's clock.
+
 `uow.upsert(Model, **values)` is the projection's write: insert or update one row by primary
 key, written behind. A row loaded in the session is updated in place; otherwise the values are
 merged per key (later values win, as if applied in order) and written as one multi-row
@@ -16,13 +19,13 @@ writes. Do not also `session.add` a new object of the same key in the same unit 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import ARRAY, Table, event, func, insert, select
+from sqlalchemy import ARRAY, Table, delete, event, func, insert, select
 from sqlalchemy import cast as sa_cast
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import array
@@ -31,6 +34,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.clock import Clock, SystemClock
 from shared.events import Event, EventData, to_wire, topic_for
 from shared.tracing import current_trace_headers
 
@@ -44,8 +48,15 @@ class UnitOfWork:
         inbox: Table,
         on_commit: Callable[[], None] = lambda: None,
         topic_prefix: str = "",
+        timers: Table | None = None,
+        on_timers: Callable[[], None] = lambda: None,
+        clock: Clock | None = None,
     ) -> None:
         self._topic_prefix = topic_prefix
+        self._timer_table = timers
+        self._on_timers = on_timers
+        self._timers: dict[str, dict[str, Any] | None] = {}  # key -> row to arm, or None: cancel
+        self.clock: Clock = clock or SystemClock()
         self._engine = engine
         self._outbox = outbox
         self._inbox = inbox
@@ -116,6 +127,60 @@ class UnitOfWork:
                     same,
                 )
 
+    def now(self) -> datetime:
+        """The runtime's clock (injectable: tests move it instead of sleeping)."""
+        return self.clock.now()
+
+    def schedule(
+        self,
+        key: str,
+        *,
+        kind: str,
+        due_at: datetime,
+        org: str,
+        payload: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Arm (or re-arm) the timer `key` to fire `kind`'s handler at `due_at`, if and only if
+        this unit of work commits."""
+        if self._timer_table is None:
+            raise RuntimeError("this service declares no timer table")
+        if due_at.tzinfo is None:
+            raise ValueError("timers are due at timezone-aware times")
+        self._timers[key] = {
+            "key": key,
+            "kind": kind,
+            "org": org,
+            "due_at": due_at,
+            "payload": dict(payload or {}),
+            "attempts": 0,
+            "last_error": None,
+            "parked_at": None,
+            "created_at": self.now(),
+        }
+
+    def cancel_timer(self, key: str) -> None:
+        """Drop the timer `key` (nothing if there is none), if this unit of work commits."""
+        if self._timer_table is None:
+            raise RuntimeError("this service declares no timer table")
+        self._timers[key] = None
+
+    async def _write_timers(self) -> None:
+        table = self._timer_table
+        assert table is not None
+        conn = await self.session.connection()
+        cancelled = [k for k, row in self._timers.items() if row is None]
+        armed = [row for row in self._timers.values() if row is not None]
+        if cancelled:
+            await conn.execute(delete(table).where(table.c.key.in_(cancelled)))
+        if armed:
+            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+            stmt = dialect.insert(table)
+            keep = {"key", "created_at"}
+            updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keep}
+            await conn.execute(
+                stmt.on_conflict_do_update(index_elements=["key"], set_=updates), armed
+            )
+
     def emit(self, data: EventData, *, org: str) -> Event:
         trace_headers = current_trace_headers()
         event = Event.of(
@@ -182,8 +247,12 @@ class UnitOfWork:
             await conn.execute(insert(self._outbox), self._events)
         if self._processed:
             await conn.execute(insert(self._inbox), self._processed)
+        if self._timers:
+            await self._write_timers()
         await self.session.commit()
-        had_events = bool(self._events)
-        self._events, self._processed = [], []
+        had_events, had_timers = bool(self._events), bool(self._timers)
+        self._events, self._processed, self._timers = [], [], {}
         if had_events:
             self._on_commit()
+        if had_timers:
+            self._on_timers()

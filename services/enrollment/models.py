@@ -26,6 +26,7 @@ from shared.contracts.enrollment import (
 )
 from shared.contracts.reasons import NOTE_MAX
 from shared.messaging.tables import messaging_tables
+from shared.timers import timer_table
 
 
 class Base(SQLModel, registry=registry()):
@@ -33,6 +34,7 @@ class Base(SQLModel, registry=registry()):
 
 
 OUTBOX, INBOX = messaging_tables(Base.metadata)
+TIMERS = timer_table(Base.metadata)
 
 
 def _clean_tags(values: list[str]) -> list[str]:

@@ -10,6 +10,7 @@ from sqlmodel import Field, SQLModel
 
 from shared.api import new_id, utcnow
 from shared.messaging.tables import messaging_tables
+from shared.timers import timer_table
 
 
 class Base(SQLModel, registry=registry()):
@@ -17,6 +18,7 @@ class Base(SQLModel, registry=registry()):
 
 
 OUTBOX, INBOX = messaging_tables(Base.metadata)
+TIMERS = timer_table(Base.metadata)
 
 
 class ProgramView(Base, table=True):

@@ -15,6 +15,7 @@ from shared.contracts.enrollment import PROGRAM_DEFAULTS as RULES
 from shared.contracts.matching import DeclineReason, EndReason, MatchStatus
 from shared.contracts.reasons import NOTE_MAX
 from shared.messaging.tables import messaging_tables
+from shared.timers import timer_table
 
 
 class Base(SQLModel, registry=registry()):
@@ -22,6 +23,7 @@ class Base(SQLModel, registry=registry()):
 
 
 OUTBOX, INBOX = messaging_tables(Base.metadata)
+TIMERS = timer_table(Base.metadata)
 
 
 class ProgramView(Base, table=True):

@@ -7,6 +7,7 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from shared.messaging.tables import messaging_tables
+from shared.timers import timer_table
 
 
 class Base(SQLModel, registry=registry()):
@@ -14,6 +15,7 @@ class Base(SQLModel, registry=registry()):
 
 
 OUTBOX, INBOX = messaging_tables(Base.metadata)
+TIMERS = timer_table(Base.metadata)
 
 
 class ProgramView(Base, table=True):

@@ -13,6 +13,7 @@ from shared.api import new_id, utcnow
 from shared.contracts.reasons import NOTE_MAX
 from shared.contracts.sessions import CancelReason, SessionStatus
 from shared.messaging.tables import messaging_tables
+from shared.timers import timer_table
 
 
 class Base(SQLModel, registry=registry()):
@@ -20,6 +21,7 @@ class Base(SQLModel, registry=registry()):
 
 
 OUTBOX, INBOX = messaging_tables(Base.metadata)
+TIMERS = timer_table(Base.metadata)
 
 
 class MatchView(Base, table=True):

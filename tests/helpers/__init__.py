@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -136,3 +137,43 @@ class Api:
 
     async def matches(self, **params: str) -> list[dict[str, Any]]:
         return await self.ok("GET", "/v1/matches", params=params)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def ready(url: str) -> bool:
+    """The process at `url` answers /readyz with 200."""
+    try:
+        async with httpx.AsyncClient(timeout=2) as c:
+            return (await c.get(f"{url}/readyz")).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def spawn_testkit(
+    name: str, port: int, kafka: str, db_url: str, prefix: str, log: Path, **settings: str
+) -> subprocess.Popen:
+    """The testkit service as its own OS process on Kafka and PostgreSQL (BINOME_* `settings`
+    on top of quick retries)."""
+    env = dict(
+        os.environ,
+        TESTKIT_NAME=name,
+        TESTKIT_PORT=str(port),
+        BINOME_BUS="kafka",
+        BINOME_TOPIC_PREFIX=prefix,
+        BINOME_KAFKA_BOOTSTRAP=kafka,
+        BINOME_DATABASE_URL=db_url,
+        BINOME_CONSUMER_RETRY_BACKOFF_S="0.01",
+        **{f"BINOME_{k.upper()}": v for k, v in settings.items()},
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.testkit.main"],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )

@@ -11,11 +11,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import socket
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -28,7 +24,7 @@ from shared.app import build_app
 from shared.events import dead_letter_topic
 from shared.messaging.kafka_bus import KafkaBus
 from tests import testkit
-from tests.helpers import eventually, kafka_settings, topic_prefix
+from tests.helpers import eventually, free_port, kafka_settings, ready, spawn_testkit, topic_prefix
 from tests.helpers.dlq import dead_letters_replayed_after_a_fix
 from tests.helpers.kafka import group_members, produce, read_topic, wire
 
@@ -118,34 +114,6 @@ async def test_poison_messages_go_to_dead_letter_and_consumer_goes_on(
     assert all(dict(m.headers)["dlq_topic"] == topic.encode() for m in dead)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _spawn(
-    name: str, port: int, kafka: str, db_url: str, prefix: str, log: Path
-) -> subprocess.Popen:
-    env = dict(
-        os.environ,
-        TESTKIT_NAME=name,
-        TESTKIT_PORT=str(port),
-        BINOME_BUS="kafka",
-        BINOME_TOPIC_PREFIX=prefix,
-        BINOME_KAFKA_BOOTSTRAP=kafka,
-        BINOME_DATABASE_URL=db_url,
-        BINOME_CONSUMER_RETRY_BACKOFF_S="0.01",
-    )
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.testkit.main"],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
-
-
 async def test_sigkill_mid_burst_then_restart_applies_each_event_once(
     kafka_bootstrap: str,
     pg_databases,
@@ -153,16 +121,16 @@ async def test_sigkill_mid_burst_then_restart_applies_each_event_once(
 ) -> None:
     name = f"testkit_{uuid.uuid4().hex[:8]}"
     url = await pg_databases([name])
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     run = uuid.uuid4().hex
     burst = 3000
     log = tmp_path / "testkit.log"
     p = topic_prefix()
-    proc = _spawn(name, port, kafka_bootstrap, url, p, log)
+    proc = spawn_testkit(name, port, kafka_bootstrap, url, p, log)
     try:
         async with httpx.AsyncClient(base_url=base, timeout=5) as client:
-            await eventually(lambda: _ready(client), timeout=60, what="testkit process ready")
+            await eventually(lambda: ready(base), timeout=60, what="testkit process ready")
             # Many keys, so every partition is busy when the process dies.
             await produce(
                 kafka_bootstrap,
@@ -175,8 +143,8 @@ async def test_sigkill_mid_burst_then_restart_applies_each_event_once(
             proc.wait(timeout=10)
             assert at_kill["rows"] < burst, "the burst finished before the kill; make it larger"
 
-            proc = _spawn(name, port, kafka_bootstrap, url, p, log)
-            await eventually(lambda: _ready(client), timeout=60, what="testkit restarted")
+            proc = spawn_testkit(name, port, kafka_bootstrap, url, p, log)
+            await eventually(lambda: ready(base), timeout=60, what="testkit restarted")
             final = await eventually(
                 lambda: _at_least(client, run, burst), timeout=120, what="whole burst applied"
             )
@@ -190,13 +158,6 @@ async def test_sigkill_mid_burst_then_restart_applies_each_event_once(
 
 async def _two_members(bootstrap: str, group: str) -> bool:
     return await group_members(bootstrap, group) == 2
-
-
-async def _ready(client: httpx.AsyncClient) -> bool:
-    try:
-        return (await client.get("/readyz")).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 async def _at_least(client: httpx.AsyncClient, run: str, rows: int) -> dict[str, int] | None:
@@ -215,17 +176,18 @@ async def test_replicas_share_partitions_and_survive_one_being_killed(
     name = f"testkit_{uuid.uuid4().hex[:8]}"
     url = await pg_databases([name])
     p = topic_prefix()
-    ports = [_free_port(), _free_port()]
+    ports = [free_port(), free_port()]
     log = tmp_path / "replicas.log"
-    procs = [_spawn(name, port, kafka_bootstrap, url, p, log) for port in ports]
+    procs = [spawn_testkit(name, port, kafka_bootstrap, url, p, log) for port in ports]
     run = uuid.uuid4().hex
     burst = 2000
     try:
         clients = [
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) for port in ports
         ]
-        for c in clients:
-            await eventually(lambda c=c: _ready(c), timeout=60, what="replica ready")
+        for port in ports:
+            url = f"http://127.0.0.1:{port}"
+            await eventually(lambda url=url: ready(url), timeout=60, what="replica ready")
         # Both consumers in the group, partitions shared, before the burst starts.
         await eventually(
             lambda: _two_members(kafka_bootstrap, f"{p}binome-{name}"),

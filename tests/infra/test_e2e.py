@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -21,17 +20,11 @@ import pytest
 
 from services import SERVICE_NAMES
 from shared.settings import Settings
-from tests.helpers import Api, eventually
+from tests.helpers import Api, eventually, free_port, ready
 from tests.helpers.scenario import run_core_loop
 
 pytestmark = pytest.mark.infra
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -40,14 +33,6 @@ class Stack:
     trace_dir: Path
     logs: Path
     settings: Settings
-
-
-async def _ready(url: str) -> bool:
-    try:
-        async with httpx.AsyncClient(timeout=2) as c:
-            return (await c.get(f"{url}/readyz")).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 @pytest.fixture
@@ -68,7 +53,7 @@ async def stack(kafka_bootstrap: str, pg_databases, tmp_path: Path) -> AsyncIter
     )
     try:
         for svc in SERVICE_NAMES:
-            port = _free_port()
+            port = free_port()
             urls[svc] = f"http://127.0.0.1:{port}"
             env = dict(base_env, BINOME_TRACE_FILE=str(trace_dir / f"{svc}.jsonl"))
             procs.append(
@@ -91,7 +76,7 @@ async def stack(kafka_bootstrap: str, pg_databases, tmp_path: Path) -> AsyncIter
                     stderr=subprocess.STDOUT,
                 )
             )
-        gport = _free_port()
+        gport = free_port()
         routes = [arg for svc, url in urls.items() for arg in ("--route", f"{svc}={url}")]
         procs.append(
             subprocess.Popen(
@@ -114,7 +99,7 @@ async def stack(kafka_bootstrap: str, pg_databases, tmp_path: Path) -> AsyncIter
         )
         for svc, url in urls.items():
             await eventually(
-                lambda url=url: _ready(url), timeout=90, interval=0.2, what=f"{svc} ready"
+                lambda url=url: ready(url), timeout=90, interval=0.2, what=f"{svc} ready"
             )
         yield Stack(f"http://127.0.0.1:{gport}", trace_dir, logs, Settings())
     finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -22,6 +23,7 @@ from shared.events import Event, EventData, dead_letter_topic
 from shared.messaging.kafka_bus import KafkaBus
 from shared.messaging.tables import messaging_tables
 from shared.service import ServiceDef
+from shared.timers import Timer, timer_table
 from shared.uow import UnitOfWork
 
 
@@ -30,6 +32,7 @@ class Base(SQLModel, registry=registry()):
 
 
 messaging_tables(Base.metadata)
+timer_table(Base.metadata)
 
 
 class Applied(Base, table=True):
@@ -65,7 +68,56 @@ async def on_increment(uow: UnitOfWork, event: Event, data: EventData) -> None:
     )
 
 
+# Timers whose handler fails until a test removes them (as BUGGY_COUNTERS for events).
+BUGGY_TIMERS: set[str] = set()
+
+
+async def on_tick(uow: UnitOfWork, timer: Timer) -> None:
+    """A timer's effect, deliberately not idempotent (a row per firing): a timer fired twice
+    in effect would show as two rows."""
+    if timer.key in BUGGY_TIMERS:
+        raise RuntimeError(f"bug: cannot fire timer {timer.key}")
+    uow.session.add(
+        Applied(run_id=timer.payload["run_id"], event_id=timer.key, amount=1, pid=os.getpid())
+    )
+    rearm = int(timer.payload.get("rearm", 0))
+    if rearm > 0:  # a periodic timer re-arms itself from its own handler
+        uow.schedule(
+            timer.key,
+            kind="tick",
+            due_at=timer.due_at + timedelta(seconds=1),
+            org=timer.org,
+            payload={**timer.payload, "rearm": rearm - 1},
+        )
+
+
 router = APIRouter(prefix="/v1")
+
+
+class Arm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    count: int = 1
+    due_in: timedelta = timedelta(0)  # ISO 8601 in JSON: "PT0S", "PT30S", "P14D"
+    prefix: str = "t"
+    rearm: int = 0
+
+
+@router.post("/testkit/{run_id}/timers", status_code=201)
+async def arm(run_id: str, body: Arm, request: Request) -> dict[str, int]:
+    """Arm `count` timers (keys `<prefix><i>`), due `due_in` from now on the runtime's clock."""
+    runtime = next(iter(request.app.state.runtimes.values()))
+    async with runtime.uow() as uow:
+        due = uow.now() + body.due_in
+        for i in range(body.count):
+            uow.schedule(
+                f"{run_id}:{body.prefix}{i}",
+                kind="tick",
+                due_at=due,
+                org="acme",
+                payload={"run_id": run_id, "rearm": body.rearm},
+            )
+        await uow.commit()
+    return {"armed": body.count}
 
 
 class Emit(BaseModel):
@@ -140,4 +192,5 @@ def definition(name: str) -> ServiceDef:
         router=router,
         migrations_dir=Path(__file__).parent / "migrations",
         handlers={CounterIncremented.TYPE: on_increment},
+        timers={"tick": on_tick},
     )
