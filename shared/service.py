@@ -103,6 +103,7 @@ class ServiceRuntime:
                 uow_factory=self.uow,
                 clock=self.clock,
                 poll_interval_s=settings.timer_poll_interval_s,
+                batch=settings.timer_batch,
                 max_attempts=settings.consumer_max_attempts,
                 base_backoff_s=settings.consumer_retry_backoff_s,
                 max_backoff_s=settings.retry_max_backoff_s,

@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     # when this process arms one, and sleeps until the next one is due): bounds how late a
     # timer armed by another replica fires.
     timer_poll_interval_s: float = Field(default=0.5, gt=0)
+    # Due timers fired per transaction (with their handlers' effects).
+    timer_batch: int = Field(default=1000, ge=1)
     # Sent outbox rows are kept this long (audit, replay by hand), then purged.
     outbox_retention_s: float = Field(default=7 * 24 * 3600, ge=0)
 

@@ -108,7 +108,7 @@ class TimerScheduler:
         uow_factory: Callable[[], AbstractAsyncContextManager[UnitOfWork]],
         clock: Clock,
         poll_interval_s: float = 0.5,
-        batch: int = 500,
+        batch: int = 1000,
         max_attempts: int = 3,
         base_backoff_s: float = 0.05,
         max_backoff_s: float = 5.0,
@@ -184,13 +184,18 @@ class TimerScheduler:
 
     # --- firing ----------------------------------------------------------------------------
 
-    def _due(self, now: datetime, limit: int, postgres: bool, key: str | None = None) -> Any:
+    def _take(self, now: datetime, limit: int, postgres: bool, key: str | None = None) -> Any:
+        """Delete up to `limit` due timers and return them, in one statement (the deletion
+        commits or rolls back with the handlers' effects). On PostgreSQL the due rows are
+        locked SKIP LOCKED: another replica's batch is skipped, never fired twice."""
         t = self._table
-        q = select(t).where(t.c.due_at <= now, t.c.parked_at.is_(None))
+        due = select(t.c.key).where(t.c.due_at <= now, t.c.parked_at.is_(None))
         if key is not None:
-            q = q.where(t.c.key == key)
-        q = q.order_by(t.c.due_at, t.c.key).limit(limit)
-        return q.with_for_update(skip_locked=True) if postgres else q
+            due = due.where(t.c.key == key)
+        due = due.order_by(t.c.due_at, t.c.key).limit(limit)
+        if postgres:
+            due = due.with_for_update(skip_locked=True)
+        return delete(t).where(t.c.key.in_(due.scalar_subquery())).returning(*t.columns)
 
     async def fire_due(self) -> int:
         """Fire one batch of due timers in one transaction; returns how many fired.
@@ -204,12 +209,12 @@ class TimerScheduler:
             async with self._uow_factory() as uow:
                 conn = await uow.session.connection()
                 postgres = conn.dialect.name == "postgresql"
-                rows = (await conn.execute(self._due(now, self._batch, postgres))).all()
-                if not rows:
-                    return 0
-                keys = [r.key for r in rows]
                 # Deleted first: a handler that re-arms its own key writes the new timer after.
-                await conn.execute(delete(self._table).where(self._table.c.key.in_(keys)))
+                taken = (await conn.execute(self._take(now, self._batch, postgres))).all()
+                if not taken:
+                    return 0
+                rows = sorted(taken, key=lambda r: (r.due_at, r.key))  # fired in due order
+                keys = [r.key for r in rows]
                 for row in rows:
                     await self._handle(uow, row)
                 await uow.commit()
@@ -234,10 +239,9 @@ class TimerScheduler:
             async with self._uow_factory() as uow:
                 conn = await uow.session.connection()
                 postgres = conn.dialect.name == "postgresql"
-                row = (await conn.execute(self._due(now, 1, postgres, key))).first()
+                row = (await conn.execute(self._take(now, 1, postgres, key))).first()
                 if row is None:  # another replica took it meanwhile
                     return 0
-                await conn.execute(delete(self._table).where(self._table.c.key == key))
                 await self._handle(uow, row)
                 await uow.commit()
         except Exception as exc:

@@ -8,6 +8,8 @@ neither does; the outbox relay publishes them afterwards.
 `uow.schedule(key, kind=..., due_at=...)` arms a durable timer in the same transaction (and
 `uow.cancel_timer(key)` drops one): see shared.timers. `uow.now()` is the runtime's clock.
 
+`uow.insert(Model, **values)` appends a row the same way (history, signals).
+
 `uow.upsert(Model, **values)` is the projection's write: insert or update one row by primary
 key, written behind. A row loaded in the session is updated in place; otherwise the values are
 merged per key (later values win, as if applied in order) and written as one multi-row
@@ -64,6 +66,7 @@ class UnitOfWork:
         self._events: list[dict[str, Any]] = []
         self._processed: list[dict[str, Any]] = []
         self._upserts: dict[type[SQLModel], dict[tuple[Any, ...], dict[str, Any]]] = {}
+        self._inserts: dict[type[SQLModel], list[dict[str, Any]]] = {}
         self.session: AsyncSession
 
     async def __aenter__(self) -> UnitOfWork:
@@ -101,13 +104,25 @@ class UnitOfWork:
         same names (never copied field by field), plus `values` (its key, the organisation...)."""
         self.upsert(view, **data.model_dump(include=set(view.model_fields)), **values)
 
+    def insert(self, model: type[SQLModel], **values: Any) -> None:
+        """Append a row of `model` (history, signals: rows never updated), written behind like
+        upserts: one multi-row INSERT per table, with no ORM object built per row."""
+        self._inserts.setdefault(model, []).append(values)
+
     def _before_orm_query(self, state: ORMExecuteState) -> None:
-        if self._upserts and state.is_select:
+        if (self._upserts or self._inserts) and state.is_select:
             self._write_upserts(state.session)
 
     def _write_upserts(self, session: Session) -> None:
         pending, self._upserts = self._upserts, {}
+        appended, self._inserts = self._inserts, {}
         conn = session.connection()
+        for model, new_rows in appended.items():
+            shapes: dict[frozenset[str], list[dict[str, Any]]] = {}
+            for row in new_rows:
+                shapes.setdefault(frozenset(row), []).append(row)
+            for same in shapes.values():
+                conn.execute(insert(model.__table__), same)  # type: ignore[attr-defined]
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         for model, rows in pending.items():
             table: Table = model.__table__  # type: ignore[attr-defined]
@@ -239,7 +254,7 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         await self.session.flush()
-        if self._upserts:
+        if self._upserts or self._inserts:
             await self.session.run_sync(self._write_upserts)
         # Core inserts on the session's own connection: the same transaction as the changes.
         conn = await self.session.connection()

@@ -25,11 +25,9 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 
 from services import load
 from shared import db
@@ -41,6 +39,7 @@ from shared.messaging.tables import messaging_tables
 from shared.service import ServiceRuntime
 from shared.settings import BusKind, Settings
 from shared.uow import UnitOfWork
+from tests.helpers import create_database
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -178,18 +177,6 @@ async def bench_raw(bootstrap: str, n: int) -> float:
         await consumer.stop()
 
 
-async def _database(pg: str, name: str) -> str:
-    url = make_url(pg)
-    conn = await asyncpg.connect(
-        host=url.host, port=url.port, user=url.username, database="postgres"
-    )
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return f"{pg.rstrip('/')}/{name}"
-
-
 async def _inbox_count(runtime: ServiceRuntime) -> int:
     async with runtime.engine.connect() as conn:
         return int(await conn.scalar(select(func.count()).select_from(runtime.inbox)) or 0)
@@ -208,7 +195,7 @@ async def bench_consumer(
 ) -> tuple[float, float, float]:
     """(catch-up events/s, stream lag p50 ms, p95 ms)."""
     prefix = f"bench{uuid.uuid4().hex[:6]}."
-    url = await _database(pg, f"bench_{uuid.uuid4().hex[:8]}_{service}")
+    url = await create_database(pg, f"bench_{uuid.uuid4().hex[:8]}_{service}")
     backlog = [_wire(d, prefix) for d in make(n)]
     await _ensure(bootstrap, {r[0] for r in backlog})
     await _produce(bootstrap, backlog)
@@ -284,7 +271,7 @@ def _pct(values: list[float], q: int) -> float:
 async def bench_relay(bootstrap: str, pg: str, n: int) -> float:
     """The relay of enrollment publishing a backlog of n outbox rows."""
     prefix = f"bench{uuid.uuid4().hex[:6]}."
-    url = await _database(pg, f"bench_{uuid.uuid4().hex[:8]}_enrollment")
+    url = await create_database(pg, f"bench_{uuid.uuid4().hex[:8]}_enrollment")
     settings = Settings(
         bus=BusKind.kafka,
         kafka_bootstrap=bootstrap,
@@ -326,7 +313,7 @@ async def bench_relay(bootstrap: str, pg: str, n: int) -> float:
 
 async def bench_hris(bootstrap: str, pg: str, sizes: list[int]) -> list[tuple[int, float, int]]:
     """(events, seconds, status) for each push, against a real enrollment server process."""
-    url = await _database(pg, f"bench_{uuid.uuid4().hex[:8]}_enrollment")
+    url = await create_database(pg, f"bench_{uuid.uuid4().hex[:8]}_enrollment")
     port = 18765
     env = {k: v for k, v in os.environ.items() if not k.startswith("BINOME_")}
     env.update(

@@ -177,3 +177,19 @@ def spawn_testkit(
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
     )
+
+
+async def create_database(pg: str, name: str) -> str:
+    """A new PostgreSQL database on the server at `pg` (benchmarks); its URL."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(pg)
+    conn = await asyncpg.connect(
+        host=url.host, port=url.port, user=url.username, database="postgres"
+    )
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return f"{pg.rstrip('/')}/{name}"

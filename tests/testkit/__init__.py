@@ -68,6 +68,7 @@ async def on_increment(uow: UnitOfWork, event: Event, data: EventData) -> None:
     )
 
 
+_PID = os.getpid()
 # Timers whose handler fails until a test removes them (as BUGGY_COUNTERS for events).
 BUGGY_TIMERS: set[str] = set()
 
@@ -77,9 +78,7 @@ async def on_tick(uow: UnitOfWork, timer: Timer) -> None:
     in effect would show as two rows."""
     if timer.key in BUGGY_TIMERS:
         raise RuntimeError(f"bug: cannot fire timer {timer.key}")
-    uow.session.add(
-        Applied(run_id=timer.payload["run_id"], event_id=timer.key, amount=1, pid=os.getpid())
-    )
+    uow.insert(Applied, run_id=timer.payload["run_id"], event_id=timer.key, amount=1, pid=_PID)
     rearm = int(timer.payload.get("rearm", 0))
     if rearm > 0:  # a periodic timer re-arms itself from its own handler
         uow.schedule(
