@@ -10,15 +10,19 @@ needs are added to each base by `shared.messaging.tables`.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy.ext.asyncio as sa_async
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, text
+from pydantic import BaseModel
+from sqlalchemy import JSON, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.types import TypeDecorator
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -61,7 +65,17 @@ def _make_sqlite_transactions_serial(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read-only connection (see `reading`) takes no write lock: WAL lets it read
+        # beside the writer instead of queueing behind it.
+        read_only = conn.get_execution_options().get("binome_read_only", False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+@asynccontextmanager
+async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection for reads only (on SQLite it does not queue behind writers)."""
+    async with engine.connect() as conn:
+        yield await conn.execution_options(binome_read_only=True)
 
 
 async def ping(engine: AsyncEngine) -> None:
@@ -128,3 +142,23 @@ def _configure_and_run(context: Any, connection: Any, target_metadata: Any) -> N
     )
     with context.begin_transaction():
         context.run_migrations()
+
+
+class PydanticJSON(TypeDecorator[Any]):
+    """A pydantic model in a JSON column: stored as its JSON form (durations as ISO 8601),
+    read back as the model."""
+
+    impl = JSON
+    cache_ok = True
+
+    def __init__(self, model: type[BaseModel]) -> None:
+        super().__init__()
+        self.model = model
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        if value is None:
+            return None
+        return self.model.model_validate(value).model_dump(mode="json")
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        return None if value is None else self.model.model_validate(value)

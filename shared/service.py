@@ -98,6 +98,7 @@ class ServiceRuntime:
             if self.timer_table is None:
                 raise RuntimeError(f"{definition.name} has timer handlers but no timer table")
             self.scheduler = TimerScheduler(
+                engine=self.engine,
                 table=self.timer_table,
                 handlers=definition.timers,
                 uow_factory=self.uow,

@@ -46,8 +46,10 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.clock import Clock
+from shared.db import reading
 from shared.messaging.bus import stop_gracefully
 from shared.messaging.failures import backoff_delay, is_transient
 
@@ -103,6 +105,7 @@ class TimerScheduler:
     def __init__(
         self,
         *,
+        engine: AsyncEngine,
         table: Table,
         handlers: Mapping[str, TimerHandler],
         uow_factory: Callable[[], AbstractAsyncContextManager[UnitOfWork]],
@@ -114,6 +117,7 @@ class TimerScheduler:
         max_backoff_s: float = 5.0,
         health_check: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        self._engine = engine
         self._table = table
         self._handlers = dict(handlers)
         self._uow_factory = uow_factory
@@ -153,10 +157,14 @@ class TimerScheduler:
         while not self._stopping.is_set():
             self._wake.clear()
             try:
-                while not self._stopping.is_set() and await self.fire_due():
-                    pass
-                self.stats.failures, self.stats.last_error = 0, None
+                # One read while idle (it does not queue behind SQLite's writer); firing
+                # takes write transactions only when something is due.
                 pause = await self._until_next_due()
+                if pause == 0:
+                    while not self._stopping.is_set() and await self.fire_due():
+                        pass
+                    pause = await self._until_next_due()
+                self.stats.failures, self.stats.last_error = 0, None
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # transient (database away): the timers stay due
@@ -174,8 +182,7 @@ class TimerScheduler:
         """Seconds until the next timer is due, at most the poll interval (other replicas,
         or a clock moved by a test, may bring one due sooner)."""
         t = self._table
-        async with self._uow_factory() as uow:
-            conn = await uow.session.connection()
+        async with reading(self._engine) as conn:
             nxt = await conn.scalar(select(func.min(t.c.due_at)).where(t.c.parked_at.is_(None)))
         if nxt is None:
             return self._poll
@@ -289,8 +296,7 @@ class TimerScheduler:
     async def status(self) -> dict[str, Any]:
         t = self._table
         now = self._clock.now()
-        async with self._uow_factory() as uow:
-            conn = await uow.session.connection()
+        async with reading(self._engine) as conn:
             due, oldest = (
                 await conn.execute(
                     select(func.count(), func.min(t.c.due_at)).where(

@@ -16,6 +16,7 @@ from shared.api import new_id, utcnow
 from shared.contracts.enrollment import (
     HARD_FILTER_WEIGHT,
     MATCHING_CRITERIA,
+    EngagementPolicy,
     MatchingPolicy,
     ParticipantRole,
     ProgramFormat,
@@ -25,6 +26,7 @@ from shared.contracts.enrollment import (
     PROGRAM_DEFAULTS as RULES,
 )
 from shared.contracts.reasons import NOTE_MAX
+from shared.db import PydanticJSON
 from shared.messaging.tables import messaging_tables
 from shared.timers import timer_table
 
@@ -144,6 +146,9 @@ class ProgramBase(Base):
     min_score: float = Field(default=RULES.min_score, ge=0, le=1)
     cross_department: bool = RULES.cross_department
     matching_policy: MatchingPolicy = Field(default=RULES.matching_policy, sa_type=String(20))
+    engagement: EngagementPolicy = Field(
+        default_factory=EngagementPolicy, sa_type=PydanticJSON(EngagementPolicy)
+    )
 
 
 class Program(ProgramBase, table=True):

@@ -23,4 +23,6 @@ HANDLERS = {
     sessions.SessionScheduled.TYPE: on_session_event,
     sessions.SessionCompleted.TYPE: on_session_event,
     sessions.SessionCancelled.TYPE: on_session_event,
+    sessions.SessionUnconfirmed.TYPE: on_session_event,
+    sessions.SessionNoShow.TYPE: on_session_event,
 }

@@ -67,6 +67,8 @@ HANDLERS = {
     sessions.SessionScheduled.TYPE: on_session,
     sessions.SessionCompleted.TYPE: on_session,
     sessions.SessionCancelled.TYPE: on_session,
+    sessions.SessionUnconfirmed.TYPE: on_session,
+    sessions.SessionNoShow.TYPE: on_session,
     feedback.FeedbackSubmitted.TYPE: on_feedback,
     feedback.RelationshipAtRisk.TYPE: on_at_risk,
 }

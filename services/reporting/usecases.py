@@ -14,6 +14,9 @@ from services.reporting.models import (
     RatingView,
     SessionView,
 )
+from shared.contracts.enrollment import ParticipantRole
+from shared.contracts.matching import MatchStatus
+from shared.contracts.sessions import SessionStatus
 from shared.errors import NotFound
 from shared.uow import UnitOfWork
 
@@ -34,17 +37,17 @@ async def program_report(*, uow: UnitOfWork, org: str, program_id: str) -> Progr
     ratings = (await s.exec(select(RatingView.rating).where(RatingView.program_id == pid))).all()
     at_risk = (await s.exec(select(AtRiskView).where(AtRiskView.program_id == pid))).all()
     by_session_status = domain.count_by(
-        (x.status for x in sessions), keys=("scheduled", "completed", "cancelled")
+        (x.status for x in sessions), keys=tuple(SessionStatus)
     )
     return ProgramReport(
         program_id=program.id,
         name=program.name,
         format=program.format,
         participants_by_role=domain.count_by(
-            (p.role for p in participants), keys=("mentor", "mentee")
+            (p.role for p in participants), keys=tuple(ParticipantRole)
         ),
         matches_by_status=domain.count_by(
-            (m.status for m in matches), keys=("proposed", "active", "declined", "ended")
+            (m.status for m in matches), keys=tuple(MatchStatus)
         ),
         matches_ended_by_reason=domain.count_by(
             m.end_reason for m in matches if m.status == "ended"

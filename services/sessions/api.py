@@ -12,6 +12,7 @@ from services.sessions.models import (
     CompleteRequest,
     GroupSessionCreate,
     GroupSessionPublic,
+    NoShowRequest,
     Session,
     SessionCreate,
     SessionPublic,
@@ -62,6 +63,17 @@ async def complete(
 ) -> object:
     return await usecases.complete(
         uow=uow, principal=principal, session_id=session_id, notes=body.notes if body else None
+    )
+
+
+@router.post("/sessions/{session_id}/no-show", tags=["sessions"], response_model=SessionPublic)
+async def no_show(
+    session_id: str, body: NoShowRequest, principal: AdminOrEmployee, uow: Uow
+) -> object:
+    """One party did not come: reported, once the session has started, by the other party
+    (the one who came) or an admin."""
+    return await usecases.report_no_show(
+        uow=uow, principal=principal, session_id=session_id, absent=body.absent
     )
 
 

@@ -2,20 +2,25 @@
 
 scheduled --complete--> completed
     |------cancel-----> cancelled   (a category and a note; `match_ended` when its match ends
-                                     before the session is due)
+    |                                before the session is due)
+    |--(its end + the programme's unconfirmed_after, by timer)--> unconfirmed
+    |                                     (then still completed, cancelled or a no-show)
+    |--no_show (after its start, the other party or an admin)--> no_show
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 
 from shared.contracts import sessions as ev
 from shared.contracts.sessions import CancelReason, SessionStatus
 from shared.domain import Transition
 from shared.errors import Conflict, Forbidden, Invalid
+
+Side = Literal["mentor", "mentee"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,8 @@ class SessionState:
     cancel_reason: CancelReason | None
     cancel_note: str | None
     completed_at: datetime | None
+    duration_minutes: int
+    absent: Side | None
 
     def __post_init__(self) -> None:
         # Read back from a database: a plain string, and SQLite's naive (UTC) datetimes.
@@ -62,9 +69,46 @@ def scheduled(s: SessionState) -> ev.SessionScheduled:
     return ev.SessionScheduled(**_facts(s))
 
 
+OPEN = (SessionStatus.scheduled, SessionStatus.unconfirmed)  # not settled yet
+
+
 def _ensure_planned(s: SessionState, action: str) -> None:
-    if s.status is not SessionStatus.scheduled:
+    if s.status not in OPEN:
         raise Conflict(f"cannot {action} a session that is {s.status.value}")
+
+
+def confirmation_due(s: SessionState, *, unconfirmed_after: timedelta) -> datetime:
+    """When a session still open becomes `unconfirmed`: its end plus the programme's delay."""
+    return s.scheduled_at + timedelta(minutes=s.duration_minutes) + unconfirmed_after
+
+
+def unconfirmed_timer(session_id: str) -> str:
+    """The key of a session's confirmation deadline (a durable timer)."""
+    return f"unconfirmed:{session_id}"
+
+
+def unconfirm(s: SessionState) -> Transition[SessionState]:
+    """The confirmation deadline passed: a session still planned becomes `unconfirmed`; one
+    settled meanwhile stays as it is (no event)."""
+    if s.status is not SessionStatus.scheduled:
+        return Transition(s)
+    new = replace(s, status=SessionStatus.unconfirmed)
+    return Transition(new, [ev.SessionUnconfirmed(**_facts(new))])
+
+
+def no_show(
+    s: SessionState, *, absent: Side, is_admin: bool, reporter: str | None, at: datetime
+) -> Transition[SessionState]:
+    """One party did not come: reported after the session's start by the other party (the one
+    who came) or an admin."""
+    _ensure_planned(s, "report a no-show for")
+    if at < s.scheduled_at:
+        raise Conflict("a no-show can be reported once the session has started")
+    came = s.mentee_employee_id if absent == "mentor" else s.mentor_employee_id
+    if not is_admin and reporter != came:
+        raise Forbidden("the party who came (or an admin) reports the other's no-show")
+    new = replace(s, status=SessionStatus.no_show, absent=absent)
+    return Transition(new, [ev.SessionNoShow(**_facts(new), absent=absent)])
 
 
 def complete(s: SessionState, *, notes: str | None, at: datetime) -> Transition[SessionState]:
@@ -135,7 +179,7 @@ def settle_group(
     action = "complete" if isinstance(outcome, Held) else "cancel"
     if not is_admin and caller != sessions[0].mentor_employee_id:
         raise Forbidden("only the mentor or an admin settles a group session")
-    planned = [s for s in sessions if s.status is SessionStatus.scheduled]
+    planned = [s for s in sessions if s.status in OPEN]
     if not planned:
         raise Conflict(f"cannot {action} a group session with no planned session left")
     if isinstance(outcome, Held):

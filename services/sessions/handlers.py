@@ -1,11 +1,12 @@
-"""Sessions' reactions to matching's events."""
+"""Sessions' reactions to other services' events and to its timers."""
 
 from __future__ import annotations
 
 from services.sessions import usecases
-from services.sessions.models import MatchView
-from shared.contracts import matching
+from services.sessions.models import MatchView, ProgramView
+from shared.contracts import enrollment, matching
 from shared.events import Event, EventData
+from shared.timers import Timer
 from shared.uow import UnitOfWork
 
 
@@ -24,7 +25,20 @@ async def on_match_ended(uow: UnitOfWork, event: Event, data: EventData) -> None
     await usecases.cancel_for_ended_match(uow=uow, match_id=data.match_id, ended_at=event.time)
 
 
+async def on_program_created(uow: UnitOfWork, event: Event, data: EventData) -> None:
+    """The programme's engagement policy: when its sessions become unconfirmed."""
+    assert isinstance(data, enrollment.ProgramCreated)
+    uow.project(ProgramView, data, id=data.program_id, org=event.org)
+
+
+async def on_confirmation_due(uow: UnitOfWork, timer: Timer) -> None:
+    await usecases.confirmation_due(uow=uow, session_id=timer.payload["session_id"])
+
+
 HANDLERS = {
+    enrollment.ProgramCreated.TYPE: on_program_created,
     matching.MatchActivated.TYPE: on_match_activated,
     matching.MatchEnded.TYPE: on_match_ended,
 }
+
+TIMERS = {usecases.CONFIRMATION_DUE: on_confirmation_due}

@@ -9,9 +9,12 @@ from sqlalchemy import String
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from services.sessions.domain import Side
 from shared.api import new_id, utcnow
+from shared.contracts.enrollment import EngagementPolicy
 from shared.contracts.reasons import NOTE_MAX
 from shared.contracts.sessions import CancelReason, SessionStatus
+from shared.db import PydanticJSON
 from shared.messaging.tables import messaging_tables
 from shared.timers import timer_table
 
@@ -22,6 +25,17 @@ class Base(SQLModel, registry=registry()):
 
 OUTBOX, INBOX = messaging_tables(Base.metadata)
 TIMERS = timer_table(Base.metadata)
+
+
+class ProgramView(Base, table=True):
+    """What sessions knows of a programme (its engagement policy), from enrollment's events."""
+
+    __tablename__ = "program"
+    id: str = Field(primary_key=True, max_length=36)
+    org: str = Field(index=True, max_length=100)
+    engagement: EngagementPolicy = Field(
+        default_factory=EngagementPolicy, sa_type=PydanticJSON(EngagementPolicy)
+    )
 
 
 class MatchView(Base, table=True):
@@ -55,6 +69,7 @@ class Session(SessionBase, table=True):
     cancel_reason: CancelReason | None = Field(default=None, sa_type=String(200))
     cancel_note: str | None = Field(default=None, max_length=NOTE_MAX)
     completed_at: datetime | None = None
+    absent: Side | None = Field(default=None, sa_type=String(10))  # a no-show: who
     created_at: datetime = Field(default_factory=utcnow)
     # A group session: one session per mentee of the mentor, planned, held or cancelled
     # together (a circle meeting); each mentee still rates their own.
@@ -76,6 +91,7 @@ class SessionPublic(SessionBase):
     cancel_reason: CancelReason | None
     cancel_note: str | None
     completed_at: datetime | None
+    absent: Side | None
     created_at: datetime
     group_id: str | None
 
@@ -113,3 +129,7 @@ class CancelRequest(BaseModel):
         if reason is CancelReason.match_ended:
             raise ValueError("match_ended is set when a match ends; choose another reason")
         return reason
+
+
+class NoShowRequest(BaseModel):
+    absent: Side  # who did not come

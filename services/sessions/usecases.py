@@ -10,16 +10,21 @@ from services.sessions import domain
 from services.sessions.models import (
     GroupSessionCreate,
     MatchView,
+    ProgramView,
     Session,
     SessionCreate,
 )
 from shared.access import can_see, get_visible, scoped
 from shared.api import PageParams, new_id, utcnow
 from shared.auth import Principal
+from shared.contracts.enrollment import PROGRAM_DEFAULTS as RULES
+from shared.contracts.enrollment import EngagementPolicy
 from shared.contracts.sessions import CancelReason, SessionStatus
 from shared.domain import Transition, state_of, store
 from shared.errors import Conflict, Forbidden, Invalid, NotFound
 from shared.uow import UnitOfWork
+
+CONFIRMATION_DUE = "session.confirmation_due"  # the timer kind
 
 
 def _state(s: Session) -> domain.SessionState:
@@ -32,6 +37,14 @@ def _apply(uow: UnitOfWork, session: Session, change: Transition[domain.SessionS
     uow.session.add(session)
     for event in change.events:
         uow.emit(event, org=session.org)
+    if change.state.status not in domain.OPEN:  # settled: its confirmation deadline is moot
+        uow.cancel_timer(domain.unconfirmed_timer(session.id))
+
+
+async def _policy(uow: UnitOfWork, program_id: str) -> EngagementPolicy:
+    """The programme's engagement policy (its defaults until sessions hears of it)."""
+    program = await uow.session.get(ProgramView, program_id)
+    return program.engagement if program is not None else RULES.engagement
 
 
 async def schedule(*, uow: UnitOfWork, principal: Principal, data: SessionCreate) -> Session:
@@ -43,7 +56,8 @@ async def schedule(*, uow: UnitOfWork, principal: Principal, data: SessionCreate
     ):
         raise Forbidden("only the match's mentor, mentee or an admin can plan its sessions")
     domain.ensure_can_schedule(match_active=match.active)
-    session = _plan(uow=uow, match=match, data=data, group_id=None)
+    policy = await _policy(uow, match.program_id)
+    session = _plan(uow=uow, match=match, data=data, group_id=None, policy=policy)
     await uow.commit()
     return session
 
@@ -54,8 +68,9 @@ def _plan(
     match: MatchView,
     data: SessionCreate | GroupSessionCreate,
     group_id: str | None,
+    policy: EngagementPolicy,
 ) -> Session:
-    """A planned session of this match, and its event."""
+    """A planned session of this match, its event, and its confirmation deadline."""
     session = Session(
         id=new_id(),
         org=match.org,
@@ -69,7 +84,15 @@ def _plan(
         group_id=group_id,
     )
     uow.session.add(session)
-    uow.emit(domain.scheduled(_state(session)), org=match.org)
+    state = _state(session)
+    uow.emit(domain.scheduled(state), org=match.org)
+    uow.schedule(
+        domain.unconfirmed_timer(session.id),
+        kind=CONFIRMATION_DUE,
+        due_at=domain.confirmation_due(state, unconfirmed_after=policy.unconfirmed_after),
+        org=match.org,
+        payload={"session_id": session.id},
+    )
     return session
 
 
@@ -96,7 +119,10 @@ async def schedule_group(
     if not matches:
         raise Conflict("this mentor has no active match in this programme to meet with")
     group_id = new_id()
-    sessions = [_plan(uow=uow, match=m, data=data, group_id=group_id) for m in matches]
+    policy = await _policy(uow, data.program_id)
+    sessions = [
+        _plan(uow=uow, match=m, data=data, group_id=group_id, policy=policy) for m in matches
+    ]
     await uow.commit()
     return sessions
 
@@ -208,3 +234,26 @@ async def cancel_for_ended_match(*, uow: UnitOfWork, match_id: str, ended_at: da
         if s.id in changes:
             _apply(uow, s, changes[s.id])
     return len(changes)
+
+
+async def report_no_show(
+    *, uow: UnitOfWork, principal: Principal, session_id: str, absent: domain.Side
+) -> Session:
+    session = await get(uow=uow, principal=principal, session_id=session_id, for_update=True)
+    change = domain.no_show(
+        _state(session),
+        absent=absent,
+        is_admin=principal.is_admin,
+        reporter=principal.employee_id,
+        at=uow.now(),
+    )
+    _apply(uow, session, change)
+    await uow.commit()
+    return session
+
+
+async def confirmation_due(*, uow: UnitOfWork, session_id: str) -> None:
+    """The session's confirmation deadline passed (a timer): unconfirmed if still planned."""
+    session = await uow.session.get(Session, session_id, with_for_update=True)
+    if session is not None:
+        _apply(uow, session, domain.unconfirm(_state(session)))

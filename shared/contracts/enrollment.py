@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts.reasons import Reasoned
 from shared.events import EventData
@@ -70,6 +71,17 @@ class EmployeeTerminated(EventData):
     employee_id: str
 
 
+class EngagementPolicy(BaseModel):
+    """How a programme follows its relationships over time. Durations are ISO 8601 in the API
+    and the events ("P2D", "PT30S")."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # A session still planned this long after its end becomes `unconfirmed` (neither held
+    # nor cancelled): a signal that the pair may have stopped meeting.
+    unconfirmed_after: timedelta = Field(default=timedelta(days=2), ge=timedelta(0))
+
+
 class ProgramRules(BaseModel):
     """The rules of a programme that other services apply (matching how it pairs, feedback
     when a relationship is at risk): the one home of their defaults."""
@@ -88,6 +100,7 @@ class ProgramRules(BaseModel):
     min_score: float = 0.0
     cross_department: bool = True
     matching_policy: MatchingPolicy = MatchingPolicy.max_matched
+    engagement: EngagementPolicy = EngagementPolicy()
 
 
 PROGRAM_DEFAULTS = ProgramRules()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from shared.contracts.reasons import Reasoned
 from shared.events import EventData
@@ -16,6 +16,9 @@ class SessionStatus(StrEnum):
     scheduled = "scheduled"
     completed = "completed"
     cancelled = "cancelled"
+    # Past its end by the programme's `unconfirmed_after` and neither held nor cancelled.
+    unconfirmed = "unconfirmed"
+    no_show = "no_show"  # one party did not come (`absent`)
 
 
 class SessionFacts(EventData):
@@ -55,3 +58,21 @@ class SessionCancelled(SessionFacts, Reasoned):
     STATUS = SessionStatus.cancelled
     REASONS = CancelReason
     reason: CancelReason
+
+
+class SessionUnconfirmed(SessionFacts):
+    """A session past its end by the programme's `unconfirmed_after`, neither held nor
+    cancelled: a sign the pair may have stopped meeting (it can still be confirmed held)."""
+
+    TYPE = "binome.sessions.session.unconfirmed.v1"
+    KEY = "session_id"
+    STATUS = SessionStatus.unconfirmed
+
+
+class SessionNoShow(SessionFacts):
+    """One party did not come, as the other (or an admin) reported."""
+
+    TYPE = "binome.sessions.session.no_show.v1"
+    KEY = "session_id"
+    STATUS = SessionStatus.no_show
+    absent: Literal["mentor", "mentee"]

@@ -10,6 +10,7 @@ import pytest
 
 from services import load_all
 from shared.app import build_app
+from shared.clock import ManualClock
 from shared.settings import Settings
 from tests.helpers import Api, compiled_matching_kernels  # noqa: F401 (a fixture)
 
@@ -17,13 +18,22 @@ from tests.helpers import Api, compiled_matching_kernels  # noqa: F401 (a fixtur
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(
-        data_dir=tmp_path / "data", outbox_poll_interval_s=0.2, consumer_retry_backoff_s=0.01
+        data_dir=tmp_path / "data",
+        outbox_poll_interval_s=0.2,
+        consumer_retry_backoff_s=0.01,
+        timer_poll_interval_s=0.05,
     )
 
 
 @pytest.fixture
-async def app(settings: Settings) -> AsyncIterator:
-    application = build_app(load_all(), settings, name="binome")
+def clock() -> ManualClock:
+    """The embedded app's time: it moves only when a test moves it (durable timers)."""
+    return ManualClock()
+
+
+@pytest.fixture
+async def app(settings: Settings, clock: ManualClock) -> AsyncIterator:
+    application = build_app(load_all(), settings, name="binome", clock=clock)
     async with application.router.lifespan_context(application):
         yield application
 

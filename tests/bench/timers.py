@@ -58,7 +58,8 @@ async def _arm(engine: AsyncEngine, run: str, n: int, *, due_in: Callable[[int],
 async def bench_backlog(engine: AsyncEngine, n: int, naive_n: int) -> dict[str, float]:
     clock = SystemClock()
     scheduler = TimerScheduler(
-        table=TIMERS, handlers={"tick": testkit.on_tick}, uow_factory=_uow_factory(engine),
+        engine=engine, table=TIMERS, handlers={"tick": testkit.on_tick},
+        uow_factory=_uow_factory(engine),
         clock=clock, batch=Settings().timer_batch,
     )  # fmt: skip
     run = uuid.uuid4().hex[:8]
@@ -110,7 +111,8 @@ async def bench_latency(engine: AsyncEngine, rate: int, seconds: float, naive_po
             await testkit.on_tick(uow, timer)
 
         scheduler = TimerScheduler(
-            table=TIMERS, handlers={"tick": tick}, uow_factory=_uow_factory(engine), clock=clock,
+            engine=engine, table=TIMERS, handlers={"tick": tick}, uow_factory=_uow_factory(engine),
+            clock=clock,
             poll_interval_s=poll,
         )  # fmt: skip
         if label == "naive":

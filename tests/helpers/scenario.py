@@ -39,8 +39,9 @@ class Cohort:
     mentee_participant: dict[str, Any]
 
 
-async def enrolled_cohort(api: Api) -> Cohort:
-    """Two mentors and one mentee, hired through the HRIS and enrolled in a new programme."""
+async def enrolled_cohort(api: Api, **programme: Any) -> Cohort:
+    """Two mentors and one mentee, hired through the HRIS and enrolled in a new programme
+    (`programme`: more of its settings, e.g. `engagement`)."""
     tag = uuid.uuid4().hex[:6]
     ann, bob, eve = f"ann-{tag}", f"bob-{tag}", f"eve-{tag}"
     await api.hire(
@@ -70,6 +71,7 @@ async def enrolled_cohort(api: Api) -> Cohort:
             "format": "classic",
             "rematch_threshold": 2.5,
             "rating_window": 2,
+            **programme,
         },
     )
     pid = program["id"]
@@ -203,7 +205,13 @@ async def run_core_loop(api: Api, *, timeout: float = 30.0) -> LoopResult:
         "matches_ended_by_reason": {"low_satisfaction": 1},
         "rematches": 1,
         "relationships_at_risk": 1,
-        "sessions_by_status": {"scheduled": 0, "completed": 2, "cancelled": 1},
+        "sessions_by_status": {
+            "scheduled": 0,
+            "completed": 2,
+            "cancelled": 1,
+            "unconfirmed": 0,
+            "no_show": 0,
+        },
         "sessions_completed": 2,
         "ratings": 2,
         "average_rating": 1.5,

@@ -137,6 +137,8 @@ def _session(sid: str, status: SessionStatus, at: datetime, mentor: str = "a"): 
         cancel_reason=None,
         cancel_note=None,
         completed_at=None,
+        duration_minutes=60,
+        absent=None,
     )
 
 
@@ -168,6 +170,30 @@ def test_sessions_rules() -> None:
     # SQLite hands back naive datetimes: the state reads them as UTC.
     naive = _session("n", "scheduled", now.replace(tzinfo=None))  # type: ignore[arg-type]
     assert naive.scheduled_at == now and naive.status is SessionStatus.scheduled
+
+
+def test_an_open_session_is_unconfirmed_after_its_end_and_a_no_show_is_reported() -> None:
+    now = datetime.now(UTC)
+    planned = _session("s", SessionStatus.scheduled, now)
+    due = sessions.confirmation_due(planned, unconfirmed_after=timedelta(hours=2))
+    assert due == now + timedelta(hours=3)  # 60 minutes long, then 2 hours
+    late = sessions.unconfirm(planned)
+    assert late.state.status is SessionStatus.unconfirmed
+    assert [e.TYPE for e in late.events] == ["binome.sessions.session.unconfirmed.v1"]
+    held = sessions.complete(planned, notes=None, at=now)
+    assert sessions.unconfirm(held.state).events == ()  # settled meanwhile: no change
+    assert sessions.complete(late.state, notes=None, at=now).state.status is (
+        SessionStatus.completed
+    )
+    with pytest.raises(Conflict):  # not started yet
+        sessions.no_show(
+            planned, absent="mentor", is_admin=True, reporter=None, at=now - timedelta(minutes=1)
+        )
+    with pytest.raises(Forbidden):  # only the party who came
+        sessions.no_show(planned, absent="mentor", is_admin=False, reporter="a", at=now)
+    gone = sessions.no_show(late.state, absent="mentor", is_admin=False, reporter="b", at=now)
+    assert (gone.state.status, gone.state.absent) == (SessionStatus.no_show, "mentor")
+    assert gone.events[0].absent == "mentor"
 
 
 def test_group_sessions_settle_together() -> None:
