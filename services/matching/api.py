@@ -18,6 +18,7 @@ from services.matching.models import (
     RunPairPublic,
     SuggestionPublic,
     SuggestionsPublic,
+    WaitingPublic,
 )
 from shared.api import Page
 from shared.app import uow_dependency
@@ -178,3 +179,15 @@ async def end(match_id: str, body: EndRequest, principal: AdminOrEmployee, uow: 
         uow=uow, principal=principal, match_id=match_id, reason=body.reason, note=body.note
     )
     return _public(match, principal)
+
+
+@router.get("/waiting-list", tags=["matches"], response_model=list[WaitingPublic])
+async def waiting_list(
+    principal: Admin,
+    uow: Uow,
+    page: Page,
+    program_id: Annotated[str | None, Query(max_length=36)] = None,
+) -> list:
+    """Mentees whose match ended (or was declined) and who wait for a mentor with room, the
+    longest waiting first; each is proposed a mentor as soon as one has room."""
+    return await usecases.waiting_list(uow=uow, org=principal.org, program_id=program_id, page=page)

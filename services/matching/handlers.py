@@ -8,8 +8,10 @@ from services.matching import usecases
 from services.matching.domain import OPEN
 from services.matching.models import Match, ParticipantView, ProgramView
 from shared.contracts import enrollment, feedback
+from shared.contracts.enrollment import ParticipantRole
 from shared.contracts.matching import EndReason
 from shared.events import Event, EventData
+from shared.timers import Timer
 from shared.uow import UnitOfWork
 
 
@@ -21,9 +23,11 @@ async def on_program_created(uow: UnitOfWork, event: Event, data: EventData) -> 
 
 async def on_participant_profile(uow: UnitOfWork, event: Event, data: EventData) -> None:
     """Enrolled or updated: matching's copy of the profile becomes the event's (an upsert, so
-    a redelivered event changes nothing)."""
+    a redelivered event changes nothing). A mentor's may bring room for the waiting list."""
     assert isinstance(data, enrollment.ParticipantProfile)
     uow.project(ParticipantView, data, id=data.participant_id, org=event.org)
+    if data.role == ParticipantRole.mentor:
+        usecases.room_may_have_appeared(uow=uow, org=event.org, program_id=data.program_id)
 
 
 async def on_participant_updated(uow: UnitOfWork, event: Event, data: EventData) -> None:
@@ -55,6 +59,9 @@ async def on_participant_withdrawn(uow: UnitOfWork, event: Event, data: EventDat
     else:
         for match in open_matches:
             usecases.close_match(uow=uow, match=match, reason=reason)
+        await usecases.leave_waiting(uow=uow, participant_id=data.participant_id)
+        if open_matches:  # their mentors have room again
+            usecases.room_may_have_appeared(uow=uow, org=event.org, program_id=data.program_id)
 
 
 async def on_relationship_at_risk(uow: UnitOfWork, event: Event, data: EventData) -> None:
@@ -71,3 +78,10 @@ HANDLERS = {
     enrollment.ParticipantWithdrawn.TYPE: on_participant_withdrawn,
     feedback.RelationshipAtRisk.TYPE: on_relationship_at_risk,
 }
+
+
+async def on_serve_waiting(uow: UnitOfWork, timer: Timer) -> None:
+    await usecases.serve_waiting(uow=uow, program_id=timer.payload["program_id"])
+
+
+TIMERS = {usecases.SERVE_WAITING: on_serve_waiting}

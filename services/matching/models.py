@@ -71,6 +71,26 @@ class ParticipantView(Base, table=True):
         return self.id
 
 
+class Waiting(Base, table=True):
+    """A mentee waiting for a mentor with room, since their match ended or was declined."""
+
+    __tablename__ = "waiting"
+    participant_id: str = Field(primary_key=True, max_length=36)
+    org: str = Field(index=True, max_length=100)
+    program_id: str = Field(index=True, max_length=36)
+    employee_id: str = Field(max_length=100)
+    ended_match_id: str | None = Field(default=None, max_length=36)
+    since: datetime
+
+
+class WaitingPublic(BaseModel):
+    participant_id: str
+    program_id: str
+    employee_id: str
+    ended_match_id: str | None
+    since: datetime
+
+
 class MatchingRunBase(Base):
     program_id: str = Field(max_length=36, index=True)
 

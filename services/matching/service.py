@@ -4,7 +4,7 @@ from pathlib import Path
 
 from services.matching.api import router
 from services.matching.engine.warm import warm_up
-from services.matching.handlers import HANDLERS
+from services.matching.handlers import HANDLERS, TIMERS
 from services.matching.models import Base
 from shared.service import ServiceDef
 
@@ -14,5 +14,6 @@ definition = ServiceDef(
     router=router,
     migrations_dir=Path(__file__).parent / "migrations",
     handlers=HANDLERS,
+    timers=TIMERS,
     warm_up=warm_up,
 )

@@ -13,10 +13,12 @@ from services.matching.models import (
     ParticipantView,
     ProgramView,
     RunPair,
+    Waiting,
 )
 from shared.access import can_see, get_visible, scoped
 from shared.api import PageParams, new_id, utcnow
 from shared.auth import Principal
+from shared.contracts import matching as ev
 from shared.contracts.matching import DeclineReason, EndReason, MatchStatus
 from shared.domain import Transition, state_of, store
 from shared.errors import Invalid, NotFound
@@ -24,6 +26,7 @@ from shared.tracing import tracer
 from shared.uow import UnitOfWork
 
 _tracer = tracer("binome.matching")
+SERVE_WAITING = "matching.serve_waiting"  # the timer kind
 
 
 def _person(c: ParticipantView) -> domain.Person:
@@ -313,21 +316,60 @@ def close_match(*, uow: UnitOfWork, match: Match, reason: EndReason) -> None:
 
 
 async def _rematch(*, uow: UnitOfWork, ended: list[Match]) -> list[Match]:
-    """Minimal change: new mentors for these ended (or declined) matches' mentees only,
-    jointly optimal."""
+    """Minimal change: new mentors for these ended (or declined) matches' mentees, jointly
+    with the programme's waiting list (the slots they freed may be what someone waits for)."""
     if not ended:
         return []
     program = await uow.session.get(ProgramView, ended[0].program_id, with_for_update=True)
     if program is None:
         return []
-    matches = await _program_matches(uow, program.id)
-    mentees, replaced = [], {}
-    for match in ended:
-        mentee = await uow.session.get(ParticipantView, match.mentee_participant_id)
+    return await _place(
+        uow=uow, program=program, ended={m.mentee_participant_id: m.id for m in ended}
+    )
+
+
+async def serve_waiting(*, uow: UnitOfWork, program_id: str) -> list[Match]:
+    """Room may have appeared (a mentor enrolled or gained capacity, a match closed): propose
+    mentors to the programme's waiting mentees, jointly optimal."""
+    program = await uow.session.get(ProgramView, program_id, with_for_update=True)
+    if program is None:
+        return []
+    return await _place(uow=uow, program=program, ended={})
+
+
+def room_may_have_appeared(*, uow: UnitOfWork, org: str, program_id: str) -> None:
+    """Serve the programme's waiting list shortly, in its own transaction (a durable timer:
+    one per programme however many events in a batch made room)."""
+    uow.schedule(
+        f"serve-waiting:{program_id}",
+        kind=SERVE_WAITING,
+        due_at=uow.now(),
+        org=org,
+        payload={"program_id": program_id},
+    )
+
+
+async def _place(*, uow: UnitOfWork, program: ProgramView, ended: dict[str, str]) -> list[Match]:
+    """Propose mentors to these mentees (`ended`: participant id -> the match that ended) and
+    to the programme's waiting ones; whoever finds no mentor with room waits (MenteeWaiting),
+    whoever finds one leaves the list. Returns the proposed matches."""
+    waiting = {
+        w.participant_id: w
+        for w in (
+            await uow.session.exec(select(Waiting).where(Waiting.program_id == program.id))
+        ).all()
+    }
+    replaced = {pid: w.ended_match_id for pid, w in waiting.items()} | ended
+    mentees = []
+    for participant_id in sorted(replaced):
+        mentee = await uow.session.get(ParticipantView, participant_id)
         if mentee is not None and mentee.active:
             mentees.append(_person(mentee))
-            replaced[mentee.id] = match
-    mentors = [_person(c) for c in await _candidates(uow, program.id, "mentor")]
+        elif participant_id in waiting:  # withdrew meanwhile
+            await uow.session.delete(waiting[participant_id])
+    if not mentees:
+        return []
+    matches = await _program_matches(uow, program.id)
     states = [_state(m) for m in matches]
     excluded = {
         (p.participant_id, mentor_id)
@@ -336,13 +378,13 @@ async def _rematch(*, uow: UnitOfWork, ended: list[Match]) -> list[Match]:
     }
     inputs = domain.CohortInputs(
         mentees=mentees,
-        mentors=mentors,
+        mentors=[_person(c) for c in await _candidates(uow, program.id, "mentor")],
         loads=domain.mentor_loads(states),
         excluded=excluded,
         rules=_rules(program),
     )
     pairs = await asyncio.to_thread(domain.replacements, inputs)
-    return [
+    proposed = [
         _propose(
             uow=uow,
             org=program.org,
@@ -352,10 +394,54 @@ async def _rematch(*, uow: UnitOfWork, ended: list[Match]) -> list[Match]:
             score=pair.score,
             explanation=pair.explanation,
             run_id=None,
-            replaces=replaced[pair.mentee.participant_id].id,
+            replaces=replaced[pair.mentee.participant_id],
         )
         for pair in pairs
     ]
+    placed = {p.mentee.participant_id for p in pairs}
+    for person in mentees:
+        row = waiting.get(person.participant_id)
+        if person.participant_id in placed:
+            if row is not None:
+                await uow.session.delete(row)
+        elif row is None:
+            uow.session.add(
+                Waiting(
+                    participant_id=person.participant_id,
+                    org=program.org,
+                    program_id=program.id,
+                    employee_id=person.employee_id,
+                    ended_match_id=replaced[person.participant_id],
+                    since=uow.now(),
+                )
+            )
+            uow.emit(
+                ev.MenteeWaiting(
+                    participant_id=person.participant_id,
+                    program_id=program.id,
+                    employee_id=person.employee_id,
+                    ended_match_id=replaced[person.participant_id],
+                ),
+                org=program.org,
+            )
+    return proposed
+
+
+async def leave_waiting(*, uow: UnitOfWork, participant_id: str) -> None:
+    """A waiting mentee withdrew: off the list."""
+    row = await uow.session.get(Waiting, participant_id)
+    if row is not None:
+        await uow.session.delete(row)
+
+
+async def waiting_list(
+    *, uow: UnitOfWork, org: str, program_id: str | None, page: PageParams
+) -> list[Waiting]:
+    q = select(Waiting).where(Waiting.org == org)
+    if program_id:
+        q = q.where(Waiting.program_id == program_id)
+    q = q.order_by(col(Waiting.since), col(Waiting.participant_id))
+    return list((await uow.session.exec(q.offset(page.offset).limit(page.limit))).all())
 
 
 async def end_and_rematch(

@@ -36,9 +36,7 @@ async def program_report(*, uow: UnitOfWork, org: str, program_id: str) -> Progr
     sessions = (await s.exec(select(SessionView).where(SessionView.program_id == pid))).all()
     ratings = (await s.exec(select(RatingView.rating).where(RatingView.program_id == pid))).all()
     at_risk = (await s.exec(select(AtRiskView).where(AtRiskView.program_id == pid))).all()
-    by_session_status = domain.count_by(
-        (x.status for x in sessions), keys=tuple(SessionStatus)
-    )
+    by_session_status = domain.count_by((x.status for x in sessions), keys=tuple(SessionStatus))
     return ProgramReport(
         program_id=program.id,
         name=program.name,
@@ -46,9 +44,7 @@ async def program_report(*, uow: UnitOfWork, org: str, program_id: str) -> Progr
         participants_by_role=domain.count_by(
             (p.role for p in participants), keys=tuple(ParticipantRole)
         ),
-        matches_by_status=domain.count_by(
-            (m.status for m in matches), keys=tuple(MatchStatus)
-        ),
+        matches_by_status=domain.count_by((m.status for m in matches), keys=tuple(MatchStatus)),
         matches_ended_by_reason=domain.count_by(
             m.end_reason for m in matches if m.status == "ended"
         ),

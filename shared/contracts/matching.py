@@ -77,3 +77,16 @@ class MatchEnded(MatchFacts, Reasoned):
     STATUS = MatchStatus.ended
     REASONS = EndReason
     reason: EndReason
+
+
+class MenteeWaiting(EventData):
+    """A mentee whose match ended (or was declined) found no mentor with room: they wait, and
+    are proposed a mentor as soon as one has room (a mentor enrols or gains capacity, a
+    match ends). Their next MatchProposed names the match it replaces."""
+
+    TYPE = "binome.matching.mentee.waiting.v1"
+    KEY = "participant_id"
+    participant_id: str
+    program_id: str
+    employee_id: str
+    ended_match_id: str | None
