@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from services.matching import usecases
+from services.matching import domain, usecases
 from services.matching.models import (
     AcceptRequest,
     CirclePublic,
@@ -33,9 +33,13 @@ router = APIRouter(prefix="/v1")
 
 def _public(match: object, principal: Principal) -> MatchPublic:
     """A match as this caller sees it: what a person wrote beside an end or decline reason
-    (`end_note`) is for HR (admins); the parties see the reason's category."""
+    (`end_note`) is for HR (admins); the parties see the reason's category, and never one
+    that reveals the other side's ratings (see the domain's end_reason_for_party)."""
     public = MatchPublic.model_validate(match, from_attributes=True)
-    return public if principal.is_admin else public.model_copy(update={"end_note": None})
+    if principal.is_admin:
+        return public
+    seen = domain.end_reason_for_party(public.end_reason)
+    return public.model_copy(update={"end_note": None, "end_reason": seen})
 
 
 def _run_public(run: object, pairs: list, matches: list) -> MatchingRunPublic:

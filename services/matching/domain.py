@@ -411,6 +411,16 @@ def end(
     return Transition(new, [ev.MatchEnded(**_facts(new), reason=reason, note=note)])
 
 
+ENDED_BY_PROGRAMME = "ended_by_programme"
+
+
+def end_reason_for_party(reason: str | None) -> str | None:
+    """What a party of a match is told of why it ended: an end the programme decided from
+    the ratings (`low_satisfaction`) would reveal the other side's ratings, so the parties
+    read `ended_by_programme`; admins see the reason itself."""
+    return ENDED_BY_PROGRAMME if reason == ev.EndReason.low_satisfaction else reason
+
+
 def mentor_loads(matches: Iterable[MatchState]) -> dict[str, int]:
     """How many open matches (proposed or active) each mentor carries: their capacity's use."""
     return dict(Counter(m.mentor_participant_id for m in matches if m.status in OPEN))

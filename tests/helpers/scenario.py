@@ -189,6 +189,10 @@ async def run_core_loop(api: Api, *, timeout: float = 30.0) -> LoopResult:
     assert new["mentor_employee_id"] != mentor_emp
     old = await api.ok("GET", f"/v1/matches/{first['id']}")
     assert old["status"] == "ended" and old["end_reason"] == "low_satisfaction"
+    # The parties are not told it was the ratings (the other side's would show through).
+    for party in (mentor_emp, first["mentee_employee_id"]):
+        seen = await api.ok("GET", f"/v1/matches/{first['id']}", headers=api.as_employee(party))
+        assert seen["end_reason"] == "ended_by_programme"
 
     async def s3_cancelled() -> Any:
         s = await api.ok("GET", f"/v1/sessions/{s3['id']}")

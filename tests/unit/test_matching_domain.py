@@ -311,6 +311,12 @@ def test_a_draft_is_published_once_and_only_as_it_was_made() -> None:
         domain.publish(done, inputs_now="abc", at=now)
 
 
+def test_the_parties_are_not_told_the_ratings_ended_their_match() -> None:
+    assert domain.end_reason_for_party("low_satisfaction") == "ended_by_programme"
+    assert domain.end_reason_for_party("completed") == "completed"
+    assert domain.end_reason_for_party(None) is None
+
+
 def test_who_acts_for_which_side() -> None:
     m = _match()
     admin = domain.Actor(is_admin=True, employee_id=None)
