@@ -31,11 +31,29 @@ def _serve(args: argparse.Namespace) -> None:
     from services import load, load_all
     from shared.app import build_app
 
+    settings = Settings()
+    if settings.uses_public_secret and not _loopback(args.host):
+        sys.exit(
+            f"refusing to serve on {args.host} with the public development JWT secret: anyone "
+            "could mint an admin token. Set BINOME_JWT_SECRET to 32+ random bytes (e.g. "
+            "`openssl rand -base64 48`) or BINOME_JWT_JWKS_URL."
+        )
     if args.service:
-        app = build_app([load(args.service)], name=args.service)
+        app = build_app([load(args.service)], settings, name=args.service)
     else:
-        app = build_app(load_all(), name="binome")
+        app = build_app(load_all(), settings, name="binome")
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name: it may resolve anywhere
+        return False
 
 
 def _gateway(args: argparse.Namespace) -> None:

@@ -6,13 +6,17 @@ import os
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class BusKind(StrEnum):
     local = "local"  # durable in-process log (SQLite) for the embedded mode
     kafka = "kafka"
+
+
+DEV_JWT_SECRET = "dev-only-change-me-binome-secret-32b"
+MIN_SECRET_BYTES = 32
 
 
 class Settings(BaseSettings):
@@ -46,7 +50,9 @@ class Settings(BaseSettings):
     # Sent outbox rows are kept this long (audit, replay by hand), then purged.
     outbox_retention_s: float = Field(default=7 * 24 * 3600, ge=0)
 
-    jwt_secret: SecretStr = SecretStr("dev-only-change-me-binome-secret-32b")
+    # HS256 key: at least 32 bytes (RFC 7518 3.2). The default is public, for local runs:
+    # `binome serve` refuses it on any address but loopback.
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     jwt_algorithms: list[str] = ["HS256"]
     jwt_issuer: str = "binome"
     jwt_audience: str = "binome"
@@ -63,6 +69,21 @@ class Settings(BaseSettings):
         unknown = sorted(k for k in os.environ if k.startswith("BINOME_") and k not in known)
         if unknown:
             raise ValueError(f"unknown Binôme settings in the environment: {', '.join(unknown)}")
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _long_enough(cls, secret: SecretStr) -> SecretStr:
+        if len(secret.get_secret_value().encode()) < MIN_SECRET_BYTES:
+            raise ValueError(
+                f"BINOME_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes (random); "
+                "a short secret can be guessed and any token forged"
+            )
+        return secret
+
+    @property
+    def uses_public_secret(self) -> bool:
+        """Tokens are verified with the development secret everyone can read in this repo."""
+        return self.jwt_jwks_url is None and self.jwt_secret.get_secret_value() == DEV_JWT_SECRET
 
     def database_url_for(self, service: str) -> str:
         return self.database_url.format(service=service, data_dir=self.data_dir)

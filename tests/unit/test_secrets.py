@@ -1,0 +1,26 @@
+"""No public secret in production: a short JWT secret is refused outright, and the public
+development secret only serves on loopback."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from shared.settings import Settings
+from tests.helpers import binome_cli, free_port
+
+
+def test_a_short_jwt_secret_is_refused_naming_the_setting() -> None:
+    with pytest.raises(ValidationError) as err:
+        Settings(jwt_secret="x")
+    assert "jwt_secret" in str(err.value) and "32 bytes" in str(err.value)
+    assert not Settings(jwt_secret="k" * 32).uses_public_secret
+    assert Settings().uses_public_secret
+    assert not Settings(jwt_jwks_url="https://idp.example/jwks").uses_public_secret
+
+
+async def test_serve_refuses_the_public_secret_beyond_loopback() -> None:
+    done = await binome_cli("serve", "--host", "0.0.0.0", "--port", str(free_port()), env={})
+    assert done.returncode != 0
+    assert "refusing to serve on 0.0.0.0" in done.stderr
+    assert "BINOME_JWT_SECRET" in done.stderr
