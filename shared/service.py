@@ -72,6 +72,8 @@ class ServiceRuntime:
         self.relay = OutboxRelay(
             engine=self.engine,
             outbox=self.outbox,
+            inbox=self.inbox,
+            inbox_retention_s=settings.inbox_retention_s,
             bus=bus,
             poll_interval_s=settings.outbox_poll_interval_s,
             retention_s=settings.outbox_retention_s,

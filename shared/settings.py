@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     timer_batch: int = Field(default=1000, ge=1)
     # Sent outbox rows are kept this long (audit, replay by hand), then purged.
     outbox_retention_s: float = Field(default=7 * 24 * 3600, ge=0)
+    # Applied event ids are kept this long to recognise a redelivery, then purged: keep it
+    # longer than the broker's retention (Kafka's default is 7 days).
+    inbox_retention_s: float = Field(default=30 * 24 * 3600, ge=0)
 
     # HS256 key: at least 32 bytes (RFC 7518 3.2). The default is public, for local runs:
     # `binome serve` refuses it on any address but loopback.

@@ -38,6 +38,8 @@ class OutboxRelay:
         engine: AsyncEngine,
         outbox: Table,
         bus: Bus,
+        inbox: Table | None = None,
+        inbox_retention_s: float = 30 * 24 * 3600,
         poll_interval_s: float = 0.5,
         retention_s: float = 7 * 24 * 3600,
         batch: int = 200,
@@ -52,6 +54,8 @@ class OutboxRelay:
         self.last_error: str | None = None
         self.published = 0
         self._retention = timedelta(seconds=retention_s)
+        self._inbox = inbox
+        self._inbox_retention = timedelta(seconds=inbox_retention_s)
         self._next_purge = 0.0
         self._engine = engine
         self._outbox = outbox
@@ -147,13 +151,18 @@ class OutboxRelay:
         return len(rows)
 
     async def purge_sent(self) -> int:
-        """Delete rows sent longer ago than the retention; returns how many."""
+        """Delete outbox rows sent longer ago than the retention; returns how many. The inbox
+        is pruned the same way, of events applied longer ago than its own retention (longer
+        than the broker keeps records, so no event it forgets can still be redelivered)."""
         o = self._outbox
-        cutoff = datetime.now(UTC) - self._retention
+        now = datetime.now(UTC)
         async with self._engine.begin() as conn:
             result = await conn.execute(
-                delete(o).where(o.c.sent_at.is_not(None), o.c.sent_at < cutoff)
+                delete(o).where(o.c.sent_at.is_not(None), o.c.sent_at < now - self._retention)
             )
+            if self._inbox is not None:
+                i = self._inbox
+                await conn.execute(delete(i).where(i.c.processed_at < now - self._inbox_retention))
         return result.rowcount or 0
 
     def _record(self, row) -> Record:  # type: ignore[no-untyped-def]

@@ -1,4 +1,5 @@
-"""The outbox keeps sent rows for the retention period, then purges them; unsent rows stay."""
+"""The outbox keeps sent rows for the retention period, then purges them; unsent rows stay.
+The inbox keeps applied event ids for its own retention, then forgets them."""
 
 from __future__ import annotations
 
@@ -39,3 +40,23 @@ async def test_sent_rows_are_purged_after_retention_and_unsent_rows_kept(api: Ap
     async with runtime.engine.connect() as conn:
         rows = (await conn.execute(select(outbox.c.event_id))).scalars().all()
     assert rows == ["unsent-1"]
+
+
+async def test_the_inbox_forgets_applied_events_after_its_retention(app) -> None:  # type: ignore[no-untyped-def]
+    runtime = app.state.runtimes["reporting"]
+    inbox = runtime.inbox
+    await runtime.relay.stop()
+    async with runtime.engine.begin() as conn:
+        for event_id, age in (("recent", "-29 days"), ("old", "-31 days")):
+            await conn.execute(
+                inbox.insert().values(
+                    consumer="binome-reporting",
+                    event_id=event_id,
+                    event_type="t",
+                    processed_at=func.datetime("now", age),
+                )
+            )
+    await runtime.relay.purge_sent()
+    async with runtime.engine.connect() as conn:
+        rows = (await conn.execute(select(inbox.c.event_id))).scalars().all()
+    assert "recent" in rows and "old" not in rows
