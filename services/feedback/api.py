@@ -7,10 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from services.feedback import usecases
-from services.feedback.models import FeedbackCreate, FeedbackPublic
+from services.feedback.models import FeedbackCreate, FeedbackPublic, HealthPublic, Relationship
 from shared.api import Page
 from shared.app import uow_dependency
-from shared.auth import AdminOrEmployee
+from shared.auth import Admin, AdminOrEmployee, Principal
+from shared.contracts.feedback import HealthReason, HealthState
 from shared.uow import UnitOfWork
 
 Uow = Annotated[UnitOfWork, uow_dependency("feedback")]
@@ -49,3 +50,43 @@ async def list_feedback(
 @router.get("/feedback/{feedback_id}", tags=["feedback"], response_model=FeedbackPublic)
 async def get_feedback(feedback_id: str, principal: AdminOrEmployee, uow: Uow) -> object:
     return await usecases.get(uow=uow, principal=principal, feedback_id=feedback_id)
+
+
+def _health(rel: Relationship, principal: Principal) -> HealthPublic:
+    """Admins see the score and every signal; a party sees the state and the signals that do
+    not reveal one side's ratings (HR follows those up)."""
+    reasons = [HealthReason.model_validate(r) for r in rel.reasons]
+    if not principal.is_admin:
+        reasons = [r for r in reasons if not r.signal.startswith("low_ratings_")]
+    return HealthPublic(
+        match_id=rel.match_id,
+        program_id=rel.program_id,
+        state=rel.state,
+        score=rel.score if principal.is_admin else None,
+        reasons=reasons,
+        nudges=rel.nudges,
+        last_activity_at=rel.last_activity_at,
+    )
+
+
+@router.get("/relationships/{match_id}/health", tags=["follow-up"], response_model=HealthPublic)
+async def get_health(match_id: str, principal: AdminOrEmployee, uow: Uow) -> HealthPublic:
+    """How an active relationship is going: too_early, on_track, needs_attention or at_risk,
+    recomputed on every signal (sessions held or missed, ratings, idle time)."""
+    rel = await usecases.get_health(uow=uow, principal=principal, match_id=match_id)
+    return _health(rel, principal)
+
+
+@router.get("/relationships", tags=["follow-up"], response_model=list[HealthPublic])
+async def list_health(
+    principal: Admin,
+    uow: Uow,
+    page: Page,
+    program_id: Annotated[str | None, Query(max_length=36)] = None,
+    state: HealthState | None = None,
+) -> list[HealthPublic]:
+    """Active relationships by health, the lowest score first (admins)."""
+    found = await usecases.list_health(
+        uow=uow, org=principal.org, page=page, program_id=program_id, state=state
+    )
+    return [_health(r, principal) for r in found]

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
 
 from shared.contracts import feedback as ev
+from shared.contracts.enrollment import EngagementPolicy
+from shared.contracts.feedback import HealthReason, HealthState
 from shared.contracts.sessions import SessionStatus
 from shared.errors import Conflict, Forbidden
 
@@ -54,3 +58,99 @@ def alarm(risk: Risk, *, match_id: str, program_id: str) -> ev.RelationshipAtRis
         ratings=risk.window,
         threshold=risk.threshold,
     )
+
+
+# --- relationship health ------------------------------------------------------------------
+#
+# Recomputed on every signal. Points lost, each signal's share of them the reason's weight:
+#   inactivity (no session held or planned): 15 past nudge_after cadences, 35 past
+#     attention_after, 60 past at_risk_after;
+#   one side's ratings low (its last `window` below the threshold): 25 per side;
+#   an unconfirmed session: 10 each (at most 20); a no-show: 15 each (at most 30).
+# State: at_risk past at_risk_after or with both sides' ratings low; needs_attention past
+# attention_after, with one side's ratings low, an unconfirmed session or a no-show;
+# too_early younger than one cadence with nothing against it; on_track otherwise.
+
+Side = Literal["mentor", "mentee"]
+
+
+@dataclass(frozen=True)
+class HealthInputs:
+    now: datetime
+    activated_at: datetime
+    last_activity_at: datetime  # the last session held or planned, or the activation
+    policy: EngagementPolicy
+    ratings: dict[Side, list[int]]  # each side's ratings, oldest first
+    window: int
+    threshold: float
+    unconfirmed: int = 0
+    no_shows: int = 0
+
+
+@dataclass(frozen=True)
+class Health:
+    state: HealthState
+    score: int
+    reasons: list[HealthReason]
+
+
+def idle_cadences(inputs: HealthInputs) -> float:
+    return (inputs.now - inputs.last_activity_at) / inputs.policy.cadence
+
+
+def health(inputs: HealthInputs) -> Health:
+    p, lost = inputs.policy, []
+    idle = idle_cadences(inputs)
+    days = (inputs.now - inputs.last_activity_at).total_seconds() / 86400
+    for after, points in ((p.at_risk_after, 60), (p.attention_after, 35), (p.nudge_after, 15)):
+        if idle >= after:
+            lost.append(("inactivity", points, f"no session held or planned for {days:.1f} days"))
+            break
+    low_sides = []
+    for side in ("mentor", "mentee"):
+        risk = assess(
+            inputs.ratings.get(side, []), window=inputs.window, threshold=inputs.threshold
+        )
+        if risk.at_risk:
+            low_sides.append(side)
+            lost.append(
+                (f"low_ratings_{side}", 25, f"the {side}'s last ratings average {risk.average}")
+            )
+    if inputs.unconfirmed:
+        n = inputs.unconfirmed
+        lost.append(("unconfirmed", min(10 * n, 20), f"{n} session(s) neither held nor cancelled"))
+    if inputs.no_shows:
+        n = inputs.no_shows
+        lost.append(("no_show", min(15 * n, 30), f"{n} no-show(s)"))
+    total = sum(points for _, points, _ in lost)
+    reasons = [
+        HealthReason(signal=signal, share=round(points / total, 4), detail=detail)
+        for signal, points, detail in lost
+    ]
+    if idle >= p.at_risk_after or len(low_sides) == 2:
+        state = HealthState.at_risk
+    elif idle >= p.attention_after or low_sides or inputs.unconfirmed or inputs.no_shows:
+        state = HealthState.needs_attention
+    elif inputs.now - inputs.activated_at < p.cadence and not lost:
+        state = HealthState.too_early
+    else:
+        state = HealthState.on_track
+    return Health(state=state, score=max(0, 100 - total), reasons=reasons)
+
+
+def next_inactivity_check(inputs: HealthInputs) -> datetime | None:
+    """When the idle time next crosses a threshold (nudge, attention, at risk), if any."""
+    p = inputs.policy
+    for after in (p.nudge_after, p.attention_after, p.at_risk_after):
+        at = inputs.last_activity_at + p.cadence * after
+        if at > inputs.now:
+            return at
+    return None
+
+
+def nudge_due_now(inputs: HealthInputs, *, last_nudge_at: datetime | None) -> bool:
+    """Idle for `nudge_after` cadences and not nudged since the last activity: once per
+    idle spell."""
+    if idle_cadences(inputs) < inputs.policy.nudge_after:
+        return False
+    return last_nudge_at is None or last_nudge_at < inputs.last_activity_at

@@ -1,10 +1,13 @@
-"""Feedback's reactions to enrollment's and sessions' events (read models only)."""
+"""Feedback's reactions to other services' events and to its timers: read models, and the
+follow-up of every active relationship (its health, its inactivity deadline)."""
 
 from __future__ import annotations
 
+from services.feedback import usecases
 from services.feedback.models import ProgramView, SessionView
-from shared.contracts import enrollment, sessions
+from shared.contracts import enrollment, matching, sessions
 from shared.events import Event, EventData
+from shared.timers import Timer
 from shared.uow import UnitOfWork
 
 
@@ -16,13 +19,32 @@ async def on_program_created(uow: UnitOfWork, event: Event, data: EventData) -> 
 async def on_session_event(uow: UnitOfWork, event: Event, data: EventData) -> None:
     assert isinstance(data, sessions.SessionFacts)
     uow.project(SessionView, data, id=data.session_id, org=event.org, status=data.STATUS)
+    await usecases.session_signal(uow=uow, match_id=data.match_id, status=data.STATUS)
+
+
+async def on_match_activated(uow: UnitOfWork, event: Event, data: EventData) -> None:
+    assert isinstance(data, matching.MatchActivated)
+    await usecases.relationship_started(uow=uow, org=event.org, data=data)
+
+
+async def on_match_ended(uow: UnitOfWork, event: Event, data: EventData) -> None:
+    assert isinstance(data, matching.MatchEnded)
+    await usecases.relationship_ended(uow=uow, match_id=data.match_id)
+
+
+async def on_inactivity(uow: UnitOfWork, timer: Timer) -> None:
+    await usecases.inactivity_check(uow=uow, match_id=timer.payload["match_id"])
 
 
 HANDLERS = {
     enrollment.ProgramCreated.TYPE: on_program_created,
+    matching.MatchActivated.TYPE: on_match_activated,
+    matching.MatchEnded.TYPE: on_match_ended,
     sessions.SessionScheduled.TYPE: on_session_event,
     sessions.SessionCompleted.TYPE: on_session_event,
     sessions.SessionCancelled.TYPE: on_session_event,
     sessions.SessionUnconfirmed.TYPE: on_session_event,
     sessions.SessionNoShow.TYPE: on_session_event,
 }
+
+TIMERS = {usecases.INACTIVITY: on_inactivity}

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import UniqueConstraint
+from pydantic import BaseModel
+from sqlalchemy import JSON, String, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from shared.api import new_id, utcnow
+from shared.contracts.enrollment import EngagementPolicy
+from shared.contracts.feedback import HealthReason, HealthState
+from shared.db import PydanticJSON
 from shared.messaging.tables import messaging_tables
 from shared.timers import timer_table
 
@@ -29,6 +33,40 @@ class ProgramView(Base, table=True):
     org: str = Field(index=True, max_length=100)
     rematch_threshold: float
     rating_window: int
+    engagement: EngagementPolicy = Field(
+        default_factory=EngagementPolicy, sa_type=PydanticJSON(EngagementPolicy)
+    )
+
+
+class Relationship(Base, table=True):
+    """An active (or ended) match as follow-up sees it, with its health, from events."""
+
+    __tablename__ = "relationship"
+    match_id: str = Field(primary_key=True, max_length=36)
+    org: str = Field(index=True, max_length=100)
+    program_id: str = Field(index=True, max_length=36)
+    mentor_employee_id: str = Field(max_length=100)
+    mentee_employee_id: str = Field(max_length=100)
+    active: bool = True
+    activated_at: datetime
+    last_activity_at: datetime  # the last session held or planned (or the activation)
+    unconfirmed: int = 0
+    no_shows: int = 0
+    nudges: int = 0
+    last_nudge_at: datetime | None = None
+    state: HealthState = Field(default=HealthState.too_early, sa_type=String(20), index=True)
+    score: int = 100
+    reasons: list[dict] = Field(default_factory=list, sa_type=JSON)
+
+
+class HealthPublic(BaseModel):
+    match_id: str
+    program_id: str
+    state: HealthState
+    score: int | None  # admins only
+    reasons: list[HealthReason]  # admins see every signal; a party, none naming a side
+    nudges: int
+    last_activity_at: datetime
 
 
 class SessionView(Base, table=True):

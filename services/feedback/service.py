@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from services.feedback.api import router
-from services.feedback.handlers import HANDLERS
+from services.feedback.handlers import HANDLERS, TIMERS
 from services.feedback.models import Base
 from shared.service import ServiceDef
 
@@ -13,4 +13,5 @@ definition = ServiceDef(
     router=router,
     migrations_dir=Path(__file__).parent / "migrations",
     handlers=HANDLERS,
+    timers=TIMERS,
 )

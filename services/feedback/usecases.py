@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlmodel import col, select
 
 from services.feedback import domain
-from services.feedback.models import AtRiskFlag, Feedback, FeedbackCreate, ProgramView, SessionView
+from services.feedback.models import (
+    AtRiskFlag,
+    Feedback,
+    FeedbackCreate,
+    ProgramView,
+    Relationship,
+    SessionView,
+)
 from shared.access import get_visible, scoped
-from shared.api import PageParams
+from shared.api import PageParams, as_utc
 from shared.auth import Principal
 from shared.contracts import feedback as ev
+from shared.contracts import matching as ev_matching
 from shared.contracts.enrollment import PROGRAM_DEFAULTS as RULES
+from shared.contracts.feedback import HealthState
 from shared.contracts.sessions import SessionStatus
 from shared.db import lock_key
 from shared.errors import Invalid
@@ -49,6 +60,9 @@ async def submit(*, uow: UnitOfWork, principal: Principal, data: FeedbackCreate)
     await _watch_relationship(
         uow=uow, org=principal.org, match_id=session.match_id, program_id=session.program_id
     )
+    rel = await uow.session.get(Relationship, session.match_id)
+    if rel is not None and rel.active:
+        await _recompute(uow, rel)
     await uow.commit()
     return feedback
 
@@ -101,3 +115,156 @@ async def list_feedback(
         q = q.where(Feedback.match_id == match_id)
     q = q.order_by(col(Feedback.created_at), col(Feedback.id)).offset(page.offset).limit(page.limit)
     return list((await uow.session.exec(q)).all())
+
+
+# --- relationship health ------------------------------------------------------------------
+
+INACTIVITY = "relationship.inactivity"  # the timer kind
+
+
+def _inactivity_timer(match_id: str) -> str:
+    return f"inactivity:{match_id}"
+
+
+async def relationship_started(
+    *, uow: UnitOfWork, org: str, data: ev_matching.MatchActivated
+) -> None:
+    """A match became active: follow-up starts (its health, its inactivity deadline)."""
+    rel = await uow.session.get(Relationship, data.match_id)
+    if rel is None:
+        now = uow.now()
+        rel = Relationship(
+            match_id=data.match_id,
+            org=org,
+            program_id=data.program_id,
+            mentor_employee_id=data.mentor_employee_id,
+            mentee_employee_id=data.mentee_employee_id,
+            activated_at=now,
+            last_activity_at=now,
+        )
+        uow.session.add(rel)
+    await _recompute(uow, rel)
+
+
+async def relationship_ended(*, uow: UnitOfWork, match_id: str) -> None:
+    rel = await uow.session.get(Relationship, match_id)
+    if rel is not None and rel.active:
+        rel.active = False
+        uow.session.add(rel)
+        uow.cancel_timer(_inactivity_timer(match_id))
+
+
+async def session_signal(*, uow: UnitOfWork, match_id: str, status: SessionStatus) -> None:
+    """A session of the relationship was planned, held, left unconfirmed or missed."""
+    rel = await uow.session.get(Relationship, match_id)
+    if rel is None or not rel.active:
+        return
+    if status in (SessionStatus.scheduled, SessionStatus.completed):
+        rel.last_activity_at = uow.now()
+    elif status is SessionStatus.unconfirmed:
+        rel.unconfirmed += 1
+    elif status is SessionStatus.no_show:
+        rel.no_shows += 1
+    await _recompute(uow, rel)
+
+
+async def inactivity_check(*, uow: UnitOfWork, match_id: str) -> None:
+    """The idle time crossed a threshold (a timer): nudge, and recompute the health."""
+    rel = await uow.session.get(Relationship, match_id, with_for_update=True)
+    if rel is not None and rel.active:
+        await _recompute(uow, rel, nudge=True)
+
+
+async def _recompute(uow: UnitOfWork, rel: Relationship, *, nudge: bool = False) -> None:
+    program = await uow.session.get(ProgramView, rel.program_id)
+    rules = program or RULES
+    policy = program.engagement if program is not None else RULES.engagement
+    rows = await uow.session.exec(
+        select(Feedback.author_employee_id, Feedback.rating)
+        .where(Feedback.match_id == rel.match_id)
+        .order_by(col(Feedback.created_at), col(Feedback.id))
+    )
+    ratings: dict[domain.Side, list[int]] = {"mentor": [], "mentee": []}
+    for author, rating in rows.all():
+        ratings["mentor" if author == rel.mentor_employee_id else "mentee"].append(rating)
+    inputs = domain.HealthInputs(
+        now=uow.now(),
+        activated_at=as_utc(rel.activated_at),
+        last_activity_at=as_utc(rel.last_activity_at),
+        policy=policy,
+        ratings=ratings,
+        window=rules.rating_window,
+        threshold=rules.rematch_threshold,
+        unconfirmed=rel.unconfirmed,
+        no_shows=rel.no_shows,
+    )
+    if nudge and domain.nudge_due_now(inputs, last_nudge_at=_aware(rel.last_nudge_at)):
+        rel.nudges += 1
+        rel.last_nudge_at = inputs.now
+        uow.emit(
+            ev.RelationshipNudged(
+                match_id=rel.match_id,
+                program_id=rel.program_id,
+                mentor_employee_id=rel.mentor_employee_id,
+                mentee_employee_id=rel.mentee_employee_id,
+                idle_days=round((inputs.now - inputs.last_activity_at).total_seconds() / 86400, 2),
+            ),
+            org=rel.org,
+        )
+    h = domain.health(inputs)
+    previous = HealthState(rel.state) if rel.state else None
+    if h.state is not previous:
+        uow.emit(
+            ev.RelationshipHealthChanged(
+                match_id=rel.match_id,
+                program_id=rel.program_id,
+                state=h.state,
+                previous=previous,
+                score=h.score,
+                reasons=h.reasons,
+            ),
+            org=rel.org,
+        )
+    rel.state, rel.score = h.state, h.score
+    rel.reasons = [r.model_dump() for r in h.reasons]
+    uow.session.add(rel)
+    check = domain.next_inactivity_check(inputs)
+    key = _inactivity_timer(rel.match_id)
+    if check is None:
+        uow.cancel_timer(key)
+    else:
+        uow.schedule(
+            key, kind=INACTIVITY, due_at=check, org=rel.org, payload={"match_id": rel.match_id}
+        )
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return None if value is None else as_utc(value)
+
+
+async def get_health(*, uow: UnitOfWork, principal: Principal, match_id: str) -> Relationship:
+    return await get_visible(
+        uow.session,
+        Relationship,
+        match_id,
+        principal,
+        owners=lambda r: [r.mentor_employee_id, r.mentee_employee_id],
+        what="relationship",
+    )
+
+
+async def list_health(
+    *,
+    uow: UnitOfWork,
+    org: str,
+    page: PageParams,
+    program_id: str | None,
+    state: HealthState | None,
+) -> list[Relationship]:
+    q = select(Relationship).where(Relationship.org == org, Relationship.active)
+    if program_id:
+        q = q.where(Relationship.program_id == program_id)
+    if state:
+        q = q.where(Relationship.state == state)
+    q = q.order_by(col(Relationship.score), col(Relationship.match_id))
+    return list((await uow.session.exec(q.offset(page.offset).limit(page.limit))).all())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.contracts.reasons import Reasoned
 from shared.events import EventData
@@ -80,6 +80,19 @@ class EngagementPolicy(BaseModel):
     # A session still planned this long after its end becomes `unconfirmed` (neither held
     # nor cancelled): a signal that the pair may have stopped meeting.
     unconfirmed_after: timedelta = Field(default=timedelta(days=2), ge=timedelta(0))
+    # The expected meeting rhythm. A relationship with no session held or planned for
+    # `nudge_after` cadences is nudged, for `attention_after` needs attention, for
+    # `at_risk_after` is at risk (disengaged).
+    cadence: timedelta = Field(default=timedelta(days=14), gt=timedelta(0))
+    nudge_after: float = Field(default=1.0, gt=0)
+    attention_after: float = Field(default=2.0, gt=0)
+    at_risk_after: float = Field(default=3.0, gt=0)
+
+    @model_validator(mode="after")
+    def _ascending(self) -> EngagementPolicy:
+        if not self.nudge_after <= self.attention_after <= self.at_risk_after:
+            raise ValueError("nudge_after <= attention_after <= at_risk_after (in cadences)")
+        return self
 
 
 class ProgramRules(BaseModel):

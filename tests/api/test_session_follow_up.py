@@ -19,11 +19,23 @@ async def test_the_engagement_policy_takes_iso_8601_durations(api: Api) -> None:
         expect=201,
         json={"name": "Followed", "engagement": {"unconfirmed_after": "PT30S"}},
     )
-    assert made["engagement"] == {"unconfirmed_after": "PT30S"}
+    assert made["engagement"]["unconfirmed_after"] == "PT30S"
     again = await api.ok("GET", f"/v1/programs/{made['id']}")
-    assert again["engagement"] == {"unconfirmed_after": "PT30S"}
+    assert again["engagement"] == made["engagement"]
     default = await api.ok("POST", "/v1/programs", expect=201, json={"name": "Default"})
-    assert default["engagement"] == {"unconfirmed_after": "P2D"}
+    assert default["engagement"] == {
+        "unconfirmed_after": "P2D",
+        "cadence": "P14D",
+        "nudge_after": 1.0,
+        "attention_after": 2.0,
+        "at_risk_after": 3.0,
+    }
+    shuffled = await api.c.post(
+        "/v1/programs",
+        headers=api.admin,
+        json={"name": "Bad", "engagement": {"nudge_after": 3, "at_risk_after": 2}},
+    )
+    assert shuffled.status_code == 422 and "nudge_after" in shuffled.text
     for bad in ("-P1D", "soon", 3.5j):
         r = await api.c.post(
             "/v1/programs",
