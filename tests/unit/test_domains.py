@@ -260,3 +260,43 @@ def test_reporting_arithmetic() -> None:
     assert reporting.count_by(["a", "a", None], keys=("a", "b")) == {"a": 2, "b": 0}
     assert reporting.average([1, 2]) == 1.5
     assert reporting.average([]) is None
+
+
+def test_relationship_health_rules() -> None:
+    from shared.contracts.enrollment import EngagementPolicy
+    from shared.contracts.feedback import HealthState
+
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    policy = EngagementPolicy(cadence=timedelta(days=10))
+
+    def at(days: float, **kw):  # type: ignore[no-untyped-def]
+        args = dict(
+            now=start + timedelta(days=days),
+            activated_at=start,
+            last_activity_at=start,
+            policy=policy,
+            ratings={"mentor": [], "mentee": []},
+            window=2,
+            threshold=2.5,
+        )
+        return feedback.HealthInputs(**(args | kw))  # type: ignore[arg-type]
+
+    assert feedback.health(at(5)) == feedback.Health(HealthState.too_early, 100, [])
+    nudge = feedback.health(at(11))
+    assert (nudge.state, nudge.score, nudge.reasons[0].signal) == (
+        HealthState.on_track,
+        85,
+        "inactivity",
+    )
+    assert feedback.health(at(21)).state is HealthState.needs_attention
+    assert feedback.health(at(31)).state is HealthState.at_risk
+    assert feedback.next_inactivity_check(at(5)) == start + timedelta(days=10)
+    assert feedback.next_inactivity_check(at(15)) == start + timedelta(days=20)
+    assert feedback.next_inactivity_check(at(35)) is None
+    assert feedback.nudge_due_now(at(11), last_nudge_at=None)
+    assert not feedback.nudge_due_now(at(11), last_nudge_at=start + timedelta(days=10))
+    one_side = feedback.health(at(5, ratings={"mentor": [1, 2], "mentee": []}))
+    assert one_side.state is HealthState.needs_attention
+    both = feedback.health(at(5, ratings={"mentor": [1, 2], "mentee": [2, 1]}, no_shows=1))
+    assert (both.state, both.score) == (HealthState.at_risk, 100 - 25 - 25 - 15)
+    assert sum(r.share for r in both.reasons) == pytest.approx(1.0)
