@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Query
 from pydantic import BaseModel
+from sqlmodel._compat import SQLModelConfig
 
 
 def new_id() -> str:
@@ -36,3 +37,15 @@ def _page(
 
 
 Page = Annotated[PageParams, Depends(_page)]
+
+
+# Request bodies reject what they do not know, with a 422 naming it: a mistyped or
+# unsupported field would otherwise be dropped silently (the caller believing it saved).
+STRICT = SQLModelConfig(extra="forbid")  # a ConfigDict that SQLModel classes accept too
+
+
+class Request(BaseModel):
+    """Base of the request bodies that are plain models (the tables' `*Create` families set
+    `model_config = STRICT` themselves)."""
+
+    model_config = STRICT

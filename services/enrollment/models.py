@@ -12,7 +12,7 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from services.enrollment.domain import EmployeeStatus, HrisEventType, ParticipantStatus
-from shared.api import new_id, utcnow
+from shared.api import STRICT, Request, new_id, utcnow
 from shared.contracts.enrollment import (
     HARD_FILTER_WEIGHT,
     MATCHING_CRITERIA,
@@ -76,6 +76,7 @@ class Employee(EmployeeBase, table=True):
 
 
 class EmployeeIn(EmployeeBase):
+    model_config = STRICT
     id: str = Field(min_length=1, max_length=100)
 
 
@@ -95,7 +96,7 @@ class HrisEventRecord(Base, table=True):
     received_at: datetime = Field(default_factory=utcnow)
 
 
-class HrisEventIn(BaseModel):
+class HrisEventIn(Request):
     event_id: str = Field(min_length=1, max_length=200)
     type: HrisEventType
     occurred_at: datetime | None = None
@@ -115,7 +116,7 @@ class HrisEventIn(BaseModel):
         return self.employee.id if self.employee else str(self.employee_id)
 
 
-class HrisBatch(BaseModel):
+class HrisBatch(Request):
     events: list[HrisEventIn] = Field(min_length=1, max_length=10_000)
 
 
@@ -162,6 +163,8 @@ class Program(ProgramBase, table=True):
 
 
 class ProgramCreate(ProgramBase):
+    model_config = STRICT
+
     @field_validator("weights")
     @classmethod
     def _known_criteria(cls, weights: dict[str, int]) -> dict[str, int]:
@@ -219,6 +222,7 @@ class Participant(ParticipantBase, table=True):
 
 
 class ParticipantCreate(ParticipantBase):
+    model_config = STRICT
     # Default to the employee directory's values when not given.
     languages: Tags | None = None
     level: int | None = Field(default=None, ge=0, le=20)
@@ -240,6 +244,6 @@ class ParticipantPublic(ParticipantBase):
     created_at: datetime
 
 
-class WithdrawRequest(BaseModel):
+class WithdrawRequest(Request):
     reason: WithdrawalReason = WithdrawalReason.other
     note: str | None = Field(default=None, max_length=NOTE_MAX)

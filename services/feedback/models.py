@@ -9,7 +9,7 @@ from sqlalchemy import JSON, String, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from shared.api import new_id, utcnow
+from shared.api import STRICT, new_id, utcnow
 from shared.contracts.enrollment import EngagementPolicy
 from shared.contracts.feedback import HealthReason, HealthState
 from shared.db import PydanticJSON
@@ -108,7 +108,7 @@ class Feedback(FeedbackBase, table=True):
 
 
 class FeedbackCreate(FeedbackBase):
-    pass
+    model_config = STRICT
 
 
 class FeedbackPublic(FeedbackBase):

@@ -10,7 +10,7 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from services.matching.domain import RunStatus, Side
-from shared.api import new_id, utcnow
+from shared.api import STRICT, Request, new_id, utcnow
 from shared.contracts.enrollment import PROGRAM_DEFAULTS as RULES
 from shared.contracts.matching import DeclineReason, EndReason, MatchStatus
 from shared.contracts.reasons import NOTE_MAX
@@ -134,7 +134,7 @@ class RunPair(Base, table=True):
 
 
 class MatchingRunCreate(MatchingRunBase):
-    pass
+    model_config = STRICT
 
 
 class MatchBase(Base):
@@ -222,16 +222,16 @@ class SuggestionsPublic(BaseModel):
     suggestions: list[SuggestionPublic]
 
 
-class AcceptRequest(BaseModel):
+class AcceptRequest(Request):
     # Admins accept on behalf of one side; employees accept for their own side.
     side: Side | None = None
 
 
-class DeclineRequest(BaseModel):
+class DeclineRequest(Request):
     reason: DeclineReason = DeclineReason.other
     note: str | None = Field(default=None, max_length=NOTE_MAX)
 
 
-class EndRequest(BaseModel):
+class EndRequest(Request):
     reason: EndReason
     note: str | None = Field(default=None, max_length=NOTE_MAX)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from services.sessions.domain import Side
-from shared.api import new_id, utcnow
+from shared.api import STRICT, Request, new_id, utcnow
 from shared.contracts.enrollment import EngagementPolicy
 from shared.contracts.reasons import NOTE_MAX
 from shared.contracts.sessions import CancelReason, SessionStatus
@@ -77,6 +77,7 @@ class Session(SessionBase, table=True):
 
 
 class SessionCreate(SessionBase):
+    model_config = STRICT
     scheduled_at: AwareDatetime
 
 
@@ -96,7 +97,7 @@ class SessionPublic(SessionBase):
     group_id: str | None
 
 
-class GroupSessionCreate(BaseModel):
+class GroupSessionCreate(Request):
     """A meeting of a mentor with all their active mentees in a programme (a circle)."""
 
     program_id: str = Field(max_length=36)
@@ -115,11 +116,11 @@ class GroupSessionPublic(BaseModel):
     sessions: list[SessionPublic]  # one per mentee (those the caller may see)
 
 
-class CompleteRequest(BaseModel):
+class CompleteRequest(Request):
     notes: str | None = Field(default=None, max_length=4000)
 
 
-class CancelRequest(BaseModel):
+class CancelRequest(Request):
     reason: CancelReason = CancelReason.other
     note: str | None = Field(default=None, max_length=NOTE_MAX)
 
@@ -131,5 +132,5 @@ class CancelRequest(BaseModel):
         return reason
 
 
-class NoShowRequest(BaseModel):
+class NoShowRequest(Request):
     absent: Side  # who did not come
