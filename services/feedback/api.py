@@ -7,7 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from services.feedback import usecases
-from services.feedback.models import FeedbackCreate, FeedbackPublic, HealthPublic, Relationship
+from services.feedback.models import (
+    FeedbackCreate,
+    FeedbackPublic,
+    HealthPublic,
+    Relationship,
+    SurveyAnswers,
+    SurveyPublic,
+)
 from shared.api import Page
 from shared.app import uow_dependency
 from shared.auth import Admin, AdminOrEmployee, Principal
@@ -90,3 +97,30 @@ async def list_health(
         uow=uow, org=principal.org, page=page, program_id=program_id, state=state
     )
     return [_health(r, principal) for r in found]
+
+
+@router.get("/surveys", tags=["follow-up"], response_model=list[SurveyPublic])
+async def list_surveys(
+    principal: AdminOrEmployee,
+    uow: Uow,
+    page: Page,
+    match_id: Annotated[str | None, Query(max_length=36)] = None,
+) -> list:
+    """Pulse and closing surveys: an employee's own, or (admins) all."""
+    return await usecases.list_surveys(uow=uow, principal=principal, page=page, match_id=match_id)
+
+
+@router.get("/surveys/{survey_id}", tags=["follow-up"], response_model=SurveyPublic)
+async def get_survey(survey_id: str, principal: AdminOrEmployee, uow: Uow) -> object:
+    return await usecases.get_survey(uow=uow, principal=principal, survey_id=survey_id)
+
+
+@router.post("/surveys/{survey_id}/answers", tags=["follow-up"], response_model=SurveyPublic)
+async def answer_survey(
+    survey_id: str, data: SurveyAnswers, principal: AdminOrEmployee, uow: Uow
+) -> object:
+    """Answer your survey (1-5 each, an optional comment only you and admins see), once,
+    before it expires."""
+    return await usecases.answer_survey(
+        uow=uow, principal=principal, survey_id=survey_id, data=data
+    )

@@ -66,9 +66,12 @@ def alarm(risk: Risk, *, match_id: str, program_id: str) -> ev.RelationshipAtRis
 #   inactivity (no session held or planned): 15 past nudge_after cadences, 35 past
 #     attention_after, 60 past at_risk_after;
 #   one side's ratings low (its last `window` below the threshold): 25 per side;
-#   an unconfirmed session: 10 each (at most 20); a no-show: 15 each (at most 30).
+#   an unconfirmed session: 10 each (at most 20); a no-show: 15 each (at most 30);
+#   the latest pulse answered by either side averaging 2 or less: 20; an unanswered survey:
+#   5 each (at most 10).
 # State: at_risk past at_risk_after or with both sides' ratings low; needs_attention past
-# attention_after, with one side's ratings low, an unconfirmed session or a no-show;
+# attention_after, with one side's ratings low, an unconfirmed session, a no-show, a low
+# pulse or two unanswered surveys;
 # too_early younger than one cadence with nothing against it; on_track otherwise.
 
 Side = Literal["mentor", "mentee"]
@@ -85,6 +88,8 @@ class HealthInputs:
     threshold: float
     unconfirmed: int = 0
     no_shows: int = 0
+    low_pulse: bool = False
+    unanswered: int = 0
 
 
 @dataclass(frozen=True)
@@ -122,6 +127,11 @@ def health(inputs: HealthInputs) -> Health:
     if inputs.no_shows:
         n = inputs.no_shows
         lost.append(("no_show", min(15 * n, 30), f"{n} no-show(s)"))
+    if inputs.low_pulse:
+        lost.append(("low_pulse", 20, "the latest pulse survey averages 2 or less"))
+    if inputs.unanswered:
+        n = inputs.unanswered
+        lost.append(("unanswered_survey", min(5 * n, 10), f"{n} survey(s) left unanswered"))
     total = sum(points for _, points, _ in lost)
     reasons = [
         HealthReason(signal=signal, share=round(points / total, 4), detail=detail)
@@ -129,7 +139,14 @@ def health(inputs: HealthInputs) -> Health:
     ]
     if idle >= p.at_risk_after or len(low_sides) == 2:
         state = HealthState.at_risk
-    elif idle >= p.attention_after or low_sides or inputs.unconfirmed or inputs.no_shows:
+    elif (
+        idle >= p.attention_after
+        or low_sides
+        or inputs.unconfirmed
+        or inputs.no_shows
+        or inputs.low_pulse
+        or inputs.unanswered >= 2
+    ):
         state = HealthState.needs_attention
     elif inputs.now - inputs.activated_at < p.cadence and not lost:
         state = HealthState.too_early
@@ -154,3 +171,18 @@ def nudge_due_now(inputs: HealthInputs, *, last_nudge_at: datetime | None) -> bo
     if idle_cadences(inputs) < inputs.policy.nudge_after:
         return False
     return last_nudge_at is None or last_nudge_at < inputs.last_activity_at
+
+
+LOW_PULSE = 2.0
+
+
+def survey_mean(quality: int, progress: int, rhythm: int, recommend: int) -> float:
+    return round((quality + progress + rhythm + recommend) / 4, 2)
+
+
+def ensure_can_answer(*, status: str, respondent: str, caller: str | None, expired: bool) -> None:
+    """The respondent answers their own survey, once, before it expires."""
+    if caller != respondent:
+        raise Forbidden("only the survey's respondent answers it")
+    if status != "open" or expired:
+        raise Conflict(f"this survey is {'expired' if expired else status}")

@@ -47,4 +47,17 @@ HANDLERS = {
     sessions.SessionNoShow.TYPE: on_session_event,
 }
 
-TIMERS = {usecases.INACTIVITY: on_inactivity}
+
+async def on_pulse(uow: UnitOfWork, timer: Timer) -> None:
+    await usecases.pulse_due(uow=uow, match_id=timer.payload["match_id"])
+
+
+async def on_survey_expiry(uow: UnitOfWork, timer: Timer) -> None:
+    await usecases.survey_expired(uow=uow, survey_id=timer.payload["survey_id"])
+
+
+TIMERS = {
+    usecases.INACTIVITY: on_inactivity,
+    usecases.PULSE: on_pulse,
+    usecases.SURVEY_EXPIRY: on_survey_expiry,
+}

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel
+from pydantic import Field as PydanticField
 from sqlalchemy import JSON, String, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from shared.api import STRICT, new_id, utcnow
+from shared.api import STRICT, Request, new_id, utcnow
 from shared.contracts.enrollment import EngagementPolicy
-from shared.contracts.feedback import HealthReason, HealthState
+from shared.contracts.feedback import HealthReason, HealthState, SurveyKind
 from shared.db import PydanticJSON
 from shared.messaging.tables import messaging_tables
 from shared.timers import timer_table
@@ -54,9 +56,62 @@ class Relationship(Base, table=True):
     no_shows: int = 0
     nudges: int = 0
     last_nudge_at: datetime | None = None
+    unanswered: int = 0  # surveys that expired
+    low_pulse: bool = False  # the latest pulse answered by either side averages 2 or less
     state: HealthState = Field(default=HealthState.too_early, sa_type=String(20), index=True)
     score: int = 100
     reasons: list[dict] = Field(default_factory=list, sa_type=JSON)
+
+
+class Survey(Base, table=True):
+    """A pulse or closing survey sent to one party of a relationship."""
+
+    __tablename__ = "survey"
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    org: str = Field(index=True, max_length=100)
+    match_id: str = Field(index=True, max_length=36)
+    program_id: str = Field(max_length=36)
+    kind: SurveyKind = Field(sa_type=String(10))
+    respondent_employee_id: str = Field(index=True, max_length=100)
+    side: str = Field(max_length=10)
+    sent_at: datetime
+    expires_at: datetime
+    status: str = Field(default="open", max_length=10)  # open, answered, expired
+    answered_at: datetime | None = None
+    quality: int | None = None  # how the relationship is going
+    progress: int | None = None  # progress toward the goals
+    rhythm: int | None = None  # the meeting rhythm suits me
+    recommend: int | None = None  # would recommend this mentoring
+    comment: str | None = Field(default=None, max_length=4000)
+
+
+Answer = Annotated[int, PydanticField(ge=1, le=5)]
+
+
+class SurveyAnswers(Request):
+    """Each 1 (disagree) to 5 (agree)."""
+
+    quality: Answer
+    progress: Answer
+    rhythm: Answer
+    recommend: Answer
+    comment: str | None = PydanticField(default=None, max_length=4000)
+
+
+class SurveyPublic(BaseModel):
+    id: str
+    match_id: str
+    kind: SurveyKind
+    respondent_employee_id: str
+    sent_at: datetime
+    expires_at: datetime
+    status: str
+    answered_at: datetime | None
+    quality: int | None
+    progress: int | None
+    rhythm: int | None
+    recommend: int | None
+    comment: str | None
 
 
 class HealthPublic(BaseModel):

@@ -14,6 +14,8 @@ from services.feedback.models import (
     ProgramView,
     Relationship,
     SessionView,
+    Survey,
+    SurveyAnswers,
 )
 from shared.access import get_visible, scoped
 from shared.api import PageParams, as_utc
@@ -21,7 +23,8 @@ from shared.auth import Principal
 from shared.contracts import feedback as ev
 from shared.contracts import matching as ev_matching
 from shared.contracts.enrollment import PROGRAM_DEFAULTS as RULES
-from shared.contracts.feedback import HealthState
+from shared.contracts.enrollment import EngagementPolicy
+from shared.contracts.feedback import HealthState, SurveyKind
 from shared.contracts.sessions import SessionStatus
 from shared.db import lock_key
 from shared.errors import Invalid
@@ -119,7 +122,9 @@ async def list_feedback(
 
 # --- relationship health ------------------------------------------------------------------
 
-INACTIVITY = "relationship.inactivity"  # the timer kind
+INACTIVITY = "relationship.inactivity"  # the timer kinds
+PULSE = "relationship.pulse"
+SURVEY_EXPIRY = "survey.expiry"
 
 
 def _inactivity_timer(match_id: str) -> str:
@@ -143,6 +148,8 @@ async def relationship_started(
             last_activity_at=now,
         )
         uow.session.add(rel)
+        policy = await _policy(uow, data.program_id)
+        _arm_pulse(uow, rel, at=now + policy.first_pulse)
     await _recompute(uow, rel)
 
 
@@ -152,6 +159,8 @@ async def relationship_ended(*, uow: UnitOfWork, match_id: str) -> None:
         rel.active = False
         uow.session.add(rel)
         uow.cancel_timer(_inactivity_timer(match_id))
+        uow.cancel_timer(f"pulse:{match_id}")
+        await _send_surveys(uow, rel, SurveyKind.closing)
 
 
 async def session_signal(*, uow: UnitOfWork, match_id: str, status: SessionStatus) -> None:
@@ -197,6 +206,8 @@ async def _recompute(uow: UnitOfWork, rel: Relationship, *, nudge: bool = False)
         threshold=rules.rematch_threshold,
         unconfirmed=rel.unconfirmed,
         no_shows=rel.no_shows,
+        low_pulse=rel.low_pulse,
+        unanswered=rel.unanswered,
     )
     if nudge and domain.nudge_due_now(inputs, last_nudge_at=_aware(rel.last_nudge_at)):
         rel.nudges += 1
@@ -268,3 +279,139 @@ async def list_health(
         q = q.where(Relationship.state == state)
     q = q.order_by(col(Relationship.score), col(Relationship.match_id))
     return list((await uow.session.exec(q.offset(page.offset).limit(page.limit))).all())
+
+
+# --- pulse and closing surveys ----------------------------------------------------------------
+
+
+async def _policy(uow: UnitOfWork, program_id: str) -> EngagementPolicy:
+    program = await uow.session.get(ProgramView, program_id)
+    return program.engagement if program is not None else RULES.engagement
+
+
+def _arm_pulse(uow: UnitOfWork, rel: Relationship, *, at: datetime) -> None:
+    uow.schedule(
+        f"pulse:{rel.match_id}", kind=PULSE, due_at=at, org=rel.org,
+        payload={"match_id": rel.match_id},
+    )  # fmt: skip
+
+
+async def pulse_due(*, uow: UnitOfWork, match_id: str) -> None:
+    """The programme's pulse schedule came round (a timer): a survey to each side, and the
+    next pulse armed."""
+    rel = await uow.session.get(Relationship, match_id, with_for_update=True)
+    if rel is None or not rel.active:
+        return
+    policy = await _send_surveys(uow, rel, SurveyKind.pulse)
+    _arm_pulse(uow, rel, at=uow.now() + policy.pulse_every)
+
+
+async def _send_surveys(uow: UnitOfWork, rel: Relationship, kind: SurveyKind) -> EngagementPolicy:
+    policy = await _policy(uow, rel.program_id)
+    now = uow.now()
+    for side, respondent in (
+        ("mentor", rel.mentor_employee_id),
+        ("mentee", rel.mentee_employee_id),
+    ):
+        survey = Survey(
+            org=rel.org,
+            match_id=rel.match_id,
+            program_id=rel.program_id,
+            kind=kind,
+            respondent_employee_id=respondent,
+            side=side,
+            sent_at=now,
+            expires_at=now + policy.survey_expires,
+        )
+        uow.session.add(survey)
+        uow.emit(
+            ev.SurveyDue(
+                survey_id=survey.id,
+                match_id=rel.match_id,
+                program_id=rel.program_id,
+                kind=kind,
+                respondent_employee_id=respondent,
+                expires_at=survey.expires_at,
+            ),
+            org=rel.org,
+        )
+        uow.schedule(
+            f"survey-expiry:{survey.id}", kind=SURVEY_EXPIRY, due_at=survey.expires_at,
+            org=rel.org, payload={"survey_id": survey.id},
+        )  # fmt: skip
+    return policy
+
+
+async def survey_expired(*, uow: UnitOfWork, survey_id: str) -> None:
+    """A survey's time ran out (a timer): unanswered, it counts against the relationship."""
+    survey = await uow.session.get(Survey, survey_id, with_for_update=True)
+    if survey is None or survey.status != "open":
+        return
+    survey.status = "expired"
+    uow.session.add(survey)
+    uow.emit(
+        ev.SurveyExpired(
+            survey_id=survey.id, match_id=survey.match_id, program_id=survey.program_id,
+            kind=survey.kind, side=survey.side,
+        ),
+        org=survey.org,
+    )  # fmt: skip
+    rel = await uow.session.get(Relationship, survey.match_id)
+    if rel is not None and rel.active:
+        rel.unanswered += 1
+        await _recompute(uow, rel)
+
+
+async def answer_survey(
+    *, uow: UnitOfWork, principal: Principal, survey_id: str, data: SurveyAnswers
+) -> Survey:
+    survey = await get_survey(uow=uow, principal=principal, survey_id=survey_id, for_update=True)
+    domain.ensure_can_answer(
+        status=survey.status,
+        respondent=survey.respondent_employee_id,
+        caller=principal.employee_id,
+        expired=uow.now() >= as_utc(survey.expires_at),
+    )
+    for name, value in data.model_dump().items():
+        setattr(survey, name, value)
+    survey.status, survey.answered_at = "answered", uow.now()
+    uow.session.add(survey)
+    uow.cancel_timer(f"survey-expiry:{survey.id}")
+    mean = domain.survey_mean(data.quality, data.progress, data.rhythm, data.recommend)
+    uow.emit(
+        ev.SurveyAnswered(
+            survey_id=survey.id, match_id=survey.match_id, program_id=survey.program_id,
+            kind=survey.kind, side=survey.side, mean=mean, has_comment=bool(data.comment),
+        ),
+        org=survey.org,
+    )  # fmt: skip
+    rel = await uow.session.get(Relationship, survey.match_id)
+    if rel is not None and rel.active and survey.kind == SurveyKind.pulse:
+        rel.low_pulse = mean <= domain.LOW_PULSE
+        await _recompute(uow, rel)
+    await uow.commit()
+    return survey
+
+
+async def get_survey(
+    *, uow: UnitOfWork, principal: Principal, survey_id: str, for_update: bool = False
+) -> Survey:
+    return await get_visible(
+        uow.session,
+        Survey,
+        survey_id,
+        principal,
+        owners=lambda s: [s.respondent_employee_id],
+        what="survey",
+        for_update=for_update,
+    )
+
+
+async def list_surveys(
+    *, uow: UnitOfWork, principal: Principal, page: PageParams, match_id: str | None
+) -> list[Survey]:
+    q = scoped(select(Survey), Survey, principal, Survey.respondent_employee_id)
+    if match_id:
+        q = q.where(Survey.match_id == match_id)
+    q = q.order_by(col(Survey.sent_at), col(Survey.id)).offset(page.offset).limit(page.limit)
+    return list((await uow.session.exec(q)).all())

@@ -87,6 +87,11 @@ class EngagementPolicy(BaseModel):
     nudge_after: float = Field(default=1.0, gt=0)
     attention_after: float = Field(default=2.0, gt=0)
     at_risk_after: float = Field(default=3.0, gt=0)
+    # Pulse surveys to both sides: the first this long after activation, then every
+    # `pulse_every`; a closing survey when the match ends. Unanswered, they expire.
+    first_pulse: timedelta = Field(default=timedelta(days=30), gt=timedelta(0))
+    pulse_every: timedelta = Field(default=timedelta(days=60), gt=timedelta(0))
+    survey_expires: timedelta = Field(default=timedelta(days=14), gt=timedelta(0))
 
     @model_validator(mode="after")
     def _ascending(self) -> EngagementPolicy:

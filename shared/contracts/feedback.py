@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -71,3 +73,47 @@ class RelationshipNudged(EventData):
     mentor_employee_id: str
     mentee_employee_id: str
     idle_days: float
+
+
+class SurveyKind(StrEnum):
+    pulse = "pulse"  # during the relationship, on the programme's schedule
+    closing = "closing"  # when it ends
+
+
+class SurveyDue(EventData):
+    """A survey was sent to one party (notifications pick this up)."""
+
+    TYPE = "binome.feedback.survey.due.v1"
+    KEY = "match_id"
+    survey_id: str
+    match_id: str
+    program_id: str
+    kind: SurveyKind
+    respondent_employee_id: str
+    expires_at: datetime
+
+
+class SurveyAnswered(EventData):
+    """A party answered (the answers stay with feedback: the event carries their mean)."""
+
+    TYPE = "binome.feedback.survey.answered.v1"
+    KEY = "match_id"
+    survey_id: str
+    match_id: str
+    program_id: str
+    kind: SurveyKind
+    side: Literal["mentor", "mentee"]
+    mean: float  # of the 1-5 answers
+    has_comment: bool
+
+
+class SurveyExpired(EventData):
+    """A survey went unanswered: non-response is itself a signal."""
+
+    TYPE = "binome.feedback.survey.expired.v1"
+    KEY = "match_id"
+    survey_id: str
+    match_id: str
+    program_id: str
+    kind: SurveyKind
+    side: Literal["mentor", "mentee"]

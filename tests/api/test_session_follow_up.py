@@ -29,6 +29,9 @@ async def test_the_engagement_policy_takes_iso_8601_durations(api: Api) -> None:
         "nudge_after": 1.0,
         "attention_after": 2.0,
         "at_risk_after": 3.0,
+        "first_pulse": "P30D",
+        "pulse_every": "P60D",
+        "survey_expires": "P14D",
     }
     shuffled = await api.c.post(
         "/v1/programs",
