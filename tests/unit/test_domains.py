@@ -300,3 +300,32 @@ def test_relationship_health_rules() -> None:
     both = feedback.health(at(5, ratings={"mentor": [1, 2], "mentee": [2, 1]}, no_shows=1))
     assert (both.state, both.score) == (HealthState.at_risk, 100 - 25 - 25 - 15)
     assert sum(r.share for r in both.reasons) == pytest.approx(1.0)
+
+
+def test_survey_rules_and_their_signals() -> None:
+    from shared.contracts.enrollment import EngagementPolicy
+    from shared.contracts.feedback import HealthState
+
+    assert feedback.survey_mean(1, 2, 1, 2) == 1.5
+    feedback.ensure_can_answer(status="open", respondent="a", caller="a", expired=False)
+    with pytest.raises(Forbidden):
+        feedback.ensure_can_answer(status="open", respondent="a", caller="b", expired=False)
+    for status, expired in (("answered", False), ("open", True)):
+        with pytest.raises(Conflict):
+            feedback.ensure_can_answer(status=status, respondent="a", caller="a", expired=expired)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    base = dict(
+        now=start + timedelta(days=20),
+        activated_at=start,
+        last_activity_at=start + timedelta(days=19),
+        policy=EngagementPolicy(),
+        ratings={"mentor": [], "mentee": []},
+        window=2,
+        threshold=2.5,
+    )
+    pulse = feedback.health(feedback.HealthInputs(**base, low_pulse=True))  # type: ignore[arg-type]
+    assert (pulse.state, pulse.score) == (HealthState.needs_attention, 80)
+    once = feedback.health(feedback.HealthInputs(**base, unanswered=1))  # type: ignore[arg-type]
+    assert (once.state, once.score) == (HealthState.on_track, 95)
+    twice = feedback.health(feedback.HealthInputs(**base, unanswered=2))  # type: ignore[arg-type]
+    assert (twice.state, twice.score) == (HealthState.needs_attention, 90)
