@@ -50,8 +50,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.clock import Clock
 from shared.db import reading
-from shared.messaging.bus import stop_gracefully
 from shared.messaging.failures import backoff_delay, is_transient
+from shared.messaging.loop import BackgroundLoop
 
 if TYPE_CHECKING:
     from shared.uow import UnitOfWork
@@ -101,7 +101,9 @@ class TimerStats:
     last_error: str | None = None
 
 
-class TimerScheduler:
+class TimerScheduler(BackgroundLoop):
+    NAME = "timer-scheduler"
+
     def __init__(
         self,
         *,
@@ -117,6 +119,7 @@ class TimerScheduler:
         max_backoff_s: float = 5.0,
         health_check: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        super().__init__()
         self._engine = engine
         self._table = table
         self._handlers = dict(handlers)
@@ -129,29 +132,8 @@ class TimerScheduler:
         self._max_backoff = max_backoff_s
         self._health_check = health_check
         self.stats = TimerStats()
-        self._wake = asyncio.Event()
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task | None = None
 
-    # --- the loop --------------------------------------------------------------------------
-
-    @property
-    def alive(self) -> bool:
-        return self._task is not None and (not self._task.done() or self._stopping.is_set())
-
-    def wake(self) -> None:
-        """A unit of work scheduled a timer: look again now (it may be due sooner)."""
-        self._wake.set()
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="timer-scheduler")
-
-    async def stop(self) -> None:
-        """Finish the batch in hand (committed or rolled back whole), then stop."""
-        self._stopping.set()
-        self._wake.set()
-        if self._task:
-            await stop_gracefully([self._task])
+    # --- the loop (woken when this process arms a timer: it may be due sooner) --------------
 
     async def _run(self) -> None:
         while not self._stopping.is_set():

@@ -22,8 +22,9 @@ from opentelemetry import trace
 from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.messaging.bus import Bus, Record, stop_gracefully
+from shared.messaging.bus import Bus, Record
 from shared.messaging.failures import backoff_delay
+from shared.messaging.loop import BackgroundLoop
 from shared.tracing import context_from, current_trace_headers, tracer
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,11 @@ _RELAY_LOCK = 7_777_001
 _PURGE_EVERY_S = 60.0
 
 
-class OutboxRelay:
+class OutboxRelay(BackgroundLoop):
+    """Stopping finishes the batch in hand, so no batch is left published but unmarked."""
+
+    NAME = "outbox-relay"
+
     def __init__(
         self,
         *,
@@ -47,6 +52,7 @@ class OutboxRelay:
         base_backoff_s: float = 0.05,
         max_backoff_s: float = 5.0,
     ) -> None:
+        super().__init__()
         self._topics = list(topics or [])  # the service's own, re-created if the broker lost them
         self._base_backoff = base_backoff_s
         self._max_backoff = max_backoff_s
@@ -62,28 +68,7 @@ class OutboxRelay:
         self._bus = bus
         self._poll = poll_interval_s
         self._batch = batch
-        self._wake = asyncio.Event()
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task | None = None
         self._tracer = tracer("binome.outbox")
-
-    @property
-    def alive(self) -> bool:
-        """Started and still looping (it only ends when stopped)."""
-        return self._task is not None and (not self._task.done() or self._stopping.is_set())
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="outbox-relay")
-
-    async def stop(self) -> None:
-        """Finish the batch in hand (so no batch is left published but unmarked), then stop."""
-        self._stopping.set()
-        self._wake.set()
-        if self._task:
-            await stop_gracefully([self._task])
 
     async def _run(self) -> None:
         while not self._stopping.is_set():
