@@ -185,9 +185,8 @@ async def inactivity_check(*, uow: UnitOfWork, match_id: str) -> None:
 
 
 async def _recompute(uow: UnitOfWork, rel: Relationship, *, nudge: bool = False) -> None:
-    program = await uow.session.get(ProgramView, rel.program_id)
-    rules = program or RULES
-    policy = program.engagement if program is not None else RULES.engagement
+    rules = await uow.session.get(ProgramView, rel.program_id) or RULES
+    policy = rules.engagement
     rows = await uow.session.exec(
         select(Feedback.author_employee_id, Feedback.rating)
         .where(Feedback.match_id == rel.match_id)
@@ -285,8 +284,7 @@ async def list_health(
 
 
 async def _policy(uow: UnitOfWork, program_id: str) -> EngagementPolicy:
-    program = await uow.session.get(ProgramView, program_id)
-    return program.engagement if program is not None else RULES.engagement
+    return (await uow.session.get(ProgramView, program_id) or RULES).engagement
 
 
 def _arm_pulse(uow: UnitOfWork, rel: Relationship, *, at: datetime) -> None:
