@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy.ext.asyncio as sa_async
 from alembic import command
 from alembic.config import Config
-from pydantic import BaseModel
+from pydantic import TypeAdapter
 from sqlalchemy import JSON, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
@@ -145,20 +145,21 @@ def _configure_and_run(context: Any, connection: Any, target_metadata: Any) -> N
 
 
 class PydanticJSON(TypeDecorator[Any]):
-    """A pydantic model in a JSON column: stored as its JSON form (durations as ISO 8601),
-    read back as the model."""
+    """A pydantic model (or a type of them, like `list[Model]`) in a JSON column: stored as its
+    JSON form (durations as ISO 8601), read back as the model."""
 
     impl = JSON
     cache_ok = True
 
-    def __init__(self, model: type[BaseModel]) -> None:
+    def __init__(self, model: Any) -> None:
         super().__init__()
         self.model = model
+        self._adapter: TypeAdapter[Any] = TypeAdapter(model)
 
     def process_bind_param(self, value: Any, dialect: Any) -> Any:
         if value is None:
             return None
-        return self.model.model_validate(value).model_dump(mode="json")
+        return self._adapter.dump_python(self._adapter.validate_python(value), mode="json")
 
     def process_result_value(self, value: Any, dialect: Any) -> Any:
-        return None if value is None else self.model.model_validate(value)
+        return None if value is None else self._adapter.validate_python(value)

@@ -52,6 +52,7 @@ from shared.clock import Clock
 from shared.db import reading
 from shared.messaging.failures import backoff_delay, is_transient
 from shared.messaging.loop import BackgroundLoop
+from shared.tracing import TRACE_KEY, context_from, tracer
 
 if TYPE_CHECKING:
     from shared.uow import UnitOfWork
@@ -132,6 +133,7 @@ class TimerScheduler(BackgroundLoop):
         self._max_backoff = max_backoff_s
         self._health_check = health_check
         self.stats = TimerStats()
+        self._tracer = tracer("binome.timers")
 
     # --- the loop (woken when this process arms a timer: it may be due sooner) --------------
 
@@ -221,7 +223,14 @@ class TimerScheduler(BackgroundLoop):
         handler = self._handlers.get(row.kind)
         if handler is None:
             raise LookupError(f"no handler for timers of kind {row.kind!r}")
-        await handler(uow, _timer(row))
+        # The firing belongs to the trace of the request (or event) that armed the timer.
+        armed_by = (row.payload or {}).get(TRACE_KEY) or {}
+        with self._tracer.start_as_current_span(
+            f"timer {row.kind}",
+            context=context_from(armed_by),
+            attributes={"binome.timer.key": row.key, "binome.timer.attempts": row.attempts},
+        ):
+            await handler(uow, _timer(row))
 
     async def _fire_one(self, key: str, now: datetime) -> int:
         try:
@@ -318,6 +327,6 @@ def _timer(row: Any) -> Timer:
         kind=row.kind,
         org=row.org,
         due_at=_aware(row.due_at),
-        payload=dict(row.payload or {}),
+        payload={k: v for k, v in (row.payload or {}).items() if k != TRACE_KEY},
         attempts=row.attempts,
     )

@@ -97,5 +97,9 @@ def current_trace_headers() -> dict[str, str]:
     return carrier
 
 
+# Where a durable timer keeps the trace context that armed it (in its payload).
+TRACE_KEY = "_trace"
+
+
 def context_from(headers: Mapping[str, str]) -> Context:
     return propagate.extract(dict(headers))

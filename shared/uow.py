@@ -38,7 +38,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.clock import Clock, SystemClock
 from shared.events import Event, EventData, to_wire, topic_for
-from shared.tracing import current_trace_headers
+from shared.tracing import TRACE_KEY, current_trace_headers
 
 
 class UnitOfWork:
@@ -166,7 +166,8 @@ class UnitOfWork:
             "kind": kind,
             "org": org,
             "due_at": due_at,
-            "payload": dict(payload or {}),
+            # The trace that armed it: the firing continues it (shared.timers).
+            "payload": {**(payload or {}), TRACE_KEY: current_trace_headers()},
             "attempts": 0,
             "last_error": None,
             "parked_at": None,

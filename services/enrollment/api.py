@@ -31,7 +31,8 @@ router = APIRouter(prefix="/v1")
 
 @router.post("/hris/events", tags=["hris"], response_model=HrisBatchResult)
 async def push_hris_events(batch: HrisBatch, principal: AdminOrHris, uow: Uow) -> HrisBatchResult:
-    """Apply a batch of HRIS employee events (hired, updated, terminated), all or nothing.
+    """Apply a batch of HRIS employee events (hired, updated, terminated, leave, returned),
+    all or nothing.
 
     Idempotent by `event_id`: a re-sent event is reported `duplicate` and has no effect.
     """

@@ -17,6 +17,7 @@ from shared.errors import Conflict, Invalid
 
 class EmployeeStatus(StrEnum):
     active = "active"
+    on_leave = "on_leave"  # a leave of absence: their relationships pause, not end
     terminated = "terminated"
 
 
@@ -173,6 +174,7 @@ def withdraw(
 # --- an employee's record, as the HRIS drives it ---------------------------------------------
 #
 # (none) --hired--> active --updated--> active --terminated--> terminated --hired--> active
+#                    active --leave--> on_leave --returned--> active  (updated keeps on_leave)
 
 
 @dataclass(frozen=True)
@@ -185,7 +187,7 @@ class EmployeeState:
         object.__setattr__(self, "status", EmployeeStatus(self.status))
 
 
-HrisEventType = Literal["hired", "updated", "terminated"]
+HrisEventType = Literal["hired", "updated", "terminated", "leave", "returned"]
 
 
 def terminate(e: EmployeeState, *, at: datetime) -> Transition[EmployeeState]:
@@ -204,11 +206,33 @@ def take_record(
     A terminated employee comes back only through a new `hired` event."""
     if e is not None and e.status is EmployeeStatus.terminated and event_type == "updated":
         raise Conflict("employee is terminated; send a hired event to rehire")
-    return EmployeeState(id=employee_id, status=EmployeeStatus.active, updated_at=at)
+    keep = e is not None and e.status is EmployeeStatus.on_leave and event_type == "updated"
+    status = EmployeeStatus.on_leave if keep else EmployeeStatus.active
+    return EmployeeState(id=employee_id, status=status, updated_at=at)
+
+
+def leave(e: EmployeeState, *, at: datetime) -> Transition[EmployeeState]:
+    """A leave of absence starts (a second one changes nothing): their relationships pause."""
+    if e.status is EmployeeStatus.terminated:
+        raise Conflict("employee is terminated; a leave needs an active employee")
+    if e.status is EmployeeStatus.on_leave:
+        return Transition(e)
+    new = replace(e, status=EmployeeStatus.on_leave, updated_at=at)
+    return Transition(new, [ev.EmployeeOnLeave(employee_id=e.id)])
+
+
+def returned(e: EmployeeState, *, at: datetime) -> Transition[EmployeeState]:
+    """Back from leave (changes nothing for an employee not on leave): relationships resume."""
+    if e.status is EmployeeStatus.terminated:
+        raise Conflict("employee is terminated; send a hired event to rehire")
+    if e.status is not EmployeeStatus.on_leave:
+        return Transition(e)
+    new = replace(e, status=EmployeeStatus.active, updated_at=at)
+    return Transition(new, [ev.EmployeeReturned(employee_id=e.id)])
 
 
 def snapshot_event(event_type: HrisEventType) -> type[ev.EmployeeSnapshot]:
     """The event that publishes the record after a hired or updated event."""
-    if event_type == "terminated":
-        raise ValueError("a termination publishes EmployeeTerminated (see terminate)")
+    if event_type not in ("hired", "updated"):
+        raise ValueError(f"a {event_type} event publishes its own event (see terminate, leave)")
     return ev.EmployeeHired if event_type == "hired" else ev.EmployeeUpdated

@@ -20,7 +20,10 @@ from shared.contracts.enrollment import (
     MatchingPolicy,
     ParticipantRole,
     ProgramFormat,
+    ProgramRules,
+    TrainingItem,
     WithdrawalReason,
+    legacy_rating_rule,
 )
 from shared.contracts.enrollment import (
     PROGRAM_DEFAULTS as RULES,
@@ -107,8 +110,10 @@ class HrisEventIn(Request):
     def _needs_subject(self) -> HrisEventIn:
         if self.type in ("hired", "updated") and self.employee is None:
             raise ValueError(f"a {self.type} event needs 'employee'")
-        if self.type == "terminated" and not (self.employee_id or self.employee):
-            raise ValueError("a terminated event needs 'employee_id'")
+        if self.type in ("terminated", "leave", "returned") and not (
+            self.employee_id or self.employee
+        ):
+            raise ValueError(f"a {self.type} event needs 'employee_id'")
         return self
 
     @property
@@ -137,8 +142,6 @@ class ProgramBase(Base):
     description: str | None = Field(default=None, max_length=4000)
     # The programme's rules (defaults and meaning: shared.contracts.enrollment.ProgramRules).
     format: ProgramFormat = Field(default=RULES.format, sa_type=String(20))
-    rematch_threshold: float = Field(default=RULES.rematch_threshold, ge=1, le=5)
-    rating_window: int = Field(default=RULES.rating_window, ge=1, le=20)
     auto_publish: bool = RULES.auto_publish
     # How matching weighs its criteria, 0 to 10 each (10 makes one a hard filter): skills,
     # themes, similarity, seniority, department, timezone, availability, volunteer.
@@ -149,6 +152,10 @@ class ProgramBase(Base):
     matching_policy: MatchingPolicy = Field(default=RULES.matching_policy, sa_type=String(20))
     engagement: EngagementPolicy = Field(
         default_factory=EngagementPolicy, sa_type=PydanticJSON(EngagementPolicy)
+    )
+    # The training catalogue corrective cases assign from.
+    training: list[TrainingItem] = Field(
+        default_factory=list, sa_type=PydanticJSON(list[TrainingItem])
     )
 
 
@@ -164,6 +171,13 @@ class Program(ProgramBase, table=True):
 
 class ProgramCreate(ProgramBase):
     model_config = STRICT
+
+    _legacy = model_validator(mode="before")(legacy_rating_rule)
+
+    @field_validator("training")
+    @classmethod
+    def _unique_training(cls, items: list[TrainingItem]) -> list[TrainingItem]:
+        return ProgramRules._unique_training(items)
 
     @field_validator("weights")
     @classmethod

@@ -115,16 +115,20 @@ async def _apply_hris_event(
     s = uow.session
     employee = await directory.get(item.subject_id)
     now = utcnow()
-    if item.type == "terminated":
+    if item.type in ("terminated", "leave", "returned"):
         if employee is None:
             raise Invalid("unknown employee", field=f"events.{index}.employee_id")
-        change = domain.terminate(state_of(domain.EmployeeState, employee), at=now)
+        transition = {
+            "terminated": domain.terminate, "leave": domain.leave, "returned": domain.returned
+        }[item.type]  # fmt: skip
+        change = transition(state_of(domain.EmployeeState, employee), at=now)
         if not change.events:
             return
         _apply(uow, employee, change, org=org)
-        await _withdraw_all(
-            uow=uow, org=org, employee_id=employee.id, reason=ev.WithdrawalReason.left_company
-        )
+        if item.type == "terminated":
+            await _withdraw_all(
+                uow=uow, org=org, employee_id=employee.id, reason=ev.WithdrawalReason.left_company
+            )
         return
     assert item.employee is not None
     current = None if employee is None else state_of(domain.EmployeeState, employee)

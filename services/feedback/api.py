@@ -8,17 +8,27 @@ from fastapi import APIRouter, Query, status
 
 from services.feedback import usecases
 from services.feedback.models import (
+    Case,
+    CaseActionIn,
+    CasePublic,
     FeedbackCreate,
     FeedbackPublic,
     HealthPublic,
     Relationship,
     SurveyAnswers,
     SurveyPublic,
+    TrainingPublic,
 )
 from shared.api import Page
 from shared.app import uow_dependency
 from shared.auth import Admin, AdminOrEmployee, Principal
-from shared.contracts.feedback import HealthReason, HealthState
+from shared.contracts.feedback import (
+    CaseOutcome,
+    CaseStatus,
+    HealthReason,
+    HealthSignal,
+    HealthState,
+)
 from shared.uow import UnitOfWork
 
 Uow = Annotated[UnitOfWork, uow_dependency("feedback")]
@@ -35,8 +45,9 @@ router = APIRouter(prefix="/v1")
 async def submit(data: FeedbackCreate, principal: AdminOrEmployee, uow: Uow) -> object:
     """Rate a completed session 1 to 5 (its mentor or mentee, once each).
 
-    When the relationship's last ratings average below the programme's threshold, the
-    relationship is reported at risk and matching re-pairs the mentee asynchronously.
+    Each side's last ratings are judged against its own threshold (the programme's engagement
+    policy); low ones weigh on the relationship's health, and an at-risk relationship opens a
+    corrective case.
     """
     return await usecases.submit(uow=uow, principal=principal, data=data)
 
@@ -72,7 +83,9 @@ def _health(rel: Relationship, principal: Principal) -> HealthPublic:
         score=rel.score if principal.is_admin else None,
         reasons=reasons,
         nudges=rel.nudges,
+        held=rel.held,
         last_activity_at=rel.last_activity_at,
+        paused=bool(rel.paused_for),
     )
 
 
@@ -91,10 +104,11 @@ async def list_health(
     page: Page,
     program_id: Annotated[str | None, Query(max_length=36)] = None,
     state: HealthState | None = None,
+    reason: Annotated[HealthSignal | None, Query(description="a signal behind the health")] = None,
 ) -> list[HealthPublic]:
     """Active relationships by health, the lowest score first (admins)."""
     found = await usecases.list_health(
-        uow=uow, org=principal.org, page=page, program_id=program_id, state=state
+        uow=uow, org=principal.org, page=page, program_id=program_id, state=state, reason=reason
     )
     return [_health(r, principal) for r in found]
 
@@ -124,3 +138,55 @@ async def answer_survey(
     return await usecases.answer_survey(
         uow=uow, principal=principal, survey_id=survey_id, data=data
     )
+
+
+def _case(case: Case) -> CasePublic:
+    closed = case.status == CaseStatus.closed
+    return CasePublic.model_validate(
+        {
+            **{name: getattr(case, name) for name in Case.model_fields},
+            "recovered": (case.outcome == CaseOutcome.recovered) if closed else None,
+        }
+    )
+
+
+@router.get("/cases", tags=["follow-up"], response_model=list[CasePublic])
+async def list_cases(
+    principal: Admin,
+    uow: Uow,
+    page: Page,
+    program_id: Annotated[str | None, Query(max_length=36)] = None,
+    status: CaseStatus | None = None,
+    match_id: Annotated[str | None, Query(max_length=36)] = None,
+) -> list[CasePublic]:
+    """Corrective cases, the oldest first (admins)."""
+    found = await usecases.list_cases(
+        uow=uow, org=principal.org, page=page, program_id=program_id, status=status,
+        match_id=match_id,
+    )  # fmt: skip
+    return [_case(c) for c in found]
+
+
+@router.get("/cases/{case_id}", tags=["follow-up"], response_model=CasePublic)
+async def get_case(case_id: str, principal: Admin, uow: Uow) -> CasePublic:
+    """A case: why it opened, the recommendation, its history and outcome (admins)."""
+    return _case(await usecases.get_case(uow=uow, org=principal.org, case_id=case_id))
+
+
+@router.post("/cases/{case_id}/actions", tags=["follow-up"], response_model=CasePublic)
+async def act_on_case(case_id: str, data: CaseActionIn, principal: Admin, uow: Uow) -> CasePublic:
+    """Act on a case (admins): `repair` (end the match, propose the mentee a new mentor),
+    `mediation` (a meeting of the pair with the programme manager), `training` (an item of
+    the programme's catalogue), `pause`, `resume`, `conclude`, `dismiss`. Each is an event;
+    the case keeps its history, and closes when the health recovers."""
+    case = await usecases.act_on_case(uow=uow, principal=principal, case_id=case_id, data=data)
+    return _case(case)
+
+
+@router.post(
+    "/cases/{case_id}/training/complete", tags=["follow-up"], response_model=TrainingPublic
+)
+async def complete_training(case_id: str, principal: AdminOrEmployee, uow: Uow) -> TrainingPublic:
+    """The assigned training is done (its assignee, or an admin)."""
+    case = await usecases.complete_training(uow=uow, principal=principal, case_id=case_id)
+    return TrainingPublic.model_validate(case, from_attributes=True)

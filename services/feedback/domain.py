@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
-from shared.contracts import feedback as ev
-from shared.contracts.enrollment import EngagementPolicy
-from shared.contracts.feedback import HealthReason, HealthState
+from shared.contracts.enrollment import AtRiskAction, EngagementPolicy
+from shared.contracts.feedback import (
+    CaseAction,
+    CaseCause,
+    CaseOutcome,
+    CaseStatus,
+    HealthReason,
+    HealthState,
+)
+from shared.contracts.matching import EndReason
 from shared.contracts.sessions import SessionStatus
-from shared.errors import Conflict, Forbidden
+from shared.errors import Conflict, Forbidden, Invalid
 
 
 def ensure_can_rate(
@@ -47,19 +54,6 @@ def assess(ratings_oldest_first: list[int], *, window: int, threshold: float) ->
     return Risk(average < threshold, round(average, 4), recent, threshold)
 
 
-def alarm(risk: Risk, *, match_id: str, program_id: str) -> ev.RelationshipAtRisk | None:
-    """The event that tells matching to correct the relationship, when it is at risk."""
-    if not risk.at_risk or risk.average is None:
-        return None
-    return ev.RelationshipAtRisk(
-        match_id=match_id,
-        program_id=program_id,
-        average_rating=risk.average,
-        ratings=risk.window,
-        threshold=risk.threshold,
-    )
-
-
 # --- relationship health ------------------------------------------------------------------
 #
 # Recomputed on every signal. Points lost, each signal's share of them the reason's weight:
@@ -69,12 +63,14 @@ def alarm(risk: Risk, *, match_id: str, program_id: str) -> ev.RelationshipAtRis
 #   an unconfirmed session: 10 each (at most 20); a no-show: 15 each (at most 30);
 #   the latest pulse answered by either side averaging 2 or less: 20; an unanswered survey:
 #   5 each (at most 10).
-# State: at_risk past at_risk_after or with both sides' ratings low; needs_attention past
+# State: at_risk past at_risk_after, with both sides' ratings low, or at a score of
+# AT_RISK_SCORE or less (several signals at once); needs_attention past
 # attention_after, with one side's ratings low, an unconfirmed session, a no-show, a low
 # pulse or two unanswered surveys;
 # too_early younger than one cadence with nothing against it; on_track otherwise.
 
 Side = Literal["mentor", "mentee"]
+AT_RISK_SCORE = 40
 
 
 @dataclass(frozen=True)
@@ -84,8 +80,6 @@ class HealthInputs:
     last_activity_at: datetime  # the last session held or planned, or the activation
     policy: EngagementPolicy
     ratings: dict[Side, list[int]]  # each side's ratings, oldest first
-    window: int
-    threshold: float
     unconfirmed: int = 0
     no_shows: int = 0
     low_pulse: bool = False
@@ -112,9 +106,10 @@ def health(inputs: HealthInputs) -> Health:
             lost.append(("inactivity", points, f"no session held or planned for {days:.1f} days"))
             break
     low_sides = []
+    thresholds = {"mentor": p.mentor_low_rating, "mentee": p.mentee_low_rating}
     for side in ("mentor", "mentee"):
         risk = assess(
-            inputs.ratings.get(side, []), window=inputs.window, threshold=inputs.threshold
+            inputs.ratings.get(side, []), window=p.min_ratings, threshold=thresholds[side]
         )
         if risk.at_risk:
             low_sides.append(side)
@@ -137,7 +132,8 @@ def health(inputs: HealthInputs) -> Health:
         HealthReason(signal=signal, share=round(points / total, 4), detail=detail)
         for signal, points, detail in lost
     ]
-    if idle >= p.at_risk_after or len(low_sides) == 2:
+    score = max(0, 100 - total)
+    if idle >= p.at_risk_after or len(low_sides) == 2 or score <= AT_RISK_SCORE:
         state = HealthState.at_risk
     elif (
         idle >= p.attention_after
@@ -152,7 +148,34 @@ def health(inputs: HealthInputs) -> Health:
         state = HealthState.too_early
     else:
         state = HealthState.on_track
-    return Health(state=state, score=max(0, 100 - total), reasons=reasons)
+    return Health(state=state, score=score, reasons=reasons)
+
+
+@dataclass(frozen=True)
+class SessionCounts:
+    held: int
+    unconfirmed: int  # since the last session held
+    no_shows: int  # since the last session held
+
+
+def session_counts(sessions: list[tuple[SessionStatus, datetime | None]]) -> SessionCounts:
+    """A relationship's sessions (status, scheduled at): held, and the unconfirmed and missed
+    ones planned after the last one held (meeting again clears what came before)."""
+    held = [at for status, at in sessions if status is SessionStatus.completed and at]
+    last_held = max(held, default=None)
+
+    def since(status: SessionStatus) -> int:
+        return sum(
+            1
+            for s, at in sessions
+            if s is status and (last_held is None or at is None or at > last_held)
+        )
+
+    return SessionCounts(
+        held=len(held),
+        unconfirmed=since(SessionStatus.unconfirmed),
+        no_shows=since(SessionStatus.no_show),
+    )
 
 
 def next_inactivity_check(inputs: HealthInputs) -> datetime | None:
@@ -186,3 +209,150 @@ def ensure_can_answer(*, status: str, respondent: str, caller: str | None, expir
         raise Forbidden("only the survey's respondent answers it")
     if status != "open" or expired:
         raise Conflict(f"this survey is {'expired' if expired else status}")
+
+
+# --- corrective cases ------------------------------------------------------------------------
+#
+# open --mediation|training|pause|resume--> monitoring --health at risk again--> open
+# open|monitoring --repair|conclude|dismiss--> closed (repaired, concluded, dismissed)
+# open|monitoring --health on track or too early--> closed (recovered)
+# open|monitoring --the match ended otherwise--> closed (ended)
+
+RECOVERED = (HealthState.on_track, HealthState.too_early)
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    action: CaseAction
+    why: str
+
+
+def recommend(
+    *, cause: CaseCause, signals: set[str], held: int, has_training: bool
+) -> Recommendation:
+    """The action the rules recommend for a case (the README's table, in this order)."""
+    if cause is CaseCause.incompatible:
+        return Recommendation(CaseAction.repair, "a party ended the match as incompatible")
+    low = {s.removeprefix("low_ratings_") for s in signals if s.startswith("low_ratings_")}
+    if low == {"mentor", "mentee"}:
+        return Recommendation(CaseAction.repair, "both sides rate their sessions low")
+    if low == {"mentee"} and has_training:
+        return Recommendation(
+            CaseAction.training, "the mentee rates the sessions low: training for the mentor"
+        )
+    if low or signals & {"low_pulse", "unanswered_survey", "no_show", "unconfirmed"}:
+        return Recommendation(
+            CaseAction.mediation,
+            "one side's ratings or the surveys show a problem: a meeting with the programme "
+            "manager",
+        )
+    if held == 0:
+        return Recommendation(
+            CaseAction.repair, "the pair never met despite the nudges: a new mentor"
+        )
+    return Recommendation(
+        CaseAction.conclude, f"the pair stopped meeting after {held} session(s) despite nudges"
+    )
+
+
+def end_reason(*, cause: CaseCause, signals: set[str]) -> EndReason:
+    """Why a match a case re-pairs or concludes ends (parties read `ended_by_programme` for
+    the reasons that would reveal the other side's answers)."""
+    if cause is CaseCause.incompatible:
+        return EndReason.incompatible
+    if any(s.startswith("low_ratings_") for s in signals) or "low_pulse" in signals:
+        return EndReason.low_satisfaction
+    if signals == {"inactivity"}:
+        return EndReason.disengaged
+    return EndReason.programme_decision
+
+
+@dataclass(frozen=True)
+class CaseState:
+    status: CaseStatus
+    outcome: CaseOutcome | None
+    paused: bool
+    training_item_id: str | None
+    training_completed_at: datetime | None
+
+    def __post_init__(self) -> None:  # a row read back holds plain strings
+        object.__setattr__(self, "status", CaseStatus(self.status))
+        if self.outcome is not None:
+            object.__setattr__(self, "outcome", CaseOutcome(self.outcome))
+
+
+# Actions on the relationship itself: it must still be running.
+NEEDS_ACTIVE = (CaseAction.mediation, CaseAction.training, CaseAction.pause, CaseAction.resume)
+
+CLOSING = {
+    CaseAction.repair: CaseOutcome.repaired,
+    CaseAction.conclude: CaseOutcome.concluded,
+    CaseAction.dismiss: CaseOutcome.dismissed,
+}
+
+
+def act(
+    c: CaseState, *, action: CaseAction, catalogue: set[str], training_item_id: str | None = None
+) -> CaseState:
+    """An action on a case (an admin's, or the policy's): the case's next state."""
+    if c.status is CaseStatus.closed:
+        raise Conflict(f"the case is closed ({c.outcome.value if c.outcome else 'closed'})")
+    if action in CLOSING:
+        return replace(c, status=CaseStatus.closed, outcome=CLOSING[action])
+    if action is CaseAction.pause:
+        if c.paused:
+            raise Conflict("the relationship is already paused by this case")
+        return replace(c, status=CaseStatus.monitoring, paused=True)
+    if action is CaseAction.resume:
+        if not c.paused:
+            raise Conflict("the relationship is not paused by this case")
+        return replace(c, status=CaseStatus.monitoring, paused=False)
+    if action is CaseAction.training:
+        if training_item_id not in catalogue:
+            known = sorted(catalogue) or "none: the programme has no training catalogue"
+            raise Invalid(
+                f"unknown training item {training_item_id!r}; the catalogue holds {known}",
+                field="training_item_id",
+            )
+        return replace(
+            c,
+            status=CaseStatus.monitoring,
+            training_item_id=training_item_id,
+            training_completed_at=None,
+        )
+    return replace(c, status=CaseStatus.monitoring)  # mediation
+
+
+def complete_training(c: CaseState, *, at: datetime) -> CaseState:
+    if c.training_item_id is None:
+        raise Conflict("no training is assigned in this case")
+    if c.training_completed_at is not None:
+        raise Conflict("the training is already completed")
+    return replace(c, training_completed_at=at)
+
+
+def health_moved(c: CaseState, state: HealthState) -> CaseState:
+    """The relationship's health changed: back on track closes the case (recovered); at risk
+    again reopens one being monitored."""
+    if c.status is CaseStatus.closed:
+        return c
+    if state in RECOVERED:
+        return replace(c, status=CaseStatus.closed, outcome=CaseOutcome.recovered)
+    if state is HealthState.at_risk and c.status is CaseStatus.monitoring and not c.paused:
+        return replace(c, status=CaseStatus.open)
+    return c
+
+
+def match_ended(c: CaseState) -> CaseState:
+    """The match ended by other means (a party, a departure): nothing left to correct."""
+    if c.status is CaseStatus.closed:
+        return c
+    return replace(c, status=CaseStatus.closed, outcome=CaseOutcome.ended)
+
+
+def policy_action(on_at_risk: AtRiskAction) -> CaseAction | None:
+    """The action a programme's policy takes without review after the grace period."""
+    return {
+        AtRiskAction.rematch: CaseAction.repair,
+        AtRiskAction.conclude: CaseAction.conclude,
+    }.get(on_at_risk)

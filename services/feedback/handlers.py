@@ -29,7 +29,17 @@ async def on_match_activated(uow: UnitOfWork, event: Event, data: EventData) -> 
 
 async def on_match_ended(uow: UnitOfWork, event: Event, data: EventData) -> None:
     assert isinstance(data, matching.MatchEnded)
-    await usecases.relationship_ended(uow=uow, match_id=data.match_id)
+    await usecases.relationship_ended(uow=uow, data=data)
+
+
+async def on_employee_on_leave(uow: UnitOfWork, event: Event, data: EventData) -> None:
+    assert isinstance(data, enrollment.EmployeeOnLeave)
+    await usecases.employee_on_leave(uow=uow, org=event.org, employee_id=data.employee_id)
+
+
+async def on_employee_returned(uow: UnitOfWork, event: Event, data: EventData) -> None:
+    assert isinstance(data, enrollment.EmployeeReturned)
+    await usecases.employee_returned(uow=uow, org=event.org, employee_id=data.employee_id)
 
 
 async def on_inactivity(uow: UnitOfWork, timer: Timer) -> None:
@@ -38,6 +48,8 @@ async def on_inactivity(uow: UnitOfWork, timer: Timer) -> None:
 
 HANDLERS = {
     enrollment.ProgramCreated.TYPE: on_program_created,
+    enrollment.EmployeeOnLeave.TYPE: on_employee_on_leave,
+    enrollment.EmployeeReturned.TYPE: on_employee_returned,
     matching.MatchActivated.TYPE: on_match_activated,
     matching.MatchEnded.TYPE: on_match_ended,
     sessions.SessionScheduled.TYPE: on_session_event,
@@ -56,7 +68,12 @@ async def on_survey_expiry(uow: UnitOfWork, timer: Timer) -> None:
     await usecases.survey_expired(uow=uow, survey_id=timer.payload["survey_id"])
 
 
+async def on_case_grace(uow: UnitOfWork, timer: Timer) -> None:
+    await usecases.grace_over(uow=uow, case_id=timer.payload["case_id"])
+
+
 TIMERS = {
+    usecases.CASE_GRACE: on_case_grace,
     usecases.INACTIVITY: on_inactivity,
     usecases.PULSE: on_pulse,
     usecases.SURVEY_EXPIRY: on_survey_expiry,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel
 from pydantic import Field as PydanticField
@@ -12,8 +12,16 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from shared.api import STRICT, Request, new_id, utcnow
-from shared.contracts.enrollment import EngagementPolicy
-from shared.contracts.feedback import HealthReason, HealthState, SurveyKind
+from shared.contracts.enrollment import EngagementPolicy, TrainingItem
+from shared.contracts.feedback import (
+    CaseAction,
+    CaseCause,
+    CaseOutcome,
+    CaseStatus,
+    HealthReason,
+    HealthState,
+    SurveyKind,
+)
 from shared.db import PydanticJSON
 from shared.messaging.tables import messaging_tables
 from shared.timers import timer_table
@@ -33,10 +41,11 @@ class ProgramView(Base, table=True):
     __tablename__ = "program"
     id: str = Field(primary_key=True, max_length=36)
     org: str = Field(index=True, max_length=100)
-    rematch_threshold: float
-    rating_window: int
     engagement: EngagementPolicy = Field(
         default_factory=EngagementPolicy, sa_type=PydanticJSON(EngagementPolicy)
+    )
+    training: list[TrainingItem] = Field(
+        default_factory=list, sa_type=PydanticJSON(list[TrainingItem])
     )
 
 
@@ -52,6 +61,8 @@ class Relationship(Base, table=True):
     active: bool = True
     activated_at: datetime
     last_activity_at: datetime  # the last session held or planned (or the activation)
+    # From its sessions: held, and unconfirmed or missed since the last one held.
+    held: int = 0
     unconfirmed: int = 0
     no_shows: int = 0
     nudges: int = 0
@@ -61,6 +72,133 @@ class Relationship(Base, table=True):
     state: HealthState = Field(default=HealthState.too_early, sa_type=String(20), index=True)
     score: int = 100
     reasons: list[dict] = Field(default_factory=list, sa_type=JSON)
+    signals: str = Field(default="", max_length=300)  # ",inactivity,no_show,": to filter on
+    # Why its clocks are stopped ("admin", "leave:<employee id>"), and since when.
+    paused_for: list[str] = Field(default_factory=list, sa_type=JSON)
+    paused_at: datetime | None = None
+
+
+class Case(Base, table=True):
+    """A corrective case: an at-risk (or incompatible) relationship, the recommended action,
+    what was done (its history) and how it ended."""
+
+    __tablename__ = "corrective_case"
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    org: str = Field(index=True, max_length=100)
+    match_id: str = Field(index=True, max_length=36)
+    program_id: str = Field(index=True, max_length=36)
+    mentor_employee_id: str = Field(max_length=100)
+    mentee_employee_id: str = Field(max_length=100)
+    cause: CaseCause = Field(sa_type=String(20))
+    status: CaseStatus = Field(default=CaseStatus.open, sa_type=String(20), index=True)
+    recommendation: CaseAction = Field(sa_type=String(20))
+    why: str = Field(max_length=500)
+    reasons: list[dict] = Field(default_factory=list, sa_type=JSON)  # the health at opening
+    score_at_open: int
+    opened_at: datetime
+    # training: the item assigned, to whom, and when it was completed
+    training_item_id: str | None = Field(default=None, max_length=100)
+    assignee_employee_id: str | None = Field(default=None, max_length=100)
+    training_completed_at: datetime | None = None
+    paused: bool = False  # this case paused the relationship
+    history: list[dict] = Field(default_factory=list, sa_type=JSON)
+    outcome: CaseOutcome | None = Field(default=None, sa_type=String(20))
+    score_at_close: int | None = None
+    closed_at: datetime | None = None
+
+
+class CaseEntry(BaseModel):
+    """One line of a case's history: an action, a health change, the close."""
+
+    at: datetime
+    what: str  # an action (repair, mediation...), "opened", "reopened", "closed"
+    by: str | None = None  # an admin's employee id, "policy" or None (the system)
+    note: str | None = None
+    details: dict[str, object] = {}
+
+
+class CasePublic(BaseModel):
+    id: str
+    match_id: str
+    program_id: str
+    mentor_employee_id: str
+    mentee_employee_id: str
+    cause: CaseCause
+    status: CaseStatus
+    recommendation: CaseAction
+    why: str
+    reasons: list[HealthReason]
+    score_at_open: int
+    opened_at: datetime
+    training_item_id: str | None
+    assignee_employee_id: str | None
+    training_completed_at: datetime | None
+    paused: bool
+    history: list[CaseEntry]
+    outcome: CaseOutcome | None
+    recovered: bool | None  # closed: did the relationship's health come back?
+    score_at_close: int | None
+    closed_at: datetime | None
+
+
+class TrainingPublic(BaseModel):
+    """What the assignee of a training sees of its case."""
+
+    id: str  # the case's
+    training_item_id: str | None
+    assignee_employee_id: str | None
+    training_completed_at: datetime | None
+
+
+Note = PydanticField(default=None, max_length=2000)
+
+
+class RepairIn(Request):
+    action: Literal[CaseAction.repair]
+    note: str | None = Note
+
+
+class ConcludeIn(Request):
+    action: Literal[CaseAction.conclude]
+    note: str | None = Note
+
+
+class DismissIn(Request):
+    action: Literal[CaseAction.dismiss]
+    note: str | None = Note
+
+
+class PauseIn(Request):
+    action: Literal[CaseAction.pause]
+    note: str | None = Note
+
+
+class ResumeIn(Request):
+    action: Literal[CaseAction.resume]
+    note: str | None = Note
+
+
+class MediationIn(Request):
+    """A meeting of the pair with the programme manager (the facilitator: you, unless named)."""
+
+    action: Literal[CaseAction.mediation]
+    scheduled_at: datetime
+    duration_minutes: int = PydanticField(default=45, ge=15, le=240)
+    facilitator_employee_id: str | None = PydanticField(default=None, min_length=1, max_length=100)
+    note: str | None = Note
+
+
+class TrainingIn(Request):
+    """Assign an item of the programme's training catalogue (to the mentor unless said)."""
+
+    action: Literal[CaseAction.training]
+    training_item_id: str = PydanticField(min_length=1, max_length=100)
+    assignee: Literal["mentor", "mentee"] = "mentor"
+    note: str | None = Note
+
+
+CaseActionData = RepairIn | ConcludeIn | DismissIn | PauseIn | ResumeIn | MediationIn | TrainingIn
+CaseActionIn = Annotated[CaseActionData, PydanticField(discriminator="action")]
 
 
 class Survey(Base, table=True):
@@ -121,7 +259,9 @@ class HealthPublic(BaseModel):
     score: int | None  # admins only
     reasons: list[HealthReason]  # admins see every signal; a party, none naming a side
     nudges: int
+    held: int  # sessions held
     last_activity_at: datetime
+    paused: bool
 
 
 class SessionView(Base, table=True):
@@ -135,6 +275,7 @@ class SessionView(Base, table=True):
     mentor_employee_id: str = Field(max_length=100)
     mentee_employee_id: str = Field(max_length=100)
     status: str = Field(max_length=20)
+    scheduled_at: datetime | None = None
 
 
 class FeedbackBase(Base):
@@ -172,13 +313,3 @@ class FeedbackPublic(FeedbackBase):
     program_id: str
     author_employee_id: str
     created_at: datetime
-
-
-class AtRiskFlag(Base, table=True):
-    """A relationship already reported at risk: it is reported once."""
-
-    __tablename__ = "at_risk"
-    match_id: str = Field(primary_key=True, max_length=36)
-    org: str = Field(max_length=100)
-    average_rating: float
-    created_at: datetime = Field(default_factory=utcnow)

@@ -3,31 +3,47 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import col, select
 
 from services.feedback import domain
 from services.feedback.models import (
-    AtRiskFlag,
+    Case,
+    CaseActionData,
+    CaseEntry,
+    ConcludeIn,
     Feedback,
     FeedbackCreate,
+    MediationIn,
     ProgramView,
     Relationship,
+    RepairIn,
     SessionView,
     Survey,
     SurveyAnswers,
+    TrainingIn,
 )
 from shared.access import get_visible, scoped
-from shared.api import PageParams, as_utc
+from shared.api import PageParams, as_utc, new_id
 from shared.auth import Principal
 from shared.contracts import feedback as ev
 from shared.contracts import matching as ev_matching
 from shared.contracts.enrollment import PROGRAM_DEFAULTS as RULES
-from shared.contracts.enrollment import EngagementPolicy
-from shared.contracts.feedback import HealthState, SurveyKind
+from shared.contracts.enrollment import EngagementPolicy, ProgramRules
+from shared.contracts.feedback import (
+    CaseAction,
+    CaseCause,
+    CaseStatus,
+    HealthReason,
+    HealthState,
+    SurveyKind,
+)
+from shared.contracts.matching import EndedBy, EndReason
 from shared.contracts.sessions import SessionStatus
 from shared.db import lock_key
-from shared.errors import Invalid
+from shared.domain import state_of, store
+from shared.errors import Conflict, Invalid, NotFound
 from shared.uow import UnitOfWork
 
 
@@ -60,36 +76,13 @@ async def submit(*, uow: UnitOfWork, principal: Principal, data: FeedbackCreate)
     uow.session.add(feedback)
     uow.emit(ev.FeedbackSubmitted.model_validate(feedback, from_attributes=True), org=principal.org)
     await uow.session.flush()
-    await _watch_relationship(
-        uow=uow, org=principal.org, match_id=session.match_id, program_id=session.program_id
-    )
+    # Two ratings of one relationship arriving together must see each other.
+    await lock_key(uow.session, f"relationship:{session.match_id}")
     rel = await uow.session.get(Relationship, session.match_id)
     if rel is not None and rel.active:
         await _recompute(uow, rel)
     await uow.commit()
     return feedback
-
-
-async def _watch_relationship(*, uow: UnitOfWork, org: str, match_id: str, program_id: str) -> None:
-    # Two ratings of one relationship arriving together must see each other.
-    await lock_key(uow.session, f"relationship:{match_id}")
-    if await uow.session.get(AtRiskFlag, match_id) is not None:
-        return
-    # Not heard of the programme yet (events cross services asynchronously): its defaults.
-    rules = await uow.session.get(ProgramView, program_id) or RULES
-    rows = await uow.session.exec(
-        select(Feedback.rating)
-        .where(Feedback.match_id == match_id)
-        .order_by(col(Feedback.created_at), col(Feedback.id))
-    )
-    risk = domain.assess(
-        list(rows.all()), window=rules.rating_window, threshold=rules.rematch_threshold
-    )
-    alarm = domain.alarm(risk, match_id=match_id, program_id=program_id)
-    if alarm is None:
-        return
-    uow.session.add(AtRiskFlag(match_id=match_id, org=org, average_rating=alarm.average_rating))
-    uow.emit(alarm, org=org)
 
 
 async def get(*, uow: UnitOfWork, principal: Principal, feedback_id: str) -> Feedback:
@@ -153,28 +146,47 @@ async def relationship_started(
     await _recompute(uow, rel)
 
 
-async def relationship_ended(*, uow: UnitOfWork, match_id: str) -> None:
-    rel = await uow.session.get(Relationship, match_id)
-    if rel is not None and rel.active:
-        rel.active = False
-        uow.session.add(rel)
-        uow.cancel_timer(_inactivity_timer(match_id))
-        uow.cancel_timer(f"pulse:{match_id}")
-        await _send_surveys(uow, rel, SurveyKind.closing)
+async def relationship_ended(*, uow: UnitOfWork, data: ev_matching.MatchEnded) -> None:
+    """The match ended: follow-up stops (a closing survey to each side), its open case closes;
+    a party ending it as incompatible opens a case (their mentee's re-pairing)."""
+    rel = await uow.session.get(Relationship, data.match_id, with_for_update=True)
+    if rel is None or not rel.active:
+        return
+    rel.active = False
+    rel.paused_for, rel.paused_at = [], None
+    uow.session.add(rel)
+    uow.cancel_timer(_inactivity_timer(data.match_id))
+    uow.cancel_timer(f"pulse:{data.match_id}")
+    await _send_surveys(uow, rel, SurveyKind.closing)
+    case = await _open_case_of(uow, rel.match_id)
+    if case is not None:
+        _move_case(uow, case, rel, domain.match_ended(state_of(domain.CaseState, case)))
+    if data.reason is EndReason.incompatible and data.by is EndedBy.party:
+        await _open_case(uow, rel, cause=CaseCause.incompatible)
 
 
 async def session_signal(*, uow: UnitOfWork, match_id: str, status: SessionStatus) -> None:
     """A session of the relationship was planned, held, left unconfirmed or missed."""
-    rel = await uow.session.get(Relationship, match_id)
+    rel = await uow.session.get(Relationship, match_id, with_for_update=True)
     if rel is None or not rel.active:
         return
     if status in (SessionStatus.scheduled, SessionStatus.completed):
-        rel.last_activity_at = uow.now()
-    elif status is SessionStatus.unconfirmed:
-        rel.unconfirmed += 1
-    elif status is SessionStatus.no_show:
-        rel.no_shows += 1
+        rel.last_activity_at = max(as_utc(rel.last_activity_at), uow.now())
     await _recompute(uow, rel)
+
+
+async def _count_sessions(uow: UnitOfWork, rel: Relationship) -> None:
+    """Sessions held, and those unconfirmed or missed since the last one held (the pair met
+    again after them), from the sessions' latest states: right whatever order the events of
+    different sessions arrived in."""
+    rows = await uow.session.exec(
+        select(SessionView.status, SessionView.scheduled_at).where(
+            SessionView.match_id == rel.match_id
+        )
+    )
+    sessions = [(SessionStatus(status), _aware(at)) for status, at in rows.all()]
+    counts = domain.session_counts(sessions)
+    rel.held, rel.unconfirmed, rel.no_shows = counts.held, counts.unconfirmed, counts.no_shows
 
 
 async def inactivity_check(*, uow: UnitOfWork, match_id: str) -> None:
@@ -184,9 +196,7 @@ async def inactivity_check(*, uow: UnitOfWork, match_id: str) -> None:
         await _recompute(uow, rel, nudge=True)
 
 
-async def _recompute(uow: UnitOfWork, rel: Relationship, *, nudge: bool = False) -> None:
-    rules = await uow.session.get(ProgramView, rel.program_id) or RULES
-    policy = rules.engagement
+async def _ratings(uow: UnitOfWork, rel: Relationship) -> dict[domain.Side, list[int]]:
     rows = await uow.session.exec(
         select(Feedback.author_employee_id, Feedback.rating)
         .where(Feedback.match_id == rel.match_id)
@@ -195,20 +205,39 @@ async def _recompute(uow: UnitOfWork, rel: Relationship, *, nudge: bool = False)
     ratings: dict[domain.Side, list[int]] = {"mentor": [], "mentee": []}
     for author, rating in rows.all():
         ratings["mentor" if author == rel.mentor_employee_id else "mentee"].append(rating)
-    inputs = domain.HealthInputs(
-        now=uow.now(),
+    return ratings
+
+
+def _inputs(
+    rel: Relationship, *, now: datetime, policy: EngagementPolicy, ratings: dict
+) -> domain.HealthInputs:
+    """A relationship's health inputs; a paused one is judged as of its pause (its clocks
+    stopped)."""
+    return domain.HealthInputs(
+        now=_aware(rel.paused_at) or now,
         activated_at=as_utc(rel.activated_at),
         last_activity_at=as_utc(rel.last_activity_at),
         policy=policy,
         ratings=ratings,
-        window=rules.rating_window,
-        threshold=rules.rematch_threshold,
         unconfirmed=rel.unconfirmed,
         no_shows=rel.no_shows,
         low_pulse=rel.low_pulse,
         unanswered=rel.unanswered,
     )
-    if nudge and domain.nudge_due_now(inputs, last_nudge_at=_aware(rel.last_nudge_at)):
+
+
+async def _recompute(uow: UnitOfWork, rel: Relationship, *, nudge: bool = False) -> None:
+    """The relationship's health from every signal; its change is an event, may open (or
+    close) its corrective case, and the next inactivity deadline is armed."""
+    rules = await _rules(uow, rel.program_id)
+    await _count_sessions(uow, rel)
+    inputs = _inputs(rel, now=uow.now(), policy=rules.engagement, ratings=await _ratings(uow, rel))
+    paused = bool(rel.paused_for)
+    if (
+        nudge
+        and not paused
+        and domain.nudge_due_now(inputs, last_nudge_at=_aware(rel.last_nudge_at))
+    ):
         rel.nudges += 1
         rel.last_nudge_at = inputs.now
         uow.emit(
@@ -222,6 +251,21 @@ async def _recompute(uow: UnitOfWork, rel: Relationship, *, nudge: bool = False)
             org=rel.org,
         )
     h = domain.health(inputs)
+    changed = _store_health(uow, rel, h)
+    key = _inactivity_timer(rel.match_id)
+    check = None if paused else domain.next_inactivity_check(inputs)
+    if check is None:
+        uow.cancel_timer(key)
+    else:
+        uow.schedule(
+            key, kind=INACTIVITY, due_at=check, org=rel.org, payload={"match_id": rel.match_id}
+        )
+    if changed:
+        await _follow_case(uow, rel, h.state)
+
+
+def _store_health(uow: UnitOfWork, rel: Relationship, h: domain.Health) -> bool:
+    """Keep the new health on the row; a state change is an event. True if it changed."""
     previous = HealthState(rel.state) if rel.state else None
     if h.state is not previous:
         uow.emit(
@@ -237,15 +281,9 @@ async def _recompute(uow: UnitOfWork, rel: Relationship, *, nudge: bool = False)
         )
     rel.state, rel.score = h.state, h.score
     rel.reasons = [r.model_dump() for r in h.reasons]
+    rel.signals = "".join(f",{r.signal}" for r in h.reasons) + ("," if h.reasons else "")
     uow.session.add(rel)
-    check = domain.next_inactivity_check(inputs)
-    key = _inactivity_timer(rel.match_id)
-    if check is None:
-        uow.cancel_timer(key)
-    else:
-        uow.schedule(
-            key, kind=INACTIVITY, due_at=check, org=rel.org, payload={"match_id": rel.match_id}
-        )
+    return h.state is not previous
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -270,12 +308,15 @@ async def list_health(
     page: PageParams,
     program_id: str | None,
     state: HealthState | None,
+    reason: str | None = None,
 ) -> list[Relationship]:
     q = select(Relationship).where(Relationship.org == org, Relationship.active)
     if program_id:
         q = q.where(Relationship.program_id == program_id)
     if state:
         q = q.where(Relationship.state == state)
+    if reason:
+        q = q.where(col(Relationship.signals).contains(f",{reason},"))
     q = q.order_by(col(Relationship.score), col(Relationship.match_id))
     return list((await uow.session.exec(q.offset(page.offset).limit(page.limit))).all())
 
@@ -283,8 +324,14 @@ async def list_health(
 # --- pulse and closing surveys ----------------------------------------------------------------
 
 
+async def _rules(uow: UnitOfWork, program_id: str) -> ProgramView | ProgramRules:
+    """The programme's rules, or (not heard of it yet: events cross services asynchronously)
+    the defaults."""
+    return await uow.session.get(ProgramView, program_id) or RULES
+
+
 async def _policy(uow: UnitOfWork, program_id: str) -> EngagementPolicy:
-    return (await uow.session.get(ProgramView, program_id) or RULES).engagement
+    return (await _rules(uow, program_id)).engagement
 
 
 def _arm_pulse(uow: UnitOfWork, rel: Relationship, *, at: datetime) -> None:
@@ -386,6 +433,8 @@ async def answer_survey(
     rel = await uow.session.get(Relationship, survey.match_id)
     if rel is not None and rel.active and survey.kind == SurveyKind.pulse:
         rel.low_pulse = mean <= domain.LOW_PULSE
+        if not rel.low_pulse:  # answering again: the surveys left unanswered before stop counting
+            rel.unanswered = 0
         await _recompute(uow, rel)
     await uow.commit()
     return survey
@@ -413,3 +462,316 @@ async def list_surveys(
         q = q.where(Survey.match_id == match_id)
     q = q.order_by(col(Survey.sent_at), col(Survey.id)).offset(page.offset).limit(page.limit)
     return list((await uow.session.exec(q)).all())
+
+
+# --- pauses: an admin's (a case action), a party's leave of absence ---------------------------
+
+
+async def _pause(uow: UnitOfWork, rel: Relationship, cause: str) -> None:
+    """Stop the relationship's clocks (inactivity, nudges, pulses) for this cause."""
+    if cause in rel.paused_for:
+        return
+    if not rel.paused_for:
+        rel.paused_at = uow.now()
+        uow.cancel_timer(_inactivity_timer(rel.match_id))
+        uow.cancel_timer(f"pulse:{rel.match_id}")
+        uow.emit(
+            ev.RelationshipPaused(match_id=rel.match_id, program_id=rel.program_id, cause=cause),
+            org=rel.org,
+        )
+    rel.paused_for = [*rel.paused_for, cause]
+    uow.session.add(rel)
+
+
+async def _resume(uow: UnitOfWork, rel: Relationship, cause: str) -> None:
+    """Drop one cause of a pause; with none left the clocks restart where they stopped (the
+    pause does not count as idle time) and the pulses start over."""
+    if cause not in rel.paused_for:
+        return
+    rel.paused_for = [c for c in rel.paused_for if c != cause]
+    if not rel.paused_for:
+        now, paused_at = uow.now(), _aware(rel.paused_at) or uow.now()
+        rel.last_activity_at = as_utc(rel.last_activity_at) + (now - paused_at)
+        rel.paused_at = None
+        _arm_pulse(uow, rel, at=now + (await _policy(uow, rel.program_id)).first_pulse)
+        uow.emit(
+            ev.RelationshipResumed(match_id=rel.match_id, program_id=rel.program_id),
+            org=rel.org,
+        )
+        await _recompute(uow, rel)
+    uow.session.add(rel)
+
+
+async def _relationships_of(uow: UnitOfWork, org: str, employee_id: str) -> list[Relationship]:
+    rows = await uow.session.exec(
+        select(Relationship)
+        .where(
+            Relationship.org == org,
+            Relationship.active,
+            (Relationship.mentor_employee_id == employee_id)
+            | (Relationship.mentee_employee_id == employee_id),
+        )
+        .with_for_update()
+    )
+    return list(rows.all())
+
+
+async def employee_on_leave(*, uow: UnitOfWork, org: str, employee_id: str) -> None:
+    """HRIS leave of absence: their relationships pause instead of ending."""
+    for rel in await _relationships_of(uow, org, employee_id):
+        await _pause(uow, rel, f"leave:{employee_id}")
+
+
+async def employee_returned(*, uow: UnitOfWork, org: str, employee_id: str) -> None:
+    for rel in await _relationships_of(uow, org, employee_id):
+        await _resume(uow, rel, f"leave:{employee_id}")
+
+
+# --- corrective cases ------------------------------------------------------------------------
+
+CASE_GRACE = "case.grace"  # the timer kind: the policy's action after the grace period
+
+
+def _signals(reasons: list[dict]) -> set[str]:
+    return {r["signal"] for r in reasons}
+
+
+def _entry(
+    uow: UnitOfWork, what: str, *, by: str | None = None, note: str | None = None, **details: Any
+) -> dict:
+    return CaseEntry(at=uow.now(), what=what, by=by, note=note, details=details).model_dump(
+        mode="json"
+    )
+
+
+async def _open_case_of(uow: UnitOfWork, match_id: str) -> Case | None:
+    rows = await uow.session.exec(
+        select(Case)
+        .where(Case.match_id == match_id, Case.status != CaseStatus.closed)
+        .with_for_update()
+    )
+    return rows.first()
+
+
+async def _open_case(uow: UnitOfWork, rel: Relationship, *, cause: CaseCause) -> None:
+    """A case for this relationship, with the rules' recommendation; under a `rematch` or
+    `conclude` policy its action is armed for the end of the grace period."""
+    rules = await _rules(uow, rel.program_id)
+    rec = domain.recommend(
+        cause=cause,
+        signals=_signals(rel.reasons),
+        held=rel.held,
+        has_training=bool(rules.training),
+    )
+    now = uow.now()
+    case = Case(
+        org=rel.org,
+        match_id=rel.match_id,
+        program_id=rel.program_id,
+        mentor_employee_id=rel.mentor_employee_id,
+        mentee_employee_id=rel.mentee_employee_id,
+        cause=cause,
+        recommendation=rec.action,
+        why=rec.why,
+        reasons=rel.reasons,
+        score_at_open=rel.score,
+        opened_at=now,
+        history=[_entry(uow, "opened", recommendation=rec.action.value, why=rec.why)],
+    )
+    uow.session.add(case)
+    uow.emit(
+        ev.CaseOpened(
+            case_id=case.id,
+            match_id=rel.match_id,
+            program_id=rel.program_id,
+            cause=cause,
+            recommendation=rec.action,
+            why=rec.why,
+            reasons=[HealthReason.model_validate(r) for r in rel.reasons],
+        ),
+        org=rel.org,
+    )
+    _arm_grace(uow, case, rules.engagement)
+
+
+def _arm_grace(uow: UnitOfWork, case: Case, policy: EngagementPolicy) -> None:
+    if domain.policy_action(policy.on_at_risk) is not None:
+        uow.schedule(
+            f"case-grace:{case.id}", kind=CASE_GRACE, due_at=uow.now() + policy.grace,
+            org=case.org, payload={"case_id": case.id},
+        )  # fmt: skip
+
+
+async def _follow_case(uow: UnitOfWork, rel: Relationship, state: HealthState) -> None:
+    """The health changed: it may close (recovered) or reopen the open case, or open one."""
+    case = await _open_case_of(uow, rel.match_id)
+    if case is None:
+        if state is HealthState.at_risk:
+            await _open_case(uow, rel, cause=CaseCause.at_risk)
+        return
+    before = state_of(domain.CaseState, case)
+    after = domain.health_moved(before, state)
+    if after.status is CaseStatus.open and before.status is not CaseStatus.open:
+        case.history = [*case.history, _entry(uow, "reopened", health=state.value)]
+        _arm_grace(uow, case, (await _rules(uow, rel.program_id)).engagement)
+    _move_case(uow, case, rel, after)
+
+
+def _move_case(uow: UnitOfWork, case: Case, rel: Relationship, new: domain.CaseState) -> None:
+    """Store a case's next state; closing it is an event with the relationship's score."""
+    closing = new.status is CaseStatus.closed and case.status != CaseStatus.closed
+    store(case, new)
+    if new.status is not CaseStatus.open:
+        uow.cancel_timer(f"case-grace:{case.id}")
+    if closing:
+        assert new.outcome is not None
+        case.closed_at, case.score_at_close = uow.now(), rel.score
+        case.history = [*case.history, _entry(uow, "closed", outcome=new.outcome.value)]
+        uow.emit(
+            ev.CaseClosed(
+                case_id=case.id, match_id=case.match_id, program_id=case.program_id,
+                outcome=new.outcome, score=rel.score,
+            ),
+            org=case.org,
+        )  # fmt: skip
+    uow.session.add(case)
+
+
+async def act_on_case(
+    *, uow: UnitOfWork, principal: Principal, case_id: str, data: CaseActionData
+) -> Case:
+    """An admin's action on a case (see CaseActionIn)."""
+    case = await _case(uow, principal.org, case_id)
+    await _take(uow, case, data, by=principal.employee_id or "admin", admin=principal)
+    await uow.commit()
+    return case
+
+
+async def grace_over(*, uow: UnitOfWork, case_id: str) -> None:
+    """The grace period of a case ended (a timer): still open (nobody acted, the health did
+    not recover), the programme's policy takes its action."""
+    case = await uow.session.get(Case, case_id, with_for_update=True)
+    if case is None or case.status != CaseStatus.open:
+        return
+    policy = await _policy(uow, case.program_id)
+    action = domain.policy_action(policy.on_at_risk)
+    if action is None:  # the policy changed to review meanwhile
+        return
+    data = RepairIn(action=action) if action is CaseAction.repair else ConcludeIn(action=action)
+    await _take(uow, case, data, by="policy", admin=None)
+
+
+async def _take(
+    uow: UnitOfWork, case: Case, data: CaseActionData, *, by: str, admin: Principal | None
+) -> None:
+    rel = await uow.session.get(Relationship, case.match_id, with_for_update=True)
+    assert rel is not None  # a case is opened for a relationship
+    action = data.action
+    if action in domain.NEEDS_ACTIVE and not rel.active:
+        raise Conflict(f"the relationship has ended: {action.value} is not possible")
+    rules = await _rules(uow, case.program_id)
+    new = domain.act(
+        state_of(domain.CaseState, case),
+        action=action,
+        catalogue={t.id for t in rules.training},
+        training_item_id=getattr(data, "training_item_id", None),
+    )
+    extra: dict[str, Any] = {}
+    if isinstance(data, MediationIn):
+        facilitator = data.facilitator_employee_id or (admin.employee_id if admin else None)
+        if facilitator is None:
+            raise Invalid(
+                "name the facilitator (the programme manager)", field="facilitator_employee_id"
+            )
+        if as_utc(data.scheduled_at) <= uow.now():
+            raise Invalid("a mediation is planned in the future", field="scheduled_at")
+        extra = {
+            "facilitator_employee_id": facilitator,
+            "scheduled_at": as_utc(data.scheduled_at),
+            "duration_minutes": data.duration_minutes,
+        }
+    elif isinstance(data, TrainingIn):
+        assignee = rel.mentor_employee_id if data.assignee == "mentor" else rel.mentee_employee_id
+        case.assignee_employee_id = assignee
+        extra = {"training_item_id": data.training_item_id, "assignee_employee_id": assignee}
+    elif action in (CaseAction.repair, CaseAction.conclude):
+        extra = {"end_reason": domain.end_reason(cause=case.cause, signals=_signals(case.reasons))}
+    if action is CaseAction.pause:
+        await _pause(uow, rel, "admin")
+    elif action is CaseAction.resume:
+        await _resume(uow, rel, "admin")
+    taken = ev.CaseActionTaken(
+        action_id=new_id(),
+        case_id=case.id,
+        match_id=case.match_id,
+        program_id=case.program_id,
+        action=action,
+        by=by,
+        note=data.note,
+        mentor_employee_id=case.mentor_employee_id,
+        mentee_employee_id=case.mentee_employee_id,
+        **extra,
+    )
+    uow.emit(taken, org=case.org)
+    details = taken.model_dump(mode="json", include=set(extra))
+    case.history = [*case.history, _entry(uow, action.value, by=by, note=data.note, **details)]
+    _move_case(uow, case, rel, new)
+
+
+async def _case(uow: UnitOfWork, org: str, case_id: str) -> Case:
+    case = await uow.session.get(Case, case_id, with_for_update=True)
+    if case is None or case.org != org:
+        raise NotFound("case not found")
+    return case
+
+
+async def get_case(*, uow: UnitOfWork, org: str, case_id: str) -> Case:
+    return await _case(uow, org, case_id)
+
+
+async def list_cases(
+    *,
+    uow: UnitOfWork,
+    org: str,
+    page: PageParams,
+    program_id: str | None,
+    status: CaseStatus | None,
+    match_id: str | None,
+) -> list[Case]:
+    q = select(Case).where(Case.org == org)
+    if program_id:
+        q = q.where(Case.program_id == program_id)
+    if status:
+        q = q.where(Case.status == status)
+    if match_id:
+        q = q.where(Case.match_id == match_id)
+    q = q.order_by(col(Case.opened_at), col(Case.id))
+    return list((await uow.session.exec(q.offset(page.offset).limit(page.limit))).all())
+
+
+async def complete_training(*, uow: UnitOfWork, principal: Principal, case_id: str) -> Case:
+    """The assignee (or an admin) says the training assigned by a case is done."""
+    case = await uow.session.get(Case, case_id, with_for_update=True)
+    if (
+        case is None
+        or case.org != principal.org
+        or not (principal.is_admin or principal.employee_id == case.assignee_employee_id)
+    ):
+        raise NotFound("case not found")
+    store(case, domain.complete_training(state_of(domain.CaseState, case), at=uow.now()))
+    assert case.training_item_id is not None and case.assignee_employee_id is not None
+    case.history = [
+        *case.history,
+        _entry(uow, "training_completed", by=principal.employee_id or "admin"),
+    ]
+    uow.session.add(case)
+    uow.emit(
+        ev.TrainingCompleted(
+            case_id=case.id, match_id=case.match_id, program_id=case.program_id,
+            training_item_id=case.training_item_id,
+            assignee_employee_id=case.assignee_employee_id,
+        ),
+        org=case.org,
+    )  # fmt: skip
+    await uow.commit()
+    return case

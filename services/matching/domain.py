@@ -403,12 +403,24 @@ def decline(
 
 
 def end(
-    m: MatchState, *, reason: ev.EndReason, note: str | None = None, at: datetime
+    m: MatchState,
+    *,
+    reason: ev.EndReason,
+    note: str | None = None,
+    at: datetime,
+    by: ev.EndedBy = ev.EndedBy.system,
 ) -> Transition[MatchState]:
     if m.status not in OPEN:
         raise Conflict(f"cannot end a match that is {m.status.value}")
     new = replace(m, status=MatchStatus.ended, end_reason=reason, end_note=note, ended_at=at)
-    return Transition(new, [ev.MatchEnded(**_facts(new), reason=reason, note=note)])
+    return Transition(new, [ev.MatchEnded(**_facts(new), reason=reason, note=note, by=by)])
+
+
+def ended_by(m: MatchState, actor: Actor) -> ev.EndedBy:
+    """A party ending their own match, or an admin ending someone else's."""
+    if actor.employee_id in (m.mentor_employee_id, m.mentee_employee_id):
+        return ev.EndedBy.party
+    return ev.EndedBy.admin
 
 
 ENDED_BY_PROGRAMME = "ended_by_programme"
@@ -416,9 +428,10 @@ ENDED_BY_PROGRAMME = "ended_by_programme"
 
 def end_reason_for_party(reason: str | None) -> str | None:
     """What a party of a match is told of why it ended: an end the programme decided from
-    the ratings (`low_satisfaction`) would reveal the other side's ratings, so the parties
-    read `ended_by_programme`; admins see the reason itself."""
-    return ENDED_BY_PROGRAMME if reason == ev.EndReason.low_satisfaction else reason
+    the ratings or surveys (`low_satisfaction`, `programme_decision`) would reveal the other
+    side's answers, so the parties read `ended_by_programme`; admins see the reason itself."""
+    hidden = (ev.EndReason.low_satisfaction, ev.EndReason.programme_decision)
+    return ENDED_BY_PROGRAMME if reason in hidden else reason
 
 
 def mentor_loads(matches: Iterable[MatchState]) -> dict[str, int]:

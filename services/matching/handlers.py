@@ -9,6 +9,7 @@ from services.matching.domain import OPEN
 from services.matching.models import Match, ParticipantView, ProgramView
 from shared.contracts import enrollment, feedback
 from shared.contracts.enrollment import ParticipantRole
+from shared.contracts.feedback import CaseAction
 from shared.contracts.matching import EndReason
 from shared.events import Event, EventData
 from shared.timers import Timer
@@ -64,11 +65,14 @@ async def on_participant_withdrawn(uow: UnitOfWork, event: Event, data: EventDat
             usecases.room_may_have_appeared(uow=uow, org=event.org, program_id=data.program_id)
 
 
-async def on_relationship_at_risk(uow: UnitOfWork, event: Event, data: EventData) -> None:
-    assert isinstance(data, feedback.RelationshipAtRisk)
-    await usecases.end_and_rematch(
-        uow=uow, match_ids=[data.match_id], reason=EndReason.low_satisfaction
-    )
+async def on_case_action(uow: UnitOfWork, event: Event, data: EventData) -> None:
+    """A corrective case re-pairs or concludes a relationship (its other actions are not
+    matching's)."""
+    assert isinstance(data, feedback.CaseActionTaken)
+    if data.action is CaseAction.repair:
+        await usecases.repair(uow=uow, match_id=data.match_id, reason=data.end_reason)
+    elif data.action is CaseAction.conclude:
+        await usecases.conclude(uow=uow, match_id=data.match_id, reason=data.end_reason)
 
 
 HANDLERS = {
@@ -76,7 +80,7 @@ HANDLERS = {
     enrollment.ParticipantEnrolled.TYPE: on_participant_profile,
     enrollment.ParticipantUpdated.TYPE: on_participant_updated,
     enrollment.ParticipantWithdrawn.TYPE: on_participant_withdrawn,
-    feedback.RelationshipAtRisk.TYPE: on_relationship_at_risk,
+    feedback.CaseActionTaken.TYPE: on_case_action,
 }
 
 

@@ -304,8 +304,11 @@ async def end(
 ) -> Match:
     match = await get_match(uow=uow, principal=principal, match_id=match_id, for_update=True)
     state = _state(match)
-    domain.ensure_party_or_admin(state, _actor(principal))
-    _apply(uow, match, domain.end(state, reason=reason, note=note, at=utcnow()))
+    actor = _actor(principal)
+    domain.ensure_party_or_admin(state, actor)
+    by = domain.ended_by(state, actor)
+    _apply(uow, match, domain.end(state, reason=reason, note=note, at=utcnow(), by=by))
+    room_may_have_appeared(uow=uow, org=match.org, program_id=match.program_id)
     await uow.commit()
     return match
 
@@ -467,6 +470,36 @@ async def end_and_rematch(
         replacements = await _rematch(uow=uow, ended=ended)
         span.set_attribute("binome.replacement_ids", [m.id for m in replacements])
         return replacements
+
+
+async def repair(*, uow: UnitOfWork, match_id: str, reason: EndReason | None) -> list[Match]:
+    """A corrective case re-pairs: the match ends (if still open) and its mentee is proposed a
+    new mentor, or waits for one. A match a party already ended (as incompatible) is re-paired
+    the same way, unless its mentee has an open match or waits already."""
+    match = await uow.session.get(Match, match_id, with_for_update=True)
+    if match is None:
+        return []
+    if _state(match).status in domain.OPEN:
+        return await end_and_rematch(
+            uow=uow, match_ids=[match_id], reason=reason or EndReason.programme_decision
+        )
+    mentee = match.mentee_participant_id
+    matches = await _program_matches(uow, match.program_id)
+    if any(m.mentee_participant_id == mentee and m.status in domain.OPEN for m in matches):
+        return []
+    if await uow.session.get(Waiting, mentee) is not None:
+        return []
+    return await _rematch(uow=uow, ended=[match])
+
+
+async def conclude(*, uow: UnitOfWork, match_id: str, reason: EndReason | None) -> None:
+    """A corrective case concludes the relationship: the match ends; its mentor's slot may be
+    what a waiting mentee needs."""
+    match = await uow.session.get(Match, match_id, with_for_update=True)
+    if match is None or _state(match).status not in domain.OPEN:
+        return
+    close_match(uow=uow, match=match, reason=reason or EndReason.programme_decision)
+    room_may_have_appeared(uow=uow, org=match.org, program_id=match.program_id)
 
 
 async def separate_reporting_lines(*, uow: UnitOfWork, participant_id: str) -> list[Match]:

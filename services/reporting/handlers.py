@@ -4,7 +4,7 @@ takes the view's columns the event carries, by name)."""
 from __future__ import annotations
 
 from services.reporting.models import (
-    AtRiskView,
+    CaseView,
     MatchView,
     ParticipantView,
     ProgramView,
@@ -51,9 +51,9 @@ async def on_feedback(uow: UnitOfWork, event: Event, d: EventData) -> None:
     uow.project(RatingView, d)
 
 
-async def on_at_risk(uow: UnitOfWork, event: Event, d: EventData) -> None:
-    assert isinstance(d, feedback.RelationshipAtRisk)
-    uow.project(AtRiskView, d)
+async def on_case(uow: UnitOfWork, event: Event, d: EventData) -> None:
+    assert isinstance(d, feedback.CaseOpened | feedback.CaseClosed)
+    uow.project(CaseView, d)
 
 
 HANDLERS = {
@@ -70,5 +70,6 @@ HANDLERS = {
     sessions.SessionUnconfirmed.TYPE: on_session,
     sessions.SessionNoShow.TYPE: on_session,
     feedback.FeedbackSubmitted.TYPE: on_feedback,
-    feedback.RelationshipAtRisk.TYPE: on_at_risk,
+    feedback.CaseOpened.TYPE: on_case,
+    feedback.CaseClosed.TYPE: on_case,
 }

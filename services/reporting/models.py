@@ -58,10 +58,15 @@ class RatingView(Base, table=True):
     rating: int
 
 
-class AtRiskView(Base, table=True):
-    __tablename__ = "at_risk"
-    match_id: str = Field(primary_key=True, max_length=36)
+class CaseView(Base, table=True):
+    """Corrective cases, from feedback's events (opened, then closed with an outcome)."""
+
+    __tablename__ = "corrective_case"
+    case_id: str = Field(primary_key=True, max_length=36)
+    match_id: str = Field(max_length=36)
     program_id: str = Field(index=True, max_length=36)
+    cause: str | None = Field(default=None, max_length=20)
+    outcome: str | None = Field(default=None, max_length=20)
 
 
 class ProgramReport(BaseModel):
@@ -72,7 +77,9 @@ class ProgramReport(BaseModel):
     matches_by_status: dict[str, int]
     matches_ended_by_reason: dict[str, int]
     rematches: int
-    relationships_at_risk: int
+    relationships_at_risk: int  # relationships that opened a corrective case at risk
+    cases_open: int
+    cases_by_outcome: dict[str, int]
     sessions_by_status: dict[str, int]
     sessions_completed: int
     ratings: int

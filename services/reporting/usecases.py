@@ -6,7 +6,7 @@ from sqlmodel import select
 
 from services.reporting import domain
 from services.reporting.models import (
-    AtRiskView,
+    CaseView,
     MatchView,
     ParticipantView,
     ProgramReport,
@@ -35,7 +35,7 @@ async def program_report(*, uow: UnitOfWork, org: str, program_id: str) -> Progr
     matches = (await s.exec(select(MatchView).where(MatchView.program_id == pid))).all()
     sessions = (await s.exec(select(SessionView).where(SessionView.program_id == pid))).all()
     ratings = (await s.exec(select(RatingView.rating).where(RatingView.program_id == pid))).all()
-    at_risk = (await s.exec(select(AtRiskView).where(AtRiskView.program_id == pid))).all()
+    cases = (await s.exec(select(CaseView).where(CaseView.program_id == pid))).all()
     by_session_status = domain.count_by((x.status for x in sessions), keys=tuple(SessionStatus))
     return ProgramReport(
         program_id=program.id,
@@ -49,7 +49,9 @@ async def program_report(*, uow: UnitOfWork, org: str, program_id: str) -> Progr
             m.end_reason for m in matches if m.status == "ended"
         ),
         rematches=sum(1 for m in matches if m.replaces_match_id),
-        relationships_at_risk=len(at_risk),
+        relationships_at_risk=len({c.match_id for c in cases if c.cause == "at_risk"}),
+        cases_open=sum(1 for c in cases if c.outcome is None),
+        cases_by_outcome=domain.count_by(c.outcome for c in cases if c.outcome),
         sessions_by_status=by_session_status,
         sessions_completed=by_session_status["completed"],
         ratings=len(ratings),

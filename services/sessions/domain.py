@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from shared.contracts import sessions as ev
-from shared.contracts.sessions import CancelReason, SessionStatus
+from shared.contracts.sessions import CancelReason, SessionKind, SessionStatus
 from shared.domain import Transition
 from shared.errors import Conflict, Forbidden, Invalid
 
@@ -40,10 +40,13 @@ class SessionState:
     completed_at: datetime | None
     duration_minutes: int
     absent: Side | None
+    kind: SessionKind = SessionKind.regular
+    facilitator_employee_id: str | None = None
 
     def __post_init__(self) -> None:
         # Read back from a database: a plain string, and SQLite's naive (UTC) datetimes.
         object.__setattr__(self, "status", SessionStatus(self.status))
+        object.__setattr__(self, "kind", SessionKind(self.kind))
         if self.scheduled_at.tzinfo is None:
             object.__setattr__(self, "scheduled_at", self.scheduled_at.replace(tzinfo=UTC))
 
@@ -56,6 +59,8 @@ def _facts(s: SessionState) -> dict[str, Any]:
         "mentor_employee_id": s.mentor_employee_id,
         "mentee_employee_id": s.mentee_employee_id,
         "scheduled_at": s.scheduled_at,
+        "kind": s.kind,
+        "facilitator_employee_id": s.facilitator_employee_id,
     }
 
 

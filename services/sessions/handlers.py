@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from services.sessions import usecases
 from services.sessions.models import MatchView, ProgramView
-from shared.contracts import enrollment, matching
+from shared.contracts import enrollment, feedback, matching
+from shared.contracts.feedback import CaseAction
 from shared.events import Event, EventData
 from shared.timers import Timer
 from shared.uow import UnitOfWork
@@ -31,6 +32,13 @@ async def on_program_created(uow: UnitOfWork, event: Event, data: EventData) -> 
     uow.project(ProgramView, data, id=data.program_id, org=event.org)
 
 
+async def on_case_action(uow: UnitOfWork, event: Event, data: EventData) -> None:
+    """A corrective case's mediation is a session to plan (its other actions are not ours)."""
+    assert isinstance(data, feedback.CaseActionTaken)
+    if data.action is CaseAction.mediation:
+        await usecases.plan_mediation(uow=uow, data=data)
+
+
 async def on_confirmation_due(uow: UnitOfWork, timer: Timer) -> None:
     await usecases.confirmation_due(uow=uow, session_id=timer.payload["session_id"])
 
@@ -39,6 +47,7 @@ HANDLERS = {
     enrollment.ProgramCreated.TYPE: on_program_created,
     matching.MatchActivated.TYPE: on_match_activated,
     matching.MatchEnded.TYPE: on_match_ended,
+    feedback.CaseActionTaken.TYPE: on_case_action,
 }
 
 TIMERS = {usecases.CONFIRMATION_DUE: on_confirmation_due}

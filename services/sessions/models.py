@@ -13,7 +13,7 @@ from services.sessions.domain import Side
 from shared.api import STRICT, Request, new_id, utcnow
 from shared.contracts.enrollment import EngagementPolicy
 from shared.contracts.reasons import NOTE_MAX
-from shared.contracts.sessions import CancelReason, SessionStatus
+from shared.contracts.sessions import CancelReason, SessionKind, SessionStatus
 from shared.db import PydanticJSON
 from shared.messaging.tables import messaging_tables
 from shared.timers import timer_table
@@ -74,6 +74,9 @@ class Session(SessionBase, table=True):
     # A group session: one session per mentee of the mentor, planned, held or cancelled
     # together (a circle meeting); each mentee still rates their own.
     group_id: str | None = Field(default=None, max_length=36, index=True)
+    # A mediation: planned by a corrective case, with the programme manager.
+    kind: SessionKind = Field(default=SessionKind.regular, sa_type=String(20))
+    facilitator_employee_id: str | None = Field(default=None, max_length=100)
 
 
 class SessionCreate(SessionBase):
@@ -95,6 +98,8 @@ class SessionPublic(SessionBase):
     absent: Side | None
     created_at: datetime
     group_id: str | None
+    kind: SessionKind
+    facilitator_employee_id: str | None
 
 
 class GroupSessionCreate(Request):

@@ -19,7 +19,8 @@ from shared.api import PageParams, new_id, utcnow
 from shared.auth import Principal
 from shared.contracts.enrollment import PROGRAM_DEFAULTS as RULES
 from shared.contracts.enrollment import EngagementPolicy
-from shared.contracts.sessions import CancelReason, SessionStatus
+from shared.contracts.feedback import CaseActionTaken
+from shared.contracts.sessions import CancelReason, SessionKind, SessionStatus
 from shared.domain import Transition, state_of, store
 from shared.errors import Conflict, Forbidden, Invalid, NotFound
 from shared.uow import UnitOfWork
@@ -62,6 +63,28 @@ async def schedule(*, uow: UnitOfWork, principal: Principal, data: SessionCreate
     return session
 
 
+async def plan_mediation(*, uow: UnitOfWork, data: CaseActionTaken) -> None:
+    """A corrective case planned a mediation: a session of the pair with the programme
+    manager (its id the action's, so a redelivered event plans it once)."""
+    match = await uow.session.get(MatchView, data.match_id)
+    if match is None or not match.active:
+        return
+    if await uow.session.get(Session, data.action_id) is not None:
+        return  # planned already
+    assert data.scheduled_at is not None and data.duration_minutes is not None
+    meeting = SessionCreate(
+        match_id=match.id,
+        scheduled_at=data.scheduled_at,
+        duration_minutes=data.duration_minutes,
+        topic=(data.note or "mediation with the programme manager")[:500],
+    )
+    _plan(
+        uow=uow, match=match, data=meeting, group_id=None,
+        policy=await _policy(uow, match.program_id), id=data.action_id,
+        kind=SessionKind.mediation, facilitator=data.facilitator_employee_id,
+    )  # fmt: skip
+
+
 def _plan(
     *,
     uow: UnitOfWork,
@@ -69,10 +92,15 @@ def _plan(
     data: SessionCreate | GroupSessionCreate,
     group_id: str | None,
     policy: EngagementPolicy,
+    id: str | None = None,
+    kind: SessionKind = SessionKind.regular,
+    facilitator: str | None = None,
 ) -> Session:
     """A planned session of this match, its event, and its confirmation deadline."""
     session = Session(
-        id=new_id(),
+        id=id or new_id(),
+        kind=kind,
+        facilitator_employee_id=facilitator,
         org=match.org,
         match_id=match.id,
         program_id=match.program_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.contracts.reasons import Reasoned
 from shared.events import EventData
@@ -71,6 +71,39 @@ class EmployeeTerminated(EventData):
     employee_id: str
 
 
+class AtRiskAction(StrEnum):
+    """What a programme does when a relationship becomes at risk (a corrective case opens)."""
+
+    review = "review"  # an admin reviews the case and chooses the action
+    rematch = "rematch"  # re-pair the mentee after the grace period, without review
+    conclude = "conclude"  # end the relationship after the grace period, without review
+
+
+class TrainingItem(BaseModel):
+    """An entry of a programme's training catalogue (assigned by a corrective case)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str = Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    title: str = Field(min_length=1, max_length=200)
+    url: str | None = Field(default=None, max_length=2000)
+
+
+class EmployeeOnLeave(EventData):
+    """A leave of absence began (HRIS `leave`): the employee's relationships pause."""
+
+    TYPE = "binome.enrollment.employee.on_leave.v1"
+    KEY = "employee_id"
+    employee_id: str
+
+
+class EmployeeReturned(EventData):
+    """Back from leave (HRIS `returned`): their relationships resume."""
+
+    TYPE = "binome.enrollment.employee.returned.v1"
+    KEY = "employee_id"
+    employee_id: str
+
+
 class EngagementPolicy(BaseModel):
     """How a programme follows its relationships over time. Durations are ISO 8601 in the API
     and the events ("P2D", "PT30S")."""
@@ -92,6 +125,15 @@ class EngagementPolicy(BaseModel):
     first_pulse: timedelta = Field(default=timedelta(days=30), gt=timedelta(0))
     pulse_every: timedelta = Field(default=timedelta(days=60), gt=timedelta(0))
     survey_expires: timedelta = Field(default=timedelta(days=14), gt=timedelta(0))
+    # Ratings, each side judged on its own: the mentor's (of the sessions they gave) are low
+    # when their last `min_ratings` average below `mentor_low_rating`, the mentee's likewise.
+    mentor_low_rating: float = Field(default=2.5, ge=1, le=5)
+    mentee_low_rating: float = Field(default=2.5, ge=1, le=5)
+    min_ratings: int = Field(default=2, ge=1, le=20)
+    # An at-risk relationship opens a corrective case. `review`: an admin decides; `rematch`
+    # and `conclude`: that action is taken after `grace` unless the health recovered.
+    on_at_risk: AtRiskAction = AtRiskAction.review
+    grace: timedelta = Field(default=timedelta(days=3), ge=timedelta(0))
 
     @model_validator(mode="after")
     def _ascending(self) -> EngagementPolicy:
@@ -107,9 +149,6 @@ class ProgramRules(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     format: ProgramFormat = ProgramFormat.classic
-    # A relationship whose last `rating_window` ratings average below this is at risk.
-    rematch_threshold: float = 2.5
-    rating_window: int = 2
     # A matching run is a draft for an admin to review and publish, unless this is set.
     auto_publish: bool = False
     # Matching criteria weights 0..10 by criterion name (10: a hard filter); empty: defaults.
@@ -119,6 +158,42 @@ class ProgramRules(BaseModel):
     cross_department: bool = True
     matching_policy: MatchingPolicy = MatchingPolicy.max_matched
     engagement: EngagementPolicy = EngagementPolicy()
+    # What a corrective case may assign (training for a mentor, a mentee).
+    training: list[TrainingItem] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy(cls, data: object) -> object:
+        return legacy_rating_rule(data)
+
+    @field_validator("training")
+    @classmethod
+    def _unique_training(cls, items: list[TrainingItem]) -> list[TrainingItem]:
+        ids = [i.id for i in items]
+        if len(ids) != len(set(ids)):
+            raise ValueError("training item ids must be unique")
+        return items
+
+
+def legacy_rating_rule(data: object) -> object:
+    """Programmes created before ratings were judged per side carried one pooled rule
+    (`rematch_threshold`, `rating_window`): it becomes both sides' threshold and the
+    minimum number of ratings (for old events, and old clients of the API)."""
+    if not isinstance(data, dict) or not {"rematch_threshold", "rating_window"} & set(data):
+        return data
+    data = dict(data)
+    threshold, window = data.pop("rematch_threshold", None), data.pop("rating_window", None)
+    engagement = data.get("engagement") or {}
+    if isinstance(engagement, BaseModel):
+        engagement = engagement.model_dump()
+    engagement = dict(engagement)
+    if threshold is not None:
+        engagement.setdefault("mentor_low_rating", threshold)
+        engagement.setdefault("mentee_low_rating", threshold)
+    if window is not None:
+        engagement.setdefault("min_ratings", window)
+    data["engagement"] = engagement
+    return data
 
 
 PROGRAM_DEFAULTS = ProgramRules()

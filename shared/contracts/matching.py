@@ -16,7 +16,17 @@ class EndReason(StrEnum):
     low_satisfaction = "low_satisfaction"
     participant_left = "participant_left"
     incompatible = "incompatible"
+    disengaged = "disengaged"  # the pair stopped meeting (a corrective case ended it)
+    programme_decision = "programme_decision"  # a corrective case's decision (an admin's)
     other = "other"
+
+
+class EndedBy(StrEnum):
+    """Who ended a match."""
+
+    party = "party"  # its mentor or mentee
+    admin = "admin"  # an admin through the API
+    system = "system"  # Binôme: a corrective case, a departure, the org chart
 
 
 class DeclineReason(StrEnum):
@@ -77,6 +87,7 @@ class MatchEnded(MatchFacts, Reasoned):
     STATUS = MatchStatus.ended
     REASONS = EndReason
     reason: EndReason
+    by: EndedBy = EndedBy.system
 
 
 class MenteeWaiting(EventData):

@@ -21,6 +21,11 @@ class SessionStatus(StrEnum):
     no_show = "no_show"  # one party did not come (`absent`)
 
 
+class SessionKind(StrEnum):
+    regular = "regular"  # the pair's own meeting
+    mediation = "mediation"  # the pair with the programme manager (a corrective case's)
+
+
 class SessionFacts(EventData):
     STATUS: ClassVar[SessionStatus]
     session_id: str
@@ -29,6 +34,8 @@ class SessionFacts(EventData):
     mentor_employee_id: str
     mentee_employee_id: str
     scheduled_at: datetime
+    kind: SessionKind = SessionKind.regular
+    facilitator_employee_id: str | None = None  # a mediation's programme manager
 
 
 class SessionScheduled(SessionFacts):

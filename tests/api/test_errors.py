@@ -47,10 +47,13 @@ async def test_wrong_role_is_403(api: Api) -> None:
 
 
 async def test_malformed_body_is_422_naming_the_field(api: Api) -> None:
-    r = await api.c.post("/v1/programs", json={"rematch_threshold": 9}, headers=api.admin)
+    r = await api.c.post(
+        "/v1/programs", json={"engagement": {"mentor_low_rating": 9}}, headers=api.admin
+    )
     assert r.status_code == 422
     fields = {tuple(e["loc"]) for e in r.json()["detail"]}
-    assert ("body", "name") in fields and ("body", "rematch_threshold") in fields
+    assert ("body", "name") in fields
+    assert ("body", "engagement", "mentor_low_rating") in fields
     r = await api.c.post(
         "/v1/feedback", json={"session_id": "s", "rating": 7}, headers=api.as_employee("u1")
     )

@@ -32,7 +32,24 @@ async def test_the_engagement_policy_takes_iso_8601_durations(api: Api) -> None:
         "first_pulse": "P30D",
         "pulse_every": "P60D",
         "survey_expires": "P14D",
+        "mentor_low_rating": 2.5,
+        "mentee_low_rating": 2.5,
+        "min_ratings": 2,
+        "on_at_risk": "review",
+        "grace": "P3D",
     }
+    # A client still sending the pooled rating rule gets it as both sides' threshold.
+    legacy = await api.ok(
+        "POST",
+        "/v1/programs",
+        expect=201,
+        json={"name": "Legacy", "rematch_threshold": 3.5, "rating_window": 3},
+    )
+    assert (
+        legacy["engagement"]["mentor_low_rating"],
+        legacy["engagement"]["mentee_low_rating"],
+        legacy["engagement"]["min_ratings"],
+    ) == (3.5, 3.5, 3)
     shuffled = await api.c.post(
         "/v1/programs",
         headers=api.admin,

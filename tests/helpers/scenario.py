@@ -1,9 +1,11 @@
 """Binôme's core loop as one scenario, run against the embedded app and the distributed set.
 
 HRIS pushes employees; an admin creates a programme; mentors and mentees enrol; a matching run
-proposes a match; both sides accept; sessions are scheduled and completed; the mentee rates
-1 then 2; asynchronously the match ends with low_satisfaction, another mentor is proposed, the
-old match's future session is cancelled, and the report counts one rematch.
+proposes a match; both sides accept; sessions are scheduled and completed; both sides rate
+them low (the mentor first, then the mentee 1 then 2); the relationship is at risk, a case
+opens recommending re-pairing, and the programme's `rematch` policy takes that action without
+review (a grace of PT0S); asynchronously the match ends with low_satisfaction, another mentor
+is proposed, the old match's future session is cancelled, and the report counts one rematch.
 """
 
 from __future__ import annotations
@@ -69,8 +71,6 @@ async def enrolled_cohort(api: Api, **programme: Any) -> Cohort:
         json={
             "name": f"Onboarding {tag}",
             "format": "classic",
-            "rematch_threshold": 2.5,
-            "rating_window": 2,
             **programme,
         },
     )
@@ -140,7 +140,9 @@ async def schedule_session(
 
 
 async def run_core_loop(api: Api, *, timeout: float = 30.0) -> LoopResult:
-    cohort = await enrolled_cohort(api)
+    cohort = await enrolled_cohort(
+        api, engagement={"on_at_risk": "rematch", "grace": "PT0S", "min_ratings": 2}
+    )
     pid, eve, mentee = cohort.program_id, cohort.mentee, cohort.mentee_participant
     first = await active_match(api, cohort, timeout=timeout)
     mentor_emp = first["mentor_employee_id"]
@@ -156,8 +158,10 @@ async def run_core_loop(api: Api, *, timeout: float = 30.0) -> LoopResult:
             json={"notes": "done"},
         )
 
-    async def rate(session: dict[str, Any], rating: int, traceparent: str | None = None) -> Any:
-        headers = dict(api.as_employee(eve))
+    async def rate(
+        session: dict[str, Any], rating: int, traceparent: str | None = None, by: str = eve
+    ) -> Any:
+        headers = dict(api.as_employee(by))
         if traceparent:
             headers["traceparent"] = traceparent
         r = await api.c.post(
@@ -167,6 +171,13 @@ async def run_core_loop(api: Api, *, timeout: float = 30.0) -> LoopResult:
         )
         return r.json() if r.status_code == 201 else None  # until feedback knows it completed
 
+    # The mentor's own ratings are low: one side alone only needs attention.
+    for held, rating in ((s1, 2), (s2, 1)):
+        await eventually(
+            lambda held=held, rating=rating: rate(held, rating, by=mentor_emp),
+            timeout=timeout,
+            what="the mentor's feedback",
+        )
     await eventually(lambda: rate(s1, 1), timeout=timeout, what="first feedback")
     # The test sets the trace id of the second rating so it can find that trace afterwards.
     trace_id = uuid.uuid4().hex
@@ -217,8 +228,10 @@ async def run_core_loop(api: Api, *, timeout: float = 30.0) -> LoopResult:
             "no_show": 0,
         },
         "sessions_completed": 2,
-        "ratings": 2,
+        "ratings": 4,
         "average_rating": 1.5,
+        "cases_open": 0,
+        "cases_by_outcome": {"repaired": 1},
     }
 
     async def report() -> Any:

@@ -132,7 +132,7 @@ async def test_core_loop_on_kafka_and_postgres(stack: Stack) -> None:
         f"median {median * 1000:.0f} ms over {[round(t * 1000) for t in rematch_times]} ms"
     )
 
-    # The trace of the last second-rating request reaches into matching's re-match.
+    # The trace of the last rating request reaches into matching's re-match.
     async def rematch_spans() -> list[dict]:
         spans = [
             s for s in _spans(stack.trace_dir) if s["trace_id"] == result.second_feedback_trace_id
@@ -146,8 +146,11 @@ async def test_core_loop_on_kafka_and_postgres(stack: Stack) -> None:
     services = {s["service"] for s in trace}
     assert {"feedback", "matching", "sessions", "reporting"} <= services, services
     names = {s["name"] for s in trace}
-    assert "consume binome.feedback.relationship.at_risk.v1" in names
-    assert "publish binome.feedback.relationship.at_risk.v1" in names
+    # The rating put it at risk, the case's policy timer fired in the same trace, and
+    # matching consumed the re-pair action.
+    assert "timer case.grace" in names
+    assert "publish binome.feedback.case.action_taken.v1" in names
+    assert "consume binome.feedback.case.action_taken.v1" in names
     assert "publish binome.matching.match.proposed.v1" in names
     assert any(s["service"] == "matching" and s["kind"] == "CLIENT" for s in trace), (
         "matching's database statements belong to the trace"

@@ -242,18 +242,6 @@ def test_feedback_rules() -> None:
     assert risk.at_risk and risk.average == 1.5 and risk.window == [1, 2]
     assert not feedback.assess([1, 2, 5], window=2, threshold=2.5).at_risk
     assert not feedback.assess([2, 3], window=2, threshold=2.5).at_risk  # 2.5 is not below
-    alarm = feedback.alarm(risk, match_id="m", program_id="p")
-    assert alarm is not None and (alarm.average_rating, alarm.ratings, alarm.threshold) == (
-        1.5,
-        [1, 2],
-        2.5,
-    )
-    assert (
-        feedback.alarm(
-            feedback.assess([4, 5], window=2, threshold=2.5), match_id="m", program_id="p"
-        )
-        is None
-    )
 
 
 def test_reporting_arithmetic() -> None:
@@ -276,8 +264,6 @@ def test_relationship_health_rules() -> None:
             last_activity_at=start,
             policy=policy,
             ratings={"mentor": [], "mentee": []},
-            window=2,
-            threshold=2.5,
         )
         return feedback.HealthInputs(**(args | kw))  # type: ignore[arg-type]
 
@@ -300,6 +286,77 @@ def test_relationship_health_rules() -> None:
     both = feedback.health(at(5, ratings={"mentor": [1, 2], "mentee": [2, 1]}, no_shows=1))
     assert (both.state, both.score) == (HealthState.at_risk, 100 - 25 - 25 - 15)
     assert sum(r.share for r in both.reasons) == pytest.approx(1.0)
+    # Each side is judged on its own threshold and its own last `min_ratings` ratings.
+    strict_mentee = EngagementPolicy(cadence=timedelta(days=10), mentee_low_rating=4.0)
+    judged = feedback.health(
+        at(5, policy=strict_mentee, ratings={"mentor": [3, 3], "mentee": [3, 3]})
+    )
+    assert [r.signal for r in judged.reasons] == ["low_ratings_mentee"]
+    three = EngagementPolicy(cadence=timedelta(days=10), min_ratings=3)
+    assert feedback.health(at(5, policy=three, ratings={"mentor": [1, 1]})).reasons == []
+    # Several signals at once make a relationship at risk (a score of AT_RISK_SCORE or less).
+    many = feedback.health(
+        at(5, ratings={"mentor": [1, 1], "mentee": []}, no_shows=2, unanswered=2, low_pulse=False)
+    )
+    assert (many.state, many.score) == (HealthState.at_risk, 100 - 25 - 30 - 10)
+
+
+def test_corrective_case_rules() -> None:
+    from shared.contracts.enrollment import AtRiskAction
+    from shared.contracts.feedback import CaseAction, CaseCause, CaseOutcome, CaseStatus
+    from shared.contracts.feedback import HealthState as H
+    from shared.contracts.matching import EndReason
+
+    def rec(signals: set[str], *, held: int = 2, training: bool = True, cause=CaseCause.at_risk):  # type: ignore[no-untyped-def]
+        return feedback.recommend(cause=cause, signals=signals, held=held, has_training=training)
+
+    assert rec(set(), cause=CaseCause.incompatible).action is CaseAction.repair
+    assert rec({"low_ratings_mentor", "low_ratings_mentee"}).action is CaseAction.repair
+    assert rec({"low_ratings_mentee"}).action is CaseAction.training
+    assert rec({"low_ratings_mentee"}, training=False).action is CaseAction.mediation
+    assert rec({"low_ratings_mentor", "no_show"}).action is CaseAction.mediation
+    assert rec({"inactivity", "low_pulse"}).action is CaseAction.mediation
+    assert rec({"inactivity"}, held=0).action is CaseAction.repair
+    assert rec({"inactivity"}, held=3).action is CaseAction.conclude
+    end = feedback.end_reason
+    assert end(cause=CaseCause.at_risk, signals={"inactivity"}) is EndReason.disengaged
+    assert end(cause=CaseCause.at_risk, signals={"low_pulse"}) is EndReason.low_satisfaction
+    assert end(cause=CaseCause.incompatible, signals=set()) is EndReason.incompatible
+    assert end(cause=CaseCause.at_risk, signals={"no_show"}) is EndReason.programme_decision
+
+    case = feedback.CaseState(CaseStatus.open, None, False, None, None)
+    catalogue = {"listening"}
+    mediated = feedback.act(case, action=CaseAction.mediation, catalogue=catalogue)
+    assert mediated.status is CaseStatus.monitoring
+    assert feedback.health_moved(mediated, H.needs_attention) == mediated
+    assert feedback.health_moved(mediated, H.at_risk).status is CaseStatus.open  # reopened
+    recovered = feedback.health_moved(mediated, H.on_track)
+    assert (recovered.status, recovered.outcome) == (CaseStatus.closed, CaseOutcome.recovered)
+    with pytest.raises(Conflict):
+        feedback.act(recovered, action=CaseAction.dismiss, catalogue=catalogue)
+    with pytest.raises(Invalid):
+        feedback.act(case, action=CaseAction.training, catalogue=catalogue, training_item_id="x")
+    trained = feedback.act(
+        case, action=CaseAction.training, catalogue=catalogue, training_item_id="listening"
+    )
+    done = feedback.complete_training(trained, at=datetime(2026, 1, 1, tzinfo=UTC))
+    with pytest.raises(Conflict):
+        feedback.complete_training(done, at=datetime(2026, 1, 2, tzinfo=UTC))
+    with pytest.raises(Conflict):
+        feedback.complete_training(case, at=datetime(2026, 1, 2, tzinfo=UTC))
+    paused = feedback.act(case, action=CaseAction.pause, catalogue=catalogue)
+    assert paused.paused and feedback.health_moved(paused, H.at_risk) == paused
+    with pytest.raises(Conflict):
+        feedback.act(paused, action=CaseAction.pause, catalogue=catalogue)
+    with pytest.raises(Conflict):
+        feedback.act(case, action=CaseAction.resume, catalogue=catalogue)
+    for action, outcome in feedback.CLOSING.items():
+        closed = feedback.act(case, action=action, catalogue=catalogue)
+        assert (closed.status, closed.outcome) == (CaseStatus.closed, outcome)
+    assert feedback.match_ended(case).outcome is CaseOutcome.ended
+    assert feedback.policy_action(AtRiskAction.review) is None
+    assert feedback.policy_action(AtRiskAction.rematch) is CaseAction.repair
+    assert feedback.policy_action(AtRiskAction.conclude) is CaseAction.conclude
 
 
 def test_survey_rules_and_their_signals() -> None:
@@ -320,8 +377,6 @@ def test_survey_rules_and_their_signals() -> None:
         last_activity_at=start + timedelta(days=19),
         policy=EngagementPolicy(),
         ratings={"mentor": [], "mentee": []},
-        window=2,
-        threshold=2.5,
     )
     pulse = feedback.health(feedback.HealthInputs(**base, low_pulse=True))  # type: ignore[arg-type]
     assert (pulse.state, pulse.score) == (HealthState.needs_attention, 80)
