@@ -10,6 +10,7 @@ from typing import Any
 
 from shared.clock import ManualClock
 from tests.helpers import Api, eventually
+from tests.helpers.follow_up import run_follow_up
 from tests.helpers.scenario import active_match, enrolled_cohort, schedule_session
 
 POLICY = {"cadence": "P14D", "nudge_after": 1, "attention_after": 2, "at_risk_after": 3}
@@ -284,3 +285,13 @@ async def test_an_hris_leave_pauses_the_relationship(api: Api, clock: ManualCloc
         json={"events": [{"event_id": "x", "type": "leave"}]},
     )
     assert bad.status_code == 422 and "employee_id" in bad.text
+
+
+async def test_the_whole_follow_up_on_the_embedded_mode(api: Api, clock: ManualClock) -> None:
+    """The scenario the distributed test runs on Kafka and PostgreSQL, here on a moved clock."""
+
+    async def wait(seconds: float) -> None:
+        clock.advance(timedelta(seconds=seconds))
+
+    result = await run_follow_up(api, now=clock.now, wait=wait)
+    assert {"no_show", "unanswered_survey"} <= result.reasons_seen

@@ -1,10 +1,12 @@
 """End to end: the five services, each its own OS process, on real Kafka and PostgreSQL,
-behind the gateway; the core loop through HTTP, and the trace of the second low rating
-followed into the matching service's re-match spans.
+behind the gateway; the core loop through HTTP, and the trace of the last low rating
+followed into the matching service's re-match spans; the whole follow-up (durable timers,
+health, corrective cases) with second-scale durations.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import statistics
@@ -13,6 +15,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -21,6 +24,7 @@ import pytest
 from services import SERVICE_NAMES
 from shared.settings import Settings
 from tests.helpers import Api, eventually, free_port, ready
+from tests.helpers.follow_up import run_follow_up
 from tests.helpers.scenario import run_core_loop
 
 pytestmark = pytest.mark.infra
@@ -49,6 +53,7 @@ async def stack(kafka_bootstrap: str, pg_databases, tmp_path: Path) -> AsyncIter
         BINOME_KAFKA_BOOTSTRAP=kafka_bootstrap,
         BINOME_DATABASE_URL=db_url,
         BINOME_OUTBOX_POLL_INTERVAL_S="0.5",
+        BINOME_TIMER_POLL_INTERVAL_S="0.1",
         BINOME_TOPIC_PREFIX=f"e2e{uuid.uuid4().hex[:8]}.",
     )
     try:
@@ -156,3 +161,18 @@ async def test_core_loop_on_kafka_and_postgres(stack: Stack) -> None:
         "matching's database statements belong to the trace"
     )
     assert found
+
+
+async def test_follow_up_on_kafka_and_postgres(stack: Stack) -> None:
+    """Nudge, needs attention, at risk, a case re-paired by an admin; another resolved by a
+    mediation that brings the health back; a no-show and an unanswered pulse as reasons: on
+    real time, each service its own process."""
+
+    async def wait(seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+    async with httpx.AsyncClient(base_url=stack.gateway, timeout=10) as client:
+        api = Api(client, stack.settings, org=f"org-{uuid.uuid4().hex[:6]}")
+        result = await run_follow_up(api, now=lambda: datetime.now(UTC), wait=wait, timeout=60)
+    assert {"no_show", "unanswered_survey"} <= result.reasons_seen
+    assert result.replacement["status"] == "proposed"
