@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from pydantic import Field as PydanticField
 from sqlmodel._compat import SQLModelConfig
+
+from shared.errors import Invalid
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def new_id() -> str:
@@ -49,3 +55,42 @@ class Request(BaseModel):
     `model_config = STRICT` themselves)."""
 
     model_config = STRICT
+
+
+def patch_model(
+    model: type[BaseModel],
+    *,
+    name: str,
+    exclude: frozenset[str] = frozenset(),
+    partial: Mapping[str, type[BaseModel]] | None = None,
+) -> type[BaseModel]:
+    """A PATCH body derived from `model`: each of its fields optional (absent: unchanged),
+    unknown ones refused. `partial` names nested fields that are patched field by field too
+    (their own patch model). The constraints stay `model`'s: the use case validates the
+    merged whole with it (one home for the rules)."""
+    fields: dict[str, Any] = {}
+    for field, info in model.model_fields.items():
+        if field in exclude:
+            continue
+        annotation: Any = (partial or {}).get(field) or info.annotation
+        fields[field] = (
+            annotation | None,
+            PydanticField(default=None, description=info.description),
+        )
+    return create_model(name, __config__=ConfigDict(extra="forbid"), **fields)
+
+
+def merge_patch(current: BaseModel, patch: BaseModel, model: type[M]) -> M:
+    """`current` with the fields `patch` sets (nested partial patches merged the same way),
+    validated by `model`; a rule broken answers 422 naming the field."""
+    values = {f: getattr(current, f) for f in model.model_fields if hasattr(current, f)}
+    for field, value in patch.model_dump(exclude_unset=True).items():
+        before = values.get(field)
+        if isinstance(value, dict) and isinstance(before, BaseModel):
+            value = before.model_dump() | value
+        values[field] = value
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise Invalid(error["msg"], field=".".join(str(p) for p in error["loc"])) from exc

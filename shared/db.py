@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 import sqlalchemy.ext.asyncio as sa_async
 from alembic import command
 from alembic.config import Config
@@ -25,20 +26,29 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.types import TypeDecorator
 
 
+def _to_json(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+# JSON columns through orjson: several times faster than the standard library both ways
+# (a relationship row carries four of them; a programme's re-judging reads 100,000 rows).
+JSON_CODEC = {"json_serializer": _to_json, "json_deserializer": orjson.loads}
+
+
 def create_engine(url: str) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         # Looked up at call time so OpenTelemetry's SQLAlchemy instrumentation sees the engines.
-        engine = sa_async.create_async_engine(url, connect_args={"timeout": 30})
+        engine = sa_async.create_async_engine(url, connect_args={"timeout": 30}, **JSON_CODEC)
         _make_sqlite_transactions_serial(engine)
         return engine
     # No pre-ping: it cost three round trips (BEGIN, SELECT 1, ROLLBACK) per checkout, about
     # a third of the database traffic under load. A connection found dead instead fails its
     # first use as a transient error (503 with Retry-After, or a consumer retry) and SQLAlchemy
     # then discards the whole pool, so a database restart costs one failed attempt.
-    engine = sa_async.create_async_engine(url, pool_size=10, max_overflow=10)
+    engine = sa_async.create_async_engine(url, pool_size=10, max_overflow=10, **JSON_CODEC)
     # Many-row inserts (inbox rows, outbox rows, upserts) as multi-row VALUES statements, a
     # page of up to 1,000 rows each: PostgreSQL runs one statement per page instead of one per
     # row (asyncpg's executemany pipelines, but the server still executes every row alone).

@@ -11,11 +11,11 @@ key so that the events of one entity stay in order.
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 SPEC_VERSION = "1.0"
@@ -128,7 +128,7 @@ def to_wire(event: Event) -> tuple[list[tuple[str, bytes]], bytes]:
     if event.tracestate:
         attrs["ce_tracestate"] = event.tracestate
     headers = [(k, v.encode()) for k, v in attrs.items()]
-    return headers, json.dumps(event.data, separators=(",", ":")).encode()
+    return headers, orjson.dumps(event.data)
 
 
 def from_wire(headers: list[tuple[str, bytes]] | None, value: bytes | None) -> Event:
@@ -143,11 +143,17 @@ def from_wire(headers: list[tuple[str, bytes]] | None, value: bytes | None) -> E
             subject=h.get("ce_subject", ""),
             time=datetime.fromisoformat(h["ce_time"]),
             org=h["ce_org"],
-            data=json.loads(value or b""),
+            data=orjson.loads(value or b""),
             traceparent=h.get("ce_traceparent"),
             tracestate=h.get("ce_tracestate"),
         )
     except UndecodableEvent:
         raise
-    except (KeyError, ValueError, UnicodeDecodeError, ValidationError) as exc:
+    except (
+        KeyError,
+        ValueError,
+        UnicodeDecodeError,
+        ValidationError,
+        orjson.JSONDecodeError,
+    ) as exc:
         raise UndecodableEvent(f"{type(exc).__name__}: {exc}") from exc

@@ -174,6 +174,13 @@ class UnitOfWork:
             "created_at": self.now(),
         }
 
+    @property
+    def timer_table(self) -> Table:
+        """The service's timer table (to read its deadlines in bulk)."""
+        if self._timer_table is None:
+            raise RuntimeError("this service declares no timer table")
+        return self._timer_table
+
     def cancel_timer(self, key: str) -> None:
         """Drop the timer `key` (nothing if there is none), if this unit of work commits."""
         if self._timer_table is None:
@@ -186,8 +193,8 @@ class UnitOfWork:
         conn = await self.session.connection()
         cancelled = [k for k, row in self._timers.items() if row is None]
         armed = [row for row in self._timers.values() if row is not None]
-        if cancelled:
-            await conn.execute(delete(table).where(table.c.key.in_(cancelled)))
+        for i in range(0, len(cancelled), 5000):  # within a driver's bound parameters
+            await conn.execute(delete(table).where(table.c.key.in_(cancelled[i : i + 5000])))
         if armed:
             dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
             stmt = dialect.insert(table)

@@ -16,6 +16,7 @@ from services.enrollment.models import (
     ParticipantPublic,
     ProgramCreate,
     ProgramPublic,
+    ProgramUpdate,
     WithdrawRequest,
 )
 from shared.api import Page
@@ -70,6 +71,21 @@ async def create_program(data: ProgramCreate, principal: Admin, uow: Uow) -> obj
 @router.get("/programs", tags=["programs"], response_model=list[ProgramPublic])
 async def list_programs(principal: CurrentPrincipal, uow: Uow, page: Page) -> list:
     return await usecases.list_programs(uow=uow, org=principal.org, page=page)
+
+
+@router.patch("/programs/{program_id}", tags=["programs"], response_model=ProgramPublic)
+async def update_program(
+    program_id: str,
+    data: ProgramUpdate,  # type: ignore[valid-type]
+    principal: Admin,
+    uow: Uow,
+) -> object:
+    """Change a programme's settings (admins): the fields sent, the engagement policy field by
+    field; not its format. Matching, sessions and feedback hear of the new rules
+    (`program.updated`); feedback re-judges the programme's running relationships."""
+    return await usecases.update_program(
+        uow=uow, org=principal.org, program_id=program_id, data=data
+    )
 
 
 @router.get("/programs/{program_id}", tags=["programs"], response_model=ProgramPublic)

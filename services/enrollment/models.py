@@ -12,7 +12,7 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from services.enrollment.domain import EmployeeStatus, HrisEventType, ParticipantStatus
-from shared.api import STRICT, Request, new_id, utcnow
+from shared.api import STRICT, Request, new_id, patch_model, utcnow
 from shared.contracts.enrollment import (
     HARD_FILTER_WEIGHT,
     MATCHING_CRITERIA,
@@ -190,6 +190,17 @@ class ProgramCreate(ProgramBase):
         if weights and not any(weights.get(c, 1) for c in MATCHING_CRITERIA):
             raise ValueError("at least one criterion needs a weight")
         return weights
+
+
+# PATCH /v1/programs/{id}: any of the programme's settings but its format (its matches were
+# made for it), the engagement policy field by field; validated merged, as ProgramCreate.
+EngagementPatch = patch_model(EngagementPolicy, name="EngagementPatch")
+ProgramUpdate = patch_model(
+    ProgramCreate,
+    name="ProgramUpdate",
+    exclude=frozenset({"format"}),
+    partial={"engagement": EngagementPatch},
+)
 
 
 class ProgramPublic(ProgramBase):

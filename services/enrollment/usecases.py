@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from pydantic import BaseModel
 from sqlmodel import col, select
 
 from services.enrollment import domain
@@ -22,7 +23,7 @@ from services.enrollment.models import (
     ProgramCreate,
 )
 from shared.access import get_visible, scoped
-from shared.api import PageParams, utcnow
+from shared.api import PageParams, merge_patch, utcnow
 from shared.auth import Principal
 from shared.contracts import enrollment as ev
 from shared.contracts.enrollment import ParticipantRole
@@ -277,8 +278,25 @@ async def create_program(*, uow: UnitOfWork, org: str, data: ProgramCreate) -> P
     return program
 
 
-async def get_program(*, uow: UnitOfWork, org: str, program_id: str) -> Program:
-    program = await uow.session.get(Program, program_id)
+async def update_program(*, uow: UnitOfWork, org: str, program_id: str, data: BaseModel) -> Program:
+    """Change a programme's settings (those sent); other services hear of the new rules."""
+    program = await get_program(uow=uow, org=org, program_id=program_id, for_update=True)
+    merged = merge_patch(program, data, ProgramCreate)
+    changed = [f for f in merged.model_fields_set if getattr(program, f) != getattr(merged, f)]
+    if changed:
+        for field in changed:
+            setattr(program, field, getattr(merged, field))
+        uow.session.add(program)
+        rules = ev.ProgramCreated.model_validate(program, from_attributes=True)
+        uow.emit(ev.ProgramUpdated(**rules.model_dump(), changed=sorted(changed)), org=org)
+    await uow.commit()
+    return program
+
+
+async def get_program(
+    *, uow: UnitOfWork, org: str, program_id: str, for_update: bool = False
+) -> Program:
+    program = await uow.session.get(Program, program_id, with_for_update=for_update)
     if program is None or program.org != org:
         raise NotFound("program not found")
     return program

@@ -100,10 +100,10 @@ def idle_cadences(inputs: HealthInputs) -> float:
 def health(inputs: HealthInputs) -> Health:
     p, lost = inputs.policy, []
     idle = idle_cadences(inputs)
-    days = (inputs.now - inputs.last_activity_at).total_seconds() / 86400
     for after, points in ((p.at_risk_after, 60), (p.attention_after, 35), (p.nudge_after, 15)):
         if idle >= after:
-            lost.append(("inactivity", points, f"no session held or planned for {days:.1f} days"))
+            since = inputs.last_activity_at.isoformat(timespec="seconds")
+            lost.append(("inactivity", points, f"no session held or planned since {since}"))
             break
     low_sides = []
     thresholds = {"mentor": p.mentor_low_rating, "mentee": p.mentee_low_rating}

@@ -16,6 +16,14 @@ async def on_program_created(uow: UnitOfWork, event: Event, data: EventData) -> 
     uow.project(ProgramView, data, id=data.program_id, org=event.org)
 
 
+async def on_program_updated(uow: UnitOfWork, event: Event, data: EventData) -> None:
+    """New rules; a new engagement policy re-judges the programme's running relationships."""
+    assert isinstance(data, enrollment.ProgramUpdated)
+    uow.project(ProgramView, data, id=data.program_id, org=event.org)
+    if "engagement" in data.changed:
+        await usecases.recompute_program(uow=uow, program_id=data.program_id)
+
+
 async def on_session_event(uow: UnitOfWork, event: Event, data: EventData) -> None:
     assert isinstance(data, sessions.SessionFacts)
     uow.project(SessionView, data, id=data.session_id, org=event.org, status=data.STATUS)
@@ -48,6 +56,7 @@ async def on_inactivity(uow: UnitOfWork, timer: Timer) -> None:
 
 HANDLERS = {
     enrollment.ProgramCreated.TYPE: on_program_created,
+    enrollment.ProgramUpdated.TYPE: on_program_updated,
     enrollment.EmployeeOnLeave.TYPE: on_employee_on_leave,
     enrollment.EmployeeReturned.TYPE: on_employee_returned,
     matching.MatchActivated.TYPE: on_match_activated,

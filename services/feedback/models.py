@@ -61,7 +61,10 @@ class Relationship(Base, table=True):
     active: bool = True
     activated_at: datetime
     last_activity_at: datetime  # the last session held or planned (or the activation)
-    # From its sessions: held, and unconfirmed or missed since the last one held.
+    # Its signals summarised (see usecases._take_signals): each side's last ratings (at most
+    # RATINGS_KEPT), the sessions held, and unconfirmed or missed since the last one held.
+    mentor_ratings: list[int] = Field(default_factory=list, sa_type=JSON)
+    mentee_ratings: list[int] = Field(default_factory=list, sa_type=JSON)
     held: int = 0
     unconfirmed: int = 0
     no_shows: int = 0

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
+import orjson
+from sqlalchemy import Text, bindparam, cast, literal
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
 from services.feedback import domain
@@ -30,7 +34,7 @@ from shared.auth import Principal
 from shared.contracts import feedback as ev
 from shared.contracts import matching as ev_matching
 from shared.contracts.enrollment import PROGRAM_DEFAULTS as RULES
-from shared.contracts.enrollment import EngagementPolicy, ProgramRules
+from shared.contracts.enrollment import RATINGS_KEPT, EngagementPolicy, ProgramRules
 from shared.contracts.feedback import (
     CaseAction,
     CaseCause,
@@ -120,8 +124,11 @@ PULSE = "relationship.pulse"
 SURVEY_EXPIRY = "survey.expiry"
 
 
+INACTIVITY_PREFIX = "inactivity:"
+
+
 def _inactivity_timer(match_id: str) -> str:
-    return f"inactivity:{match_id}"
+    return f"{INACTIVITY_PREFIX}{match_id}"
 
 
 async def relationship_started(
@@ -175,20 +182,6 @@ async def session_signal(*, uow: UnitOfWork, match_id: str, status: SessionStatu
     await _recompute(uow, rel)
 
 
-async def _count_sessions(uow: UnitOfWork, rel: Relationship) -> None:
-    """Sessions held, and those unconfirmed or missed since the last one held (the pair met
-    again after them), from the sessions' latest states: right whatever order the events of
-    different sessions arrived in."""
-    rows = await uow.session.exec(
-        select(SessionView.status, SessionView.scheduled_at).where(
-            SessionView.match_id == rel.match_id
-        )
-    )
-    sessions = [(SessionStatus(status), _aware(at)) for status, at in rows.all()]
-    counts = domain.session_counts(sessions)
-    rel.held, rel.unconfirmed, rel.no_shows = counts.held, counts.unconfirmed, counts.no_shows
-
-
 async def inactivity_check(*, uow: UnitOfWork, match_id: str) -> None:
     """The idle time crossed a threshold (a timer): nudge, and recompute the health."""
     rel = await uow.session.get(Relationship, match_id, with_for_update=True)
@@ -196,16 +189,30 @@ async def inactivity_check(*, uow: UnitOfWork, match_id: str) -> None:
         await _recompute(uow, rel, nudge=True)
 
 
-async def _ratings(uow: UnitOfWork, rel: Relationship) -> dict[domain.Side, list[int]]:
-    rows = await uow.session.exec(
-        select(Feedback.author_employee_id, Feedback.rating)
-        .where(Feedback.match_id == rel.match_id)
-        .order_by(col(Feedback.created_at), col(Feedback.id))
-    )
-    ratings: dict[domain.Side, list[int]] = {"mentor": [], "mentee": []}
-    for author, rating in rows.all():
-        ratings["mentor" if author == rel.mentor_employee_id else "mentee"].append(rating)
-    return ratings
+async def _take_signals(uow: UnitOfWork, rel: Relationship) -> None:
+    """Summarise the relationship's signals on its row, from the ratings and the sessions'
+    latest states (right whatever order the events of different sessions arrived in): each
+    side's last ratings, the sessions held, and those unconfirmed or missed since the last
+    one held. A re-judging of the whole programme reads only these rows."""
+    conn = await uow.session.connection()  # plain rows: no ORM objects for these
+    f, v = Feedback.__table__.c, SessionView.__table__.c  # type: ignore[attr-defined]
+    sides: dict[domain.Side, list[int]] = {"mentor": [], "mentee": []}
+    for author, rating in await conn.execute(
+        select(f.author_employee_id, f.rating)
+        .where(f.match_id == rel.match_id)
+        .order_by(f.created_at, f.id)
+    ):
+        sides["mentor" if author == rel.mentor_employee_id else "mentee"].append(rating)
+    rel.mentor_ratings = sides["mentor"][-RATINGS_KEPT:]
+    rel.mentee_ratings = sides["mentee"][-RATINGS_KEPT:]
+    sessions = [
+        (SessionStatus(status), _aware(at))
+        for status, at in await conn.execute(
+            select(v.status, v.scheduled_at).where(v.match_id == rel.match_id)
+        )
+    ]
+    counts = domain.session_counts(sessions)
+    rel.held, rel.unconfirmed, rel.no_shows = counts.held, counts.unconfirmed, counts.no_shows
 
 
 def _inputs(
@@ -230,8 +237,107 @@ async def _recompute(uow: UnitOfWork, rel: Relationship, *, nudge: bool = False)
     """The relationship's health from every signal; its change is an event, may open (or
     close) its corrective case, and the next inactivity deadline is armed."""
     rules = await _rules(uow, rel.program_id)
-    await _count_sessions(uow, rel)
-    inputs = _inputs(rel, now=uow.now(), policy=rules.engagement, ratings=await _ratings(uow, rel))
+    await _take_signals(uow, rel)
+    changed = _judge(uow, rel, policy=rules.engagement, nudge=nudge)
+    uow.session.add(rel)
+    if changed:
+        await _follow_case(uow, rel, HealthState(rel.state))
+
+
+# What re-judging a relationship may change on its row.
+JUDGED = ("state", "score", "reasons", "signals")
+
+
+async def recompute_program(*, uow: UnitOfWork, program_id: str) -> int:
+    """The programme's engagement policy changed: every running relationship re-judged by it,
+    in bulk, from the signals summarised on its row: one query for the relationships and one
+    for their armed deadlines (plain rows, no ORM objects), one multi-row UPDATE of the rows
+    whose health changed, the deadlines that moved re-armed. Returns how many changed state."""
+    rules = await _rules(uow, program_id)
+    table = Relationship.__table__  # type: ignore[attr-defined]
+    timers = uow.timer_table
+    conn = await uow.session.connection()
+    # Every column but `reasons`, read as its JSON text: compared, not decoded.
+    columns = [c for c in table.c if c.name != "reasons"]
+    rows = await conn.execute(
+        sa_select(*columns, cast(table.c.reasons, Text).label("reasons_json"))
+        .where(table.c.program_id == program_id, table.c.active)
+        .with_for_update()
+    )
+    rels = [SimpleNamespace(**row) for row in rows.mappings()]
+    armed = {
+        key: as_utc(due)
+        for key, due in await conn.execute(
+            select(timers.c.key, timers.c.due_at)
+            .join(table, timers.c.key == literal(f"{INACTIVITY_PREFIX}") + table.c.match_id)
+            .where(table.c.program_id == program_id)
+        )
+    }
+    changed, updates = [], []
+    for rel in rels:
+        before = (rel.state, rel.score, rel.signals)
+        key = _inactivity_timer(rel.match_id)
+        if _judge(uow, rel, policy=rules.engagement, armed=armed.get(key)):  # type: ignore[arg-type]
+            changed.append(rel)
+        if (rel.state, rel.score, rel.signals) != before or (
+            orjson.dumps(rel.reasons).decode() != rel.reasons_json
+        ):
+            updates.append({"key": rel.match_id, **{name: getattr(rel, name) for name in JUDGED}})
+    if updates:
+        await conn.execute(
+            table.update()
+            .where(table.c.match_id == bindparam("key"))
+            .values({name: bindparam(name) for name in JUDGED}),
+            updates,
+        )
+    if changed:
+        # The open cases of the relationships whose state changed (they may close or reopen).
+        c = Case.__table__.c  # type: ignore[attr-defined]
+        moved = {rel.match_id for rel in changed}
+        with_case = sorted(
+            case_id
+            for match, case_id in await conn.execute(
+                select(c.match_id, c.id).where(
+                    c.program_id == program_id, c.status != CaseStatus.closed
+                )
+            )
+            if match in moved
+        )
+        open_cases: dict[str, Case] = {}
+        for i in range(0, len(with_case), 5000):
+            chunk = with_case[i : i + 5000]
+            for case in (await uow.session.exec(select(Case).where(col(Case.id).in_(chunk)))).all():
+                open_cases[case.match_id] = case
+        for rel in changed:
+            await _follow_case(
+                uow,
+                rel,  # type: ignore[arg-type]
+                HealthState(rel.state),
+                case=open_cases.get(rel.match_id),
+                known=True,
+            )
+    return len(changed)
+
+
+NOT_ARMED = datetime.min.replace(tzinfo=UTC)  # no deadline known: (re)arm
+
+
+def _judge(
+    uow: UnitOfWork,
+    rel: Relationship,
+    *,
+    policy: EngagementPolicy,
+    nudge: bool = False,
+    armed: datetime | None = NOT_ARMED,
+) -> bool:
+    """Judge one relationship from the signals summarised on its row: its health stored (a
+    state change is an event), a nudge when due, its next inactivity deadline armed unless
+    already `armed` for that time (None: armed for none). True if the state changed."""
+    ratings: dict[domain.Side, list[int]] = {
+        "mentor": rel.mentor_ratings,
+        "mentee": rel.mentee_ratings,
+    }
+    inputs = _inputs(rel, now=uow.now(), policy=policy, ratings=ratings)
     paused = bool(rel.paused_for)
     if (
         nudge
@@ -250,18 +356,18 @@ async def _recompute(uow: UnitOfWork, rel: Relationship, *, nudge: bool = False)
             ),
             org=rel.org,
         )
-    h = domain.health(inputs)
-    changed = _store_health(uow, rel, h)
+    changed = _store_health(uow, rel, domain.health(inputs))
     key = _inactivity_timer(rel.match_id)
     check = None if paused else domain.next_inactivity_check(inputs)
-    if check is None:
+    if check == armed:
+        pass  # the deadline stands
+    elif check is None:
         uow.cancel_timer(key)
     else:
         uow.schedule(
             key, kind=INACTIVITY, due_at=check, org=rel.org, payload={"match_id": rel.match_id}
         )
-    if changed:
-        await _follow_case(uow, rel, h.state)
+    return changed
 
 
 def _store_health(uow: UnitOfWork, rel: Relationship, h: domain.Health) -> bool:
@@ -280,9 +386,10 @@ def _store_health(uow: UnitOfWork, rel: Relationship, h: domain.Health) -> bool:
             org=rel.org,
         )
     rel.state, rel.score = h.state, h.score
-    rel.reasons = [r.model_dump() for r in h.reasons]
+    rel.reasons = [
+        {"signal": r.signal.value, "share": r.share, "detail": r.detail} for r in h.reasons
+    ]
     rel.signals = "".join(f",{r.signal}" for r in h.reasons) + ("," if h.reasons else "")
-    uow.session.add(rel)
     return h.state is not previous
 
 
@@ -563,25 +670,28 @@ async def _open_case(uow: UnitOfWork, rel: Relationship, *, cause: CaseCause) ->
         held=rel.held,
         has_training=bool(rules.training),
     )
-    now = uow.now()
-    case = Case(
+    case_id = new_id()
+    uow.insert(
+        Case,
+        id=case_id,
         org=rel.org,
         match_id=rel.match_id,
         program_id=rel.program_id,
         mentor_employee_id=rel.mentor_employee_id,
         mentee_employee_id=rel.mentee_employee_id,
         cause=cause,
+        status=CaseStatus.open,
         recommendation=rec.action,
         why=rec.why,
         reasons=rel.reasons,
         score_at_open=rel.score,
-        opened_at=now,
+        opened_at=uow.now(),
+        paused=False,
         history=[_entry(uow, "opened", recommendation=rec.action.value, why=rec.why)],
     )
-    uow.session.add(case)
     uow.emit(
         ev.CaseOpened(
-            case_id=case.id,
+            case_id=case_id,
             match_id=rel.match_id,
             program_id=rel.program_id,
             cause=cause,
@@ -591,20 +701,29 @@ async def _open_case(uow: UnitOfWork, rel: Relationship, *, cause: CaseCause) ->
         ),
         org=rel.org,
     )
-    _arm_grace(uow, case, rules.engagement)
+    _arm_grace(uow, case_id, rel.org, rules.engagement)
 
 
-def _arm_grace(uow: UnitOfWork, case: Case, policy: EngagementPolicy) -> None:
+def _arm_grace(uow: UnitOfWork, case_id: str, org: str, policy: EngagementPolicy) -> None:
     if domain.policy_action(policy.on_at_risk) is not None:
         uow.schedule(
-            f"case-grace:{case.id}", kind=CASE_GRACE, due_at=uow.now() + policy.grace,
-            org=case.org, payload={"case_id": case.id},
+            f"case-grace:{case_id}", kind=CASE_GRACE, due_at=uow.now() + policy.grace,
+            org=org, payload={"case_id": case_id},
         )  # fmt: skip
 
 
-async def _follow_case(uow: UnitOfWork, rel: Relationship, state: HealthState) -> None:
-    """The health changed: it may close (recovered) or reopen the open case, or open one."""
-    case = await _open_case_of(uow, rel.match_id)
+async def _follow_case(
+    uow: UnitOfWork,
+    rel: Relationship,
+    state: HealthState,
+    *,
+    case: Case | None = None,
+    known: bool = False,
+) -> None:
+    """The health changed: it may close (recovered) or reopen the open case, or open one
+    (`known`: the caller loaded the open case, if any, as `case`)."""
+    if not known:
+        case = await _open_case_of(uow, rel.match_id)
     if case is None:
         if state is HealthState.at_risk:
             await _open_case(uow, rel, cause=CaseCause.at_risk)
@@ -613,7 +732,7 @@ async def _follow_case(uow: UnitOfWork, rel: Relationship, state: HealthState) -
     after = domain.health_moved(before, state)
     if after.status is CaseStatus.open and before.status is not CaseStatus.open:
         case.history = [*case.history, _entry(uow, "reopened", health=state.value)]
-        _arm_grace(uow, case, (await _rules(uow, rel.program_id)).engagement)
+        _arm_grace(uow, case.id, case.org, (await _rules(uow, rel.program_id)).engagement)
     _move_case(uow, case, rel, after)
 
 

@@ -17,7 +17,7 @@ from shared.uow import UnitOfWork
 
 
 async def on_program_created(uow: UnitOfWork, event: Event, data: EventData) -> None:
-    assert isinstance(data, enrollment.ProgramCreated)
+    assert isinstance(data, enrollment.ProgramCreated | enrollment.ProgramUpdated)
     # Matching's view of the programme: the contract's rules it applies, by name.
     uow.project(ProgramView, data, id=data.program_id, org=event.org)
 
@@ -77,6 +77,7 @@ async def on_case_action(uow: UnitOfWork, event: Event, data: EventData) -> None
 
 HANDLERS = {
     enrollment.ProgramCreated.TYPE: on_program_created,
+    enrollment.ProgramUpdated.TYPE: on_program_created,
     enrollment.ParticipantEnrolled.TYPE: on_participant_profile,
     enrollment.ParticipantUpdated.TYPE: on_participant_updated,
     enrollment.ParticipantWithdrawn.TYPE: on_participant_withdrawn,

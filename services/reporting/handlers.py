@@ -17,7 +17,7 @@ from shared.uow import UnitOfWork
 
 
 async def on_program_created(uow: UnitOfWork, event: Event, d: EventData) -> None:
-    assert isinstance(d, enrollment.ProgramCreated)
+    assert isinstance(d, enrollment.ProgramCreated | enrollment.ProgramUpdated)
     uow.project(ProgramView, d, id=d.program_id, org=event.org)
 
 
@@ -58,6 +58,7 @@ async def on_case(uow: UnitOfWork, event: Event, d: EventData) -> None:
 
 HANDLERS = {
     enrollment.ProgramCreated.TYPE: on_program_created,
+    enrollment.ProgramUpdated.TYPE: on_program_created,
     enrollment.ParticipantEnrolled.TYPE: on_participant,
     enrollment.ParticipantWithdrawn.TYPE: on_participant,
     matching.MatchProposed.TYPE: on_match,

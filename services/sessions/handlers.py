@@ -28,7 +28,7 @@ async def on_match_ended(uow: UnitOfWork, event: Event, data: EventData) -> None
 
 async def on_program_created(uow: UnitOfWork, event: Event, data: EventData) -> None:
     """The programme's engagement policy: when its sessions become unconfirmed."""
-    assert isinstance(data, enrollment.ProgramCreated)
+    assert isinstance(data, enrollment.ProgramCreated | enrollment.ProgramUpdated)
     uow.project(ProgramView, data, id=data.program_id, org=event.org)
 
 
@@ -45,6 +45,7 @@ async def on_confirmation_due(uow: UnitOfWork, timer: Timer) -> None:
 
 HANDLERS = {
     enrollment.ProgramCreated.TYPE: on_program_created,
+    enrollment.ProgramUpdated.TYPE: on_program_created,
     matching.MatchActivated.TYPE: on_match_activated,
     matching.MatchEnded.TYPE: on_match_ended,
     feedback.CaseActionTaken.TYPE: on_case_action,

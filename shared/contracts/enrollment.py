@@ -71,6 +71,9 @@ class EmployeeTerminated(EventData):
     employee_id: str
 
 
+RATINGS_KEPT = 20  # the most ratings of one side a programme may judge on (min_ratings)
+
+
 class AtRiskAction(StrEnum):
     """What a programme does when a relationship becomes at risk (a corrective case opens)."""
 
@@ -129,7 +132,7 @@ class EngagementPolicy(BaseModel):
     # when their last `min_ratings` average below `mentor_low_rating`, the mentee's likewise.
     mentor_low_rating: float = Field(default=2.5, ge=1, le=5)
     mentee_low_rating: float = Field(default=2.5, ge=1, le=5)
-    min_ratings: int = Field(default=2, ge=1, le=20)
+    min_ratings: int = Field(default=2, ge=1, le=RATINGS_KEPT)
     # An at-risk relationship opens a corrective case. `review`: an admin decides; `rematch`
     # and `conclude`: that action is taken after `grace` unless the health recovered.
     on_at_risk: AtRiskAction = AtRiskAction.review
@@ -204,6 +207,18 @@ class ProgramCreated(EventData, ProgramRules):
     KEY = "program_id"
     program_id: str
     name: str
+
+
+class ProgramUpdated(EventData, ProgramRules):
+    """An admin changed a programme: its rules as they now are, and which fields changed
+    (matching, sessions and feedback apply the new rules; feedback re-judges every running
+    relationship of the programme when its engagement policy changed)."""
+
+    TYPE = "binome.enrollment.program.updated.v1"
+    KEY = "program_id"
+    program_id: str
+    name: str
+    changed: list[str]
 
 
 class ParticipantProfile(EventData):

@@ -5,7 +5,7 @@ incompatible opens the same path; an HRIS leave pauses the relationship instead 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.clock import ManualClock
@@ -190,8 +190,12 @@ async def test_training_pause_resume_and_dismiss(api: Api, clock: ManualClock) -
     await _act(api, cid, action="resume")
     resumed = await api.ok("GET", f"/v1/relationships/{mid}/health")
     assert resumed["paused"] is False and resumed["state"] == "at_risk"
+    moved = datetime.fromisoformat(resumed["last_activity_at"]) - datetime.fromisoformat(
+        paused["last_activity_at"]
+    )
+    assert moved == timedelta(days=60)  # the sixty paused days do not count as idle
     idle = {r["signal"]: r["detail"] for r in resumed["reasons"]}["inactivity"]
-    assert "43.0 days" in idle  # the sixty paused days do not count
+    assert resumed["last_activity_at"][:19] in idle
     closed = await _act(api, cid, action="dismiss", note="they will sort it out")
     assert closed["outcome"] == "dismissed"
     whats = [h["what"] for h in closed["history"]]
@@ -277,8 +281,9 @@ async def test_an_hris_leave_pauses_the_relationship(api: Api, clock: ManualCloc
         h = await api.ok("GET", f"/v1/relationships/{mid}/health")
         return h if h["nudges"] == 1 else None
 
-    idle = (await eventually(nudged, what="nudged after the return"))["reasons"][0]["detail"]
-    assert "15.0 days" in idle
+    after = await eventually(nudged, what="nudged after the return")
+    idle = clock.now() - datetime.fromisoformat(after["last_activity_at"]).replace(tzinfo=UTC)
+    assert idle == timedelta(days=15)  # ten days before the leave and five after
     bad = await api.c.post(
         "/v1/hris/events",
         headers=api.hris,
@@ -295,3 +300,33 @@ async def test_the_whole_follow_up_on_the_embedded_mode(api: Api, clock: ManualC
 
     result = await run_follow_up(api, now=clock.now, wait=wait)
     assert {"no_show", "unanswered_survey"} <= result.reasons_seen
+
+
+async def test_a_new_policy_re_judges_the_programmes_relationships(
+    api: Api, clock: ManualClock
+) -> None:
+    cohort = await enrolled_cohort(api, engagement=POLICY)
+    match = await active_match(api, cohort)
+    mid = match["id"]
+    await eventually(lambda: _health(api, mid, "too_early"), what="follow-up started")
+    clock.advance(timedelta(days=20))  # 20 idle days: on track with a fortnightly cadence
+    await eventually(lambda: _health(api, mid, "on_track"), what="nudged")
+    for bad, field in (
+        ({"engagement": {"cadence": "soon"}}, "cadence"),
+        ({"engagement": {"nudge_after": 5}}, "nudge_after"),  # above attention_after
+        ({"format": "circles"}, "format"),
+        ({"colour": "red"}, "colour"),
+    ):
+        r = await api.c.patch(f"/v1/programs/{cohort.program_id}", headers=api.admin, json=bad)
+        assert r.status_code == 422 and field in r.text, (bad, r.text)
+    updated = await api.ok(
+        "PATCH",
+        f"/v1/programs/{cohort.program_id}",
+        json={"name": "Weekly", "engagement": {"cadence": "P7D"}},
+    )
+    assert updated["name"] == "Weekly" and updated["engagement"]["cadence"] == "P7D"
+    assert updated["engagement"]["at_risk_after"] == 3.0  # the rest of the policy kept
+    # Twenty idle days are now almost three weekly cadences: needs attention, at once.
+    await eventually(lambda: _health(api, mid, "needs_attention"), what="re-judged")
+    clock.advance(timedelta(days=2))  # and its new deadline is armed: at risk at 21 days
+    await _case(api, mid, status="open")

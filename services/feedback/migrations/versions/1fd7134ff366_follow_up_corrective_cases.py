@@ -94,6 +94,12 @@ def upgrade() -> None:
         )
 
     with op.batch_alter_table("relationship", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("mentor_ratings", sa.JSON(), nullable=False, server_default="[]")
+        )
+        batch_op.add_column(
+            sa.Column("mentee_ratings", sa.JSON(), nullable=False, server_default="[]")
+        )
         batch_op.add_column(sa.Column("held", sa.Integer(), nullable=False, server_default="0"))
         batch_op.add_column(
             sa.Column(
@@ -110,6 +116,45 @@ def upgrade() -> None:
 
     # ### end Alembic commands ###
 
+    _summarise_ratings()
+
+
+def _summarise_ratings() -> None:
+    """Each running relationship's last ratings per side (at most 20), as the service keeps
+    them from now on; its session counts are taken at its next signal."""
+    bind = op.get_bind()
+    parties = {
+        m: (mentor, mentee)
+        for m, mentor, mentee in bind.execute(
+            sa.text("SELECT match_id, mentor_employee_id, mentee_employee_id FROM relationship")
+        )
+    }
+    sides: dict[str, dict[str, list[int]]] = {}
+    for match, author, rating in bind.execute(
+        sa.text("SELECT match_id, author_employee_id, rating FROM feedback ORDER BY created_at, id")
+    ):
+        if match in parties:
+            side = "mentor_ratings" if author == parties[match][0] else "mentee_ratings"
+            sides.setdefault(match, {"mentor_ratings": [], "mentee_ratings": []})[side].append(
+                rating
+            )
+    update = sa.text(
+        "UPDATE relationship SET mentor_ratings = :mentor_ratings, "
+        "mentee_ratings = :mentee_ratings WHERE match_id = :match_id"
+    ).bindparams(
+        sa.bindparam("mentor_ratings", type_=sa.JSON()),
+        sa.bindparam("mentee_ratings", type_=sa.JSON()),
+    )
+    for match, ratings in sides.items():
+        bind.execute(
+            update,
+            {
+                "match_id": match,
+                "mentor_ratings": ratings["mentor_ratings"][-20:],
+                "mentee_ratings": ratings["mentee_ratings"][-20:],
+            },
+        )
+
 
 def downgrade() -> None:
     with op.batch_alter_table("session", schema=None) as batch_op:
@@ -121,6 +166,8 @@ def downgrade() -> None:
         batch_op.drop_column("paused_for")
         batch_op.drop_column("signals")
         batch_op.drop_column("held")
+        batch_op.drop_column("mentee_ratings")
+        batch_op.drop_column("mentor_ratings")
 
     with op.batch_alter_table("program", schema=None) as batch_op:
         batch_op.add_column(
