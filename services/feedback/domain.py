@@ -37,7 +37,7 @@ def ensure_can_rate(
         raise Conflict("you already rated this session")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Risk:
     at_risk: bool
     average: float | None
@@ -73,7 +73,7 @@ Side = Literal["mentor", "mentee"]
 AT_RISK_SCORE = 40
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HealthInputs:
     now: datetime
     activated_at: datetime
@@ -90,7 +90,22 @@ class HealthInputs:
 class Health:
     state: HealthState
     score: int
-    reasons: list[HealthReason]
+    # Each signal behind the score: its share of the points lost, and what it says.
+    shares: tuple[tuple[str, float, str], ...] = ()
+
+    @property
+    def reasons(self) -> list[HealthReason]:
+        """The reasons as the contract states them (built when asked: a programme re-judged
+        at once stores 100,000 relationships' reasons as plain values)."""
+        return [HealthReason(signal=s, share=share, detail=d) for s, share, d in self.shares]
+
+    def stored(self) -> list[dict[str, object]]:
+        """The reasons as a relationship row keeps them (a HealthReason's fields)."""
+        return [{"signal": s, "share": share, "detail": d} for s, share, d in self.shares]
+
+    @property
+    def signals(self) -> list[str]:
+        return [s for s, _, _ in self.shares]
 
 
 def idle_cadences(inputs: HealthInputs) -> float:
@@ -128,10 +143,7 @@ def health(inputs: HealthInputs) -> Health:
         n = inputs.unanswered
         lost.append(("unanswered_survey", min(5 * n, 10), f"{n} survey(s) left unanswered"))
     total = sum(points for _, points, _ in lost)
-    reasons = [
-        HealthReason(signal=signal, share=round(points / total, 4), detail=detail)
-        for signal, points, detail in lost
-    ]
+    shares = tuple((signal, round(points / total, 4), detail) for signal, points, detail in lost)
     score = max(0, 100 - total)
     if idle >= p.at_risk_after or len(low_sides) == 2 or score <= AT_RISK_SCORE:
         state = HealthState.at_risk
@@ -148,7 +160,7 @@ def health(inputs: HealthInputs) -> Health:
         state = HealthState.too_early
     else:
         state = HealthState.on_track
-    return Health(state=state, score=score, reasons=reasons)
+    return Health(state=state, score=score, shares=shares)
 
 
 @dataclass(frozen=True)

@@ -257,14 +257,17 @@ async def recompute_program(*, uow: UnitOfWork, program_id: str) -> int:
     table = Relationship.__table__  # type: ignore[attr-defined]
     timers = uow.timer_table
     conn = await uow.session.connection()
-    # Every column but `reasons`, read as its JSON text: compared, not decoded.
-    columns = [c for c in table.c if c.name != "reasons"]
+    # What judging reads (the row's signals, its clocks, its last health), `reasons` as its
+    # JSON text: compared, not decoded.
+    skipped = {"reasons", "active", "nudges", "last_nudge_at"}
+    columns = [c for c in table.c if c.name not in skipped]
     rows = await conn.execute(
         sa_select(*columns, cast(table.c.reasons, Text).label("reasons_json"))
         .where(table.c.program_id == program_id, table.c.active)
         .with_for_update()
     )
-    rels = [SimpleNamespace(**row) for row in rows.mappings()]
+    names = list(rows.keys())
+    rels = [SimpleNamespace(**dict(zip(names, row, strict=True))) for row in rows]
     armed = {
         key: as_utc(due)
         for key, due in await conn.execute(
@@ -386,10 +389,8 @@ def _store_health(uow: UnitOfWork, rel: Relationship, h: domain.Health) -> bool:
             org=rel.org,
         )
     rel.state, rel.score = h.state, h.score
-    rel.reasons = [
-        {"signal": r.signal.value, "share": r.share, "detail": r.detail} for r in h.reasons
-    ]
-    rel.signals = "".join(f",{r.signal}" for r in h.reasons) + ("," if h.reasons else "")
+    rel.reasons = h.stored()
+    rel.signals = "".join(f",{s}" for s in h.signals) + ("," if h.shares else "")
     return h.state is not previous
 
 

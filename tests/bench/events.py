@@ -45,13 +45,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _program_created(program_id: str) -> enrollment.ProgramCreated:
-    return enrollment.ProgramCreated(
-        program_id=program_id,
-        name="Bench",
-        format="classic",
-        rematch_threshold=2.5,
-        rating_window=2,
-    )
+    return enrollment.ProgramCreated(program_id=program_id, name="Bench", format="classic")
 
 
 def _reporting_events(n: int) -> list[EventData]:

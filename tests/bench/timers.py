@@ -19,7 +19,6 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -115,28 +114,32 @@ async def bench_latency(engine: AsyncEngine, rate: int, seconds: float, naive_po
             clock=clock,
             poll_interval_s=poll,
         )  # fmt: skip
-        if label == "naive":
-            scheduler._until_next_due = _fixed(poll)  # type: ignore[method-assign]
         n = int(rate * seconds)
         run = uuid.uuid4().hex[:8]
         await _arm(engine, run, n, due_in=lambda i: 1.0 + i / rate)
-        scheduler.start()
+        if label == "naive":  # looks once per interval, whatever is due when
+            poller = asyncio.create_task(_poll_every(scheduler, poll))
+        else:
+            scheduler.start()
         try:
             deadline = time.monotonic() + seconds + 30
             while len(lateness) < n and time.monotonic() < deadline:  # noqa: ASYNC110
                 await asyncio.sleep(0.1)
         finally:
-            await scheduler.stop()
+            if label == "naive":
+                poller.cancel()
+            else:
+                await scheduler.stop()
         q = statistics.quantiles(lateness, n=100)
         out[label] = (q[49], q[94])
     return out
 
 
-def _fixed(seconds: float) -> Callable[[], Any]:
-    async def until_next() -> float:
-        return seconds
-
-    return until_next
+async def _poll_every(scheduler: TimerScheduler, seconds: float) -> None:
+    while True:
+        while await scheduler.fire_due():
+            pass
+        await asyncio.sleep(seconds)
 
 
 async def main() -> None:

@@ -267,7 +267,7 @@ def test_relationship_health_rules() -> None:
         )
         return feedback.HealthInputs(**(args | kw))  # type: ignore[arg-type]
 
-    assert feedback.health(at(5)) == feedback.Health(HealthState.too_early, 100, [])
+    assert feedback.health(at(5)) == feedback.Health(HealthState.too_early, 100, ())
     nudge = feedback.health(at(11))
     assert (nudge.state, nudge.score, nudge.reasons[0].signal) == (
         HealthState.on_track,
