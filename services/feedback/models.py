@@ -156,28 +156,16 @@ class TrainingPublic(BaseModel):
 Note = PydanticField(default=None, max_length=2000)
 
 
-class RepairIn(Request):
-    action: Literal[CaseAction.repair]
-    note: str | None = Note
+class SimpleActionIn(Request):
+    """repair, conclude, dismiss, pause, resume: the action and a note for the history."""
 
-
-class ConcludeIn(Request):
-    action: Literal[CaseAction.conclude]
-    note: str | None = Note
-
-
-class DismissIn(Request):
-    action: Literal[CaseAction.dismiss]
-    note: str | None = Note
-
-
-class PauseIn(Request):
-    action: Literal[CaseAction.pause]
-    note: str | None = Note
-
-
-class ResumeIn(Request):
-    action: Literal[CaseAction.resume]
+    action: Literal[
+        CaseAction.repair,
+        CaseAction.conclude,
+        CaseAction.dismiss,
+        CaseAction.pause,
+        CaseAction.resume,
+    ]
     note: str | None = Note
 
 
@@ -200,7 +188,7 @@ class TrainingIn(Request):
     note: str | None = Note
 
 
-CaseActionData = RepairIn | ConcludeIn | DismissIn | PauseIn | ResumeIn | MediationIn | TrainingIn
+CaseActionData = SimpleActionIn | MediationIn | TrainingIn
 CaseActionIn = Annotated[CaseActionData, PydanticField(discriminator="action")]
 
 

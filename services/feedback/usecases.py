@@ -16,14 +16,13 @@ from services.feedback.models import (
     Case,
     CaseActionData,
     CaseEntry,
-    ConcludeIn,
     Feedback,
     FeedbackCreate,
     MediationIn,
     ProgramView,
     Relationship,
-    RepairIn,
     SessionView,
+    SimpleActionIn,
     Survey,
     SurveyAnswers,
     TrainingIn,
@@ -777,7 +776,7 @@ async def grace_over(*, uow: UnitOfWork, case_id: str) -> None:
     action = domain.policy_action(policy.on_at_risk)
     if action is None:  # the policy changed to review meanwhile
         return
-    data = RepairIn(action=action) if action is CaseAction.repair else ConcludeIn(action=action)
+    data = SimpleActionIn(action=action)
     await _take(uow, case, data, by="policy", admin=None)
 
 
