@@ -77,8 +77,10 @@ async def test_publishing_two_drafts_at_once_matches_once(api: Api) -> None:
 
 async def test_two_low_ratings_sent_together_still_raise_the_alarm(api: Api) -> None:
     """Mentee and mentor rate the same session at the same moment, 1 and 2: each request
-    alone sees one rating, together they make the relationship at risk."""
-    cohort = await enrolled_cohort(api)
+    alone sees one side's low rating (needs attention), together they make the relationship
+    at risk (both sides low), and the programme's policy re-pairs the mentee."""
+    policy = {"min_ratings": 1, "on_at_risk": "rematch", "grace": "PT0S"}
+    cohort = await enrolled_cohort(api, engagement=policy)
     match = await proposed_match(api, cohort)
     mentor = match["mentor_employee_id"]
     for who in (cohort.mentee, mentor):
