@@ -7,8 +7,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import orjson
-from sqlalchemy import Text, bindparam, cast, literal
+from sqlalchemy import Table, Text, bindparam, cast, literal, text
 from sqlalchemy import select as sa_select
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 
 from services.feedback import domain
@@ -285,13 +286,7 @@ async def recompute_program(*, uow: UnitOfWork, program_id: str) -> int:
             orjson.dumps(rel.reasons).decode() != rel.reasons_json
         ):
             updates.append({"key": rel.match_id, **{name: getattr(rel, name) for name in JUDGED}})
-    if updates:
-        await conn.execute(
-            table.update()
-            .where(table.c.match_id == bindparam("key"))
-            .values({name: bindparam(name) for name in JUDGED}),
-            updates,
-        )
+    await _update_judged(conn, table, updates)
     if changed:
         # The open cases of the relationships whose state changed (they may close or reopen).
         c = Case.__table__.c  # type: ignore[attr-defined]
@@ -319,6 +314,39 @@ async def recompute_program(*, uow: UnitOfWork, program_id: str) -> int:
                 known=True,
             )
     return len(changed)
+
+
+async def _update_judged(conn: AsyncConnection, table: Table, updates: list[dict]) -> None:
+    """Write the re-judged rows: on PostgreSQL one `UPDATE ... FROM unnest(...)` (an
+    executemany runs each row as its own statement); elsewhere an executemany."""
+    if conn.dialect.name != "postgresql":
+        if updates:
+            await conn.execute(
+                table.update()
+                .where(table.c.match_id == bindparam("key"))
+                .values({name: bindparam(name) for name in JUDGED}),
+                updates,
+            )
+        return
+    if not updates:
+        return
+    # One statement for them all: the rows travel as five arrays, unnested server-side.
+    await conn.execute(
+        text(
+            "UPDATE relationship SET state = j.state, score = j.score, "
+            "reasons = CAST(j.reasons AS json), signals = j.signals "
+            "FROM unnest(CAST(:keys AS varchar[]), CAST(:states AS varchar[]), "
+            "CAST(:scores AS integer[]), CAST(:reasons AS text[]), CAST(:signals AS varchar[])) "
+            "AS j(key, state, score, reasons, signals) WHERE relationship.match_id = j.key"
+        ),
+        {
+            "keys": [row["key"] for row in updates],
+            "states": [str(row["state"]) for row in updates],
+            "scores": [row["score"] for row in updates],
+            "reasons": [orjson.dumps(row["reasons"]).decode() for row in updates],
+            "signals": [row["signals"] for row in updates],
+        },
+    )
 
 
 NOT_ARMED = datetime.min.replace(tzinfo=UTC)  # no deadline known: (re)arm

@@ -36,8 +36,11 @@ Now = Callable[[], datetime]
 Wait = Callable[[float], Awaitable[None]]  # let this many seconds pass (or move the clock)
 
 
-async def _health(api: Api, match_id: str) -> dict[str, Any]:
-    return await api.ok("GET", f"/v1/relationships/{match_id}/health")
+async def _health(api: Api, match_id: str) -> dict[str, Any] | None:
+    """The relationship's health, once feedback has heard the match is active."""
+    r = await api.c.get(f"/v1/relationships/{match_id}/health", headers=api.admin)
+    assert r.status_code in (200, 404), r.text
+    return r.json() if r.status_code == 200 else None
 
 
 async def _until_health(
@@ -47,7 +50,7 @@ async def _until_health(
 
     async def check() -> dict[str, Any] | None:
         health = await _health(api, match_id)
-        if test(health):
+        if health is not None and test(health):
             return health
         await wait(0.25)
         return None
