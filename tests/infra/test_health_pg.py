@@ -41,7 +41,8 @@ async def test_bulk_re_judging_agrees_with_the_per_signal_path(pg_databases) -> 
             ).all()
             bulk = {r.match_id: (r.state, r.score, r.reasons, r.signals) for r in rels}
             assert {state for state, *_ in bulk.values()} >= {"needs_attention", "at_risk"}
-            armed = dict((await uow.session.execute(select(TIMERS.c.key, TIMERS.c.due_at))).all())
+            conn = await uow.session.connection()
+            armed = dict((await conn.execute(select(TIMERS.c.key, TIMERS.c.due_at))).all())
             for rel in rels:  # the per-signal path, from the ratings and sessions themselves
                 await usecases._recompute(uow, rel)
                 assert (rel.state, rel.score, rel.reasons, rel.signals) == bulk[rel.match_id]
