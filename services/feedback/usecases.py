@@ -272,7 +272,7 @@ async def recompute_program(*, uow: UnitOfWork, program_id: str) -> int:
         key: as_utc(due)
         for key, due in await conn.execute(
             select(timers.c.key, timers.c.due_at)
-            .join(table, timers.c.key == literal(f"{INACTIVITY_PREFIX}") + table.c.match_id)
+            .join(table, timers.c.key == literal(INACTIVITY_PREFIX) + table.c.match_id)
             .where(table.c.program_id == program_id)
         )
     }
@@ -333,11 +333,11 @@ async def _update_judged(conn: AsyncConnection, table: Table, updates: list[dict
     # One statement for them all: the rows travel as five arrays, unnested server-side.
     await conn.execute(
         text(
-            "UPDATE relationship SET state = j.state, score = j.score, "
+            f"UPDATE {table.name} SET state = j.state, score = j.score, "
             "reasons = CAST(j.reasons AS json), signals = j.signals "
             "FROM unnest(CAST(:keys AS varchar[]), CAST(:states AS varchar[]), "
             "CAST(:scores AS integer[]), CAST(:reasons AS text[]), CAST(:signals AS varchar[])) "
-            "AS j(key, state, score, reasons, signals) WHERE relationship.match_id = j.key"
+            f"AS j(key, state, score, reasons, signals) WHERE {table.name}.match_id = j.key"
         ),
         {
             "keys": [row["key"] for row in updates],
