@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, status
 from services.enrollment import usecases
 from services.enrollment.domain import EmployeeStatus, ParticipantStatus
 from services.enrollment.models import (
+    ApproveRequest,
     EmployeePublic,
     HrisBatch,
     HrisBatchResult,
@@ -16,13 +17,15 @@ from services.enrollment.models import (
     ParticipantPublic,
     ProgramCreate,
     ProgramPublic,
+    ProgramStatusChange,
     ProgramUpdate,
+    RejectRequest,
     WithdrawRequest,
 )
 from shared.api import Page
 from shared.app import uow_dependency
 from shared.auth import Admin, AdminOrEmployee, AdminOrHris, CurrentPrincipal
-from shared.contracts.enrollment import ParticipantRole
+from shared.contracts.enrollment import ParticipantRole, ProgramStatus
 from shared.uow import UnitOfWork
 
 Uow = Annotated[UnitOfWork, uow_dependency("enrollment")]
@@ -65,12 +68,27 @@ async def get_employee(employee_id: str, principal: CurrentPrincipal, uow: Uow) 
     status_code=status.HTTP_201_CREATED,
 )
 async def create_program(data: ProgramCreate, principal: Admin, uow: Uow) -> object:
+    """Design a programme (admins): objectives, dates, rules, eligibility, approval. It starts
+    as a `draft`; open its enrolment with `POST /v1/programs/{id}/status`."""
     return await usecases.create_program(uow=uow, org=principal.org, data=data)
 
 
 @router.get("/programs", tags=["programs"], response_model=list[ProgramPublic])
-async def list_programs(principal: CurrentPrincipal, uow: Uow, page: Page) -> list:
-    return await usecases.list_programs(uow=uow, org=principal.org, page=page)
+async def list_programs(
+    principal: CurrentPrincipal, uow: Uow, page: Page, status: ProgramStatus | None = None
+) -> list:
+    return await usecases.list_programs(uow=uow, org=principal.org, page=page, status=status)
+
+
+@router.post("/programs/{program_id}/status", tags=["programs"], response_model=ProgramPublic)
+async def change_program_status(
+    program_id: str, body: ProgramStatusChange, principal: Admin, uow: Uow
+) -> object:
+    """Move the programme on: draft -> enrolling -> running -> closed (draft and enrolling may
+    close directly). Closing ends its open relationships (`programme_closed`)."""
+    return await usecases.change_program_status(
+        uow=uow, org=principal.org, program_id=program_id, status=body.status, note=body.note
+    )
 
 
 @router.patch("/programs/{program_id}", tags=["programs"], response_model=ProgramPublic)
@@ -124,6 +142,35 @@ async def list_participants(
 async def get_participant(participant_id: str, principal: AdminOrEmployee, uow: Uow) -> object:
     return await usecases.get_participant(
         uow=uow, principal=principal, participant_id=participant_id
+    )
+
+
+@router.post(
+    "/participants/{participant_id}/approve",
+    tags=["participants"],
+    response_model=ParticipantPublic,
+)
+async def approve(participant_id: str, body: ApproveRequest, principal: Admin, uow: Uow) -> object:
+    """Approve a pending enrolment (admins): the participant becomes active and matchable."""
+    return await usecases.decide(
+        uow=uow, principal=principal, participant_id=participant_id, approve=True, note=body.note
+    )
+
+
+@router.post(
+    "/participants/{participant_id}/reject",
+    tags=["participants"],
+    response_model=ParticipantPublic,
+)
+async def reject(participant_id: str, body: RejectRequest, principal: Admin, uow: Uow) -> object:
+    """Reject a pending enrolment (admins), with a reason category and a note."""
+    return await usecases.decide(
+        uow=uow,
+        principal=principal,
+        participant_id=participant_id,
+        approve=False,
+        reason=body.reason,
+        note=body.note,
     )
 
 

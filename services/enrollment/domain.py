@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
 from shared.contracts import enrollment as ev
-from shared.contracts.enrollment import ParticipantRole
+from shared.contracts.enrollment import (
+    Objectives,
+    ParticipantRole,
+    ProgramFormat,
+    ProgramStatus,
+    Tags,
+)
 from shared.domain import Transition
 from shared.errors import Conflict, Invalid
 
@@ -22,8 +30,130 @@ class EmployeeStatus(StrEnum):
 
 
 class ParticipantStatus(StrEnum):
+    pending = "pending"  # waiting for an admin's approval (programmes that require it)
     active = "active"
+    rejected = "rejected"
     withdrawn = "withdrawn"
+
+
+IN_PROGRAMME = (ParticipantStatus.pending, ParticipantStatus.active)  # withdrawal possible
+
+
+# --- a programme's lifecycle -----------------------------------------------------------------
+#
+# draft --> enrolling --> running --> closed;  draft and enrolling may also close directly.
+
+NEXT_STATUS: Mapping[ProgramStatus, frozenset[ProgramStatus]] = {
+    ProgramStatus.draft: frozenset({ProgramStatus.enrolling, ProgramStatus.closed}),
+    ProgramStatus.enrolling: frozenset({ProgramStatus.running, ProgramStatus.closed}),
+    ProgramStatus.running: frozenset({ProgramStatus.closed}),
+    ProgramStatus.closed: frozenset(),
+}
+ENROLLING = (ProgramStatus.enrolling, ProgramStatus.running)
+
+
+@dataclass(frozen=True)
+class ProgramState:
+    """A programme's place in its lifecycle (the row's fields)."""
+
+    id: str
+    status: ProgramStatus
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", ProgramStatus(self.status))
+
+
+def move_program(
+    p: ProgramState, to: ProgramStatus, *, note: str | None = None
+) -> Transition[ProgramState]:
+    """One step of the lifecycle; anything else is a 409 naming the steps possible."""
+    if to not in NEXT_STATUS[p.status]:
+        allowed = sorted(NEXT_STATUS[p.status])
+        raise Conflict(
+            f"a {p.status} programme cannot become {to}"
+            + (f"; it can become: {', '.join(allowed)}" if allowed else "; it is closed for good"),
+            field="status",
+        )
+    event = ev.ProgramStatusChanged(program_id=p.id, status=to, previous=p.status, note=note)
+    return Transition(replace(p, status=to), [event])
+
+
+def check_editable(status: ProgramStatus) -> None:
+    if status is ProgramStatus.closed:
+        raise Conflict("the programme is closed; its settings no longer change")
+
+
+def check_enrolment_open(
+    status: ProgramStatus, *, opens: date | None, closes: date | None, today: date
+) -> None:
+    """People enrol while the programme is enrolling or running, within its enrolment dates."""
+    if status not in ENROLLING:
+        raise Conflict(f"the programme is {status}: enrolment is open while enrolling or running")
+    if opens is not None and today < opens:
+        raise Conflict(f"enrolment opens on {opens}")
+    if closes is not None and today > closes:
+        raise Conflict(f"enrolment closed on {closes}")
+
+
+# --- who a programme is for -----------------------------------------------------------------
+
+
+class RoleEligibility(BaseModel):
+    """Who may take one role in a programme, judged on the HRIS directory's facts (never on
+    what the employee types). Empty: everyone."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    departments: list[str] = Field(default=[], max_length=200)  # any of them (case-insensitive)
+    min_level: int | None = Field(default=None, ge=0, le=20)
+    max_level: int | None = Field(default=None, ge=0, le=20)
+    min_tenure: timedelta | None = Field(default=None, ge=timedelta(0))  # since hire, ISO 8601
+    languages: Tags = Field(default=[], max_length=50)  # speaks at least one of them
+
+    @model_validator(mode="after")
+    def _range(self) -> RoleEligibility:
+        if None not in (self.min_level, self.max_level) and self.min_level > self.max_level:  # type: ignore[operator]
+            raise ValueError("min_level must not be above max_level")
+        return self
+
+
+class Eligibility(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    mentor: RoleEligibility = RoleEligibility()
+    mentee: RoleEligibility = RoleEligibility()
+
+
+@dataclass(frozen=True)
+class EmployeeFacts:
+    """What eligibility is judged on: the directory's record (the row's fields)."""
+
+    department: str | None
+    level: int | None
+    hired_on: date | None
+    languages: list[str]
+
+
+def ineligibility(rule: RoleEligibility, who: EmployeeFacts, *, today: date) -> list[str]:
+    """Why the directory's facts keep an employee out of a role (empty: eligible)."""
+    why: list[str] = []
+    wanted = {d.casefold() for d in rule.departments}
+    if wanted and (who.department or "").casefold() not in wanted:
+        why.append(f"department {who.department or 'unknown'} is not one of {rule.departments}")
+    if rule.min_level is not None or rule.max_level is not None:
+        lo = rule.min_level if rule.min_level is not None else 0
+        hi = rule.max_level if rule.max_level is not None else 20
+        if who.level is None:
+            why.append("level unknown in the directory")
+        elif not lo <= who.level <= hi:
+            why.append(f"level {who.level} is outside {lo}-{hi}")
+    if rule.min_tenure is not None:
+        if who.hired_on is None:
+            why.append("hire date unknown in the directory")
+        elif today - who.hired_on < rule.min_tenure:
+            days = rule.min_tenure.days
+            why.append(f"hired on {who.hired_on}, less than {days} days ago")
+    if rule.languages and not set(rule.languages) & set(who.languages):
+        why.append(f"speaks none of {rule.languages}")
+    return why
 
 
 DEFAULT_MENTOR_CAPACITY = 1
@@ -60,12 +190,33 @@ def resolve_profile(
     level: int | None,
     department: str | None,
     capacity: int | None,
+    override: bool = False,
 ) -> Profile:
-    """A participant's matching profile: what they said, else what the directory knows."""
+    """A participant's matching profile. The directory's facts win: an employee may only add
+    what it lacks (a level or department it does not know, languages beyond its own); an
+    admin may override it (`override`: their note is kept with the profile)."""
     if employee_status is not EmployeeStatus.active:
         raise Invalid("employee is not active", field="employee_id")
     if role is ParticipantRole.mentee and capacity not in (None, 1):
         raise Invalid("only mentors have a capacity", field="capacity")
+    if not override:
+        for name, given, known in (
+            ("level", level, directory.level),
+            ("department", department, directory.department),
+        ):
+            if given is not None and known is not None and given != known:
+                raise Invalid(
+                    f"the HRIS directory says {name} {known}: only an admin may override it,"
+                    " with an override_note",
+                    field=name,
+                )
+        dropped = sorted(set(directory.languages) - set(languages or directory.languages))
+        if dropped:
+            raise Invalid(
+                f"the HRIS directory says this employee speaks {dropped}: languages may add to"
+                " the directory's, not drop them (an admin may, with an override_note)",
+                field="languages",
+            )
     langs = languages if languages is not None else directory.languages
     if not langs:
         raise Invalid("at least one language is needed to match", field="languages")
@@ -145,6 +296,8 @@ class ParticipantState:
     status: ParticipantStatus
     withdrawn_reason: ev.WithdrawalReason | None
     withdrawn_note: str | None
+    rejected_reason: ev.RejectionReason | None
+    decision_note: str | None
 
     def __post_init__(self) -> None:  # a row read back from the database holds plain strings
         object.__setattr__(self, "role", ParticipantRole(self.role))
@@ -154,9 +307,10 @@ class ParticipantState:
 def withdraw(
     p: ParticipantState, *, reason: ev.WithdrawalReason, note: str | None = None
 ) -> Transition[ParticipantState]:
-    """active --withdraw--> withdrawn (by themselves, an admin, or their leaving the company)."""
-    if p.status is ParticipantStatus.withdrawn:
-        raise Conflict("participant already withdrawn")
+    """active or pending --withdraw--> withdrawn (by themselves, an admin, or their leaving
+    the company)."""
+    if p.status not in IN_PROGRAMME:
+        raise Conflict(f"participant already {p.status}")
     new = replace(
         p, status=ParticipantStatus.withdrawn, withdrawn_reason=reason, withdrawn_note=note
     )
@@ -169,6 +323,52 @@ def withdraw(
         note=note,
     )
     return Transition(new, [event])
+
+
+def approve(p: ParticipantState, *, note: str | None) -> Transition[ParticipantState]:
+    """pending --approve--> active (the use case then tells matching: ParticipantEnrolled)."""
+    if p.status is not ParticipantStatus.pending:
+        raise Conflict(f"only a pending enrolment can be approved; this one is {p.status}")
+    event = ev.ParticipantApproved(
+        participant_id=p.id, program_id=p.program_id, employee_id=p.employee_id, role=p.role,
+        note=note,
+    )  # fmt: skip
+    return Transition(replace(p, status=ParticipantStatus.active, decision_note=note), [event])
+
+
+def reject(
+    p: ParticipantState, *, reason: ev.RejectionReason, note: str | None
+) -> Transition[ParticipantState]:
+    """pending --reject--> rejected, with a reason category and a note."""
+    if p.status is not ParticipantStatus.pending:
+        raise Conflict(f"only a pending enrolment can be rejected; this one is {p.status}")
+    new = replace(p, status=ParticipantStatus.rejected, rejected_reason=reason, decision_note=note)
+    event = ev.ParticipantRejected(
+        participant_id=p.id, program_id=p.program_id, employee_id=p.employee_id, role=p.role,
+        reason=reason, note=note,
+    )  # fmt: skip
+    return Transition(new, [event])
+
+
+def check_vocabulary(
+    objectives: Objectives, *, fmt: ProgramFormat, role: ParticipantRole, offered: list[str],
+    sought: list[str],
+) -> None:  # fmt: skip
+    """A programme with target skills speaks their names: skills outside them are refused;
+    in a reverse programme a mentor offers at least one of them."""
+    targets = objectives.skill_names
+    if not targets:
+        return
+    for field, skills in (("skills_offered", offered), ("skills_sought", sought)):
+        unknown = [s for s in skills if s not in targets]
+        if unknown:
+            raise Invalid(f"{unknown} are not among the programme's skills {targets}", field=field)
+    if fmt is ProgramFormat.reverse and role is ParticipantRole.mentor:
+        if not set(offered) & set(targets):
+            raise Invalid(
+                f"a reverse programme's mentor offers at least one of its skills {targets}",
+                field="skills_offered",
+            )
 
 
 # --- an employee's record, as the HRIS drives it ---------------------------------------------

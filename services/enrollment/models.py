@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, field_validator, model_validator
@@ -11,16 +11,27 @@ from sqlalchemy import JSON, String, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from services.enrollment.domain import EmployeeStatus, HrisEventType, ParticipantStatus
+from services.enrollment.domain import (
+    Eligibility,
+    EmployeeStatus,
+    HrisEventType,
+    ParticipantStatus,
+)
 from shared.api import STRICT, Request, new_id, patch_model, utcnow
 from shared.contracts.enrollment import (
     HARD_FILTER_WEIGHT,
     MATCHING_CRITERIA,
     EngagementPolicy,
     MatchingPolicy,
+    Objectives,
     ParticipantRole,
+    ProgramCalendar,
     ProgramFormat,
     ProgramRules,
+    ProgramStatus,
+    RejectionReason,
+    SeniorityRule,
+    Tags,
     TrainingItem,
     WithdrawalReason,
     legacy_rating_rule,
@@ -42,12 +53,6 @@ OUTBOX, INBOX = messaging_tables(Base.metadata)
 TIMERS = timer_table(Base.metadata)
 
 
-def _clean_tags(values: list[str]) -> list[str]:
-    """Skills and languages compare case-insensitively; keep them trimmed, lower, unique."""
-    return list(dict.fromkeys(v.strip().lower() for v in values if v.strip()))
-
-
-Tags = Annotated[list[str], AfterValidator(_clean_tags)]
 Likert = Annotated[int, PydanticField(ge=1, le=5)]
 Slot = Annotated[int, PydanticField(ge=0, le=41)]
 Slots = Annotated[list[Slot], AfterValidator(lambda slots: sorted(set(slots)))]
@@ -65,6 +70,7 @@ class EmployeeBase(Base):
     languages: Tags = Field(default_factory=list, sa_type=JSON)
     timezone: str | None = Field(default=None, max_length=64)
     location: str | None = Field(default=None, max_length=200)
+    hired_on: date | None = None  # tenure, for programmes' eligibility rules
 
 
 class Employee(EmployeeBase, table=True):
@@ -150,6 +156,7 @@ class ProgramBase(Base):
     min_score: float = Field(default=RULES.min_score, ge=0, le=1)
     cross_department: bool = RULES.cross_department
     matching_policy: MatchingPolicy = Field(default=RULES.matching_policy, sa_type=String(20))
+    seniority_rule: SeniorityRule = Field(default=RULES.seniority_rule, sa_type=String(20))
     engagement: EngagementPolicy = Field(
         default_factory=EngagementPolicy, sa_type=PydanticJSON(EngagementPolicy)
     )
@@ -157,11 +164,24 @@ class ProgramBase(Base):
     training: list[TrainingItem] = Field(
         default_factory=list, sa_type=PydanticJSON(list[TrainingItem])
     )
+    # The needs analysis: the business goal and the target skills (the skills' vocabulary).
+    objectives: Objectives = Field(default_factory=Objectives, sa_type=PydanticJSON(Objectives))
+    # Dates (meaning and order: shared.contracts.enrollment.ProgramCalendar).
+    enrolment_opens: date | None = None
+    enrolment_closes: date | None = None
+    starts_on: date | None = None
+    ends_on: date | None = None
+    relationship_duration: timedelta | None = None  # > 0: ProgramCalendar checks it
+    # Who may enrol in each role (judged on the HRIS directory), and whether an admin approves
+    # each enrolment first.
+    eligibility: Eligibility = Field(default_factory=Eligibility, sa_type=PydanticJSON(Eligibility))
+    requires_approval: bool = False
 
 
 class Program(ProgramBase, table=True):
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     org: str = Field(index=True, max_length=100)
+    status: ProgramStatus = Field(default=ProgramStatus.draft, sa_type=String(20), index=True)
     created_at: datetime = Field(default_factory=utcnow)
 
     @property
@@ -178,6 +198,11 @@ class ProgramCreate(ProgramBase):
     @classmethod
     def _unique_training(cls, items: list[TrainingItem]) -> list[TrainingItem]:
         return ProgramRules._unique_training(items)
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> ProgramCreate:
+        ProgramCalendar.model_validate(self.model_dump(include=set(ProgramCalendar.model_fields)))
+        return self
 
     @field_validator("weights")
     @classmethod
@@ -205,7 +230,15 @@ ProgramUpdate = patch_model(
 
 class ProgramPublic(ProgramBase):
     id: str
+    status: ProgramStatus
     created_at: datetime
+
+
+class ProgramStatusChange(Request):
+    """A step of the programme's lifecycle (draft -> enrolling -> running -> closed)."""
+
+    status: ProgramStatus
+    note: str | None = Field(default=None, max_length=NOTE_MAX)
 
 
 # --- participants ---------------------------------------------------------------------------
@@ -239,6 +272,11 @@ class Participant(ParticipantBase, table=True):
     status: ParticipantStatus = Field(default=ParticipantStatus.active, sa_type=String(20))
     withdrawn_reason: WithdrawalReason | None = Field(default=None, sa_type=String(200))
     withdrawn_note: str | None = Field(default=None, max_length=NOTE_MAX)
+    rejected_reason: RejectionReason | None = Field(default=None, sa_type=String(30))
+    decision_note: str | None = Field(default=None, max_length=NOTE_MAX)  # approval, rejection
+    # An admin's reason for a profile that departs from the directory (or for enrolling
+    # someone outside the eligibility rules).
+    override_note: str | None = Field(default=None, max_length=NOTE_MAX)
     created_at: datetime = Field(default_factory=utcnow)
 
     @property
@@ -253,6 +291,12 @@ class ParticipantCreate(ParticipantBase):
     level: int | None = Field(default=None, ge=0, le=20)
     department: str | None = Field(default=None, max_length=200)
     capacity: int | None = Field(default=None, ge=1, le=50, description="mentors only")
+    override_note: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=NOTE_MAX,
+        description="admins: why this profile departs from the directory or the eligibility",
+    )
 
 
 class ParticipantPublic(ParticipantBase):
@@ -266,7 +310,19 @@ class ParticipantPublic(ParticipantBase):
     status: ParticipantStatus
     withdrawn_reason: WithdrawalReason | None
     withdrawn_note: str | None
+    rejected_reason: RejectionReason | None
+    decision_note: str | None
+    override_note: str | None
     created_at: datetime
+
+
+class ApproveRequest(Request):
+    note: str | None = Field(default=None, max_length=NOTE_MAX)
+
+
+class RejectRequest(Request):
+    reason: RejectionReason
+    note: str | None = Field(default=None, max_length=NOTE_MAX)
 
 
 class WithdrawRequest(Request):

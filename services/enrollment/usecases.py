@@ -26,7 +26,7 @@ from shared.access import get_visible, scoped
 from shared.api import PageParams, merge_patch, utcnow
 from shared.auth import Principal
 from shared.contracts import enrollment as ev
-from shared.contracts.enrollment import ParticipantRole
+from shared.contracts.enrollment import ParticipantRole, ProgramFormat, ProgramStatus
 from shared.domain import Transition, state_of, store
 from shared.errors import Conflict, Forbidden, Invalid, NotFound
 from shared.uow import UnitOfWork
@@ -177,14 +177,14 @@ async def _follow_directory(
         select(Participant).where(
             Participant.org == org,
             Participant.employee_id == employee.id,
-            Participant.status == ParticipantStatus.active,
+            col(Participant.status).in_(domain.IN_PROGRAMME),
         )
     )
     affected = list(own.all())
     if employee.manager_id != before.manager_id:
         active = await uow.session.exec(
             select(Participant).where(
-                Participant.org == org, Participant.status == ParticipantStatus.active
+                Participant.org == org, col(Participant.status).in_(domain.IN_PROGRAMME)
             )
         )
         affected += [p for p in active.all() if employee.id in p.manager_chain]
@@ -211,7 +211,8 @@ async def _follow_directory(
                 participant.manager_chain, changed = chain, True
         if changed:
             uow.session.add(participant)
-            uow.emit(_profile(ev.ParticipantUpdated, participant), org=org)
+            if participant.status == ParticipantStatus.active:  # matching knows no pending one
+                uow.emit(_profile(ev.ParticipantUpdated, participant), org=org)
 
 
 def _profile(
@@ -228,7 +229,7 @@ async def _withdraw_all(
         select(Participant).where(
             Participant.org == org,
             Participant.employee_id == employee_id,
-            Participant.status == ParticipantStatus.active,
+            col(Participant.status).in_(domain.IN_PROGRAMME),
         )
     )
     for participant in rows.all():
@@ -281,6 +282,7 @@ async def create_program(*, uow: UnitOfWork, org: str, data: ProgramCreate) -> P
 async def update_program(*, uow: UnitOfWork, org: str, program_id: str, data: BaseModel) -> Program:
     """Change a programme's settings (those sent); other services hear of the new rules."""
     program = await get_program(uow=uow, org=org, program_id=program_id, for_update=True)
+    domain.check_editable(ProgramStatus(program.status))
     merged = merge_patch(program, data, ProgramCreate)
     changed = [f for f in merged.model_fields_set if getattr(program, f) != getattr(merged, f)]
     if changed:
@@ -289,6 +291,18 @@ async def update_program(*, uow: UnitOfWork, org: str, program_id: str, data: Ba
         uow.session.add(program)
         rules = ev.ProgramCreated.model_validate(program, from_attributes=True)
         uow.emit(ev.ProgramUpdated(**rules.model_dump(), changed=sorted(changed)), org=org)
+    await uow.commit()
+    return program
+
+
+async def change_program_status(
+    *, uow: UnitOfWork, org: str, program_id: str, status: ProgramStatus, note: str | None
+) -> Program:
+    """A step of the lifecycle (ProgramStatusChanged); closing is matching's cue to end the
+    programme's open matches."""
+    program = await get_program(uow=uow, org=org, program_id=program_id, for_update=True)
+    change = domain.move_program(state_of(domain.ProgramState, program), status, note=note)
+    _apply(uow, program, change, org=org)
     await uow.commit()
     return program
 
@@ -302,14 +316,13 @@ async def get_program(
     return program
 
 
-async def list_programs(*, uow: UnitOfWork, org: str, page: PageParams) -> list[Program]:
-    q = (
-        select(Program)
-        .where(Program.org == org)
-        .order_by(col(Program.created_at), col(Program.id))
-        .offset(page.offset)
-        .limit(page.limit)
-    )
+async def list_programs(
+    *, uow: UnitOfWork, org: str, page: PageParams, status: ProgramStatus | None = None
+) -> list[Program]:
+    q = select(Program).where(Program.org == org)
+    if status is not None:
+        q = q.where(Program.status == status)
+    q = q.order_by(col(Program.created_at), col(Program.id)).offset(page.offset).limit(page.limit)
     return list((await uow.session.exec(q)).all())
 
 
@@ -320,9 +333,19 @@ async def enroll(*, uow: UnitOfWork, principal: Principal, data: ParticipantCrea
     org = principal.org
     if not principal.is_admin and principal.employee_id != data.employee_id:
         raise Forbidden("employees enrol themselves only")
+    override = data.override_note is not None
+    if override and not principal.is_admin:
+        raise Forbidden("only an admin may override the directory or the eligibility rules")
     program = await uow.session.get(Program, data.program_id)
     if program is None or program.org != org:
         raise Invalid("unknown program", field="program_id")
+    today = uow.now().date()
+    domain.check_enrolment_open(
+        ProgramStatus(program.status),
+        opens=program.enrolment_opens,
+        closes=program.enrolment_closes,
+        today=today,
+    )
     employee = await uow.session.get(Employee, (org, data.employee_id))
     if employee is None:
         raise Invalid("unknown employee", field="employee_id")
@@ -334,7 +357,19 @@ async def enroll(*, uow: UnitOfWork, principal: Principal, data: ParticipantCrea
         level=data.level,
         department=data.department,
         capacity=data.capacity,
+        override=override,
     )
+    domain.check_vocabulary(
+        program.objectives,
+        fmt=ProgramFormat(program.format),
+        role=data.role,
+        offered=data.skills_offered,
+        sought=data.skills_sought,
+    )
+    rule = getattr(program.eligibility, data.role)
+    why = domain.ineligibility(rule, state_of(domain.EmployeeFacts, employee), today=today)
+    if why and not override:
+        raise Invalid(f"not eligible as {data.role} here: {'; '.join(why)}", field="employee_id")
     existing = await uow.session.exec(
         select(Participant).where(
             Participant.program_id == data.program_id,
@@ -344,15 +379,49 @@ async def enroll(*, uow: UnitOfWork, principal: Principal, data: ParticipantCrea
     )
     if existing.first() is not None:
         raise Conflict(f"employee already enrolled as {data.role} in this program")
+    # A self-enrolment in a programme that requires approval waits for an admin's; an
+    # admin's enrolment is their approval.
+    pending = program.requires_approval and not principal.is_admin
     participant = Participant(
         # What they said, with the profile resolved against the directory over it.
         **(data.model_dump() | asdict(profile)),
         org=org,
         tz_offset_h=domain.tz_offset_hours(employee.timezone, at=utcnow()),
         manager_chain=await _Directory(uow, org).manager_chain(employee),
+        status=ParticipantStatus.pending if pending else ParticipantStatus.active,
     )
     uow.session.add(participant)
-    uow.emit(_profile(ev.ParticipantEnrolled, participant), org=org)
+    if pending:
+        uow.emit(ev.ParticipantPending.model_validate(participant, from_attributes=True), org=org)
+    else:
+        uow.emit(_profile(ev.ParticipantEnrolled, participant), org=org)
+    await uow.commit()
+    return participant
+
+
+async def decide(
+    *,
+    uow: UnitOfWork,
+    principal: Principal,
+    participant_id: str,
+    approve: bool,
+    reason: ev.RejectionReason | None = None,
+    note: str | None = None,
+) -> Participant:
+    """An admin approves a pending enrolment (matching then hears of the participant) or
+    rejects it with a reason category and a note."""
+    participant = await get_participant(
+        uow=uow, principal=principal, participant_id=participant_id, for_update=True
+    )
+    state = state_of(domain.ParticipantState, participant)
+    if approve:
+        change = domain.approve(state, note=note)
+    else:
+        assert reason is not None
+        change = domain.reject(state, reason=reason, note=note)
+    _apply(uow, participant, change, org=participant.org)
+    if approve:
+        uow.emit(_profile(ev.ParticipantEnrolled, participant), org=participant.org)
     await uow.commit()
     return participant
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from services.matching.engine.model import Cohort, Constraints, Format, Side, Weights
 from services.matching.engine.scoring import Scorer
-from shared.contracts.enrollment import ProgramRules
+from shared.contracts.enrollment import ProgramRules, SeniorityRule
 
 
 @dataclass(frozen=True)
@@ -123,6 +123,7 @@ def _side(
         department=np.array([dept(p, k) for k, p in enumerate(people)], dtype=np.int32),
         tz_offset_h=np.array([p.tz_offset_h or 0 for p in people], dtype=np.int8),
         volunteer=np.array([p.volunteer for p in people], dtype=bool),
+        level_known=np.array([p.level is not None for p in people], dtype=bool),
     )
 
 
@@ -188,5 +189,6 @@ def build_scorer(inputs: CohortInputs) -> Scorer:
         max_timezone_gap_h=rules.max_timezone_gap_h,
         cross_department=rules.cross_department,
         min_score=rules.min_score,
+        seniority_required=rules.seniority_rule is SeniorityRule.required,
     )
     return Scorer(cohort, weights, constraints)

@@ -28,7 +28,7 @@ from services.matching.engine.scoring import Scorer
 from services.matching.engine.solver import Certificate, Policy, Solution, solve
 from services.matching.engine.stable import blocking_pairs_streamed, deferred_acceptance
 from shared.contracts import matching as ev
-from shared.contracts.enrollment import ProgramFormat
+from shared.contracts.enrollment import ProgramFormat, ProgramStatus
 from shared.contracts.matching import MatchStatus
 from shared.domain import Transition
 from shared.errors import Conflict, Forbidden, Invalid
@@ -414,6 +414,15 @@ def end(
         raise Conflict(f"cannot end a match that is {m.status.value}")
     new = replace(m, status=MatchStatus.ended, end_reason=reason, end_note=note, ended_at=at)
     return Transition(new, [ev.MatchEnded(**_facts(new), reason=reason, note=note, by=by)])
+
+
+MATCHABLE = (ProgramStatus.enrolling, ProgramStatus.running)
+
+
+def check_matchable(status: str) -> None:
+    """Runs and their publication happen while the programme is enrolling or running."""
+    if status not in MATCHABLE:
+        raise Conflict(f"the programme is {status}: matching runs while enrolling or running")
 
 
 def ended_by(m: MatchState, actor: Actor) -> ev.EndedBy:

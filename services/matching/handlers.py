@@ -22,6 +22,17 @@ async def on_program_created(uow: UnitOfWork, event: Event, data: EventData) -> 
     uow.project(ProgramView, data, id=data.program_id, org=event.org)
 
 
+async def on_program_status(uow: UnitOfWork, event: Event, data: EventData) -> None:
+    assert isinstance(data, enrollment.ProgramStatusChanged)
+    program = await uow.session.get(ProgramView, data.program_id)
+    if program is None:
+        return
+    program.status = data.status
+    uow.session.add(program)
+    if data.status is enrollment.ProgramStatus.closed:
+        await usecases.close_program(uow=uow, program_id=data.program_id)
+
+
 async def on_participant_profile(uow: UnitOfWork, event: Event, data: EventData) -> None:
     """Enrolled or updated: matching's copy of the profile becomes the event's (an upsert, so
     a redelivered event changes nothing). A mentor's may bring room for the waiting list."""
@@ -78,6 +89,7 @@ async def on_case_action(uow: UnitOfWork, event: Event, data: EventData) -> None
 HANDLERS = {
     enrollment.ProgramCreated.TYPE: on_program_created,
     enrollment.ProgramUpdated.TYPE: on_program_created,
+    enrollment.ProgramStatusChanged.TYPE: on_program_status,
     enrollment.ParticipantEnrolled.TYPE: on_participant_profile,
     enrollment.ParticipantUpdated.TYPE: on_participant_updated,
     enrollment.ParticipantWithdrawn.TYPE: on_participant_withdrawn,

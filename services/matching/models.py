@@ -41,6 +41,9 @@ class ProgramView(Base, table=True):
     min_score: float = RULES.min_score
     cross_department: bool = RULES.cross_department
     matching_policy: str = Field(default=RULES.matching_policy, max_length=20)
+    seniority_rule: str = Field(default=RULES.seniority_rule, max_length=20)
+    # Its lifecycle status: runs and re-matches happen while it is enrolling or running.
+    status: str = Field(default="running", max_length=20)
 
 
 class ParticipantView(Base, table=True):

@@ -126,6 +126,7 @@ async def _program_of(uow: UnitOfWork, org: str, program_id: str) -> ProgramView
     program = await uow.session.get(ProgramView, program_id, with_for_update=True)
     if program is None or program.org != org:
         raise Invalid("unknown program", field="program_id")
+    domain.check_matchable(program.status)
     return program
 
 
@@ -356,6 +357,8 @@ async def _place(*, uow: UnitOfWork, program: ProgramView, ended: dict[str, str]
     """Propose mentors to these mentees (`ended`: participant id -> the match that ended) and
     to the programme's waiting ones; whoever finds no mentor with room waits (MenteeWaiting),
     whoever finds one leaves the list. Returns the proposed matches."""
+    if program.status not in domain.MATCHABLE:  # closed: its relationships are over
+        return []
     waiting = {
         w.participant_id: w
         for w in (
@@ -428,6 +431,17 @@ async def _place(*, uow: UnitOfWork, program: ProgramView, ended: dict[str, str]
                 org=program.org,
             )
     return proposed
+
+
+async def close_program(*, uow: UnitOfWork, program_id: str) -> None:
+    """The programme closed: its open matches end (`programme_closed`) and its waiting list
+    empties; nothing is proposed again (`_place` and runs refuse a closed programme)."""
+    for match in await _program_matches(uow, program_id):
+        if _state(match).status in domain.OPEN:
+            close_match(uow=uow, match=match, reason=EndReason.programme_closed)
+    rows = await uow.session.exec(select(Waiting).where(Waiting.program_id == program_id))
+    for row in rows.all():
+        await uow.session.delete(row)
 
 
 async def leave_waiting(*, uow: UnitOfWork, participant_id: str) -> None:

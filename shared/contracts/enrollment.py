@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.contracts.reasons import Reasoned
 from shared.events import EventData
@@ -17,9 +18,97 @@ class ProgramFormat(StrEnum):
     circles = "circles"  # a group meets around shared themes
 
 
+class SeniorityRule(StrEnum):
+    """How a programme's format binds the pair's levels (from the HRIS directory)."""
+
+    # Classic: the mentor is more senior than the mentee (a higher level); reverse: less
+    # senior. A pair where either level is unknown is not held to it. Circles: no effect.
+    required = "required"
+    preferred = "preferred"  # relaxed: only the seniority criterion's weight favours it
+
+
 class ParticipantRole(StrEnum):
     mentor = "mentor"
     mentee = "mentee"
+
+
+class ProgramStatus(StrEnum):
+    """A programme's lifecycle: draft -> enrolling -> running -> closed (any but closed may
+    close). People enrol while it is enrolling or running; closing ends its relationships."""
+
+    draft = "draft"  # being designed: objectives, questions, eligibility; nobody enrols yet
+    enrolling = "enrolling"  # open to enrolment (and to matching runs)
+    running = "running"  # relationships under way; late enrolment still possible
+    closed = "closed"  # over: open matches end (programme_closed), nothing new starts
+
+
+def clean_tags(values: list[str]) -> list[str]:
+    """Skills and languages compare case-insensitively: trimmed, lower, unique, in order."""
+    return list(dict.fromkeys(v.strip().lower() for v in values if v.strip()))
+
+
+def clean_tag(value: str) -> str:
+    return value.strip().lower()
+
+
+Tags = Annotated[list[str], AfterValidator(clean_tags)]
+Tag = Annotated[str, AfterValidator(clean_tag), Field(min_length=1, max_length=100)]
+
+
+class TargetSkill(BaseModel):
+    """A skill or competency the needs analysis found the programme should develop."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: Tag
+    description: str | None = Field(default=None, max_length=2000)
+
+
+class Objectives(BaseModel):
+    """What the programme is for, from the needs analysis: the business goal in words and the
+    target skills. The skills are the programme's vocabulary: participants offer and seek
+    them, and goals and assessments name them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    business_goal: str | None = Field(default=None, max_length=4000)
+    skills: list[TargetSkill] = Field(default=[], max_length=100)
+
+    @field_validator("skills")
+    @classmethod
+    def _unique(cls, skills: list[TargetSkill]) -> list[TargetSkill]:
+        names = [s.name for s in skills]
+        if len(names) != len(set(names)):
+            raise ValueError("target skill names must be unique")
+        return skills
+
+    @property
+    def skill_names(self) -> list[str]:
+        return [s.name for s in self.skills]
+
+
+class ProgramCalendar(BaseModel):
+    """A programme's dates (all optional): enrolment is open between `enrolment_opens` and
+    `enrolment_closes` (inclusive, UTC days) while the programme is enrolling or running;
+    relationships run from `starts_on` to `ends_on`, or for `relationship_duration` each."""
+
+    enrolment_opens: date | None = None
+    enrolment_closes: date | None = None
+    starts_on: date | None = None
+    ends_on: date | None = None
+    relationship_duration: timedelta | None = Field(default=None, gt=timedelta(0))
+
+    @model_validator(mode="after")
+    def _in_order(self) -> ProgramCalendar:
+        pairs = [
+            ("enrolment_opens", "enrolment_closes"),
+            ("enrolment_opens", "starts_on"),
+            ("starts_on", "ends_on"),
+            ("enrolment_closes", "ends_on"),
+        ]
+        for first, then in pairs:
+            a, b = getattr(self, first), getattr(self, then)
+            if a is not None and b is not None and a > b:
+                raise ValueError(f"{first} ({a}) must not be after {then} ({b})")
+        return self
 
 
 # The criteria a programme weighs for matching (0 to 10 each; 10 turns one into a hard
@@ -160,6 +249,7 @@ class ProgramRules(BaseModel):
     min_score: float = 0.0
     cross_department: bool = True
     matching_policy: MatchingPolicy = MatchingPolicy.max_matched
+    seniority_rule: SeniorityRule = SeniorityRule.required
     engagement: EngagementPolicy = EngagementPolicy()
     # What a corrective case may assign (training for a mentor, a mentee).
     training: list[TrainingItem] = []
@@ -202,23 +292,41 @@ def legacy_rating_rule(data: object) -> object:
 PROGRAM_DEFAULTS = ProgramRules()
 
 
-class ProgramCreated(EventData, ProgramRules):
-    TYPE = "binome.enrollment.program.created.v1"
-    KEY = "program_id"
+class ProgramFacts(EventData, ProgramRules, ProgramCalendar):
+    """A programme as other services know it: its rules, dates, objectives and status."""
+
     program_id: str
     name: str
+    objectives: Objectives = Objectives()
+    # Events from before the lifecycle had none: their programmes were running.
+    status: ProgramStatus = ProgramStatus.running
 
 
-class ProgramUpdated(EventData, ProgramRules):
+class ProgramCreated(ProgramFacts):
+    TYPE = "binome.enrollment.program.created.v1"
+    KEY = "program_id"
+
+
+class ProgramUpdated(ProgramFacts):
     """An admin changed a programme: its rules as they now are, and which fields changed
     (matching, sessions and feedback apply the new rules; feedback re-judges every running
     relationship of the programme when its engagement policy changed)."""
 
     TYPE = "binome.enrollment.program.updated.v1"
     KEY = "program_id"
-    program_id: str
-    name: str
     changed: list[str]
+
+
+class ProgramStatusChanged(EventData):
+    """A programme moved in its lifecycle. On `closed`, matching ends its open matches
+    (`programme_closed`) and empties its waiting list; no run or request starts after."""
+
+    TYPE = "binome.enrollment.program.status_changed.v1"
+    KEY = "program_id"
+    program_id: str
+    status: ProgramStatus
+    previous: ProgramStatus
+    note: str | None = None
 
 
 class ParticipantProfile(EventData):
@@ -254,6 +362,51 @@ class ParticipantUpdated(ParticipantProfile):
 
     TYPE = "binome.enrollment.participant.updated.v1"
     KEY = "participant_id"
+
+
+class ParticipantPending(EventData):
+    """An enrolment in a programme that requires approval waits for an admin's decision
+    (matching does not see the participant until ParticipantEnrolled)."""
+
+    TYPE = "binome.enrollment.participant.pending.v1"
+    KEY = "participant_id"
+    participant_id: str
+    program_id: str
+    employee_id: str
+    role: ParticipantRole
+
+
+class ParticipantApproved(EventData):
+    """An admin approved a pending enrolment (ParticipantEnrolled follows, for matching)."""
+
+    TYPE = "binome.enrollment.participant.approved.v1"
+    KEY = "participant_id"
+    participant_id: str
+    program_id: str
+    employee_id: str
+    role: ParticipantRole
+    note: str | None = None
+
+
+class RejectionReason(StrEnum):
+    """Why an admin rejected an enrolment."""
+
+    not_eligible = "not_eligible"  # outside who the programme is for
+    programme_full = "programme_full"
+    profile_incomplete = "profile_incomplete"
+    not_a_fit = "not_a_fit"  # the programme is not what they need
+    other = "other"
+
+
+class ParticipantRejected(EventData, Reasoned):
+    TYPE = "binome.enrollment.participant.rejected.v1"
+    KEY = "participant_id"
+    REASONS = RejectionReason
+    participant_id: str
+    program_id: str
+    employee_id: str
+    role: ParticipantRole
+    reason: RejectionReason
 
 
 class WithdrawalReason(StrEnum):

@@ -18,6 +18,7 @@ class EndReason(StrEnum):
     incompatible = "incompatible"
     disengaged = "disengaged"  # the pair stopped meeting (a corrective case ended it)
     programme_decision = "programme_decision"  # a corrective case's decision (an admin's)
+    programme_closed = "programme_closed"  # the programme closed while the match was open
     other = "other"
 
 

@@ -18,11 +18,8 @@ async def _circle(api: Api) -> tuple[str, list[dict[str, Any]]]:
         ],
         prefix="group",
     )
-    program = await api.ok(
-        "POST",
-        "/v1/programs",
-        expect=201,
-        json={"name": "Circle", "format": "circles"},
+    program = await api.program(
+        {"name": "Circle", "format": "circles"},
     )
     pid = program["id"]
     await api.enrol(pid, "guide", "mentor", capacity=3, themes=["growth"])

@@ -60,9 +60,7 @@ async def test_a_departing_mentors_mentees_are_repaired_together(api: Api) -> No
         {"id": "m-py", "name": "PyFan", "level": 1, "languages": ["fr"]},
     ]
     await api.hire(*people, prefix="joint")
-    program = await api.ok(
-        "POST", "/v1/programs", expect=201, json={"name": "Joint", "auto_publish": True}
-    )
+    program = await api.program({"name": "Joint", "auto_publish": True})
     pid = program["id"]
     await api.enrol(pid, "boss", "mentor", skills_offered=["python", "sql", "go"], capacity=2)
     both = await api.enrol(pid, "m-both", "mentee", skills_sought=["python", "sql"])

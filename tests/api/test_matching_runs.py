@@ -71,9 +71,7 @@ async def test_auto_publishing_programme_proposes_at_once(api: Api) -> None:
         {"id": "me", "name": "Mel", "level": 1, "languages": ["fr"]},
         prefix="auto",
     )
-    program = await api.ok(
-        "POST", "/v1/programs", expect=201, json={"name": "Auto", "auto_publish": True}
-    )
+    program = await api.program({"name": "Auto", "auto_publish": True})
     await api.enrol(program["id"], "mx", "mentor", skills_offered=["excel"])
     await api.enrol(program["id"], "me", "mentee", skills_sought=["excel"])
     run = await _draft(api, program["id"])
@@ -170,11 +168,8 @@ async def test_enrolment_criteria_and_programme_rules_drive_the_run(api: Api) ->
         "/v1/programs", headers=api.admin, json={"name": "x", "weights": {"charisma": 5}}
     )
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "weights"]
-    program = await api.ok(
-        "POST",
-        "/v1/programs",
-        expect=201,
-        json={
+    program = await api.program(
+        {
             "name": "Rules",
             "weights": {"skills": 8, "themes": 6, "timezone": 0},
             "max_timezone_gap_h": 8,
@@ -222,9 +217,7 @@ async def test_a_stable_programme_runs_deferred_acceptance_with_its_audit(api: A
     )
     assert bad.status_code == 422
     cohort = await enrolled_cohort(api)  # created with the default (optimal) policy
-    program = await api.ok(
-        "POST", "/v1/programs", expect=201, json={"name": "Stable", "matching_policy": "stable"}
-    )
+    program = await api.program({"name": "Stable", "matching_policy": "stable"})
     await api.enrol(program["id"], cohort.mentors[0], "mentor", skills_offered=["python"])
     mentee = await api.enrol(program["id"], cohort.mentee, "mentee", skills_sought=["python"])
 
@@ -302,9 +295,7 @@ async def test_a_circles_programme_forms_diverse_circles_around_mentors(api: Api
         {"id": "m-en", "name": "Eng", "level": 2, "languages": ["en"], "department": "it"},
         prefix="circles",
     )
-    program = await api.ok(
-        "POST", "/v1/programs", expect=201, json={"name": "Circles", "format": "circles"}
-    )
+    program = await api.program({"name": "Circles", "format": "circles"})
     pid = program["id"]
     lead_a = await api.enrol(pid, "lead-a", "mentor", capacity=4, themes=["leadership"])
     lead_b = await api.enrol(pid, "lead-b", "mentor", capacity=4, themes=["data"])

@@ -11,7 +11,7 @@ from tests.helpers import Api, eventually
 async def test_sent_rows_are_purged_after_retention_and_unsent_rows_kept(api: Api, app) -> None:  # type: ignore[no-untyped-def]
     runtime = app.state.runtimes["enrollment"]
     outbox = runtime.outbox
-    await api.ok("POST", "/v1/programs", expect=201, json={"name": "Old"})
+    await api.program({"name": "Old"}, status=None)  # one event: program.created
 
     async def sent() -> int:
         async with runtime.engine.connect() as conn:

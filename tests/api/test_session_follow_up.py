@@ -13,16 +13,13 @@ from tests.helpers.scenario import active_match, enrolled_cohort, schedule_sessi
 
 
 async def test_the_engagement_policy_takes_iso_8601_durations(api: Api) -> None:
-    made = await api.ok(
-        "POST",
-        "/v1/programs",
-        expect=201,
-        json={"name": "Followed", "engagement": {"unconfirmed_after": "PT30S"}},
+    made = await api.program(
+        {"name": "Followed", "engagement": {"unconfirmed_after": "PT30S"}},
     )
     assert made["engagement"]["unconfirmed_after"] == "PT30S"
     again = await api.ok("GET", f"/v1/programs/{made['id']}")
     assert again["engagement"] == made["engagement"]
-    default = await api.ok("POST", "/v1/programs", expect=201, json={"name": "Default"})
+    default = await api.program({"name": "Default"})
     assert default["engagement"] == {
         "unconfirmed_after": "P2D",
         "cadence": "P14D",
@@ -39,11 +36,8 @@ async def test_the_engagement_policy_takes_iso_8601_durations(api: Api) -> None:
         "grace": "P3D",
     }
     # A client still sending the pooled rating rule gets it as both sides' threshold.
-    legacy = await api.ok(
-        "POST",
-        "/v1/programs",
-        expect=201,
-        json={"name": "Legacy", "rematch_threshold": 3.5, "rating_window": 3},
+    legacy = await api.program(
+        {"name": "Legacy", "rematch_threshold": 3.5, "rating_window": 3},
     )
     assert (
         legacy["engagement"]["mentor_low_rating"],

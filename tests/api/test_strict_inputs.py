@@ -10,7 +10,7 @@ from tests.helpers import Api
 HIRED = {"event_id": "1", "type": "hired", "employee": {"id": "e", "name": "E", "shoe": 42}}
 AT = "2030-01-01T10:00:00Z"
 BODIES = [
-    ("/v1/programs", {"name": "P", "objectives": ["x"]}, "objectives"),
+    ("/v1/programs", {"name": "P", "budget_eur": 3}, "budget_eur"),
     ("/v1/participants", {"program_id": "p", "employee_id": "e", "role": "mentee", "x": 1}, "x"),
     ("/v1/hris/events", {"events": [], "source": "workday"}, "source"),
     ("/v1/hris/events", {"events": [HIRED]}, "shoe"),

@@ -198,6 +198,9 @@ async def _seed(gateway: str, org: str, employees: int) -> dict:
         r = await c.post("/v1/programs", json={"name": "Load"}, headers=admin)
         r.raise_for_status()
         program = r.json()["id"]
+        opening = {"status": "enrolling"}
+        r = await c.post(f"/v1/programs/{program}/status", json=opening, headers=admin)
+        r.raise_for_status()
         mentors = ids[:40]
         for e in mentors:
             body = {

@@ -125,6 +125,17 @@ class Api:
         assert r.status_code == expect, f"{method} {path} -> {r.status_code} {r.text}"
         return r.json()
 
+    async def program(self, body: dict[str, Any], *, status: str | None = "enrolling") -> Any:
+        """Create a programme (a draft) and move it on to `status` (enrolling: open to
+        enrolment and matching runs; None leaves it a draft)."""
+        made = await self.ok("POST", "/v1/programs", json=body, expect=201)
+        if status is None:
+            return made
+        steps = ["enrolling", "running", "closed"]
+        for step in steps[: steps.index(status) + 1]:
+            made = await self.ok("POST", f"/v1/programs/{made['id']}/status", json={"status": step})
+        return made
+
     async def hire(self, *employees: dict[str, Any], prefix: str = "hire") -> Any:
         events = [
             {"event_id": f"{prefix}-{e['id']}", "type": "hired", "employee": e} for e in employees

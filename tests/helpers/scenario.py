@@ -64,11 +64,8 @@ async def enrolled_cohort(api: Api, **programme: Any) -> Cohort:
         },
         prefix=tag,
     )
-    program = await api.ok(
-        "POST",
-        "/v1/programs",
-        expect=201,
-        json={
+    program = await api.program(
+        {
             "name": f"Onboarding {tag}",
             "format": "classic",
             **programme,

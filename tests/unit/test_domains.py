@@ -11,7 +11,7 @@ from services.enrollment.domain import EmployeeStatus, ParticipantStatus
 from services.feedback import domain as feedback
 from services.reporting import domain as reporting
 from services.sessions import domain as sessions
-from shared.contracts.enrollment import ParticipantRole, WithdrawalReason
+from shared.contracts.enrollment import ParticipantRole, ProgramStatus, WithdrawalReason
 from shared.contracts.sessions import CancelReason, SessionStatus
 from shared.errors import Conflict, Forbidden, Invalid
 
@@ -34,8 +34,59 @@ def _profile(**kw):  # type: ignore[no-untyped-def]
 def test_profile_defaults_from_directory() -> None:
     p = _profile()
     assert (p.languages, p.level, p.department, p.capacity) == (["fr"], 5, "it", 1)
-    assert _profile(languages=["en"], capacity=3).capacity == 3
+    assert _profile(languages=["fr", "en"], capacity=3).capacity == 3
     assert _profile(role=ParticipantRole.mentee).capacity == 1
+
+
+def test_the_directory_wins_unless_an_admin_overrides() -> None:
+    for claim in ({"level": 9}, {"department": "sales"}, {"languages": ["en"]}):
+        with pytest.raises(Invalid) as err:
+            _profile(**claim)
+        assert err.value.field == next(iter(claim))
+        assert _profile(**claim, override=True)
+    assert _profile(level=5, department="it").level == 5  # the same as the directory's
+    lacking = enrollment.DirectoryFacts(
+        manager_id=None, languages=["fr"], level=None, department=None
+    )
+    added = _profile(directory=lacking, level=3, department="data", languages=["fr", "de"])
+    assert (added.level, added.department, added.languages) == (3, "data", ["fr", "de"])
+
+
+def test_eligibility_reads_the_directory() -> None:
+    from datetime import date
+
+    rule = enrollment.RoleEligibility(
+        departments=["Data"], min_level=3, max_level=6, min_tenure=timedelta(days=90),
+        languages=["EN", "fr"],
+    )  # fmt: skip
+    today = date(2027, 1, 1)
+    ok = enrollment.EmployeeFacts(
+        department="data", level=4, hired_on=date(2026, 1, 1), languages=["fr"]
+    )
+    assert enrollment.ineligibility(rule, ok, today=today) == []
+    assert enrollment.ineligibility(enrollment.RoleEligibility(), ok, today=today) == []
+    nothing = enrollment.EmployeeFacts(department=None, level=None, hired_on=None, languages=[])
+    assert len(enrollment.ineligibility(rule, nothing, today=today)) == 4
+    fresh = enrollment.EmployeeFacts(
+        department="Data", level=7, hired_on=date(2026, 12, 1), languages=["de"]
+    )
+    why = enrollment.ineligibility(rule, fresh, today=today)
+    assert [w.split()[0] for w in why] == ["level", "hired", "speaks"]
+
+
+def test_programme_lifecycle_steps() -> None:
+    p = enrollment.ProgramState(id="p", status="draft")  # type: ignore[arg-type]
+    opened = enrollment.move_program(p, ProgramStatus.enrolling)
+    assert opened.state.status is ProgramStatus.enrolling
+    (event,) = opened.events
+    assert (event.status, event.previous) == (ProgramStatus.enrolling, ProgramStatus.draft)
+    with pytest.raises(Conflict, match="can become: closed, running"):
+        enrollment.move_program(opened.state, ProgramStatus.draft)
+    closed = enrollment.move_program(p, ProgramStatus.closed).state
+    with pytest.raises(Conflict, match="closed for good"):
+        enrollment.move_program(closed, ProgramStatus.enrolling)
+    with pytest.raises(Conflict):
+        enrollment.check_enrolment_open(ProgramStatus.draft, opens=None, closes=None, today=None)  # type: ignore[arg-type]
 
 
 def test_profile_rules() -> None:
@@ -62,6 +113,8 @@ def test_withdraw_and_rehire_rules() -> None:
         status="active",  # type: ignore[arg-type]
         withdrawn_reason=None,
         withdrawn_note=None,
+        rejected_reason=None,
+        decision_note=None,
     )
     gone = enrollment.withdraw(p, reason=WithdrawalReason.no_time, note="too busy")
     assert (gone.state.status, gone.state.withdrawn_reason, gone.state.withdrawn_note) == (

@@ -55,15 +55,33 @@ def test_scores_reward_sought_skills_seniority_and_cross_department() -> None:
     mentee = person("me", sought=["python", "sql"], level=2, dept="marketing")
     strong = person("a", offered=["python", "sql"], level=8, dept="engineering")
     weak = person("b", offered=["sales"], level=1, dept="marketing", volunteer=False)
-    assert _pair_score(mentee, strong) > _pair_score(mentee, weak)
+    relaxed = domain.ProgramRules(seniority_rule="preferred")
+    assert _pair_score(mentee, strong, relaxed) > _pair_score(mentee, weak, relaxed)
 
 
 def test_reverse_mentoring_wants_a_junior_mentor() -> None:
     manager = person("m", sought=["tiktok"], level=9)
     junior = person("j", offered=["tiktok"], level=2)
     senior = person("s", offered=["tiktok"], level=12)
-    reverse = domain.ProgramRules(format="reverse")
+    reverse = domain.ProgramRules(format="reverse", seniority_rule="preferred")
     assert _pair_score(manager, junior, reverse) > _pair_score(manager, senior, reverse)
+
+
+@pytest.mark.parametrize("fmt", ["classic", "reverse"])
+def test_the_format_seniority_rule_is_hard_unless_relaxed(fmt: str) -> None:
+    """Classic: the mentor is more senior; reverse: less senior; unknown levels pass; an
+    equal level fails both; `preferred` turns the rule into the seniority weight only."""
+    mentee = person("me", sought=["python"], level=5)
+    up, down = (7, 3) if fmt == "classic" else (3, 7)
+    rules = domain.ProgramRules(format=fmt)
+    assert _pair_score(mentee, person("ok", offered=["python"], level=up), rules) is not None
+    assert _pair_score(mentee, person("no", offered=["python"], level=down), rules) is None
+    assert _pair_score(mentee, person("eq", offered=["python"], level=5), rules) is None
+    assert _pair_score(mentee, person("unknown", offered=["python"]), rules) is not None
+    unknown_mentee = person("me2", sought=["python"])
+    assert _pair_score(unknown_mentee, person("x", offered=["python"], level=down), rules)
+    relaxed = domain.ProgramRules(format=fmt, seniority_rule="preferred")
+    assert _pair_score(mentee, person("no", offered=["python"], level=down), relaxed) is not None
 
 
 def test_hard_rules_same_person_language_and_reporting_line() -> None:

@@ -53,6 +53,9 @@ class Constraints:
     max_timezone_gap_h: int = PROGRAM_DEFAULTS.max_timezone_gap_h
     cross_department: bool = PROGRAM_DEFAULTS.cross_department  # across departments, or same
     min_score: float = PROGRAM_DEFAULTS.min_score  # pairs scoring below are not allowed
+    # The format's direction as a hard rule: the mentor's level above the mentee's (classic)
+    # or below it (reverse), for pairs whose two levels are known.
+    seniority_required: bool = PROGRAM_DEFAULTS.seniority_rule == "required"
 
 
 @dataclass
@@ -74,6 +77,8 @@ class Side:
     department: npt.NDArray[np.int32]
     tz_offset_h: npt.NDArray[np.int8]
     volunteer: npt.NDArray[np.bool_]
+    # Whether each level is known (the directory's); None: every level is.
+    level_known: npt.NDArray[np.bool_] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -131,6 +131,17 @@ class Scorer(_Blocked):
         )
         cross = self.constraints.cross_department
         min_score = self.constraints.min_score
+        # The seniority rule's levels: an unknown one is infinitely far in the direction that
+        # lets every pair through (no NaN: the two infinities never meet with opposite signs).
+        sign = f32(-1) if self.constraints.format is Format.reverse else f32(1)
+
+        def rule_levels(x: Side, unknown: np.float32) -> F32:
+            known = np.ones(len(x), dtype=bool) if x.level_known is None else x.level_known
+            return np.where(known, x.level.astype(f32), unknown).astype(f32)
+
+        e_rule = rule_levels(e, -sign * f32(np.inf))
+        t_rule = rule_levels(t, sign * f32(np.inf))
+        min_gap = f32(1) if self.constraints.seniority_required else f32(-np.inf)
         tabs = (
             norm,
             f32(2) * norm[2] / max_d2,
@@ -141,6 +152,7 @@ class Scorer(_Blocked):
             f32(self.constraints.max_timezone_gap_h),
             f32(min_score) if min_score > 0 else f32(-np.inf),
             max_d2,
+            min_gap,
         )
 
         def common(raw: tuple, der: tuple) -> tuple:
@@ -160,6 +172,7 @@ class Scorer(_Blocked):
             (norm[0] * e_der[0]).astype(f32),
             e_raw[8],
             e_der[3].astype(f32),
+            e_rule,
         )
         fast_t = (
             *t_raw[:4],
@@ -169,6 +182,7 @@ class Scorer(_Blocked):
             t_raw[8],
             t_der[3].astype(f32),
             self.capacity > 0,
+            t_rule,
         )
         return fast_e, fast_t, tabs
 

@@ -134,6 +134,7 @@ def _row(e, t, tabs, i, score_out, ok_out, dot):
         e_skill_k,
         e_vol,
         e_sq,
+        e_rule,
     ) = e
     (
         t_skills,
@@ -150,6 +151,7 @@ def _row(e, t, tabs, i, score_out, ok_out, dot):
         t_vol,
         t_sq,
         t_open,
+        t_rule,
     ) = t
     (
         norm,
@@ -161,6 +163,7 @@ def _row(e, t, tabs, i, score_out, ok_out, dot):
         max_gap,
         min_score,
         max_d2,
+        min_gap,
     ) = tabs
     m = t_skills.shape[0]
     dot[:] = 0
@@ -170,7 +173,7 @@ def _row(e, t, tabs, i, score_out, ok_out, dot):
             dot[j] += a * t_ans_t[x, j]
     skills, themes, langs, avail = e_skills[i], e_themes[i], e_langs[i], e_avail[i]
     level, tz, dept, thn, avn = e_level[i], e_tz[i], e_dept[i], e_thn[i], e_avn[i]
-    const, skill_k, vol, sq = e_const[i], e_skill_k[i], e_vol[i], e_sq[i]
+    const, skill_k, vol, sq, rule = e_const[i], e_skill_k[i], e_vol[i], e_sq[i], e_rule[i]
     n_themes, n_sen, n_tz, n_avail = norm[1], norm[3], norm[5], norm[6]
     one, zero = np.float32(1.0), np.float32(0.0)
     h_skills, h_themes, h_sim, h_sen = hard[0], hard[1], hard[2], hard[3]
@@ -206,6 +209,8 @@ def _row(e, t, tabs, i, score_out, ok_out, dot):
         ok &= (not h_tz) | (tz_v > 0)
         ok &= (not h_avail) | (c_avail > 0)
         ok &= (not h_vol) | vol | t_vol[j]
+        # The format's seniority rule (min_gap -inf when the programme relaxed it).
+        ok &= sen_sign * (t_rule[j] - rule) >= min_gap
         score_out[j] = max(s, zero)  # the constant terms may round just below 0
         ok_out[j] = ok
 
