@@ -15,6 +15,7 @@ from services.enrollment.models import (
     HrisBatchResult,
     ParticipantCreate,
     ParticipantPublic,
+    ParticipantUpdate,
     ProgramCreate,
     ProgramPublic,
     ProgramStatusChange,
@@ -142,6 +143,22 @@ async def list_participants(
 async def get_participant(participant_id: str, principal: AdminOrEmployee, uow: Uow) -> object:
     return await usecases.get_participant(
         uow=uow, principal=principal, participant_id=participant_id
+    )
+
+
+@router.patch(
+    "/participants/{participant_id}", tags=["participants"], response_model=ParticipantPublic
+)
+async def update_participant(
+    participant_id: str,
+    data: ParticipantUpdate,  # type: ignore[valid-type]
+    principal: AdminOrEmployee,
+    uow: Uow,
+) -> object:
+    """Change one's profile or questionnaire answers (the participant, or an admin), checked
+    as an enrolment is; matching hears of it (`participant.updated`)."""
+    return await usecases.update_participant(
+        uow=uow, principal=principal, participant_id=participant_id, data=data
     )
 
 

@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
 
 from shared.contracts import enrollment as ev
 from shared.contracts.enrollment import (
@@ -83,6 +83,12 @@ def check_editable(status: ProgramStatus) -> None:
         raise Conflict("the programme is closed; its settings no longer change")
 
 
+def check_questions_editable(status: ProgramStatus) -> None:
+    """Answers refer to the questions: the questionnaire is fixed once enrolment opens."""
+    if status is not ProgramStatus.draft:
+        raise Conflict("the questionnaire is fixed once enrolment opens", field="questions")
+
+
 def check_enrolment_open(
     status: ProgramStatus, *, opens: date | None, closes: date | None, today: date
 ) -> None:
@@ -93,6 +99,109 @@ def check_enrolment_open(
         raise Conflict(f"enrolment opens on {opens}")
     if closes is not None and today > closes:
         raise Conflict(f"enrolment closed on {closes}")
+
+
+# --- the enrolment questionnaire ------------------------------------------------------------
+
+
+class QuestionKind(StrEnum):
+    scale = "scale"  # 1 (disagree) to 5 (agree)
+    single = "single"  # one of the options
+    multiple = "multiple"  # any of the options
+
+
+class Question(BaseModel):
+    """One enrolment question. `feeds`: `similarity` (scale questions: the deep-level
+    similarity criterion, in the questionnaire's order) or `themes` (choice questions: the
+    options chosen become themes)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str = Field(min_length=1, max_length=50, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    text: str = Field(min_length=1, max_length=500)
+    kind: QuestionKind
+    options: Tags = Field(default=[], max_length=30)
+    required: bool = False
+    feeds: Literal["similarity", "themes"] | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Question:
+        choice = self.kind is not QuestionKind.scale
+        if choice and len(self.options) < 2:
+            raise ValueError(f"question {self.id}: a {self.kind} question needs 2 options or more")
+        if not choice and self.options:
+            raise ValueError(f"question {self.id}: a scale question has no options")
+        if self.feeds == "similarity" and choice:
+            raise ValueError(f"question {self.id}: only scale questions feed similarity")
+        if self.feeds == "themes" and not choice:
+            raise ValueError(f"question {self.id}: only choice questions feed themes")
+        return self
+
+
+MAX_SIMILARITY_QUESTIONS = 20
+Answer = StrictInt | StrictStr | list[StrictStr]  # no coercion: `true` is not a 1
+
+
+def check_questionnaire(questions: list[Question]) -> list[Question]:
+    ids = [q.id for q in questions]
+    if len(ids) != len(set(ids)):
+        raise ValueError("question ids must be unique")
+    if sum(q.feeds == "similarity" for q in questions) > MAX_SIMILARITY_QUESTIONS:
+        raise ValueError(f"at most {MAX_SIMILARITY_QUESTIONS} questions feed similarity")
+    return questions
+
+
+@dataclass(frozen=True)
+class Scored:
+    """What matching takes from a participant's answers."""
+
+    similarity: list[int]  # the similarity questions' answers in order (3, neutral, if none)
+    themes: list[str]  # options chosen in questions that feed themes
+
+
+def score_answers(questions: list[Question], answers: Mapping[str, Answer] | list[int]) -> Scored:
+    """Answers keyed by question id, checked against the programme's questionnaire (422 naming
+    `answers.<id>`), and what matching takes from them. A programme without a questionnaire
+    takes a plain list of 1-5 answers instead (values and working style, as before
+    questionnaires), which feeds similarity as it is."""
+    if isinstance(answers, list):
+        if questions:
+            raise Invalid(
+                "this programme's questionnaire takes answers keyed by question id: "
+                f"{[q.id for q in questions]}",
+                field="answers",
+            )
+        return Scored(similarity=list(answers), themes=[])
+    by_id = {q.id: q for q in questions}
+    for qid in answers:
+        if qid not in by_id:
+            known = list(by_id) or "none: this programme has no questionnaire"
+            raise Invalid(f"no question {qid!r} here (questions: {known})", field=f"answers.{qid}")
+    themes: list[str] = []
+    similarity: list[int] = []
+    for q in questions:
+        field = f"answers.{q.id}"
+        a = answers.get(q.id)
+        if a is None:
+            if q.required:
+                raise Invalid(f"question {q.id!r} needs an answer", field=field)
+            if q.feeds == "similarity":
+                similarity.append(3)  # neutral
+            continue
+        if q.kind is QuestionKind.scale:
+            if isinstance(a, bool) or not isinstance(a, int) or not 1 <= a <= 5:
+                raise Invalid(f"question {q.id!r} takes a whole number from 1 to 5", field=field)
+            if q.feeds == "similarity":
+                similarity.append(a)
+            continue
+        multiple = q.kind is QuestionKind.multiple
+        shape_ok = isinstance(a, list) if multiple else isinstance(a, str)
+        picked = [str(c).strip().lower() for c in (a if isinstance(a, list) else [a])]
+        if not shape_ok or not set(picked) <= set(q.options):
+            what = f"a list of {q.options}" if multiple else f"one of {q.options}"
+            raise Invalid(f"question {q.id!r} takes {what}", field=field)
+        if q.feeds == "themes":
+            themes += picked
+    return Scored(similarity=similarity, themes=list(dict.fromkeys(themes)))
 
 
 # --- who a programme is for -----------------------------------------------------------------

@@ -5,17 +5,27 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Discriminator,
+    Tag,
+    field_validator,
+    model_validator,
+)
 from pydantic import Field as PydanticField
 from sqlalchemy import JSON, String, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from services.enrollment.domain import (
+    Answer,
     Eligibility,
     EmployeeStatus,
     HrisEventType,
     ParticipantStatus,
+    Question,
+    check_questionnaire,
 )
 from shared.api import STRICT, Request, new_id, patch_model, utcnow
 from shared.contracts.enrollment import (
@@ -30,6 +40,7 @@ from shared.contracts.enrollment import (
     ProgramRules,
     ProgramStatus,
     RejectionReason,
+    RequestPolicy,
     SeniorityRule,
     Tags,
     TrainingItem,
@@ -56,6 +67,13 @@ TIMERS = timer_table(Base.metadata)
 Likert = Annotated[int, PydanticField(ge=1, le=5)]
 Slot = Annotated[int, PydanticField(ge=0, le=41)]
 Slots = Annotated[list[Slot], AfterValidator(lambda slots: sorted(set(slots)))]
+# Answers keyed by question id, or (programmes without a questionnaire) a list of 1-5; the
+# shape sent picks the branch, so an error names the answer at fault, not the other branch.
+Answers = Annotated[
+    Annotated[dict[str, Answer], Tag("keyed"), PydanticField(max_length=40)]
+    | Annotated[list[Likert], Tag("list"), PydanticField(max_length=20)],
+    Discriminator(lambda v: "list" if isinstance(v, list) else "keyed"),
+]
 
 
 # --- employees ------------------------------------------------------------------------------
@@ -160,6 +178,10 @@ class ProgramBase(Base):
     engagement: EngagementPolicy = Field(
         default_factory=EngagementPolicy, sa_type=PydanticJSON(EngagementPolicy)
     )
+    # Self-service requests (off unless enabled): expiry, cap per mentee, cascade.
+    requests: RequestPolicy = Field(
+        default_factory=RequestPolicy, sa_type=PydanticJSON(RequestPolicy)
+    )
     # The training catalogue corrective cases assign from.
     training: list[TrainingItem] = Field(
         default_factory=list, sa_type=PydanticJSON(list[TrainingItem])
@@ -176,6 +198,10 @@ class ProgramBase(Base):
     # each enrolment first.
     eligibility: Eligibility = Field(default_factory=Eligibility, sa_type=PydanticJSON(Eligibility))
     requires_approval: bool = False
+    # The enrolment questionnaire (fixed once enrolment opens: answers refer to it).
+    questions: list[Question] = Field(
+        default_factory=list, max_length=40, sa_type=PydanticJSON(list[Question])
+    )
 
 
 class Program(ProgramBase, table=True):
@@ -199,6 +225,8 @@ class ProgramCreate(ProgramBase):
     def _unique_training(cls, items: list[TrainingItem]) -> list[TrainingItem]:
         return ProgramRules._unique_training(items)
 
+    _questionnaire = field_validator("questions")(check_questionnaire)
+
     @model_validator(mode="after")
     def _dates_in_order(self) -> ProgramCreate:
         ProgramCalendar.model_validate(self.model_dump(include=set(ProgramCalendar.model_fields)))
@@ -220,11 +248,12 @@ class ProgramCreate(ProgramBase):
 # PATCH /v1/programs/{id}: any of the programme's settings but its format (its matches were
 # made for it), the engagement policy field by field; validated merged, as ProgramCreate.
 EngagementPatch = patch_model(EngagementPolicy, name="EngagementPatch")
+RequestsPatch = patch_model(RequestPolicy, name="RequestsPatch")
 ProgramUpdate = patch_model(
     ProgramCreate,
     name="ProgramUpdate",
     exclude=frozenset({"format"}),
-    partial={"engagement": EngagementPatch},
+    partial={"engagement": EngagementPatch, "requests": RequestsPatch},
 )
 
 
@@ -251,8 +280,9 @@ class ParticipantBase(Base):
     skills_offered: Tags = Field(default_factory=list, sa_type=JSON)
     skills_sought: Tags = Field(default_factory=list, sa_type=JSON)
     themes: Tags = Field(default_factory=list, sa_type=JSON)  # goals and themes
-    # The enrolment questionnaire (values, working style), answers 1 (disagree) to 5 (agree).
-    answers: list[Likert] = Field(default_factory=list, max_length=20, sa_type=JSON)
+    # Answers to the programme's questionnaire keyed by question id; a programme without one
+    # takes a list of 1 (disagree) to 5 (agree) on values and working style.
+    answers: Answers = Field(default_factory=dict, sa_type=JSON)
     # Weekly availability in four-hour slots: 0 is Monday 00-04 UTC, 41 Sunday 20-24.
     availability: Slots = Field(default_factory=list, max_length=42, sa_type=JSON)
     # Volunteers are matched first; HR may also nominate people.
@@ -277,6 +307,9 @@ class Participant(ParticipantBase, table=True):
     # An admin's reason for a profile that departs from the directory (or for enrolling
     # someone outside the eligibility rules).
     override_note: str | None = Field(default=None, max_length=NOTE_MAX)
+    # What matching takes from the answers (services.enrollment.domain.score_answers).
+    similarity: list[int] = Field(default_factory=list, sa_type=JSON)
+    answer_themes: list[str] = Field(default_factory=list, sa_type=JSON)
     created_at: datetime = Field(default_factory=utcnow)
 
     @property
@@ -297,6 +330,15 @@ class ParticipantCreate(ParticipantBase):
         max_length=NOTE_MAX,
         description="admins: why this profile departs from the directory or the eligibility",
     )
+
+
+# PATCH /v1/participants/{id}: the participant's own profile and answers (not the programme,
+# the employee or the role), validated merged as an enrolment.
+ParticipantUpdate = patch_model(
+    ParticipantCreate,
+    name="ParticipantUpdate",
+    exclude=frozenset({"program_id", "employee_id", "role"}),
+)
 
 
 class ParticipantPublic(ParticipantBase):

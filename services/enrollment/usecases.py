@@ -218,8 +218,11 @@ async def _follow_directory(
 def _profile(
     contract: type[ev.ParticipantEnrolled] | type[ev.ParticipantUpdated], p: Participant
 ) -> ev.ParticipantProfile:
-    """The participant's profile as the contract carries it (the row's fields of those names)."""
-    return contract.model_validate(p, from_attributes=True)
+    """The participant's profile as the contract carries it (the row's fields of those names),
+    with what matching takes from the answers: the similarity answers and the themes chosen."""
+    fields = {name: getattr(p, name) for name in contract.model_fields if hasattr(p, name)}
+    themes = list(dict.fromkeys([*p.themes, *p.answer_themes]))
+    return contract.model_validate(fields | {"answers": p.similarity, "themes": themes})
 
 
 async def _withdraw_all(
@@ -285,6 +288,8 @@ async def update_program(*, uow: UnitOfWork, org: str, program_id: str, data: Ba
     domain.check_editable(ProgramStatus(program.status))
     merged = merge_patch(program, data, ProgramCreate)
     changed = [f for f in merged.model_fields_set if getattr(program, f) != getattr(merged, f)]
+    if "questions" in changed:
+        domain.check_questions_editable(ProgramStatus(program.status))
     if changed:
         for field in changed:
             setattr(program, field, getattr(merged, field))
@@ -333,22 +338,72 @@ async def enroll(*, uow: UnitOfWork, principal: Principal, data: ParticipantCrea
     org = principal.org
     if not principal.is_admin and principal.employee_id != data.employee_id:
         raise Forbidden("employees enrol themselves only")
-    override = data.override_note is not None
-    if override and not principal.is_admin:
-        raise Forbidden("only an admin may override the directory or the eligibility rules")
     program = await uow.session.get(Program, data.program_id)
     if program is None or program.org != org:
         raise Invalid("unknown program", field="program_id")
-    today = uow.now().date()
     domain.check_enrolment_open(
         ProgramStatus(program.status),
         opens=program.enrolment_opens,
         closes=program.enrolment_closes,
-        today=today,
+        today=uow.now().date(),
     )
     employee = await uow.session.get(Employee, (org, data.employee_id))
     if employee is None:
         raise Invalid("unknown employee", field="employee_id")
+    fields = _resolve(
+        uow=uow,
+        principal=principal,
+        program=program,
+        employee=employee,
+        data=data,
+        asks_override=data.override_note is not None,
+        eligibility=True,
+    )
+    existing = await uow.session.exec(
+        select(Participant).where(
+            Participant.program_id == data.program_id,
+            Participant.employee_id == data.employee_id,
+            Participant.role == data.role,
+        )
+    )
+    if existing.first() is not None:
+        raise Conflict(f"employee already enrolled as {data.role} in this program")
+    # A self-enrolment in a programme that requires approval waits for an admin's; an
+    # admin's enrolment is their approval.
+    pending = program.requires_approval and not principal.is_admin
+    participant = Participant(
+        **fields,
+        org=org,
+        tz_offset_h=domain.tz_offset_hours(employee.timezone, at=utcnow()),
+        manager_chain=await _Directory(uow, org).manager_chain(employee),
+        status=ParticipantStatus.pending if pending else ParticipantStatus.active,
+    )
+    uow.session.add(participant)
+    if pending:
+        uow.emit(ev.ParticipantPending.model_validate(participant, from_attributes=True), org=org)
+    else:
+        uow.emit(_profile(ev.ParticipantEnrolled, participant), org=org)
+    await uow.commit()
+    return participant
+
+
+def _resolve(
+    *,
+    uow: UnitOfWork,
+    principal: Principal,
+    program: Program,
+    employee: Employee,
+    data: ParticipantCreate,
+    asks_override: bool,
+    eligibility: bool,
+) -> dict[str, Any]:
+    """A participant's fields from their enrolment (or its update, merged): what they said,
+    with the profile resolved against the directory over it, their skills in the programme's
+    vocabulary, their eligibility (on enrolment) and their answers checked against the
+    questionnaire. `asks_override`: this request sets an override note (admins only)."""
+    if asks_override and not principal.is_admin:
+        raise Forbidden("only an admin may override the directory or the eligibility rules")
+    override = data.override_note is not None
     profile = domain.resolve_profile(
         role=data.role,
         employee_status=EmployeeStatus(employee.status),
@@ -366,35 +421,58 @@ async def enroll(*, uow: UnitOfWork, principal: Principal, data: ParticipantCrea
         offered=data.skills_offered,
         sought=data.skills_sought,
     )
-    rule = getattr(program.eligibility, data.role)
-    why = domain.ineligibility(rule, state_of(domain.EmployeeFacts, employee), today=today)
-    if why and not override:
-        raise Invalid(f"not eligible as {data.role} here: {'; '.join(why)}", field="employee_id")
-    existing = await uow.session.exec(
-        select(Participant).where(
-            Participant.program_id == data.program_id,
-            Participant.employee_id == data.employee_id,
-            Participant.role == data.role,
-        )
+    if eligibility and not override:
+        rule = getattr(program.eligibility, data.role)
+        facts = state_of(domain.EmployeeFacts, employee)
+        why = domain.ineligibility(rule, facts, today=uow.now().date())
+        if why:
+            raise Invalid(
+                f"not eligible as {data.role} here: {'; '.join(why)}", field="employee_id"
+            )
+    scored = domain.score_answers(program.questions, data.answers)
+    return (
+        data.model_dump()
+        | asdict(profile)
+        | {"similarity": scored.similarity, "answer_themes": scored.themes}
     )
-    if existing.first() is not None:
-        raise Conflict(f"employee already enrolled as {data.role} in this program")
-    # A self-enrolment in a programme that requires approval waits for an admin's; an
-    # admin's enrolment is their approval.
-    pending = program.requires_approval and not principal.is_admin
-    participant = Participant(
-        # What they said, with the profile resolved against the directory over it.
-        **(data.model_dump() | asdict(profile)),
-        org=org,
-        tz_offset_h=domain.tz_offset_hours(employee.timezone, at=utcnow()),
-        manager_chain=await _Directory(uow, org).manager_chain(employee),
-        status=ParticipantStatus.pending if pending else ParticipantStatus.active,
+
+
+FIXED = frozenset({"program_id", "employee_id", "role"})
+
+
+async def update_participant(
+    *, uow: UnitOfWork, principal: Principal, participant_id: str, data: BaseModel
+) -> Participant:
+    """A participant changes their profile or answers (an admin may too): validated merged as
+    an enrolment; matching hears of it (ParticipantUpdated), so an open draft run goes stale."""
+    participant = await get_participant(
+        uow=uow, principal=principal, participant_id=participant_id, for_update=True
     )
-    uow.session.add(participant)
-    if pending:
-        uow.emit(ev.ParticipantPending.model_validate(participant, from_attributes=True), org=org)
-    else:
-        uow.emit(_profile(ev.ParticipantEnrolled, participant), org=org)
+    if participant.status not in domain.IN_PROGRAMME:
+        raise Conflict(f"a {participant.status} participant's profile no longer changes")
+    program = await uow.session.get(Program, participant.program_id)
+    employee = await uow.session.get(Employee, (participant.org, participant.employee_id))
+    assert program is not None and employee is not None  # an enrolment refers to both
+    domain.check_editable(ProgramStatus(program.status))
+    merged = merge_patch(participant, data, ParticipantCreate)
+    fields = _resolve(
+        uow=uow,
+        principal=principal,
+        program=program,
+        employee=employee,
+        data=merged,
+        asks_override=getattr(data, "override_note", None) is not None,
+        eligibility=False,
+    )
+    changed = False
+    for name, value in fields.items():
+        if name not in FIXED and getattr(participant, name) != value:
+            setattr(participant, name, value)
+            changed = True
+    if changed:
+        uow.session.add(participant)
+        if participant.status == ParticipantStatus.active:
+            uow.emit(_profile(ev.ParticipantUpdated, participant), org=participant.org)
     await uow.commit()
     return participant
 

@@ -15,15 +15,18 @@ from services.matching.models import (
     MatchingRunCreate,
     MatchingRunPublic,
     MatchPublic,
+    MentorRequestCreate,
+    MentorRequestPublic,
     RunPairPublic,
     SuggestionPublic,
     SuggestionsPublic,
     WaitingPublic,
 )
+from services.matching.usecases import requests
 from shared.api import Page
 from shared.app import uow_dependency
 from shared.auth import Admin, AdminOrEmployee, Principal
-from shared.contracts.matching import MatchStatus
+from shared.contracts.matching import MatchStatus, RequestStatus
 from shared.uow import UnitOfWork
 
 Uow = Annotated[UnitOfWork, uow_dependency("matching")]
@@ -195,3 +198,96 @@ async def waiting_list(
     """Mentees whose match ended (or was declined) and who wait for a mentor with room, the
     longest waiting first; each is proposed a mentor as soon as one has room."""
     return await usecases.waiting_list(uow=uow, org=principal.org, program_id=program_id, page=page)
+
+
+# --- self-service requests ------------------------------------------------------------------
+
+
+def _request_public(row: object, principal: Principal) -> MentorRequestPublic:
+    """A request as this caller sees it: the mentor's decline note is theirs and admins'."""
+    out = MentorRequestPublic.model_validate(row, from_attributes=True)
+    if not principal.is_admin and principal.employee_id != out.mentor_employee_id:
+        out.decline_note = None
+    return out
+
+
+@router.post(
+    "/mentor-requests",
+    tags=["requests"],
+    response_model=MentorRequestPublic,
+    status_code=status.HTTP_201_CREATED,
+)
+async def send_request(
+    body: MentorRequestCreate, principal: AdminOrEmployee, uow: Uow
+) -> MentorRequestPublic:
+    """A mentee asks a mentor (one their programme's rules allow, with a place left), with a
+    message and, optionally, who to ask next should this one decline or not answer in time.
+    The request holds a place with the mentor until it is answered, expires or is withdrawn."""
+    row = await requests.send(
+        uow=uow,
+        principal=principal,
+        mentee_participant_id=body.mentee_participant_id,
+        mentor_participant_id=body.mentor_participant_id,
+        next_choices=body.next_choices,
+        message=body.message,
+    )
+    return _request_public(row, principal)
+
+
+@router.get("/mentor-requests", tags=["requests"], response_model=list[MentorRequestPublic])
+async def list_requests(
+    principal: AdminOrEmployee,
+    uow: Uow,
+    page: Page,
+    program_id: Annotated[str | None, Query(max_length=36)] = None,
+    status: RequestStatus | None = None,
+) -> list[MentorRequestPublic]:
+    """Requests the caller made or received (admins: all of the organisation's)."""
+    rows = await requests.listing(
+        uow=uow, principal=principal, page=page, program_id=program_id, status=status
+    )
+    return [_request_public(r, principal) for r in rows]
+
+
+@router.get("/mentor-requests/{request_id}", tags=["requests"], response_model=MentorRequestPublic)
+async def get_request(request_id: str, principal: AdminOrEmployee, uow: Uow) -> MentorRequestPublic:
+    row = await requests.get(uow=uow, principal=principal, request_id=request_id)
+    return _request_public(row, principal)
+
+
+@router.post(
+    "/mentor-requests/{request_id}/accept", tags=["requests"], response_model=MentorRequestPublic
+)
+async def accept_request(
+    request_id: str, principal: AdminOrEmployee, uow: Uow
+) -> MentorRequestPublic:
+    """The mentor accepts: the match is active at once; the mentee's other requests end."""
+    row = await requests.accept(uow=uow, principal=principal, request_id=request_id)
+    return _request_public(row, principal)
+
+
+@router.post(
+    "/mentor-requests/{request_id}/decline", tags=["requests"], response_model=MentorRequestPublic
+)
+async def decline_request(
+    request_id: str, body: DeclineRequest, principal: AdminOrEmployee, uow: Uow
+) -> MentorRequestPublic:
+    """The mentor declines (a reason category and a note): the request passes to the mentee's
+    next choice, if the programme cascades and one is possible."""
+    row = await requests.decline(
+        uow=uow, principal=principal, request_id=request_id, reason=body.reason, note=body.note
+    )
+    return _request_public(row, principal)
+
+
+@router.post(
+    "/mentor-requests/{request_id}/withdraw",
+    tags=["requests"],
+    response_model=MentorRequestPublic,
+)
+async def withdraw_request(
+    request_id: str, principal: AdminOrEmployee, uow: Uow
+) -> MentorRequestPublic:
+    """The mentee takes their request back (no cascade)."""
+    row = await requests.withdraw(uow=uow, principal=principal, request_id=request_id)
+    return _request_public(row, principal)

@@ -7,10 +7,11 @@ from sqlmodel import select
 from services.matching import usecases
 from services.matching.domain import OPEN
 from services.matching.models import Match, ParticipantView, ProgramView
+from services.matching.usecases import requests
 from shared.contracts import enrollment, feedback
 from shared.contracts.enrollment import ParticipantRole
 from shared.contracts.feedback import CaseAction
-from shared.contracts.matching import EndReason
+from shared.contracts.matching import EndReason, WithdrawnBecause
 from shared.events import Event, EventData
 from shared.timers import Timer
 from shared.uow import UnitOfWork
@@ -31,6 +32,9 @@ async def on_program_status(uow: UnitOfWork, event: Event, data: EventData) -> N
     uow.session.add(program)
     if data.status is enrollment.ProgramStatus.closed:
         await usecases.close_program(uow=uow, program_id=data.program_id)
+        await requests.withdraw_open(
+            uow=uow, program_id=data.program_id, because=WithdrawnBecause.programme_closed
+        )
 
 
 async def on_participant_profile(uow: UnitOfWork, event: Event, data: EventData) -> None:
@@ -59,6 +63,9 @@ async def on_participant_withdrawn(uow: UnitOfWork, event: Event, data: EventDat
         return
     candidate.active = False
     uow.session.add(candidate)
+    await requests.withdraw_open(
+        uow=uow, participant_id=data.participant_id, because=WithdrawnBecause.participant_left
+    )
     column = Match.mentor_participant_id if data.role == "mentor" else Match.mentee_participant_id
     rows = await uow.session.exec(select(Match).where(column == data.participant_id))
     # Whatever their reason (it stays enrollment's), their matches end because they left.
@@ -101,4 +108,8 @@ async def on_serve_waiting(uow: UnitOfWork, timer: Timer) -> None:
     await usecases.serve_waiting(uow=uow, program_id=timer.payload["program_id"])
 
 
-TIMERS = {usecases.SERVE_WAITING: on_serve_waiting}
+async def on_request_expiry(uow: UnitOfWork, timer: Timer) -> None:
+    await requests.expire(uow=uow, request_id=timer.payload["request_id"], now=uow.now())
+
+
+TIMERS = {usecases.SERVE_WAITING: on_serve_waiting, requests.EXPIRE: on_request_expiry}

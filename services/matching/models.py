@@ -12,8 +12,16 @@ from sqlmodel import Field, SQLModel
 from services.matching.domain import RunStatus, Side
 from shared.api import STRICT, Request, new_id, utcnow
 from shared.contracts.enrollment import PROGRAM_DEFAULTS as RULES
-from shared.contracts.matching import DeclineReason, EndReason, MatchStatus
+from shared.contracts.enrollment import RequestPolicy
+from shared.contracts.matching import (
+    DeclineReason,
+    EndReason,
+    MatchStatus,
+    RequestStatus,
+    WithdrawnBecause,
+)
 from shared.contracts.reasons import NOTE_MAX
+from shared.db import PydanticJSON
 from shared.messaging.tables import messaging_tables
 from shared.timers import timer_table
 
@@ -44,6 +52,9 @@ class ProgramView(Base, table=True):
     seniority_rule: str = Field(default=RULES.seniority_rule, max_length=20)
     # Its lifecycle status: runs and re-matches happen while it is enrolling or running.
     status: str = Field(default="running", max_length=20)
+    requests: RequestPolicy = Field(
+        default_factory=RequestPolicy, sa_type=PydanticJSON(RequestPolicy)
+    )
 
 
 class ParticipantView(Base, table=True):
@@ -238,3 +249,59 @@ class DeclineRequest(Request):
 class EndRequest(Request):
     reason: EndReason
     note: str | None = Field(default=None, max_length=NOTE_MAX)
+
+
+# --- self-service requests ------------------------------------------------------------------
+
+
+class MentorRequestBase(Base):
+    program_id: str = Field(max_length=36, index=True)
+    mentee_participant_id: str = Field(max_length=36, index=True)
+    mentee_employee_id: str = Field(max_length=100)
+    mentor_participant_id: str = Field(max_length=36, index=True)
+    mentor_employee_id: str = Field(max_length=100)
+    message: str | None = Field(default=None, max_length=2000)
+
+
+class MentorRequest(MentorRequestBase, table=True):
+    """A mentee's request to a mentor (services.matching.domain.requests)."""
+
+    __tablename__ = "mentor_request"
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    org: str = Field(index=True, max_length=100)
+    chain_id: str = Field(max_length=36, index=True)
+    status: RequestStatus = Field(default=RequestStatus.open, sa_type=String(20), index=True)
+    choices: list[str] = Field(default_factory=list, sa_type=JSON)  # next choices, in order
+    score: float
+    expires_at: datetime
+    cascaded_from: str | None = Field(default=None, max_length=36)
+    match_id: str | None = Field(default=None, max_length=36)
+    decline_reason: DeclineReason | None = Field(default=None, sa_type=String(30))
+    decline_note: str | None = Field(default=None, max_length=NOTE_MAX)
+    withdrawn_because: WithdrawnBecause | None = Field(default=None, sa_type=String(30))
+    created_at: datetime = Field(default_factory=utcnow)
+    decided_at: datetime | None = None
+
+
+class MentorRequestCreate(Request):
+    mentee_participant_id: str = Field(min_length=1, max_length=36)
+    mentor_participant_id: str = Field(min_length=1, max_length=36)
+    # Who to ask next, in order, should this mentor decline or not answer in time.
+    next_choices: list[str] = Field(default_factory=list, max_length=5)
+    message: str | None = Field(default=None, max_length=2000)
+
+
+class MentorRequestPublic(MentorRequestBase):
+    id: str
+    chain_id: str
+    status: RequestStatus
+    choices: list[str]
+    score: float
+    expires_at: datetime
+    cascaded_from: str | None
+    match_id: str | None
+    decline_reason: DeclineReason | None
+    decline_note: str | None
+    withdrawn_because: WithdrawnBecause | None
+    created_at: datetime
+    decided_at: datetime | None

@@ -234,6 +234,20 @@ class EngagementPolicy(BaseModel):
         return self
 
 
+class RequestPolicy(BaseModel):
+    """Self-service requests, beside admin runs: a mentee asks one of their suggested mentors
+    directly, with a message; the mentor accepts or declines."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    enabled: bool = False
+    # An unanswered request expires after this long (ISO 8601).
+    expires_after: timedelta = Field(default=timedelta(days=14), gt=timedelta(0))
+    # Open requests a mentee may have at once (each holds a place with its mentor).
+    max_open: int = Field(default=3, ge=1, le=10)
+    # On decline or expiry, the request passes to the mentee's next choice, if they gave one.
+    cascade: bool = True
+
+
 class ProgramRules(BaseModel):
     """The rules of a programme that other services apply (matching how it pairs, feedback
     when a relationship is at risk): the one home of their defaults."""
@@ -253,6 +267,7 @@ class ProgramRules(BaseModel):
     engagement: EngagementPolicy = EngagementPolicy()
     # What a corrective case may assign (training for a mentor, a mentee).
     training: list[TrainingItem] = []
+    requests: RequestPolicy = RequestPolicy()
 
     @model_validator(mode="before")
     @classmethod
@@ -344,7 +359,7 @@ class ParticipantProfile(EventData):
     capacity: int
     volunteer: bool
     themes: list[str] = []
-    answers: list[int] = []  # questionnaire, Likert 1..5
+    answers: list[int] = []  # the questionnaire's similarity answers in its order, 1..5
     availability: list[int] = []  # weekly four-hour slots 0..41
     tz_offset_h: int | None = None
     manager_chain: list[str] = []  # employee ids above them, nearest first
@@ -356,9 +371,10 @@ class ParticipantEnrolled(ParticipantProfile):
 
 
 class ParticipantUpdated(ParticipantProfile):
-    """The HRIS changed what a profile is derived from: the reporting line (theirs, or a
-    manager's above them), the timezone, or a directory value the participant did not set
-    themselves (level, department, languages)."""
+    """A profile changed: the participant (or an admin) edited it or its answers, or the HRIS
+    changed what it is derived from: the reporting line (theirs, or a manager's above them),
+    the timezone, or a directory value the participant did not set themselves (level,
+    department, languages)."""
 
     TYPE = "binome.enrollment.participant.updated.v1"
     KEY = "participant_id"

@@ -1,7 +1,9 @@
-"""Events the matching service produces (topic binome.matching.events), keyed by match id."""
+"""Events the matching service produces (topic binome.matching.events), keyed by match id
+(self-service requests by request id)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import ClassVar
 
@@ -102,3 +104,75 @@ class MenteeWaiting(EventData):
     program_id: str
     employee_id: str
     ended_match_id: str | None
+
+
+class RequestStatus(StrEnum):
+    """A self-service request's state: open holds a place with the mentor until it is
+    accepted (a match, active at once: both sides asked for it), declined, expired, or
+    withdrawn."""
+
+    open = "open"
+    accepted = "accepted"
+    declined = "declined"
+    expired = "expired"
+    withdrawn = "withdrawn"
+
+
+class WithdrawnBecause(StrEnum):
+    mentee = "mentee"  # the mentee took it back
+    matched = "matched"  # the mentee got a mentor meanwhile (another request, a run)
+    programme_closed = "programme_closed"
+    participant_left = "participant_left"  # the mentee or the mentor left the programme
+
+
+class RequestFacts(EventData):
+    STATUS: ClassVar[RequestStatus]
+    request_id: str
+    program_id: str
+    mentee_participant_id: str
+    mentee_employee_id: str
+    mentor_participant_id: str
+    mentor_employee_id: str
+    # The cascade it belongs to: the first request of a mentee's choices names it.
+    chain_id: str
+
+
+class MentorRequested(RequestFacts):
+    """A mentee asked a mentor (first choice, or the next one by cascade)."""
+
+    TYPE = "binome.matching.request.sent.v1"
+    KEY = "request_id"
+    STATUS = RequestStatus.open
+    message: str | None = None
+    expires_at: datetime
+    cascaded_from: str | None = None  # the request declined or expired before this one
+
+
+class MentorRequestAccepted(RequestFacts):
+    TYPE = "binome.matching.request.accepted.v1"
+    KEY = "request_id"
+    STATUS = RequestStatus.accepted
+    match_id: str
+
+
+class MentorRequestDeclined(RequestFacts, Reasoned):
+    TYPE = "binome.matching.request.declined.v1"
+    KEY = "request_id"
+    STATUS = RequestStatus.declined
+    REASONS = DeclineReason
+    reason: DeclineReason
+
+
+class MentorRequestExpired(RequestFacts):
+    TYPE = "binome.matching.request.expired.v1"
+    KEY = "request_id"
+    STATUS = RequestStatus.expired
+
+
+class MentorRequestWithdrawn(RequestFacts):
+    """The request is off: its mentor is told (their place is free again)."""
+
+    TYPE = "binome.matching.request.withdrawn.v1"
+    KEY = "request_id"
+    STATUS = RequestStatus.withdrawn
+    because: WithdrawnBecause

@@ -181,7 +181,12 @@ async def test_enrolment_criteria_and_programme_rules_drive_the_run(api: Api) ->
         headers=api.admin,
         json={"program_id": pid, "employee_id": "dev", "role": "mentee", "answers": [9]},
     )
-    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "answers", 0]
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == [
+        "body",
+        "answers",
+        "list",
+        0,
+    ]
     # The CTO offers exactly what the developer seeks, but is in their reporting line.
     await api.enrol(pid, "cto", "mentor", skills_offered=["architecture"], themes=["growth"])
     await api.enrol(pid, "coach", "mentor", skills_offered=["architecture"], availability=[3, 4, 3])

@@ -4,6 +4,7 @@ formats that mean what they say."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -341,3 +342,114 @@ async def test_a_reverse_programme_never_pairs_a_more_senior_mentor(api: Api) ->
         return await suggested_mentors() == {"rv-jun", "rv-ana", "rv-mid", "rv-cto"}
 
     await eventually(relaxed, what="matching taking the relaxed rule")
+
+
+QUESTIONS = [
+    {"id": "pace", "text": "I like a fast pace", "kind": "scale", "required": True,
+     "feeds": "similarity"},
+    {"id": "plans", "text": "I plan ahead", "kind": "scale", "feeds": "similarity"},
+    {"id": "style", "text": "Your style", "kind": "single", "options": ["structured", "free"]},
+    {"id": "topics", "text": "Topics", "kind": "multiple", "options": ["AI", "Data", "Lead"],
+     "feeds": "themes"},
+]  # fmt: skip
+
+
+async def _matching_view(app: Any, participant_id: str) -> Any:
+    from sqlalchemy import text
+
+    engine = app.state.runtimes["matching"].engine
+    async with engine.connect() as conn:
+        q = text("SELECT answers, themes FROM participant WHERE id = :id")
+        row = (await conn.execute(q, {"id": participant_id})).first()
+    return None if row is None else tuple(json.loads(v) for v in row)
+
+
+async def test_a_questionnaire_defines_the_answers_and_participants_update_theirs(
+    api: Api, app: Any
+) -> None:
+    await api.hire(
+        {"id": "qn-ann", "name": "Ann", "level": 8, "languages": ["fr"]},
+        {"id": "qn-eve", "name": "Eve", "level": 2, "languages": ["fr"]},
+        prefix="qn",
+    )
+    bad = await api.c.post(
+        "/v1/programs",
+        json={"name": "x", "questions": [{**QUESTIONS[2], "feeds": "similarity"}]},
+        headers=api.admin,
+    )
+    assert bad.status_code == 422 and "only scale questions feed similarity" in bad.text
+    made = await api.program({"name": "Asked", "questions": QUESTIONS}, status=None)
+    pid = made["id"]
+    assert made["questions"][3]["options"] == ["ai", "data", "lead"]
+    fine = await api.ok("PATCH", f"/v1/programs/{pid}", json={"questions": QUESTIONS[:3]})
+    assert len(fine["questions"]) == 3  # a draft's questionnaire may change
+    await api.ok("PATCH", f"/v1/programs/{pid}", json={"questions": QUESTIONS})
+    await api.ok("POST", f"/v1/programs/{pid}/status", json={"status": "enrolling"})
+    fixed = await api.c.patch(f"/v1/programs/{pid}", json={"questions": []}, headers=api.admin)
+    assert fixed.status_code == 409 and "questionnaire is fixed" in fixed.text
+
+    eve_h = api.as_employee("qn-eve")
+
+    async def enrol_eve(answers: Any) -> Any:
+        body = {"program_id": pid, "employee_id": "qn-eve", "role": "mentee", "answers": answers}
+        return await api.c.post("/v1/participants", json=body, headers=eve_h)
+
+    for answers, names in [
+        ({"pace": 4, "mood": 2}, "answers.mood"),
+        ({"pace": 7}, "answers.pace"),
+        ({"pace": True}, "answers.pace"),
+        ({"plans": 3}, "answers.pace"),  # pace is required
+        ({"pace": 3, "style": "chaotic"}, "answers.style"),
+        ({"pace": 3, "topics": "ai"}, "answers.topics"),
+        ({"pace": 3, "topics": ["ai", "cooking"]}, "answers.topics"),
+        ([4, 2], "answers"),  # a questionnaire takes answers keyed by question id
+    ]:
+        r = await enrol_eve(answers)
+        assert r.status_code == 422, (answers, r.text)
+        assert names.split(".")[-1] in r.json()["detail"][0]["loc"], (answers, r.text)
+    assert await _participants(api, pid) == []  # nothing written
+
+    eve = (await enrol_eve({"pace": 5, "style": "Free", "topics": ["AI", "data"]})).json()
+    assert eve["answers"] == {"pace": 5, "style": "Free", "topics": ["AI", "data"]}
+    seen = await eventually(lambda: _matching_view(app, eve["id"]), what="matching's view")
+    assert seen == ([5, 3], ["ai", "data"])  # in the questionnaire's order, 3 if none
+
+    # The participant changes their answers: checked the same way, and matching hears of it.
+    ann = await api.enrol(pid, "qn-ann", "mentor", skills_offered=["python"], answers={"pace": 1})
+    r = await api.c.patch(
+        f"/v1/participants/{eve['id']}", json={"answers": {"pace": 9}}, headers=eve_h
+    )
+    assert r.status_code == 422 and "pace" in r.text
+    r = await api.c.patch(f"/v1/participants/{eve['id']}", json={"shoe": 42}, headers=eve_h)
+    assert r.status_code == 422 and "shoe" in r.text
+    r = await api.c.patch(f"/v1/participants/{eve['id']}", json={"level": 12}, headers=eve_h)
+    assert r.status_code == 422 and "directory says level 2" in r.text
+    other = api.as_employee("qn-ann")
+    r = await api.c.patch(f"/v1/participants/{eve['id']}", json={"volunteer": False}, headers=other)
+    assert r.status_code == 404
+
+    async def run_seeing_both() -> Any:
+        r = await api.c.post("/v1/matching-runs", json={"program_id": pid}, headers=api.admin)
+        return r.json() if r.status_code == 201 and r.json()["matched"] == 1 else None
+
+    draft = await eventually(run_seeing_both, what="a run with both participants")
+    updated = await api.ok(
+        "PATCH",
+        f"/v1/participants/{eve['id']}",
+        headers=eve_h,
+        json={"answers": {"pace": 1, "plans": 2}, "skills_sought": ["python"]},
+    )
+    assert updated["answers"] == {"pace": 1, "plans": 2} and updated["skills_sought"] == ["python"]
+
+    async def heard() -> Any:
+        row = await _matching_view(app, eve["id"])
+        return row if row and row[0] == [1, 2] else None
+
+    assert await eventually(heard, what="matching hearing of the update") == ([1, 2], [])
+    stale = await api.c.post(f"/v1/matching-runs/{draft['id']}/publish", headers=api.admin)
+    assert stale.status_code == 409  # the run's inputs changed: run it again
+    await api.ok("POST", f"/v1/participants/{ann['id']}/withdraw", json={})
+    r = await api.c.patch(
+        f"/v1/participants/{ann['id']}", json={"volunteer": False}, headers=api.admin
+    )
+    assert r.status_code == 409 and "withdrawn" in r.text

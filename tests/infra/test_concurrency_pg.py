@@ -115,3 +115,42 @@ async def test_two_low_ratings_sent_together_still_raise_the_alarm(api: Api) -> 
         return next((m for m in found if m["replaces_match_id"] == match["id"]), None)
 
     await eventually(replaced, what="the rematch the two ratings call for")
+
+
+async def test_fifty_parallel_requests_to_a_mentor_with_two_places_hold_exactly_two(
+    api: Api,
+) -> None:
+    """Self-service requests hold a mentor's places under their row's lock: 50 mentees asking
+    the same mentor (2 places) at once get 2 requests held and 48 clear refusals."""
+    tag = uuid.uuid4().hex[:6]
+    mentor_emp = f"mentor-{tag}"
+    mentees = [f"m{k}-{tag}" for k in range(50)]
+    await api.hire(
+        {"id": mentor_emp, "name": "Popular", "level": 9, "languages": ["fr"]},
+        *[{"id": e, "name": e, "level": 1, "languages": ["fr"]} for e in mentees],
+        prefix=tag,
+    )
+    pid = (await api.program({"name": f"Rush {tag}", "requests": {"enabled": True}}))["id"]
+    mentor = await api.enrol(pid, mentor_emp, "mentor", skills_offered=["sql"], capacity=2)
+    ids = {e: (await api.enrol(pid, e, "mentee", skills_sought=["sql"]))["id"] for e in mentees}
+
+    async def all_known() -> bool:
+        r = await api.c.post("/v1/matching-runs", json={"program_id": pid}, headers=api.admin)
+        body = r.json()
+        return r.status_code == 201 and (
+            body["mentees_considered"],
+            body["mentors_considered"],
+        ) == (50, 1)
+
+    await eventually(all_known, timeout=60, what="matching hearing of the 51 participants")
+
+    def ask(emp: str) -> Any:
+        body = {"mentee_participant_id": ids[emp], "mentor_participant_id": mentor["id"]}
+        return api.c.post("/v1/mentor-requests", json=body, headers=api.as_employee(emp))
+
+    answers = await asyncio.gather(*(ask(e) for e in mentees))
+    codes = sorted(r.status_code for r in answers)
+    assert codes == [201] * 2 + [409] * 48, codes
+    assert all("no place left" in r.text for r in answers if r.status_code == 409)
+    held = await api.ok("GET", "/v1/mentor-requests", params={"program_id": pid, "status": "open"})
+    assert len(held) == 2 and {r["mentor_participant_id"] for r in held} == {mentor["id"]}

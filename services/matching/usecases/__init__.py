@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 
 from sqlmodel import col, select
 
@@ -10,6 +11,7 @@ from services.matching import domain
 from services.matching.models import (
     Match,
     MatchingRun,
+    MentorRequest,
     ParticipantView,
     ProgramView,
     RunPair,
@@ -109,6 +111,32 @@ def _propose(
 # --- runs -----------------------------------------------------------------------------------
 
 
+async def _held_by_requests(
+    uow: UnitOfWork, program_id: str, *, mentor_ids: list[str] | None = None
+) -> dict[str, int]:
+    """Places held by open self-service requests, per mentor."""
+    q = select(MentorRequest.mentor_participant_id).where(
+        MentorRequest.program_id == program_id, MentorRequest.status == ev.RequestStatus.open
+    )
+    if mentor_ids is not None:
+        q = q.where(col(MentorRequest.mentor_participant_id).in_(mentor_ids))
+    return dict(Counter((await uow.session.exec(q)).all()))
+
+
+async def _requests(uow: UnitOfWork, program_id: str) -> domain.Requests:
+    """The programme's open requests as runs and re-matches count them."""
+    rows = await uow.session.exec(
+        select(MentorRequest.mentee_participant_id, MentorRequest.mentor_participant_id).where(
+            MentorRequest.program_id == program_id, MentorRequest.status == ev.RequestStatus.open
+        )
+    )
+    pairs = list(rows.all())
+    return domain.Requests(
+        held=dict(Counter(mentor for _, mentor in pairs)),
+        mentees=frozenset(mentee for mentee, _ in pairs),
+    )
+
+
 async def _cohort_inputs(uow: UnitOfWork, program: ProgramView) -> domain.CohortInputs:
     """Everything a run of this programme depends on, as the domain wants it."""
     return domain.cohort_inputs(
@@ -116,6 +144,7 @@ async def _cohort_inputs(uow: UnitOfWork, program: ProgramView) -> domain.Cohort
         mentees=[_person(c) for c in await _candidates(uow, program.id, "mentee")],
         mentors=[_person(c) for c in await _candidates(uow, program.id, "mentor")],
         rules=_rules(program),
+        requests=await _requests(uow, program.id),
     )
 
 
@@ -366,9 +395,12 @@ async def _place(*, uow: UnitOfWork, program: ProgramView, ended: dict[str, str]
         ).all()
     }
     replaced = {pid: w.ended_match_id for pid, w in waiting.items()} | ended
+    requests = await _requests(uow, program.id)
     mentees = []
     for participant_id in sorted(replaced):
         mentee = await uow.session.get(ParticipantView, participant_id)
+        if participant_id in requests.mentees:
+            continue  # choosing a mentor themselves (an open request): not placed meanwhile
         if mentee is not None and mentee.active:
             mentees.append(_person(mentee))
         elif participant_id in waiting:  # withdrew meanwhile
@@ -385,7 +417,7 @@ async def _place(*, uow: UnitOfWork, program: ProgramView, ended: dict[str, str]
     inputs = domain.CohortInputs(
         mentees=mentees,
         mentors=[_person(c) for c in await _candidates(uow, program.id, "mentor")],
-        loads=domain.mentor_loads(states),
+        loads=requests.loads(states),
         excluded=excluded,
         rules=_rules(program),
     )
@@ -557,7 +589,7 @@ async def suggest(
         domain.suggestions,
         mentee=_person(mentee),
         mentors=mentors,
-        loads=domain.mentor_loads(states),
+        loads=(await _requests(uow, program.id)).loads(states),
         excluded_mentors=domain.mentor_history(states, mentee.id),
         rules=_rules(program),
         limit=limit,

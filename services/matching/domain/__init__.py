@@ -448,20 +448,36 @@ def mentor_loads(matches: Iterable[MatchState]) -> dict[str, int]:
     return dict(Counter(m.mentor_participant_id for m in matches if m.status in OPEN))
 
 
+@dataclass(frozen=True)
+class Requests:
+    """A programme's open self-service requests: the places they hold with each mentor and
+    the mentees who made them."""
+
+    held: Mapping[str, int] = field(default_factory=dict)  # mentor participant id -> places
+    mentees: frozenset[str] = frozenset()
+
+    def loads(self, matches: Iterable[MatchState]) -> dict[str, int]:
+        """Each mentor's places taken: open matches and open requests."""
+        return dict(Counter(mentor_loads(matches)) + Counter(self.held))
+
+
 def cohort_inputs(
     *,
     matches: list[MatchState],
     mentees: list[Person],
     mentors: list[Person],
     rules: ProgramRules,
+    requests: Requests | None = None,
 ) -> CohortInputs:
-    """A run's inputs: the mentees without an open match, the mentors with the room their open
-    matches leave, and the pairs that already ended or were declined (never proposed again)."""
-    taken = {m.mentee_participant_id for m in matches if m.status in OPEN}
+    """A run's inputs: the mentees without an open match or open request (they are choosing
+    for themselves), the mentors with the room their open matches and requests leave, and the
+    pairs that already ended or were declined (never proposed again)."""
+    requests = requests or Requests()
+    taken = {m.mentee_participant_id for m in matches if m.status in OPEN} | requests.mentees
     return CohortInputs(
         mentees=[p for p in mentees if p.participant_id not in taken],
         mentors=mentors,
-        loads=mentor_loads(matches),
+        loads=requests.loads(matches),
         excluded={
             (m.mentee_participant_id, m.mentor_participant_id)
             for m in matches
