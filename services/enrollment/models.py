@@ -31,6 +31,7 @@ from shared.api import STRICT, Request, new_id, patch_model, utcnow
 from shared.contracts.enrollment import (
     HARD_FILTER_WEIGHT,
     MATCHING_CRITERIA,
+    AgendaTemplate,
     EngagementPolicy,
     MatchingPolicy,
     Objectives,
@@ -178,6 +179,10 @@ class ProgramBase(Base):
     engagement: EngagementPolicy = Field(
         default_factory=EngagementPolicy, sa_type=PydanticJSON(EngagementPolicy)
     )
+    # Session agendas by rank (session 1 covers these topics...), editable by each pair.
+    agenda_templates: list[AgendaTemplate] = Field(
+        default_factory=list, sa_type=PydanticJSON(list[AgendaTemplate])
+    )
     # Self-service requests (off unless enabled): expiry, cap per mentee, cascade.
     requests: RequestPolicy = Field(
         default_factory=RequestPolicy, sa_type=PydanticJSON(RequestPolicy)
@@ -224,6 +229,11 @@ class ProgramCreate(ProgramBase):
     @classmethod
     def _unique_training(cls, items: list[TrainingItem]) -> list[TrainingItem]:
         return ProgramRules._unique_training(items)
+
+    @field_validator("agenda_templates")
+    @classmethod
+    def _one_per_session(cls, items: list[AgendaTemplate]) -> list[AgendaTemplate]:
+        return ProgramRules._one_per_session(items)
 
     _questionnaire = field_validator("questions")(check_questionnaire)
 

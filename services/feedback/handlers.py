@@ -62,6 +62,7 @@ HANDLERS = {
     matching.MatchActivated.TYPE: on_match_activated,
     matching.MatchEnded.TYPE: on_match_ended,
     sessions.SessionScheduled.TYPE: on_session_event,
+    sessions.SessionRescheduled.TYPE: on_session_event,
     sessions.SessionCompleted.TYPE: on_session_event,
     sessions.SessionCancelled.TYPE: on_session_event,
     sessions.SessionUnconfirmed.TYPE: on_session_event,

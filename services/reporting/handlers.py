@@ -66,6 +66,7 @@ HANDLERS = {
     matching.MatchDeclined.TYPE: on_match,
     matching.MatchEnded.TYPE: on_match,
     sessions.SessionScheduled.TYPE: on_session,
+    sessions.SessionRescheduled.TYPE: on_session,
     sessions.SessionCompleted.TYPE: on_session,
     sessions.SessionCancelled.TYPE: on_session,
     sessions.SessionUnconfirmed.TYPE: on_session,

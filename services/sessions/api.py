@@ -8,11 +8,16 @@ from fastapi import APIRouter, Query, status
 
 from services.sessions import domain, usecases
 from services.sessions.models import (
+    AgendaUpdate,
     CancelRequest,
     CompleteRequest,
     GroupSessionCreate,
     GroupSessionPublic,
+    HoursPublic,
     NoShowRequest,
+    NoteCreate,
+    NotePublic,
+    RescheduleRequest,
     Session,
     SessionCreate,
     SessionPublic,
@@ -63,6 +68,62 @@ async def complete(
 ) -> object:
     return await usecases.complete(
         uow=uow, principal=principal, session_id=session_id, notes=body.notes if body else None
+    )
+
+
+@router.post("/sessions/{session_id}/reschedule", tags=["sessions"], response_model=SessionPublic)
+async def reschedule(
+    session_id: str, body: RescheduleRequest, principal: AdminOrEmployee, uow: Uow
+) -> object:
+    """Move a planned session to a time to come (its pair or an admin), with a reason
+    category and a note; its moves are kept (`reschedules`) and counted (`sequence`)."""
+    return await usecases.reschedule(uow=uow, principal=principal, session_id=session_id, data=body)
+
+
+@router.put("/sessions/{session_id}/agenda", tags=["sessions"], response_model=SessionPublic)
+async def edit_agenda(
+    session_id: str, body: AgendaUpdate, principal: AdminOrEmployee, uow: Uow
+) -> object:
+    """The pair's agenda for a planned session (it starts from the programme's template for
+    the session's rank)."""
+    return await usecases.edit_agenda(
+        uow=uow, principal=principal, session_id=session_id, items=body.items
+    )
+
+
+@router.post(
+    "/sessions/{session_id}/notes",
+    tags=["sessions"],
+    response_model=NotePublic,
+    status_code=status.HTTP_201_CREATED,
+)
+async def add_note(
+    session_id: str, body: NoteCreate, principal: AdminOrEmployee, uow: Uow
+) -> object:
+    """A private note of the session's mentor or mentee: nobody else reads it, admins
+    included."""
+    return await usecases.add_note(
+        uow=uow, principal=principal, session_id=session_id, text=body.text
+    )
+
+
+@router.get("/sessions/{session_id}/notes", tags=["sessions"], response_model=list[NotePublic])
+async def my_notes(session_id: str, principal: AdminOrEmployee, uow: Uow) -> list:
+    """The caller's own private notes on the session."""
+    return await usecases.my_notes(uow=uow, principal=principal, session_id=session_id)
+
+
+@router.get("/mentoring-hours", tags=["sessions"], response_model=HoursPublic)
+async def mentoring_hours(
+    principal: AdminOrEmployee,
+    uow: Uow,
+    employee_id: Annotated[str | None, Query(max_length=100)] = None,
+    match_id: Annotated[str | None, Query(max_length=36)] = None,
+) -> HoursPublic:
+    """Mentoring time held (completed sessions' planned durations) of an employee, as mentor
+    and as mentee, or of a relationship (`match_id`)."""
+    return await usecases.hours(
+        uow=uow, principal=principal, employee_id=employee_id, match_id=match_id
     )
 
 
@@ -128,6 +189,21 @@ async def complete_group(
     held = domain.Held(notes=body.notes if body else None)
     sessions = await usecases.settle_group(
         uow=uow, principal=principal, group_id=group_id, outcome=held
+    )
+    return _group(sessions)
+
+
+@router.post(
+    "/group-sessions/{group_id}/reschedule",
+    tags=["sessions"],
+    response_model=GroupSessionPublic,
+)
+async def reschedule_group(
+    group_id: str, body: RescheduleRequest, principal: AdminOrEmployee, uow: Uow
+) -> GroupSessionPublic:
+    """The group's meeting moves: every planned session of the group with it."""
+    sessions = await usecases.reschedule_group(
+        uow=uow, principal=principal, group_id=group_id, data=body
     )
     return _group(sessions)
 

@@ -1,6 +1,7 @@
 """Sessions' rules, free of I/O: a session's life (planned, held, cancelled) and who may plan.
 
-scheduled --complete--> completed
+scheduled --complete (once started)--> completed
+    |------reschedule (to a time to come; history kept, sequence + 1)--> scheduled
     |------cancel-----> cancelled   (a category and a note; `match_ended` when its match ends
     |                                before the session is due)
     |--(its end + the programme's unconfirmed_after, by timer)--> unconfirmed
@@ -42,6 +43,10 @@ class SessionState:
     absent: Side | None
     kind: SessionKind = SessionKind.regular
     facilitator_employee_id: str | None = None
+    agenda: tuple[str, ...] = ()
+    reschedules: tuple[dict[str, Any], ...] = ()
+    sequence: int = 0
+    group_id: str | None = None  # a circle meeting: one session per mentee
 
     def __post_init__(self) -> None:
         # Read back from a database: a plain string, and SQLite's naive (UTC) datetimes.
@@ -49,6 +54,8 @@ class SessionState:
         object.__setattr__(self, "kind", SessionKind(self.kind))
         if self.scheduled_at.tzinfo is None:
             object.__setattr__(self, "scheduled_at", self.scheduled_at.replace(tzinfo=UTC))
+        object.__setattr__(self, "agenda", tuple(self.agenda))
+        object.__setattr__(self, "reschedules", tuple(self.reschedules))
 
 
 def _facts(s: SessionState) -> dict[str, Any]:
@@ -61,6 +68,7 @@ def _facts(s: SessionState) -> dict[str, Any]:
         "scheduled_at": s.scheduled_at,
         "kind": s.kind,
         "facilitator_employee_id": s.facilitator_employee_id,
+        "duration_minutes": s.duration_minutes,
     }
 
 
@@ -117,9 +125,72 @@ def no_show(
 
 
 def complete(s: SessionState, *, notes: str | None, at: datetime) -> Transition[SessionState]:
+    """Held: only once it has started (a session dated next week cannot have been held)."""
     _ensure_planned(s, "complete")
+    if at < s.scheduled_at:
+        raise Conflict(
+            f"a session can be completed once it has started ({s.scheduled_at.isoformat()})"
+        )
     new = replace(s, status=SessionStatus.completed, notes=notes, completed_at=at)
     return Transition(new, [ev.SessionCompleted(**_facts(new))])
+
+
+def reschedule(
+    s: SessionState,
+    *,
+    to: datetime,
+    duration_minutes: int | None,
+    reason: ev.RescheduleReason,
+    note: str | None,
+    by: str | None,
+    at: datetime,
+) -> Transition[SessionState]:
+    """A planned (or unconfirmed) session moves to a time to come; its moves are kept and
+    counted (`sequence`, as calendars bump theirs)."""
+    _ensure_planned(s, "reschedule")
+    if to <= at:
+        raise Invalid("a session moves to a time to come", field="scheduled_at")
+    if to == s.scheduled_at and duration_minutes in (None, s.duration_minutes):
+        raise Conflict("the session is already planned then")
+    move = {
+        "from": s.scheduled_at.isoformat(), "to": to.isoformat(), "reason": reason.value,
+        "note": note, "at": at.isoformat(), "by": by,
+    }  # fmt: skip
+    new = replace(
+        s,
+        status=SessionStatus.scheduled,
+        scheduled_at=to,
+        duration_minutes=duration_minutes or s.duration_minutes,
+        reschedules=(*s.reschedules, move),
+        sequence=s.sequence + 1,
+    )
+    event = ev.SessionRescheduled(
+        **_facts(new), reason=reason, note=note, previous_at=s.scheduled_at, sequence=new.sequence
+    )
+    return Transition(new, [event])
+
+
+def edit_agenda(
+    s: SessionState, items: list[str], *, is_admin: bool, editor: str | None
+) -> Transition[SessionState]:
+    """The pair (or an admin) edits a planned session's agenda."""
+    if not is_admin and editor not in (s.mentor_employee_id, s.mentee_employee_id):
+        raise Forbidden("only the pair (or an admin) edits a session's agenda")
+    _ensure_planned(s, "edit the agenda of")
+    return Transition(replace(s, agenda=tuple(items)))
+
+
+def agenda_for(rank: int, templates: Sequence[Any]) -> list[str]:
+    """The programme's agenda for a relationship's `rank`-th session (1-based), if any."""
+    return next((list(t.topics) for t in templates if t.session == rank), [])
+
+
+def ensure_party(s: SessionState, employee_id: str | None) -> str:
+    """Private notes are the pair's: an admin who is not a party has none to write."""
+    if employee_id not in (s.mentor_employee_id, s.mentee_employee_id):
+        raise Forbidden("private notes are written by the session's mentor or mentee")
+    assert employee_id is not None
+    return employee_id
 
 
 def cancel(
@@ -190,3 +261,25 @@ def settle_group(
     if isinstance(outcome, Held):
         return {s.id: complete(s, notes=outcome.notes, at=at) for s in planned}
     return {s.id: cancel(s, reason=outcome.reason, note=outcome.note) for s in planned}
+
+
+def hours(held: Sequence[SessionState], employee_id: str | None) -> dict[str, Any]:
+    """Completed sessions and their hours, by side: an employee's as mentor and as mentee, or
+    (no employee) a relationship's. A group meeting is one meeting of its mentor's time,
+    however many mentees it gathered (one session each)."""
+    as_mentor = [s for s in held if employee_id in (None, s.mentor_employee_id)]
+    as_mentee = [s for s in held if employee_id in (None, s.mentee_employee_id)]
+    meetings = list({s.group_id or s.id: s for s in as_mentor}.values())
+
+    def total(sessions: Sequence[SessionState]) -> float:
+        return round(sum(s.duration_minutes for s in sessions) / 60, 2)
+
+    everything = list({s.id: s for s in [*meetings, *as_mentee]}.values())
+    return {
+        "sessions": len(everything),
+        "hours": total(everything),
+        "sessions_as_mentor": len(meetings),
+        "sessions_as_mentee": len(as_mentee),
+        "hours_as_mentor": total(meetings),
+        "hours_as_mentee": total(as_mentee),
+    }

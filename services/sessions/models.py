@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, field_validator
-from sqlalchemy import String
+from pydantic import Field as PydanticField
+from sqlalchemy import JSON, String
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from services.sessions.domain import Side
 from shared.api import STRICT, Request, new_id, utcnow
-from shared.contracts.enrollment import EngagementPolicy
+from shared.contracts.enrollment import AgendaTemplate, EngagementPolicy
 from shared.contracts.reasons import NOTE_MAX
-from shared.contracts.sessions import CancelReason, SessionKind, SessionStatus
+from shared.contracts.sessions import (
+    CancelReason,
+    RescheduleReason,
+    SessionKind,
+    SessionStatus,
+)
 from shared.db import PydanticJSON
 from shared.messaging.tables import messaging_tables
 from shared.timers import timer_table
@@ -35,6 +42,9 @@ class ProgramView(Base, table=True):
     org: str = Field(index=True, max_length=100)
     engagement: EngagementPolicy = Field(
         default_factory=EngagementPolicy, sa_type=PydanticJSON(EngagementPolicy)
+    )
+    agenda_templates: list[AgendaTemplate] = Field(
+        default_factory=list, sa_type=PydanticJSON(list[AgendaTemplate])
     )
 
 
@@ -77,6 +87,22 @@ class Session(SessionBase, table=True):
     # A mediation: planned by a corrective case, with the programme manager.
     kind: SessionKind = Field(default=SessionKind.regular, sa_type=String(20))
     facilitator_employee_id: str | None = Field(default=None, max_length=100)
+    agenda: list[str] = Field(default_factory=list, sa_type=JSON)
+    # Its moves (from, to, reason, note, at, by), oldest first; `sequence` counts them.
+    reschedules: list[dict] = Field(default_factory=list, sa_type=JSON)
+    sequence: int = 0
+
+
+class SessionNote(Base, table=True):
+    """A party's private note on a session: read by its author only."""
+
+    __tablename__ = "session_note"
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    org: str = Field(index=True, max_length=100)
+    session_id: str = Field(max_length=36, index=True)
+    author_employee_id: str = Field(max_length=100, index=True)
+    text: str = Field(max_length=4000)
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class SessionCreate(SessionBase):
@@ -100,6 +126,45 @@ class SessionPublic(SessionBase):
     group_id: str | None
     kind: SessionKind
     facilitator_employee_id: str | None
+    agenda: list[str]
+    reschedules: list[dict]
+    sequence: int
+
+
+class RescheduleRequest(Request):
+    scheduled_at: AwareDatetime
+    duration_minutes: int | None = Field(default=None, ge=5, le=480)
+    reason: RescheduleReason = RescheduleReason.other
+    note: str | None = Field(default=None, max_length=NOTE_MAX)
+
+
+class AgendaUpdate(Request):
+    items: list[Annotated[str, PydanticField(min_length=1, max_length=200)]] = Field(max_length=30)
+
+
+class NoteCreate(Request):
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class NotePublic(BaseModel):
+    id: str
+    session_id: str
+    author_employee_id: str
+    text: str
+    created_at: datetime
+
+
+class HoursPublic(BaseModel):
+    """Mentoring time held (completed sessions), per side."""
+
+    employee_id: str | None = None
+    match_id: str | None = None
+    sessions: int
+    hours: float
+    sessions_as_mentor: int
+    sessions_as_mentee: int
+    hours_as_mentor: float
+    hours_as_mentee: float
 
 
 class GroupSessionCreate(Request):

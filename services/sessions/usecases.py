@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 
 from services.sessions import domain
 from services.sessions.models import (
     GroupSessionCreate,
+    HoursPublic,
     MatchView,
     ProgramView,
+    RescheduleRequest,
     Session,
     SessionCreate,
+    SessionNote,
 )
 from shared.access import can_see, get_visible, scoped
-from shared.api import PageParams, new_id, utcnow
+from shared.api import PageParams, new_id
 from shared.auth import Principal
 from shared.contracts.enrollment import PROGRAM_DEFAULTS as RULES
 from shared.contracts.enrollment import EngagementPolicy
@@ -48,6 +51,24 @@ async def _policy(uow: UnitOfWork, program_id: str) -> EngagementPolicy:
     return program.engagement if program is not None else RULES.engagement
 
 
+async def _agenda(uow: UnitOfWork, match: MatchView) -> list[str]:
+    """The programme's agenda for the match's next session (by its rank among the pair's
+    regular sessions not cancelled)."""
+    program = await uow.session.get(ProgramView, match.program_id)
+    if program is None or not program.agenda_templates:
+        return []
+    rows = await uow.session.exec(
+        select(func.count())
+        .select_from(Session)
+        .where(
+            Session.match_id == match.id,
+            Session.kind == SessionKind.regular,
+            Session.status != SessionStatus.cancelled,
+        )
+    )
+    return domain.agenda_for(rows.one() + 1, program.agenda_templates)
+
+
 async def schedule(*, uow: UnitOfWork, principal: Principal, data: SessionCreate) -> Session:
     match = await uow.session.get(MatchView, data.match_id)
     if match is None or match.org != principal.org:
@@ -58,7 +79,8 @@ async def schedule(*, uow: UnitOfWork, principal: Principal, data: SessionCreate
         raise Forbidden("only the match's mentor, mentee or an admin can plan its sessions")
     domain.ensure_can_schedule(match_active=match.active)
     policy = await _policy(uow, match.program_id)
-    session = _plan(uow=uow, match=match, data=data, group_id=None, policy=policy)
+    agenda = await _agenda(uow, match)
+    session = _plan(uow=uow, match=match, data=data, group_id=None, policy=policy, agenda=agenda)
     await uow.commit()
     return session
 
@@ -95,9 +117,11 @@ def _plan(
     id: str | None = None,
     kind: SessionKind = SessionKind.regular,
     facilitator: str | None = None,
+    agenda: list[str] | None = None,
 ) -> Session:
     """A planned session of this match, its event, and its confirmation deadline."""
     session = Session(
+        agenda=agenda or [],
         id=id or new_id(),
         kind=kind,
         facilitator_employee_id=facilitator,
@@ -114,14 +138,19 @@ def _plan(
     uow.session.add(session)
     state = _state(session)
     uow.emit(domain.scheduled(state), org=match.org)
+    _arm_confirmation(uow, session, policy)
+    return session
+
+
+def _arm_confirmation(uow: UnitOfWork, session: Session, policy: EngagementPolicy) -> None:
+    """(Re-)arm the session's confirmation deadline (a durable timer)."""
     uow.schedule(
         domain.unconfirmed_timer(session.id),
         kind=CONFIRMATION_DUE,
-        due_at=domain.confirmation_due(state, unconfirmed_after=policy.unconfirmed_after),
-        org=match.org,
+        due_at=domain.confirmation_due(_state(session), unconfirmed_after=policy.unconfirmed_after),
+        org=session.org,
         payload={"session_id": session.id},
     )
-    return session
 
 
 async def schedule_group(
@@ -149,7 +178,15 @@ async def schedule_group(
     group_id = new_id()
     policy = await _policy(uow, data.program_id)
     sessions = [
-        _plan(uow=uow, match=m, data=data, group_id=group_id, policy=policy) for m in matches
+        _plan(
+            uow=uow,
+            match=m,
+            data=data,
+            group_id=group_id,
+            policy=policy,
+            agenda=await _agenda(uow, m),
+        )
+        for m in matches
     ]
     await uow.commit()
     return sessions
@@ -184,7 +221,7 @@ async def settle_group(
         is_admin=principal.is_admin,
         caller=principal.employee_id,
         outcome=outcome,
-        at=utcnow(),
+        at=uow.now(),
     )
     for s in sessions:
         if s.id in changes:
@@ -230,9 +267,119 @@ async def complete(
     *, uow: UnitOfWork, principal: Principal, session_id: str, notes: str | None
 ) -> Session:
     session = await get(uow=uow, principal=principal, session_id=session_id, for_update=True)
-    _apply(uow, session, domain.complete(_state(session), notes=notes, at=utcnow()))
+    _apply(uow, session, domain.complete(_state(session), notes=notes, at=uow.now()))
     await uow.commit()
     return session
+
+
+async def reschedule(
+    *, uow: UnitOfWork, principal: Principal, session_id: str, data: RescheduleRequest
+) -> Session:
+    """Move a planned session (its pair or an admin): history kept, sequence bumped, its
+    confirmation deadline re-armed."""
+    session = await get(uow=uow, principal=principal, session_id=session_id, for_update=True)
+    _move(uow, session, data, by=principal.employee_id)
+    _arm_confirmation(uow, session, await _policy(uow, session.program_id))
+    await uow.commit()
+    return session
+
+
+def _move(uow: UnitOfWork, session: Session, data: RescheduleRequest, by: str | None) -> None:
+    change = domain.reschedule(
+        _state(session),
+        to=data.scheduled_at,
+        duration_minutes=data.duration_minutes,
+        reason=data.reason,
+        note=data.note,
+        by=by,
+        at=uow.now(),
+    )
+    _apply(uow, session, change)
+
+
+async def reschedule_group(
+    *, uow: UnitOfWork, principal: Principal, group_id: str, data: RescheduleRequest
+) -> list[Session]:
+    """Move a group's planned sessions together (its mentor or an admin)."""
+    sessions = await get_group(uow=uow, principal=principal, group_id=group_id, for_update=True)
+    if not principal.is_admin and principal.employee_id != sessions[0].mentor_employee_id:
+        raise Forbidden("only the mentor or an admin moves a group session")
+    planned = [s for s in sessions if s.status in domain.OPEN]
+    if not planned:
+        raise Conflict("cannot reschedule a group session with no planned session left")
+    policy = await _policy(uow, planned[0].program_id)
+    for s in planned:
+        _move(uow, s, data, by=principal.employee_id)
+        _arm_confirmation(uow, s, policy)
+    await uow.commit()
+    return sessions
+
+
+async def edit_agenda(
+    *, uow: UnitOfWork, principal: Principal, session_id: str, items: list[str]
+) -> Session:
+    session = await get(uow=uow, principal=principal, session_id=session_id, for_update=True)
+    change = domain.edit_agenda(
+        _state(session), items, is_admin=principal.is_admin, editor=principal.employee_id
+    )
+    _apply(uow, session, change)
+    await uow.commit()
+    return session
+
+
+async def add_note(
+    *, uow: UnitOfWork, principal: Principal, session_id: str, text: str
+) -> SessionNote:
+    """A private note of the session's mentor or mentee, read by its author only."""
+    session = await get(uow=uow, principal=principal, session_id=session_id)
+    author = domain.ensure_party(_state(session), principal.employee_id)
+    note = SessionNote(org=session.org, session_id=session.id, author_employee_id=author, text=text)
+    uow.session.add(note)
+    await uow.commit()
+    return note
+
+
+async def my_notes(*, uow: UnitOfWork, principal: Principal, session_id: str) -> list[SessionNote]:
+    """The caller's own notes on a session they can see (nobody reads another's)."""
+    session = await get(uow=uow, principal=principal, session_id=session_id)
+    rows = await uow.session.exec(
+        select(SessionNote)
+        .where(
+            SessionNote.session_id == session.id,
+            SessionNote.author_employee_id == (principal.employee_id or ""),
+        )
+        .order_by(col(SessionNote.created_at), col(SessionNote.id))
+    )
+    return list(rows.all())
+
+
+async def hours(
+    *, uow: UnitOfWork, principal: Principal, employee_id: str | None, match_id: str | None
+) -> HoursPublic:
+    """Mentoring time held (completed sessions), of an employee or of a relationship: an
+    employee reads their own and their relationships'."""
+    if (employee_id is None) == (match_id is None):
+        raise Invalid("give either employee_id or match_id", field="employee_id")
+    q = select(Session).where(
+        Session.org == principal.org, Session.status == SessionStatus.completed
+    )
+    if employee_id is not None:
+        if not principal.is_admin and principal.employee_id != employee_id:
+            raise NotFound("employee not found")
+        q = q.where(
+            (Session.mentor_employee_id == employee_id)
+            | (Session.mentee_employee_id == employee_id)
+        )
+    else:
+        match = await uow.session.get(MatchView, match_id)
+        owners = [] if match is None else [match.mentor_employee_id, match.mentee_employee_id]
+        if match is None or not can_see(principal, org=match.org, owners=owners):
+            raise NotFound("match not found")
+        q = q.where(Session.match_id == match_id)
+    held = [_state(s) for s in (await uow.session.exec(q)).all()]
+    return HoursPublic(
+        employee_id=employee_id, match_id=match_id, **domain.hours(held, employee_id)
+    )
 
 
 async def cancel(

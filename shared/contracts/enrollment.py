@@ -234,6 +234,16 @@ class EngagementPolicy(BaseModel):
         return self
 
 
+class AgendaTemplate(BaseModel):
+    """What a relationship's n-th session covers (its agenda when planned; the pair edits it)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    session: int = Field(ge=1, le=100)
+    topics: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        min_length=1, max_length=20
+    )
+
+
 class RequestPolicy(BaseModel):
     """Self-service requests, beside admin runs: a mentee asks one of their suggested mentors
     directly, with a message; the mentor accepts or declines."""
@@ -268,6 +278,8 @@ class ProgramRules(BaseModel):
     # What a corrective case may assign (training for a mentor, a mentee).
     training: list[TrainingItem] = []
     requests: RequestPolicy = RequestPolicy()
+    # Session agendas by rank: session 1 covers these topics, session 2 those...
+    agenda_templates: list[AgendaTemplate] = []
 
     @model_validator(mode="before")
     @classmethod
@@ -281,6 +293,14 @@ class ProgramRules(BaseModel):
         if len(ids) != len(set(ids)):
             raise ValueError("training item ids must be unique")
         return items
+
+    @field_validator("agenda_templates")
+    @classmethod
+    def _one_per_session(cls, items: list[AgendaTemplate]) -> list[AgendaTemplate]:
+        ranks = [t.session for t in items]
+        if len(ranks) != len(set(ranks)):
+            raise ValueError("one agenda template per session number")
+        return sorted(items, key=lambda t: t.session)
 
 
 def legacy_rating_rule(data: object) -> object:

@@ -36,6 +36,7 @@ class SessionFacts(EventData):
     scheduled_at: datetime
     kind: SessionKind = SessionKind.regular
     facilitator_employee_id: str | None = None  # a mediation's programme manager
+    duration_minutes: int = 60  # planned; a completed session's count as mentoring time
 
 
 class SessionScheduled(SessionFacts):
@@ -48,6 +49,27 @@ class SessionCompleted(SessionFacts):
     TYPE = "binome.sessions.session.completed.v1"
     KEY = "session_id"
     STATUS = SessionStatus.completed
+
+
+class RescheduleReason(StrEnum):
+    """Why a planned session moved."""
+
+    unavailable = "unavailable"  # a party cannot make it then
+    work_conflict = "work_conflict"  # something at work took the slot
+    other = "other"
+
+
+class SessionRescheduled(SessionFacts, Reasoned):
+    """A planned session moved (`scheduled_at` is the new time); `sequence` counts its moves,
+    as calendars do."""
+
+    TYPE = "binome.sessions.session.rescheduled.v1"
+    KEY = "session_id"
+    STATUS = SessionStatus.scheduled
+    REASONS = RescheduleReason
+    reason: RescheduleReason
+    previous_at: datetime
+    sequence: int
 
 
 class CancelReason(StrEnum):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from shared.clock import ManualClock
 from tests.helpers import Api, eventually
 
 
@@ -39,7 +40,9 @@ async def _circle(api: Api) -> tuple[str, list[dict[str, Any]]]:
     return pid, matches
 
 
-async def test_a_group_session_gathers_the_circle_and_each_mentee_rates_it(api: Api) -> None:
+async def test_a_group_session_gathers_the_circle_and_each_mentee_rates_it(
+    api: Api, clock: ManualClock
+) -> None:
     pid, matches = await _circle(api)
     when = (datetime.now(UTC) + timedelta(days=7)).isoformat()
     guide = api.as_employee("guide")
@@ -76,6 +79,9 @@ async def test_a_group_session_gathers_the_circle_and_each_mentee_rates_it(api: 
     )
     assert r.status_code == 422 and "mentor_employee_id" in r.text
 
+    early = await api.c.post(f"/v1/group-sessions/{gid}/complete", headers=guide)
+    assert early.status_code == 409  # not held before it starts
+    clock.advance(timedelta(days=7, minutes=5))
     held = await api.ok(
         "POST", f"/v1/group-sessions/{gid}/complete", headers=guide, json={"notes": "good start"}
     )
