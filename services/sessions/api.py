@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, Response, status
 
 from services.sessions import domain, usecases
 from services.sessions.models import (
     AgendaUpdate,
+    CalendarFeedCreate,
+    CalendarFeedPublic,
     CancelRequest,
     CompleteRequest,
     GroupSessionCreate,
@@ -221,3 +223,60 @@ async def cancel_group(
         uow=uow, principal=principal, group_id=group_id, outcome=off
     )
     return _group(sessions)
+
+
+# --- calendar feeds -------------------------------------------------------------------------
+
+
+@router.post(
+    "/calendar-feeds",
+    tags=["calendar"],
+    response_model=CalendarFeedPublic,
+    status_code=status.HTTP_201_CREATED,
+)
+async def create_feed(
+    principal: AdminOrEmployee, uow: Uow, body: CalendarFeedCreate | None = None
+) -> CalendarFeedPublic:
+    """A secret calendar feed URL of one's sessions (an admin's for an employee), for a
+    calendar application that cannot send a bearer token: shown once, it replaces the
+    employee's previous feed (revoked)."""
+    feed, token = await usecases.create_feed(
+        uow=uow, principal=principal, employee_id=body.employee_id if body else None
+    )
+    public = CalendarFeedPublic.model_validate(feed, from_attributes=True)
+    public.url = f"/v1/calendar/{token}.ics"
+    return public
+
+
+@router.get("/calendar-feeds", tags=["calendar"], response_model=list[CalendarFeedPublic])
+async def list_feeds(
+    principal: AdminOrEmployee,
+    uow: Uow,
+    employee_id: Annotated[str | None, Query(max_length=100)] = None,
+) -> list:
+    return await usecases.list_feeds(uow=uow, principal=principal, employee_id=employee_id)
+
+
+@router.post(
+    "/calendar-feeds/{feed_id}/revoke", tags=["calendar"], response_model=CalendarFeedPublic
+)
+async def revoke_feed(feed_id: str, principal: AdminOrEmployee, uow: Uow) -> object:
+    """Revoke a feed: its URL answers 404 from now on."""
+    return await usecases.revoke_feed(uow=uow, principal=principal, feed_id=feed_id)
+
+
+@router.get(
+    "/calendar/{token}.ics",
+    tags=["calendar"],
+    response_class=Response,
+    responses={200: {"content": {"text/calendar": {}}}, 404: {"description": "unknown"}},
+)
+async def calendar(token: Annotated[str, Path(max_length=100)], uow: Uow) -> Response:
+    """The employee's sessions as an iCalendar (RFC 5545) feed. No bearer token: the secret
+    URL is the credential."""
+    body = await usecases.feed_calendar(uow=uow, token=token)
+    return Response(
+        content=body,
+        media_type="text/calendar; charset=utf-8",
+        headers={"Cache-Control": "private, max-age=300"},
+    )

@@ -16,6 +16,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from icalendar import Calendar, Event
+
 from shared.contracts import sessions as ev
 from shared.contracts.sessions import CancelReason, SessionKind, SessionStatus
 from shared.domain import Transition
@@ -47,6 +49,7 @@ class SessionState:
     reschedules: tuple[dict[str, Any], ...] = ()
     sequence: int = 0
     group_id: str | None = None  # a circle meeting: one session per mentee
+    topic: str | None = None
 
     def __post_init__(self) -> None:
         # Read back from a database: a plain string, and SQLite's naive (UTC) datetimes.
@@ -283,3 +286,48 @@ def hours(held: Sequence[SessionState], employee_id: str | None) -> dict[str, An
         "hours_as_mentor": total(meetings),
         "hours_as_mentee": total(as_mentee),
     }
+
+
+# --- calendars (RFC 5545) -------------------------------------------------------------------
+
+CALENDAR_PAST = timedelta(days=180)  # how far back a feed lists sessions
+
+
+def _summary(s: SessionState) -> str:
+    if s.kind is SessionKind.mediation:
+        return "Mentoring: mediation"
+    what = "group session" if s.group_id else "session"
+    return f"Mentoring {what}: {s.topic}" if s.topic else f"Mentoring {what}"
+
+
+def calendar(sessions: Sequence[SessionState], *, who: str, now: datetime) -> bytes:
+    """`who`'s sessions as an iCalendar feed: one VEVENT per session with a stable UID
+    (`<session id>@binome`; a group meeting is one event of its mentor's, `<group id>@binome`),
+    times in UTC, SEQUENCE its moves (one more once cancelled), STATUS CANCELLED for a
+    cancelled one, its agenda as the description."""
+    cal = Calendar()
+    cal.add("prodid", "-//Binome//Mentoring sessions//EN")
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", "PUBLISH")
+    cal.add("x-wr-calname", "Mentoring (Binôme)")
+    events: dict[str, list[SessionState]] = {}
+    for s in sorted(sessions, key=lambda x: (x.scheduled_at, x.id)):
+        grouped = s.group_id is not None and s.mentor_employee_id == who
+        events.setdefault(s.group_id if grouped else s.id, []).append(s)  # type: ignore[arg-type]
+    for uid, members in events.items():
+        s = members[0]
+        cancelled = all(m.status is SessionStatus.cancelled for m in members)
+        event = Event()
+        event.add("uid", f"{uid}@binome")
+        event.add("dtstamp", now.astimezone(UTC))
+        event.add("dtstart", s.scheduled_at.astimezone(UTC))
+        end = s.scheduled_at + timedelta(minutes=s.duration_minutes)
+        event.add("dtend", end.astimezone(UTC))
+        event.add("summary", _summary(s))
+        if s.agenda:
+            event.add("description", "Agenda:\n" + "\n".join(f"- {item}" for item in s.agenda))
+        event.add("sequence", max(m.sequence for m in members) + (1 if cancelled else 0))
+        event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+        cal.add_component(event)
+    return cal.to_ical()

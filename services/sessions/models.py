@@ -131,6 +131,33 @@ class SessionPublic(SessionBase):
     sequence: int
 
 
+class CalendarFeed(Base, table=True):
+    """An employee's secret calendar feed: the URL holds a token only its SHA-256 is kept of;
+    revoked, the URL answers 404."""
+
+    __tablename__ = "calendar_feed"
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    org: str = Field(index=True, max_length=100)
+    employee_id: str = Field(max_length=100, index=True)
+    token_sha256: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+
+
+class CalendarFeedCreate(Request):
+    # Admins make one for an employee; employees for themselves (leave it out).
+    employee_id: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+class CalendarFeedPublic(BaseModel):
+    id: str
+    employee_id: str
+    created_at: datetime
+    revoked_at: datetime | None
+    # Only when made: the secret URL to give a calendar application (never shown again).
+    url: str | None = None
+
+
 class RescheduleRequest(Request):
     scheduled_at: AwareDatetime
     duration_minutes: int | None = Field(default=None, ge=5, le=480)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from datetime import datetime
 
 from sqlmodel import col, func, select
 
 from services.sessions import domain
 from services.sessions.models import (
+    CalendarFeed,
     GroupSessionCreate,
     HoursPublic,
     MatchView,
@@ -432,3 +435,97 @@ async def confirmation_due(*, uow: UnitOfWork, session_id: str) -> None:
     session = await uow.session.get(Session, session_id, with_for_update=True)
     if session is not None:
         _apply(uow, session, domain.unconfirm(_state(session)))
+
+
+# --- calendar feeds -------------------------------------------------------------------------
+
+
+def _sha256(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def create_feed(
+    *, uow: UnitOfWork, principal: Principal, employee_id: str | None
+) -> tuple[CalendarFeed, str]:
+    """A new secret feed for an employee (themselves, or an admin for them); their previous
+    one is revoked. Returns the feed and its token (shown once, only its hash is kept)."""
+    if principal.is_admin:
+        if employee_id is None:
+            raise Invalid("admins say whose feed this is", field="employee_id")
+        owner = employee_id
+    else:
+        if employee_id not in (None, principal.employee_id):
+            raise Forbidden("employees make their own calendar feed only")
+        assert principal.employee_id is not None
+        owner = principal.employee_id
+    now = uow.now()
+    for old in await _feeds(uow, org=principal.org, employee_id=owner, active=True):
+        old.revoked_at = now
+        uow.session.add(old)
+    token = secrets.token_urlsafe(32)
+    feed = CalendarFeed(
+        org=principal.org, employee_id=owner, token_sha256=_sha256(token), created_at=now
+    )
+    uow.session.add(feed)
+    await uow.commit()
+    return feed, token
+
+
+async def _feeds(
+    uow: UnitOfWork, *, org: str, employee_id: str, active: bool = False
+) -> list[CalendarFeed]:
+    q = select(CalendarFeed).where(CalendarFeed.org == org, CalendarFeed.employee_id == employee_id)
+    if active:
+        q = q.where(col(CalendarFeed.revoked_at).is_(None))
+    return list((await uow.session.exec(q.order_by(col(CalendarFeed.created_at)))).all())
+
+
+async def list_feeds(
+    *, uow: UnitOfWork, principal: Principal, employee_id: str | None
+) -> list[CalendarFeed]:
+    owner = employee_id if principal.is_admin and employee_id else principal.employee_id
+    if owner is None:
+        raise Invalid("admins say whose feeds to list", field="employee_id")
+    if not principal.is_admin and employee_id not in (None, owner):
+        raise NotFound("employee not found")
+    return await _feeds(uow, org=principal.org, employee_id=owner)
+
+
+async def revoke_feed(*, uow: UnitOfWork, principal: Principal, feed_id: str) -> CalendarFeed:
+    feed = await get_visible(
+        uow.session, CalendarFeed, feed_id, principal, owners=lambda f: [f.employee_id],
+        what="calendar feed", for_update=True,
+    )  # fmt: skip
+    if feed.revoked_at is not None:
+        raise Conflict("this calendar feed is revoked already")
+    feed.revoked_at = uow.now()
+    uow.session.add(feed)
+    await uow.commit()
+    return feed
+
+
+async def feed_calendar(*, uow: UnitOfWork, token: str) -> bytes:
+    """The iCalendar of the feed whose secret `token` this is: the employee's sessions (as
+    mentor, mentee or a mediation's facilitator) from 180 days back on. Unknown or revoked:
+    NotFound, the same answer (nothing tells a revoked token from a wrong one)."""
+    rows = await uow.session.exec(
+        select(CalendarFeed).where(
+            CalendarFeed.token_sha256 == _sha256(token), col(CalendarFeed.revoked_at).is_(None)
+        )
+    )
+    feed = rows.first()
+    if feed is None:
+        raise NotFound("calendar feed not found")
+    now = uow.now()
+    who = feed.employee_id
+    sessions = await uow.session.exec(
+        select(Session).where(
+            Session.org == feed.org,
+            (Session.mentor_employee_id == who)
+            | (Session.mentee_employee_id == who)
+            | (Session.facilitator_employee_id == who),
+            Session.scheduled_at >= now - domain.CALENDAR_PAST,
+        )
+    )
+    mine = [_state(s) for s in sessions.all()]
+    return domain.calendar(mine, who=who, now=now)

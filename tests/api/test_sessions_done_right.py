@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from icalendar import Calendar
+
 from shared.clock import ManualClock
 from tests.helpers import Api, eventually
 from tests.helpers.scenario import active_match, enrolled_cohort
@@ -182,6 +184,11 @@ async def test_a_group_session_follows_the_same_rules(api: Api, clock: ManualClo
         json={"scheduled_at": _at(clock, 3)},
     )
     assert r.status_code == 403
+    # In calendars: one event for the mentor's meeting, one per mentee for theirs.
+    feed = await api.ok("POST", "/v1/calendar-feeds", headers=lead, json={}, expect=201)
+    cal = Calendar.from_ical((await api.c.get(feed["url"])).content)
+    (meeting,) = cal.walk("VEVENT")
+    assert (str(meeting["uid"]), int(meeting["sequence"])) == (f"{gid}@binome", 1)
     clock.advance(timedelta(days=2, hours=1))
     await api.ok("POST", f"/v1/group-sessions/{gid}/complete", headers=lead)
     hours = await api.ok(
