@@ -9,13 +9,19 @@ from fastapi import APIRouter, Path, Query, Response, status
 from services.sessions import domain, usecases
 from services.sessions.models import (
     AgendaUpdate,
+    AgreementIn,
+    AgreementPublic,
+    AssessmentIn,
+    AssessmentPublic,
     CalendarFeedCreate,
     CalendarFeedPublic,
     CancelRequest,
     CompleteRequest,
+    GoalProgressIn,
     GroupSessionCreate,
     GroupSessionPublic,
     HoursPublic,
+    MilestoneReachedIn,
     NoShowRequest,
     NoteCreate,
     NotePublic,
@@ -23,7 +29,9 @@ from services.sessions.models import (
     Session,
     SessionCreate,
     SessionPublic,
+    SkillProgressPublic,
 )
+from services.sessions.usecases import journey
 from shared.api import Page
 from shared.app import uow_dependency
 from shared.auth import AdminOrEmployee
@@ -280,3 +288,86 @@ async def calendar(token: Annotated[str, Path(max_length=100)], uow: Uow) -> Res
         media_type="text/calendar; charset=utf-8",
         headers={"Cache-Control": "private, max-age=300"},
     )
+
+
+# --- the relationship's journey: agreement, skill assessments -------------------------------
+
+
+@router.put("/agreements/{match_id}", tags=["journey"], response_model=AgreementPublic)
+async def write_agreement(
+    match_id: str, body: AgreementIn, principal: AdminOrEmployee, uow: Uow
+) -> object:
+    """The pair's mentorship agreement for an active match: goals (with the programme's target
+    skills and milestones) and the meeting rhythm. A change after signing is a new version,
+    which both confirm again (the signed one is kept in `history`)."""
+    return await journey.write_agreement(uow=uow, principal=principal, match_id=match_id, data=body)
+
+
+@router.get("/agreements/{match_id}", tags=["journey"], response_model=AgreementPublic)
+async def get_agreement(match_id: str, principal: AdminOrEmployee, uow: Uow) -> object:
+    return await journey.get_agreement(uow=uow, principal=principal, match_id=match_id)
+
+
+@router.post("/agreements/{match_id}/confirm", tags=["journey"], response_model=AgreementPublic)
+async def confirm_agreement(match_id: str, principal: AdminOrEmployee, uow: Uow) -> object:
+    """One side confirms the current version; with both, it is signed (`agreement.signed`)."""
+    return await journey.confirm(uow=uow, principal=principal, match_id=match_id)
+
+
+@router.post(
+    "/agreements/{match_id}/goals/{goal_id}/progress",
+    tags=["journey"],
+    response_model=AgreementPublic,
+)
+async def goal_progress(
+    match_id: str, goal_id: str, body: GoalProgressIn, principal: AdminOrEmployee, uow: Uow
+) -> object:
+    return await journey.progress(
+        uow=uow, principal=principal, match_id=match_id, goal_id=goal_id,
+        percent=body.progress, note=body.note,
+    )  # fmt: skip
+
+
+@router.post(
+    "/agreements/{match_id}/goals/{goal_id}/milestones/{milestone_id}/reach",
+    tags=["journey"],
+    response_model=AgreementPublic,
+)
+async def reach_milestone(
+    match_id: str,
+    goal_id: str,
+    milestone_id: str,
+    principal: AdminOrEmployee,
+    uow: Uow,
+    body: MilestoneReachedIn | None = None,
+) -> object:
+    return await journey.reach(
+        uow=uow, principal=principal, match_id=match_id, goal_id=goal_id,
+        milestone_id=milestone_id, on=body.on if body else None,
+    )  # fmt: skip
+
+
+@router.post(
+    "/assessments",
+    tags=["journey"],
+    response_model=AssessmentPublic,
+    status_code=status.HTTP_201_CREATED,
+)
+async def assess(body: AssessmentIn, principal: AdminOrEmployee, uow: Uow) -> object:
+    """A skill assessment (`baseline`, `midpoint`, `final`) of the signed agreement's skills,
+    1 to 5 each: the mentee's own, or the mentor's view. Once per phase and side."""
+    return await journey.assess(uow=uow, principal=principal, data=body)
+
+
+@router.get("/assessments", tags=["journey"], response_model=list[AssessmentPublic])
+async def list_assessments(
+    principal: AdminOrEmployee, uow: Uow, match_id: Annotated[str, Query(max_length=36)]
+) -> list:
+    return await journey.assessments(uow=uow, principal=principal, match_id=match_id)
+
+
+@router.get("/skill-progress/{match_id}", tags=["journey"], response_model=SkillProgressPublic)
+async def skill_progress(match_id: str, principal: AdminOrEmployee, uow: Uow) -> object:
+    """Per skill and perspective: the ratings by phase and the progress (latest - baseline);
+    the relationship's mean progress over the mentee's own assessments."""
+    return await journey.skill_progress(uow=uow, principal=principal, match_id=match_id)

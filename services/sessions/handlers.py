@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from services.sessions import usecases
 from services.sessions.models import MatchView, ProgramView
+from services.sessions.usecases import journey
 from shared.contracts import enrollment, feedback, matching
 from shared.contracts.feedback import CaseAction
 from shared.events import Event, EventData
@@ -51,4 +52,12 @@ HANDLERS = {
     feedback.CaseActionTaken.TYPE: on_case_action,
 }
 
-TIMERS = {usecases.CONFIRMATION_DUE: on_confirmation_due}
+
+async def on_milestone_due(uow: UnitOfWork, timer: Timer) -> None:
+    await journey.milestone_due(uow=uow, **timer.payload)
+
+
+TIMERS = {
+    usecases.CONFIRMATION_DUE: on_confirmation_due,
+    journey.MILESTONE_DUE: on_milestone_due,
+}

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, field_validator
 from pydantic import Field as PydanticField
-from sqlalchemy import JSON, String
+from sqlalchemy import JSON, String, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from services.sessions.domain import Side
+from services.sessions.domain.journey import Goal, Phase, check_goals
 from shared.api import STRICT, Request, new_id, utcnow
-from shared.contracts.enrollment import AgendaTemplate, EngagementPolicy
+from shared.contracts.enrollment import AgendaTemplate, EngagementPolicy, Objectives
 from shared.contracts.reasons import NOTE_MAX
 from shared.contracts.sessions import (
     CancelReason,
@@ -46,6 +47,8 @@ class ProgramView(Base, table=True):
     agenda_templates: list[AgendaTemplate] = Field(
         default_factory=list, sa_type=PydanticJSON(list[AgendaTemplate])
     )
+    # Its target skills: the vocabulary of agreements' goals and of assessments.
+    objectives: Objectives = Field(default_factory=Objectives, sa_type=PydanticJSON(Objectives))
 
 
 class MatchView(Base, table=True):
@@ -231,3 +234,101 @@ class CancelRequest(Request):
 
 class NoShowRequest(Request):
     absent: Side  # who did not come
+
+
+# --- the relationship's journey -------------------------------------------------------------
+
+
+class Agreement(Base, table=True):
+    """A match's mentorship agreement (services.sessions.domain.journey)."""
+
+    __tablename__ = "agreement"
+    match_id: str = Field(primary_key=True, max_length=36)
+    org: str = Field(index=True, max_length=100)
+    program_id: str = Field(max_length=36, index=True)
+    mentor_employee_id: str = Field(max_length=100)
+    mentee_employee_id: str = Field(max_length=100)
+    version: int = 1
+    goals: list[Goal] = Field(default_factory=list, sa_type=PydanticJSON(list[Goal]))
+    rhythm: timedelta | None = None
+    mentor_confirmed: bool = False
+    mentee_confirmed: bool = False
+    signed_at: datetime | None = None
+    history: list[dict] = Field(default_factory=list, sa_type=JSON)  # the signed versions
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class AgreementIn(Request):
+    goals: list[Goal] = Field(max_length=20)
+    rhythm: timedelta | None = Field(default=None, description="ISO 8601, e.g. P14D")
+
+    _unique = field_validator("goals")(check_goals)
+
+    @field_validator("rhythm")
+    @classmethod
+    def _positive(cls, rhythm: timedelta | None) -> timedelta | None:
+        if rhythm is not None and rhythm <= timedelta(0):
+            raise ValueError("a meeting rhythm is a positive duration")
+        return rhythm
+
+
+class AgreementPublic(BaseModel):
+    match_id: str
+    program_id: str
+    mentor_employee_id: str
+    mentee_employee_id: str
+    version: int
+    goals: list[Goal]
+    rhythm: timedelta | None
+    mentor_confirmed: bool
+    mentee_confirmed: bool
+    signed_at: datetime | None
+    history: list[dict]
+    updated_at: datetime
+
+
+class GoalProgressIn(Request):
+    progress: int = Field(ge=0, le=100)
+    note: str | None = Field(default=None, max_length=NOTE_MAX)
+
+
+class MilestoneReachedIn(Request):
+    on: date | None = None  # default: today
+
+
+class Assessment(Base, table=True):
+    __tablename__ = "skill_assessment"
+    __table_args__ = (UniqueConstraint("match_id", "phase", "by"),)
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    org: str = Field(index=True, max_length=100)
+    match_id: str = Field(max_length=36, index=True)
+    program_id: str = Field(max_length=36, index=True)
+    phase: Phase = Field(sa_type=String(10))
+    by: Side = Field(sa_type=String(10))
+    employee_id: str = Field(max_length=100)
+    ratings: dict[str, int] = Field(default_factory=dict, sa_type=JSON)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class AssessmentIn(Request):
+    match_id: str = Field(max_length=36)
+    phase: Phase
+    ratings: dict[str, Annotated[int, PydanticField(ge=1, le=5)]] = Field(max_length=20)
+
+
+class AssessmentPublic(BaseModel):
+    id: str
+    match_id: str
+    program_id: str
+    phase: Phase
+    by: Side
+    employee_id: str
+    ratings: dict[str, int]
+    created_at: datetime
+
+
+class SkillProgressPublic(BaseModel):
+    match_id: str
+    # skill -> perspective (mentee, mentor) -> ratings by phase and `progress` (latest - baseline)
+    skills: dict[str, dict[str, dict[str, int | None]]]
+    mean_progress: float | None  # over the mentee's own assessments

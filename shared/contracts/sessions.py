@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from shared.contracts.reasons import Reasoned
 from shared.events import EventData
@@ -105,3 +105,65 @@ class SessionNoShow(SessionFacts):
     KEY = "session_id"
     STATUS = SessionStatus.no_show
     absent: Literal["mentor", "mentee"]
+
+
+# --- the relationship's journey (keyed by match id) -----------------------------------------
+
+
+class JourneyFacts(EventData):
+    match_id: str
+    program_id: str
+    mentor_employee_id: str
+    mentee_employee_id: str
+    version: int  # of the agreement
+
+
+class AgreementSigned(JourneyFacts):
+    """Both parties confirmed a version of their mentorship agreement."""
+
+    TYPE = "binome.sessions.agreement.signed.v1"
+    KEY = "match_id"
+    goals: list[dict[str, Any]]  # id, title, skills
+    skills: list[str]  # the target skills, the assessments' vocabulary
+    rhythm: timedelta | None = None  # the meeting rhythm the pair agreed
+
+
+class GoalProgressed(JourneyFacts):
+    TYPE = "binome.sessions.goal.progressed.v1"
+    KEY = "match_id"
+    goal_id: str
+    progress: int  # percent
+    previous: int
+    note: str | None = None
+
+
+class MilestoneReached(JourneyFacts):
+    TYPE = "binome.sessions.milestone.reached.v1"
+    KEY = "match_id"
+    goal_id: str
+    milestone_id: str
+    due_on: date
+    on: date
+
+
+class MilestoneOverdue(JourneyFacts):
+    """A milestone's due day ended before the pair reached it (a durable timer)."""
+
+    TYPE = "binome.sessions.milestone.overdue.v1"
+    KEY = "match_id"
+    goal_id: str
+    milestone_id: str
+    due_on: date
+
+
+class SkillAssessed(EventData):
+    """A skill assessment of the relationship: the mentee's own or the mentor's view, at the
+    baseline, the midpoint or the end, 1 to 5 per target skill."""
+
+    TYPE = "binome.sessions.skill.assessed.v1"
+    KEY = "match_id"
+    match_id: str
+    program_id: str
+    phase: Literal["baseline", "midpoint", "final"]
+    by: Literal["mentor", "mentee"]
+    ratings: dict[str, int]
