@@ -86,6 +86,7 @@ def _health(rel: Relationship, principal: Principal) -> HealthPublic:
         held=rel.held,
         last_activity_at=rel.last_activity_at,
         paused=bool(rel.paused_for),
+        agreed_cadence=rel.cadence,
     )
 
 

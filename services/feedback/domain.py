@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from shared.contracts.enrollment import AtRiskAction, EngagementPolicy
@@ -368,3 +368,9 @@ def policy_action(on_at_risk: AtRiskAction) -> CaseAction | None:
         AtRiskAction.rematch: CaseAction.repair,
         AtRiskAction.conclude: CaseAction.conclude,
     }.get(on_at_risk)
+
+
+def with_rhythm(policy: EngagementPolicy, rhythm: timedelta | None) -> EngagementPolicy:
+    """The pair's agreed meeting rhythm, when they signed one, replaces the programme's
+    cadence (inactivity is counted in their own rhythm)."""
+    return policy if rhythm is None else policy.model_copy(update={"cadence": rhythm})

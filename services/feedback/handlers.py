@@ -54,6 +54,11 @@ async def on_inactivity(uow: UnitOfWork, timer: Timer) -> None:
     await usecases.inactivity_check(uow=uow, match_id=timer.payload["match_id"])
 
 
+async def on_agreement_signed(uow: UnitOfWork, event: Event, data: EventData) -> None:
+    assert isinstance(data, sessions.AgreementSigned)
+    await usecases.rhythm_agreed(uow=uow, match_id=data.match_id, rhythm=data.rhythm)
+
+
 HANDLERS = {
     enrollment.ProgramCreated.TYPE: on_program_created,
     enrollment.ProgramUpdated.TYPE: on_program_updated,
@@ -67,6 +72,7 @@ HANDLERS = {
     sessions.SessionCancelled.TYPE: on_session_event,
     sessions.SessionUnconfirmed.TYPE: on_session_event,
     sessions.SessionNoShow.TYPE: on_session_event,
+    sessions.AgreementSigned.TYPE: on_agreement_signed,
 }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import BaseModel
@@ -79,6 +79,9 @@ class Relationship(Base, table=True):
     # Why its clocks are stopped ("admin", "leave:<employee id>"), and since when.
     paused_for: list[str] = Field(default_factory=list, sa_type=JSON)
     paused_at: datetime | None = None
+    # The meeting rhythm the pair agreed (their signed agreement): it replaces the
+    # programme's cadence in judging their inactivity.
+    cadence: timedelta | None = None
 
 
 class Case(Base, table=True):
@@ -253,6 +256,9 @@ class HealthPublic(BaseModel):
     held: int  # sessions held
     last_activity_at: datetime
     paused: bool
+    # The rhythm the pair agreed, judged instead of the programme's cadence (None: the
+    # programme's).
+    agreed_cadence: timedelta | None = None
 
 
 class SessionView(Base, table=True):

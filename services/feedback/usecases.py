@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -150,6 +150,16 @@ async def relationship_started(
         uow.session.add(rel)
         policy = await _policy(uow, data.program_id)
         _arm_pulse(uow, rel, at=now + policy.first_pulse)
+    await _recompute(uow, rel)
+
+
+async def rhythm_agreed(*, uow: UnitOfWork, match_id: str, rhythm: timedelta | None) -> None:
+    """The pair signed an agreement: their rhythm is the cadence their inactivity is judged
+    in (re-judged now)."""
+    rel = await uow.session.get(Relationship, match_id, with_for_update=True)
+    if rel is None or rel.cadence == rhythm:
+        return
+    rel.cadence = rhythm
     await _recompute(uow, rel)
 
 
@@ -367,6 +377,7 @@ def _judge(
         "mentor": rel.mentor_ratings,
         "mentee": rel.mentee_ratings,
     }
+    policy = domain.with_rhythm(policy, rel.cadence)
     inputs = _inputs(rel, now=uow.now(), policy=policy, ratings=ratings)
     paused = bool(rel.paused_for)
     if (

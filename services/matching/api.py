@@ -180,6 +180,14 @@ async def decline(
     return _public(match, principal)
 
 
+@router.post("/matches/{match_id}/complete", tags=["matches"], response_model=MatchPublic)
+async def complete(match_id: str, principal: AdminOrEmployee, uow: Uow) -> object:
+    """A party says the relationship reached its natural end; once both have, it ends as
+    `completed` (as it does at its planned end, from the programme's dates)."""
+    match = await usecases.complete(uow=uow, principal=principal, match_id=match_id)
+    return _public(match, principal)
+
+
 @router.post("/matches/{match_id}/end", tags=["matches"], response_model=MatchPublic)
 async def end(match_id: str, body: EndRequest, principal: AdminOrEmployee, uow: Uow) -> object:
     match = await usecases.end(

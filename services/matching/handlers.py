@@ -108,8 +108,16 @@ async def on_serve_waiting(uow: UnitOfWork, timer: Timer) -> None:
     await usecases.serve_waiting(uow=uow, program_id=timer.payload["program_id"])
 
 
+async def on_planned_end(uow: UnitOfWork, timer: Timer) -> None:
+    await usecases.reach_planned_end(uow=uow, match_id=timer.payload["match_id"])
+
+
 async def on_request_expiry(uow: UnitOfWork, timer: Timer) -> None:
     await requests.expire(uow=uow, request_id=timer.payload["request_id"], now=uow.now())
 
 
-TIMERS = {usecases.SERVE_WAITING: on_serve_waiting, requests.EXPIRE: on_request_expiry}
+TIMERS = {
+    usecases.SERVE_WAITING: on_serve_waiting,
+    usecases.PLANNED_END: on_planned_end,
+    requests.EXPIRE: on_request_expiry,
+}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel
 from sqlalchemy import JSON, BigInteger, String
@@ -55,6 +55,9 @@ class ProgramView(Base, table=True):
     requests: RequestPolicy = Field(
         default_factory=RequestPolicy, sa_type=PydanticJSON(RequestPolicy)
     )
+    # When its relationships reach their planned end (whichever comes first).
+    relationship_duration: timedelta | None = None
+    ends_on: date | None = None
 
 
 class ParticipantView(Base, table=True):
@@ -161,6 +164,8 @@ class MatchBase(Base):
     status: MatchStatus = Field(default=MatchStatus.proposed, sa_type=String(20), index=True)
     mentor_accepted: bool = False
     mentee_accepted: bool = False
+    mentor_completed: bool = False
+    mentee_completed: bool = False
     end_reason: str | None = Field(default=None, max_length=200)  # EndReason / DeclineReason
     # What a person wrote beside the reason: admins only (see api.py).
     end_note: str | None = Field(default=None, max_length=NOTE_MAX)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter
 
 from services.reporting import usecases
-from services.reporting.models import ProgramReport
+from services.reporting.models import ProgramReport, RelationshipReport
 from shared.app import uow_dependency
 from shared.auth import Admin
 from shared.uow import UnitOfWork
@@ -21,3 +21,11 @@ router = APIRouter(prefix="/v1")
 async def program_report(program_id: str, principal: Admin, uow: Uow) -> ProgramReport:
     """Engagement figures of one programme, as known from the events received so far."""
     return await usecases.program_report(uow=uow, org=principal.org, program_id=program_id)
+
+
+@router.get(
+    "/reports/relationships/{match_id}", tags=["reports"], response_model=RelationshipReport
+)
+async def relationship_report(match_id: str, principal: Admin, uow: Uow) -> RelationshipReport:
+    """One relationship's mentoring hours and skill progress (admins)."""
+    return await usecases.relationship_report(uow=uow, org=principal.org, match_id=match_id)

@@ -14,3 +14,8 @@ def count_by(values: Iterable[str | None], *, keys: Iterable[str] = ()) -> dict[
 
 def average(values: list[int]) -> float | None:
     return round(sum(values) / len(values), 3) if values else None
+
+
+def hours(minutes: Iterable[int]) -> float:
+    """Minutes of sessions as hours, to the hundredth."""
+    return round(sum(minutes) / 60, 2)

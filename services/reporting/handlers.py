@@ -10,6 +10,7 @@ from services.reporting.models import (
     ProgramView,
     RatingView,
     SessionView,
+    SkillView,
 )
 from shared.contracts import enrollment, feedback, matching, sessions
 from shared.events import Event, EventData
@@ -46,6 +47,11 @@ async def on_session(uow: UnitOfWork, event: Event, d: EventData) -> None:
     uow.project(SessionView, d, id=d.session_id, status=d.STATUS)
 
 
+async def on_skill_assessed(uow: UnitOfWork, event: Event, d: EventData) -> None:
+    assert isinstance(d, sessions.SkillAssessed)
+    uow.project(SkillView, d)
+
+
 async def on_feedback(uow: UnitOfWork, event: Event, d: EventData) -> None:
     assert isinstance(d, feedback.FeedbackSubmitted)
     uow.project(RatingView, d)
@@ -71,6 +77,7 @@ HANDLERS = {
     sessions.SessionCancelled.TYPE: on_session,
     sessions.SessionUnconfirmed.TYPE: on_session,
     sessions.SessionNoShow.TYPE: on_session,
+    sessions.SkillAssessed.TYPE: on_skill_assessed,
     feedback.FeedbackSubmitted.TYPE: on_feedback,
     feedback.CaseOpened.TYPE: on_case,
     feedback.CaseClosed.TYPE: on_case,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pydantic import BaseModel
+from sqlalchemy import JSON
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -47,7 +48,20 @@ class SessionView(Base, table=True):
     __tablename__ = "session"
     id: str = Field(primary_key=True, max_length=36)
     program_id: str = Field(index=True, max_length=36)
+    match_id: str | None = Field(default=None, max_length=36, index=True)
     status: str = Field(max_length=20)
+    duration_minutes: int = 60
+
+
+class SkillView(Base, table=True):
+    """Skill assessments, from sessions' events: one per relationship, phase and side."""
+
+    __tablename__ = "skill_assessment"
+    match_id: str = Field(primary_key=True, max_length=36)
+    phase: str = Field(primary_key=True, max_length=10)
+    by: str = Field(primary_key=True, max_length=10)
+    program_id: str = Field(index=True, max_length=36)
+    ratings: dict[str, int] = Field(default_factory=dict, sa_type=JSON)
 
 
 class RatingView(Base, table=True):
@@ -82,5 +96,22 @@ class ProgramReport(BaseModel):
     cases_by_outcome: dict[str, int]
     sessions_by_status: dict[str, int]
     sessions_completed: int
+    # Hours of completed sessions, summed over relationships (a group meeting once per mentee).
+    mentoring_hours: float
+    # Per target skill: relationships measured (baseline and a later assessment, the mentee's
+    # own) and their mean progress; skills measured in fewer than 5 are left out (privacy).
+    skill_progress: dict[str, dict[str, float | int]]
+    skills_suppressed: int
     ratings: int
     average_rating: float | None
+
+
+class RelationshipReport(BaseModel):
+    """One relationship's figures (admins): its hours and its skill progress."""
+
+    match_id: str
+    program_id: str | None
+    sessions_completed: int
+    mentoring_hours: float
+    skills: dict[str, dict[str, dict[str, int | None]]]
+    mean_progress: float | None

@@ -12,12 +12,15 @@ from services.reporting.models import (
     ProgramReport,
     ProgramView,
     RatingView,
+    RelationshipReport,
     SessionView,
+    SkillView,
 )
 from shared.contracts.enrollment import ParticipantRole
 from shared.contracts.matching import MatchStatus
 from shared.contracts.sessions import SessionStatus
 from shared.errors import NotFound
+from shared.progress import MIN_GROUP, Assessed, programme_skill_progress, skill_progress
 from shared.uow import UnitOfWork
 
 
@@ -37,6 +40,11 @@ async def program_report(*, uow: UnitOfWork, org: str, program_id: str) -> Progr
     ratings = (await s.exec(select(RatingView.rating).where(RatingView.program_id == pid))).all()
     cases = (await s.exec(select(CaseView).where(CaseView.program_id == pid))).all()
     by_session_status = domain.count_by((x.status for x in sessions), keys=tuple(SessionStatus))
+    assessed = (await s.exec(select(SkillView).where(SkillView.program_id == pid))).all()
+    per_match: dict[str, list[Assessed]] = {}
+    for a in assessed:
+        per_match.setdefault(a.match_id, []).append(_assessed(a))
+    progress, suppressed = programme_skill_progress(list(per_match.values()), min_group=MIN_GROUP)
     return ProgramReport(
         program_id=program.id,
         name=program.name,
@@ -54,6 +62,40 @@ async def program_report(*, uow: UnitOfWork, org: str, program_id: str) -> Progr
         cases_by_outcome=domain.count_by(c.outcome for c in cases if c.outcome),
         sessions_by_status=by_session_status,
         sessions_completed=by_session_status["completed"],
+        mentoring_hours=domain.hours(
+            x.duration_minutes for x in sessions if x.status == "completed"
+        ),
+        skill_progress=progress,
+        skills_suppressed=suppressed,
         ratings=len(ratings),
         average_rating=domain.average(list(ratings)),
+    )
+
+
+def _assessed(a: SkillView) -> Assessed:
+    return Assessed(phase=a.phase, by=a.by, ratings=a.ratings)
+
+
+async def relationship_report(*, uow: UnitOfWork, org: str, match_id: str) -> RelationshipReport:
+    """One relationship's hours and skill progress, as reporting heard them (admins)."""
+    s = uow.session
+    match = await s.get(MatchView, match_id)
+    program = None if match is None else await s.get(ProgramView, match.program_id)
+    if match is None or program is None or program.org != org:
+        raise NotFound("relationship not found")
+    sessions = (
+        await s.exec(
+            select(SessionView).where(
+                SessionView.match_id == match_id, SessionView.status == "completed"
+            )
+        )
+    ).all()
+    assessed = (await s.exec(select(SkillView).where(SkillView.match_id == match_id))).all()
+    table = skill_progress([_assessed(a) for a in assessed])
+    return RelationshipReport(
+        match_id=match_id,
+        program_id=match.program_id,
+        sessions_completed=len(sessions),
+        mentoring_hours=domain.hours(x.duration_minutes for x in sessions),
+        **table,
     )

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from shared.clock import ManualClock
 from tests.helpers import Api, eventually
+from tests.helpers.journey import check, run_journey
 from tests.helpers.scenario import active_match, enrolled_cohort
 
 OBJECTIVES = {
@@ -155,8 +156,7 @@ async def test_agreement_milestones_and_skill_progress(
     (late,) = await eventually(overdue, what="the unreached milestone overdue")
     assert late["milestone_id"] == "joins"
     assert [
-        e["milestone_id"]
-        for e in await _events(app, "binome.sessions.milestone.reached.v1")
+        e["milestone_id"] for e in await _events(app, "binome.sessions.milestone.reached.v1")
     ] == ["first-query"]
 
     # A change after signing is a new version both confirm again; progress carries over.
@@ -178,3 +178,87 @@ async def test_agreement_milestones_and_skill_progress(
     assert len(listed) == 4
     r = await api.c.get(f"/v1/skill-progress/{mid}", headers=outsider)
     assert r.status_code == 404
+
+
+async def test_relationships_close_naturally(api: Api, clock: ManualClock) -> None:
+    """At the programme's planned end (its relationship duration) an active relationship
+    ends `completed`; both sides may complete it earlier. The closing survey follows."""
+    cohort = await enrolled_cohort(api, relationship_duration="P90D")
+    match = await active_match(api, cohort)
+    mid = match["id"]
+    mentee = api.as_employee(match["mentee_employee_id"])
+    mentor = api.as_employee(match["mentor_employee_id"])
+
+    half = await api.ok("POST", f"/v1/matches/{mid}/complete", headers=mentee)
+    assert (half["status"], half["mentee_completed"], half["mentor_completed"]) == (
+        "active",
+        True,
+        False,
+    )
+    assert (await api.c.post(f"/v1/matches/{mid}/complete", headers=api.admin)).status_code == 403
+    clock.advance(timedelta(days=90, minutes=1))
+
+    async def ended() -> Any:
+        m = await api.ok("GET", f"/v1/matches/{mid}")
+        return m if m["status"] == "ended" else None
+
+    done = await eventually(ended, what="the relationship's planned end")
+    assert done["end_reason"] == "completed"
+    again = await api.c.post(f"/v1/matches/{mid}/complete", headers=mentor)
+    assert again.status_code == 409
+
+    async def closing() -> Any:
+        found = await api.ok("GET", "/v1/surveys", params={"match_id": mid}, headers=mentee)
+        return [s for s in found if s["kind"] == "closing"]
+
+    assert await eventually(closing, what="the closing survey")
+
+    # Completed early by both sides: `completed` too, by the parties.
+    other = await enrolled_cohort(api)
+    second = await active_match(api, other)
+    for who in (second["mentor_employee_id"], second["mentee_employee_id"]):
+        last = await api.ok(
+            "POST", f"/v1/matches/{second['id']}/complete", headers=api.as_employee(who)
+        )
+    assert (last["status"], last["end_reason"]) == ("ended", "completed")
+
+
+async def test_the_whole_journey_and_reporting_agree(api: Api) -> None:
+    check(await run_journey(api))
+
+
+async def test_the_agreed_rhythm_is_the_cadence_of_follow_up(api: Api, clock: ManualClock) -> None:
+    """The programme expects a session every 14 days; this pair agreed on every 2 days: after
+    three days without one they are nudged (the programme's cadence alone would wait 14)."""
+    cohort = await enrolled_cohort(api)
+    match = await active_match(api, cohort)
+    mid = match["id"]
+    mentee = api.as_employee(match["mentee_employee_id"])
+    mentor = api.as_employee(match["mentor_employee_id"])
+    terms = {"goals": [{"id": "start", "title": "Get going"}], "rhythm": "P2D"}
+
+    async def written() -> Any:
+        r = await api.c.put(f"/v1/agreements/{mid}", headers=mentee, json=terms)
+        return r.status_code == 200
+
+    await eventually(written, what="sessions hearing of the active match")
+    await api.ok("POST", f"/v1/agreements/{mid}/confirm", headers=mentee)
+    await api.ok("POST", f"/v1/agreements/{mid}/confirm", headers=mentor)
+
+    async def health() -> Any:
+        return await api.ok("GET", f"/v1/relationships/{mid}/health")
+
+    async def rhythm_heard() -> Any:
+        r = await api.c.get(f"/v1/relationships/{mid}/health", headers=api.admin)
+        return r.status_code == 200 and r.json()["agreed_cadence"] == "P2D"
+
+    # Feedback judges (and re-arms the inactivity deadline) on the pair's rhythm.
+    await eventually(rhythm_heard, what="follow-up hearing of the agreed rhythm")
+    clock.advance(timedelta(days=3))
+
+    async def nudged() -> Any:
+        h = await health()
+        return h if h["nudges"] >= 1 else None
+
+    seen = await eventually(nudged, what="a nudge after the agreed rhythm passed")
+    assert seen["state"] in ("on_track", "needs_attention")

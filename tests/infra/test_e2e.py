@@ -25,6 +25,7 @@ from services import SERVICE_NAMES
 from shared.settings import Settings
 from tests.helpers import Api, eventually, free_port, ready
 from tests.helpers.follow_up import run_follow_up
+from tests.helpers.journey import check, run_journey
 from tests.helpers.scenario import run_core_loop
 
 pytestmark = pytest.mark.infra
@@ -176,3 +177,11 @@ async def test_follow_up_on_kafka_and_postgres(stack: Stack) -> None:
         result = await run_follow_up(api, now=lambda: datetime.now(UTC), wait=wait, timeout=60)
     assert {"no_show", "unanswered_survey"} <= result.reasons_seen
     assert result.replacement["status"] == "proposed"
+
+
+async def test_journey_on_kafka_and_postgres(stack: Stack) -> None:
+    """Agreement, baseline, sessions, completion, final assessment: each service its own
+    process; the pair's figures and reporting's agree."""
+    async with httpx.AsyncClient(base_url=stack.gateway, timeout=10) as client:
+        api = Api(client, stack.settings, org=f"org-{uuid.uuid4().hex[:6]}")
+        check(await run_journey(api, timeout=60))

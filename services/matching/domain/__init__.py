@@ -15,7 +15,8 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
 from enum import StrEnum
 from typing import Literal
 
@@ -326,6 +327,9 @@ class MatchState:
     end_reason: str | None  # an EndReason, or a DeclineReason once declined
     end_note: str | None
     ended_at: datetime | None
+    # Natural completion: each side says the relationship reached its end (both: completed).
+    mentor_completed: bool = False
+    mentee_completed: bool = False
 
     def __post_init__(self) -> None:  # a row read back from the database holds a plain str
         object.__setattr__(self, "status", MatchStatus(self.status))
@@ -417,6 +421,44 @@ def end(
 
 
 MATCHABLE = (ProgramStatus.enrolling, ProgramStatus.running)
+
+
+def complete(m: MatchState, *, side: Side, at: datetime) -> Transition[MatchState]:
+    """One side says the relationship reached its natural end; with both, it ends as
+    `completed` (distinct from ending for a problem)."""
+    if m.status is not MatchStatus.active:
+        raise Conflict(f"only an active match is completed; this one is {m.status.value}")
+    new = replace(
+        m,
+        mentor_completed=m.mentor_completed or side == "mentor",
+        mentee_completed=m.mentee_completed or side == "mentee",
+    )
+    if not (new.mentor_completed and new.mentee_completed):
+        return Transition(new)
+    ended = end(new, reason=ev.EndReason.completed, at=at, by=ev.EndedBy.party)
+    return Transition(ended.state, ended.events)
+
+
+def planned_end(
+    activated_at: datetime, *, duration: timedelta | None, ends_on: date | None
+) -> datetime | None:
+    """When a relationship reaches its planned end: its programme's `relationship_duration`
+    after activation, or the end of the programme's `ends_on` day, whichever comes first."""
+    ends = [activated_at + duration] if duration else []
+    if ends_on is not None:
+        ends.append(datetime.combine(ends_on + timedelta(days=1), clock_time(0), tzinfo=UTC))
+    return min(ends) if ends else None
+
+
+def reach_planned_end(m: MatchState, *, at: datetime) -> Transition[MatchState]:
+    """The planned end (a timer): an active relationship ends `completed`; any other is left."""
+    if m.status is not MatchStatus.active:
+        return Transition(m)
+    return end(m, reason=ev.EndReason.completed, at=at, by=ev.EndedBy.system)
+
+
+def planned_end_timer(match_id: str) -> str:
+    return f"planned-end:{match_id}"
 
 
 def check_matchable(status: str) -> None:

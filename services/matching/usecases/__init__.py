@@ -300,6 +300,56 @@ async def accept(
     state = _state(match)
     who = domain.side_of(state, _actor(principal), side)
     _apply(uow, match, domain.accept(state, side=who))
+    await arm_planned_end(uow=uow, match=match)
+    await uow.commit()
+    return match
+
+
+PLANNED_END = "matching.planned_end"  # the timer kind
+
+
+async def arm_planned_end(*, uow: UnitOfWork, match: Match) -> None:
+    """A match just activated: its planned end from the programme's dates, on a timer."""
+    if _state(match).status is not MatchStatus.active:
+        return
+    program = await uow.session.get(ProgramView, match.program_id)
+    if program is None:
+        return
+    due = domain.planned_end(
+        uow.now(), duration=program.relationship_duration, ends_on=program.ends_on
+    )
+    if due is not None:
+        uow.schedule(
+            domain.planned_end_timer(match.id),
+            kind=PLANNED_END,
+            due_at=due,
+            org=match.org,
+            payload={"match_id": match.id},
+        )
+
+
+async def reach_planned_end(*, uow: UnitOfWork, match_id: str) -> None:
+    match = await uow.session.get(Match, match_id, with_for_update=True)
+    if match is None:
+        return
+    change = domain.reach_planned_end(_state(match), at=uow.now())
+    if change.events:
+        _apply(uow, match, change)
+        room_may_have_appeared(uow=uow, org=match.org, program_id=match.program_id)
+
+
+async def complete(*, uow: UnitOfWork, principal: Principal, match_id: str) -> Match:
+    """A party says the relationship reached its natural end; both: it ends `completed`."""
+    match = await get_match(uow=uow, principal=principal, match_id=match_id, for_update=True)
+    state = _state(match)
+    who = domain.side_of(
+        state, domain.Actor(is_admin=False, employee_id=principal.employee_id), None
+    )
+    change = domain.complete(state, side=who, at=uow.now())
+    _apply(uow, match, change)
+    if change.events:
+        uow.cancel_timer(domain.planned_end_timer(match.id))
+        room_may_have_appeared(uow=uow, org=match.org, program_id=match.program_id)
     await uow.commit()
     return match
 

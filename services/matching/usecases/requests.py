@@ -25,6 +25,7 @@ from services.matching.usecases import (
     _propose,
     _rules,
     _state,
+    arm_planned_end,
     leave_waiting,
 )
 from shared.access import get_visible, scoped
@@ -251,6 +252,7 @@ async def accept(*, uow: UnitOfWork, principal: Principal, request_id: str) -> M
     )
     for side in ("mentee", "mentor"):
         _apply(uow, match, domain.accept(_state(match), side=side))  # type: ignore[arg-type]
+    await arm_planned_end(uow=uow, match=match)
     row.match_id = match.id
     _store(uow, row, rules.accept(state, match_id=match.id))
     await withdraw_open(

@@ -20,6 +20,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.contracts import sessions as ev
+from shared.progress import Assessed, skill_progress
+
+__all__ = ["Assessed", "skill_progress"]
 from shared.contracts.enrollment import Tag
 from shared.domain import Transition
 from shared.errors import Conflict, Forbidden, Invalid
@@ -283,34 +286,3 @@ def check_ratings(a: AgreementState | None, ratings: Mapping[str, int]) -> None:
             raise Invalid(
                 f"{skill!r} is not a skill of this agreement ({allowed})", field=f"ratings.{skill}"
             )
-
-
-@dataclass(frozen=True)
-class Assessed:
-    phase: Phase
-    by: Side
-    ratings: Mapping[str, int]
-
-
-def skill_progress(assessments: Sequence[Assessed]) -> dict[str, Any]:
-    """Per skill and perspective (the mentee's own, the mentor's view): the ratings by phase
-    and the progress, latest minus baseline; the relationship's mean progress over the
-    mentee's skills that have both."""
-    table: dict[str, dict[str, dict[str, int]]] = {}
-    for x in assessments:
-        for skill, rating in x.ratings.items():
-            table.setdefault(skill, {}).setdefault(x.by, {})[x.phase.value] = rating
-    skills: dict[str, Any] = {}
-    deltas: list[int] = []
-    for skill, views in sorted(table.items()):
-        out: dict[str, Any] = {}
-        for by, phases in views.items():
-            latest = phases.get("final", phases.get("midpoint"))
-            base = phases.get("baseline")
-            change = None if latest is None or base is None else latest - base
-            out[by] = {**phases, "progress": change}
-            if by == "mentee" and change is not None:
-                deltas.append(change)
-        skills[skill] = out
-    mean = round(sum(deltas) / len(deltas), 2) if deltas else None
-    return {"skills": skills, "mean_progress": mean}

@@ -197,6 +197,6 @@ async def assessments(*, uow: UnitOfWork, principal: Principal, match_id: str) -
 async def skill_progress(*, uow: UnitOfWork, principal: Principal, match_id: str) -> dict:
     found = await assessments(uow=uow, principal=principal, match_id=match_id)
     table = journey.skill_progress(
-        [journey.Assessed(phase=journey.Phase(a.phase), by=a.by, ratings=a.ratings) for a in found]
+        [journey.Assessed(phase=a.phase, by=a.by, ratings=a.ratings) for a in found]
     )
     return {"match_id": match_id, **table}
