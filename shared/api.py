@@ -1,14 +1,26 @@
-"""HTTP conventions every service shares: ids, timestamps, pagination."""
+"""HTTP conventions every service shares: ids, timestamps, pagination, how bodies are read."""
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Query
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+import orjson
+from fastapi import APIRouter, Depends, Query, Response
+from fastapi import Request as HTTPRequest
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    ValidationError,
+    create_model,
+)
 from pydantic import Field as PydanticField
 from sqlmodel._compat import SQLModelConfig
 
@@ -94,3 +106,77 @@ def merge_patch(current: BaseModel, patch: BaseModel, model: type[M]) -> M:
     except ValidationError as exc:
         error = exc.errors()[0]
         raise Invalid(error["msg"], field=".".join(str(p) for p in error["loc"])) from exc
+
+
+# --- reading bodies -------------------------------------------------------------------------
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+class _StrictJSONRequest(HTTPRequest):
+    """A request whose JSON body is read by orjson: strict RFC 8259, so NaN, Infinity, numbers
+    that overflow a double and lone surrogates are a decode error (422), never a value that
+    later fails to encode or store (a 500); NUL characters are refused too (PostgreSQL cannot
+    store them)."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            body = await self.body()
+            value = orjson.loads(body)  # its JSONDecodeError is json's: FastAPI answers 422
+            if _has_nul(value):
+                raise json.JSONDecodeError("NUL characters are not accepted", body.decode(), 0)
+            self._json = value
+        return self._json
+
+
+class StrictJSONRoute(APIRoute):
+    """The services' routes: bodies read strictly (above), and a NUL character in the path or
+    the query refused with a 422 before any work."""
+
+    def get_route_handler(self) -> Callable[[HTTPRequest], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def strict(request: HTTPRequest) -> Response:
+            if "\x00" in request.url.path or "%00" in request.url.query:
+                raise RequestValidationError(
+                    [
+                        {
+                            "type": "value_error",
+                            "loc": ("path",),
+                            "msg": "NUL characters are not accepted",
+                        }
+                    ]
+                )
+            return await handler(_StrictJSONRequest(request.scope, request.receive))
+
+        return strict
+
+
+def v1_router() -> APIRouter:
+    """A service's `/v1` router, with the strict routes."""
+    return APIRouter(prefix="/v1", route_class=StrictJSONRoute)
+
+
+# --- bounded values -------------------------------------------------------------------------
+
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _sane(value: datetime) -> datetime:
+    if not EARLIEST <= value <= LATEST:
+        raise ValueError(f"a time between {EARLIEST.year} and {LATEST.year} is expected")
+    return value
+
+
+# A moment in a request: with its UTC offset, within a sane range (a far-off date would
+# overflow once converted to UTC).
+Instant = Annotated[AwareDatetime, AfterValidator(_sane)]

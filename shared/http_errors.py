@@ -9,7 +9,11 @@ sent again.
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -18,6 +22,29 @@ from shared.errors import DomainError, Invalid
 from shared.messaging.failures import is_transient
 
 RETRY_AFTER_S = 2
+EXCERPT = 200  # characters of the input a 422 echoes, at most
+MAX_ERRORS = 20  # errors a 422 lists, at most
+
+
+def _excerpt(value: Any) -> Any:
+    """What a 422 shows of the offending input: small values as they are, anything larger as
+    a truncated JSON text (a 10 MB body is never echoed back)."""
+    text = orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+    if len(text) <= EXCERPT:
+        return orjson.loads(text)  # as JSON carries it (a NaN would be null)
+    return text[:EXCERPT] + "…"
+
+
+def _validation_detail(errors: Any) -> list[dict[str, Any]]:
+    out = []
+    for e in list(errors)[:MAX_ERRORS]:
+        item = {k: e[k] for k in ("type", "loc", "msg") if k in e}
+        if "input" in e:
+            item["input"] = _excerpt(e["input"])
+        if e.get("ctx"):
+            item["ctx"] = {k: str(v)[:EXCERPT] for k, v in e["ctx"].items()}
+        out.append(item)
+    return out
 
 
 def _body(exc: DomainError) -> dict:
@@ -28,6 +55,12 @@ def _body(exc: DomainError) -> dict:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's shape (detail[].loc, msg, type), with the input shortened: never the whole
+        # body back, never a value JSON cannot carry.
+        return JSONResponse(status_code=422, content={"detail": _validation_detail(exc.errors())})
+
     @app.exception_handler(DomainError)
     async def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
         return JSONResponse(status_code=exc.status_code, content=_body(exc))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import Query, status
 
 from services.enrollment import usecases
 from services.enrollment.domain import EmployeeStatus, ParticipantStatus
@@ -23,7 +23,7 @@ from services.enrollment.models import (
     RejectRequest,
     WithdrawRequest,
 )
-from shared.api import Page
+from shared.api import Page, v1_router
 from shared.app import uow_dependency
 from shared.auth import Admin, AdminOrEmployee, AdminOrHris, CurrentPrincipal
 from shared.contracts.enrollment import ParticipantRole, ProgramStatus
@@ -31,7 +31,7 @@ from shared.uow import UnitOfWork
 
 Uow = Annotated[UnitOfWork, uow_dependency("enrollment")]
 
-router = APIRouter(prefix="/v1")
+router = v1_router()
 
 
 @router.post("/hris/events", tags=["hris"], response_model=HrisBatchResult)

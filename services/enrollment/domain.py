@@ -6,8 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from functools import cache
 from typing import Literal, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
 
@@ -381,6 +382,18 @@ def manager_chain(manager_id: str | None, manager_of: Mapping[str, str | None]) 
             break
         current = manager_of[current]
     return chain
+
+
+@cache
+def _timezones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def known_timezone(timezone: str | None) -> str | None:
+    """An IANA time zone name the tz database knows (not a folder such as `America`)."""
+    if timezone is not None and timezone not in _timezones():
+        raise ValueError(f"{timezone!r} is not an IANA time zone (e.g. 'Europe/Paris')")
+    return timezone
 
 
 def tz_offset_hours(timezone: str | None, *, at: datetime) -> int | None:

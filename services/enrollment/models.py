@@ -26,8 +26,9 @@ from services.enrollment.domain import (
     ParticipantStatus,
     Question,
     check_questionnaire,
+    known_timezone,
 )
-from shared.api import STRICT, Request, new_id, patch_model, utcnow
+from shared.api import STRICT, Instant, Request, new_id, patch_model, utcnow
 from shared.contracts.enrollment import (
     HARD_FILTER_WEIGHT,
     MATCHING_CRITERIA,
@@ -107,6 +108,8 @@ class EmployeeIn(EmployeeBase):
     model_config = STRICT
     id: str = Field(min_length=1, max_length=100)
 
+    _timezone = field_validator("timezone")(known_timezone)
+
 
 class EmployeePublic(EmployeeBase):
     id: str
@@ -127,7 +130,7 @@ class HrisEventRecord(Base, table=True):
 class HrisEventIn(Request):
     event_id: str = Field(min_length=1, max_length=200)
     type: HrisEventType
-    occurred_at: datetime | None = None
+    occurred_at: Instant | None = None
     employee: EmployeeIn | None = None
     employee_id: str | None = Field(default=None, min_length=1, max_length=100)
 

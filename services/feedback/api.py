@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import Query, status
 
 from services.feedback import usecases
 from services.feedback.models import (
@@ -19,7 +19,7 @@ from services.feedback.models import (
     SurveyPublic,
     TrainingPublic,
 )
-from shared.api import Page
+from shared.api import Page, v1_router
 from shared.app import uow_dependency
 from shared.auth import Admin, AdminOrEmployee, Principal
 from shared.contracts.feedback import (
@@ -33,7 +33,7 @@ from shared.uow import UnitOfWork
 
 Uow = Annotated[UnitOfWork, uow_dependency("feedback")]
 
-router = APIRouter(prefix="/v1")
+router = v1_router()
 
 
 @router.post(

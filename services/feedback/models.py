@@ -11,7 +11,7 @@ from sqlalchemy import JSON, String, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from shared.api import STRICT, Request, new_id, utcnow
+from shared.api import STRICT, Instant, Request, new_id, utcnow
 from shared.contracts.enrollment import EngagementPolicy, TrainingItem
 from shared.contracts.feedback import (
     CaseAction,
@@ -176,7 +176,7 @@ class MediationIn(Request):
     """A meeting of the pair with the programme manager (the facilitator: you, unless named)."""
 
     action: Literal[CaseAction.mediation]
-    scheduled_at: datetime
+    scheduled_at: Instant
     duration_minutes: int = PydanticField(default=45, ge=15, le=240)
     facilitator_employee_id: str | None = PydanticField(default=None, min_length=1, max_length=100)
     note: str | None = Note

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import Query, status
 
 from services.matching import domain, usecases
 from services.matching.models import (
@@ -23,7 +23,7 @@ from services.matching.models import (
     WaitingPublic,
 )
 from services.matching.usecases import requests
-from shared.api import Page
+from shared.api import Page, v1_router
 from shared.app import uow_dependency
 from shared.auth import Admin, AdminOrEmployee, Principal
 from shared.contracts.matching import MatchStatus, RequestStatus
@@ -31,7 +31,7 @@ from shared.uow import UnitOfWork
 
 Uow = Annotated[UnitOfWork, uow_dependency("matching")]
 
-router = APIRouter(prefix="/v1")
+router = v1_router()
 
 
 def _public(match: object, principal: Principal) -> MatchPublic:

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter
-
 from services.reporting import usecases
 from services.reporting.models import ProgramReport, RelationshipReport
+from shared.api import v1_router
 from shared.app import uow_dependency
 from shared.auth import Admin
 from shared.uow import UnitOfWork
 
 Uow = Annotated[UnitOfWork, uow_dependency("reporting")]
 
-router = APIRouter(prefix="/v1")
+router = v1_router()
 
 
 @router.get("/reports/programs/{program_id}", tags=["reports"], response_model=ProgramReport)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import Path, Query, Response, status
 
 from services.sessions import domain, usecases
 from services.sessions.models import (
@@ -32,7 +32,7 @@ from services.sessions.models import (
     SkillProgressPublic,
 )
 from services.sessions.usecases import journey
-from shared.api import Page
+from shared.api import Page, v1_router
 from shared.app import uow_dependency
 from shared.auth import AdminOrEmployee
 from shared.contracts.sessions import SessionStatus
@@ -40,7 +40,7 @@ from shared.uow import UnitOfWork
 
 Uow = Annotated[UnitOfWork, uow_dependency("sessions")]
 
-router = APIRouter(prefix="/v1")
+router = v1_router()
 
 
 @router.post(

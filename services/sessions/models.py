@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, field_validator
+from pydantic import BaseModel, field_validator
 from pydantic import Field as PydanticField
 from sqlalchemy import JSON, String, UniqueConstraint
 from sqlalchemy.orm import registry
@@ -13,7 +13,7 @@ from sqlmodel import Field, SQLModel
 
 from services.sessions.domain import Side
 from services.sessions.domain.journey import Goal, Phase, check_goals
-from shared.api import STRICT, Request, new_id, utcnow
+from shared.api import STRICT, Instant, Request, new_id, utcnow
 from shared.contracts.enrollment import AgendaTemplate, EngagementPolicy, Objectives
 from shared.contracts.reasons import NOTE_MAX
 from shared.contracts.sessions import (
@@ -110,7 +110,7 @@ class SessionNote(Base, table=True):
 
 class SessionCreate(SessionBase):
     model_config = STRICT
-    scheduled_at: AwareDatetime
+    scheduled_at: Instant
 
 
 class SessionPublic(SessionBase):
@@ -162,7 +162,7 @@ class CalendarFeedPublic(BaseModel):
 
 
 class RescheduleRequest(Request):
-    scheduled_at: AwareDatetime
+    scheduled_at: Instant
     duration_minutes: int | None = Field(default=None, ge=5, le=480)
     reason: RescheduleReason = RescheduleReason.other
     note: str | None = Field(default=None, max_length=NOTE_MAX)
@@ -203,7 +203,7 @@ class GroupSessionCreate(Request):
     program_id: str = Field(max_length=36)
     # The mentor; employees plan their own group sessions and may leave it out.
     mentor_employee_id: str | None = Field(default=None, max_length=100)
-    scheduled_at: AwareDatetime
+    scheduled_at: Instant
     duration_minutes: int = Field(default=60, ge=5, le=480)
     topic: str | None = Field(default=None, max_length=500)
 

@@ -1,0 +1,74 @@
+"""Inputs that used to answer 500, or to be stored and fail later, answer a clear 422 (issue
+13, bounded inputs): non-finite numbers, lone surrogates, NUL characters in a body, a path or
+a query, far-off dates, time zones the tz database does not know; and a 422 never echoes a
+large body back."""
+
+from __future__ import annotations
+
+from tests.helpers import Api
+
+JSON = {"content-type": "application/json"}
+
+
+async def _post(api: Api, path: str, raw: str, headers: dict[str, str]) -> object:
+    return await api.c.post(path, content=raw.encode(), headers={**headers, **JSON})
+
+
+async def test_bodies_that_json_cannot_carry_are_a_422(api: Api) -> None:
+    for raw in (
+        '{"name": "x", "min_score": NaN, "weights": {"zz": 1}}',
+        '{"name": "x", "min_score": Infinity}',
+        '{"name": "x", "min_score": 1e400, "weights": {"zz": 1}}',
+        '{"name": "\\ud800"}',
+        '{"name": "a\\u0000b"}',
+        '{"name": "ok", "description": "x\\u0000"}',
+    ):
+        r = await _post(api, "/v1/programs", raw, api.admin)
+        assert r.status_code == 422, (raw, r.status_code, r.text)
+        assert r.json()["detail"][0]["type"] == "json_invalid", raw
+    assert await api.ok("GET", "/v1/programs") == []  # nothing written
+
+
+async def test_nul_in_a_path_or_query_is_a_422(api: Api) -> None:
+    assert (await api.c.get("/v1/programs/a%00b", headers=api.admin)).status_code == 422
+    r = await api.c.get("/v1/participants?program_id=a%00", headers=api.admin)
+    assert r.status_code == 422
+
+
+async def test_far_off_dates_and_unknown_time_zones_are_refused(api: Api) -> None:
+    def hired(event_id: str, **employee: object) -> dict[str, object]:
+        person = {"id": event_id, "name": "Z", "languages": ["fr"], **employee}
+        return {"event_id": event_id, "type": "hired", "employee": person}
+
+    far = {**hired("far"), "occurred_at": "9999-12-31T23:59:59-14:00"}
+    for event, field in (
+        (far, "occurred_at"),
+        (hired("folder", timezone="America"), "timezone"),
+        (hired("mars", timezone="Mars/Olympus"), "timezone"),
+    ):
+        r = await api.c.post("/v1/hris/events", headers=api.hris, json={"events": [event]})
+        assert r.status_code == 422 and field in r.text, (event, r.text)
+    fine = await api.c.post(
+        "/v1/hris/events",
+        headers=api.hris,
+        json={"events": [hired("paris", timezone="Europe/Paris")]},
+    )
+    assert fine.status_code == 200
+    assert [e["id"] for e in await api.ok("GET", "/v1/employees")] == ["paris"]
+    r = await api.c.post(
+        "/v1/sessions",
+        headers=api.admin,
+        json={"match_id": "m", "scheduled_at": "0001-01-01T00:00:00+14:00"},
+    )
+    assert r.status_code == 422 and "scheduled_at" in r.text
+
+
+async def test_a_422_never_echoes_a_large_body(api: Api) -> None:
+    events = [
+        {"event_id": f"e{k}", "type": "hired", "employee": {"id": f"e{k}"}} for k in range(2000)
+    ]
+    r = await api.c.post("/v1/hris/events", headers=api.hris, json={"events": events})
+    assert r.status_code == 422
+    assert len(r.content) < 20_000, len(r.content)  # 2,000 bad events, a bounded answer
+    detail = r.json()["detail"]
+    assert len(detail) <= 20 and all(len(str(d.get("input", ""))) <= 210 for d in detail)
