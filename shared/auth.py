@@ -8,6 +8,7 @@ Development tokens are HS256 with the settings' secret (`binome token ...`); in 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from enum import StrEnum
 from functools import lru_cache
@@ -68,19 +69,31 @@ def _jwks_client(url: str) -> jwt.PyJWKClient:
 
 
 def decode_token(settings: Settings, token: str) -> Principal:
-    """Verify signature, expiry, issuer and audience; raise jwt.InvalidTokenError if bad."""
-    if settings.jwt_jwks_url:
-        key = _jwks_client(settings.jwt_jwks_url).get_signing_key_from_jwt(token).key
-    else:
-        key = settings.jwt_secret.get_secret_value()
-    claims = jwt.decode(
-        token,
-        key,
-        algorithms=settings.jwt_algorithms,
-        audience=settings.jwt_audience,
-        issuer=settings.jwt_issuer,
-        options={"require": ["exp", "sub", "iss", "aud"]},
-    )
+    """Verify signature, expiry, issuer, audience and lifetime; raise jwt.InvalidTokenError
+    (with a short reason, never a library's internals) if the token is not acceptable."""
+    try:
+        if settings.jwt_jwks_url:
+            key = _jwks_client(settings.jwt_jwks_url).get_signing_key_from_jwt(token).key
+        else:
+            key = settings.jwt_secret.get_secret_value()
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=settings.jwt_algorithms,
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+        )
+    except (jwt.InvalidTokenError, jwt.PyJWKError):
+        raise
+    except (TypeError, ValueError, AttributeError) as exc:
+        # A key the token's algorithm cannot use (an EC key named by an RS256 token...).
+        raise jwt.InvalidTokenError("the token's key and algorithm do not match") from exc
+    lifetime = float(claims["exp"]) - float(claims["iat"])
+    if lifetime > settings.jwt_max_lifetime_s:
+        raise jwt.InvalidTokenError(
+            f"token lifetime {lifetime:.0f}s above the allowed {settings.jwt_max_lifetime_s:.0f}s"
+        )
     try:
         principal = Principal(
             sub=claims["sub"],
@@ -89,7 +102,7 @@ def decode_token(settings: Settings, token: str) -> Principal:
             employee_id=claims.get("employee_id"),
         )
     except (KeyError, ValidationError) as exc:
-        raise jwt.InvalidTokenError(f"missing or invalid claim: {exc}") from exc
+        raise jwt.InvalidTokenError("missing or invalid org, role or employee_id claim") from exc
     if principal.role is Role.employee and principal.employee_id is None:
         principal = principal.model_copy(update={"employee_id": principal.sub})
     return principal
@@ -114,10 +127,12 @@ async def authenticate(
         raise _unauthorized("missing bearer token")
     settings: Settings = request.app.state.settings
     try:
+        if settings.jwt_jwks_url:  # the key fetch may go to the network: off the event loop
+            return await asyncio.to_thread(decode_token, settings, credentials.credentials)
         return decode_token(settings, credentials.credentials)
     except jwt.PyJWKClientError as exc:
         raise _unauthorized(f"cannot verify token: {exc}") from exc
-    except jwt.InvalidTokenError as exc:
+    except (jwt.InvalidTokenError, jwt.PyJWKError) as exc:
         raise _unauthorized(f"invalid token: {exc}") from exc
 
 

@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     jwt_audience: str = "binome"
     # When set, tokens are verified with the identity provider's keys instead of the secret.
     jwt_jwks_url: str | None = None
+    # The longest a token may live (its `exp` - `iat`): a longer one is refused (401).
+    jwt_max_lifetime_s: float = Field(default=24 * 3600, gt=0)
 
     otel_exporter_otlp_endpoint: str | None = None
     # A JSON-lines file every finished span is appended to (tests and local debugging).

@@ -12,19 +12,25 @@ from pathlib import Path
 import httpx
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from services import load_all
 from shared.app import build_app
 from shared.settings import Settings
 
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+EC_KEY = ec.generate_private_key(ec.SECP256R1())
 
 
 @pytest.fixture
 def jwks_url() -> Iterator[str]:
     jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(KEY.public_key()))
-    body = json.dumps({"keys": [{**jwk, "kid": "idp-1", "use": "sig", "alg": "RS256"}]}).encode()
+    ec_jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(EC_KEY.public_key()))
+    keys = [
+        {**jwk, "kid": "idp-1", "use": "sig", "alg": "RS256"},
+        {**ec_jwk, "kid": "ec-1", "use": "sig"},  # an EC key: an RS256 token cannot use it
+    ]
+    body = json.dumps({"keys": keys}).encode()
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
@@ -42,7 +48,7 @@ def jwks_url() -> Iterator[str]:
     server.shutdown()
 
 
-def _idp_token(**claims: object) -> str:
+def _idp_token(kid: str = "idp-1", **claims: object) -> str:
     now = int(time.time())
     base = {
         "iss": "https://idp.example",
@@ -53,7 +59,7 @@ def _idp_token(**claims: object) -> str:
         "org": "acme",
         "role": "admin",
     }
-    return jwt.encode(base | claims, KEY, algorithm="RS256", headers={"kid": "idp-1"})
+    return jwt.encode(base | claims, KEY, algorithm="RS256", headers={"kid": kid})
 
 
 async def test_tokens_verified_against_the_identity_providers_keys(
@@ -77,3 +83,16 @@ async def test_tokens_verified_against_the_identity_providers_keys(
             hs = jwt.encode({"sub": "x", "org": "acme", "role": "admin"}, "secret" * 6)
             r = await c.get("/v1/programs", headers={"Authorization": f"Bearer {hs}"})
             assert r.status_code == 401
+            # A kid naming a key the token's algorithm cannot use: 401, not a server error.
+            mismatch = _idp_token(kid="ec-1")
+            r = await c.get("/v1/programs", headers={"Authorization": f"Bearer {mismatch}"})
+            assert r.status_code == 401 and "do not match" in r.text
+            # Tokens living longer than the allowed lifetime (a day by default) are refused.
+            forever = _idp_token(exp=int(time.time()) + 400 * 24 * 3600)
+            r = await c.get("/v1/programs", headers={"Authorization": f"Bearer {forever}"})
+            assert r.status_code == 401 and "lifetime" in r.text
+            # A bad claim is named without the validation library's internals.
+            odd = _idp_token(role="emperor")
+            r = await c.get("/v1/programs", headers={"Authorization": f"Bearer {odd}"})
+            assert r.status_code == 401 and "role" in r.text
+            assert "pydantic" not in r.text and "validation error" not in r.text.lower()

@@ -167,7 +167,12 @@ async def test_a_group_session_follows_the_same_rules(api: Api, clock: ManualClo
 
     async def planned() -> Any:
         r = await api.c.post("/v1/group-sessions", json=body, headers=lead)
-        return r.status_code == 201 and len(r.json()["sessions"]) == 2 and r.json()
+        if r.status_code != 201:
+            return None
+        if len(r.json()["sessions"]) < 2:  # sessions knew one match only: call it off, retry
+            await api.ok("POST", f"/v1/group-sessions/{r.json()['group_id']}/cancel", headers=lead)
+            return None
+        return r.json()
 
     group = await eventually(planned, what="sessions hearing of both active matches")
     gid = group["group_id"]
@@ -187,7 +192,7 @@ async def test_a_group_session_follows_the_same_rules(api: Api, clock: ManualClo
     # In calendars: one event for the mentor's meeting, one per mentee for theirs.
     feed = await api.ok("POST", "/v1/calendar-feeds", headers=lead, json={}, expect=201)
     cal = Calendar.from_ical((await api.c.get(feed["url"])).content)
-    (meeting,) = cal.walk("VEVENT")
+    (meeting,) = [e for e in cal.walk("VEVENT") if str(e["uid"]) == f"{gid}@binome"]
     assert (str(meeting["uid"]), int(meeting["sequence"])) == (f"{gid}@binome", 1)
     clock.advance(timedelta(days=2, hours=1))
     await api.ok("POST", f"/v1/group-sessions/{gid}/complete", headers=lead)
