@@ -14,6 +14,8 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from services import load
+from shared.limits import BodyLimit
+from shared.settings import Settings
 
 _HOP_BY_HOP = {
     "connection",
@@ -42,9 +44,11 @@ def resource_table(service_urls: Mapping[str, str]) -> dict[str, str]:
     return table
 
 
-def build_gateway(service_urls: Mapping[str, str]) -> FastAPI:
+def build_gateway(service_urls: Mapping[str, str], settings: Settings | None = None) -> FastAPI:
     table = resource_table(service_urls)
     app = FastAPI(title="Binôme gateway", docs_url=None, redoc_url=None, openapi_url=None)
+    default, larger = (settings or Settings()).body_limits()
+    app.add_middleware(BodyLimit, default=default, larger=larger)  # before any forwarding
     client = httpx.AsyncClient(timeout=30.0)
 
     @app.get("/healthz")

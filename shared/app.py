@@ -18,6 +18,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from shared import health
 from shared.clock import Clock
 from shared.http_errors import install_error_handlers
+from shared.limits import BodyLimit
 from shared.messaging.bus import Bus
 from shared.messaging.kafka_bus import KafkaBus
 from shared.messaging.local_bus import LocalBus
@@ -98,6 +99,8 @@ def build_app(
     app.include_router(health.router)
 
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,livez,readyz,status")
+    default, larger = settings.body_limits()
+    app.add_middleware(BodyLimit, default=default, larger=larger)  # outermost: before all
     return app
 
 

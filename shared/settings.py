@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     jwt_audience: str = "binome"
     # When set, tokens are verified with the identity provider's keys instead of the secret.
     jwt_jwks_url: str | None = None
+    # The largest request body read (bytes), and that of an HRIS batch (up to 10,000 events):
+    # larger ones answer 413 before anything is parsed or authenticated.
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    max_hris_body_bytes: int = Field(default=16_000_000, ge=1024)
     # The longest a token may live (its `exp` - `iat`): a longer one is refused (401).
     jwt_max_lifetime_s: float = Field(default=24 * 3600, gt=0)
 
@@ -89,6 +93,10 @@ class Settings(BaseSettings):
     def uses_public_secret(self) -> bool:
         """Tokens are verified with the development secret everyone can read in this repo."""
         return self.jwt_jwks_url is None and self.jwt_secret.get_secret_value() == DEV_JWT_SECRET
+
+    def body_limits(self) -> tuple[int, dict[str, int]]:
+        """The default body limit and the larger ones by path prefix."""
+        return self.max_body_bytes, {"/v1/hris/": self.max_hris_body_bytes}
 
     def database_url_for(self, service: str) -> str:
         return self.database_url.format(service=service, data_dir=self.data_dir)

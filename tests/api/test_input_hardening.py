@@ -5,6 +5,8 @@ large body back."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.helpers import Api
 
 JSON = {"content-type": "application/json"}
@@ -72,3 +74,27 @@ async def test_a_422_never_echoes_a_large_body(api: Api) -> None:
     assert len(r.content) < 20_000, len(r.content)  # 2,000 bad events, a bounded answer
     detail = r.json()["detail"]
     assert len(detail) <= 20 and all(len(str(d.get("input", ""))) <= 210 for d in detail)
+
+
+async def test_bodies_are_bounded_before_anything_is_parsed_or_authenticated(api: Api) -> None:
+    big = '{"name": "' + "x" * 2_000_000 + '"}'
+    r = await api.c.post("/v1/programs", content=big.encode(), headers=JSON)  # no token
+    assert r.status_code == 413 and "larger than 1000000 bytes" in r.text
+    r = await _post(api, "/v1/programs", big, api.admin)
+    assert r.status_code == 413
+
+    async def chunks() -> Any:  # no declared length: read only up to the limit
+        for _ in range(20):
+            yield b" " * 100_000
+
+    r = await api.c.post("/v1/programs", content=chunks(), headers={**api.admin, **JSON})
+    assert r.status_code == 413
+    # An HRIS batch has room for 10,000 events: 1.4 MB is fine.
+    events = [
+        {"event_id": f"big-{k}", "type": "hired",
+         "employee": {"id": f"big-{k}", "name": "N" * 190, "languages": ["fr"]}}
+        for k in range(6000)
+    ]  # fmt: skip
+    r = await api.c.post("/v1/hris/events", headers=api.hris, json={"events": events})
+    assert len(r.request.content) > 1_000_000 and r.status_code == 200
+    assert await api.ok("GET", "/v1/programs") == []

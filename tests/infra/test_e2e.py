@@ -185,3 +185,9 @@ async def test_journey_on_kafka_and_postgres(stack: Stack) -> None:
     async with httpx.AsyncClient(base_url=stack.gateway, timeout=10) as client:
         api = Api(client, stack.settings, org=f"org-{uuid.uuid4().hex[:6]}")
         check(await run_journey(api, timeout=60))
+        # The gateway bounds bodies too, before forwarding anything.
+        big = b'{"name": "' + b"x" * 2_000_000 + b'"}'
+        r = await client.post(
+            "/v1/programs", content=big, headers={"content-type": "application/json"}
+        )
+        assert r.status_code == 413
