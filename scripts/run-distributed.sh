@@ -15,6 +15,11 @@ for svc in "${services[@]}"; do
     | grep -q 1 || psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "CREATE DATABASE binome_$svc"
 done
 
+# A deployment refuses the public development secret: this run makes its own, kept in data/
+# (never in the repository); `binome token` reads it from the same variable.
+mkdir -p data
+[ -s data/jwt-secret ] || .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(48))' >data/jwt-secret
+export BINOME_JWT_SECRET=${BINOME_JWT_SECRET:-$(cat data/jwt-secret)}
 export BINOME_BUS=kafka
 export BINOME_KAFKA_BOOTSTRAP=$KAFKA_BOOTSTRAP
 export BINOME_DATABASE_URL="postgresql+asyncpg://postgres@127.0.0.1:$PG_PORT/binome_{service}"
@@ -24,7 +29,9 @@ trap 'kill "${pids[@]}" 2>/dev/null; wait' EXIT INT TERM
 routes=()
 port=8101
 for svc in "${services[@]}"; do
-  .venv/bin/binome serve --service "$svc" --port "$port" >"data/logs/$svc.log" 2>&1 &
+  # Every caller reaches the services from the gateway's address: the gateway limits per address.
+  BINOME_RATE_LIMIT_PER_ADDRESS=off \
+    .venv/bin/binome serve --service "$svc" --port "$port" >"data/logs/$svc.log" 2>&1 &
   pids+=($!)
   routes+=(--route "$svc=http://127.0.0.1:$port")
   port=$((port + 1))
@@ -32,4 +39,5 @@ done
 .venv/bin/binome gateway --port "${GATEWAY_PORT:-8000}" "${routes[@]}" &
 pids+=($!)
 echo "Binôme distributed: gateway on http://127.0.0.1:${GATEWAY_PORT:-8000}, logs in data/logs/"
+echo "Tokens: BINOME_JWT_SECRET=\$(cat data/jwt-secret) .venv/bin/binome token --org acme --role admin"
 wait

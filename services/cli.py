@@ -22,7 +22,7 @@ import tempfile
 from datetime import UTC, datetime
 
 from shared.auth import Role, mint_token
-from shared.settings import Settings
+from shared.settings import BusKind, Settings
 
 
 def _serve(args: argparse.Namespace) -> None:
@@ -32,9 +32,14 @@ def _serve(args: argparse.Namespace) -> None:
     from shared.app import build_app
 
     settings = Settings()
-    if settings.uses_public_secret and not _loopback(args.host):
+    # The public development secret serves a local development setup only: loopback and the
+    # embedded bus (a Kafka bus means a deployment, reachable from other machines).
+    if settings.uses_public_secret and (
+        not _loopback(args.host) or settings.bus is not BusKind.local
+    ):
+        where = args.host if not _loopback(args.host) else f"{args.host} with the Kafka bus"
         sys.exit(
-            f"refusing to serve on {args.host} with the public development JWT secret: anyone "
+            f"refusing to serve on {where} with the public development JWT secret: anyone "
             "could mint an admin token. Set BINOME_JWT_SECRET to 32+ random bytes (e.g. "
             "`openssl rand -base64 48`) or BINOME_JWT_JWKS_URL."
         )

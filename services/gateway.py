@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from services import load
-from shared.limits import BodyLimit
+from shared.edge import install_edge
 from shared.settings import Settings
 
 _HOP_BY_HOP = {
@@ -32,6 +32,21 @@ _HOP_BY_HOP = {
 }
 
 
+_ENCODED = (b"%2f", b"%5c", b"%2e", b"%00")
+
+
+def _plain(raw_path: bytes) -> bool:
+    """A path the gateway forwards: ASCII, no encoded separator, dot or NUL (`..%2F` would
+    reach another upstream document once decoded), no `.`/`..` segment, no empty segment."""
+    if not raw_path.isascii() or b"\\" in raw_path:
+        return False
+    lowered = raw_path.lower()
+    if any(e in lowered for e in _ENCODED):
+        return False
+    segments = raw_path.split(b"/")[1:]
+    return all(s not in (b"", b".", b"..") for s in segments)
+
+
 def resource_table(service_urls: Mapping[str, str]) -> dict[str, str]:
     """{"employees": "http://127.0.0.1:8101", ...} from {"enrollment": "http://..."}."""
     table: dict[str, str] = {}
@@ -47,8 +62,7 @@ def resource_table(service_urls: Mapping[str, str]) -> dict[str, str]:
 def build_gateway(service_urls: Mapping[str, str], settings: Settings | None = None) -> FastAPI:
     table = resource_table(service_urls)
     app = FastAPI(title="Binôme gateway", docs_url=None, redoc_url=None, openapi_url=None)
-    default, larger = (settings or Settings()).body_limits()
-    app.add_middleware(BodyLimit, default=default, larger=larger)  # before any forwarding
+    install_edge(app, settings or Settings())  # body limit, rate limits, headers: first
     client = httpx.AsyncClient(timeout=30.0)
 
     @app.get("/healthz")
@@ -61,11 +75,22 @@ def build_gateway(service_urls: Mapping[str, str], settings: Settings | None = N
         upstream = table.get(resource)
         if upstream is None:
             return JSONResponse(status_code=404, content={"detail": "Not Found"})
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
+        raw = request.scope.get("raw_path") or request.url.path.encode()
+        if not _plain(raw):
+            return JSONResponse(
+                status_code=400,
+                content={"detail": "the path holds an encoded separator or a dot segment"},
+            )
+        named = {v.strip().lower() for v in request.headers.get("connection", "").split(",")}
+        headers = {
+            k: v
+            for k, v in request.headers.items()
+            if k.lower() not in _HOP_BY_HOP and k.lower() not in named
+        }
         try:
             answer = await client.request(
                 request.method,
-                f"{upstream}{request.url.path}",
+                upstream + raw.decode("ascii"),  # forwarded as sent: nothing re-encoded
                 params=request.query_params,
                 headers=headers,
                 content=await request.body(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import uuid
 from collections.abc import Callable, Coroutine, Mapping
@@ -9,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from fastapi import Request as HTTPRequest
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
@@ -18,13 +19,18 @@ from pydantic import (
     AwareDatetime,
     BaseModel,
     ConfigDict,
+    TypeAdapter,
     ValidationError,
     create_model,
 )
 from pydantic import Field as PydanticField
+from pydantic_core import SchemaValidator, core_schema
 from sqlmodel._compat import SQLModelConfig
 
+from shared.auth import Principal, authorize
 from shared.errors import Invalid
+from shared.permissions import roles_for
+from shared.revocations import is_revoked
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -138,8 +144,26 @@ class _StrictJSONRequest(HTTPRequest):
 
 
 class StrictJSONRoute(APIRoute):
-    """The services' routes: bodies read strictly (above), and a NUL character in the path or
-    the query refused with a 422 before any work."""
+    """The services' routes, in this order before any work:
+    - a NUL character in the path or the query is refused (422);
+    - the caller is authorised by shared.permissions' table (401 / 403), before the body is
+      read: a forbidden caller learns nothing from a body's validation;
+    - a JSON body is read strictly (above) and validated in pydantic's strict JSON mode: no
+      coercion (`"yes"` is not a boolean, `"3"` not a number, `0` not a time), while ISO 8601
+      strings remain the times, dates and durations they stand for."""
+
+    SERVICE = ""  # the service owning the route (its runtime holds the revocations)
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        allowed = {roles_for(method, self.path) for method in self.methods or ()}
+        if len(allowed) != 1:
+            raise LookupError(f"{self.path}: one route, one permission entry")
+        self.allowed = allowed.pop()
+        self.strict_body: SchemaValidator | None = None
+        if self.body_field is not None and not self._embed_body_fields:
+            info = self.body_field.field_info
+            self.strict_body = strict_validator(Annotated[info.annotation, info])
 
     def get_route_handler(self) -> Callable[[HTTPRequest], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -155,14 +179,119 @@ class StrictJSONRoute(APIRoute):
                         }
                     ]
                 )
-            return await handler(_StrictJSONRequest(request.scope, request.receive))
+            request = _StrictJSONRequest(request.scope, request.receive)
+            if self.allowed:
+                principal = await authorize(request, self.allowed)
+                if principal.employee_id is not None:
+                    await self._refuse_revoked(request, principal)
+            if self.strict_body is not None and _is_json(request):
+                await self._validate_body(request)
+            return await handler(request)
 
         return strict
 
+    async def _refuse_revoked(self, request: HTTPRequest, principal: Principal) -> None:
+        """A terminated employee's token is refused at once (shared.revocations)."""
+        runtime = request.app.state.runtimes[self.SERVICE]
+        assert principal.employee_id is not None
+        if await is_revoked(runtime.engine, org=principal.org, employee_id=principal.employee_id):
+            raise HTTPException(
+                status_code=401,
+                detail="this employee's access has ended",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
 
-def v1_router() -> APIRouter:
-    """A service's `/v1` router, with the strict routes."""
-    return APIRouter(prefix="/v1", route_class=StrictJSONRoute)
+    async def _validate_body(self, request: _StrictJSONRequest) -> None:
+        """The body parsed strictly and its values checked without coercion."""
+        assert self.strict_body is not None
+        body = await request.body()
+        if not body:
+            return  # FastAPI answers for a missing body (the field's default, or 422)
+        try:
+            await request.json()  # the strict parse: NaN, surrogates, NUL... -> 422
+        except json.JSONDecodeError as exc:
+            raise RequestValidationError(
+                [
+                    {
+                        "type": "json_invalid",
+                        "loc": ("body", exc.pos),
+                        "msg": "JSON decode error",
+                        "ctx": {"error": exc.msg},
+                    }
+                ]
+            ) from exc
+        try:
+            self.strict_body.validate_json(body)  # a gate: FastAPI then builds the value
+        except ValidationError as exc:
+            raise RequestValidationError(
+                [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+            ) from exc
+
+
+_SCALARS = frozenset({"bool", "int", "float", "str"})
+_TIMES = frozenset({"datetime", "date", "time", "timedelta"})
+
+
+def _text_only(value: Any) -> Any:
+    if isinstance(value, bool | int | float):
+        raise ValueError("an ISO 8601 string is expected, not a number")
+    return value
+
+
+_UNBUILT: dict[type, type] = {}
+
+
+def _unbuilt(cls: type) -> type:
+    """A subclass of model `cls` that pydantic-core does not take as already built: it would
+    otherwise reuse `cls`'s own (lenient) validator instead of the schema it is given."""
+    if cls not in _UNBUILT:
+        sub = type(cls.__name__, (cls,), {"__module__": cls.__module__})
+        sub.__pydantic_complete__ = False  # type: ignore[attr-defined]
+        _UNBUILT[cls] = sub
+    return _UNBUILT[cls]
+
+
+def strict_validator(annotation: Any) -> SchemaValidator:
+    """A validator of `annotation` that coerces nothing: booleans, integers, numbers and
+    strings must be sent as such (`"yes"` is no boolean, `"3"` no number, `3.5` no integer),
+    times, dates and durations as ISO 8601 strings (never a number of seconds). Pydantic's
+    own strict mode cannot serve: past a model's `before` validator it judges the values as
+    Python objects and would refuse ISO strings too. Its result is not used: it checks."""
+    schema = copy.deepcopy(TypeAdapter(annotation).core_schema)
+
+    def tighten(node: Any) -> Any:
+        if isinstance(node, list):
+            return [tighten(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        node = {key: tighten(value) for key, value in node.items()}
+        kind = node.get("type") if isinstance(node.get("type"), str) else None
+        if kind == "model":
+            node["custom_init"] = False  # a SQLModel's __init__ would validate leniently
+            node["cls"] = _unbuilt(node["cls"])
+        elif kind in _SCALARS:
+            node["strict"] = True
+        elif kind in _TIMES:
+            return core_schema.no_info_before_validator_function(_text_only, node)
+        return node
+
+    return SchemaValidator(tighten(schema))
+
+
+def _is_json(request: HTTPRequest) -> bool:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+def v1_router(service: str) -> APIRouter:
+    """`service`'s `/v1` router, with the strict routes."""
+
+    class ServiceRoute(StrictJSONRoute):
+        SERVICE = service
+
+    return APIRouter(prefix="/v1", route_class=ServiceRoute)
 
 
 # --- bounded values -------------------------------------------------------------------------

@@ -11,14 +11,16 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import Depends, FastAPI, Request
+from fastapi_offline import FastAPIOffline
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from shared import health
 from shared.clock import Clock
+from shared.edge import install_edge
 from shared.http_errors import install_error_handlers
-from shared.limits import BodyLimit
 from shared.messaging.bus import Bus
 from shared.messaging.kafka_bus import KafkaBus
 from shared.messaging.local_bus import LocalBus
@@ -85,12 +87,16 @@ def build_app(
                 await runtime.dispose()
 
     setup_tracing(name, settings)
-    app = FastAPI(
-        title=f"Binôme {name}",
-        version="1",
-        lifespan=lifespan,
-        description="Binôme: internal mentoring programmes. All resources need a bearer JWT.",
-    )
+    about: dict[str, Any] = {
+        "title": f"Binôme {name}",
+        "version": "1",
+        "lifespan": lifespan,
+        "description": "Binôme: internal mentoring programmes. All resources need a bearer JWT.",
+    }
+    if settings.docs:  # Swagger UI and ReDoc from the package's own assets, no CDN
+        app = FastAPIOffline(static_url="/docs-assets", **about)
+    else:
+        app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, **about)
     app.state.settings = settings
     install_error_handlers(app)
     for d in definitions:
@@ -99,8 +105,7 @@ def build_app(
     app.include_router(health.router)
 
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,livez,readyz,status")
-    default, larger = settings.body_limits()
-    app.add_middleware(BodyLimit, default=default, larger=larger)  # outermost: before all
+    install_edge(app, settings)
     return app
 
 

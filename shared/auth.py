@@ -16,7 +16,7 @@ from typing import Annotated
 
 import jwt
 from fastapi import Depends, HTTPException, Request, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ValidationError
 
 from shared.settings import Settings
@@ -103,8 +103,13 @@ def decode_token(settings: Settings, token: str) -> Principal:
         )
     except (KeyError, ValidationError) as exc:
         raise jwt.InvalidTokenError("missing or invalid org, role or employee_id claim") from exc
-    if principal.role is Role.employee and principal.employee_id is None:
-        principal = principal.model_copy(update={"employee_id": principal.sub})
+    if principal.role is Role.employee:
+        if principal.employee_id is None:
+            principal = principal.model_copy(update={"employee_id": principal.sub})
+    elif principal.employee_id is not None:
+        # Admins act as admins and hris as hris: an employee id in their token does not make
+        # them that employee (rating, answering surveys or writing notes in their name).
+        principal = principal.model_copy(update={"employee_id": None})
     return principal
 
 
@@ -119,38 +124,38 @@ def _unauthorized(detail: str) -> HTTPException:
     )
 
 
-async def authenticate(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
+PRINCIPAL_KEY = "binome.principal"  # where a request's authenticated caller is kept
+
+
+async def authorize(request: Request, roles: frozenset[Role]) -> Principal:
+    """The caller, authenticated and holding one of `roles` (401, else 403), kept on the
+    request for the endpoint. Runs before the body is read (see shared.api)."""
+    credentials = await _bearer(request)
     if credentials is None:
         raise _unauthorized("missing bearer token")
     settings: Settings = request.app.state.settings
     try:
         if settings.jwt_jwks_url:  # the key fetch may go to the network: off the event loop
-            return await asyncio.to_thread(decode_token, settings, credentials.credentials)
-        return decode_token(settings, credentials.credentials)
+            principal = await asyncio.to_thread(decode_token, settings, credentials.credentials)
+        else:
+            principal = decode_token(settings, credentials.credentials)
     except jwt.PyJWKClientError as exc:
         raise _unauthorized(f"cannot verify token: {exc}") from exc
     except (jwt.InvalidTokenError, jwt.PyJWKError) as exc:
         raise _unauthorized(f"invalid token: {exc}") from exc
+    if principal.role not in roles:
+        allowed = ", ".join(sorted(r.value for r in roles))
+        raise HTTPException(status_code=403, detail=f"requires role {allowed}")
+    request.scope[PRINCIPAL_KEY] = principal
+    return principal
 
 
-CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
+def _current(request: Request) -> Principal:
+    principal = request.scope.get(PRINCIPAL_KEY)
+    if principal is None:  # a route outside shared.api's table: a programming error
+        raise RuntimeError(f"{request.url.path}: no authorised caller (route not in the table)")
+    return principal
 
 
-def require_role(*roles: Role):  # type: ignore[no-untyped-def]
-    """Dependency factory: the caller must hold one of `roles`, else 403."""
-
-    async def check(principal: CurrentPrincipal) -> Principal:
-        if principal.role not in roles:
-            allowed = ", ".join(r.value for r in roles)
-            raise HTTPException(status_code=403, detail=f"requires role {allowed}")
-        return principal
-
-    return Depends(check)
-
-
-Admin = Annotated[Principal, require_role(Role.admin)]
-AdminOrEmployee = Annotated[Principal, require_role(Role.admin, Role.employee)]
-AdminOrHris = Annotated[Principal, require_role(Role.admin, Role.hris)]
+# The authorised caller of an operation (shared.permissions says which roles may call it).
+CurrentPrincipal = Annotated[Principal, Depends(_current)]

@@ -10,10 +10,13 @@ from __future__ import annotations
 class DomainError(Exception):
     status_code = 400
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(self, message: str, *, field: str | None = None, at: str = "body") -> None:
+        """`field`: the dotted path of the input at fault; `at`: where it was sent (`body`,
+        `query` or `path`), the first part of a 422's `loc`."""
         super().__init__(message)
         self.message = message
         self.field = field
+        self.at = at
 
 
 class NotFound(DomainError):

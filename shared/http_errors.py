@@ -49,7 +49,7 @@ def _validation_detail(errors: Any) -> list[dict[str, Any]]:
 
 def _body(exc: DomainError) -> dict:
     if isinstance(exc, Invalid):
-        loc = ["body", *(exc.field.split(".") if exc.field else [])]
+        loc = [exc.at, *(exc.field.split(".") if exc.field else [])]
         return {"detail": [{"loc": loc, "msg": exc.message, "type": "value_error"}]}
     return {"detail": exc.message}
 

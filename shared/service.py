@@ -16,7 +16,7 @@ from pathlib import Path
 from fastapi import APIRouter
 from sqlmodel import SQLModel
 
-from shared import db
+from shared import db, revocations
 from shared.clock import Clock, SystemClock
 from shared.events import dead_letter_topic, topic_for, topic_of
 from shared.messaging.bus import Bus
@@ -40,6 +40,13 @@ class ServiceDef:
     # Slow one-off preparation (loading compiled code...), run in the background at start so
     # the first request does not pay for it; requests that need it meanwhile simply wait.
     warm_up: Callable[[], None] | None = None
+
+    def __post_init__(self) -> None:
+        # Every service keeps the list of revoked employees its routes consult (shared.api).
+        overlap = set(self.handlers) & set(revocations.HANDLERS)
+        if overlap:
+            raise ValueError(f"{self.name}: {sorted(overlap)} are handled by shared.revocations")
+        object.__setattr__(self, "handlers", {**revocations.HANDLERS, **self.handlers})
 
     def group(self, prefix: str = "") -> str:
         return f"{prefix}binome-{self.name}"

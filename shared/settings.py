@@ -68,6 +68,15 @@ class Settings(BaseSettings):
     # The longest a token may live (its `exp` - `iat`): a longer one is refused (401).
     jwt_max_lifetime_s: float = Field(default=24 * 3600, gt=0)
 
+    # Requests a caller may make (the `limits` notation, "600/minute"; "off": none), per
+    # bearer token and per client address; over it, 429 with Retry-After (shared.edge). A
+    # service behind the gateway sees every client at the gateway's address: turn its
+    # address rule off there, the gateway applies it.
+    rate_limit_per_token: str = "1200/minute"
+    rate_limit_per_address: str = "3000/minute"
+    # The interactive API docs (/docs, /redoc, /openapi.json), assets served locally.
+    docs: bool = True
+
     otel_exporter_otlp_endpoint: str | None = None
     # A JSON-lines file every finished span is appended to (tests and local debugging).
     trace_file: Path | None = None
@@ -88,6 +97,14 @@ class Settings(BaseSettings):
                 "a short secret can be guessed and any token forged"
             )
         return secret
+
+    @field_validator("rate_limit_per_token", "rate_limit_per_address")
+    @classmethod
+    def _a_limit(cls, text: str) -> str:
+        from shared.edge import parse_limit
+
+        parse_limit(text)  # "3 per fortnight" fails here, naming the setting
+        return text
 
     @property
     def uses_public_secret(self) -> bool:

@@ -25,17 +25,19 @@ from services.enrollment.models import (
 )
 from shared.api import Page, v1_router
 from shared.app import uow_dependency
-from shared.auth import Admin, AdminOrEmployee, AdminOrHris, CurrentPrincipal
+from shared.auth import CurrentPrincipal
 from shared.contracts.enrollment import ParticipantRole, ProgramStatus
 from shared.uow import UnitOfWork
 
 Uow = Annotated[UnitOfWork, uow_dependency("enrollment")]
 
-router = v1_router()
+router = v1_router("enrollment")
 
 
 @router.post("/hris/events", tags=["hris"], response_model=HrisBatchResult)
-async def push_hris_events(batch: HrisBatch, principal: AdminOrHris, uow: Uow) -> HrisBatchResult:
+async def push_hris_events(
+    batch: HrisBatch, principal: CurrentPrincipal, uow: Uow
+) -> HrisBatchResult:
     """Apply a batch of HRIS employee events (hired, updated, terminated, leave, returned),
     all or nothing.
 
@@ -46,7 +48,7 @@ async def push_hris_events(batch: HrisBatch, principal: AdminOrHris, uow: Uow) -
 
 @router.get("/employees", tags=["employees"], response_model=list[EmployeePublic])
 async def list_employees(
-    principal: AdminOrHris,
+    principal: CurrentPrincipal,
     uow: Uow,
     page: Page,
     department: str | None = None,
@@ -68,7 +70,7 @@ async def get_employee(employee_id: str, principal: CurrentPrincipal, uow: Uow) 
     response_model=ProgramPublic,
     status_code=status.HTTP_201_CREATED,
 )
-async def create_program(data: ProgramCreate, principal: Admin, uow: Uow) -> object:
+async def create_program(data: ProgramCreate, principal: CurrentPrincipal, uow: Uow) -> object:
     """Design a programme (admins): objectives, dates, rules, eligibility, approval. It starts
     as a `draft`; open its enrolment with `POST /v1/programs/{id}/status`."""
     return await usecases.create_program(uow=uow, org=principal.org, data=data)
@@ -83,7 +85,7 @@ async def list_programs(
 
 @router.post("/programs/{program_id}/status", tags=["programs"], response_model=ProgramPublic)
 async def change_program_status(
-    program_id: str, body: ProgramStatusChange, principal: Admin, uow: Uow
+    program_id: str, body: ProgramStatusChange, principal: CurrentPrincipal, uow: Uow
 ) -> object:
     """Move the programme on: draft -> enrolling -> running -> closed (draft and enrolling may
     close directly). Closing ends its open relationships (`programme_closed`)."""
@@ -96,7 +98,7 @@ async def change_program_status(
 async def update_program(
     program_id: str,
     data: ProgramUpdate,  # type: ignore[valid-type]
-    principal: Admin,
+    principal: CurrentPrincipal,
     uow: Uow,
 ) -> object:
     """Change a programme's settings (admins): the fields sent, the engagement policy field by
@@ -118,14 +120,14 @@ async def get_program(program_id: str, principal: CurrentPrincipal, uow: Uow) ->
     response_model=ParticipantPublic,
     status_code=status.HTTP_201_CREATED,
 )
-async def enroll(data: ParticipantCreate, principal: AdminOrEmployee, uow: Uow) -> object:
+async def enroll(data: ParticipantCreate, principal: CurrentPrincipal, uow: Uow) -> object:
     """Enrol an employee in a programme as mentor or mentee (employees enrol themselves)."""
     return await usecases.enroll(uow=uow, principal=principal, data=data)
 
 
 @router.get("/participants", tags=["participants"], response_model=list[ParticipantPublic])
 async def list_participants(
-    principal: AdminOrEmployee,
+    principal: CurrentPrincipal,
     uow: Uow,
     page: Page,
     program_id: Annotated[str | None, Query(max_length=36)] = None,
@@ -140,7 +142,7 @@ async def list_participants(
 @router.get(
     "/participants/{participant_id}", tags=["participants"], response_model=ParticipantPublic
 )
-async def get_participant(participant_id: str, principal: AdminOrEmployee, uow: Uow) -> object:
+async def get_participant(participant_id: str, principal: CurrentPrincipal, uow: Uow) -> object:
     return await usecases.get_participant(
         uow=uow, principal=principal, participant_id=participant_id
     )
@@ -152,7 +154,7 @@ async def get_participant(participant_id: str, principal: AdminOrEmployee, uow: 
 async def update_participant(
     participant_id: str,
     data: ParticipantUpdate,  # type: ignore[valid-type]
-    principal: AdminOrEmployee,
+    principal: CurrentPrincipal,
     uow: Uow,
 ) -> object:
     """Change one's profile or questionnaire answers (the participant, or an admin), checked
@@ -167,7 +169,9 @@ async def update_participant(
     tags=["participants"],
     response_model=ParticipantPublic,
 )
-async def approve(participant_id: str, body: ApproveRequest, principal: Admin, uow: Uow) -> object:
+async def approve(
+    participant_id: str, body: ApproveRequest, principal: CurrentPrincipal, uow: Uow
+) -> object:
     """Approve a pending enrolment (admins): the participant becomes active and matchable."""
     return await usecases.decide(
         uow=uow, principal=principal, participant_id=participant_id, approve=True, note=body.note
@@ -179,7 +183,9 @@ async def approve(participant_id: str, body: ApproveRequest, principal: Admin, u
     tags=["participants"],
     response_model=ParticipantPublic,
 )
-async def reject(participant_id: str, body: RejectRequest, principal: Admin, uow: Uow) -> object:
+async def reject(
+    participant_id: str, body: RejectRequest, principal: CurrentPrincipal, uow: Uow
+) -> object:
     """Reject a pending enrolment (admins), with a reason category and a note."""
     return await usecases.decide(
         uow=uow,
@@ -197,7 +203,7 @@ async def reject(participant_id: str, body: RejectRequest, principal: Admin, uow
     response_model=ParticipantPublic,
 )
 async def withdraw(
-    participant_id: str, body: WithdrawRequest, principal: AdminOrEmployee, uow: Uow
+    participant_id: str, body: WithdrawRequest, principal: CurrentPrincipal, uow: Uow
 ) -> object:
     return await usecases.withdraw(
         uow=uow,

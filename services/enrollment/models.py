@@ -55,6 +55,7 @@ from shared.contracts.enrollment import (
 from shared.contracts.reasons import NOTE_MAX
 from shared.db import PydanticJSON
 from shared.messaging.tables import messaging_tables
+from shared.revocations import revocation_table
 from shared.timers import timer_table
 
 
@@ -64,6 +65,7 @@ class Base(SQLModel, registry=registry()):
 
 OUTBOX, INBOX = messaging_tables(Base.metadata)
 TIMERS = timer_table(Base.metadata)
+REVOKED = revocation_table(Base.metadata)  # employees whose tokens are refused
 
 
 Likert = Annotated[int, PydanticField(ge=1, le=5)]

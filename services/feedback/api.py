@@ -21,7 +21,7 @@ from services.feedback.models import (
 )
 from shared.api import Page, v1_router
 from shared.app import uow_dependency
-from shared.auth import Admin, AdminOrEmployee, Principal
+from shared.auth import CurrentPrincipal, Principal
 from shared.contracts.feedback import (
     CaseOutcome,
     CaseStatus,
@@ -33,7 +33,7 @@ from shared.uow import UnitOfWork
 
 Uow = Annotated[UnitOfWork, uow_dependency("feedback")]
 
-router = v1_router()
+router = v1_router("feedback")
 
 
 @router.post(
@@ -42,7 +42,7 @@ router = v1_router()
     response_model=FeedbackPublic,
     status_code=status.HTTP_201_CREATED,
 )
-async def submit(data: FeedbackCreate, principal: AdminOrEmployee, uow: Uow) -> object:
+async def submit(data: FeedbackCreate, principal: CurrentPrincipal, uow: Uow) -> object:
     """Rate a completed session 1 to 5 (its mentor or mentee, once each).
 
     Each side's last ratings are judged against its own threshold (the programme's engagement
@@ -54,7 +54,7 @@ async def submit(data: FeedbackCreate, principal: AdminOrEmployee, uow: Uow) -> 
 
 @router.get("/feedback", tags=["feedback"], response_model=list[FeedbackPublic])
 async def list_feedback(
-    principal: AdminOrEmployee,
+    principal: CurrentPrincipal,
     uow: Uow,
     page: Page,
     session_id: Annotated[str | None, Query(max_length=36)] = None,
@@ -66,7 +66,7 @@ async def list_feedback(
 
 
 @router.get("/feedback/{feedback_id}", tags=["feedback"], response_model=FeedbackPublic)
-async def get_feedback(feedback_id: str, principal: AdminOrEmployee, uow: Uow) -> object:
+async def get_feedback(feedback_id: str, principal: CurrentPrincipal, uow: Uow) -> object:
     return await usecases.get(uow=uow, principal=principal, feedback_id=feedback_id)
 
 
@@ -91,7 +91,7 @@ def _health(rel: Relationship, principal: Principal) -> HealthPublic:
 
 
 @router.get("/relationships/{match_id}/health", tags=["follow-up"], response_model=HealthPublic)
-async def get_health(match_id: str, principal: AdminOrEmployee, uow: Uow) -> HealthPublic:
+async def get_health(match_id: str, principal: CurrentPrincipal, uow: Uow) -> HealthPublic:
     """How an active relationship is going: too_early, on_track, needs_attention or at_risk,
     recomputed on every signal (sessions held or missed, ratings, idle time)."""
     rel = await usecases.get_health(uow=uow, principal=principal, match_id=match_id)
@@ -100,7 +100,7 @@ async def get_health(match_id: str, principal: AdminOrEmployee, uow: Uow) -> Hea
 
 @router.get("/relationships", tags=["follow-up"], response_model=list[HealthPublic])
 async def list_health(
-    principal: Admin,
+    principal: CurrentPrincipal,
     uow: Uow,
     page: Page,
     program_id: Annotated[str | None, Query(max_length=36)] = None,
@@ -116,7 +116,7 @@ async def list_health(
 
 @router.get("/surveys", tags=["follow-up"], response_model=list[SurveyPublic])
 async def list_surveys(
-    principal: AdminOrEmployee,
+    principal: CurrentPrincipal,
     uow: Uow,
     page: Page,
     match_id: Annotated[str | None, Query(max_length=36)] = None,
@@ -126,13 +126,13 @@ async def list_surveys(
 
 
 @router.get("/surveys/{survey_id}", tags=["follow-up"], response_model=SurveyPublic)
-async def get_survey(survey_id: str, principal: AdminOrEmployee, uow: Uow) -> object:
+async def get_survey(survey_id: str, principal: CurrentPrincipal, uow: Uow) -> object:
     return await usecases.get_survey(uow=uow, principal=principal, survey_id=survey_id)
 
 
 @router.post("/surveys/{survey_id}/answers", tags=["follow-up"], response_model=SurveyPublic)
 async def answer_survey(
-    survey_id: str, data: SurveyAnswers, principal: AdminOrEmployee, uow: Uow
+    survey_id: str, data: SurveyAnswers, principal: CurrentPrincipal, uow: Uow
 ) -> object:
     """Answer your survey (1-5 each, an optional comment only you and admins see), once,
     before it expires."""
@@ -153,7 +153,7 @@ def _case(case: Case) -> CasePublic:
 
 @router.get("/cases", tags=["follow-up"], response_model=list[CasePublic])
 async def list_cases(
-    principal: Admin,
+    principal: CurrentPrincipal,
     uow: Uow,
     page: Page,
     program_id: Annotated[str | None, Query(max_length=36)] = None,
@@ -169,13 +169,15 @@ async def list_cases(
 
 
 @router.get("/cases/{case_id}", tags=["follow-up"], response_model=CasePublic)
-async def get_case(case_id: str, principal: Admin, uow: Uow) -> CasePublic:
+async def get_case(case_id: str, principal: CurrentPrincipal, uow: Uow) -> CasePublic:
     """A case: why it opened, the recommendation, its history and outcome (admins)."""
     return _case(await usecases.get_case(uow=uow, org=principal.org, case_id=case_id))
 
 
 @router.post("/cases/{case_id}/actions", tags=["follow-up"], response_model=CasePublic)
-async def act_on_case(case_id: str, data: CaseActionIn, principal: Admin, uow: Uow) -> CasePublic:
+async def act_on_case(
+    case_id: str, data: CaseActionIn, principal: CurrentPrincipal, uow: Uow
+) -> CasePublic:
     """Act on a case (admins): `repair` (end the match, propose the mentee a new mentor),
     `mediation` (a meeting of the pair with the programme manager), `training` (an item of
     the programme's catalogue), `pause`, `resume`, `conclude`, `dismiss`. Each is an event;
@@ -187,7 +189,7 @@ async def act_on_case(case_id: str, data: CaseActionIn, principal: Admin, uow: U
 @router.post(
     "/cases/{case_id}/training/complete", tags=["follow-up"], response_model=TrainingPublic
 )
-async def complete_training(case_id: str, principal: AdminOrEmployee, uow: Uow) -> TrainingPublic:
+async def complete_training(case_id: str, principal: CurrentPrincipal, uow: Uow) -> TrainingPublic:
     """The assigned training is done (its assignee, or an admin)."""
     case = await usecases.complete_training(uow=uow, principal=principal, case_id=case_id)
     return TrainingPublic.model_validate(case, from_attributes=True)

@@ -28,7 +28,7 @@ from services.feedback.models import (
     SurveyAnswers,
     TrainingIn,
 )
-from shared.access import get_visible, scoped
+from shared.access import can_see, get_visible, scoped
 from shared.api import PageParams, as_utc, new_id
 from shared.auth import Principal
 from shared.contracts import feedback as ev
@@ -53,7 +53,10 @@ from shared.uow import UnitOfWork
 
 async def submit(*, uow: UnitOfWork, principal: Principal, data: FeedbackCreate) -> Feedback:
     session = await uow.session.get(SessionView, data.session_id)
-    if session is None or session.org != principal.org:
+    # Someone else's session is answered like one that does not exist: nothing is revealed.
+    if session is None or not can_see(
+        principal, org=session.org, owners=[session.mentor_employee_id, session.mentee_employee_id]
+    ):
         raise Invalid("unknown session", field="session_id")
     mine = await uow.session.exec(
         select(Feedback.id).where(

@@ -25,13 +25,13 @@ from services.matching.models import (
 from services.matching.usecases import requests
 from shared.api import Page, v1_router
 from shared.app import uow_dependency
-from shared.auth import Admin, AdminOrEmployee, Principal
+from shared.auth import CurrentPrincipal, Principal
 from shared.contracts.matching import MatchStatus, RequestStatus
 from shared.uow import UnitOfWork
 
 Uow = Annotated[UnitOfWork, uow_dependency("matching")]
 
-router = v1_router()
+router = v1_router("matching")
 
 
 def _public(match: object, principal: Principal) -> MatchPublic:
@@ -81,7 +81,9 @@ def _circles(pairs: list[RunPairPublic]) -> list[CirclePublic]:
     response_model=MatchingRunPublic,
     status_code=status.HTTP_201_CREATED,
 )
-async def run_matching(body: MatchingRunCreate, principal: Admin, uow: Uow) -> MatchingRunPublic:
+async def run_matching(
+    body: MatchingRunCreate, principal: CurrentPrincipal, uow: Uow
+) -> MatchingRunPublic:
     """Solve the programme's unmatched mentees: most matched, then best total, proven optimal.
 
     The run is a draft (its `pairs`) for review, published with `POST .../publish`, unless the
@@ -95,14 +97,14 @@ async def run_matching(body: MatchingRunCreate, principal: Admin, uow: Uow) -> M
 
 
 @router.post("/matching-runs/{run_id}/publish", tags=["matching"], response_model=MatchingRunPublic)
-async def publish_run(run_id: str, principal: Admin, uow: Uow) -> MatchingRunPublic:
+async def publish_run(run_id: str, principal: CurrentPrincipal, uow: Uow) -> MatchingRunPublic:
     """The draft's pairs become proposed matches (409 if anything changed since the draft)."""
     run, pairs, matches = await usecases.publish_run(uow=uow, org=principal.org, run_id=run_id)
     return _run_public(run, pairs, matches)
 
 
 @router.get("/matching-runs/{run_id}", tags=["matching"], response_model=MatchingRunPublic)
-async def get_run(run_id: str, principal: Admin, uow: Uow) -> MatchingRunPublic:
+async def get_run(run_id: str, principal: CurrentPrincipal, uow: Uow) -> MatchingRunPublic:
     run, pairs, matches = await usecases.get_run(uow=uow, org=principal.org, run_id=run_id)
     return _run_public(run, pairs, matches)
 
@@ -110,7 +112,7 @@ async def get_run(run_id: str, principal: Admin, uow: Uow) -> MatchingRunPublic:
 @router.get("/suggestions", tags=["matching"], response_model=SuggestionsPublic)
 async def suggestions(
     participant_id: Annotated[str, Query(max_length=36)],
-    principal: AdminOrEmployee,
+    principal: CurrentPrincipal,
     uow: Uow,
     limit: Annotated[int, Query(ge=1, le=50)] = 5,
 ) -> SuggestionsPublic:
@@ -135,7 +137,7 @@ async def suggestions(
 
 @router.get("/matches", tags=["matches"], response_model=list[MatchPublic])
 async def list_matches(
-    principal: AdminOrEmployee,
+    principal: CurrentPrincipal,
     uow: Uow,
     page: Page,
     program_id: Annotated[str | None, Query(max_length=36)] = None,
@@ -154,7 +156,7 @@ async def list_matches(
 
 
 @router.get("/matches/{match_id}", tags=["matches"], response_model=MatchPublic)
-async def get_match(match_id: str, principal: AdminOrEmployee, uow: Uow) -> object:
+async def get_match(match_id: str, principal: CurrentPrincipal, uow: Uow) -> object:
     return _public(
         await usecases.get_match(uow=uow, principal=principal, match_id=match_id), principal
     )
@@ -162,7 +164,7 @@ async def get_match(match_id: str, principal: AdminOrEmployee, uow: Uow) -> obje
 
 @router.post("/matches/{match_id}/accept", tags=["matches"], response_model=MatchPublic)
 async def accept(
-    match_id: str, principal: AdminOrEmployee, uow: Uow, body: AcceptRequest | None = None
+    match_id: str, principal: CurrentPrincipal, uow: Uow, body: AcceptRequest | None = None
 ) -> object:
     """Accept for your side; the match becomes active once mentor and mentee both accepted."""
     side = body.side if body else None
@@ -172,7 +174,7 @@ async def accept(
 
 @router.post("/matches/{match_id}/decline", tags=["matches"], response_model=MatchPublic)
 async def decline(
-    match_id: str, body: DeclineRequest, principal: AdminOrEmployee, uow: Uow
+    match_id: str, body: DeclineRequest, principal: CurrentPrincipal, uow: Uow
 ) -> object:
     match = await usecases.decline(
         uow=uow, principal=principal, match_id=match_id, reason=body.reason, note=body.note
@@ -181,7 +183,7 @@ async def decline(
 
 
 @router.post("/matches/{match_id}/complete", tags=["matches"], response_model=MatchPublic)
-async def complete(match_id: str, principal: AdminOrEmployee, uow: Uow) -> object:
+async def complete(match_id: str, principal: CurrentPrincipal, uow: Uow) -> object:
     """A party says the relationship reached its natural end; once both have, it ends as
     `completed` (as it does at its planned end, from the programme's dates)."""
     match = await usecases.complete(uow=uow, principal=principal, match_id=match_id)
@@ -189,7 +191,7 @@ async def complete(match_id: str, principal: AdminOrEmployee, uow: Uow) -> objec
 
 
 @router.post("/matches/{match_id}/end", tags=["matches"], response_model=MatchPublic)
-async def end(match_id: str, body: EndRequest, principal: AdminOrEmployee, uow: Uow) -> object:
+async def end(match_id: str, body: EndRequest, principal: CurrentPrincipal, uow: Uow) -> object:
     match = await usecases.end(
         uow=uow, principal=principal, match_id=match_id, reason=body.reason, note=body.note
     )
@@ -198,7 +200,7 @@ async def end(match_id: str, body: EndRequest, principal: AdminOrEmployee, uow: 
 
 @router.get("/waiting-list", tags=["matches"], response_model=list[WaitingPublic])
 async def waiting_list(
-    principal: Admin,
+    principal: CurrentPrincipal,
     uow: Uow,
     page: Page,
     program_id: Annotated[str | None, Query(max_length=36)] = None,
@@ -226,7 +228,7 @@ def _request_public(row: object, principal: Principal) -> MentorRequestPublic:
     status_code=status.HTTP_201_CREATED,
 )
 async def send_request(
-    body: MentorRequestCreate, principal: AdminOrEmployee, uow: Uow
+    body: MentorRequestCreate, principal: CurrentPrincipal, uow: Uow
 ) -> MentorRequestPublic:
     """A mentee asks a mentor (one their programme's rules allow, with a place left), with a
     message and, optionally, who to ask next should this one decline or not answer in time.
@@ -244,7 +246,7 @@ async def send_request(
 
 @router.get("/mentor-requests", tags=["requests"], response_model=list[MentorRequestPublic])
 async def list_requests(
-    principal: AdminOrEmployee,
+    principal: CurrentPrincipal,
     uow: Uow,
     page: Page,
     program_id: Annotated[str | None, Query(max_length=36)] = None,
@@ -258,7 +260,9 @@ async def list_requests(
 
 
 @router.get("/mentor-requests/{request_id}", tags=["requests"], response_model=MentorRequestPublic)
-async def get_request(request_id: str, principal: AdminOrEmployee, uow: Uow) -> MentorRequestPublic:
+async def get_request(
+    request_id: str, principal: CurrentPrincipal, uow: Uow
+) -> MentorRequestPublic:
     row = await requests.get(uow=uow, principal=principal, request_id=request_id)
     return _request_public(row, principal)
 
@@ -267,7 +271,7 @@ async def get_request(request_id: str, principal: AdminOrEmployee, uow: Uow) -> 
     "/mentor-requests/{request_id}/accept", tags=["requests"], response_model=MentorRequestPublic
 )
 async def accept_request(
-    request_id: str, principal: AdminOrEmployee, uow: Uow
+    request_id: str, principal: CurrentPrincipal, uow: Uow
 ) -> MentorRequestPublic:
     """The mentor accepts: the match is active at once; the mentee's other requests end."""
     row = await requests.accept(uow=uow, principal=principal, request_id=request_id)
@@ -278,7 +282,7 @@ async def accept_request(
     "/mentor-requests/{request_id}/decline", tags=["requests"], response_model=MentorRequestPublic
 )
 async def decline_request(
-    request_id: str, body: DeclineRequest, principal: AdminOrEmployee, uow: Uow
+    request_id: str, body: DeclineRequest, principal: CurrentPrincipal, uow: Uow
 ) -> MentorRequestPublic:
     """The mentor declines (a reason category and a note): the request passes to the mentee's
     next choice, if the programme cascades and one is possible."""
@@ -294,7 +298,7 @@ async def decline_request(
     response_model=MentorRequestPublic,
 )
 async def withdraw_request(
-    request_id: str, principal: AdminOrEmployee, uow: Uow
+    request_id: str, principal: CurrentPrincipal, uow: Uow
 ) -> MentorRequestPublic:
     """The mentee takes their request back (no cascade)."""
     row = await requests.withdraw(uow=uow, principal=principal, request_id=request_id)

@@ -8,6 +8,7 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from shared.messaging.tables import messaging_tables
+from shared.revocations import revocation_table
 from shared.timers import timer_table
 
 
@@ -17,6 +18,7 @@ class Base(SQLModel, registry=registry()):
 
 OUTBOX, INBOX = messaging_tables(Base.metadata)
 TIMERS = timer_table(Base.metadata)
+REVOKED = revocation_table(Base.metadata)  # employees whose tokens are refused
 
 
 class ProgramView(Base, table=True):

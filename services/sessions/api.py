@@ -34,13 +34,13 @@ from services.sessions.models import (
 from services.sessions.usecases import journey
 from shared.api import Page, v1_router
 from shared.app import uow_dependency
-from shared.auth import AdminOrEmployee
+from shared.auth import CurrentPrincipal
 from shared.contracts.sessions import SessionStatus
 from shared.uow import UnitOfWork
 
 Uow = Annotated[UnitOfWork, uow_dependency("sessions")]
 
-router = v1_router()
+router = v1_router("sessions")
 
 
 @router.post(
@@ -49,14 +49,14 @@ router = v1_router()
     response_model=SessionPublic,
     status_code=status.HTTP_201_CREATED,
 )
-async def schedule(data: SessionCreate, principal: AdminOrEmployee, uow: Uow) -> object:
+async def schedule(data: SessionCreate, principal: CurrentPrincipal, uow: Uow) -> object:
     """Plan a session for an active match (its mentor, mentee or an admin)."""
     return await usecases.schedule(uow=uow, principal=principal, data=data)
 
 
 @router.get("/sessions", tags=["sessions"], response_model=list[SessionPublic])
 async def list_sessions(
-    principal: AdminOrEmployee,
+    principal: CurrentPrincipal,
     uow: Uow,
     page: Page,
     match_id: Annotated[str | None, Query(max_length=36)] = None,
@@ -68,13 +68,13 @@ async def list_sessions(
 
 
 @router.get("/sessions/{session_id}", tags=["sessions"], response_model=SessionPublic)
-async def get_session(session_id: str, principal: AdminOrEmployee, uow: Uow) -> object:
+async def get_session(session_id: str, principal: CurrentPrincipal, uow: Uow) -> object:
     return await usecases.get(uow=uow, principal=principal, session_id=session_id)
 
 
 @router.post("/sessions/{session_id}/complete", tags=["sessions"], response_model=SessionPublic)
 async def complete(
-    session_id: str, principal: AdminOrEmployee, uow: Uow, body: CompleteRequest | None = None
+    session_id: str, principal: CurrentPrincipal, uow: Uow, body: CompleteRequest | None = None
 ) -> object:
     return await usecases.complete(
         uow=uow, principal=principal, session_id=session_id, notes=body.notes if body else None
@@ -83,7 +83,7 @@ async def complete(
 
 @router.post("/sessions/{session_id}/reschedule", tags=["sessions"], response_model=SessionPublic)
 async def reschedule(
-    session_id: str, body: RescheduleRequest, principal: AdminOrEmployee, uow: Uow
+    session_id: str, body: RescheduleRequest, principal: CurrentPrincipal, uow: Uow
 ) -> object:
     """Move a planned session to a time to come (its pair or an admin), with a reason
     category and a note; its moves are kept (`reschedules`) and counted (`sequence`)."""
@@ -92,7 +92,7 @@ async def reschedule(
 
 @router.put("/sessions/{session_id}/agenda", tags=["sessions"], response_model=SessionPublic)
 async def edit_agenda(
-    session_id: str, body: AgendaUpdate, principal: AdminOrEmployee, uow: Uow
+    session_id: str, body: AgendaUpdate, principal: CurrentPrincipal, uow: Uow
 ) -> object:
     """The pair's agenda for a planned session (it starts from the programme's template for
     the session's rank)."""
@@ -108,7 +108,7 @@ async def edit_agenda(
     status_code=status.HTTP_201_CREATED,
 )
 async def add_note(
-    session_id: str, body: NoteCreate, principal: AdminOrEmployee, uow: Uow
+    session_id: str, body: NoteCreate, principal: CurrentPrincipal, uow: Uow
 ) -> object:
     """A private note of the session's mentor or mentee: nobody else reads it, admins
     included."""
@@ -118,14 +118,14 @@ async def add_note(
 
 
 @router.get("/sessions/{session_id}/notes", tags=["sessions"], response_model=list[NotePublic])
-async def my_notes(session_id: str, principal: AdminOrEmployee, uow: Uow) -> list:
+async def my_notes(session_id: str, principal: CurrentPrincipal, uow: Uow) -> list:
     """The caller's own private notes on the session."""
     return await usecases.my_notes(uow=uow, principal=principal, session_id=session_id)
 
 
 @router.get("/mentoring-hours", tags=["sessions"], response_model=HoursPublic)
 async def mentoring_hours(
-    principal: AdminOrEmployee,
+    principal: CurrentPrincipal,
     uow: Uow,
     employee_id: Annotated[str | None, Query(max_length=100)] = None,
     match_id: Annotated[str | None, Query(max_length=36)] = None,
@@ -139,7 +139,7 @@ async def mentoring_hours(
 
 @router.post("/sessions/{session_id}/no-show", tags=["sessions"], response_model=SessionPublic)
 async def no_show(
-    session_id: str, body: NoShowRequest, principal: AdminOrEmployee, uow: Uow
+    session_id: str, body: NoShowRequest, principal: CurrentPrincipal, uow: Uow
 ) -> object:
     """One party did not come: reported, once the session has started, by the other party
     (the one who came) or an admin."""
@@ -150,7 +150,7 @@ async def no_show(
 
 @router.post("/sessions/{session_id}/cancel", tags=["sessions"], response_model=SessionPublic)
 async def cancel(
-    session_id: str, principal: AdminOrEmployee, uow: Uow, body: CancelRequest | None = None
+    session_id: str, principal: CurrentPrincipal, uow: Uow, body: CancelRequest | None = None
 ) -> object:
     body = body or CancelRequest()
     return await usecases.cancel(
@@ -177,7 +177,7 @@ def _group(sessions: list[Session]) -> GroupSessionPublic:
     status_code=status.HTTP_201_CREATED,
 )
 async def schedule_group(
-    data: GroupSessionCreate, principal: AdminOrEmployee, uow: Uow
+    data: GroupSessionCreate, principal: CurrentPrincipal, uow: Uow
 ) -> GroupSessionPublic:
     """Plan one meeting of a mentor with all their active mentees in a programme (a circle):
     a session per mentee, sharing a `group_id`, so each mentee rates their own."""
@@ -185,7 +185,7 @@ async def schedule_group(
 
 
 @router.get("/group-sessions/{group_id}", tags=["sessions"], response_model=GroupSessionPublic)
-async def get_group(group_id: str, principal: AdminOrEmployee, uow: Uow) -> GroupSessionPublic:
+async def get_group(group_id: str, principal: CurrentPrincipal, uow: Uow) -> GroupSessionPublic:
     return _group(await usecases.get_group(uow=uow, principal=principal, group_id=group_id))
 
 
@@ -193,7 +193,7 @@ async def get_group(group_id: str, principal: AdminOrEmployee, uow: Uow) -> Grou
     "/group-sessions/{group_id}/complete", tags=["sessions"], response_model=GroupSessionPublic
 )
 async def complete_group(
-    group_id: str, principal: AdminOrEmployee, uow: Uow, body: CompleteRequest | None = None
+    group_id: str, principal: CurrentPrincipal, uow: Uow, body: CompleteRequest | None = None
 ) -> GroupSessionPublic:
     """The meeting was held: every planned session of the group is completed."""
     held = domain.Held(notes=body.notes if body else None)
@@ -209,7 +209,7 @@ async def complete_group(
     response_model=GroupSessionPublic,
 )
 async def reschedule_group(
-    group_id: str, body: RescheduleRequest, principal: AdminOrEmployee, uow: Uow
+    group_id: str, body: RescheduleRequest, principal: CurrentPrincipal, uow: Uow
 ) -> GroupSessionPublic:
     """The group's meeting moves: every planned session of the group with it."""
     sessions = await usecases.reschedule_group(
@@ -222,7 +222,7 @@ async def reschedule_group(
     "/group-sessions/{group_id}/cancel", tags=["sessions"], response_model=GroupSessionPublic
 )
 async def cancel_group(
-    group_id: str, principal: AdminOrEmployee, uow: Uow, body: CancelRequest | None = None
+    group_id: str, principal: CurrentPrincipal, uow: Uow, body: CancelRequest | None = None
 ) -> GroupSessionPublic:
     """The meeting is off: every planned session of the group is cancelled."""
     body = body or CancelRequest()
@@ -243,7 +243,7 @@ async def cancel_group(
     status_code=status.HTTP_201_CREATED,
 )
 async def create_feed(
-    principal: AdminOrEmployee, uow: Uow, body: CalendarFeedCreate | None = None
+    principal: CurrentPrincipal, uow: Uow, body: CalendarFeedCreate | None = None
 ) -> CalendarFeedPublic:
     """A secret calendar feed URL of one's sessions (an admin's for an employee), for a
     calendar application that cannot send a bearer token: shown once, it replaces the
@@ -258,7 +258,7 @@ async def create_feed(
 
 @router.get("/calendar-feeds", tags=["calendar"], response_model=list[CalendarFeedPublic])
 async def list_feeds(
-    principal: AdminOrEmployee,
+    principal: CurrentPrincipal,
     uow: Uow,
     employee_id: Annotated[str | None, Query(max_length=100)] = None,
 ) -> list:
@@ -268,7 +268,7 @@ async def list_feeds(
 @router.post(
     "/calendar-feeds/{feed_id}/revoke", tags=["calendar"], response_model=CalendarFeedPublic
 )
-async def revoke_feed(feed_id: str, principal: AdminOrEmployee, uow: Uow) -> object:
+async def revoke_feed(feed_id: str, principal: CurrentPrincipal, uow: Uow) -> object:
     """Revoke a feed: its URL answers 404 from now on."""
     return await usecases.revoke_feed(uow=uow, principal=principal, feed_id=feed_id)
 
@@ -295,7 +295,7 @@ async def calendar(token: Annotated[str, Path(max_length=100)], uow: Uow) -> Res
 
 @router.put("/agreements/{match_id}", tags=["journey"], response_model=AgreementPublic)
 async def write_agreement(
-    match_id: str, body: AgreementIn, principal: AdminOrEmployee, uow: Uow
+    match_id: str, body: AgreementIn, principal: CurrentPrincipal, uow: Uow
 ) -> object:
     """The pair's mentorship agreement for an active match: goals (with the programme's target
     skills and milestones) and the meeting rhythm. A change after signing is a new version,
@@ -304,12 +304,12 @@ async def write_agreement(
 
 
 @router.get("/agreements/{match_id}", tags=["journey"], response_model=AgreementPublic)
-async def get_agreement(match_id: str, principal: AdminOrEmployee, uow: Uow) -> object:
+async def get_agreement(match_id: str, principal: CurrentPrincipal, uow: Uow) -> object:
     return await journey.get_agreement(uow=uow, principal=principal, match_id=match_id)
 
 
 @router.post("/agreements/{match_id}/confirm", tags=["journey"], response_model=AgreementPublic)
-async def confirm_agreement(match_id: str, principal: AdminOrEmployee, uow: Uow) -> object:
+async def confirm_agreement(match_id: str, principal: CurrentPrincipal, uow: Uow) -> object:
     """One side confirms the current version; with both, it is signed (`agreement.signed`)."""
     return await journey.confirm(uow=uow, principal=principal, match_id=match_id)
 
@@ -320,7 +320,7 @@ async def confirm_agreement(match_id: str, principal: AdminOrEmployee, uow: Uow)
     response_model=AgreementPublic,
 )
 async def goal_progress(
-    match_id: str, goal_id: str, body: GoalProgressIn, principal: AdminOrEmployee, uow: Uow
+    match_id: str, goal_id: str, body: GoalProgressIn, principal: CurrentPrincipal, uow: Uow
 ) -> object:
     return await journey.progress(
         uow=uow, principal=principal, match_id=match_id, goal_id=goal_id,
@@ -337,7 +337,7 @@ async def reach_milestone(
     match_id: str,
     goal_id: str,
     milestone_id: str,
-    principal: AdminOrEmployee,
+    principal: CurrentPrincipal,
     uow: Uow,
     body: MilestoneReachedIn | None = None,
 ) -> object:
@@ -353,7 +353,7 @@ async def reach_milestone(
     response_model=AssessmentPublic,
     status_code=status.HTTP_201_CREATED,
 )
-async def assess(body: AssessmentIn, principal: AdminOrEmployee, uow: Uow) -> object:
+async def assess(body: AssessmentIn, principal: CurrentPrincipal, uow: Uow) -> object:
     """A skill assessment (`baseline`, `midpoint`, `final`) of the signed agreement's skills,
     1 to 5 each: the mentee's own, or the mentor's view. Once per phase and side."""
     return await journey.assess(uow=uow, principal=principal, data=body)
@@ -361,13 +361,13 @@ async def assess(body: AssessmentIn, principal: AdminOrEmployee, uow: Uow) -> ob
 
 @router.get("/assessments", tags=["journey"], response_model=list[AssessmentPublic])
 async def list_assessments(
-    principal: AdminOrEmployee, uow: Uow, match_id: Annotated[str, Query(max_length=36)]
+    principal: CurrentPrincipal, uow: Uow, match_id: Annotated[str, Query(max_length=36)]
 ) -> list:
     return await journey.assessments(uow=uow, principal=principal, match_id=match_id)
 
 
 @router.get("/skill-progress/{match_id}", tags=["journey"], response_model=SkillProgressPublic)
-async def skill_progress(match_id: str, principal: AdminOrEmployee, uow: Uow) -> object:
+async def skill_progress(match_id: str, principal: CurrentPrincipal, uow: Uow) -> object:
     """Per skill and perspective: the ratings by phase and the progress (latest - baseline);
     the relationship's mean progress over the mentee's own assessments."""
     return await journey.skill_progress(uow=uow, principal=principal, match_id=match_id)

@@ -24,6 +24,7 @@ from shared.contracts.sessions import (
 )
 from shared.db import PydanticJSON
 from shared.messaging.tables import messaging_tables
+from shared.revocations import revocation_table
 from shared.timers import timer_table
 
 
@@ -33,6 +34,7 @@ class Base(SQLModel, registry=registry()):
 
 OUTBOX, INBOX = messaging_tables(Base.metadata)
 TIMERS = timer_table(Base.metadata)
+REVOKED = revocation_table(Base.metadata)  # employees whose tokens are refused
 
 
 class ProgramView(Base, table=True):

@@ -1,5 +1,5 @@
 """No public secret in production: a short JWT secret is refused outright, and the public
-development secret only serves on loopback."""
+development secret only serves a local development setup (loopback, embedded bus)."""
 
 from __future__ import annotations
 
@@ -24,3 +24,10 @@ async def test_serve_refuses_the_public_secret_beyond_loopback() -> None:
     assert done.returncode != 0
     assert "refusing to serve on 0.0.0.0" in done.stderr
     assert "BINOME_JWT_SECRET" in done.stderr
+
+
+async def test_serve_refuses_the_public_secret_with_the_kafka_bus_even_on_loopback() -> None:
+    env = {"BINOME_BUS": "kafka", "BINOME_KAFKA_BOOTSTRAP": "127.0.0.1:1"}
+    done = await binome_cli("serve", "--host", "127.0.0.1", "--port", str(free_port()), env=env)
+    assert done.returncode != 0
+    assert "refusing to serve on 127.0.0.1 with the Kafka bus" in done.stderr

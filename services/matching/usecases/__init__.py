@@ -628,7 +628,7 @@ async def suggest(
     if mentee is None or not can_see(principal, org=mentee.org, owners=[mentee.employee_id]):
         raise NotFound("participant not found")
     if mentee.role != "mentee":
-        raise Invalid("suggestions are for mentees", field="participant_id")
+        raise Invalid("suggestions are for mentees", field="participant_id", at="query")
     program = await uow.session.get(ProgramView, mentee.program_id)
     if program is None:
         raise NotFound("program not found")

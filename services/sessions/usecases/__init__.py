@@ -74,12 +74,11 @@ async def _agenda(uow: UnitOfWork, match: MatchView) -> list[str]:
 
 async def schedule(*, uow: UnitOfWork, principal: Principal, data: SessionCreate) -> Session:
     match = await uow.session.get(MatchView, data.match_id)
-    if match is None or match.org != principal.org:
-        raise Invalid("unknown match", field="match_id")
-    if not can_see(
+    # Someone else's match is answered like one that does not exist: nothing is revealed.
+    if match is None or not can_see(
         principal, org=match.org, owners=[match.mentor_employee_id, match.mentee_employee_id]
     ):
-        raise Forbidden("only the match's mentor, mentee or an admin can plan its sessions")
+        raise Invalid("unknown match", field="match_id")
     domain.ensure_can_schedule(match_active=match.active)
     policy = await _policy(uow, match.program_id)
     agenda = await _agenda(uow, match)
@@ -362,7 +361,7 @@ async def hours(
     """Mentoring time held (completed sessions), of an employee or of a relationship: an
     employee reads their own and their relationships'."""
     if (employee_id is None) == (match_id is None):
-        raise Invalid("give either employee_id or match_id", field="employee_id")
+        raise Invalid("give either employee_id or match_id", field="employee_id", at="query")
     q = select(Session).where(
         Session.org == principal.org, Session.status == SessionStatus.completed
     )
@@ -485,7 +484,7 @@ async def list_feeds(
 ) -> list[CalendarFeed]:
     owner = employee_id if principal.is_admin and employee_id else principal.employee_id
     if owner is None:
-        raise Invalid("admins say whose feeds to list", field="employee_id")
+        raise Invalid("admins say whose feeds to list", field="employee_id", at="query")
     if not principal.is_admin and employee_id not in (None, owner):
         raise NotFound("employee not found")
     return await _feeds(uow, org=principal.org, employee_id=owner)

@@ -1,0 +1,137 @@
+"""What every HTTP answer of Binôme carries and how callers are throttled, at the edge (the
+gateway, and the embedded server, which is its own edge) and at each service.
+
+- Security headers on every answer: `nosniff`, no framing (`frame-ancestors 'none'`), no
+  referrer; API answers (`/v1/...`) are `no-store` (they carry personal data).
+- Rate limits, by the `limits` library's moving windows: per bearer token (the token's hash:
+  invalid or not, the same string is one caller) and per client address. Over the limit: 429
+  with `Retry-After` (seconds) and a JSON body naming the limit. Health probes are exempt.
+  The windows are kept in the process: each replica counts its own callers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from typing import TYPE_CHECKING
+
+import orjson
+from limits import RateLimitItem, parse
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import MovingWindowRateLimiter
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.limits import BodyLimit
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from shared.settings import Settings
+
+_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"content-security-policy", b"frame-ancestors 'none'"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+]
+_NO_STORE = (b"cache-control", b"no-store")
+_PROBES = ("/healthz", "/livez", "/readyz", "/status")
+
+
+class SecurityHeaders:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        api = scope["path"].startswith("/v1/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [h for h in _HEADERS if h[0] not in present]
+                if api and b"cache-control" not in present:
+                    extra.append(_NO_STORE)
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def parse_limit(text: str | None) -> RateLimitItem | None:
+    """`"600/minute"` (the `limits` notation); empty or `off`: no limit."""
+    if text is None or text.strip().lower() in ("", "off"):
+        return None
+    return parse(text)
+
+
+class RateLimit:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        per_token: RateLimitItem | None,
+        per_address: RateLimitItem | None,
+    ) -> None:
+        self.app = app
+        self.rules = [
+            (rule, kind) for rule, kind in ((per_token, "token"), (per_address, "address")) if rule
+        ]
+        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.rules or scope["path"].startswith(_PROBES):
+            await self.app(scope, receive, send)
+            return
+        for rule, kind in self.rules:
+            key = self._key(scope, kind)
+            if key is None:
+                continue
+            if not await self.limiter.hit(rule, kind, key):
+                stats = await self.limiter.get_window_stats(rule, kind, key)
+                wait = max(1, math.ceil(stats.reset_time - time.time()))
+                await _too_many(receive, send, f"{rule} per {kind}", wait)
+                return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def _key(scope: Scope, kind: str) -> str | None:
+        if kind == "address":
+            client = scope.get("client")
+            return client[0] if client else "unknown"
+        for name, value in scope.get("headers") or []:
+            if name == b"authorization":
+                return hashlib.sha256(value).hexdigest()
+        return None  # no token: the address rule covers the caller
+
+
+async def _too_many(receive: Receive, send: Send, rule: str, wait: int) -> None:
+    body = orjson.dumps({"detail": f"rate limit exceeded ({rule}); retry in {wait} s"})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 429,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"retry-after", str(wait).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def install_edge(app: FastAPI, settings: Settings) -> None:
+    """The middleware every Binôme app puts before all else, outermost first: the body limit
+    (nothing read beyond it), the rate limits, the security headers."""
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(
+        RateLimit,
+        per_token=parse_limit(settings.rate_limit_per_token),
+        per_address=parse_limit(settings.rate_limit_per_address),
+    )
+    default, larger = settings.body_limits()
+    app.add_middleware(BodyLimit, default=default, larger=larger)  # added last: outermost

@@ -1,0 +1,65 @@
+"""Employees whose access ended: a terminated employee's tokens are refused at once.
+
+A token lives for hours; an employee who leaves the company must not keep acting for that
+long. Every service hears the directory's `employee.terminated` (and `employee.hired`, which
+brings a rehired employee back) and keeps the list in its own `revoked_employee` table, which
+the routes consult after checking the token (shared.api): a revoked employee gets 401.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, DateTime, MetaData, String, Table, delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import select as select_scalar
+
+from shared import db
+from shared.contracts.enrollment import EmployeeHired, EmployeeTerminated
+from shared.events import Event, EventData
+from shared.uow import UnitOfWork
+
+TABLE = "revoked_employee"
+
+
+def revocation_table(metadata: MetaData) -> Table:
+    """The service's list of revoked employees, declared once on its own metadata."""
+    if TABLE in metadata.tables:
+        return metadata.tables[TABLE]
+    return Table(
+        TABLE,
+        metadata,
+        Column("org", String(100), primary_key=True),
+        Column("employee_id", String(100), primary_key=True),
+        Column("revoked_at", DateTime(timezone=True), nullable=False),
+    )
+
+
+# The statements' view of the table (each service declares it on its own metadata too, for
+# its migrations).
+_T = revocation_table(MetaData())
+
+
+async def on_terminated(uow: UnitOfWork, event: Event, data: EventData) -> None:
+    assert isinstance(data, EmployeeTerminated)
+    key = (_T.c.org == event.org) & (_T.c.employee_id == data.employee_id)
+    if (await uow.session.exec(select_scalar(_T.c.org).where(key))).first() is None:
+        await uow.session.exec(
+            insert(_T).values(org=event.org, employee_id=data.employee_id, revoked_at=event.time)
+        )
+
+
+async def on_hired(uow: UnitOfWork, event: Event, data: EventData) -> None:
+    assert isinstance(data, EmployeeHired)
+    await uow.session.exec(
+        delete(_T).where((_T.c.org == event.org) & (_T.c.employee_id == data.employee_id))
+    )
+
+
+HANDLERS = {EmployeeTerminated.TYPE: on_terminated, EmployeeHired.TYPE: on_hired}
+
+
+async def is_revoked(engine: AsyncEngine, *, org: str, employee_id: str) -> bool:
+    async with db.reading(engine) as conn:
+        found = await conn.execute(
+            select(_T.c.org).where((_T.c.org == org) & (_T.c.employee_id == employee_id))
+        )
+        return found.first() is not None
