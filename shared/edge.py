@@ -16,13 +16,12 @@ import math
 import time
 from typing import TYPE_CHECKING
 
-import orjson
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.limits import BodyLimit
+from shared.limits import BodyLimit, send_detail
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -93,7 +92,7 @@ class RateLimit:
             if not await self.limiter.hit(rule, kind, key):
                 stats = await self.limiter.get_window_stats(rule, kind, key)
                 wait = max(1, math.ceil(stats.reset_time - time.time()))
-                await _too_many(receive, send, f"{rule} per {kind}", wait)
+                await _too_many(send, f"{rule} per {kind}", wait)
                 return
         await self.app(scope, receive, send)
 
@@ -108,20 +107,9 @@ class RateLimit:
         return None  # no token: the address rule covers the caller
 
 
-async def _too_many(receive: Receive, send: Send, rule: str, wait: int) -> None:
-    body = orjson.dumps({"detail": f"rate limit exceeded ({rule}); retry in {wait} s"})
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 429,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"retry-after", str(wait).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+async def _too_many(send: Send, rule: str, wait: int) -> None:
+    detail = f"rate limit exceeded ({rule}); retry in {wait} s"
+    await send_detail(send, 429, detail, [(b"retry-after", str(wait).encode())])
 
 
 def install_edge(app: FastAPI, settings: Settings) -> None:

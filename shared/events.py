@@ -84,9 +84,13 @@ class Event(BaseModel):
     tracestate: str | None = None
 
     @classmethod
-    def of(cls, data: EventData, *, org: str, **trace: str | None) -> Event:
+    def of(
+        cls, data: EventData, *, org: str, time: datetime | None = None, **trace: str | None
+    ) -> Event:
+        """`time`: when it happened, on the emitting service's clock (now, by default)."""
         return cls(
             type=data.TYPE,
+            time=time or datetime.now(UTC),
             source=f"/binome/{producer_of(data.TYPE)}",
             subject=data.key(),
             org=org,

@@ -9,6 +9,7 @@ sent again.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -29,9 +30,12 @@ MAX_ERRORS = 20  # errors a 422 lists, at most
 def _excerpt(value: Any) -> Any:
     """What a 422 shows of the offending input: small values as they are, anything larger as
     a truncated JSON text (a 10 MB body is never echoed back)."""
-    text = orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+    try:
+        text = orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:  # an integer beyond 64 bits (JSON allows them): the standard library
+        text = json.dumps(value, default=str, ensure_ascii=False)
     if len(text) <= EXCERPT:
-        return orjson.loads(text)  # as JSON carries it (a NaN would be null)
+        return json.loads(text)  # as JSON carries it (a NaN would be null)
     return text[:EXCERPT] + "…"
 
 

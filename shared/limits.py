@@ -77,14 +77,22 @@ async def _refuse(receive: Receive, send: Send, limit: int, *, more: bool = True
 
 
 async def _too_large(send: Send, limit: int) -> None:
-    body = orjson.dumps({"detail": f"the request body is larger than {limit} bytes"})
+    await send_detail(send, 413, f"the request body is larger than {limit} bytes")
+
+
+async def send_detail(
+    send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    """An answer `{"detail": ...}` from a pure ASGI middleware (before any route runs)."""
+    body = orjson.dumps({"detail": detail})
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
+                *(headers or []),
             ],
         }
     )

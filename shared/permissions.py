@@ -106,6 +106,8 @@ PERMISSIONS: Mapping[str, Roles] = {
     # reporting
     "GET /v1/reports/programs/{program_id}": ADMIN,
     "GET /v1/reports/relationships/{match_id}": ADMIN,
+    "GET /v1/reports/programs/{program_id}/kpis": ADMIN,
+    "GET /v1/reports/kpis": ADMIN,
 }
 
 

@@ -33,6 +33,19 @@ def revocation_table(metadata: MetaData) -> Table:
     )
 
 
+def create_revocation_table() -> None:
+    """Migration step of every service (its revision "revoked employees")."""
+    from alembic import op
+
+    revocation_table(MetaData()).create(op.get_bind())
+
+
+def drop_revocation_table() -> None:
+    from alembic import op
+
+    revocation_table(MetaData()).drop(op.get_bind())
+
+
 # The statements' view of the table (each service declares it on its own metadata too, for
 # its migrations).
 _T = revocation_table(MetaData())

@@ -101,8 +101,9 @@ class UnitOfWork:
 
     def project(self, view: type[SQLModel], data: BaseModel, **values: Any) -> None:
         """Upsert a read model from an event: the view's columns the event carries, under the
-        same names (never copied field by field), plus `values` (its key, the organisation...)."""
-        self.upsert(view, **data.model_dump(include=set(view.model_fields)), **values)
+        same names (never copied field by field), plus `values` (its key, the organisation...,
+        which win over a field of the same name)."""
+        self.upsert(view, **{**data.model_dump(include=set(view.model_fields)), **values})
 
     def insert(self, model: type[SQLModel], **values: Any) -> None:
         """Append a row of `model` (history, signals: rows never updated), written behind like
@@ -209,6 +210,7 @@ class UnitOfWork:
         event = Event.of(
             data,
             org=org,
+            time=self.clock.now(),  # the domain's time (tests move it), which reports count by
             traceparent=trace_headers.get("traceparent"),
             tracestate=trace_headers.get("tracestate"),
         )

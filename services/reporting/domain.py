@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import math
+import statistics
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+
+from shared.progress import MIN_GROUP
 
 
 def count_by(values: Iterable[str | None], *, keys: Iterable[str] = ()) -> dict[str, int]:
@@ -19,3 +27,151 @@ def average(values: list[int]) -> float | None:
 def hours(minutes: Iterable[int]) -> float:
     """Minutes of sessions as hours, to the hundredth."""
     return round(sum(minutes) / 60, 2)
+
+
+# --- KPIs -----------------------------------------------------------------------------------
+#
+# Each KPI is defined once, here: its name, group, unit and the sentence returned with it (and
+# quoted in the README). The use case gathers the aggregates from the database; these functions
+# turn them into figures and apply the privacy rule.
+
+
+class KpiGroup(StrEnum):
+    participation = "participation"
+    matching = "matching"
+    engagement = "engagement"
+    satisfaction = "satisfaction"
+
+
+@dataclass(frozen=True)
+class Definition:
+    group: KpiGroup
+    unit: str
+    text: str
+
+
+P, M, E, S = KpiGroup.participation, KpiGroup.matching, KpiGroup.engagement, KpiGroup.satisfaction
+DEFINITIONS: dict[str, Definition] = {
+    "participants": Definition(
+        P,
+        "people",
+        "Participants who asked to enrol before the period's end, by role and current status "
+        "(pending approval, active, withdrawn, rejected).",
+    ),
+    "pending_approvals": Definition(P, "people", "Enrolments awaiting an admin's approval now."),
+    "waiting_list": Definition(P, "people", "Active mentees waiting now for a mentor with room."),
+    "withdrawals": Definition(
+        P, "people", "Participants who withdrew during the period, by reason category."
+    ),
+    "match_rate": Definition(
+        M,
+        "share",
+        "Share of the mentees enrolled before the period's end who had been proposed a mentor"
+        " by then (the usual aim: 0.7).",
+    ),
+    "time_to_match_days": Definition(
+        M,
+        "days",
+        "Days from enrolment to the first proposed mentor, for mentees first proposed one "
+        "during the period: median and p90 (nearest rank).",
+    ),
+    "acceptance_rate": Definition(
+        M,
+        "share",
+        "Share of the proposals decided during the period that were accepted (activated) "
+        "rather than declined.",
+    ),
+    "rematch_rate": Definition(
+        M,
+        "share",
+        "Share of the matches proposed during the period that replace a relationship that ended.",
+    ),
+    "rematch_causes": Definition(
+        M, "relationships", "The end reasons of the relationships those re-matches replace."
+    ),
+    "mentor_load": Definition(
+        M, "mentors", "Active mentors by their number of active mentees now."
+    ),
+    "active_relationships": Definition(
+        E, "relationships", "Relationships active at some time during the period."
+    ),
+    "relationships_in_cadence": Definition(
+        E,
+        "share",
+        "Share of the relationships active at the period's end (or now) with a session held "
+        "within their programme's cadence before it.",
+    ),
+    "sessions": Definition(
+        E,
+        "sessions",
+        "Sessions planned for a time in the period, by outcome: held, planned (not yet held),"
+        " missed (cancelled or unconfirmed), no_show.",
+    ),
+    "mentoring_hours": Definition(
+        E, "hours", "Hours of the sessions held in the period (their planned durations)."
+    ),
+    "sessions_per_relationship": Definition(
+        E, "sessions", "Sessions held in the period per relationship active in it."
+    ),
+    "days_since_last_activity": Definition(
+        E,
+        "days",
+        "For relationships active at the period's end (or now): days since their last session"
+        " held (or their start, if none), median.",
+    ),
+    "ratings": Definition(
+        S,
+        "rating",
+        "Session ratings given during the period, per side (the mentor's, the mentee's): how "
+        "many of each value 1-5, and their mean.",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A KPI's value and the number of people it describes."""
+
+    value: Any
+    population: int
+
+
+def suppress(value: Any, population: int, *, min_group: int = MIN_GROUP) -> tuple[Any, bool]:
+    """Privacy: a figure describing fewer than `min_group` people (but some) is withheld."""
+    if 0 < population < min_group:
+        return None, True
+    return value, False
+
+
+def cells(counts: Mapping[str, Figure], *, min_group: int = MIN_GROUP) -> tuple[dict, bool]:
+    """A breakdown: each cell withheld on its own when it describes fewer than `min_group`."""
+    out: dict[str, Any] = {}
+    withheld = False
+    for key, figure in counts.items():
+        if isinstance(figure.value, Mapping):
+            out[key], inner = cells(figure.value, min_group=min_group)
+        else:
+            out[key], inner = suppress(figure.value, figure.population, min_group=min_group)
+        withheld = withheld or inner
+    return out, withheld
+
+
+def share(part: int, whole: int) -> float | None:
+    return round(part / whole, 3) if whole else None
+
+
+def median(values: Sequence[float]) -> float | None:
+    return round(statistics.median(values), 2) if values else None
+
+
+def nearest_rank(values: Sequence[float], q: float) -> float | None:
+    """The q-th percentile by nearest rank: the smallest value with at least q of them at or
+    below it (ceil(q * n)-th in order)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[max(1, math.ceil(q * len(ordered))) - 1], 2)
+
+
+def days(delta: timedelta) -> float:
+    return delta.total_seconds() / 86400

@@ -19,27 +19,76 @@ from shared.uow import UnitOfWork
 
 async def on_program_created(uow: UnitOfWork, event: Event, d: EventData) -> None:
     assert isinstance(d, enrollment.ProgramCreated | enrollment.ProgramUpdated)
-    uow.project(ProgramView, d, id=d.program_id, org=event.org)
+    uow.project(
+        ProgramView,
+        d,
+        id=d.program_id,
+        org=event.org,
+        cadence_s=d.engagement.cadence.total_seconds(),
+    )
+
+
+_PARTICIPANT_EVENTS = (
+    enrollment.ParticipantPending,
+    enrollment.ParticipantEnrolled,
+    enrollment.ParticipantUpdated,
+    enrollment.ParticipantWithdrawn,
+    enrollment.ParticipantRejected,
+)
 
 
 async def on_participant(uow: UnitOfWork, event: Event, d: EventData) -> None:
-    assert isinstance(d, enrollment.ParticipantEnrolled | enrollment.ParticipantWithdrawn)
-    active = isinstance(d, enrollment.ParticipantEnrolled)
-    uow.project(ParticipantView, d, id=d.participant_id, active=active)
+    """A participant's lifecycle: pending -> active (enrolled) -> withdrawn, or rejected; the
+    profile's department as last heard (the KPIs' department filter)."""
+    assert isinstance(d, _PARTICIPANT_EVENTS)
+    values: dict[str, object] = {"id": d.participant_id}
+    if isinstance(d, enrollment.ParticipantPending):
+        values |= {"status": "pending", "active": False, "requested_at": event.time}
+    elif isinstance(d, enrollment.ParticipantEnrolled):
+        values |= {"status": "active", "active": True, "enrolled_at": event.time}
+    elif isinstance(d, enrollment.ParticipantWithdrawn):
+        values |= {
+            "status": "withdrawn",
+            "active": False,
+            "waiting": False,
+            "withdrawn_at": event.time,
+            "withdrawn_reason": d.reason,
+        }
+    elif isinstance(d, enrollment.ParticipantRejected):
+        values |= {"status": "rejected", "active": False}
+    uow.project(ParticipantView, d, **values)
+
+
+async def on_mentee_waiting(uow: UnitOfWork, event: Event, d: EventData) -> None:
+    assert isinstance(d, matching.MenteeWaiting)
+    uow.upsert(
+        ParticipantView, id=d.participant_id, program_id=d.program_id, role="mentee", waiting=True
+    )
+
+
+_STAMP = {
+    matching.MatchProposed: "proposed_at",
+    matching.MatchActivated: "activated_at",
+    matching.MatchDeclined: "declined_at",
+    matching.MatchEnded: "ended_at",
+}
 
 
 async def on_match(uow: UnitOfWork, event: Event, d: EventData) -> None:
     assert isinstance(d, matching.MatchFacts)
-    values: dict[str, object] = {
-        "id": d.match_id,
-        "program_id": d.program_id,
-        "status": d.STATUS,
-    }
+    values: dict[str, object] = {"id": d.match_id, "status": d.STATUS, _STAMP[type(d)]: event.time}
     if isinstance(d, matching.MatchProposed):
-        values["replaces_match_id"] = d.replaces_match_id
+        # Proposed a mentor: off the waiting list.
+        uow.upsert(
+            ParticipantView,
+            id=d.mentee_participant_id,
+            program_id=d.program_id,
+            role="mentee",
+            waiting=False,
+        )
     if isinstance(d, matching.MatchEnded | matching.MatchDeclined):
         values["end_reason"] = d.reason
-    uow.upsert(MatchView, **values)
+    uow.project(MatchView, d, **values)
 
 
 async def on_session(uow: UnitOfWork, event: Event, d: EventData) -> None:
@@ -54,7 +103,7 @@ async def on_skill_assessed(uow: UnitOfWork, event: Event, d: EventData) -> None
 
 async def on_feedback(uow: UnitOfWork, event: Event, d: EventData) -> None:
     assert isinstance(d, feedback.FeedbackSubmitted)
-    uow.project(RatingView, d)
+    uow.project(RatingView, d, rated_at=event.time)
 
 
 async def on_case(uow: UnitOfWork, event: Event, d: EventData) -> None:
@@ -65,8 +114,12 @@ async def on_case(uow: UnitOfWork, event: Event, d: EventData) -> None:
 HANDLERS = {
     enrollment.ProgramCreated.TYPE: on_program_created,
     enrollment.ProgramUpdated.TYPE: on_program_created,
+    enrollment.ParticipantPending.TYPE: on_participant,
     enrollment.ParticipantEnrolled.TYPE: on_participant,
+    enrollment.ParticipantUpdated.TYPE: on_participant,
     enrollment.ParticipantWithdrawn.TYPE: on_participant,
+    enrollment.ParticipantRejected.TYPE: on_participant,
+    matching.MenteeWaiting.TYPE: on_mentee_waiting,
     matching.MatchProposed.TYPE: on_match,
     matching.MatchActivated.TYPE: on_match,
     matching.MatchDeclined.TYPE: on_match,

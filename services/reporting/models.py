@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from pydantic import BaseModel
-from sqlalchemy import JSON
+from sqlalchemy import JSON, Index
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -27,14 +30,26 @@ class ProgramView(Base, table=True):
     org: str = Field(index=True, max_length=100)
     name: str = Field(max_length=200)
     format: str = Field(max_length=20)
+    # The expected meeting cadence (its engagement policy), for "in cadence" relationships.
+    cadence_s: float = 14 * 86400
 
 
 class ParticipantView(Base, table=True):
     __tablename__ = "participant"
+    __table_args__ = (Index("ix_participant_program_role", "program_id", "role", "status"),)
     id: str = Field(primary_key=True, max_length=36)
     program_id: str = Field(index=True, max_length=36)
     role: str = Field(max_length=10)
     active: bool = True
+    employee_id: str | None = Field(default=None, max_length=100)
+    department: str | None = Field(default=None, max_length=100)
+    # pending (awaiting approval), active, withdrawn, rejected.
+    status: str = Field(default="active", max_length=10)
+    requested_at: datetime | None = None  # the enrolment awaiting approval
+    enrolled_at: datetime | None = None  # enrolled (approved, when approval is required)
+    withdrawn_at: datetime | None = None
+    withdrawn_reason: str | None = Field(default=None, max_length=30)
+    waiting: bool = False  # a mentee on the waiting list (no mentor with room)
 
 
 class MatchView(Base, table=True):
@@ -44,6 +59,14 @@ class MatchView(Base, table=True):
     status: str = Field(max_length=20)
     end_reason: str | None = Field(default=None, max_length=200)
     replaces_match_id: str | None = Field(default=None, max_length=36)
+    mentor_participant_id: str | None = Field(default=None, max_length=36, index=True)
+    mentee_participant_id: str | None = Field(default=None, max_length=36, index=True)
+    mentor_employee_id: str | None = Field(default=None, max_length=100)
+    mentee_employee_id: str | None = Field(default=None, max_length=100)
+    proposed_at: datetime | None = None
+    activated_at: datetime | None = None
+    declined_at: datetime | None = None
+    ended_at: datetime | None = None
 
 
 class SessionView(Base, table=True):
@@ -53,6 +76,7 @@ class SessionView(Base, table=True):
     match_id: str | None = Field(default=None, max_length=36, index=True)
     status: str = Field(max_length=20)
     duration_minutes: int = 60
+    scheduled_at: datetime | None = Field(default=None, index=True)
 
 
 class SkillView(Base, table=True):
@@ -70,8 +94,10 @@ class RatingView(Base, table=True):
     __tablename__ = "rating"
     feedback_id: str = Field(primary_key=True, max_length=36)
     program_id: str = Field(index=True, max_length=36)
-    match_id: str = Field(max_length=36)
+    match_id: str = Field(max_length=36, index=True)
     rating: int
+    author_employee_id: str | None = Field(default=None, max_length=100)
+    rated_at: datetime | None = None
 
 
 class CaseView(Base, table=True):
@@ -117,3 +143,32 @@ class RelationshipReport(BaseModel):
     mentoring_hours: float
     skills: dict[str, dict[str, dict[str, int | None]]]
     mean_progress: float | None
+
+
+class KpiFilters(BaseModel):
+    program_id: str | None  # None: every programme of the organisation
+    start: datetime | None  # the period [start, end); None: since the beginning
+    end: datetime | None  # exclusive; None: no end (what is planned ahead counts too)
+    department: str | None = None
+    role: str | None = None  # mentor or mentee, where a KPI has a role
+
+
+class KpiPublic(BaseModel):
+    name: str
+    group: str
+    unit: str
+    definition: str
+    # A number, a breakdown (a cell withheld is null), or null when the whole is withheld or
+    # there is nothing to measure.
+    value: float | int | dict[str, Any] | None
+    population: int  # the people the figure describes
+    suppressed: bool  # some or all of it withheld: fewer than 5 people (privacy)
+
+
+class KpiReport(BaseModel):
+    program_id: str | None
+    start: datetime | None
+    end: datetime | None
+    department: str | None
+    role: str | None
+    kpis: list[KpiPublic]

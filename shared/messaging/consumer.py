@@ -175,12 +175,13 @@ class EventConsumer:
                 if await retry.transient(error):
                     continue
                 if retry.failures >= self._max_attempts:
-                    log.error(
+                    log.error(  # with the traceback: a deterministic failure is a bug to find
                         "%s gives up on %s after %d attempts: %r",
                         self.group,
                         item.event.id,
                         retry.failures,
                         error,
+                        exc_info=error,
                     )
                     await self._dead_letter(item.msg, error, attempts=retry.failures)
                     self.stats.waiting_since = None

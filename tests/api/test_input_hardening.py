@@ -98,3 +98,13 @@ async def test_bodies_are_bounded_before_anything_is_parsed_or_authenticated(api
     r = await api.c.post("/v1/hris/events", headers=api.hris, json={"events": events})
     assert len(r.request.content) > 1_000_000 and r.status_code == 200
     assert await api.ok("GET", "/v1/programs") == []
+
+
+async def test_an_integer_beyond_64_bits_in_a_failing_body_is_a_422(api: Api) -> None:
+    """JSON allows any integer; the 422 naming it must still encode (it was a 500)."""
+    body = b'{"name": "P", "max_timezone_gap_h": 18446744073709551616123}'
+    r = await api.c.post(
+        "/v1/programs", headers={**api.admin, "content-type": "application/json"}, content=body
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["loc"] == ["body", "max_timezone_gap_h"]

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import os
 import random
+import secrets
 import socket
 import statistics
 import subprocess
@@ -36,6 +37,11 @@ from shared.auth import Role, mint_token
 from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
+# The service processes run on the Kafka bus: they refuse the public development secret, and
+# a benchmark is not one caller of a real deployment (no rate limits).
+os.environ.setdefault("BINOME_JWT_SECRET", secrets.token_urlsafe(48))
+os.environ.setdefault("BINOME_RATE_LIMIT_PER_TOKEN", "off")
+os.environ.setdefault("BINOME_RATE_LIMIT_PER_ADDRESS", "off")
 
 
 def _free_port() -> int:

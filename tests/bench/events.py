@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import logging
 import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -42,6 +43,11 @@ from shared.uow import UnitOfWork
 from tests.helpers import create_database
 
 ROOT = Path(__file__).resolve().parents[2]
+# The service processes run on the Kafka bus: they refuse the public development secret, and
+# a benchmark is not one caller of a real deployment (no rate limits).
+os.environ.setdefault("BINOME_JWT_SECRET", secrets.token_urlsafe(48))
+os.environ.setdefault("BINOME_RATE_LIMIT_PER_TOKEN", "off")
+os.environ.setdefault("BINOME_RATE_LIMIT_PER_ADDRESS", "off")
 
 
 def _program_created(program_id: str) -> enrollment.ProgramCreated:

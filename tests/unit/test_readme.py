@@ -46,3 +46,12 @@ def test_ops_endpoints_are_documented() -> None:
     ops = {getattr(r, "path", "") for r in health.router.routes}
     text = README.read_text()
     assert ops and all(f"{path}`" in text for path in ops), ops
+
+
+def test_kpi_definitions_table_matches_the_code() -> None:
+    from services.reporting.domain import DEFINITIONS, KpiGroup
+
+    rows = re.findall(r"^\| `(\w+)` \| (\w+) \| (\w+) \| (.+) \|$", README.read_text(), re.M)
+    groups = {g.value for g in KpiGroup}
+    documented = {name: (group, unit, text) for name, group, unit, text in rows if group in groups}
+    assert documented == {n: (d.group.value, d.unit, d.text) for n, d in DEFINITIONS.items()}

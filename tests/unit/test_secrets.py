@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from shared.settings import Settings
+from shared.settings import DEV_JWT_SECRET, Settings
 from tests.helpers import binome_cli, free_port
 
 
@@ -15,7 +15,7 @@ def test_a_short_jwt_secret_is_refused_naming_the_setting() -> None:
         Settings(jwt_secret="x")
     assert "jwt_secret" in str(err.value) and "32 bytes" in str(err.value)
     assert not Settings(jwt_secret="k" * 32).uses_public_secret
-    assert Settings().uses_public_secret
+    assert Settings(jwt_secret=DEV_JWT_SECRET).uses_public_secret
     assert not Settings(jwt_jwks_url="https://idp.example/jwks").uses_public_secret
 
 

@@ -1,0 +1,397 @@
+"""The KPIs' use case: aggregates asked of the database (counts, sums and the few values a
+median needs, grouped and filtered there, never a programme's rows loaded to be counted in
+Python), turned into figures by the domain (definitions, shares, percentiles, privacy)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, and_, distinct, func, literal, or_, select
+from sqlmodel import SQLModel
+
+from services.reporting import domain
+from services.reporting.domain import Figure
+from services.reporting.models import (
+    KpiFilters,
+    KpiPublic,
+    KpiReport,
+    MatchView,
+    ParticipantView,
+    ProgramView,
+    RatingView,
+    SessionView,
+)
+from shared.api import EARLIEST, LATEST, as_utc
+from shared.errors import NotFound
+from shared.uow import UnitOfWork
+
+
+def _table(model: type[SQLModel]) -> Table:
+    return model.__table__  # type: ignore[attr-defined, no-any-return]
+
+
+# The views as tables (plain columns for SQL expressions), and the aliases the joins need.
+P, M, S, R, G = (
+    _table(v) for v in (ParticipantView, MatchView, SessionView, RatingView, ProgramView)
+)
+Mentee, Mentor, Replaced = P.alias("mentee"), P.alias("mentor"), M.alias("replaced")
+
+
+class _Query:
+    """The filters, as SQL conditions on each view."""
+
+    def __init__(self, org: str, f: KpiFilters) -> None:
+        self.f = f
+        self.org = org
+        self.start = f.start or EARLIEST
+        self.end = f.end or LATEST
+
+    def programme(self, column: Any) -> Any:
+        if self.f.program_id is not None:
+            return column == self.f.program_id
+        return column.in_(select(G.c.id).where(G.c.org == self.org))
+
+    def department(self, person: Any) -> Any:
+        return (
+            literal(True) if self.f.department is None else person.c.department == self.f.department
+        )
+
+    def role(self, column: Any) -> Any:
+        return literal(True) if self.f.role is None else column == self.f.role
+
+    def during(self, column: Any) -> Any:
+        return and_(column >= self.start, column < self.end)
+
+    def relationships(self) -> Any:
+        """Matches of the scope, joined to their mentee (a relationship's department is its
+        mentee's)."""
+        return (
+            select()
+            .select_from(M)
+            .join(
+                Mentee, Mentee.c.id == M.c.mentee_participant_id, isouter=self.f.department is None
+            )
+            .where(self.programme(M.c.program_id), self.department(Mentee))
+        )
+
+
+async def kpis(*, uow: UnitOfWork, org: str, filters: KpiFilters, now: datetime) -> KpiReport:
+    if filters.program_id is not None:
+        program = await uow.session.get(ProgramView, filters.program_id)
+        if program is None or program.org != org:
+            raise NotFound("program not found")
+    q = _Query(org, filters)
+    figures: dict[str, tuple[Any, int, bool]] = {}
+
+    def put(name: str, value: Any, population: int) -> None:
+        shown, withheld = domain.suppress(value, population)
+        figures[name] = (shown, population, withheld)
+
+    def put_cells(name: str, counts: dict[str, Figure], population: int) -> None:
+        value, withheld = domain.cells(counts)
+        figures[name] = (value, population, withheld)
+
+    conn = await uow.session.connection()
+    exec_ = conn.execute  # aggregates, read as plain rows (no ORM objects)
+    # --- participation
+    rows = (
+        await exec_(
+            select(P.c.role, P.c.status, func.count())
+            .where(
+                q.programme(P.c.program_id),
+                q.department(P),
+                q.role(P.c.role),
+                func.coalesce(P.c.requested_at, P.c.enrolled_at) < q.end,
+            )
+            .group_by(P.c.role, P.c.status)
+        )
+    ).all()
+    by_role: dict[str, dict[str, Figure]] = {}
+    for role, status, n in rows:
+        by_role.setdefault(role, {})[status] = Figure(n, n)
+    put_cells(
+        "participants",
+        {
+            role: Figure(cells, sum(c.value for c in cells.values()))
+            for role, cells in by_role.items()
+        },
+        sum(n for _, _, n in rows),
+    )
+    pending = sum(n for _, status, n in rows if status == "pending")
+    put("pending_approvals", pending, pending)
+    waiting = (
+        await exec_(
+            select(func.count()).where(
+                q.programme(P.c.program_id),
+                q.department(P),
+                P.c.role == "mentee",
+                P.c.status == "active",
+                (P.c.waiting),
+            )
+        )
+    ).scalar_one()
+    put("waiting_list", waiting, waiting)
+    rows = (
+        await exec_(
+            select(P.c.withdrawn_reason, func.count())
+            .where(
+                q.programme(P.c.program_id),
+                q.department(P),
+                q.role(P.c.role),
+                q.during(P.c.withdrawn_at),
+            )
+            .group_by(P.c.withdrawn_reason)
+        )
+    ).all()
+    put_cells("withdrawals", {str(r): Figure(n, n) for r, n in rows}, sum(n for _, n in rows))
+
+    # --- matching
+    first = (
+        select(
+            M.c.mentee_participant_id.label("mentee_id"),
+            func.min(M.c.proposed_at).label("first_at"),
+        )
+        .where(q.programme(M.c.program_id))
+        .group_by(M.c.mentee_participant_id)
+        .subquery()
+    )
+    mentees = (
+        await exec_(
+            select(P.c.enrolled_at, first.c.first_at)
+            .select_from(P)
+            .join(first, first.c.mentee_id == P.c.id, isouter=True)
+            .where(
+                q.programme(P.c.program_id),
+                q.department(P),
+                P.c.role == "mentee",
+                (P.c.enrolled_at).is_not(None),
+                (P.c.enrolled_at) < q.end,
+            )
+        )
+    ).all()
+    matched = sum(1 for _, at in mentees if at is not None and as_utc(at) < q.end)
+    put("match_rate", domain.share(matched, len(mentees)), len(mentees))
+    waits = [
+        domain.days(as_utc(at) - as_utc(enrolled))
+        for enrolled, at in mentees
+        if at is not None and q.start <= as_utc(at) < q.end
+    ]
+    put(
+        "time_to_match_days",
+        {"median": domain.median(waits), "p90": domain.nearest_rank(waits, 0.9)} if waits else None,
+        len(waits),
+    )
+    decided = (
+        await exec_(
+            q.relationships().add_columns(
+                func.count(M.c.activated_at).filter(q.during(M.c.activated_at)),
+                func.count(M.c.declined_at).filter(q.during(M.c.declined_at)),
+            )
+        )
+    ).one()
+    accepted, declined = decided
+    put("acceptance_rate", domain.share(accepted, accepted + declined), accepted + declined)
+    proposed = (
+        await exec_(
+            q.relationships()
+            .add_columns(func.count(), func.count(M.c.replaces_match_id))
+            .where(q.during(M.c.proposed_at))
+        )
+    ).one()
+    put("rematch_rate", domain.share(proposed[1], proposed[0]), proposed[0])
+    rows = (
+        await exec_(
+            q.relationships()
+            .add_columns(Replaced.c.end_reason, func.count())
+            .join(Replaced, Replaced.c.id == M.c.replaces_match_id)
+            .where(q.during(M.c.proposed_at))
+            .group_by(Replaced.c.end_reason)
+        )
+    ).all()
+    put_cells("rematch_causes", {str(r): Figure(n, n) for r, n in rows}, sum(n for _, n in rows))
+    loads = (
+        await exec_(
+            select(Mentor.c.id, func.count(M.c.id))
+            .select_from(Mentor)
+            .join(
+                M,
+                and_(M.c.mentor_participant_id == Mentor.c.id, M.c.status == "active"),
+                isouter=True,
+            )
+            .where(
+                q.programme(Mentor.c.program_id),
+                q.department(Mentor),
+                Mentor.c.role == "mentor",
+                Mentor.c.status == "active",
+            )
+            .group_by(Mentor.c.id)
+        )
+    ).all()
+    spread = Counter(str(n) for _, n in loads)
+    put_cells(
+        "mentor_load",
+        {k: Figure(spread[k], spread[k]) for k in sorted(spread, key=int)},
+        len(loads),
+    )
+
+    # --- engagement
+    ref = min(q.end, now)
+    active_during = and_(
+        (M.c.activated_at).is_not(None),
+        (M.c.activated_at) < q.end,
+        or_((M.c.ended_at).is_(None), (M.c.ended_at) >= q.start),
+    )
+    people = func.count(distinct(M.c.mentor_employee_id)) + func.count(
+        distinct(M.c.mentee_employee_id)
+    )
+    active = (
+        await exec_(q.relationships().add_columns(func.count(), people).where(active_during))
+    ).one()
+    put("active_relationships", active[0], active[1])
+    rows = (
+        await exec_(
+            q.relationships()
+            .add_columns(
+                S.c.status,
+                func.count(),
+                func.coalesce(func.sum(S.c.duration_minutes), 0),
+                people,
+            )
+            .join(S, S.c.match_id == M.c.id)
+            .where(q.during(S.c.scheduled_at))
+            .group_by(S.c.status)
+        )
+    ).all()
+    outcome = {
+        "completed": "held",
+        "scheduled": "planned",
+        "cancelled": "missed",
+        "unconfirmed": "missed",
+        "no_show": "no_show",
+    }
+    counted: dict[str, list[int]] = {k: [0, 0] for k in ("held", "planned", "missed", "no_show")}
+    minutes = held_people = 0
+    for status, n, total, who in rows:
+        cell = counted[outcome.get(status, status)]
+        cell[0] += n
+        cell[1] = max(cell[1], who)  # the people of either status (a lower bound of both)
+        if status == "completed":
+            minutes, held_people = total, who
+    put_cells(
+        "sessions",
+        {k: Figure(n, who) for k, (n, who) in counted.items()},
+        sum(n for n, _ in counted.values()),
+    )
+    put("mentoring_hours", domain.hours([minutes]), held_people)
+    put(
+        "sessions_per_relationship",
+        round(counted["held"][0] / active[0], 2) if active[0] else None,
+        active[1],
+    )
+    last_held = (
+        select(S.c.match_id.label("match_id"), func.max(S.c.scheduled_at).label("last_at"))
+        .where(S.c.status == "completed", S.c.scheduled_at < ref)
+        .group_by(S.c.match_id)
+        .subquery()
+    )
+    rows = (
+        await exec_(
+            q.relationships()
+            .add_columns(
+                M.c.activated_at,
+                last_held.c.last_at,
+                G.c.cadence_s,
+                M.c.mentor_employee_id,
+                M.c.mentee_employee_id,
+            )
+            .join(last_held, last_held.c.match_id == M.c.id, isouter=True)
+            .join(G, G.c.id == M.c.program_id)
+            .where(
+                (M.c.activated_at).is_not(None),
+                (M.c.activated_at) < ref,
+                or_((M.c.ended_at).is_(None), (M.c.ended_at) >= ref),
+            )
+        )
+    ).all()
+    pairs = len({r[3] for r in rows}) + len({r[4] for r in rows})
+    idle = [domain.days(ref - as_utc(last or started)) for started, last, _, _, _ in rows]
+    in_cadence = sum(
+        1
+        for _, last, cadence, _, _ in rows
+        if last is not None and (ref - as_utc(last)).total_seconds() <= cadence
+    )
+    put("relationships_in_cadence", domain.share(in_cadence, len(rows)), pairs)
+    put("days_since_last_activity", domain.median(idle), pairs)
+
+    # --- satisfaction
+    mentor_side = R.c.author_employee_id == M.c.mentor_employee_id
+    rows = (
+        await exec_(
+            q.relationships()
+            .add_columns(
+                mentor_side, R.c.rating, func.count(), func.count(distinct(R.c.author_employee_id))
+            )
+            .join(R, R.c.match_id == M.c.id)
+            .where(q.during(R.c.rated_at))
+            .group_by(mentor_side, R.c.rating)
+        )
+    ).all()
+    raters = (
+        await exec_(
+            q.relationships()
+            .add_columns(mentor_side, func.count(distinct(R.c.author_employee_id)))
+            .join(R, R.c.match_id == M.c.id)
+            .where(q.during(R.c.rated_at))
+            .group_by(mentor_side)
+        )
+    ).all()
+    by_side: dict[str, dict[str, Any]] = {}
+    who = {("mentor" if m else "mentee"): n for m, n in raters}
+    for is_mentor, rating, n, _ in rows:
+        name = "mentor" if is_mentor else "mentee"
+        if filters.role not in (None, name):
+            continue
+        entry = by_side.setdefault(name, {"distribution": Counter(), "count": 0, "sum": 0})
+        entry["distribution"][str(rating)] += n
+        entry["count"] += n
+        entry["sum"] += rating * n
+    sides = {
+        name: Figure(
+            {
+                "count": Figure(e["count"], who[name]),
+                "mean": Figure(round(e["sum"] / e["count"], 2), who[name]),
+                "distribution": Figure(
+                    {  # each value given by fewer than 5 people is withheld
+                        str(v): Figure(e["distribution"][str(v)], e["distribution"][str(v)])
+                        for v in range(1, 6)
+                    },
+                    who[name],
+                ),
+            },
+            who[name],
+        )
+        for name, e in sorted(by_side.items())
+    }
+    put_cells("ratings", sides, sum(who.get(n, 0) for n in by_side))
+
+    return KpiReport(
+        program_id=filters.program_id,
+        start=filters.start,
+        end=filters.end,
+        department=filters.department,
+        role=filters.role,
+        kpis=[
+            KpiPublic(
+                name=name,
+                group=d.group,
+                unit=d.unit,
+                definition=d.text,
+                value=figures[name][0],
+                population=figures[name][1],
+                suppressed=figures[name][2],
+            )
+            for name, d in domain.DEFINITIONS.items()
+        ],
+    )

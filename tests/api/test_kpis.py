@@ -1,0 +1,30 @@
+"""Programme review in the embedded mode: the KPIs of the scripted programme of
+tests/helpers/review.py (worked out by hand there), and the filters' checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.clock import ManualClock
+from tests.helpers import Api
+from tests.helpers.review import T0, check_kpis, scripted_programme
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(T0)
+
+
+async def test_kpis_of_a_scripted_programme(api: Api, clock: ManualClock) -> None:
+    await check_kpis(api, await scripted_programme(api, clock))
+
+
+async def test_kpi_filters_are_checked(api: Api) -> None:
+    r = await api.c.get(
+        "/v1/reports/kpis", headers=api.admin, params={"from": "2030-03-08", "to": "2030-03-01"}
+    )
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "to"]
+    r = await api.c.get("/v1/reports/kpis", headers=api.admin, params={"role": "boss"})
+    assert r.status_code == 422
+    r = await api.c.get("/v1/reports/programs/nope/kpis", headers=api.admin)
+    assert r.status_code == 404

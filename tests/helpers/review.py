@@ -1,0 +1,208 @@
+"""Programme review on a scripted programme: its KPIs, every expected value worked out by hand
+(not by running the same code), with the privacy rule (a figure describing fewer than 5 people
+is withheld), and the period, department and role filters. The embedded and the PostgreSQL
+runs share it.
+
+The script, on a clock starting Monday 2030-03-04 09:00 UTC (t0):
+- t0: 7 mentors (capacity 1) and 7 mentees enrolled by HR; 6 mentees in Eng, 1 (Gus) in Sales;
+  one more mentee (Pia) asks to enrol herself and awaits approval.
+- t0 + 2 days: a matching run proposes 7 pairs; Fay declines hers (not_a_fit) and waits, the 6
+  others accept. An 8th mentor enrols: Fay is proposed him (a re-match of the declined pair).
+- t0 + 3 days: 5 pairs hold a 60-minute session; the 6th plans one for t0 + 20 days.
+- t0 + 5 days: the 5 mentees rate their session 4, 4, 5, 5, 3; their mentors 5, 5, 5, 4, 4.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from shared.clock import ManualClock
+from tests.helpers import Api, eventually
+
+T0 = datetime(2030, 3, 4, 9, 0, tzinfo=UTC)
+MENTEES = ["ann", "bea", "cat", "dan", "eli", "fay"]  # Eng; "gus" is in Sales
+
+
+def _iso(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")
+
+
+async def scripted_programme(api: Api, clock: ManualClock) -> str:
+    people = [
+        {"id": f"m{i}", "name": f"Mentor {i}", "department": "Eng", "level": 8, "languages": ["fr"]}
+        for i in range(1, 9)
+    ] + [
+        {"id": n, "name": n.title(), "department": "Eng", "level": 2, "languages": ["fr"]}
+        for n in [*MENTEES, "pia"]
+    ] + [
+        {"id": "gus", "name": "Gus", "department": "Sales", "level": 2, "languages": ["fr"]}
+    ]  # fmt: skip
+    await api.hire(*people)
+    program = await api.program({"name": "Review", "requires_approval": True})
+    pid = program["id"]
+    for i in range(1, 8):
+        await api.enrol(pid, f"m{i}", "mentor", capacity=1)
+    for name in [*MENTEES, "gus"]:
+        await api.enrol(pid, name, "mentee")
+    pending = await api.ok(
+        "POST", "/v1/participants", headers=api.as_employee("pia"), expect=201,
+        json={"program_id": pid, "employee_id": "pia", "role": "mentee"},
+    )  # fmt: skip
+    assert pending["status"] == "pending"
+
+    clock.advance(timedelta(days=2))
+
+    async def run() -> Any:
+        r = await api.c.post("/v1/matching-runs", headers=api.admin, json={"program_id": pid})
+        return r.json() if r.status_code == 201 and r.json()["matched"] == 7 else None
+
+    made = await eventually(run, what="a run seeing the whole cohort")
+    await api.ok("POST", f"/v1/matching-runs/{made['id']}/publish")
+    matches = {m["mentee_employee_id"]: m for m in await api.matches(program_id=pid)}
+    assert len(matches) == 7
+    await api.ok(
+        "POST", f"/v1/matches/{matches['fay']['id']}/decline", headers=api.as_employee("fay"),
+        json={"reason": "not_a_fit"},
+    )  # fmt: skip
+    for name in ["ann", "bea", "cat", "dan", "eli", "gus"]:
+        m = matches[name]
+        for who in (name, m["mentor_employee_id"]):
+            await api.ok("POST", f"/v1/matches/{m['id']}/accept", headers=api.as_employee(who))
+    await api.enrol(pid, "m8", "mentor", capacity=1)
+
+    async def rematched() -> Any:
+        found = await api.matches(
+            program_id=pid, participant_id=matches["fay"]["mentee_participant_id"]
+        )
+        return next((m for m in found if m["replaces_match_id"] == matches["fay"]["id"]), None)
+
+    again = await eventually(rematched, what="Fay proposed the new mentor")
+    assert again["mentor_employee_id"] == "m8"
+
+    sessions = {}
+    for name, at in [(n, T0 + timedelta(days=3)) for n in MENTEES[:5]] + [
+        ("gus", T0 + timedelta(days=20))
+    ]:
+        m = matches[name]
+
+        async def plan(m: dict = m, at: datetime = at) -> Any:
+            r = await api.c.post(
+                "/v1/sessions", headers=api.admin,
+                json={"match_id": m["id"], "scheduled_at": _iso(at), "duration_minutes": 60},
+            )  # fmt: skip
+            return r.json() if r.status_code == 201 else None
+
+        sessions[name] = await eventually(plan, what=f"{name}'s session planned")
+
+    clock.advance(timedelta(days=1, minutes=61))  # t0 + 3 days 1 hour 1 minute
+    for name in MENTEES[:5]:
+        await api.ok(
+            "POST", f"/v1/sessions/{sessions[name]['id']}/complete", json={"notes": "ok"},
+            headers=api.as_employee(name),
+        )  # fmt: skip
+
+    clock.advance(T0 + timedelta(days=5) - clock.now())  # t0 + 5 days
+    scores = {"ann": (4, 5), "bea": (4, 5), "cat": (5, 5), "dan": (5, 4), "eli": (3, 4)}
+    for name, (mentee_says, mentor_says) in scores.items():
+        for who, rating in (
+            (name, mentee_says),
+            (matches[name]["mentor_employee_id"], mentor_says),
+        ):
+
+            async def rate(who: str = who, rating: int = rating, name: str = name) -> Any:
+                r = await api.c.post(
+                    "/v1/feedback", headers=api.as_employee(who),
+                    json={"session_id": sessions[name]["id"], "rating": rating},
+                )  # fmt: skip
+                return r.status_code == 201
+
+            await eventually(rate, what=f"{who}'s rating")
+    return pid
+
+
+async def kpis(api: Api, path: str, **params: str) -> dict[str, Any]:
+    report = await api.ok("GET", path, params=params)
+    return {k["name"]: k for k in report["kpis"]}
+
+
+async def check_kpis(api: Api, pid: str) -> None:
+    """The figures of `scripted_programme`, worked out by hand."""
+    path = f"/v1/reports/programs/{pid}/kpis"
+
+    async def heard_everything() -> Any:
+        k = await kpis(api, path)
+        ratings = k["ratings"]["value"] or {}
+        done = all(ratings.get(side, {}).get("count") == 5 for side in ("mentor", "mentee"))
+        return k if done and k["sessions"]["value"]["held"] == 5 else None
+
+    k = await eventually(heard_everything, what="reporting hearing the whole script")
+
+    def figure(name: str) -> tuple[Any, int, bool]:
+        return k[name]["value"], k[name]["population"], k[name]["suppressed"]
+
+    # Participation: 8 mentors active; 7 mentees active and Pia pending (1 person: withheld).
+    assert figure("participants") == (
+        {"mentor": {"active": 8}, "mentee": {"active": 7, "pending": None}},
+        16,
+        True,
+    )
+    assert figure("pending_approvals") == (None, 1, True)
+    assert figure("waiting_list") == (0, 0, False)  # Fay waited, until the 8th mentor came
+    assert figure("withdrawals") == ({}, 0, False)
+    # Matching: all 7 enrolled mentees proposed a mentor, 2 days after enrolling.
+    assert figure("match_rate") == (1.0, 7, False)
+    assert figure("time_to_match_days") == ({"median": 2.0, "p90": 2.0}, 7, False)
+    assert figure("acceptance_rate") == (0.857, 7, False)  # 6 accepted of 7 decided
+    assert figure("rematch_rate") == (0.125, 8, False)  # 1 of the 8 proposals
+    assert figure("rematch_causes") == ({"not_a_fit": None}, 1, True)
+    # Mentor load: 6 mentors with one active mentee; Fay's first mentor and m8 (only proposed)
+    # with none: 2 people, withheld.
+    assert figure("mentor_load") == ({"0": None, "1": 6}, 8, True)
+    # Engagement: 6 relationships (12 people); 5 sessions held (10 people), 1 planned (2).
+    assert figure("active_relationships") == (6, 12, False)
+    assert figure("sessions") == ({"held": 5, "planned": None, "missed": 0, "no_show": 0}, 6, True)
+    assert figure("mentoring_hours") == (5.0, 10, False)
+    assert figure("sessions_per_relationship") == (0.83, 12, False)  # 5 / 6
+    # Now (t0 + 5 days): 5 pairs met 2 days ago (within the 14-day cadence), Gus's pair has
+    # met nobody since it began 3 days ago: median of 2, 2, 2, 2, 2, 3.
+    assert figure("relationships_in_cadence") == (0.833, 12, False)
+    assert figure("days_since_last_activity") == (2.0, 12, False)
+    # Satisfaction: 5 raters per side; means 21/5 and 23/5; each rating value given by fewer
+    # than 5 people is withheld (individual ratings never show), values nobody gave are 0.
+    mentee_side = {
+        "count": 5, "mean": 4.2, "distribution": {"1": 0, "2": 0, "3": None, "4": None, "5": None}
+    }  # fmt: skip
+    mentor_side = {
+        "count": 5, "mean": 4.6, "distribution": {"1": 0, "2": 0, "3": 0, "4": None, "5": None}
+    }  # fmt: skip
+    assert figure("ratings") == ({"mentee": mentee_side, "mentor": mentor_side}, 10, True)
+    assert all(k[name]["definition"] and k[name]["group"] for name in k)
+
+    # Department: Sales is Gus alone, every figure about him withheld; Eng is the rest.
+    sales = await kpis(api, path, department="Sales")
+    assert (sales["match_rate"]["value"], sales["match_rate"]["suppressed"]) == (None, True)
+    assert sales["participants"]["value"] == {"mentee": {"active": None}}
+    eng = await kpis(api, path, department="Eng")
+    assert eng["match_rate"]["value"] == 1.0 and eng["match_rate"]["population"] == 6
+    assert eng["active_relationships"]["value"] == 5 and eng["mentoring_hours"]["value"] == 5.0
+
+    # Role: the mentees' side only.
+    mentees = await kpis(api, path, role="mentee")
+    assert mentees["participants"]["value"] == {"mentee": {"active": 7, "pending": None}}
+    assert mentees["ratings"]["value"] == {"mentee": mentee_side}
+
+    # Period: from t0 + 4 days, the sessions and proposals fall outside, the ratings inside.
+    later = await kpis(api, path, **{"from": "2030-03-08"})
+    # (with no end, the session planned for t0 + 20 days counts: 2 people, withheld)
+    assert later["sessions"]["value"] == {"held": 0, "planned": None, "missed": 0, "no_show": 0}
+    assert (
+        later["acceptance_rate"]["value"] is None and later["time_to_match_days"]["value"] is None
+    )
+    assert later["ratings"]["value"]["mentor"]["count"] == 5
+    until = await kpis(api, path, to="2030-03-06")  # through t0 + 2 days: before any session
+    assert until["sessions"]["value"]["held"] == 0 and until["acceptance_rate"]["value"] == 0.857
+
+    # The organisation's view: the same programme is its only one.
+    org = await kpis(api, "/v1/reports/kpis")
+    assert org["active_relationships"]["value"] == 6 and org["match_rate"]["value"] == 1.0

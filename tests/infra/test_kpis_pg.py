@@ -1,0 +1,38 @@
+"""Programme review on PostgreSQL and Kafka: the KPIs' aggregate queries (FILTER clauses,
+distinct counts, grouped booleans) give the hand-worked figures of tests/helpers/review.py on
+PostgreSQL too."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+
+from services import SERVICE_NAMES, load_all
+from shared.app import build_app
+from shared.clock import ManualClock
+from shared.settings import BusKind, Settings
+from tests.helpers import Api
+from tests.helpers.review import T0, check_kpis, scripted_programme
+
+pytestmark = pytest.mark.infra
+
+
+async def test_kpis_on_postgres_and_kafka(kafka_bootstrap: str, pg_databases) -> None:  # type: ignore[no-untyped-def]
+    url = await pg_databases(list(SERVICE_NAMES))
+    settings = Settings(
+        bus=BusKind.kafka,
+        kafka_bootstrap=kafka_bootstrap,
+        database_url=url,
+        topic_prefix=f"k{uuid.uuid4().hex[:8]}.",
+        outbox_poll_interval_s=0.2,
+        consumer_retry_backoff_s=0.01,
+    )
+    clock = ManualClock(T0)
+    app = build_app(load_all(), settings, name="binome", clock=clock)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://b") as client:
+            api = Api(client, settings, org=f"org-{uuid.uuid4().hex[:6]}")
+            await check_kpis(api, await scripted_programme(api, clock))
