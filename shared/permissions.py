@@ -108,6 +108,9 @@ PERMISSIONS: Mapping[str, Roles] = {
     "GET /v1/reports/relationships/{match_id}": ADMIN,
     "GET /v1/reports/programs/{program_id}/kpis": ADMIN,
     "GET /v1/reports/kpis": ADMIN,
+    "GET /v1/reports/programs/{program_id}/trends": ADMIN,
+    "GET /v1/reports/trends": ADMIN,
+    "GET /v1/reports/programs/{program_id}/exports/{table}": ADMIN,
 }
 
 

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Request
+from fastapi.responses import StreamingResponse
 
-from services.reporting import kpis, usecases
-from services.reporting.models import KpiFilters, KpiReport, ProgramReport, RelationshipReport
+from services.reporting import exports, kpis, trends, usecases
+from services.reporting.models import (
+    KpiFilters,
+    KpiReport,
+    ProgramReport,
+    RelationshipReport,
+    TrendReport,
+)
 from shared.api import v1_router
 from shared.app import uow_dependency
 from shared.auth import CurrentPrincipal
@@ -37,23 +44,23 @@ async def relationship_report(
     return await usecases.relationship_report(uow=uow, org=principal.org, match_id=match_id)
 
 
-class _Filters:
-    """The KPIs' filters, from the query: a period of whole UTC days, a department, a role."""
+_From = Annotated[date | None, Query(alias="from", description="First day of the period (UTC)")]
+_To = Annotated[
+    date | None, Query(alias="to", description="Last day of the period (UTC), included")
+]
+_Department = Annotated[str | None, Query(min_length=1, max_length=100)]
+
+
+class _Period:
+    """A period of whole UTC days and a department, from the query."""
 
     def __init__(
-        self,
-        start: Annotated[
-            date | None, Query(alias="from", description="First day of the period (UTC)")
-        ] = None,
-        end: Annotated[
-            date | None, Query(alias="to", description="Last day of the period (UTC), included")
-        ] = None,
-        department: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
-        role: Annotated[ParticipantRole | None, Query()] = None,
+        self, start: _From = None, end: _To = None, department: _Department = None
     ) -> None:
         if start is not None and end is not None and end < start:
             raise Invalid("the period ends before it starts", field="to", at="query")
-        self.start, self.end, self.department, self.role = start, end, department, role
+        self.start, self.end, self.department = start, end, department
+        self.role: ParticipantRole | None = None
 
     def filters(self, program_id: str | None) -> KpiFilters:
         def midnight(day: date) -> datetime:
@@ -68,6 +75,25 @@ class _Filters:
         )
 
 
+class _Filters(_Period):
+    """The KPIs' filters: the period, the department, and a role (where a KPI has one)."""
+
+    def __init__(
+        self,
+        start: _From = None,
+        end: _To = None,
+        department: _Department = None,
+        role: Annotated[ParticipantRole | None, Query()] = None,
+    ) -> None:
+        super().__init__(start, end, department)
+        self.role = role
+
+
+class _Weeks(_Period):
+    """The trends' filters: the period (by default the last 12 weeks), the department."""
+
+
+Weeks = Annotated[_Weeks, Depends()]
 Filters = Annotated[_Filters, Depends()]
 
 
@@ -79,9 +105,7 @@ async def program_kpis(
     `department` (a relationship's is its mentee's), `role` (where a KPI has one). A figure
     describing fewer than 5 people is withheld."""
     now = uow.now()
-    return await kpis.kpis(
-        uow=uow, org=principal.org, filters=filters.filters(program_id), now=now
-    )
+    return await kpis.kpis(uow=uow, org=principal.org, filters=filters.filters(program_id), now=now)
 
 
 @router.get("/reports/kpis", tags=["reports"], response_model=KpiReport)
@@ -89,3 +113,69 @@ async def org_kpis(principal: CurrentPrincipal, uow: Uow, filters: Filters) -> K
     """The same KPIs across every programme of the organisation (admins)."""
     now = uow.now()
     return await kpis.kpis(uow=uow, org=principal.org, filters=filters.filters(None), now=now)
+
+
+@router.get("/reports/programs/{program_id}/trends", tags=["reports"], response_model=TrendReport)
+async def program_trends(
+    program_id: str, principal: CurrentPrincipal, uow: Uow, period: Weeks
+) -> TrendReport:
+    """One programme's weekly series (admins): enrolments, proposals, sessions held, hours,
+    active relationships, ratings per side; a week's value about fewer than 5 people is
+    withheld. By default the last 12 weeks; `from`/`to` choose them (at most 104)."""
+    now = uow.now()
+    return await trends.trends(
+        uow=uow, org=principal.org, filters=period.filters(program_id), now=now
+    )
+
+
+@router.get("/reports/trends", tags=["reports"], response_model=TrendReport)
+async def org_trends(principal: CurrentPrincipal, uow: Uow, period: Weeks) -> TrendReport:
+    """The same weekly series across every programme of the organisation (admins)."""
+    now = uow.now()
+    return await trends.trends(uow=uow, org=principal.org, filters=period.filters(None), now=now)
+
+
+@router.get(
+    "/reports/programs/{program_id}/exports/{table}",
+    tags=["reports"],
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"text/csv": {}, "application/json": {}},
+            "description": "The table, streamed (columns: see the README)",
+        }
+    },
+)
+async def export(
+    program_id: str,
+    table: exports.ExportTable,
+    request: Request,
+    principal: CurrentPrincipal,
+    uow: Uow,
+    period: Weeks,
+    format: exports.ExportFormat = exports.ExportFormat.csv,  # noqa: A002 (the query's name)
+) -> StreamingResponse:
+    """One programme's table as CSV (default) or JSON (admins): `participation`,
+    `relationships`, `sessions` (streamed from the database), or `trends` (the weekly series;
+    `from`/`to` as for the trends)."""
+    await usecases.program_of(uow=uow, org=principal.org, program_id=program_id)
+    if table is exports.ExportTable.trends:
+        report = await trends.trends(
+            uow=uow, org=principal.org, filters=period.filters(program_id), now=uow.now()
+        )
+        columns: tuple[str, ...] = ("week", *(s.name for s in report.series))
+        rows: Any = [
+            {"week": week, **{s.name: s.values[i] for s in report.series}}
+            for i, week in enumerate(report.weeks)
+        ]
+    else:
+        columns = exports.COLUMNS[table]
+        engine = request.app.state.runtimes["reporting"].engine
+        rows = exports.stream(engine, table, program_id)
+    if format is exports.ExportFormat.json:
+        return StreamingResponse(exports.as_json(columns, rows), media_type="application/json")
+    return StreamingResponse(
+        exports.as_csv(columns, rows),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{table}-{program_id}.csv"'},
+    )

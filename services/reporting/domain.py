@@ -7,7 +7,7 @@ import statistics
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -175,3 +175,32 @@ def nearest_rank(values: Sequence[float], q: float) -> float | None:
 
 def days(delta: timedelta) -> float:
     return delta.total_seconds() / 86400
+
+
+# --- trends: weekly series (ISO weeks, from Monday 00:00 UTC) -------------------------------
+
+TRENDS: dict[str, Definition] = {
+    "enrolments": Definition(P, "people", "Participants enrolled during the week."),
+    "proposals": Definition(M, "matches", "Mentors proposed to mentees during the week."),
+    "sessions_held": Definition(
+        E, "sessions", "Sessions planned for a time in the week that were held."
+    ),
+    "mentoring_hours": Definition(E, "hours", "Hours of those sessions (planned durations)."),
+    "active_relationships": Definition(
+        E, "relationships", "Relationships active at the week's end (or now, for this week)."
+    ),
+    "mentee_rating": Definition(S, "rating", "Mean of the ratings mentees gave during the week."),
+    "mentor_rating": Definition(S, "rating", "Mean of the ratings mentors gave during the week."),
+}
+
+MAX_WEEKS = 104  # the longest series asked at once
+
+
+def monday(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def weeks(first: date, last: date) -> list[date]:
+    """The Mondays of the weeks from `first`'s to `last`'s, both included."""
+    start, end = monday(first), monday(last)
+    return [start + timedelta(weeks=i) for i in range((end - start).days // 7 + 1)]

@@ -23,8 +23,8 @@ from services.reporting.models import (
     RatingView,
     SessionView,
 )
+from services.reporting.usecases import program_of
 from shared.api import EARLIEST, LATEST, as_utc
-from shared.errors import NotFound
 from shared.uow import UnitOfWork
 
 
@@ -39,7 +39,7 @@ P, M, S, R, G = (
 Mentee, Mentor, Replaced = P.alias("mentee"), P.alias("mentor"), M.alias("replaced")
 
 
-class _Query:
+class Scope:
     """The filters, as SQL conditions on each view."""
 
     def __init__(self, org: str, f: KpiFilters) -> None:
@@ -79,10 +79,8 @@ class _Query:
 
 async def kpis(*, uow: UnitOfWork, org: str, filters: KpiFilters, now: datetime) -> KpiReport:
     if filters.program_id is not None:
-        program = await uow.session.get(ProgramView, filters.program_id)
-        if program is None or program.org != org:
-            raise NotFound("program not found")
-    q = _Query(org, filters)
+        await program_of(uow=uow, org=org, program_id=filters.program_id)
+    q = Scope(org, filters)
     figures: dict[str, tuple[Any, int, bool]] = {}
 
     def put(name: str, value: Any, population: int) -> None:

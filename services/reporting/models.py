@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -172,3 +172,20 @@ class KpiReport(BaseModel):
     department: str | None
     role: str | None
     kpis: list[KpiPublic]
+
+
+class TrendPublic(BaseModel):
+    name: str
+    group: str
+    unit: str
+    definition: str
+    # One value per week of `weeks` (null: withheld, fewer than 5 people, or nothing to say).
+    values: list[float | int | None]
+    suppressed: bool  # some week's value withheld (privacy)
+
+
+class TrendReport(BaseModel):
+    program_id: str | None
+    department: str | None
+    weeks: list[date]  # the Mondays (UTC) of the weeks of the series
+    series: list[TrendPublic]

@@ -99,3 +99,11 @@ async def relationship_report(*, uow: UnitOfWork, org: str, match_id: str) -> Re
         mentoring_hours=domain.hours(x.duration_minutes for x in sessions),
         **table,
     )
+
+
+async def program_of(*, uow: UnitOfWork, org: str, program_id: str) -> ProgramView:
+    """The organisation's programme, else NotFound."""
+    program = await uow.session.get(ProgramView, program_id)
+    if program is None or program.org != org:
+        raise NotFound("program not found")
+    return program

@@ -7,7 +7,13 @@ import pytest
 
 from shared.clock import ManualClock
 from tests.helpers import Api
-from tests.helpers.review import T0, check_kpis, scripted_programme
+from tests.helpers.review import (
+    T0,
+    check_exports,
+    check_kpis,
+    check_trends,
+    scripted_programme,
+)
 
 
 @pytest.fixture
@@ -16,7 +22,10 @@ def clock() -> ManualClock:
 
 
 async def test_kpis_of_a_scripted_programme(api: Api, clock: ManualClock) -> None:
-    await check_kpis(api, await scripted_programme(api, clock))
+    pid = await scripted_programme(api, clock)
+    await check_kpis(api, pid)
+    await check_trends(api, pid)
+    await check_exports(api, pid)
 
 
 async def test_kpi_filters_are_checked(api: Api) -> None:
@@ -28,3 +37,7 @@ async def test_kpi_filters_are_checked(api: Api) -> None:
     assert r.status_code == 422
     r = await api.c.get("/v1/reports/programs/nope/kpis", headers=api.admin)
     assert r.status_code == 404
+    r = await api.c.get(
+        "/v1/reports/trends", headers=api.admin, params={"from": "2026-01-01", "to": "2030-01-01"}
+    )
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "from"]

@@ -14,6 +14,9 @@ The script, on a clock starting Monday 2030-03-04 09:00 UTC (t0):
 
 from __future__ import annotations
 
+import csv
+import io
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -206,3 +209,89 @@ async def check_kpis(api: Api, pid: str) -> None:
     # The organisation's view: the same programme is its only one.
     org = await kpis(api, "/v1/reports/kpis")
     assert org["active_relationships"]["value"] == 6 and org["match_rate"]["value"] == 1.0
+
+
+async def check_trends(api: Api, pid: str) -> None:
+    """The weekly series of `scripted_programme`: everything happened in the week of t0
+    (Monday 2030-03-04); the session planned for 2030-03-24 is in the third week, not held."""
+    path = f"/v1/reports/programs/{pid}/trends"
+    report = await api.ok("GET", path, params={"from": "2030-03-04", "to": "2030-03-24"})
+    assert report["weeks"] == ["2030-03-04", "2030-03-11", "2030-03-18"]
+    series = {s["name"]: (s["values"], s["suppressed"]) for s in report["series"]}
+    assert series == {
+        "enrolments": ([15, 0, 0], False),  # 8 mentors and 7 mentees (Pia still pending)
+        "proposals": ([8, 0, 0], False),
+        "sessions_held": ([5, 0, 0], False),
+        "mentoring_hours": ([5.0, 0, 0], False),
+        # At each week's end, or now (t0 + 5 days) for the weeks not over.
+        "active_relationships": ([6, 6, 6], False),
+        "mentee_rating": ([4.2, None, None], False),
+        "mentor_rating": ([4.6, None, None], False),
+    }
+    assert all(s["definition"] for s in report["series"])
+    sales = await api.ok(
+        "GET", path, params={"from": "2030-03-04", "to": "2030-03-10", "department": "Sales"}
+    )
+    sales_series = {s["name"]: (s["values"], s["suppressed"]) for s in sales["series"]}
+    assert sales_series["enrolments"] == ([None], True)  # Gus alone
+    assert sales_series["active_relationships"] == ([None], True)
+    # By default: the 12 weeks up to now's.
+    default = await api.ok("GET", path)
+    assert len(default["weeks"]) == 12 and default["weeks"][-1] == "2030-03-04"
+    org = await api.ok(
+        "GET", "/v1/reports/trends", params={"from": "2030-03-04", "to": "2030-03-10"}
+    )
+    assert {s["name"]: s["values"] for s in org["series"]}["proposals"] == [8]
+
+
+async def check_exports(api: Api, pid: str) -> None:
+    """The programme's tables, as CSV and JSON, read back with the standard parsers."""
+    base = f"/v1/reports/programs/{pid}/exports"
+    r = await api.c.get(f"{base}/participation", headers=api.admin)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert r.headers["content-disposition"] == f'attachment; filename="participation-{pid}.csv"'
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert list(rows[0]) == [
+        "participant_id", "employee_id", "role", "department", "status", "requested_at",
+        "enrolled_at", "withdrawn_at", "withdrawn_reason", "waiting",
+    ]  # fmt: skip
+    assert len(rows) == 16  # 8 mentors, 7 mentees, Pia pending
+    pia = next(row for row in rows if row["employee_id"] == "pia")
+    assert (pia["status"], pia["enrolled_at"], pia["requested_at"]) == (
+        "pending", "", "2030-03-04T09:00:00Z"
+    )  # fmt: skip
+    assert {row["waiting"] for row in rows} == {"false"}
+    assert next(row for row in rows if row["employee_id"] == "gus")["department"] == "Sales"
+
+    relationships = await api.ok("GET", f"{base}/relationships", params={"format": "json"})
+    assert Counter(m["status"] for m in relationships) == {
+        "active": 6,
+        "declined": 1,
+        "proposed": 1,
+    }
+    declined = next(m for m in relationships if m["status"] == "declined")
+    assert (declined["mentee_employee_id"], declined["end_reason"]) == ("fay", "not_a_fit")
+    again = next(m for m in relationships if m["status"] == "proposed")
+    assert (again["mentor_employee_id"], again["replaces_match_id"]) == ("m8", declined["match_id"])
+    held = sorted(
+        (m["mentee_employee_id"], m["sessions_held"], m["mentoring_hours"], m["last_session_at"])
+        for m in relationships
+        if m["sessions_held"]
+    )
+    assert held == [(n, 1, 1.0, "2030-03-07T09:00:00Z") for n in MENTEES[:5]]
+    assert all("rating" not in key for m in relationships for key in m)  # never individual ratings
+
+    r = await api.c.get(f"{base}/sessions", headers=api.admin)
+    sessions = list(csv.DictReader(io.StringIO(r.text)))
+    assert Counter(s["status"] for s in sessions) == {"completed": 5, "scheduled": 1}
+
+    r = await api.c.get(
+        f"{base}/trends", headers=api.admin, params={"from": "2030-03-04", "to": "2030-03-10"}
+    )
+    assert r.text.splitlines() == [
+        "week,enrolments,proposals,sessions_held,mentoring_hours,active_relationships,"
+        "mentee_rating,mentor_rating",
+        "2030-03-04,15,8,5,5.0,6,4.2,4.6",
+    ]
+    r = await api.c.get(f"{base}/ratings", headers=api.admin)
+    assert r.status_code == 422  # no such table

@@ -14,7 +14,13 @@ from shared.app import build_app
 from shared.clock import ManualClock
 from shared.settings import BusKind, Settings
 from tests.helpers import Api
-from tests.helpers.review import T0, check_kpis, scripted_programme
+from tests.helpers.review import (
+    T0,
+    check_exports,
+    check_kpis,
+    check_trends,
+    scripted_programme,
+)
 
 pytestmark = pytest.mark.infra
 
@@ -35,4 +41,7 @@ async def test_kpis_on_postgres_and_kafka(kafka_bootstrap: str, pg_databases) ->
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://b") as client:
             api = Api(client, settings, org=f"org-{uuid.uuid4().hex[:6]}")
-            await check_kpis(api, await scripted_programme(api, clock))
+            pid = await scripted_programme(api, clock)
+            await check_kpis(api, pid)
+            await check_trends(api, pid)
+            await check_exports(api, pid)

@@ -55,3 +55,18 @@ def test_kpi_definitions_table_matches_the_code() -> None:
     groups = {g.value for g in KpiGroup}
     documented = {name: (group, unit, text) for name, group, unit, text in rows if group in groups}
     assert documented == {n: (d.group.value, d.unit, d.text) for n, d in DEFINITIONS.items()}
+
+
+def test_trend_and_export_tables_match_the_code() -> None:
+    from services.reporting.domain import TRENDS
+    from services.reporting.exports import COLUMNS
+
+    text = README.read_text()
+    section = text[text.index("### Trends") : text.index("### Exports")]
+    rows = re.findall(r"^\| `(\w+)` \| (\w+) \| (.+) \|$", section, re.M)
+    assert {n: (u, t) for n, u, t in rows} == {n: (d.unit, d.text) for n, d in TRENDS.items()}
+    section = text[text.index("### Exports") : text.index("## The matching engine")]
+    rows = re.findall(r"^\| `(\w+)` \| (`.+`) \|$", section, re.M)
+    assert {t: tuple(re.findall(r"`(\w+)`", cols)) for t, cols in rows} == {
+        t.value: cols for t, cols in COLUMNS.items()
+    }
