@@ -18,7 +18,7 @@ from sqlmodel import SQLModel
 
 from shared import db, revocations
 from shared.clock import Clock, SystemClock
-from shared.events import dead_letter_topic, topic_for, topic_of
+from shared.events import Event, EventData, dead_letter_topic, topic_for, topic_of
 from shared.messaging.bus import Bus
 from shared.messaging.consumer import EventConsumer, Handler
 from shared.messaging.outbox import OutboxRelay
@@ -42,11 +42,14 @@ class ServiceDef:
     warm_up: Callable[[], None] | None = None
 
     def __post_init__(self) -> None:
-        # Every service keeps the list of revoked employees its routes consult (shared.api).
-        overlap = set(self.handlers) & set(revocations.HANDLERS)
-        if overlap:
-            raise ValueError(f"{self.name}: {sorted(overlap)} are handled by shared.revocations")
-        object.__setattr__(self, "handlers", {**revocations.HANDLERS, **self.handlers})
+        # Every service keeps the list of revoked employees its routes consult (shared.api);
+        # a service that hears the same events for itself handles them after, in the same
+        # transaction.
+        handlers = dict(self.handlers)
+        for type_, revoke in revocations.HANDLERS.items():
+            own = handlers.get(type_)
+            handlers[type_] = revoke if own is None else _both(revoke, own)
+        object.__setattr__(self, "handlers", handlers)
 
     def group(self, prefix: str = "") -> str:
         return f"{prefix}binome-{self.name}"
@@ -63,6 +66,14 @@ class ServiceDef:
                 dead_letter_topic(self.group(prefix), prefix),
             }
         )
+
+
+def _both(first: Handler, then: Handler) -> Handler:
+    async def handle(uow: UnitOfWork, event: Event, data: EventData) -> None:
+        await first(uow, event, data)
+        await then(uow, event, data)
+
+    return handle
 
 
 class ServiceRuntime:

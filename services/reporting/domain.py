@@ -41,6 +41,8 @@ class KpiGroup(StrEnum):
     matching = "matching"
     engagement = "engagement"
     satisfaction = "satisfaction"
+    outcomes = "outcomes"
+    health = "health"
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class Definition:
 
 
 P, M, E, S = KpiGroup.participation, KpiGroup.matching, KpiGroup.engagement, KpiGroup.satisfaction
+OUT, H = KpiGroup.outcomes, KpiGroup.health
 DEFINITIONS: dict[str, Definition] = {
     "participants": Definition(
         P,
@@ -124,6 +127,57 @@ DEFINITIONS: dict[str, Definition] = {
         "rating",
         "Session ratings given during the period, per side (the mentor's, the mentee's): how "
         "many of each value 1-5, and their mean.",
+    ),
+    "survey_response_rate": Definition(
+        S,
+        "share",
+        "Share of the surveys sent during the period (pulse and closing) that their "
+        "respondent answered.",
+    ),
+    "survey_scores": Definition(
+        S,
+        "rating",
+        "Mean answer (1-5) of the surveys answered during the period, by kind (pulse, closing).",
+    ),
+    "skill_progress": Definition(
+        OUT,
+        "points",
+        "Per target skill: relationships measured (the mentee's own baseline and a later "
+        "assessment), their mean progress (latest minus baseline) and the share that "
+        "improved.",
+    ),
+    "goals_reached": Definition(
+        OUT,
+        "share",
+        "Share of the goals of signed agreements brought to 100 % (goals of relationships "
+        "started before the period's end).",
+    ),
+    "completion_rate": Definition(
+        OUT,
+        "share",
+        "Share of the relationships that ended during the period that were completed (rather "
+        "than ended for another reason).",
+    ),
+    "retention": Definition(
+        OUT,
+        "share",
+        "Employees still with the company at the period's end among those there at its start "
+        "(hired before the end, not gone before the start), participants of the scope and the"
+        " others, with the population sizes and how many left.",
+    ),
+    "health_states": Definition(
+        H,
+        "relationships",
+        "Active relationships by their current health state (a new one is too early to tell"
+        " until feedback judges otherwise).",
+    ),
+    "health_reasons": Definition(
+        H,
+        "relationships",
+        "Relationships needing attention or at risk now, by the signals behind it.",
+    ),
+    "cases": Definition(
+        H, "cases", "Corrective cases open now, and those closed during the period by outcome."
     ),
 }
 

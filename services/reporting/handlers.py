@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from services.reporting.models import (
     CaseView,
+    EmployeeView,
+    GoalView,
+    HealthView,
     MatchView,
     ParticipantView,
     ProgramView,
     RatingView,
     SessionView,
     SkillView,
+    SurveyView,
 )
 from shared.contracts import enrollment, feedback, matching, sessions
 from shared.events import Event, EventData
@@ -108,7 +112,51 @@ async def on_feedback(uow: UnitOfWork, event: Event, d: EventData) -> None:
 
 async def on_case(uow: UnitOfWork, event: Event, d: EventData) -> None:
     assert isinstance(d, feedback.CaseOpened | feedback.CaseClosed)
-    uow.project(CaseView, d)
+    stamp = "opened_at" if isinstance(d, feedback.CaseOpened) else "closed_at"
+    uow.project(CaseView, d, **{stamp: event.time})
+
+
+async def on_employee(uow: UnitOfWork, event: Event, d: EventData) -> None:
+    """Hired (again: no longer terminated), updated, or terminated."""
+    assert isinstance(d, enrollment.EmployeeSnapshot | enrollment.EmployeeTerminated)
+    values: dict[str, object] = {"org": event.org, "employee_id": d.employee_id}
+    if isinstance(d, enrollment.EmployeeHired):
+        values |= {"department": d.department, "hired_at": event.time, "terminated_at": None}
+    elif isinstance(d, enrollment.EmployeeUpdated):
+        values["department"] = d.department
+    else:
+        values["terminated_at"] = event.time
+    uow.upsert(EmployeeView, **values)
+
+
+async def on_health(uow: UnitOfWork, event: Event, d: EventData) -> None:
+    assert isinstance(d, feedback.RelationshipHealthChanged)
+    signals = [r.signal.value for r in d.reasons]
+    uow.project(HealthView, d, signals=signals, changed_at=event.time)
+
+
+async def on_survey(uow: UnitOfWork, event: Event, d: EventData) -> None:
+    assert isinstance(d, feedback.SurveyDue | feedback.SurveyAnswered | feedback.SurveyExpired)
+    stamp = {
+        feedback.SurveyDue: "due_at",
+        feedback.SurveyAnswered: "answered_at",
+        feedback.SurveyExpired: "expired_at",
+    }[type(d)]
+    uow.project(SurveyView, d, **{stamp: event.time})
+
+
+async def on_agreement(uow: UnitOfWork, event: Event, d: EventData) -> None:
+    assert isinstance(d, sessions.AgreementSigned)
+    for goal in d.goals:  # a new version keeps the progress of the goals it keeps
+        uow.upsert(GoalView, match_id=d.match_id, goal_id=str(goal["id"]), program_id=d.program_id)
+
+
+async def on_goal(uow: UnitOfWork, event: Event, d: EventData) -> None:
+    assert isinstance(d, sessions.GoalProgressed)
+    values: dict[str, object] = {"progress": d.progress}
+    if d.progress >= 100:
+        values["reached_at"] = event.time
+    uow.project(GoalView, d, **values)
 
 
 HANDLERS = {
@@ -134,4 +182,13 @@ HANDLERS = {
     feedback.FeedbackSubmitted.TYPE: on_feedback,
     feedback.CaseOpened.TYPE: on_case,
     feedback.CaseClosed.TYPE: on_case,
+    enrollment.EmployeeHired.TYPE: on_employee,
+    enrollment.EmployeeUpdated.TYPE: on_employee,
+    enrollment.EmployeeTerminated.TYPE: on_employee,
+    feedback.RelationshipHealthChanged.TYPE: on_health,
+    feedback.SurveyDue.TYPE: on_survey,
+    feedback.SurveyAnswered.TYPE: on_survey,
+    feedback.SurveyExpired.TYPE: on_survey,
+    sessions.AgreementSigned.TYPE: on_agreement,
+    sessions.GoalProgressed.TYPE: on_goal,
 }

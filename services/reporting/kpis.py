@@ -8,12 +8,16 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, distinct, func, literal, or_, select
+from sqlalchemy import Table, and_, distinct, func, literal, literal_column, or_, select
 from sqlmodel import SQLModel
 
 from services.reporting import domain
 from services.reporting.domain import Figure
 from services.reporting.models import (
+    CaseView,
+    EmployeeView,
+    GoalView,
+    HealthView,
     KpiFilters,
     KpiPublic,
     KpiReport,
@@ -22,9 +26,12 @@ from services.reporting.models import (
     ProgramView,
     RatingView,
     SessionView,
+    SkillView,
+    SurveyView,
 )
 from services.reporting.usecases import program_of
 from shared.api import EARLIEST, LATEST, as_utc
+from shared.progress import Assessed, skill_progress
 from shared.uow import UnitOfWork
 
 
@@ -35,6 +42,9 @@ def _table(model: type[SQLModel]) -> Table:
 # The views as tables (plain columns for SQL expressions), and the aliases the joins need.
 P, M, S, R, G = (
     _table(v) for v in (ParticipantView, MatchView, SessionView, RatingView, ProgramView)
+)
+K, Y, H, U, E, C = (
+    _table(v) for v in (SkillView, SurveyView, HealthView, GoalView, EmployeeView, CaseView)
 )
 Mentee, Mentor, Replaced = P.alias("mentee"), P.alias("mentor"), M.alias("replaced")
 
@@ -373,6 +383,137 @@ async def kpis(*, uow: UnitOfWork, org: str, filters: KpiFilters, now: datetime)
         for name, e in sorted(by_side.items())
     }
     put_cells("ratings", sides, sum(who.get(n, 0) for n in by_side))
+    respondent = func.count(distinct(Y.c.respondent_employee_id))
+    due = (
+        await exec_(
+            q.relationships()
+            .add_columns(func.count(), func.count(Y.c.answered_at), respondent)
+            .join(Y, Y.c.match_id == M.c.id)
+            .where(q.during(Y.c.due_at))
+        )
+    ).one()
+    put("survey_response_rate", domain.share(due[1], due[0]), due[2])
+    rows = (
+        await exec_(
+            q.relationships()
+            .add_columns(Y.c.kind, func.avg(Y.c.mean), respondent)
+            .join(Y, Y.c.match_id == M.c.id)
+            .where(q.during(Y.c.answered_at))
+            .group_by(Y.c.kind)
+        )
+    ).all()
+    put_cells(
+        "survey_scores",
+        {kind: Figure(round(mean, 2), n) for kind, mean, n in rows},
+        sum(n for _, _, n in rows),
+    )
+
+    # --- outcomes
+    assessed = (
+        await exec_(
+            q.relationships()
+            .add_columns(K.c.match_id, K.c.phase, K.c.by, K.c.ratings)
+            .join(K, K.c.match_id == M.c.id)
+            .where(M.c.activated_at < q.end)
+        )
+    ).all()
+    per_match: dict[str, list[Assessed]] = {}
+    for match_id, phase, by, ratings in assessed:
+        per_match.setdefault(match_id, []).append(Assessed(phase=phase, by=by, ratings=ratings))
+    changes: dict[str, list[int]] = {}
+    for found in per_match.values():
+        for skill, views in skill_progress(found)["skills"].items():
+            change = views.get("mentee", {}).get("progress")
+            if change is not None:
+                changes.setdefault(skill, []).append(change)
+    put_cells(
+        "skill_progress",
+        {
+            skill: Figure(
+                {
+                    "relationships": Figure(len(v), len(v)),
+                    "mean_progress": Figure(round(sum(v) / len(v), 2), len(v)),
+                    "improved_share": Figure(
+                        domain.share(sum(1 for x in v if x > 0), len(v)), len(v)
+                    ),
+                },
+                len(v),
+            )
+            for skill, v in sorted(changes.items())
+        },
+        len({m for m, found in per_match.items() if found}),
+    )
+    goals = (
+        await exec_(
+            q.relationships()
+            .add_columns(
+                func.count(), func.count(U.c.reached_at).filter(U.c.reached_at < q.end), people
+            )
+            .join(U, U.c.match_id == M.c.id)
+            .where(M.c.activated_at < q.end)
+        )
+    ).one()
+    put("goals_reached", domain.share(goals[1], goals[0]), goals[2])
+    ended = (
+        await exec_(
+            q.relationships()
+            .add_columns(func.count(), func.count().filter(M.c.end_reason == "completed"), people)
+            .where(q.during(M.c.ended_at))
+        )
+    ).one()
+    put("completion_rate", domain.share(ended[1], ended[0]), ended[2])
+    groups, employees = await _retention(exec_, q)
+    put_cells("retention", groups, employees)
+
+    # --- health (now)
+    # A relationship starts too early to tell; feedback speaks when its state changes.
+    state = func.coalesce(H.c.state, literal_column("'too_early'"))
+    rows = (
+        await exec_(
+            q.relationships()
+            .add_columns(state, func.count(), people)
+            .join(H, H.c.match_id == M.c.id, isouter=True)
+            .where(M.c.status == "active")
+            .group_by(state)
+        )
+    ).all()
+    put_cells(
+        "health_states", {state: Figure(n, who) for state, n, who in rows}, sum(w for *_, w in rows)
+    )
+    rows = (
+        await exec_(
+            q.relationships()
+            .add_columns(H.c.signals, M.c.mentor_employee_id, M.c.mentee_employee_id)
+            .join(H, H.c.match_id == M.c.id)
+            .where(M.c.status == "active", H.c.state.in_(("needs_attention", "at_risk")))
+        )
+    ).all()
+    by_signal: dict[str, set[str]] = {}
+    for signals, mentor, mentee in rows:
+        for signal in set(signals or []):
+            by_signal.setdefault(signal, set()).update((f"r:{mentor}", f"e:{mentee}"))
+    counts = Counter(signal for signals, _, _ in rows for signal in set(signals or []))
+    put_cells(
+        "health_reasons",
+        {signal: Figure(counts[signal], len(by_signal[signal])) for signal in sorted(counts)},
+        2 * len(rows),
+    )
+    case_outcome = func.coalesce(C.c.outcome, literal_column("'open'"))  # one expression
+    rows = (
+        await exec_(
+            q.relationships()
+            .add_columns(case_outcome, func.count(), people)
+            .join(C, C.c.match_id == M.c.id)
+            .where(
+                or_(C.c.closed_at.is_(None), q.during(C.c.closed_at)),
+                C.c.opened_at < q.end,
+            )
+            .group_by(case_outcome)
+        )
+    ).all()
+    put_cells(
+        "cases", {outcome: Figure(n, who) for outcome, n, who in rows}, sum(w for *_, w in rows)
+    )
 
     return KpiReport(
         program_id=filters.program_id,
@@ -393,3 +534,49 @@ async def kpis(*, uow: UnitOfWork, org: str, filters: KpiFilters, now: datetime)
             for name, d in domain.DEFINITIONS.items()
         ],
     )
+
+
+async def _retention(exec_: Any, q: Scope) -> tuple[dict[str, Figure], int]:
+    """Participants of the scope and the other employees there at the period's start: how
+    many, how many left during it, the share that stayed. A count of leavers under 5 is
+    withheld, and the share with it (it would give the count away)."""
+    members = (
+        select(P.c.employee_id.label("employee_id"))
+        .where(
+            q.programme(P.c.program_id),
+            P.c.status.in_(("active", "withdrawn")),
+            P.c.enrolled_at < q.end,
+        )
+        .distinct()
+        .subquery()
+    )
+    is_member = members.c.employee_id.is_not(None)
+    rows = (
+        await exec_(
+            select(
+                is_member,
+                func.count(),
+                func.count(E.c.terminated_at).filter(q.during(E.c.terminated_at)),
+            )
+            .select_from(E)
+            .join(members, members.c.employee_id == E.c.employee_id, isouter=True)
+            .where(
+                E.c.org == q.org,
+                q.department(E),
+                E.c.hired_at < q.end,
+                or_(E.c.terminated_at.is_(None), E.c.terminated_at >= q.start),
+            )
+            .group_by(is_member)
+        )
+    ).all()
+    groups: dict[str, Figure] = {}
+    for member, n, left in rows:
+        groups["participants" if member else "non_participants"] = Figure(
+            {
+                "employees": Figure(n, n),
+                "left": Figure(left, left),
+                "retention": Figure(domain.share(n - left, n), left or n),
+            },
+            n,
+        )
+    return dict(sorted(groups.items(), reverse=True)), sum(n for _, n, _ in rows)

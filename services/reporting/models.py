@@ -109,6 +109,57 @@ class CaseView(Base, table=True):
     program_id: str = Field(index=True, max_length=36)
     cause: str | None = Field(default=None, max_length=20)
     outcome: str | None = Field(default=None, max_length=20)
+    opened_at: datetime | None = None
+    closed_at: datetime | None = None
+
+
+class EmployeeView(Base, table=True):
+    """The directory as the HRIS told it (retention: who left, participants or not)."""
+
+    __tablename__ = "employee"
+    org: str = Field(primary_key=True, max_length=100)
+    employee_id: str = Field(primary_key=True, max_length=100)
+    department: str | None = Field(default=None, max_length=100)
+    hired_at: datetime | None = None
+    terminated_at: datetime | None = None
+
+
+class HealthView(Base, table=True):
+    """A relationship's current health, from feedback's health_changed."""
+
+    __tablename__ = "health"
+    match_id: str = Field(primary_key=True, max_length=36)
+    program_id: str = Field(index=True, max_length=36)
+    state: str = Field(max_length=20)
+    score: int
+    signals: list[str] = Field(default_factory=list, sa_type=JSON)
+    changed_at: datetime | None = None
+
+
+class SurveyView(Base, table=True):
+    """A survey sent to one party: answered (its mean), expired, or open."""
+
+    __tablename__ = "survey"
+    survey_id: str = Field(primary_key=True, max_length=36)
+    match_id: str = Field(max_length=36, index=True)
+    program_id: str = Field(index=True, max_length=36)
+    kind: str = Field(max_length=10)
+    respondent_employee_id: str | None = Field(default=None, max_length=100)
+    due_at: datetime | None = None
+    answered_at: datetime | None = None
+    expired_at: datetime | None = None
+    mean: float | None = None
+
+
+class GoalView(Base, table=True):
+    """A goal of a signed agreement and its latest progress."""
+
+    __tablename__ = "goal"
+    match_id: str = Field(primary_key=True, max_length=36)
+    goal_id: str = Field(primary_key=True, max_length=36)
+    program_id: str = Field(index=True, max_length=36)
+    progress: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    reached_at: datetime | None = None
 
 
 class ProgramReport(BaseModel):

@@ -11,6 +11,7 @@ from tests.helpers.review import (
     T0,
     check_exports,
     check_kpis,
+    check_outcomes,
     check_trends,
     scripted_programme,
 )
@@ -26,6 +27,7 @@ async def test_kpis_of_a_scripted_programme(api: Api, clock: ManualClock) -> Non
     await check_kpis(api, pid)
     await check_trends(api, pid)
     await check_exports(api, pid)
+    await check_outcomes(api, clock, pid)
 
 
 async def test_kpi_filters_are_checked(api: Api) -> None:

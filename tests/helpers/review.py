@@ -42,7 +42,14 @@ async def scripted_programme(api: Api, clock: ManualClock) -> str:
         {"id": "gus", "name": "Gus", "department": "Sales", "level": 2, "languages": ["fr"]}
     ]  # fmt: skip
     await api.hire(*people)
-    program = await api.program({"name": "Review", "requires_approval": True})
+    program = await api.program(
+        {
+            "name": "Review",
+            "requires_approval": True,
+            "objectives": {"skills": [{"name": "python"}]},
+            "engagement": {"first_pulse": "P2D"},  # pulses due at t0 + 4 days
+        }
+    )
     pid = program["id"]
     for i in range(1, 8):
         await api.enrol(pid, f"m{i}", "mentor", capacity=1)
@@ -295,3 +302,100 @@ async def check_exports(api: Api, pid: str) -> None:
     ]
     r = await api.c.get(f"{base}/ratings", headers=api.admin)
     assert r.status_code == 422  # no such table
+
+
+async def phase_two(api: Api, clock: ManualClock, pid: str) -> None:
+    """After `check_kpis`, at t0 + 5 days: the 5 pairs who met sign an agreement (one Python
+    goal), assess Python (baseline 2; final 4, but 2 for Eli); Ann's, Bea's and Cat's goals
+    reach 100 %; the 5 mentees answer their pulse (4, 4, 5, 3 and 4 to every question)."""
+    matches = {m["mentee_employee_id"]: m for m in await api.matches(program_id=pid)}
+    for name, final in zip(MENTEES[:5], (4, 4, 4, 4, 2), strict=True):
+        m = matches[name]
+        mentee, mentor = api.as_employee(name), api.as_employee(m["mentor_employee_id"])
+        terms = {"goals": [{"id": "py", "title": "Python", "skills": ["python"]}]}
+        await api.ok("PUT", f"/v1/agreements/{m['id']}", headers=mentee, json=terms)
+        for who in (mentee, mentor):
+            await api.ok("POST", f"/v1/agreements/{m['id']}/confirm", headers=who)
+        for phase, rating in (("baseline", 2), ("final", final)):
+            body = {"match_id": m["id"], "phase": phase, "ratings": {"python": rating}}
+            await api.ok("POST", "/v1/assessments", headers=mentee, json=body, expect=201)
+        if name in ("ann", "bea", "cat"):
+            await api.ok(
+                "POST", f"/v1/agreements/{m['id']}/goals/py/progress", headers=mentee,
+                json={"progress": 100},
+            )  # fmt: skip
+    for name, score in zip(MENTEES[:5], (4, 4, 5, 3, 4), strict=True):
+        mentee = api.as_employee(name)
+
+        async def pulse(mentee: dict = mentee) -> Any:
+            found = await api.ok("GET", "/v1/surveys", headers=mentee)
+            return next((x for x in found if x["kind"] == "pulse"), None)
+
+        survey = await eventually(pulse, what=f"{name}'s pulse")
+        answers = {k: score for k in ("quality", "progress", "rhythm", "recommend")}
+        await api.ok("POST", f"/v1/surveys/{survey['id']}/answers", headers=mentee, json=answers)
+
+
+async def phase_three(api: Api, clock: ManualClock, pid: str) -> None:
+    """At t0 + 6 days: Ann's, Bea's and Cat's relationships complete (both sides); Gus leaves
+    the company (his relationship ends, participant_left); 6 employees who never took part
+    were hired meanwhile (Pia, pending, is not a participant either)."""
+    clock.advance(timedelta(days=1))
+    matches = {m["mentee_employee_id"]: m for m in await api.matches(program_id=pid)}
+    await api.hire(
+        *({"id": f"n{i}", "name": f"N {i}", "department": "Eng", "languages": ["fr"]}
+          for i in range(1, 7))
+    )  # fmt: skip
+    for name in ("ann", "bea", "cat"):
+        m = matches[name]
+        for who in (name, m["mentor_employee_id"]):
+            await api.ok("POST", f"/v1/matches/{m['id']}/complete", headers=api.as_employee(who))
+    event = {"event_id": "gus-leaves", "type": "terminated", "employee_id": "gus"}
+    await api.ok("POST", "/v1/hris/events", headers=api.hris, json={"events": [event]})
+
+
+async def check_outcomes(api: Api, clock: ManualClock, pid: str) -> None:
+    path = f"/v1/reports/programs/{pid}/kpis"
+    await phase_two(api, clock, pid)
+
+    async def surveys_heard() -> Any:
+        k = await kpis(api, path)
+        return k if k["survey_scores"]["value"] == {"pulse": 4.0} else None
+
+    k = await eventually(surveys_heard, what="reporting hearing the pulses")
+    # 12 pulses were due at t0 + 4 days (6 relationships, both sides): 5 answered.
+    assert _figure(k, "survey_response_rate") == (0.417, 12, False)
+    assert _figure(k, "survey_scores") == ({"pulse": 4.0}, 5, False)  # (4+4+5+3+4) / 5
+    # Python: +2 for four mentees, 0 for Eli: mean 8/5, 4 of 5 improved.
+    assert _figure(k, "skill_progress") == (
+        {"python": {"relationships": 5, "mean_progress": 1.6, "improved_share": 0.8}}, 5, False
+    )  # fmt: skip
+    assert _figure(k, "goals_reached") == (0.6, 10, False)  # 3 of the 5 goals
+    # The 6 active relationships began 3 days ago, younger than their 14-day cadence.
+    assert _figure(k, "health_states") == ({"too_early": 6}, 12, False), k["health_states"]
+    assert _figure(k, "health_reasons") == ({}, 0, False)
+    assert _figure(k, "cases") == ({}, 0, False)
+
+    await phase_three(api, clock, pid)
+
+    async def ends_heard() -> Any:
+        k = await kpis(api, path)
+        done = k["completion_rate"]["population"] == 8 and k["retention"]["population"] == 22
+        return k if done else None
+
+    k = await eventually(ends_heard, what="reporting hearing the ends and the leaver")
+    assert _figure(k, "completion_rate") == (0.75, 8, False)  # 3 completed of 4 ended
+    # Participants: 8 mentors and 7 mentees, Gus left (1 person: withheld, and the share with
+    # it); the others: Pia and the 6 newcomers, nobody left.
+    assert _figure(k, "retention") == (
+        {
+            "participants": {"employees": 15, "left": None, "retention": None},
+            "non_participants": {"employees": 7, "left": 0, "retention": 1.0},
+        },
+        22,
+        True,
+    )
+
+
+def _figure(k: dict[str, Any], name: str) -> tuple[Any, int, bool]:
+    return k[name]["value"], k[name]["population"], k[name]["suppressed"]

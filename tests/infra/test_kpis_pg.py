@@ -18,6 +18,7 @@ from tests.helpers.review import (
     T0,
     check_exports,
     check_kpis,
+    check_outcomes,
     check_trends,
     scripted_programme,
 )
@@ -45,3 +46,4 @@ async def test_kpis_on_postgres_and_kafka(kafka_bootstrap: str, pg_databases) ->
             await check_kpis(api, pid)
             await check_trends(api, pid)
             await check_exports(api, pid)
+            await check_outcomes(api, clock, pid)
