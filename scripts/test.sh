@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The README's test command. On a fresh machine it creates the virtual environment, installs
 # Binôme, provisions PostgreSQL (Debian's packages) and a real Apache Kafka broker (Maven
-# Central's jars) unless they already answer, checks lint and types, then runs the whole suite.
+# Central's jars) unless they already answer, and Debian's Chromium for the browser tests,
+# checks lint and types, then runs the whole suite.
 #   scripts/test.sh [pytest args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/venv.sh
 
 source scripts/lib/infra.sh
+source scripts/lib/browser.sh
 export TEST_KAFKA_BOOTSTRAP=${TEST_KAFKA_BOOTSTRAP:-$KAFKA_BOOTSTRAP}
 export TEST_PG_URL=${TEST_PG_URL:-$PG_URL}
 

@@ -111,6 +111,9 @@ PERMISSIONS: Mapping[str, Roles] = {
     "GET /v1/reports/programs/{program_id}/trends": ADMIN,
     "GET /v1/reports/trends": ADMIN,
     "GET /v1/reports/programs/{program_id}/exports/{table}": ADMIN,
+    "POST /v1/reports/dashboard-links": ADMIN,
+    "GET /v1/reports/dashboards/{token}": PUBLIC,  # the link's secret
+    "GET /v1/reports/assets/plotly.min.js": PUBLIC,  # a public library
 }
 
 

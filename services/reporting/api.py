@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi import Depends, Path, Query, Request, Response
+from fastapi.responses import HTMLResponse, StreamingResponse
 
-from services.reporting import exports, kpis, trends, usecases
+from services.reporting import dashboard, exports, kpis, trends, usecases
 from services.reporting.models import (
+    DashboardLinkIn,
+    DashboardLinkPublic,
     KpiFilters,
     KpiReport,
     ProgramReport,
@@ -178,4 +180,36 @@ async def export(
         exports.as_csv(columns, rows),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{table}-{program_id}.csv"'},
+    )
+
+
+@router.post(
+    "/reports/dashboard-links",
+    tags=["reports"],
+    status_code=201,
+    response_model=DashboardLinkPublic,
+)
+async def mint_dashboard_link(
+    data: DashboardLinkIn, principal: CurrentPrincipal, uow: Uow
+) -> DashboardLinkPublic:
+    """A short-lived link to the dashboard of a programme (or of the organisation, without
+    `program_id`) for a browser (admins): the URL carries its secret (shown once)."""
+    token, expires_at = await dashboard.mint_link(uow=uow, org=principal.org, data=data)
+    return DashboardLinkPublic(url=f"/v1/reports/dashboards/{token}", expires_at=expires_at)
+
+
+@router.get("/reports/dashboards/{token}", tags=["reports"], response_class=HTMLResponse)
+async def dashboard_page(token: Annotated[str, Path(max_length=100)], uow: Uow) -> HTMLResponse:
+    """The dashboard a link shows (no bearer token: the link is the secret); 404 once it has
+    expired."""
+    return HTMLResponse(await dashboard.render(uow=uow, token=token))
+
+
+@router.get("/reports/assets/plotly.min.js", tags=["reports"], response_class=Response)
+async def plotly_asset() -> Response:
+    """The charting library the dashboard loads, from the installed plotly package."""
+    return Response(
+        dashboard.plotly_js(),
+        media_type="text/javascript",
+        headers={"Cache-Control": "public, max-age=86400"},
     )

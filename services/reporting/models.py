@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
+from pydantic import Field as PydanticField
 from sqlalchemy import JSON, Index
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from shared.api import Request
 from shared.messaging.tables import messaging_tables
 from shared.revocations import revocation_table
 from shared.timers import timer_table
@@ -240,3 +242,32 @@ class TrendReport(BaseModel):
     department: str | None
     weeks: list[date]  # the Mondays (UTC) of the weeks of the series
     series: list[TrendPublic]
+
+
+class DashboardLink(Base, table=True):
+    """A short-lived link to a dashboard page, for a browser (no bearer token): its secret is
+    in the URL, only its hash is kept."""
+
+    __tablename__ = "dashboard_link"
+    token_sha256: str = Field(primary_key=True, max_length=64)
+    org: str = Field(max_length=100)
+    program_id: str | None = Field(default=None, max_length=36)  # None: the organisation's
+    created_at: datetime
+    expires_at: datetime = Field(index=True)
+
+
+class DashboardLinkIn(Request):
+    program_id: str | None = PydanticField(
+        default=None, max_length=36, description="None: the org's"
+    )
+    expires_in: timedelta = PydanticField(
+        default=timedelta(minutes=15),
+        gt=timedelta(0),
+        le=timedelta(days=1),
+        description="ISO 8601 duration, at most P1D",
+    )
+
+
+class DashboardLinkPublic(BaseModel):
+    url: str
+    expires_at: datetime

@@ -9,6 +9,7 @@ from shared.clock import ManualClock
 from tests.helpers import Api
 from tests.helpers.review import (
     T0,
+    check_dashboard_page,
     check_exports,
     check_kpis,
     check_outcomes,
@@ -27,6 +28,7 @@ async def test_kpis_of_a_scripted_programme(api: Api, clock: ManualClock) -> Non
     await check_kpis(api, pid)
     await check_trends(api, pid)
     await check_exports(api, pid)
+    await check_dashboard_page(api, clock, pid)
     await check_outcomes(api, clock, pid)
 
 

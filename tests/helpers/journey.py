@@ -72,7 +72,12 @@ async def run_journey(api: Api, *, timeout: float = 30) -> JourneyResult:
         return body if complete and final else None
 
     relationship = await eventually(reported, timeout=timeout, what="reporting's view")
-    program = await api.ok("GET", f"/v1/reports/programs/{cohort.program_id}")
+
+    async def program_heard() -> Any:  # the match's end comes on its own topic: wait for it
+        report = await api.ok("GET", f"/v1/reports/programs/{cohort.program_id}")
+        return report if report["matches_ended_by_reason"] else None
+
+    program = await eventually(program_heard, timeout=timeout, what="reporting hearing the end")
     return JourneyResult(match, own_progress, own_hours, relationship, program)
 
 

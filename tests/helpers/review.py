@@ -399,3 +399,38 @@ async def check_outcomes(api: Api, clock: ManualClock, pid: str) -> None:
 
 def _figure(k: dict[str, Any], name: str) -> tuple[Any, int, bool]:
     return k[name]["value"], k[name]["population"], k[name]["suppressed"]
+
+
+async def dashboard_link(api: Api, pid: str | None, expires_in: str = "PT15M") -> str:
+    body: dict[str, Any] = {"expires_in": expires_in}
+    if pid is not None:
+        body["program_id"] = pid
+    made = await api.ok("POST", "/v1/reports/dashboard-links", json=body, expect=201)
+    assert made["url"].startswith("/v1/reports/dashboards/")
+    return made["url"]
+
+
+async def check_dashboard_page(api: Api, clock: ManualClock, pid: str) -> None:
+    """The page a link shows, read as HTML: the figures, the people to act on (Pia awaits
+    approval), the data the charts draw; the link dies when it expires."""
+    url = await dashboard_link(api, pid)
+    r = await api.c.get(url)  # no bearer token: the link is the secret
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert r.headers["cache-control"] == "no-store"
+    page = r.text
+    assert "<h1>Review</h1>" in page
+    assert 'data-kpi="match_rate">100 %<' in page and 'data-kpi="mentoring_hours">5.0<' in page
+    assert "<td>pia</td><td>mentee</td><td>awaiting approval</td><td>2030-03-04</td>" in page
+    assert '<script src="/v1/reports/assets/plotly.min.js">' in page and "cdn" not in page.lower()
+    js = await api.c.get("/v1/reports/assets/plotly.min.js")
+    assert js.status_code == 200 and js.headers["content-type"].startswith("text/javascript")
+    org = await api.c.get(await dashboard_link(api, None))
+    assert org.status_code == 200 and "<h1>All programmes</h1>" in org.text
+    short = await dashboard_link(api, pid, "PT1M")
+    clock.advance(timedelta(minutes=2))
+    assert (await api.c.get(short)).status_code == 404
+    assert (await api.c.get("/v1/reports/dashboards/not-a-token")).status_code == 404
+    r = await api.c.post(
+        "/v1/reports/dashboard-links", headers=api.admin, json={"expires_in": "P2D"}
+    )
+    assert r.status_code == 422  # at most a day
