@@ -245,6 +245,10 @@ TRENDS: dict[str, Definition] = {
     ),
     "mentee_rating": Definition(S, "rating", "Mean of the ratings mentees gave during the week."),
     "mentor_rating": Definition(S, "rating", "Mean of the ratings mentors gave during the week."),
+    "pulse_score": Definition(S, "rating", "Mean answer of the pulse surveys answered that week."),
+    "closing_score": Definition(
+        S, "rating", "Mean answer of the closing surveys answered that week."
+    ),
 }
 
 MAX_WEEKS = 104  # the longest series asked at once

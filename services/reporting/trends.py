@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import distinct, func, or_, select
 
 from services.reporting import domain
-from services.reporting.kpis import M, P, R, S, Scope
+from services.reporting.kpis import M, P, R, S, Scope, Y
 from services.reporting.models import KpiFilters, TrendPublic, TrendReport
 from services.reporting.usecases import program_of
 from shared.api import as_utc
@@ -97,7 +97,18 @@ async def trends(*, uow: UnitOfWork, org: str, filters: KpiFilters, now: datetim
     ):
         name = "mentor_rating" if is_mentor else "mentee_rating"
         put(name, w, round(total / n, 2), raters)
-    for name in ("mentee_rating", "mentor_rating"):  # no rating: no mean
+    week = week_of(Y.c.answered_at, dialect)
+    for w, kind, mean, respondents in await conn.execute(
+        q.relationships()
+        .add_columns(
+            week, Y.c.kind, func.avg(Y.c.mean), func.count(distinct(Y.c.respondent_employee_id))
+        )
+        .join(Y, Y.c.match_id == M.c.id)
+        .where(q.during(Y.c.answered_at))
+        .group_by(week, Y.c.kind)
+    ):
+        put(f"{kind}_score", w, round(mean, 2), respondents)
+    for name in ("mentee_rating", "mentor_rating", "pulse_score", "closing_score"):  # no mean
         values[name] = [v if people[name][i] else None for i, v in enumerate(values[name])]
     # Active at each week's end: one row per relationship of the period (two times each).
     spans = (

@@ -24,6 +24,8 @@ from shared.clock import ManualClock
 from tests.helpers import Api, eventually
 
 T0 = datetime(2030, 3, 4, 9, 0, tzinfo=UTC)
+# Generous: a wait ends as soon as its condition holds; a loaded machine may need long.
+WAIT = 60.0
 MENTEES = ["ann", "bea", "cat", "dan", "eli", "fay"]  # Eng; "gus" is in Sales
 
 
@@ -67,7 +69,7 @@ async def scripted_programme(api: Api, clock: ManualClock) -> str:
         r = await api.c.post("/v1/matching-runs", headers=api.admin, json={"program_id": pid})
         return r.json() if r.status_code == 201 and r.json()["matched"] == 7 else None
 
-    made = await eventually(run, what="a run seeing the whole cohort")
+    made = await eventually(run, timeout=WAIT, what="a run seeing the whole cohort")
     await api.ok("POST", f"/v1/matching-runs/{made['id']}/publish")
     matches = {m["mentee_employee_id"]: m for m in await api.matches(program_id=pid)}
     assert len(matches) == 7
@@ -87,7 +89,7 @@ async def scripted_programme(api: Api, clock: ManualClock) -> str:
         )
         return next((m for m in found if m["replaces_match_id"] == matches["fay"]["id"]), None)
 
-    again = await eventually(rematched, what="Fay proposed the new mentor")
+    again = await eventually(rematched, timeout=WAIT, what="Fay proposed the new mentor")
     assert again["mentor_employee_id"] == "m8"
 
     sessions = {}
@@ -103,7 +105,7 @@ async def scripted_programme(api: Api, clock: ManualClock) -> str:
             )  # fmt: skip
             return r.json() if r.status_code == 201 else None
 
-        sessions[name] = await eventually(plan, what=f"{name}'s session planned")
+        sessions[name] = await eventually(plan, timeout=WAIT, what=f"{name}'s session planned")
 
     clock.advance(timedelta(days=1, minutes=61))  # t0 + 3 days 1 hour 1 minute
     for name in MENTEES[:5]:
@@ -127,7 +129,7 @@ async def scripted_programme(api: Api, clock: ManualClock) -> str:
                 )  # fmt: skip
                 return r.status_code == 201
 
-            await eventually(rate, what=f"{who}'s rating")
+            await eventually(rate, timeout=WAIT, what=f"{who}'s rating")
     return pid
 
 
@@ -146,7 +148,7 @@ async def check_kpis(api: Api, pid: str) -> None:
         done = all(ratings.get(side, {}).get("count") == 5 for side in ("mentor", "mentee"))
         return k if done and k["sessions"]["value"]["held"] == 5 else None
 
-    k = await eventually(heard_everything, what="reporting hearing the whole script")
+    k = await eventually(heard_everything, timeout=WAIT, what="reporting hearing the whole script")
 
     def figure(name: str) -> tuple[Any, int, bool]:
         return k[name]["value"], k[name]["population"], k[name]["suppressed"]
@@ -234,6 +236,8 @@ async def check_trends(api: Api, pid: str) -> None:
         "active_relationships": ([6, 6, 6], False),
         "mentee_rating": ([4.2, None, None], False),
         "mentor_rating": ([4.6, None, None], False),
+        "pulse_score": ([None, None, None], False),  # answered later (phase two)
+        "closing_score": ([None, None, None], False),
     }
     assert all(s["definition"] for s in report["series"])
     sales = await api.ok(
@@ -297,8 +301,8 @@ async def check_exports(api: Api, pid: str) -> None:
     )
     assert r.text.splitlines() == [
         "week,enrolments,proposals,sessions_held,mentoring_hours,active_relationships,"
-        "mentee_rating,mentor_rating",
-        "2030-03-04,15,8,5,5.0,6,4.2,4.6",
+        "mentee_rating,mentor_rating,pulse_score,closing_score",
+        "2030-03-04,15,8,5,5.0,6,4.2,4.6,,",
     ]
     r = await api.c.get(f"{base}/ratings", headers=api.admin)
     assert r.status_code == 422  # no such table
@@ -331,7 +335,7 @@ async def phase_two(api: Api, clock: ManualClock, pid: str) -> None:
             found = await api.ok("GET", "/v1/surveys", headers=mentee)
             return next((x for x in found if x["kind"] == "pulse"), None)
 
-        survey = await eventually(pulse, what=f"{name}'s pulse")
+        survey = await eventually(pulse, timeout=WAIT, what=f"{name}'s pulse")
         answers = {k: score for k in ("quality", "progress", "rhythm", "recommend")}
         await api.ok("POST", f"/v1/surveys/{survey['id']}/answers", headers=mentee, json=answers)
 
@@ -362,10 +366,17 @@ async def check_outcomes(api: Api, clock: ManualClock, pid: str) -> None:
         k = await kpis(api, path)
         return k if k["survey_scores"]["value"] == {"pulse": 4.0} else None
 
-    k = await eventually(surveys_heard, what="reporting hearing the pulses")
+    k = await eventually(surveys_heard, timeout=WAIT, what="reporting hearing the pulses")
     # 12 pulses were due at t0 + 4 days (6 relationships, both sides): 5 answered.
     assert _figure(k, "survey_response_rate") == (0.417, 12, False)
     assert _figure(k, "survey_scores") == ({"pulse": 4.0}, 5, False)  # (4+4+5+3+4) / 5
+    weekly = await api.ok(
+        "GET",
+        f"/v1/reports/programs/{pid}/trends",
+        params={"from": "2030-03-04", "to": "2030-03-10"},
+    )
+    pulse = next(s for s in weekly["series"] if s["name"] == "pulse_score")
+    assert (pulse["values"], pulse["suppressed"]) == ([4.0], False)
     # Python: +2 for four mentees, 0 for Eli: mean 8/5, 4 of 5 improved.
     assert _figure(k, "skill_progress") == (
         {"python": {"relationships": 5, "mean_progress": 1.6, "improved_share": 0.8}}, 5, False
@@ -383,7 +394,7 @@ async def check_outcomes(api: Api, clock: ManualClock, pid: str) -> None:
         done = k["completion_rate"]["population"] == 8 and k["retention"]["population"] == 22
         return k if done else None
 
-    k = await eventually(ends_heard, what="reporting hearing the ends and the leaver")
+    k = await eventually(ends_heard, timeout=WAIT, what="reporting hearing the ends and the leaver")
     assert _figure(k, "completion_rate") == (0.75, 8, False)  # 3 completed of 4 ended
     # Participants: 8 mentors and 7 mentees, Gus left (1 person: withheld, and the share with
     # it); the others: Pia and the 6 newcomers, nobody left.
