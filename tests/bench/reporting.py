@@ -1,0 +1,268 @@
+"""Reporting at scale on PostgreSQL, in one run (scripts/bench-reporting.sh).
+
+N events of a realistic mix (enrolments, proposals and their answers, sessions planned and
+held or cancelled, two ratings per session held, pulses due and answered, health changes,
+ends) across 4 programmes over 26 weeks are projected through reporting's own handlers the
+way its consumer applies them (batches of 500, one transaction each, the inbox recording
+them). Then the largest programme's KPIs (all of them, and filtered by a department), its
+weekly trends and its dashboard page are asked, each 20 times, beside the load-everything
+programme report measured in the same run on the same data.
+One run on a shared machine: read the figures as orders of magnitude.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from services.reporting import dashboard, kpis, trends, usecases
+from services.reporting.models import INBOX, OUTBOX, TIMERS, DashboardLinkIn, KpiFilters
+from services.reporting.service import definition
+from shared import db
+from shared.app import settle_heap
+from shared.clock import ManualClock
+from shared.contracts import enrollment, feedback, matching, sessions
+from shared.events import Event, EventData
+from shared.uow import UnitOfWork
+from tests.helpers import create_database
+
+ORG = "bench"
+START = datetime(2030, 1, 7, 9, tzinfo=UTC)  # a Monday
+WEEKS = 26
+BATCH = 500
+DEPARTMENTS = ["Eng", "Sales", "Ops", "Finance", "HR", "Legal"]
+Ask = Callable[[UnitOfWork], Awaitable[Any]]
+
+
+def _uid() -> str:
+    return str(uuid.uuid4())
+
+
+class _Script:
+    """The events of N relationships, in time order."""
+
+    def __init__(self, seed: int = 11) -> None:
+        self.rnd = random.Random(seed)
+        self.out: list[tuple[datetime, EventData]] = []
+
+    def add(self, at: datetime, data: EventData) -> None:
+        self.out.append((at, data))
+
+    def person(self, pid: str, role: str, at: datetime) -> tuple[str, str]:
+        participant, employee = _uid(), f"e-{_uid()[:12]}"
+        self.add(
+            at,
+            enrollment.ParticipantEnrolled(
+                participant_id=participant,
+                program_id=pid,
+                employee_id=employee,
+                role=enrollment.ParticipantRole(role),
+                skills_offered=[],
+                skills_sought=[],
+                languages=["fr"],
+                level=5,
+                department=self.rnd.choice(DEPARTMENTS),
+                capacity=3,
+                volunteer=True,
+            ),
+        )
+        return participant, employee
+
+    def relationship(self, pid: str, mentor: tuple[str, str], begun: datetime) -> None:
+        rnd = self.rnd
+        mentee = self.person(pid, "mentee", begun)
+        mid = _uid()
+        facts = {
+            "match_id": mid,
+            "program_id": pid,
+            "mentor_participant_id": mentor[0],
+            "mentee_participant_id": mentee[0],
+            "mentor_employee_id": mentor[1],
+            "mentee_employee_id": mentee[1],
+        }
+        proposed = begun + timedelta(days=rnd.uniform(0.5, 10))
+        self.add(
+            proposed,
+            matching.MatchProposed(**facts, score=0.8, run_id=None, replaces_match_id=None),
+        )
+        answered = proposed + timedelta(days=rnd.uniform(0.1, 3))
+        if rnd.random() < 0.2:
+            self.add(answered, matching.MatchDeclined(**facts, reason="not_a_fit"))
+            return
+        self.add(answered, matching.MatchActivated(**facts))
+        pair = {k: facts[k] for k in ("match_id", "program_id")}
+        pair |= {k: facts[k] for k in ("mentor_employee_id", "mentee_employee_id")}
+        at = answered
+        for _ in range(6):
+            at += timedelta(days=rnd.uniform(7, 21))
+            s = {**pair, "session_id": _uid(), "scheduled_at": at, "duration_minutes": 60}
+            self.add(at - timedelta(days=5), sessions.SessionScheduled(**s))
+            if rnd.random() < 0.15:
+                self.add(at - timedelta(days=1), sessions.SessionCancelled(**s, reason="other"))
+                continue
+            self.add(at + timedelta(hours=1), sessions.SessionCompleted(**s))
+            for author in (pair["mentor_employee_id"], pair["mentee_employee_id"]):
+                rating = feedback.FeedbackSubmitted(
+                    feedback_id=_uid(),
+                    session_id=s["session_id"],
+                    match_id=mid,
+                    program_id=pid,
+                    author_employee_id=author,
+                    rating=rnd.randint(2, 5),
+                    has_comment=False,
+                )
+                self.add(at + timedelta(hours=3), rating)
+        for side, who in (("mentor", mentor[1]), ("mentee", mentee[1])):
+            survey, due = _uid(), answered + timedelta(days=30)
+            common = {"survey_id": survey, "match_id": mid, "program_id": pid}
+            kind = feedback.SurveyKind.pulse
+            self.add(
+                due,
+                feedback.SurveyDue(
+                    **common,
+                    kind=kind,
+                    respondent_employee_id=who,
+                    expires_at=due + timedelta(days=14),
+                ),
+            )
+            if rnd.random() < 0.7:
+                mean = rnd.uniform(2, 5)
+                self.add(
+                    due + timedelta(days=2),
+                    feedback.SurveyAnswered(
+                        **common, kind=kind, side=side, mean=mean, has_comment=False
+                    ),
+                )
+        for state in ("on_track", rnd.choice(["on_track", "needs_attention", "at_risk"])):
+            health = feedback.RelationshipHealthChanged(
+                match_id=mid,
+                program_id=pid,
+                state=feedback.HealthState(state),
+                previous=None,
+                score=70,
+                reasons=[],
+            )
+            self.add(answered + timedelta(days=20), health)
+        if rnd.random() < 0.3:
+            self.add(at + timedelta(days=2), matching.MatchEnded(**facts, reason="completed"))
+
+
+def generate(n: int, programmes: int = 4) -> tuple[str, list[tuple[datetime, EventData]]]:
+    """About `n` events, in time order, and the largest programme's id."""
+    script = _Script()
+    pids = [_uid() for _ in range(programmes)]
+    for i, pid in enumerate(pids):
+        script.add(START, enrollment.ProgramCreated(program_id=pid, name=f"Programme {i}"))
+    mentors: dict[str, list[tuple[str, str]]] = {pid: [] for pid in pids}
+    for r in range(max(1, n // 32)):  # 32 events per relationship, on average
+        pid = pids[0] if r % 2 == 0 else script.rnd.choice(pids[1:])  # the first: the largest
+        begun = START + timedelta(minutes=script.rnd.randrange(WEEKS * 7 * 24 * 60 // 2))
+        if not mentors[pid] or script.rnd.random() < 0.34:
+            mentors[pid].append(script.person(pid, "mentor", begun))
+        script.relationship(pid, script.rnd.choice(mentors[pid]), begun)
+    script.out.sort(key=lambda x: x[0])
+    return pids[0], script.out[:n]
+
+
+def _uow(engine: Any, clock: ManualClock) -> UnitOfWork:
+    return UnitOfWork(engine=engine, outbox=OUTBOX, inbox=INBOX, timers=TIMERS, clock=clock)
+
+
+async def project(engine: Any, stream: list[tuple[datetime, EventData]]) -> float:
+    """Apply every event through reporting's handlers, as its consumer does; seconds."""
+    handlers = definition.handlers
+    group = definition.group()
+    events = [(Event.of(data, org=ORG, time=at), data) for at, data in stream]
+    t0 = time.perf_counter()
+    for i in range(0, len(events), BATCH):
+        batch = events[i : i + BATCH]
+        async with _uow(engine, ManualClock(START)) as uow:
+            await uow.processed_ids(group, [e.id for e, _ in batch])
+            for event, data in batch:
+                await handlers[event.type](uow, event, data)
+                uow.mark_processed(group, event)
+            await uow.commit()
+    return time.perf_counter() - t0
+
+
+async def timed(what: Callable[[], Awaitable[Any]], n: int) -> tuple[float, float]:
+    """p50 and p95 in milliseconds of `n` calls."""
+    spent = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        await what()
+        spent.append((time.perf_counter() - t0) * 1000)
+    spent.sort()
+    return statistics.median(spent), spent[max(0, round(0.95 * n) - 1)]
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--queries", type=int, default=20)
+    args = parser.parse_args()
+    name = f"bench_reporting_{uuid.uuid4().hex[:8]}"
+    engine = db.create_engine(await create_database(os.environ["BENCH_PG_URL"], name))
+    await db.upgrade(engine, definition.migrations_dir)
+    settle_heap()
+    t0 = time.perf_counter()
+    pid, stream = generate(args.events)
+    made = time.perf_counter() - t0
+    clock = ManualClock(START + timedelta(weeks=WEEKS + 4))
+    now = clock.now()
+    every = KpiFilters(program_id=pid, start=None, end=None)
+    eng = every.model_copy(update={"department": "Eng"})
+    try:
+        seconds = await project(engine, stream)
+        async with _uow(engine, clock) as uow:
+            link = DashboardLinkIn(program_id=pid, expires_in=timedelta(days=1))
+            token, _ = await dashboard.mint_link(uow=uow, org=ORG, data=link)
+        rows: dict[str, Ask] = {
+            "Binome: all the KPIs of the programme": lambda u: kpis.kpis(
+                uow=u, org=ORG, filters=every, now=now
+            ),
+            "Binome: the KPIs, one department": lambda u: kpis.kpis(
+                uow=u, org=ORG, filters=eng, now=now
+            ),
+            "Binome: weekly trends (12 weeks)": lambda u: trends.trends(
+                uow=u, org=ORG, filters=every, now=now
+            ),
+            "Binome: the dashboard page (KPIs, trends, lists)": lambda u: dashboard.render(
+                uow=u, token=token
+            ),
+            "baseline: load-everything programme report": lambda u: usecases.program_report(
+                uow=u, org=ORG, program_id=pid
+            ),
+        }
+
+        async def ask(fn: Ask) -> Any:
+            async with _uow(engine, clock) as uow:
+                return await fn(uow)
+
+        measured = {
+            label: await timed(lambda fn=fn: ask(fn), args.queries) for label, fn in rows.items()
+        }
+    finally:
+        await engine.dispose()
+    n = len(stream)
+    print(f"Reporting on PostgreSQL: {n:,} events, 4 programmes over {WEEKS} weeks (one run)")
+    print(f"  generated in {made:.1f} s; projected through the handlers, {BATCH} per transaction:")
+    print(f"  {n / seconds:,.0f} events/s ({seconds:.1f} s)")
+    print()
+    print(f"The largest programme, {args.queries} calls each:")
+    print(f"{'what':<56}{'p50 ms':>9}{'p95 ms':>9}")
+    print("-" * 74)
+    for label, (p50, p95) in measured.items():
+        print(f"{label:<56}{p50:>9.1f}{p95:>9.1f}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
