@@ -162,7 +162,9 @@ def generate(n: int, programmes: int = 4) -> tuple[str, list[tuple[datetime, Eve
     for i, pid in enumerate(pids):
         script.add(START, enrollment.ProgramCreated(program_id=pid, name=f"Programme {i}"))
     mentors: dict[str, list[tuple[str, str]]] = {pid: [] for pid in pids}
-    for r in range(max(1, n // 32)):  # 32 events per relationship, on average
+    r = 0
+    while len(script.out) < n:  # about 26 events per relationship
+        r += 1
         pid = pids[0] if r % 2 == 0 else script.rnd.choice(pids[1:])  # the first: the largest
         begun = START + timedelta(minutes=script.rnd.randrange(WEEKS * 7 * 24 * 60 // 2))
         if not mentors[pid] or script.rnd.random() < 0.34:
