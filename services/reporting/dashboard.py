@@ -17,8 +17,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
 
 from services.reporting import kpis, trends
-from services.reporting.kpis import M, P
-from services.reporting.models import DashboardLink, DashboardLinkIn, HealthView, KpiFilters
+from services.reporting.kpis import H, M, P
+from services.reporting.models import DashboardLink, DashboardLinkIn, KpiFilters
 from services.reporting.usecases import program_of
 from shared.api import as_utc
 from shared.errors import NotFound
@@ -66,7 +66,7 @@ async def render(*, uow: UnitOfWork, token: str) -> str:
     series = await trends.trends(uow=uow, org=link.org, filters=filters, now=now)
     scope = kpis.Scope(link.org, filters)
     conn = await uow.session.connection()
-    H = kpis._table(HealthView)
+
     attention = (
         await conn.execute(
             scope.relationships()
