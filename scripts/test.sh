@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's test command. On a fresh machine it creates the virtual environment, installs
 # Binôme, provisions PostgreSQL (Debian's packages) and a real Apache Kafka broker (Maven
-# Central's jars) unless they already answer, and Debian's Chromium for the browser tests,
-# checks lint and types, then runs the whole suite.
+# Central's jars) unless they already answer, Debian's Chromium for the browser tests and
+# Prometheus's promtool for the monitoring files, checks lint and types, then runs the whole
+# suite.
 #   scripts/test.sh [pytest args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,7 @@ source scripts/lib/venv.sh
 
 source scripts/lib/infra.sh
 source scripts/lib/browser.sh
+source scripts/lib/promtool.sh
 export TEST_KAFKA_BOOTSTRAP=${TEST_KAFKA_BOOTSTRAP:-$KAFKA_BOOTSTRAP}
 export TEST_PG_URL=${TEST_PG_URL:-$PG_URL}
 

@@ -24,6 +24,7 @@ from shared.http_errors import install_error_handlers
 from shared.messaging.bus import Bus
 from shared.messaging.kafka_bus import KafkaBus
 from shared.messaging.local_bus import LocalBus
+from shared.metrics import install_metrics
 from shared.service import ServiceDef, ServiceRuntime
 from shared.settings import BusKind, Settings
 from shared.tracing import setup_tracing
@@ -104,8 +105,9 @@ def build_app(
 
     app.include_router(health.router)
 
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,livez,readyz,status")
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,livez,readyz,status,metrics")
     install_edge(app, settings)
+    install_metrics(app)  # outermost: refusals at the edge are counted too
     return app
 
 

@@ -35,7 +35,7 @@ _HEADERS = [
     (b"referrer-policy", b"no-referrer"),
 ]
 _NO_STORE = (b"cache-control", b"no-store")
-_PROBES = ("/healthz", "/livez", "/readyz", "/status")
+_PROBES = ("/healthz", "/livez", "/readyz", "/status", "/metrics")
 
 
 class SecurityHeaders:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -99,7 +99,11 @@ async def readyz(request: Request) -> JSONResponse:
 @router.get("/status")
 async def status(request: Request) -> dict[str, Any]:
     """Backlogs, lags, dead letters and failures, per service of this process."""
-    bus = _bus(request)
+    return await snapshot(_runtimes(request), _bus(request))
+
+
+async def snapshot(runtimes: Mapping[str, ServiceRuntime], bus: Bus) -> dict[str, Any]:
+    """What /status answers (and /metrics exposes): the bus, then each service's figures."""
     try:
         await _probe(bus.ping())
         bus_state = "ok"
@@ -107,7 +111,7 @@ async def status(request: Request) -> dict[str, Any]:
         bus_state = _error(exc)
     services = {
         name: await _service_status(runtime, bus, bus_ok=bus_state == "ok")
-        for name, runtime in _runtimes(request).items()
+        for name, runtime in runtimes.items()
     }
     return {"bus": bus_state, "services": services}
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastapi import APIRouter
+from prometheus_client.registry import Collector
 from sqlmodel import SQLModel
 
 from shared import db, revocations
@@ -40,6 +41,9 @@ class ServiceDef:
     # Slow one-off preparation (loading compiled code...), run in the background at start so
     # the first request does not pay for it; requests that need it meanwhile simply wait.
     warm_up: Callable[[], None] | None = None
+    # The service's own Prometheus series (metrics kept out of any registry: the app's
+    # /metrics exposes them with a `service` label, see shared.metrics).
+    metrics: tuple[Collector, ...] = ()
 
     def __post_init__(self) -> None:
         # Every service keeps the list of revoked employees its routes consult (shared.api);

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from services.matching import metrics
 from services.matching.api import router
 from services.matching.engine.warm import warm_up
 from services.matching.handlers import HANDLERS, TIMERS
@@ -16,4 +17,5 @@ definition = ServiceDef(
     handlers=HANDLERS,
     timers=TIMERS,
     warm_up=warm_up,
+    metrics=metrics.ALL,
 )

@@ -28,10 +28,11 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from opentelemetry import trace
+from prometheus_client import Histogram
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
@@ -62,6 +63,15 @@ class ConsumerStats:
     last_transient_error: str | None = None
     # Set while the batch in hand keeps failing: how long the consumer has been waiting.
     waiting_since: float | None = None
+    # Each batch the bus handed over, from receipt to applied (retries included).
+    batch_seconds: Histogram = field(
+        default_factory=lambda: Histogram(
+            "binome_consumer_batch_duration_seconds",
+            "Time to apply a batch the bus handed over, retries and waits included.",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 60.0),
+            registry=None,
+        )
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +140,10 @@ class EventConsumer:
 
     async def deliver(self, messages: list[Message]) -> None:
         """Deal with a batch: returns once every message is applied, skipped or dead-lettered."""
+        with self.stats.batch_seconds.time():
+            await self._deliver(messages)
+
+    async def _deliver(self, messages: list[Message]) -> None:
         items: list[_Item] = []
         poison: list[tuple[Message, Exception]] = []
         for msg in messages:

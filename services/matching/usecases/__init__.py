@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 
 from sqlmodel import col, select
 
-from services.matching import domain
+from services.matching import domain, metrics
 from services.matching.models import (
     Match,
     MatchingRun,
@@ -163,6 +164,7 @@ async def run_matching(
     *, uow: UnitOfWork, org: str, program_id: str
 ) -> tuple[MatchingRun, list[RunPair], list[Match]]:
     """Solve the programme's unmatched mentees; a draft unless the programme auto-publishes."""
+    started = time.perf_counter()
     program = await _program_of(uow, org, program_id)
     inputs = await _cohort_inputs(uow, program)
     # Solving takes seconds for a large programme: off the event loop, so the service (and,
@@ -201,6 +203,10 @@ async def run_matching(
     auto = program.auto_publish
     matches = _publish(uow=uow, run=run, pairs=pairs, inputs_now=run.inputs_digest) if auto else []
     await uow.commit()
+    metrics.RUN_SECONDS.observe(time.perf_counter() - started)
+    metrics.SOLVE_SECONDS.observe(c.solve_ms / 1000)
+    metrics.RUN_MENTEES.observe(len(inputs.mentees))
+    metrics.RUN_PAIRS.observe(len(c.pairs))
     return run, pairs, matches
 
 
