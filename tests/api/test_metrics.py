@@ -3,7 +3,6 @@ requests by route template, the consumer's work and the backbone's state."""
 
 from __future__ import annotations
 
-import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,7 +10,6 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
-from prometheus_client.parser import text_string_to_metric_families
 
 from shared.app import build_app
 from shared.events import dead_letter_topic
@@ -20,30 +18,12 @@ from shared.settings import Settings
 from tests import testkit
 from tests.api.test_delivery_local import _record
 from tests.helpers import Api, eventually
+from tests.helpers.metrics import promtool_lint, samples, value
 from tests.helpers.scenario import enrolled_cohort, proposed_match
 from tests.unit.test_ops_files import referenced_series
 
 NAME = "testkit"
 GROUP = f"binome-{NAME}"
-
-
-def samples(text: str) -> dict[tuple[str, frozenset], float]:
-    """Every sample of an exposition, by name and labels (the official parser)."""
-    return {
-        (s.name, frozenset(s.labels.items())): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
-
-
-def value(text: str, name: str, **labels: str) -> float | None:
-    return samples(text).get((name, frozenset(labels.items())))
-
-
-def promtool_lint(text: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["promtool", "check", "metrics"], input=text, capture_output=True, text=True, check=False
-    )
 
 
 @pytest.fixture

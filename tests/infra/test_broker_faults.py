@@ -23,6 +23,7 @@ from shared.app import build_app
 from tests import testkit
 from tests.helpers import eventually, kafka_settings, topic_prefix
 from tests.helpers.kafka import KafkaCluster
+from tests.helpers.metrics import value
 from tests.testkit import KitClient
 
 pytestmark = pytest.mark.infra
@@ -118,6 +119,11 @@ async def test_broker_restarted_with_its_data_under_a_write_stream_loses_nothing
         status = (await svc.client.get("/status")).json()
         assert status["bus"] != "ok"
         assert status["services"][svc.name]["outbox"]["unsent"] > 0
+        # The same in metrics: degraded (the bus down, the database up), a backlog building.
+        text = (await svc.client.get("/metrics")).text
+        assert value(text, "binome_bus_up") == 0
+        assert value(text, "binome_database_up", service=svc.name) == 1
+        assert (value(text, "binome_outbox_unsent", service=svc.name) or 0) > 0
         await broker.start()  # with its data: topics, offsets and committed events kept
         await asyncio.sleep(1.5)
         await writer.stop()

@@ -21,6 +21,7 @@ from shared.settings import Settings
 from tests import testkit
 from tests.helpers import auth, eventually, kafka_settings, topic_prefix
 from tests.helpers.kafka import produce, wire
+from tests.helpers.metrics import value
 from tests.testkit import KitClient
 from tests.testkit.faultproxy import FaultProxy
 
@@ -93,6 +94,11 @@ async def test_database_outage_during_a_backlog_loses_nothing(
     assert status["consumer"]["lag"] > 0 and status["consumer"]["waiting_for_s"] > 0.5
     assert status["consumer"]["transient_retries"] > 0 and status["outbox"].startswith("error")
     assert (await kit.client.get("/readyz")).status_code == 503
+    text = (await kit.client.get("/metrics")).text  # what an alert on the database watches
+    assert value(text, "binome_database_up", service=kit.name) == 0
+    assert (
+        value(text, "binome_consumer_waiting_seconds", group=f"{kit.prefix}binome-{kit.name}") or 0
+    ) > 0.5
     await asyncio.sleep(1.0)
     pg_proxy.restore()
     await eventually(
