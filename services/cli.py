@@ -43,11 +43,23 @@ def _serve(args: argparse.Namespace) -> None:
             "could mint an admin token. Set BINOME_JWT_SECRET to 32+ random bytes (e.g. "
             "`openssl rand -base64 48`) or BINOME_JWT_JWKS_URL."
         )
+    name = args.service or "binome"
+    _logs(name, settings, args, embedded=not args.service)
     if args.service:
         app = build_app([load(args.service)], settings, name=args.service)
     else:
         app = build_app(load_all(), settings, name="binome")
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, log_config=None)
+
+
+def _logs(name: str, settings: Settings, args: argparse.Namespace, *, embedded: bool) -> None:
+    from shared import logs
+    from shared.settings import LogFormat
+
+    kind = settings.log_format
+    if kind is LogFormat.auto:
+        kind = LogFormat.text if embedded else LogFormat.json
+    logs.configure(name, kind.value, level=args.log_level)
 
 
 def _loopback(host: str) -> bool:
@@ -67,7 +79,9 @@ def _gateway(args: argparse.Namespace) -> None:
     from services.gateway import build_gateway
 
     routes = dict(item.split("=", 1) for item in args.route)
-    uvicorn.run(build_gateway(routes), host=args.host, port=args.port, log_level=args.log_level)
+    _logs("gateway", Settings(), args, embedded=False)
+    gateway = build_gateway(routes)
+    uvicorn.run(gateway, host=args.host, port=args.port, log_level=args.log_level, log_config=None)
 
 
 def _token(args: argparse.Namespace) -> None:

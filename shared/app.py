@@ -17,7 +17,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi_offline import FastAPIOffline
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-from shared import health
+from shared import health, logs
 from shared.clock import Clock
 from shared.edge import install_edge
 from shared.http_errors import install_error_handlers
@@ -105,7 +105,11 @@ def build_app(
 
     app.include_router(health.router)
 
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,livez,readyz,status,metrics")
+    FastAPIInstrumentor.instrument_app(
+        app,
+        excluded_urls="healthz,livez,readyz,status,metrics",  # probes and scrapes: no trace
+        exclude_spans=["receive", "send"],  # a span per ASGI message says nothing to a reader
+    )
     install_edge(app, settings)
     install_metrics(app)  # outermost: refusals at the edge are counted too
     return app
@@ -116,6 +120,7 @@ def uow_dependency(service: str):  # type: ignore[no-untyped-def]
 
     async def provide(request: Request) -> AsyncIterator[UnitOfWork]:
         runtime: ServiceRuntime = request.app.state.runtimes[service]
+        logs.serving(service)  # this request's log records are the service's
         async with runtime.uow() as uow:
             yield uow
 

@@ -19,7 +19,9 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ValidationError
 
+from shared import logs
 from shared.settings import Settings
+from shared.tracing import tag_org
 
 
 class Role(StrEnum):
@@ -147,6 +149,8 @@ async def authorize(request: Request, roles: frozenset[Role]) -> Principal:
         allowed = ", ".join(sorted(r.value for r in roles))
         raise HTTPException(status_code=403, detail=f"requires role {allowed}")
     request.scope[PRINCIPAL_KEY] = principal
+    logs.for_org(principal.org)  # the request's log records and its span name its tenant
+    tag_org(principal.org)
     return principal
 
 

@@ -116,6 +116,7 @@ class ServiceRuntime:
             backoff_s=settings.consumer_retry_backoff_s,
             max_backoff_s=settings.retry_max_backoff_s,
             health_check=self.ping,
+            service=definition.name,
         )
         self.scheduler: TimerScheduler | None = None
         if definition.timers:

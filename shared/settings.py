@@ -10,6 +10,12 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+class LogFormat(StrEnum):
+    auto = "auto"  # text for the embedded mode (a person's terminal), JSON for a service
+    json = "json"  # one JSON object per line (shared.logs)
+    text = "text"
+
+
 class BusKind(StrEnum):
     local = "local"  # durable in-process log (SQLite) for the embedded mode
     kafka = "kafka"
@@ -76,6 +82,9 @@ class Settings(BaseSettings):
     rate_limit_per_address: str = "3000/minute"
     # The interactive API docs (/docs, /redoc, /openapi.json), assets served locally.
     docs: bool = True
+
+    # Log lines: JSON objects, plain text, or `auto` (see shared.logs).
+    log_format: LogFormat = LogFormat.auto
 
     otel_exporter_otlp_endpoint: str | None = None
     # A JSON-lines file every finished span is appended to (tests and local debugging).

@@ -8,20 +8,25 @@ producer span continues it, and the consumer's span is started from the message'
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider, sampling
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     SimpleSpanProcessor,
     SpanExporter,
     SpanExportResult,
 )
+from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+from opentelemetry.trace import Link, SpanKind, TraceState
+from opentelemetry.util.types import Attributes
 
 from shared.settings import Settings
 
@@ -66,15 +71,66 @@ def _plain(v: object) -> object:
     return list(v) if isinstance(v, tuple) else v
 
 
+class WorkOnly(Sampler):
+    """Spans only where work happens: a database statement or connection that belongs to no
+    request, event or timer (a poll of the outbox or the timers finding nothing, a probe) is
+    not traced; one inside them is, with its trace. The rest is decided by the sampler the
+    standard `OTEL_TRACES_SAMPLER` variables choose (parent-based always-on by default).
+
+    The SQLAlchemy instrumentation starts its spans as CLIENT spans with no attribute yet, so a
+    root CLIENT span is the mark of such a statement (Binôme makes no other outgoing call
+    outside a span)."""
+
+    def __init__(self, then: Sampler) -> None:
+        self._then = then
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
+        parent = trace.get_current_span(parent_context).get_span_context()
+        if kind is SpanKind.CLIENT and not parent.is_valid:
+            return SamplingResult(Decision.DROP)
+        return self._then.should_sample(
+            parent_context, trace_id, name, kind, attributes, links, trace_state
+        )
+
+    def get_description(self) -> str:
+        return f"WorkOnly{{{self._then.get_description()}}}"
+
+
+def _env(name: str) -> str | None:
+    return os.environ.get(name) or None
+
+
 def setup_tracing(service_name: str, settings: Settings) -> None:
-    """Install the process-wide tracer provider (once; later calls are no-ops)."""
+    """Install the process-wide tracer provider (once; later calls are no-ops).
+
+    The standard variables are honoured: `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES`
+    (else `service.name` is the service, or `binome` for the embedded process),
+    `OTEL_EXPORTER_OTLP_ENDPOINT` / `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (and the exporter's
+    other `OTEL_EXPORTER_OTLP_*`), `OTEL_TRACES_SAMPLER[_ARG]`, `OTEL_SDK_DISABLED`.
+    `BINOME_OTEL_EXPORTER_OTLP_ENDPOINT` remains for a collector given as a Binôme setting."""
     global _configured
     if _configured:
         return
-    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    attributes = {} if _env("OTEL_SERVICE_NAME") else {"service.name": service_name}
+    provider = TracerProvider(
+        resource=Resource.create(attributes), sampler=WorkOnly(sampling._get_from_env_or_default())
+    )
     if settings.trace_file:
         provider.add_span_processor(SimpleSpanProcessor(JsonLinesExporter(settings.trace_file)))
-    if settings.otel_exporter_otlp_endpoint:
+    if _env("OTEL_EXPORTER_OTLP_ENDPOINT") or _env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))  # from OTEL_*
+    elif settings.otel_exporter_otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         endpoint = settings.otel_exporter_otlp_endpoint.rstrip("/") + "/v1/traces"
@@ -89,6 +145,52 @@ def setup_tracing(service_name: str, settings: Settings) -> None:
 
 def tracer(name: str) -> trace.Tracer:
     return trace.get_tracer(name)
+
+
+# The tenant on a span (requests, and events produced and consumed).
+ORG = "binome.org"
+
+
+def tag_org(org: str) -> None:
+    """The span in progress (a request's, once its caller is known) serves `org`."""
+    trace.get_current_span().set_attribute(ORG, org)
+
+
+def producer_attributes(
+    system: str, *, topic: str, event_id: str, key: str | None, org: str | None
+) -> dict[str, str]:
+    """OpenTelemetry's messaging conventions for a send (semantic conventions 1.27+)."""
+    attrs = {
+        "messaging.system": system,
+        "messaging.operation.type": "send",
+        "messaging.operation.name": "publish",
+        "messaging.destination.name": topic,
+        "messaging.message.id": event_id,
+    }
+    if key is not None and system == "kafka":
+        attrs["messaging.kafka.message.key"] = key
+    if org:
+        attrs[ORG] = org
+    return attrs
+
+
+def consumer_attributes(
+    system: str, *, group: str, message: Any, event_id: str, org: str
+) -> dict[str, str | int]:
+    """OpenTelemetry's messaging conventions for processing a received message."""
+    attrs: dict[str, str | int] = {
+        "messaging.system": system,
+        "messaging.operation.type": "process",
+        "messaging.operation.name": "process",
+        "messaging.consumer.group.name": group,
+        "messaging.destination.name": message.topic,
+        "messaging.destination.partition.id": str(message.partition),
+        "messaging.message.id": event_id,
+        ORG: org,
+    }
+    if system == "kafka":
+        attrs["messaging.kafka.offset"] = message.offset
+    return attrs
 
 
 def current_trace_headers() -> dict[str, str]:

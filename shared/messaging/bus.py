@@ -47,6 +47,9 @@ Deliver = Callable[[list[Message]], Awaitable[None]]
 
 
 class Bus(Protocol):
+    # OpenTelemetry's `messaging.system` for spans of this bus ("kafka", or the embedded log's).
+    system: str
+
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...

@@ -28,6 +28,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -36,6 +37,7 @@ from prometheus_client import Histogram
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
+from shared import logs
 from shared.events import (
     Event,
     EventData,
@@ -45,7 +47,7 @@ from shared.events import (
 )
 from shared.messaging.bus import Bus, Message, Record
 from shared.messaging.failures import backoff_delay, is_transient
-from shared.tracing import context_from, tracer
+from shared.tracing import consumer_attributes, context_from, tracer
 from shared.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -125,9 +127,11 @@ class EventConsumer:
         max_backoff_s: float = 5.0,
         dead_letter: str,
         health_check: Callable[[], Awaitable[None]],
+        service: str = "",
     ) -> None:
         self._dead_letter_topic = dead_letter
         self.group = group
+        self.service = service or group
         self._handlers = handlers
         self._uow_factory = uow_factory
         self._bus = bus
@@ -181,6 +185,15 @@ class EventConsumer:
             return
 
     async def _deliver_one(self, item: _Item) -> None:
+        with self._logging(item):
+            await self._deliver_one_logged(item)
+
+    def _logging(self, item: _Item) -> AbstractContextManager[None]:
+        """The event's service, tenant and identity on every log record while it is handled."""
+        e = item.event
+        return logs.applying(service=self.service, org=e.org, event_id=e.id, event_type=e.type)
+
+    async def _deliver_one_logged(self, item: _Item) -> None:
         retry = _Retry(self)
         while True:
             try:
@@ -228,16 +241,20 @@ class EventConsumer:
 
     async def _run(self, uow: UnitOfWork, item: _Item) -> None:
         event = item.event
-        with self._tracer.start_as_current_span(
-            f"consume {event.type}",
-            context=context_from({"traceparent": event.traceparent or ""}),
-            kind=trace.SpanKind.CONSUMER,
-            attributes={
-                "messaging.system": "kafka",
-                "messaging.consumer.group.name": self.group,
-                "messaging.destination.name": item.msg.topic,
-                "messaging.message.id": event.id,
-            },
+        with (
+            self._tracer.start_as_current_span(
+                f"consume {event.type}",
+                context=context_from({"traceparent": event.traceparent or ""}),
+                kind=trace.SpanKind.CONSUMER,
+                attributes=consumer_attributes(
+                    self._bus.system,
+                    group=self.group,
+                    message=item.msg,
+                    event_id=event.id,
+                    org=event.org,
+                ),
+            ),
+            self._logging(item),
         ):
             await item.handler(uow, event, item.data)
 

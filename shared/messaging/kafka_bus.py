@@ -44,6 +44,8 @@ _PRODUCER_STATE_LOST = (
 
 
 class KafkaBus:
+    system = "kafka"
+
     def __init__(
         self,
         bootstrap: str,

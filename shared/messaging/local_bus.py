@@ -85,6 +85,8 @@ class _Subscription:
 
 
 class LocalBus:
+    system = "binome_embedded_log"  # not a system OpenTelemetry names: a custom value
+
     def __init__(
         self,
         path: Path,

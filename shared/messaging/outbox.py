@@ -19,13 +19,14 @@ from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 
 from opentelemetry import trace
+from opentelemetry.trace import Span, Status, StatusCode
 from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.messaging.bus import Bus, Record
 from shared.messaging.failures import backoff_delay
 from shared.messaging.loop import BackgroundLoop
-from shared.tracing import context_from, current_trace_headers, tracer
+from shared.tracing import context_from, current_trace_headers, producer_attributes, tracer
 
 log = logging.getLogger(__name__)
 _RELAY_LOCK = 7_777_001
@@ -125,8 +126,17 @@ class OutboxRelay(BackgroundLoop):
             ).all()
             if not rows:
                 return 0
-            records = [self._record(row) for row in rows]
-            await self._bus.publish(records)
+            sending = [self._record(row) for row in rows]
+            try:
+                await self._bus.publish([record for record, _ in sending])
+            except Exception as exc:
+                for _, span in sending:
+                    span.record_exception(exc)
+                    span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+                    span.end()
+                raise
+            for _, span in sending:  # each producer span covers the send, until acknowledged
+                span.end()
             await conn.execute(
                 update(o)
                 .where(o.c.seq.in_([row.seq for row in rows]))
@@ -150,7 +160,8 @@ class OutboxRelay(BackgroundLoop):
                 await conn.execute(delete(i).where(i.c.processed_at < now - self._inbox_retention))
         return result.rowcount or 0
 
-    def _record(self, row) -> Record:  # type: ignore[no-untyped-def]
+    def _record(self, row) -> tuple[Record, Span]:  # type: ignore[no-untyped-def]
+        """The row as a record, and its producer span (started, ended once sent)."""
         headers = {k: v for k, v in row.headers}
         event_type = headers.get("ce_type", "")
         # A producer span continuing the trace the event was emitted in; the message carries
@@ -159,21 +170,23 @@ class OutboxRelay(BackgroundLoop):
             f"publish {event_type}",
             context=context_from({"traceparent": headers.get("traceparent", "")}),
             kind=trace.SpanKind.PRODUCER,
-            attributes={
-                "messaging.system": "kafka",
-                "messaging.destination.name": row.topic,
-                "messaging.message.id": row.event_id,
-                "messaging.kafka.message.key": row.key,
-            },
+            attributes=producer_attributes(
+                self._bus.system,
+                topic=row.topic,
+                event_id=row.event_id,
+                key=row.key,
+                org=headers.get("ce_org"),
+            ),
         )
-        with trace.use_span(span, end_on_exit=True):
+        with trace.use_span(span, end_on_exit=False):
             propagated = current_trace_headers()
         if "traceparent" in propagated:
             headers["traceparent"] = propagated["traceparent"]
             headers["ce_traceparent"] = propagated["traceparent"]
-        return Record(
+        record = Record(
             topic=row.topic,
             key=row.key,
             headers=[(k, v.encode()) for k, v in headers.items()],
             value=row.payload.encode(),
         )
+        return record, span

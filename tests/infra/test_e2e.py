@@ -162,6 +162,9 @@ async def test_core_loop_on_kafka_and_postgres(stack: Stack) -> None:
         "matching's database statements belong to the trace"
     )
     assert found
+    messaging = [s for s in trace if s["kind"] in ("PRODUCER", "CONSUMER")]
+    assert messaging and all(s["attributes"]["messaging.system"] == "kafka" for s in messaging)
+    assert all(s["attributes"]["binome.org"] == api.org for s in messaging)
 
 
 async def test_follow_up_on_kafka_and_postgres(stack: Stack) -> None:
