@@ -41,6 +41,7 @@ fetch_jars() {
   if [ "$(cat "$CACHE/libs/.complete" 2>/dev/null)" = "$stamp" ]; then return; fi
   command -v mvn >/dev/null || { echo "kafka.sh: maven (mvn) is required" >&2; exit 1; }
   rm -rf "$CACHE/libs" && mkdir -p "$CACHE/libs"
+  echo "kafka.sh: fetching Apache Kafka's jars from Maven Central (first run: a minute or two)" >&2
   mvn -B -q -f "$POM" -Dmaven.repo.local="$CACHE/m2" \
     dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$CACHE/libs"
   echo "$stamp" > "$CACHE/libs/.complete"

@@ -3,6 +3,7 @@
 binome serve                              embedded: all five services on :8000, SQLite, local bus
 binome serve --service matching --port 8002   one service (distributed mode, env settings)
 binome gateway --port 8000                routes /v1/<resource> to the services' processes
+binome wait [--url URL] [--settled]       until the API is ready (and every event applied)
 binome token --org acme --role admin      a development JWT signed with BINOME_JWT_SECRET
 binome makemigration enrollment -m "..."  autogenerate an Alembic revision for one service
 binome dlq list [--group reporting] [--type T] [--since ISO] [--until ISO] [--json]
@@ -17,12 +18,60 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import tempfile
+import time
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
 
+from pydantic import ValidationError
+
+from services import SERVICE_NAMES
 from shared.auth import Role, mint_token
 from shared.settings import BusKind, Settings
+
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+
+
+class CliError(Exception):
+    """A mistake of the caller's: said in one line, exit status 2, no traceback."""
+
+
+def _settings_error(exc: ValidationError) -> str:
+    """Each bad setting named as the variable a person sets."""
+    parts = []
+    for error in exc.errors():
+        loc = "_".join(str(x) for x in error["loc"])
+        name = f"BINOME_{loc.upper()}: " if loc else ""
+        given = error.get("input")
+        shown = f" (got {given!r})" if isinstance(given, str | int | float) else ""
+        parts.append(f"{name}{error['msg'].removeprefix('Value error, ')}{shown}")
+    return "; ".join(parts)
+
+
+def _lock_data_dir(data_dir: Path) -> IO[str]:
+    """One embedded server per data folder: its SQLite files and bus log are the server's
+    alone (a second one would consume the same log). Held until the process ends."""
+    import fcntl
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    handle = (data_dir / ".binome.lock").open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        raise CliError(
+            f"the data folder {data_dir} is in use by {holder}: stop it, or give this server "
+            "its own folder (BINOME_DATA_DIR)"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"binome serve (pid {os.getpid()})\n")
+    handle.flush()
+    return handle
 
 
 def _serve(args: argparse.Namespace) -> None:
@@ -45,6 +94,8 @@ def _serve(args: argparse.Namespace) -> None:
         )
     name = args.service or "binome"
     _logs(name, settings, args, embedded=not args.service)
+    if settings.bus is BusKind.local:
+        args.lock = _lock_data_dir(settings.data_dir)
     if args.service:
         app = build_app([load(args.service)], settings, name=args.service)
     else:
@@ -78,10 +129,69 @@ def _gateway(args: argparse.Namespace) -> None:
 
     from services.gateway import build_gateway
 
-    routes = dict(item.split("=", 1) for item in args.route)
+    routes = {}
+    for item in args.route:
+        service, _, url = item.partition("=")
+        if service not in SERVICE_NAMES or not url.startswith(("http://", "https://")):
+            raise CliError(
+                f"--route {item!r}: expected SERVICE=http://host:port, SERVICE one of "
+                + ", ".join(SERVICE_NAMES)
+            )
+        routes[service] = url
     _logs("gateway", Settings(), args, embedded=False)
     gateway = build_gateway(routes)
     uvicorn.run(gateway, host=args.host, port=args.port, log_level=args.log_level, log_config=None)
+
+
+def _status(url: str, path: str) -> tuple[int, Any]:
+    import httpx
+
+    r = httpx.get(f"{url.rstrip('/')}{path}", timeout=5)
+    return r.status_code, r.json()
+
+
+def _settled(status: dict[str, Any]) -> str | None:
+    """What is still in flight per /status (None: nothing): unsent events, records not yet
+    consumed, timers due."""
+    busy = []
+    for name, s in status["services"].items():
+        outbox = s.get("outbox")
+        if not isinstance(outbox, dict) or outbox["unsent"]:
+            busy.append(f"{name}: outbox")
+        if s["consumer"].get("lag", 0):
+            busy.append(f"{name}: {s['consumer']['lag']} to consume")
+        timers = s.get("timers")
+        if isinstance(timers, dict) and timers["due"]:
+            busy.append(f"{name}: {timers['due']} timer(s) due")
+    return ", ".join(busy) or None
+
+
+def _wait(args: argparse.Namespace) -> None:
+    """Poll until the server is ready (and, with --settled, until every event it emitted has
+    been applied): what a script runs before its first request, or between steps."""
+    import httpx
+
+    deadline = time.monotonic() + args.timeout
+    started, said, why = time.monotonic(), 0.0, "not asked yet"
+    quiet = 0
+    while time.monotonic() < deadline:
+        try:
+            code, body = _status(args.url, "/readyz")
+            why = f"not ready ({body.get('status')})" if code != 200 else ""
+            if not why and args.settled:
+                busy = _settled(_status(args.url, "/status")[1])
+                quiet = 0 if busy else quiet + 1
+                why = f"in flight: {busy}" if busy else ("" if quiet >= 2 else "settling")
+            if not why:
+                return
+        except httpx.HTTPError as exc:
+            why = f"no answer ({type(exc).__name__})"
+        waited = time.monotonic() - started
+        if waited - said >= 5:  # a line every 5 s: a first start compiles, migrates, connects
+            print(f"binome wait: {args.url} {why} after {waited:.0f} s", file=sys.stderr)
+            said = waited
+        time.sleep(0.1)
+    raise CliError(f"{args.url} still {why} after {args.timeout:.0f} s")
 
 
 def _token(args: argparse.Namespace) -> None:
@@ -206,10 +316,12 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the API (all services, or one)")
-    serve.add_argument("--service", help="run only this service (distributed mode)")
+    serve.add_argument(
+        "--service", choices=SERVICE_NAMES, help="run only this service (distributed mode)"
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--log-level", default="info")
+    serve.add_argument("--log-level", default="info", choices=LOG_LEVELS)
     serve.set_defaults(func=_serve)
 
     gateway = sub.add_parser("gateway", help="route /v1/<resource> to service processes")
@@ -221,8 +333,16 @@ def main(argv: list[str] | None = None) -> None:
     )
     gateway.add_argument("--host", default="127.0.0.1")
     gateway.add_argument("--port", type=int, default=8000)
-    gateway.add_argument("--log-level", default="info")
+    gateway.add_argument("--log-level", default="info", choices=LOG_LEVELS)
     gateway.set_defaults(func=_gateway)
+
+    wait = sub.add_parser("wait", help="wait until the API is ready (or every event applied)")
+    wait.add_argument("--url", default="http://127.0.0.1:8000")
+    wait.add_argument("--timeout", type=float, default=300.0, help="seconds")
+    wait.add_argument(
+        "--settled", action="store_true", help="also wait until no event is left in flight"
+    )
+    wait.set_defaults(func=_wait)
 
     token = sub.add_parser("token", help="mint a development JWT")
     token.add_argument("--org", required=True)
@@ -233,7 +353,7 @@ def main(argv: list[str] | None = None) -> None:
     token.set_defaults(func=_token)
 
     mig = sub.add_parser("makemigration", help="autogenerate a migration for one service")
-    mig.add_argument("service")
+    mig.add_argument("service", choices=SERVICE_NAMES)
     mig.add_argument("-m", "--message", required=True)
     mig.set_defaults(func=_makemigration)
 
@@ -261,7 +381,17 @@ def main(argv: list[str] | None = None) -> None:
             p.add_argument("--dry-run", action="store_true")
 
     args = parser.parse_args(argv)
-    args.func(args)
+    try:
+        args.func(args)
+    except ValidationError as exc:
+        _fail(parser, f"bad setting: {_settings_error(exc)}")
+    except CliError as exc:
+        _fail(parser, str(exc))
+
+
+def _fail(parser: argparse.ArgumentParser, message: str) -> None:
+    print(f"{parser.prog}: {message}", file=sys.stderr)
+    sys.exit(2)
 
 
 if __name__ == "__main__":

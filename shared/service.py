@@ -8,7 +8,9 @@ The same definitions run one per process (distributed) or all five in one (embed
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +29,8 @@ from shared.messaging.tables import messaging_tables
 from shared.settings import Settings
 from shared.timers import TimerHandler, TimerScheduler
 from shared.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -155,7 +159,7 @@ class ServiceRuntime:
     async def start(self) -> None:
         if self.definition.warm_up is not None:
             threading.Thread(
-                target=self.definition.warm_up, name=f"{self.definition.name}-warm-up", daemon=True
+                target=self._warm_up, name=f"{self.definition.name}-warm-up", daemon=True
             ).start()
         await db.upgrade(self.engine, self.definition.migrations_dir)
         self.relay.start()
@@ -167,6 +171,14 @@ class ServiceRuntime:
                 topics=self.subscriptions,
                 deliver=self.consumer.deliver,
             )
+
+    def _warm_up(self) -> None:
+        """The service's slow preparation, said (a first start compiles for up to a minute)."""
+        assert self.definition.warm_up is not None
+        name, started = self.definition.name, time.monotonic()
+        log.info("%s: warming up in the background (first start: up to a minute)", name)
+        self.definition.warm_up()
+        log.info("%s: warmed up in %.1f s", name, time.monotonic() - started)
 
     async def stop_relay(self) -> None:
         """Stop the background loops (the timer scheduler, then the relay)."""

@@ -97,6 +97,24 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"unknown Binôme settings in the environment: {', '.join(unknown)}")
 
+    @field_validator("database_url")
+    @classmethod
+    def _a_driver_we_run(cls, url: str) -> str:
+        scheme = url.split("://", 1)[0] if "://" in url else ""
+        if scheme in ("sqlite+aiosqlite", "postgresql+asyncpg"):
+            return url
+        if scheme in ("postgres", "postgresql", "postgresql+psycopg2", "postgresql+psycopg"):
+            rest = url.split("://", 1)[1]
+            raise ValueError(f"use the asyncpg driver: postgresql+asyncpg://{rest}")
+        if scheme in ("sqlite",):
+            raise ValueError(
+                f"use the aiosqlite driver: sqlite+aiosqlite://{url.split('://', 1)[1]}"
+            )
+        raise ValueError(
+            "a sqlite+aiosqlite:///path/{service}.db or "
+            "postgresql+asyncpg://user:password@host/binome_{service} URL"
+        )
+
     @field_validator("jwt_secret")
     @classmethod
     def _long_enough(cls, secret: SecretStr) -> SecretStr:

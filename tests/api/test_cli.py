@@ -1,0 +1,100 @@
+"""The `binome` command as a person meets it: a mistake is one clear line and exit status 2,
+never a traceback; one embedded server per data folder; `binome wait` for scripts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def binome(*args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, **env}
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", *args],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "says"),
+    [
+        (
+            ["serve"],
+            {"BINOME_BUS": "kafak"},
+            "BINOME_BUS: Input should be 'local' or 'kafka' (got 'kafak')",
+        ),
+        (
+            ["serve"],
+            {"BINOME_DATABASE_URL": "postgres://u:p@db/binome_{service}"},
+            "BINOME_DATABASE_URL: use the asyncpg driver: postgresql+asyncpg://u:p@db/binome_{service}",
+        ),
+        (
+            ["serve"],
+            {"BINOME_TOPIC_PARTITIONS": "many"},
+            "BINOME_TOPIC_PARTITIONS: Input should be a valid integer",
+        ),
+        (
+            ["token", "--org", "a", "--role", "admin"],
+            {"BINOME_BOGUS": "1"},
+            "unknown Binôme settings in the environment: BINOME_BOGUS",
+        ),
+        (["serve", "--service", "matchng"], {}, "argument --service: invalid choice: 'matchng'"),
+        (
+            ["gateway", "--route", "matching"],
+            {},
+            "--route 'matching': expected SERVICE=http://host:port",
+        ),
+        (["serve", "--log-level", "loud"], {}, "argument --log-level: invalid choice: 'loud'"),
+    ],
+)
+def test_a_mistake_is_one_clear_line(args: list[str], env: dict[str, str], says: str) -> None:
+    done = binome(*args, **env)
+    assert done.returncode == 2
+    assert says in done.stderr
+    assert "Traceback" not in done.stderr and done.stderr.strip().splitlines()[-1].count(says) == 1
+
+
+def test_one_embedded_server_per_data_folder_and_wait(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    first = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env={**os.environ, "BINOME_DATA_DIR": data},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        ready = binome("wait", "--url", url, "--timeout", "120", timeout=150)
+        assert ready.returncode == 0, ready.stderr
+        settled = binome("wait", "--url", url, "--settled", "--timeout", "60", timeout=90)
+        assert settled.returncode == 0, settled.stderr
+        t0 = time.monotonic()
+        second = binome("serve", "--port", str(free_port()), BINOME_DATA_DIR=data)
+        assert second.returncode == 2 and time.monotonic() - t0 < 30
+        assert (
+            f"the data folder {data} is in use by binome serve (pid {first.pid})" in second.stderr
+        )
+        assert first.poll() is None  # the first one goes on
+    finally:
+        first.terminate()
+        first.wait(timeout=30)
+    # Nobody there: `wait` says what it waited for, and gives up when told.
+    gone = binome("wait", "--url", url, "--timeout", "1")
+    assert gone.returncode == 2
+    assert f"{url} still no answer (ConnectError) after 1 s" in gone.stderr
