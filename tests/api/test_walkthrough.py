@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 from contextlib import suppress
 from pathlib import Path
@@ -28,6 +29,8 @@ def walkthrough() -> str:
 
 def test_the_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
     script = walkthrough()
+    with socket.socket() as probe:  # its server is on :8000: another one there would be used
+        assert probe.connect_ex(("127.0.0.1", 8000)) != 0, "port 8000 is taken: stop that server"
     assert "sleep" not in script  # waits are for what they wait for, not for a guess
     env = {k: v for k, v in os.environ.items() if not k.startswith("BINOME_")}
     env["BINOME_DATA_DIR"] = str(tmp_path / "data")  # a fresh start, not ./data

@@ -6,8 +6,12 @@ PromQL. (That every series they name is exposed is tests/api/test_metrics.py's p
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import subprocess
+import sys
+import tomllib
 from pathlib import Path
 
 import yaml
@@ -75,3 +79,148 @@ def test_a_broken_query_is_caught(tmp_path: Path) -> None:
         ["promtool", "check", "rules", "bad.yml"], cwd=tmp_path, capture_output=True, check=False
     )
     assert done.returncode != 0
+
+
+COMPOSE = ROOT / "docker-compose.yml"
+# Distroless images: no shell or tool to run a probe in (Prometheus scrapes their health).
+NO_PROBE = {"otel-collector", "jaeger"}
+
+
+def check_jsonschema(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "check-jsonschema"), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_compose_file_is_valid_against_the_compose_specification(tmp_path: Path) -> None:
+    ok = check_jsonschema("--builtin-schema", "vendor.compose-spec", str(COMPOSE))
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    # The validator catches a mistyped key (the check can fail).
+    bad = tmp_path / "compose.yml"
+    bad.write_text(COMPOSE.read_text().replace("    image: postgres:15", "    imagee: postgres:15"))
+    refused = check_jsonschema("--builtin-schema", "vendor.compose-spec", str(bad))
+    assert refused.returncode != 0 and "'imagee' was unexpected" in refused.stdout
+
+
+def test_compose_probes_everything_and_publishes_on_loopback_only() -> None:
+    compose = yaml.safe_load(COMPOSE.read_text())
+    anchors = compose["x-service"]
+    for name, service in compose["services"].items():
+        if name not in NO_PROBE:  # the services' probe comes from the x-service anchor
+            probe = service.get("healthcheck")
+            assert probe or service.get("build") == anchors["build"], f"{name}: no healthcheck"
+        for port in service.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} beyond loopback"
+
+
+def test_the_image_runs_unprivileged_with_a_healthcheck_and_exec_form() -> None:
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    assert re.search(r"^USER 10001$", dockerfile, flags=re.M)
+    assert "HEALTHCHECK" in dockerfile and "/readyz" in dockerfile
+    cmd = next(line for line in dockerfile.splitlines() if line.startswith("CMD "))
+    assert '"exec binome serve' in cmd  # the server replaces the shell as PID 1
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {".venv", ".cache", "data", "**/__pycache__"} <= set(ignored)
+
+
+def _pinned(lock: Path) -> dict[str, str]:
+    pins = {}
+    for line in lock.read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            pins[_normal(name)] = version
+    return pins
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", re.split(r"[<>=\[;~! ]", name.strip(), maxsplit=1)[0]).lower()
+
+
+def test_the_locks_pin_every_dependency_and_agree() -> None:
+    """requirements.lock (the image) and requirements-dev.lock (tests, CI) pin every
+    dependency pyproject.toml declares, and the same version where both have it."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    runtime = _pinned(ROOT / "requirements.lock")
+    dev = _pinned(ROOT / "requirements-dev.lock")
+    assert {_normal(d) for d in project["dependencies"]} <= set(runtime)
+    assert {_normal(d) for d in project["optional-dependencies"]["dev"]} <= set(dev)
+    assert all(dev[name] == version for name, version in runtime.items())
+
+
+K8S = ROOT / "deploy" / "k8s"
+K8S_VERSION = "1.33.0"
+SERVICES = ("enrollment", "matching", "sessions", "feedback", "reporting")
+
+
+def kustomize_build(path: Path) -> str:
+    tool = os.environ.get("TEST_KUSTOMIZE") or shutil.which("kustomize")
+    assert tool, "kustomize is installed by scripts/test.sh (scripts/lib/kustomize.sh)"
+    done = subprocess.run([tool, "build", str(path)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def k8s_validate(manifests: Path) -> subprocess.CompletedProcess[str]:
+    tool = Path(sys.executable).parent / "kubernetes-validate"
+    return subprocess.run(
+        [str(tool), "-k", K8S_VERSION, "--strict", "--quiet", str(manifests)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_kubernetes_manifests_are_valid_and_complete(tmp_path: Path) -> None:
+    built = tmp_path / "binome.yaml"
+    built.write_text(kustomize_build(K8S))
+    valid = k8s_validate(built)
+    assert valid.returncode == 0, valid.stdout + valid.stderr
+    docs = [d for d in yaml.safe_load_all(built.read_text()) if d]
+    by_kind: dict[str, dict[str, dict]] = {}
+    for d in docs:
+        by_kind.setdefault(d["kind"], {})[d["metadata"]["name"]] = d
+    deployments = by_kind["Deployment"]
+    assert set(deployments) == {f"binome-{s}" for s in SERVICES} | {"binome-gateway"}
+    for name, deployment in deployments.items():
+        pod = deployment["spec"]["template"]
+        (container,) = pod["spec"]["containers"]
+        assert container["resources"]["requests"] and container["resources"]["limits"]
+        assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
+        # Every pod is selected by its own PDB.
+        labels = pod["metadata"]["labels"]
+        pdbs = [
+            p for p in by_kind["PodDisruptionBudget"].values()
+            if p["spec"]["selector"]["matchLabels"].items() <= labels.items()
+        ]  # fmt: skip
+        assert len(pdbs) == 1, name
+        if name == "binome-gateway":
+            continue
+        service = name.removeprefix("binome-")
+        env = {e["name"]: e["value"] for e in container["env"]}
+        assert env == {"SERVICE": service, "OTEL_SERVICE_NAME": service}
+        # Probes mapped to what each endpoint means (shared/health.py).
+        assert container["livenessProbe"]["httpGet"]["path"] == "/livez"
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        hpa = by_kind["HorizontalPodAutoscaler"][name]
+        assert hpa["spec"]["scaleTargetRef"]["name"] == name
+        metrics = {m["type"]: m for m in hpa["spec"]["metrics"]}
+        assert metrics["Pods"]["pods"]["metric"]["name"] == "binome_consumer_lag"
+        assert by_kind["Service"][name]["spec"]["selector"].items() <= labels.items()
+    # The configuration every service reads exists under the name kustomize gave it.
+    (config,) = by_kind["ConfigMap"]
+    assert all(
+        c["envFrom"][0]["configMapRef"]["name"] == config
+        for n, d in deployments.items() if n != "binome-gateway"
+        for c in d["spec"]["template"]["spec"]["containers"]
+    )  # fmt: skip
+
+
+def test_the_kubernetes_validator_catches_a_mistake(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    manifests = kustomize_build(K8S).replace("  replicas: 2\n", "  replica: 2\n", 1)
+    bad.write_text(manifests)
+    refused = k8s_validate(bad)
+    assert refused.returncode != 0 and "replica" in refused.stdout + refused.stderr
