@@ -3,10 +3,13 @@ never a traceback; one embedded server per data folder; `binome wait` for script
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 import sys
 import time
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -98,3 +101,37 @@ def test_one_embedded_server_per_data_folder_and_wait(tmp_path: Path) -> None:
     gone = binome("wait", "--url", url, "--timeout", "1")
     assert gone.returncode == 2
     assert f"{url} still no answer (ConnectError) after 1 s" in gone.stderr
+
+
+def test_the_images_command_hands_sigterm_to_the_server(tmp_path: Path) -> None:
+    """The Dockerfile's CMD, run as a container would (with the process it starts as PID 1's
+    stand-in): SIGTERM reaches the server itself, which shuts down cleanly (exec form)."""
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    cmd = json.loads(next(ln for ln in dockerfile.splitlines() if ln.startswith("CMD "))[4:])
+    port = free_port()  # its port, not the image's 8000 (which a test may not own here)
+    argv = [part.replace("--port 8000", f"--port {port}") for part in cmd]
+    bin_dir = str(Path(sys.executable).parent)  # `binome` as the image has it on its PATH
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "PYTHONPATH": str(ROOT),
+        "SERVICE": "enrollment",
+        "BINOME_DATA_DIR": str(tmp_path / "data"),
+        "BINOME_LOG_FORMAT": "json",
+    }
+    log = tmp_path / "server.log"
+    server = subprocess.Popen(
+        argv, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        ready = binome("wait", "--url", f"http://127.0.0.1:{port}", "--timeout", "120", timeout=150)
+        assert ready.returncode == 0, ready.stderr + log.read_text()
+        server.send_signal(signal.SIGTERM)
+        # uvicorn shuts down, then re-raises the signal so the exit status tells why.
+        assert server.wait(timeout=30) in (0, -signal.SIGTERM)
+    finally:
+        with suppress(ProcessLookupError):  # whatever of it is left (a shell's orphan)
+            os.killpg(server.pid, signal.SIGKILL)
+    messages = [json.loads(line)["message"] for line in log.read_text().splitlines()]
+    # The server itself got it (not a shell that would have died and left it running).
+    assert "Application shutdown complete." in messages
