@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 
 from services import load
 from shared.edge import install_edge
+from shared.problems import MEDIA_TYPE, problem
 from shared.settings import Settings
 
 _HOP_BY_HOP = {
@@ -59,6 +60,11 @@ def resource_table(service_urls: Mapping[str, str]) -> dict[str, str]:
     return table
 
 
+def _problem(request: Request, status: int, detail: str) -> JSONResponse:
+    body = problem(status, detail, instance=request.url.path)
+    return JSONResponse(status_code=status, content=body, media_type=MEDIA_TYPE)
+
+
 def build_gateway(service_urls: Mapping[str, str], settings: Settings | None = None) -> FastAPI:
     table = resource_table(service_urls)
     app = FastAPI(title="Binôme gateway", docs_url=None, redoc_url=None, openapi_url=None)
@@ -74,13 +80,10 @@ def build_gateway(service_urls: Mapping[str, str], settings: Settings | None = N
     async def proxy(request: Request, resource: str, rest: str = "") -> Response:
         upstream = table.get(resource)
         if upstream is None:
-            return JSONResponse(status_code=404, content={"detail": "Not Found"})
+            return _problem(request, 404, f"no resource {resource!r}")
         raw = request.scope.get("raw_path") or request.url.path.encode()
         if not _plain(raw):
-            return JSONResponse(
-                status_code=400,
-                content={"detail": "the path holds an encoded separator or a dot segment"},
-            )
+            return _problem(request, 400, "the path holds an encoded separator or a dot segment")
         named = {v.strip().lower() for v in request.headers.get("connection", "").split(",")}
         headers = {
             k: v
@@ -96,7 +99,7 @@ def build_gateway(service_urls: Mapping[str, str], settings: Settings | None = N
                 content=await request.body(),
             )
         except httpx.HTTPError as exc:
-            return JSONResponse(status_code=502, content={"detail": f"{resource}: {exc}"})
+            return _problem(request, 502, f"{resource}: {exc}")
         out = {k: v for k, v in answer.headers.items() if k.lower() not in _HOP_BY_HOP}
         return Response(content=answer.content, status_code=answer.status_code, headers=out)
 

@@ -30,6 +30,7 @@ from sqlmodel._compat import SQLModelConfig
 from shared.auth import Principal, authorize
 from shared.errors import Invalid
 from shared.permissions import roles_for
+from shared.problems import ERROR_RESPONSES
 from shared.revocations import is_revoked
 
 M = TypeVar("M", bound=BaseModel)
@@ -291,7 +292,18 @@ def v1_router(service: str) -> APIRouter:
     class ServiceRoute(StrictJSONRoute):
         SERVICE = service
 
-    return APIRouter(prefix="/v1", route_class=ServiceRoute)
+    return APIRouter(
+        prefix="/v1",
+        route_class=ServiceRoute,
+        responses=ERROR_RESPONSES,  # every error answer documented, one problem shape
+        generate_unique_id_function=_operation_id,
+    )
+
+
+def _operation_id(route: APIRoute) -> str:
+    """The operation's name in generated clients: the handler's (`run_matching`,
+    `get_employee`), unique across the API (a test holds every service to it)."""
+    return route.name
 
 
 # --- bounded values -------------------------------------------------------------------------

@@ -14,17 +14,19 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from shared import health, logs
 from shared.clock import Clock
 from shared.edge import install_edge
-from shared.http_errors import install_error_handlers
+from shared.http_errors import install_error_handlers, routes_of
 from shared.messaging.bus import Bus
 from shared.messaging.kafka_bus import KafkaBus
 from shared.messaging.local_bus import LocalBus
 from shared.metrics import install_metrics
+from shared.problems import only_problem_media_type
 from shared.service import ServiceDef, ServiceRuntime
 from shared.settings import BusKind, Settings
 from shared.tracing import setup_tracing
@@ -104,6 +106,8 @@ def build_app(
         app.include_router(d.router)
 
     app.include_router(health.router)
+    app.state.routes = routes_of(*(d.router for d in definitions), health.router)
+    _document(app, name)
 
     FastAPIInstrumentor.instrument_app(
         app,
@@ -111,8 +115,32 @@ def build_app(
         exclude_spans=["receive", "send"],  # a span per ASGI message says nothing to a reader
     )
     install_edge(app, settings)
+    if settings.cors_origins:  # before the edge: a preflight is answered, not limited
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "traceparent"],
+            expose_headers=["Retry-After", "Location"],
+            max_age=600,
+        )
     install_metrics(app)  # outermost: refusals at the edge are counted too
     return app
+
+
+def _document(app: FastAPI, name: str) -> None:
+    """The OpenAPI document as clients need it: error answers as problems only, and a server
+    (the process's own address: behind the gateway, the same paths)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = only_problem_media_type(build())
+            schema["servers"] = [{"url": "/", "description": f"this {name} process"}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def uow_dependency(service: str):  # type: ignore[no-untyped-def]

@@ -1,26 +1,31 @@
 """The one translation of errors to HTTP, installed on every service's app.
 
-Domain errors (shared/errors.py) answer their own status: 404 unknown, 409 forbidden state
-change, 403 wrong actor, 422 invalid reference (naming the field, in FastAPI's own error
-shape). A database that is away (a transient failure, see shared.messaging.failures) answers
-503 with Retry-After and a problem body (RFC 9457): the request wrote nothing and may simply be
-sent again.
+Every answer is a problem (RFC 9457, shared.problems). Domain errors (shared/errors.py)
+answer their own status: 404 unknown, 409 forbidden state change, 403 wrong actor, 422 invalid
+reference (naming the field in `errors`). A database that is away (a transient failure, see
+shared.messaging.failures) answers 503 with Retry-After: the request wrote nothing and may
+simply be sent again.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any
 
 import orjson
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
 
 from shared.errors import DomainError, Invalid
 from shared.messaging.failures import is_transient
+from shared.problems import MEDIA_TYPE, problem, summary
 
 RETRY_AFTER_S = 2
 EXCERPT = 200  # characters of the input a 422 echoes, at most
@@ -51,47 +56,76 @@ def _validation_detail(errors: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _body(exc: DomainError) -> dict:
-    if isinstance(exc, Invalid):
-        loc = [exc.at, *(exc.field.split(".") if exc.field else [])]
-        return {"detail": [{"loc": loc, "msg": exc.message, "type": "value_error"}]}
-    return {"detail": exc.message}
+def _answer(
+    request: Request,
+    status: int,
+    detail: str,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    return JSONResponse(
+        status_code=status,
+        content=problem(status, detail, instance=request.url.path, **extra),
+        media_type=MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+def _invalid(request: Request, errors: list[dict[str, Any]]) -> JSONResponse:
+    return _answer(request, 422, summary(errors), errors=errors)
+
+
+def _allowed(request: Request) -> list[str]:
+    """The methods of every route whose path matches the request's (`routes_of`)."""
+    path = request.url.path
+    routes: list[Route] = getattr(request.app.state, "routes", [])
+    return sorted({m for r in routes if r.path_regex.match(path) for m in r.methods or ()})
+
+
+def routes_of(*routers: APIRouter) -> list[Route]:
+    """The routes a 405's `Allow` is computed from (set on `app.state.routes`)."""
+    return [r for router in routers for r in router.routes if isinstance(r, Route)]
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
-    async def _invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        # FastAPI's shape (detail[].loc, msg, type), with the input shortened: never the whole
-        # body back, never a value JSON cannot carry.
-        return JSONResponse(status_code=422, content={"detail": _validation_detail(exc.errors())})
+    async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Each faulty input (loc, msg, type), with the input shortened: never the whole body
+        # back, never a value JSON cannot carry.
+        return _invalid(request, _validation_detail(exc.errors()))
 
     @app.exception_handler(DomainError)
-    async def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse(status_code=exc.status_code, content=_body(exc))
+    async def _domain_error(request: Request, exc: DomainError) -> JSONResponse:
+        if isinstance(exc, Invalid):
+            loc = [exc.at, *(exc.field.split(".") if exc.field else [])]
+            return _invalid(request, [{"loc": loc, "msg": exc.message, "type": "value_error"}])
+        return _answer(request, exc.status_code, exc.message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # Authentication (401 with WWW-Authenticate), roles (403), no such route (404), a
+        # method the route does not take (405 with Allow).
+        detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # every method the path takes (the router names one route's)
+            headers["Allow"] = ", ".join(_allowed(request))
+        return _answer(request, exc.status_code, detail, headers=headers)
 
     @app.exception_handler(IntegrityError)
-    async def _integrity_error(_: Request, exc: IntegrityError) -> JSONResponse:
+    async def _integrity_error(request: Request, exc: IntegrityError) -> JSONResponse:
         # Two concurrent requests raced past a domain check (e.g. the same enrolment twice):
         # the database's constraint decided, the transaction rolled back, nothing was written.
-        return JSONResponse(
-            status_code=409, content={"detail": "conflicts with existing data; nothing changed"}
-        )
+        return _answer(request, 409, "conflicts with existing data; nothing changed")
 
     async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
         if not is_transient(exc):
             raise exc  # a bug: the server error middleware answers 500 and logs it
-        return JSONResponse(
-            status_code=503,
+        return _answer(
+            request,
+            503,
+            "the service's database is unreachable right now; nothing was changed, retry "
+            "after a moment",
             headers={"Retry-After": str(RETRY_AFTER_S)},
-            media_type="application/problem+json",
-            content={
-                "type": "about:blank",
-                "title": "Service Unavailable",
-                "status": 503,
-                "detail": "the service's database is unreachable right now; nothing was "
-                "changed, retry after a moment",
-                "instance": request.url.path,
-            },
         )
 
     for kind in (DBAPIError, PoolTimeout, OSError):

@@ -9,6 +9,8 @@ from collections.abc import Mapping
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.problems import MEDIA_TYPE, problem
+
 
 class BodyLimit:
     """A pure ASGI middleware (no buffering of what fits a declared length)."""
@@ -83,14 +85,14 @@ async def _too_large(send: Send, limit: int) -> None:
 async def send_detail(
     send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None
 ) -> None:
-    """An answer `{"detail": ...}` from a pure ASGI middleware (before any route runs)."""
-    body = orjson.dumps({"detail": detail})
+    """A problem answer (shared.problems) from a pure ASGI middleware (before any route)."""
+    body = orjson.dumps(problem(status, detail))
     await send(
         {
             "type": "http.response.start",
             "status": status,
             "headers": [
-                (b"content-type", b"application/json"),
+                (b"content-type", MEDIA_TYPE.encode()),
                 (b"content-length", str(len(body)).encode()),
                 *(headers or []),
             ],

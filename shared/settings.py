@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     # address rule off there, the gateway applies it.
     rate_limit_per_token: str = "1200/minute"
     rate_limit_per_address: str = "3000/minute"
+    # Browser origins allowed to call the API (CORS), e.g. ["https://mentoring.example.com"];
+    # none by default (same-origin only).
+    cors_origins: list[str] = []
     # The interactive API docs (/docs, /redoc, /openapi.json), assets served locally.
     docs: bool = True
 

@@ -183,7 +183,7 @@ async def decline(
 
 
 @router.post("/matches/{match_id}/complete", tags=["matches"], response_model=MatchPublic)
-async def complete(match_id: str, principal: CurrentPrincipal, uow: Uow) -> object:
+async def complete_match(match_id: str, principal: CurrentPrincipal, uow: Uow) -> object:
     """A party says the relationship reached its natural end; once both have, it ends as
     `completed` (as it does at its planned end, from the programme's dates)."""
     match = await usecases.complete(uow=uow, principal=principal, match_id=match_id)

@@ -73,7 +73,7 @@ async def get_session(session_id: str, principal: CurrentPrincipal, uow: Uow) ->
 
 
 @router.post("/sessions/{session_id}/complete", tags=["sessions"], response_model=SessionPublic)
-async def complete(
+async def complete_session(
     session_id: str, principal: CurrentPrincipal, uow: Uow, body: CompleteRequest | None = None
 ) -> object:
     return await usecases.complete(
@@ -277,7 +277,7 @@ async def revoke_feed(feed_id: str, principal: CurrentPrincipal, uow: Uow) -> ob
     "/calendar/{token}.ics",
     tags=["calendar"],
     response_class=Response,
-    responses={200: {"content": {"text/calendar": {}}}, 404: {"description": "unknown"}},
+    responses={200: {"content": {"text/calendar": {}}}},
 )
 async def calendar(token: Annotated[str, Path(max_length=100)], uow: Uow) -> Response:
     """The employee's sessions as an iCalendar (RFC 5545) feed. No bearer token: the secret

@@ -51,21 +51,21 @@ async def test_malformed_body_is_422_naming_the_field(api: Api) -> None:
         "/v1/programs", json={"engagement": {"mentor_low_rating": 9}}, headers=api.admin
     )
     assert r.status_code == 422
-    fields = {tuple(e["loc"]) for e in r.json()["detail"]}
+    fields = {tuple(e["loc"]) for e in r.json()["errors"]}
     assert ("body", "name") in fields
     assert ("body", "engagement", "mentor_low_rating") in fields
     r = await api.c.post(
         "/v1/feedback", json={"session_id": "s", "rating": 7}, headers=api.as_employee("u1")
     )
     assert r.status_code == 422
-    assert [e["loc"] for e in r.json()["detail"]] == [["body", "rating"]]
+    assert [e["loc"] for e in r.json()["errors"]] == [["body", "rating"]]
     r = await api.c.post(
         "/v1/sessions",
         headers=api.admin,
         json={"match_id": "m", "scheduled_at": "2026-01-01T10:00:00"},
     )
     assert r.status_code == 422  # a time without a timezone is ambiguous
-    assert r.json()["detail"][0]["loc"] == ["body", "scheduled_at"]
+    assert r.json()["errors"][0]["loc"] == ["body", "scheduled_at"]
     r = await api.c.post("/v1/programs", content=b"{broken", headers=api.admin)
     assert r.status_code == 422
 
@@ -76,7 +76,7 @@ async def test_unknown_references_are_422_and_unknown_ids_404(api: Api) -> None:
         headers=api.admin,
         json={"program_id": "nope", "employee_id": "nobody", "role": "mentee"},
     )
-    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "program_id"]
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "program_id"]
     for path in (
         "/v1/programs/nope",
         "/v1/participants/nope",
@@ -101,7 +101,7 @@ async def test_hris_batch_is_all_or_nothing_and_idempotent(api: Api, app) -> Non
     bad = {"event_id": "t1", "type": "terminated", "employee_id": "ghost"}
     r = await api.c.post("/v1/hris/events", json={"events": [good, bad]}, headers=api.hris)
     assert r.status_code == 422
-    assert r.json()["detail"][0]["loc"] == ["body", "events", "1", "employee_id"]
+    assert r.json()["errors"][0]["loc"] == ["body", "events", "1", "employee_id"]
     assert (await api.c.get("/v1/employees/u1", headers=api.admin)).status_code == 404
     # ...and no event escaped: the outbox rows were rolled back with the change.
     runtime = app.state.runtimes["enrollment"]

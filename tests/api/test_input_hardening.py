@@ -27,7 +27,7 @@ async def test_bodies_that_json_cannot_carry_are_a_422(api: Api) -> None:
     ):
         r = await _post(api, "/v1/programs", raw, api.admin)
         assert r.status_code == 422, (raw, r.status_code, r.text)
-        assert r.json()["detail"][0]["type"] == "json_invalid", raw
+        assert r.json()["errors"][0]["type"] == "json_invalid", raw
     assert await api.ok("GET", "/v1/programs") == []  # nothing written
 
 
@@ -72,8 +72,8 @@ async def test_a_422_never_echoes_a_large_body(api: Api) -> None:
     r = await api.c.post("/v1/hris/events", headers=api.hris, json={"events": events})
     assert r.status_code == 422
     assert len(r.content) < 20_000, len(r.content)  # 2,000 bad events, a bounded answer
-    detail = r.json()["detail"]
-    assert len(detail) <= 20 and all(len(str(d.get("input", ""))) <= 210 for d in detail)
+    errors = r.json()["errors"]
+    assert len(errors) <= 20 and all(len(str(d.get("input", ""))) <= 210 for d in errors)
 
 
 async def test_bodies_are_bounded_before_anything_is_parsed_or_authenticated(api: Api) -> None:
@@ -107,4 +107,4 @@ async def test_an_integer_beyond_64_bits_in_a_failing_body_is_a_422(api: Api) ->
         "/v1/programs", headers={**api.admin, "content-type": "application/json"}, content=body
     )
     assert r.status_code == 422, r.text
-    assert r.json()["detail"][0]["loc"] == ["body", "max_timezone_gap_h"]
+    assert r.json()["errors"][0]["loc"] == ["body", "max_timezone_gap_h"]

@@ -80,7 +80,7 @@ async def test_agreement_milestones_and_skill_progress(
     bad = {"goals": [{**terms["goals"][0], "skills": ["cooking"]}]}
     r = await api.c.put(f"/v1/agreements/{mid}", headers=mentee, json=bad)
     assert r.status_code == 422 and "cooking" in r.text
-    assert r.json()["detail"][0]["loc"] == ["body", "goals", "0", "skills"]
+    assert r.json()["errors"][0]["loc"] == ["body", "goals", "0", "skills"]
     twice = {"goals": [terms["goals"][0], terms["goals"][0]]}
     r = await api.c.put(f"/v1/agreements/{mid}", headers=mentee, json=twice)
     assert r.status_code == 422 and "unique" in r.text
@@ -118,7 +118,7 @@ async def test_agreement_milestones_and_skill_progress(
     r = await assess(mentee, "baseline", {"sql": 2})
     assert r.status_code == 409  # once per phase and side
     r = await assess(mentee, "final", {"leadership": 3})
-    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == [
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == [
         "body",
         "ratings",
         "leadership",

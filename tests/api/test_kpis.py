@@ -36,7 +36,7 @@ async def test_kpi_filters_are_checked(api: Api) -> None:
     r = await api.c.get(
         "/v1/reports/kpis", headers=api.admin, params={"from": "2030-03-08", "to": "2030-03-01"}
     )
-    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "to"]
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["query", "to"]
     r = await api.c.get("/v1/reports/kpis", headers=api.admin, params={"role": "boss"})
     assert r.status_code == 422
     r = await api.c.get("/v1/reports/programs/nope/kpis", headers=api.admin)
@@ -44,9 +44,9 @@ async def test_kpi_filters_are_checked(api: Api) -> None:
     r = await api.c.get(
         "/v1/reports/trends", headers=api.admin, params={"from": "2026-01-01", "to": "2030-01-01"}
     )
-    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "from"]
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["query", "from"]
     for path in ("/v1/reports/trends", "/v1/reports/kpis"):  # days a date cannot pass
         for params in ({"to": "9999-12-31"}, {"from": "0001-01-01"}):
             r = await api.c.get(path, headers=api.admin, params=params)
             assert r.status_code == 422, (path, params, r.text)
-            assert r.json()["detail"][0]["loc"] == ["query", next(iter(params))]
+            assert r.json()["errors"][0]["loc"] == ["query", next(iter(params))]

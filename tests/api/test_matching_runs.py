@@ -111,7 +111,7 @@ async def test_self_service_suggestions(api: Api) -> None:
     )
     assert unknown.status_code == 404
     missing = await api.c.get("/v1/suggestions", headers=api.admin)
-    assert missing.status_code == 422 and missing.json()["detail"][0]["loc"] == [
+    assert missing.status_code == 422 and missing.json()["errors"][0]["loc"] == [
         "query",
         "participant_id",
     ]
@@ -167,7 +167,7 @@ async def test_enrolment_criteria_and_programme_rules_drive_the_run(api: Api) ->
     bad = await api.c.post(
         "/v1/programs", headers=api.admin, json={"name": "x", "weights": {"charisma": 5}}
     )
-    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "weights"]
+    assert bad.status_code == 422 and bad.json()["errors"][0]["loc"] == ["body", "weights"]
     program = await api.program(
         {
             "name": "Rules",
@@ -181,7 +181,7 @@ async def test_enrolment_criteria_and_programme_rules_drive_the_run(api: Api) ->
         headers=api.admin,
         json={"program_id": pid, "employee_id": "dev", "role": "mentee", "answers": [9]},
     )
-    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == [
+    assert bad.status_code == 422 and bad.json()["errors"][0]["loc"] == [
         "body",
         "answers",
         "list",

@@ -56,7 +56,8 @@ async def test_the_matrix_every_operation_by_every_kind_of_caller(api: Api) -> N
                 assert r.headers["www-authenticate"].startswith("Bearer")
             elif Role(who) not in roles:
                 assert r.status_code == 403, (operation, who, r.text)
-                assert r.json() == {"detail": f"requires role {', '.join(sorted(roles))}"}
+                assert r.json()["detail"] == f"requires role {', '.join(sorted(roles))}"
+                assert r.headers["content-type"] == "application/problem+json"
             else:  # allowed: the request reaches validation or the use case
                 assert r.status_code not in (401, 403, 500), (operation, who, r.text)
     assert len(seen) == 4 * len(PERMISSIONS)
@@ -73,7 +74,7 @@ async def test_authentication_comes_before_the_body(api: Api) -> None:
     r = await api.c.post(
         "/v1/programs", headers={**api.admin, "content-type": "application/json"}, content=not_utf8
     )
-    assert r.status_code == 422 and r.json()["detail"][0]["type"] == "json_invalid", r.text
+    assert r.status_code == 422 and r.json()["errors"][0]["type"] == "json_invalid", r.text
 
 
 async def test_admins_act_as_admins_and_hris_reads_nothing(api: Api) -> None:
@@ -148,7 +149,13 @@ async def test_a_terminated_employee_is_refused_at_once_and_back_when_rehired(ap
 
     await eventually(refused_everywhere, what="the leaver's token refused by every service")
     r = await api.c.get("/v1/matches", headers=token)
-    assert r.json() == {"detail": "this employee's access has ended"}
+    assert r.json() == {
+        "type": "about:blank",
+        "title": "Unauthorized",
+        "status": 401,
+        "detail": "this employee's access has ended",
+        "instance": "/v1/matches",
+    }
     assert "invalid_token" in r.headers["www-authenticate"]
 
     employee = await api.ok("GET", f"/v1/employees/{leaver}")
@@ -184,7 +191,7 @@ async def test_no_coercion(api: Api, path: str, body: dict, field: str, kind: st
     headers = api.hris if path == "/v1/hris/events" else api.admin
     r = await api.c.post(path, headers=headers, json=body)
     assert r.status_code == 422, r.text
-    error = next(e for e in r.json()["detail"] if field in map(str, e["loc"]))
+    error = next(e for e in r.json()["errors"] if field in map(str, e["loc"]))
     assert kind is None or error["type"] == kind, error
 
 
@@ -207,7 +214,7 @@ async def test_a_domain_error_about_a_query_parameter_is_located_in_the_query(ap
         "/v1/suggestions", headers=api.admin, params={"participant_id": mentor["id"]}
     )
     assert r.status_code == 422, r.text
-    assert r.json()["detail"][0]["loc"] == ["query", "participant_id"]
+    assert r.json()["errors"][0]["loc"] == ["query", "participant_id"]
 
 
 async def _known(api: Api, participant_id: str) -> bool:

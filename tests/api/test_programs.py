@@ -187,7 +187,7 @@ async def test_eligibility_is_judged_on_the_directory_and_directory_facts_win(
     r = await enrol("el-lou", "mentor")
     assert r.status_code == 422 and "less than 200 days" in r.text
     r = await enrol("el-max", "mentor")
-    detail = r.json()["detail"][0]["msg"]
+    detail = r.json()["errors"][0]["msg"]
     assert r.status_code == 422 and "level unknown" in detail and "department Sales" in detail
     # Claiming another level than the directory's is refused; so is an override by oneself.
     r = await enrol("el-kim", "mentee", level=20)
@@ -406,7 +406,7 @@ async def test_a_questionnaire_defines_the_answers_and_participants_update_their
     ]:
         r = await enrol_eve(answers)
         assert r.status_code == 422, (answers, r.text)
-        assert names.split(".")[-1] in r.json()["detail"][0]["loc"], (answers, r.text)
+        assert names.split(".")[-1] in r.json()["errors"][0]["loc"], (answers, r.text)
     assert await _participants(api, pid) == []  # nothing written
 
     eve = (await enrol_eve({"pace": 5, "style": "Free", "topics": ["AI", "data"]})).json()

@@ -35,5 +35,5 @@ async def test_an_unknown_field_is_a_422_naming_it(
     headers = api.as_employee("e") if path == "/v1/feedback" else api.admin  # employees rate
     r = await api.c.post(path, headers=headers, json=body)
     assert r.status_code == 422, r.text
-    extra = [e for e in r.json()["detail"] if e["type"] == "extra_forbidden"]
+    extra = [e for e in r.json()["errors"] if e["type"] == "extra_forbidden"]
     assert extra and extra[0]["loc"][-1] == unknown, r.text
