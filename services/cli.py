@@ -29,8 +29,8 @@ from typing import IO, Any
 from pydantic import ValidationError
 
 from services import SERVICE_NAMES
-from shared.auth import Role, mint_token
 from shared.settings import BusKind, Settings
+from shared.tokens import Role, mint_token
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
