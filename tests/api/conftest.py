@@ -7,11 +7,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from services import load_all
 from shared.app import build_app
 from shared.clock import ManualClock
 from shared.settings import Settings
+from tests import testkit
 from tests.helpers import Api, compiled_matching_kernels  # noqa: F401 (a fixture)
 
 
@@ -48,3 +50,18 @@ async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-un
 @pytest.fixture
 def api(client: httpx.AsyncClient, settings: Settings) -> Api:
     return Api(client, settings)
+
+
+@pytest.fixture
+def kit_settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", consumer_retry_backoff_s=0.01)
+
+
+@pytest.fixture
+async def kit(kit_settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """The testkit service alone in an embedded app, and a client of it."""
+    application = testkit.app(kit_settings)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://kit") as client:
+            yield application, client

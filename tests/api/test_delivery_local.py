@@ -4,15 +4,10 @@ and nothing lost across a restart of the process (its log and offsets are on dis
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
-import pytest
-from fastapi import FastAPI
 
-from shared.app import build_app
-from shared.events import Event, dead_letter_topic, to_wire, topic_for
+from shared.events import dead_letter_topic
 from shared.messaging.bus import Record
 from shared.messaging.local_bus import LocalBus
 from shared.settings import Settings
@@ -20,40 +15,7 @@ from tests import testkit
 from tests.helpers import eventually
 from tests.helpers.dlq import dead_letters_replayed_after_a_fix
 
-NAME = "testkit"
-
-
-def _record(
-    run: str, amount: int = 1, *, fail: bool = False, event_id: str | None = None
-) -> Record:
-    data = testkit.CounterIncremented(run_id=run, counter_id="c", amount=amount, fail=fail)
-    return _record_of(data, event_id=event_id)
-
-
-def _record_of(data: testkit.CounterIncremented, *, event_id: str | None = None) -> Record:
-    event = Event.of(data, org="acme")
-    if event_id:
-        event = event.model_copy(update={"id": event_id})
-    headers, value = to_wire(event)
-    return Record(topic=topic_for(event.type), key=event.subject, headers=headers, value=value)
-
-
-@pytest.fixture
-def kit_settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", consumer_retry_backoff_s=0.01)
-
-
-def _app(settings: Settings) -> FastAPI:
-    return build_app([testkit.definition(NAME)], settings, name=NAME)
-
-
-@pytest.fixture
-async def kit(kit_settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    app = _app(kit_settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://kit") as client:
-            yield app, client
+NAME = testkit.NAME
 
 
 async def _total(client: httpx.AsyncClient, run: str, total: int) -> dict | None:
@@ -64,9 +26,9 @@ async def _total(client: httpx.AsyncClient, run: str, total: int) -> dict | None
 async def test_duplicate_delivery_has_one_effect(kit) -> None:  # type: ignore[no-untyped-def]
     app, client = kit
     run = uuid.uuid4().hex
-    twice = _record(run, 5, event_id=str(uuid.uuid4()))
-    await app.state.bus.publish([twice, twice, _record(run, 1)])
-    await app.state.bus.publish([twice, _record(run, 100)])
+    twice = testkit.record(run, 5, event_id=str(uuid.uuid4()))
+    await app.state.bus.publish([twice, twice, testkit.record(run, 1)])
+    await app.state.bus.publish([twice, testkit.record(run, 100)])
     counts = await eventually(lambda: _total(client, run, 106), what="sentinel applied")
     assert counts == {"rows": 3, "distinct": 3, "total": 106}
 
@@ -74,9 +36,11 @@ async def test_duplicate_delivery_has_one_effect(kit) -> None:  # type: ignore[n
 async def test_poison_goes_to_dead_letter_and_consumer_goes_on(kit) -> None:  # type: ignore[no-untyped-def]
     app, client = kit
     run = uuid.uuid4().hex
-    good = _record(run, 1)
+    good = testkit.record(run, 1)
     junk = Record(topic=good.topic, key=good.key, headers=[], value=b"junk")
-    await app.state.bus.publish([good, junk, _record(run, 1, fail=True), _record(run, 10)])
+    await app.state.bus.publish(
+        [good, junk, testkit.record(run, 1, fail=True), testkit.record(run, 10)]
+    )
     counts = await eventually(lambda: _total(client, run, 11), what="events behind poison")
     assert counts["rows"] == 2
     dead = await app.state.bus.read_topic(dead_letter_topic(f"binome-{NAME}"))
@@ -88,18 +52,18 @@ async def test_poison_goes_to_dead_letter_and_consumer_goes_on(kit) -> None:  # 
 
 async def test_events_survive_a_restart_and_are_not_applied_again(kit_settings: Settings) -> None:
     run = uuid.uuid4().hex
-    app = _app(kit_settings)
+    app = testkit.app(kit_settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://kit") as client:
-            await app.state.bus.publish([_record(run, 1) for _ in range(20)])
+            await app.state.bus.publish([testkit.record(run, 1) for _ in range(20)])
             await eventually(lambda: _total(client, run, 20), what="first batch applied")
     # While the process is down, another writer appends to the durable log.
     offline = LocalBus(kit_settings.data_dir / "bus.db", partitions=kit_settings.topic_partitions)
     await offline.start()
-    await offline.publish([_record(run, 1) for _ in range(30)])
+    await offline.publish([testkit.record(run, 1) for _ in range(30)])
     await offline.stop()
-    app = _app(kit_settings)
+    app = testkit.app(kit_settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://kit") as client:
@@ -114,7 +78,7 @@ async def test_dead_letters_are_listed_shown_and_replayed_after_a_fix(  # type: 
     bus = app.state.bus
 
     async def publish(events: list[testkit.CounterIncremented]) -> None:
-        await bus.publish([_record_of(e) for e in events])
+        await bus.publish([testkit.record_of(e) for e in events])
 
     await dead_letters_replayed_after_a_fix(
         client=client,

@@ -22,11 +22,9 @@ import httpx
 from fastapi import FastAPI
 
 from shared import logs
-from shared.app import build_app
 from shared.auth import Role, mint_token
 from shared.settings import Settings
 from tests import testkit
-from tests.api.test_delivery_local import _record
 from tests.helpers import eventually, free_port, ready
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,7 +99,7 @@ async def test_the_embedded_mode_writes_plain_lines_for_a_terminal(tmp_path: Pat
 @asynccontextmanager
 async def _kit(tmp_path: Path) -> AsyncIterator[FastAPI]:
     settings = Settings(data_dir=tmp_path / "data", consumer_retry_backoff_s=0.01)
-    app = build_app([testkit.definition("testkit")], settings, name="testkit")
+    app = testkit.app(settings)
     async with app.router.lifespan_context(app):
         yield app
 
@@ -113,7 +111,7 @@ async def test_a_consumers_records_name_the_event_it_applies(tmp_path: Path) -> 
     logs.configure("testkit", "json", stream=stream)
     try:
         async with _kit(tmp_path) as app:
-            poison = _record(uuid.uuid4().hex, 1, fail=True)
+            poison = testkit.record(uuid.uuid4().hex, 1, fail=True)
             await app.state.bus.publish([poison])
             event_id = dict(poison.headers)["ce_id"].decode()
 

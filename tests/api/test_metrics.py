@@ -4,19 +4,10 @@ requests by route template, the consumer's work and the backbone's state."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import httpx
-import pytest
-from fastapi import FastAPI
-
-from shared.app import build_app
 from shared.events import dead_letter_topic
 from shared.messaging.bus import Record
-from shared.settings import Settings
 from tests import testkit
-from tests.api.test_delivery_local import _record
 from tests.helpers import Api, eventually
 from tests.helpers.metrics import promtool_lint, samples, value
 from tests.helpers.scenario import enrolled_cohort, proposed_match
@@ -26,22 +17,14 @@ NAME = "testkit"
 GROUP = f"binome-{NAME}"
 
 
-@pytest.fixture
-async def kit(tmp_path: Path) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    settings = Settings(data_dir=tmp_path / "data", consumer_retry_backoff_s=0.01)
-    app = build_app([testkit.definition(NAME)], settings, name=NAME)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://kit") as client:
-            yield app, client
-
-
 async def test_metrics_expose_requests_consumers_and_backbone(kit) -> None:  # type: ignore[no-untyped-def]
     app, client = kit
     run = uuid.uuid4().hex
-    good = _record(run, 1)
+    good = testkit.record(run, 1)
     junk = Record(topic=good.topic, key=good.key, headers=[], value=b"junk")
-    await app.state.bus.publish([good, junk, _record(run, 1, fail=True), _record(run, 10)])
+    await app.state.bus.publish(
+        [good, junk, testkit.record(run, 1, fail=True), testkit.record(run, 10)]
+    )
 
     async def settled() -> str | None:
         text = (await client.get("/metrics")).text

@@ -13,16 +13,18 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel, select
 
-from shared.events import Event, EventData, dead_letter_topic
+from shared.events import Event, EventData, dead_letter_topic, to_wire, topic_for
+from shared.messaging.bus import Record
 from shared.messaging.kafka_bus import KafkaBus
 from shared.messaging.tables import messaging_tables
 from shared.service import ServiceDef
+from shared.settings import Settings
 from shared.timers import Timer, timer_table
 from shared.uow import UnitOfWork
 
@@ -193,3 +195,29 @@ def definition(name: str) -> ServiceDef:
         handlers={CounterIncremented.TYPE: on_increment},
         timers={"tick": on_tick},
     )
+
+
+# --- feeding it, as the tests do ----------------------------------------------------------
+
+NAME = "testkit"
+
+
+def record(run: str, amount: int = 1, *, fail: bool = False, event_id: str | None = None) -> Record:
+    """A counter increment as it travels on the bus (`fail`: its handler always fails)."""
+    data = CounterIncremented(run_id=run, counter_id="c", amount=amount, fail=fail)
+    return record_of(data, event_id=event_id)
+
+
+def record_of(data: CounterIncremented, *, event_id: str | None = None) -> Record:
+    event = Event.of(data, org="acme")
+    if event_id:
+        event = event.model_copy(update={"id": event_id})
+    headers, value = to_wire(event)
+    return Record(topic=topic_for(event.type), key=event.subject, headers=headers, value=value)
+
+
+def app(settings: Settings, name: str = NAME) -> FastAPI:
+    """The testkit service embedded in an app of its own."""
+    from shared.app import build_app
+
+    return build_app([definition(name)], settings, name=name)
