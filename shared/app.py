@@ -19,6 +19,7 @@ from fastapi_offline import FastAPIOffline
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from shared import health, logs
+from shared.asyncapi import document as asyncapi_document
 from shared.clock import Clock
 from shared.edge import install_edge
 from shared.http_errors import install_error_handlers, routes_of
@@ -106,6 +107,12 @@ def build_app(
         app.include_router(d.router)
 
     app.include_router(health.router)
+
+    @app.get("/asyncapi.json", include_in_schema=False)
+    def asyncapi() -> dict[str, Any]:
+        """The events this process's services send and receive (AsyncAPI 3.0)."""
+        return asyncapi_document(definitions, title=f"Binôme {name} events")
+
     app.state.routes = routes_of(*(d.router for d in definitions), health.router)
     _document(app, name)
 

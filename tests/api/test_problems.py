@@ -85,3 +85,10 @@ async def test_cors_allows_the_configured_origins_only(tmp_path: Path) -> None:
             assert "access-control-allow-origin" not in other.headers
             plain = await c.get("/v1/programs", headers={"Origin": "https://app.example"})
             assert plain.headers["access-control-allow-origin"] == "https://app.example"
+
+
+async def test_the_events_are_served_as_an_asyncapi_document(api: Api) -> None:
+    doc = (await api.c.get("/asyncapi.json")).json()
+    assert doc["asyncapi"] == "3.0.0"
+    assert set(doc["channels"]) == {"enrollment", "matching", "sessions", "feedback"}
+    assert {"reporting.receive.matching", "matching.send"} <= set(doc["operations"])
