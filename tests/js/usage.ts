@@ -1,0 +1,29 @@
+// A frontend's use of the API, type-checked (tsc --strict) against the client types that
+// openapi-typescript generated from the served OpenAPI document (written to client/api.ts by
+// tests/api/test_clients.py). A renamed field, a wrong body or an unchecked error fails here.
+import createClient from "openapi-fetch";
+import type { components, paths } from "./client/api";
+
+type Problem = components["schemas"]["Problem"];
+
+export async function onboard(baseUrl: string, token: string): Promise<string> {
+  const api = createClient<paths>({ baseUrl, headers: { Authorization: `Bearer ${token}` } });
+  const created = await api.POST("/v1/programs", {
+    body: { name: "Onboarding", format: "classic" },
+  });
+  if (created.error) {
+    const problem: Problem = created.error;
+    throw new Error(`${problem.status} ${problem.title}: ${problem.detail}`);
+  }
+  const program: string = created.data.id;
+  const opened = await api.POST("/v1/programs/{program_id}/status", {
+    params: { path: { program_id: program } },
+    body: { status: "enrolling" },
+  });
+  if (opened.error) {
+    const fields: string[] = (opened.error.errors ?? []).map((e) => e.loc.join("."));
+    throw new Error(`${opened.error.detail} ${fields.join(", ")}`);
+  }
+  const page = await api.GET("/v1/programs", { params: { query: { limit: 10 } } });
+  return `${program} ${page.data?.length ?? 0}`;
+}
