@@ -363,8 +363,17 @@ async def check_outcomes(api: Api, clock: ManualClock, pid: str) -> None:
     await phase_two(api, clock, pid)
 
     async def surveys_heard() -> Any:
+        # Every figure below comes from events of several services, on several partitions:
+        # wait until reporting has heard all of them (the 12 pulses due, not just the 5
+        # answers; the assessments and the goals), not only the first.
         k = await kpis(api, path)
-        return k if k["survey_scores"]["value"] == {"pulse": 4.0} else None
+        heard = (
+            k["survey_scores"]["value"] == {"pulse": 4.0}
+            and k["survey_response_rate"]["population"] == 12
+            and k["skill_progress"]["population"] == 5
+            and k["goals_reached"]["population"] == 10
+        )
+        return k if heard else None
 
     k = await eventually(surveys_heard, timeout=WAIT, what="reporting hearing the pulses")
     # 12 pulses were due at t0 + 4 days (6 relationships, both sides): 5 answered.
