@@ -92,6 +92,15 @@ async def scripted_programme(api: Api, clock: ManualClock) -> str:
     again = await eventually(rematched, timeout=WAIT, what="Fay proposed the new mentor")
     assert again["mentor_employee_id"] == "m8"
 
+    async def followed() -> Any:
+        # Feedback arms each relationship's pulses from when it hears of the activation: it
+        # must hear of all six before the clock moves on (late, under load, it would arm
+        # them days later than the script's t0 + 4 days, and no pulse would come).
+        r = await api.c.get("/v1/relationships", headers=api.admin, params={"program_id": pid})
+        return r.status_code == 200 and len(r.json()) == 6
+
+    await eventually(followed, timeout=WAIT, what="feedback following the six relationships")
+
     sessions = {}
     for name, at in [(n, T0 + timedelta(days=3)) for n in MENTEES[:5]] + [
         ("gus", T0 + timedelta(days=20))
@@ -364,11 +373,12 @@ async def check_outcomes(api: Api, clock: ManualClock, pid: str) -> None:
 
     async def surveys_heard() -> Any:
         # Every figure below comes from events of several services, on several partitions:
-        # wait until reporting has heard all of them (the 12 pulses due, not just the 5
-        # answers; the assessments and the goals), not only the first.
+        # wait until reporting has heard all of them (the 12 pulses due and the 5 answers:
+        # four of them alone average 4.0 too; the assessments and the goals).
         k = await kpis(api, path)
         heard = (
             k["survey_scores"]["value"] == {"pulse": 4.0}
+            and k["survey_scores"]["population"] == 5
             and k["survey_response_rate"]["population"] == 12
             and k["skill_progress"]["population"] == 5
             and k["goals_reached"]["population"] == 10
