@@ -14,6 +14,7 @@ from shared.uow import UnitOfWork
 async def on_program_created(uow: UnitOfWork, event: Event, data: EventData) -> None:
     assert isinstance(data, enrollment.ProgramCreated)
     uow.project(ProgramView, data, id=data.program_id, org=event.org)
+    await usecases.program_heard(uow=uow, program_id=data.program_id)
 
 
 async def on_program_updated(uow: UnitOfWork, event: Event, data: EventData) -> None:

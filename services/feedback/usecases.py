@@ -156,6 +156,34 @@ async def relationship_started(
     await _recompute(uow, rel)
 
 
+async def program_heard(*, uow: UnitOfWork, program_id: str) -> None:
+    """Feedback heard of a programme: events of different services travel apart, so some of
+    its relationships may have come first and been followed by the default policy. Their
+    first pulse is armed again by the programme's own policy (from their activation; at once
+    if that is past) and their health re-judged by it."""
+    rels = (
+        await uow.session.exec(
+            select(Relationship).where(Relationship.program_id == program_id, Relationship.active)
+        )
+    ).all()
+    if not rels:
+        return
+    policy = await _policy(uow, program_id)
+    pulsed = set(
+        (
+            await uow.session.exec(
+                select(Survey.match_id).where(
+                    Survey.program_id == program_id, Survey.kind == SurveyKind.pulse
+                )
+            )
+        ).all()
+    )
+    for rel in rels:
+        if rel.match_id not in pulsed and not rel.paused_for:
+            _arm_pulse(uow, rel, at=as_utc(rel.activated_at) + policy.first_pulse)
+    await recompute_program(uow=uow, program_id=program_id)
+
+
 async def rhythm_agreed(*, uow: UnitOfWork, match_id: str, rhythm: timedelta | None) -> None:
     """The pair signed an agreement: their rhythm is the cadence their inactivity is judged
     in (re-judged now)."""

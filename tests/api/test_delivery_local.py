@@ -8,7 +8,6 @@ import uuid
 import httpx
 
 from shared.events import dead_letter_topic
-from shared.messaging.bus import Record
 from shared.messaging.local_bus import LocalBus
 from shared.settings import Settings
 from tests import testkit
@@ -36,11 +35,7 @@ async def test_duplicate_delivery_has_one_effect(kit) -> None:  # type: ignore[n
 async def test_poison_goes_to_dead_letter_and_consumer_goes_on(kit) -> None:  # type: ignore[no-untyped-def]
     app, client = kit
     run = uuid.uuid4().hex
-    good = testkit.record(run, 1)
-    junk = Record(topic=good.topic, key=good.key, headers=[], value=b"junk")
-    await app.state.bus.publish(
-        [good, junk, testkit.record(run, 1, fail=True), testkit.record(run, 10)]
-    )
+    await app.state.bus.publish(testkit.with_poison(run))
     counts = await eventually(lambda: _total(client, run, 11), what="events behind poison")
     assert counts["rows"] == 2
     dead = await app.state.bus.read_topic(dead_letter_topic(f"binome-{NAME}"))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 
 from shared.events import dead_letter_topic
-from shared.messaging.bus import Record
 from tests import testkit
 from tests.helpers import Api, eventually
 from tests.helpers.metrics import promtool_lint, samples, value
@@ -20,11 +19,7 @@ GROUP = f"binome-{NAME}"
 async def test_metrics_expose_requests_consumers_and_backbone(kit) -> None:  # type: ignore[no-untyped-def]
     app, client = kit
     run = uuid.uuid4().hex
-    good = testkit.record(run, 1)
-    junk = Record(topic=good.topic, key=good.key, headers=[], value=b"junk")
-    await app.state.bus.publish(
-        [good, junk, testkit.record(run, 1, fail=True), testkit.record(run, 10)]
-    )
+    await app.state.bus.publish(testkit.with_poison(run))
 
     async def settled() -> str | None:
         text = (await client.get("/metrics")).text

@@ -4,10 +4,14 @@ a closing survey when the match ends."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
 from shared.clock import ManualClock
+from shared.contracts import enrollment, matching
+from shared.contracts.enrollment import EngagementPolicy
+from tests import testkit
 from tests.helpers import Api, eventually
 from tests.helpers.scenario import active_match, enrolled_cohort
 
@@ -77,3 +81,38 @@ async def test_pulse_surveys_are_answered_or_expire_and_count_in_health(
     await api.ok("POST", f"/v1/matches/{mid}/end", json={"reason": "completed"})
     found = await eventually(lambda: _surveys(api, mentee, 3), what="the closing survey")
     assert sorted(s["kind"] for s in found) == ["closing", "pulse", "pulse"]
+
+
+async def test_a_programme_heard_after_its_relationship_sets_its_pulses(
+    api: Api, app: Any, clock: ManualClock
+) -> None:
+    """Events of different services travel apart: feedback may hear a match became active
+    before it hears of its programme, and follow it by the default policy (a first pulse in
+    30 days). Once the programme arrives, its own policy arms the first pulse (here an hour
+    after the activation) and re-judges the relationship."""
+    program_id, match_id = f"late-{uuid.uuid4().hex[:8]}", str(uuid.uuid4())
+    start = clock.now()
+    activated = matching.MatchActivated(
+        match_id=match_id, program_id=program_id,
+        mentor_participant_id="p-mentor", mentee_participant_id="p-mentee",
+        mentor_employee_id="late-mentor", mentee_employee_id="late-mentee",
+    )  # fmt: skip
+    await app.state.bus.publish([testkit.record_of(activated)])
+
+    async def followed() -> Any:
+        r = await api.c.get(f"/v1/relationships/{match_id}/health", headers=api.admin)
+        return r.status_code == 200
+
+    await eventually(followed, what="feedback following the relationship")
+    policy = EngagementPolicy(first_pulse=timedelta(hours=1))
+    created = enrollment.ProgramCreated(program_id=program_id, name="Late", engagement=policy)
+    await app.state.bus.publish([testkit.record_of(created)])
+
+    async def pulses() -> Any:
+        clock.advance(timedelta(minutes=5))  # time passes until the first pulse is due
+        found = await api.ok("GET", "/v1/surveys", params={"match_id": match_id})
+        return [s for s in found if s["kind"] == "pulse"]
+
+    sent = await eventually(pulses, what="the first pulse, by the programme's policy")
+    assert clock.now() - start <= timedelta(hours=2)  # not the default's 30 days
+    assert {s["respondent_employee_id"] for s in sent} == {"late-mentor", "late-mentee"}

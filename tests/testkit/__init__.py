@@ -208,7 +208,16 @@ def record(run: str, amount: int = 1, *, fail: bool = False, event_id: str | Non
     return record_of(data, event_id=event_id)
 
 
-def record_of(data: CounterIncremented, *, event_id: str | None = None) -> Record:
+def with_poison(run: str) -> list[Record]:
+    """A batch with two poisons: 1 applied, an undecodable record, one whose handler always
+    fails, 10 applied (11 in all once the consumer has gone past both)."""
+    good = record(run, 1)
+    junk = Record(topic=good.topic, key=good.key, headers=[], value=b"junk")
+    return [good, junk, record(run, 1, fail=True), record(run, 10)]
+
+
+def record_of(data: EventData, *, event_id: str | None = None) -> Record:
+    """Any event as it travels on the bus (of tenant `acme`)."""
     event = Event.of(data, org="acme")
     if event_id:
         event = event.model_copy(update={"id": event_id})
