@@ -73,11 +73,11 @@ def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     )
 
 
-async def _ready(url: str) -> None:
+async def _ready(url: str, probe: str = "/readyz") -> None:
     async with httpx.AsyncClient(timeout=2) as c:
         for _ in range(900):
             try:
-                if (await c.get(f"{url}/readyz")).status_code == 200:
+                if (await c.get(f"{url}{probe}")).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
@@ -270,6 +270,7 @@ async def main() -> None:
         for url in urls.values():
             await _ready(url)
         gateway = f"http://127.0.0.1:{gport}"
+        await _ready(gateway, "/healthz")
         seed = await _seed(gateway, "bench", args.employees)
         await asyncio.sleep(2.0)  # let the seed's events settle
         table = resource_table(urls)

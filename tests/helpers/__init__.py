@@ -156,11 +156,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-async def ready(url: str) -> bool:
-    """The process at `url` answers /readyz with 200."""
+async def ready(url: str, probe: str = "/readyz") -> bool:
+    """The process at `url` answers `probe` (a service's /readyz, the gateway's /healthz) with
+    200."""
     try:
         async with httpx.AsyncClient(timeout=2) as c:
-            return (await c.get(f"{url}/readyz")).status_code == 200
+            return (await c.get(f"{url}{probe}")).status_code == 200
     except httpx.HTTPError:
         return False
 

@@ -107,7 +107,11 @@ async def stack(kafka_bootstrap: str, pg_databases, tmp_path: Path) -> AsyncIter
             await eventually(
                 lambda url=url: ready(url), timeout=90, interval=0.2, what=f"{svc} ready"
             )
-        yield Stack(f"http://127.0.0.1:{gport}", trace_dir, logs, Settings())
+        gateway = f"http://127.0.0.1:{gport}"
+        await eventually(
+            lambda: ready(gateway, "/healthz"), timeout=90, interval=0.2, what="gateway up"
+        )
+        yield Stack(gateway, trace_dir, logs, Settings())
     finally:
         for p in procs:
             p.terminate()
