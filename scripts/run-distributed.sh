@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Binôme distributed, without Docker: PostgreSQL and a real Kafka broker (as the tests start
-# them), each service in its own process and database, and the gateway on :8000.
+# them), each service in its own process and database, and nginx as the gateway on :8000
+# (configured by `binome proxy-config`: the docs of the whole API on /docs).
 #   scripts/run-distributed.sh          (Ctrl-C stops the services; scripts/kafka.sh stop and
 #                                         scripts/postgres.sh stop stop the infrastructure)
 set -euo pipefail
@@ -8,6 +9,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib/venv.sh
 
 source scripts/lib/infra.sh
+source scripts/lib/nginx.sh
 
 services=(enrollment matching sessions feedback reporting)
 for svc in "${services[@]}"; do
@@ -29,14 +31,17 @@ trap 'kill "${pids[@]}" 2>/dev/null; wait' EXIT INT TERM
 routes=()
 port=8101
 for svc in "${services[@]}"; do
-  # Every caller reaches the services from the gateway's address: the gateway limits per address.
+  # Every caller reaches the services from nginx's address: nginx limits per address.
   BINOME_RATE_LIMIT_PER_ADDRESS=off \
     .venv/bin/binome serve --service "$svc" --port "$port" >"data/logs/$svc.log" 2>&1 &
   pids+=($!)
   routes+=(--route "$svc=http://127.0.0.1:$port")
   port=$((port + 1))
 done
-.venv/bin/binome gateway --port "${GATEWAY_PORT:-8000}" "${routes[@]}" &
+mkdir -p data/gateway
+.venv/bin/binome proxy-config --out data/gateway --listen "127.0.0.1:${GATEWAY_PORT:-8000}" \
+  --user "$(id -un)" "${routes[@]}" >/dev/null
+"$TEST_NGINX" -p "$PWD/data/gateway/" -c nginx.conf -g 'daemon off;' >data/logs/gateway.log 2>&1 &
 pids+=($!)
 echo "Binôme distributed: gateway on http://127.0.0.1:${GATEWAY_PORT:-8000}, logs in data/logs/"
 echo "Tokens: BINOME_JWT_SECRET=\$(cat data/jwt-secret) .venv/bin/binome token --org acme --role admin"

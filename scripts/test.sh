@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command. On a fresh machine it creates the virtual environment, installs
 # Binôme, provisions PostgreSQL (Debian's packages) and a real Apache Kafka broker (Maven
-# Central's jars) unless they already answer, Debian's Chromium for the browser tests and
-# Prometheus's promtool for the monitoring files, checks lint and types, then runs the whole
+# Central's jars) unless they already answer, Debian's Chromium for the browser tests, nginx
+# (the distributed mode's gateway) and Prometheus's promtool for the monitoring files, checks lint and types, then runs the whole
 # suite.
 #   scripts/test.sh [pytest args]
 set -euo pipefail
@@ -11,6 +11,7 @@ source scripts/lib/venv.sh
 
 source scripts/lib/infra.sh
 source scripts/lib/browser.sh
+source scripts/lib/nginx.sh
 source scripts/lib/promtool.sh
 source scripts/lib/kustomize.sh
 source scripts/lib/node-tools.sh

@@ -2,7 +2,8 @@
 
 binome serve                              embedded: all five services on :8000, SQLite, local bus
 binome serve --service matching --port 8002   one service (distributed mode, env settings)
-binome gateway --port 8000                routes /v1/<resource> to the services' processes
+binome proxy-config --route SVC=URL ... --out DIR
+                                          nginx's configuration for the services' processes
 binome wait [--url URL] [--settled]       until the API is ready (and every event applied)
 binome token --org acme --role admin      a development JWT signed with BINOME_JWT_SECRET
 binome makemigration enrollment -m "..."  autogenerate an Alembic revision for one service
@@ -124,23 +125,29 @@ def _loopback(host: str) -> bool:
         return False
 
 
-def _gateway(args: argparse.Namespace) -> None:
-    import uvicorn
-
-    from services.gateway import build_gateway
+def _proxy_config(args: argparse.Namespace) -> None:
+    from services.proxy import Layout, write
 
     routes = {}
     for item in args.route:
         service, _, url = item.partition("=")
-        if service not in SERVICE_NAMES or not url.startswith(("http://", "https://")):
+        if service not in SERVICE_NAMES or not url.startswith("http://"):
             raise CliError(
                 f"--route {item!r}: expected SERVICE=http://host:port, SERVICE one of "
                 + ", ".join(SERVICE_NAMES)
             )
         routes[service] = url
-    _logs("gateway", Settings(), args, embedded=False)
-    gateway = build_gateway(routes)
-    uvicorn.run(gateway, host=args.host, port=args.port, log_level=args.log_level, log_config=None)
+    missing = [s for s in SERVICE_NAMES if s not in routes]
+    if missing:
+        raise CliError(f"no --route for {', '.join(missing)}: every service needs its address")
+    out = Path(args.out)
+    root = args.root or str(out.resolve())
+    try:
+        files = write(out, routes, Layout(root=root, listen=args.listen, user=args.user))
+    except (ValueError, OSError) as exc:
+        raise CliError(str(exc)) from None
+    for f in files:
+        print(f)
 
 
 def _status(url: str, path: str) -> tuple[int, Any]:
@@ -324,17 +331,22 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--log-level", default="info", choices=LOG_LEVELS)
     serve.set_defaults(func=_serve)
 
-    gateway = sub.add_parser("gateway", help="route /v1/<resource> to service processes")
-    gateway.add_argument(
+    proxy = sub.add_parser(
+        "proxy-config", help="write nginx's configuration routing /v1/<resource> to the services"
+    )
+    proxy.add_argument(
         "--route",
         action="append",
         default=[],
-        help="service=http://host:port (repeat for each service)",
+        help="service=http://host:port (repeat for each of the five services)",
     )
-    gateway.add_argument("--host", default="127.0.0.1")
-    gateway.add_argument("--port", type=int, default=8000)
-    gateway.add_argument("--log-level", default="info", choices=LOG_LEVELS)
-    gateway.set_defaults(func=_gateway)
+    proxy.add_argument("--out", required=True, help="the folder the files are written to")
+    proxy.add_argument(
+        "--root", help="where that folder is once deployed (default: --out, absolute)"
+    )
+    proxy.add_argument("--listen", default="8000", help="nginx's listen address or port")
+    proxy.add_argument("--user", help="the user nginx's workers run as (when started as root)")
+    proxy.set_defaults(func=_proxy_config)
 
     wait = sub.add_parser("wait", help="wait until the API is ready (or every event applied)")
     wait.add_argument("--url", default="http://127.0.0.1:8000")

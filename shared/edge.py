@@ -1,5 +1,6 @@
 """What every HTTP answer of Binôme carries and how callers are throttled, at the edge (the
-gateway, and the embedded server, which is its own edge) and at each service.
+embedded server, which is its own edge; nginx's configuration in services/proxy.py follows
+these rules) and at each service.
 
 - Security headers on every answer: `nosniff`, no framing (`frame-ancestors 'none'`), no
   referrer; API answers (`/v1/...`) are `no-store` (they carry personal data).

@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     # Requests a caller may make (the `limits` notation, "600/minute"; "off": none), per
     # bearer token and per client address; over it, 429 with Retry-After (shared.edge). A
     # service behind the gateway sees every client at the gateway's address: turn its
-    # address rule off there, the gateway applies it.
+    # address rule off there, the gateway (nginx, services/proxy.py) applies it.
     rate_limit_per_token: str = "1200/minute"
     rate_limit_per_address: str = "3000/minute"
     # Browser origins allowed to call the API (CORS), e.g. ["https://mentoring.example.com"];

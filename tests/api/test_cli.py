@@ -57,9 +57,14 @@ def binome(*args: str, timeout: float = 60, **env: str) -> subprocess.CompletedP
         ),
         (["serve", "--service", "matchng"], {}, "argument --service: invalid choice: 'matchng'"),
         (
-            ["gateway", "--route", "matching"],
+            ["proxy-config", "--out", "x", "--route", "matching"],
             {},
             "--route 'matching': expected SERVICE=http://host:port",
+        ),
+        (
+            ["proxy-config", "--out", "x", "--route", "matching=http://m:1"],
+            {},
+            "no --route for enrollment, sessions, feedback, reporting",
         ),
         (["serve", "--log-level", "loud"], {}, "argument --log-level: invalid choice: 'loud'"),
     ],

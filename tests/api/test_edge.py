@@ -1,6 +1,6 @@
 """The edge of every Binôme app, through real HTTP calls: security headers, rate limits
 (429 with Retry-After, per token and per address), the docs served from local assets or
-turned off, and the gateway refusing encoded traversal."""
+turned off (nginx's refusals, in front of the services: tests/api/test_proxy.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import httpx
 import pytest
 
 from services import load_all
-from services.gateway import build_gateway
 from shared.app import build_app
 from shared.settings import Settings
 from tests.helpers import auth
@@ -87,25 +86,3 @@ async def test_docs_from_local_assets_or_off(tmp_path: Path) -> None:
         for path in ("/docs", "/redoc", "/openapi.json", "/docs-assets/swagger-ui.css"):
             assert (await c.get(path)).status_code == 404, path
         assert (await c.get("/healthz")).status_code == 200
-
-
-@pytest.mark.parametrize(
-    "path",
-    [
-        "/v1/employees/..%2F..%2Fopenapi.json",
-        "/v1/employees/..%2f..%2fopenapi.json",
-        "/v1/employees/%2e%2e/openapi.json",
-        "/v1/employees/..%5Copenapi.json",
-        "/v1/employees//x",
-        "/v1/employees/%00",
-    ],
-)
-async def test_the_gateway_refuses_encoded_traversal(path: str) -> None:
-    # The upstream does not exist: a forwarded request would answer 502, not 400.
-    gateway = build_gateway({"enrollment": "http://upstream"}, Settings())
-    transport = httpx.ASGITransport(app=gateway)
-    async with httpx.AsyncClient(transport=transport, base_url="http://gw") as c:
-        r = await c.get(path)
-    assert r.status_code == 400, r.text
-    assert "encoded separator" in r.json()["detail"]
-    assert r.headers["x-content-type-options"] == "nosniff"

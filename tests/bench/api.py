@@ -1,6 +1,6 @@
 """API under load (scripts/bench-api.sh): 50 concurrent clients mixing reads and writes against
-the distributed stack (five service processes on PostgreSQL and Kafka, and the gateway), first
-through the gateway, then straight to each resource's service, in one run.
+the distributed stack (five service processes on PostgreSQL and Kafka, and nginx as the
+gateway), first through the gateway, then straight to each resource's service, in one run.
 
 The mix, per request: 25 % a programme, 20 % a page of employees of a department, 15 % the
 programme's participants, 10 % its matches, 10 % its report, 15 % an enrolment (a write that
@@ -32,9 +32,10 @@ import httpx
 from sqlalchemy.engine import make_url
 
 from services import SERVICE_NAMES
-from services.gateway import resource_table
+from services.proxy import resource_table
 from shared.auth import Role, mint_token
 from shared.settings import Settings
+from tests.helpers import spawn_proxy
 
 ROOT = Path(__file__).resolve().parents[2]
 # The service processes run on the Kafka bus: they refuse the public development secret, and
@@ -265,8 +266,7 @@ async def main() -> None:
                 _spawn(["serve", "--service", svc, "--port", str(port)], env, logs / f"{svc}.log")
             )
         gport = _free_port()
-        routes = [a for svc, url in urls.items() for a in ("--route", f"{svc}={url}")]
-        procs.append(_spawn(["gateway", "--port", str(gport), *routes], env, logs / "gateway.log"))
+        procs.append(spawn_proxy(urls, logs / "gateway", gport))
         for url in urls.values():
             await _ready(url)
         gateway = f"http://127.0.0.1:{gport}"
@@ -276,7 +276,7 @@ async def main() -> None:
         table = resource_table(urls)
 
         def direct(path: str) -> str:
-            return table[path.split("/")[2]] + path
+            return urls[table[path.split("/")[2]]] + path
 
         print(
             f"API under load: {args.clients} clients, {args.seconds:.0f} s each, mixed reads and "
@@ -285,7 +285,7 @@ async def main() -> None:
         print(f"{'path':24} {'req/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7}")
         print("-" * 68)
         for name, route in (
-            ("through the gateway", lambda p: gateway + p),
+            ("through the gateway (nginx)", lambda p: gateway + p),
             ("direct to the services", direct),
         ):
             result, elapsed = await _load(route, args.clients, args.seconds, seed, "bench")

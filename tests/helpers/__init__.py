@@ -157,8 +157,7 @@ def free_port() -> int:
 
 
 async def ready(url: str, probe: str = "/readyz") -> bool:
-    """The process at `url` answers `probe` (a service's /readyz, the gateway's /healthz) with
-    200."""
+    """The process at `url` answers `probe` (a service's /readyz, nginx's /healthz) with 200."""
     try:
         async with httpx.AsyncClient(timeout=2) as c:
             return (await c.get(f"{url}{probe}")).status_code == 200
@@ -187,6 +186,34 @@ def spawn_testkit(
         cwd=ROOT,
         env=env,
         stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def nginx() -> str:
+    """Debian's nginx (scripts/lib/nginx.sh installs it and exports TEST_NGINX)."""
+    import shutil
+
+    found = os.environ.get("TEST_NGINX") or shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(found).exists():
+        raise RuntimeError("nginx not found: run scripts/test.sh, or set TEST_NGINX")
+    return found
+
+
+def spawn_proxy(
+    service_urls: dict[str, str], folder: Path, port: int, settings: Settings | None = None
+) -> subprocess.Popen:
+    """nginx on 127.0.0.1:`port` in front of the services, configured by services.proxy
+    (its files, pid and log in `folder`)."""
+    import getpass
+
+    from services.proxy import Layout, write
+
+    layout = Layout(root=str(folder), listen=f"127.0.0.1:{port}", user=getpass.getuser())
+    write(folder, service_urls, layout, settings)
+    return subprocess.Popen(
+        [nginx(), "-p", f"{folder}/", "-c", "nginx.conf", "-g", "daemon off;"],
+        stdout=(folder / "nginx.log").open("ab"),
         stderr=subprocess.STDOUT,
     )
 

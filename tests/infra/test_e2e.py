@@ -23,7 +23,7 @@ import pytest
 
 from services import SERVICE_NAMES
 from shared.settings import Settings
-from tests.helpers import Api, eventually, free_port, ready
+from tests.helpers import Api, eventually, free_port, ready, spawn_proxy
 from tests.helpers.follow_up import run_follow_up
 from tests.helpers.journey import check, run_journey
 from tests.helpers.scenario import run_core_loop
@@ -83,33 +83,14 @@ async def stack(kafka_bootstrap: str, pg_databases, tmp_path: Path) -> AsyncIter
                 )
             )
         gport = free_port()
-        routes = [arg for svc, url in urls.items() for arg in ("--route", f"{svc}={url}")]
-        procs.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "services.cli",
-                    "gateway",
-                    "--port",
-                    str(gport),
-                    "--log-level",
-                    "warning",
-                    *routes,
-                ],
-                cwd=ROOT,
-                env=base_env,
-                stdout=(logs / "gateway.log").open("wb"),
-                stderr=subprocess.STDOUT,
-            )
-        )
+        procs.append(spawn_proxy(urls, tmp_path / "proxy", gport))
         for svc, url in urls.items():
             await eventually(
                 lambda url=url: ready(url), timeout=90, interval=0.2, what=f"{svc} ready"
             )
         gateway = f"http://127.0.0.1:{gport}"
         await eventually(
-            lambda: ready(gateway, "/healthz"), timeout=90, interval=0.2, what="gateway up"
+            lambda: ready(gateway, "/healthz"), timeout=90, interval=0.2, what="nginx up"
         )
         yield Stack(gateway, trace_dir, logs, Settings())
     finally:

@@ -14,6 +14,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -210,12 +211,50 @@ def test_kubernetes_manifests_are_valid_and_complete(tmp_path: Path) -> None:
         assert metrics["Pods"]["pods"]["metric"]["name"] == "binome_consumer_lag"
         assert by_kind["Service"][name]["spec"]["selector"].items() <= labels.items()
     # The configuration every service reads exists under the name kustomize gave it.
-    (config,) = by_kind["ConfigMap"]
+    (config,) = [n for n in by_kind["ConfigMap"] if n.startswith("binome-config")]
     assert all(
         c["envFrom"][0]["configMapRef"]["name"] == config
         for n, d in deployments.items() if n != "binome-gateway"
         for c in d["spec"]["template"]["spec"]["containers"]
     )  # fmt: skip
+
+
+GATEWAY = K8S / "gateway"
+
+
+def test_the_gateway_runs_the_generated_nginx_configuration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """deploy/k8s/gateway holds what `binome proxy-config` writes for the cluster's service
+    names (compose gives its services the same names), mounted where nginx reads it."""
+    from services.proxy import Layout, write
+
+    for name in [n for n in os.environ if n.startswith("BINOME_")]:
+        monkeypatch.delenv(name)  # the deployment's defaults, not the suite's settings
+
+    urls = {s: f"http://binome-{s}:8000" for s in SERVICES}
+    for generated in write(tmp_path, urls, Layout(root="/etc/binome-proxy", listen="8000")):
+        committed = GATEWAY / generated.name
+        assert committed.read_text() == generated.read_text(), (
+            f"regenerate {committed} (the command is in its kustomization.yaml)"
+        )
+    docs = [d for d in yaml.safe_load_all(kustomize_build(K8S)) if d]
+    (maps,) = [d for d in docs if d["kind"] == "ConfigMap" and "nginx.conf" in d["data"]]
+    assert maps["data"]["nginx.conf"] == (GATEWAY / "nginx.conf").read_text()
+    (gateway,) = [d for d in docs if d["metadata"]["name"] == "binome-gateway"
+                  and d["kind"] == "Deployment"]  # fmt: skip
+    pod = gateway["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["command"][-4:] == ["-c", "/etc/binome-proxy/nginx.conf", "-g", "daemon off;"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    mounts = {m["mountPath"]: volumes[m["name"]] for m in container["volumeMounts"]}
+    assert mounts["/etc/binome-proxy"]["configMap"]["name"] == maps["metadata"]["name"]
+    # Compose runs the same files, and its services answer to the cluster's names.
+    compose = yaml.safe_load(COMPOSE.read_text())["services"]
+    assert compose["gateway"]["command"] == container["command"]
+    assert "./deploy/k8s/gateway:/etc/binome-proxy:ro" in compose["gateway"]["volumes"]
+    for service in SERVICES:
+        assert f"binome-{service}" in compose[service]["networks"]["default"]["aliases"]
 
 
 def test_the_kubernetes_validator_catches_a_mistake(tmp_path: Path) -> None:

@@ -1,0 +1,193 @@
+"""The distributed mode's edge: Debian's nginx, configured by `binome proxy-config` from the
+services' routing table, in front of a real Binôme server (the embedded one serves every
+resource, so each route reaches an answer). Routing, the combined docs, and each answer
+nginx makes itself (unknown resource, traversal, body limit, rate limit, service down) as a
+problem with the security headers."""
+
+from __future__ import annotations
+
+import getpass
+import http.client
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from services import SERVICE_NAMES
+from shared.settings import Settings
+from tests.helpers import auth, free_port, nginx, spawn_proxy
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _wait(url: str, probe: str) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + probe, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{url}{probe} never answered 200")
+
+
+@pytest.fixture(scope="module")
+def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An embedded Binôme server, as every service's address."""
+    port = free_port()
+    kept = ("BINOME_JWT_SECRET",)  # the suite's tokens are signed with it
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BINOME_") or k in kept}
+    env["BINOME_DATA_DIR"] = str(tmp_path_factory.mktemp("data"))
+    log = tmp_path_factory.mktemp("logs") / "server.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait(url, "/readyz")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def _proxy(folder: Path, urls: dict[str, str], settings: Settings | None = None) -> Iterator[str]:
+    port = free_port()
+    proc = spawn_proxy(urls, folder, port, settings)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait(url, "/healthz")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def proxy(upstream: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from _proxy(tmp_path_factory.mktemp("proxy"), {s: upstream for s in SERVICE_NAMES})
+
+
+def _is_problem(r: httpx.Response, status: int, says: str) -> None:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    body = r.json()
+    assert body["status"] == status and says in body["detail"], body
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["x-frame-options"] == "DENY"
+
+
+def test_the_command_writes_what_nginx_accepts(tmp_path: Path) -> None:
+    routes = [
+        a for i, s in enumerate(SERVICE_NAMES) for a in ("--route", f"{s}=http://127.0.0.1:80{i}")
+    ]
+    out = tmp_path / "conf"
+    done = subprocess.run(
+        [sys.executable, "-m", "services.cli", "proxy-config", "--out", str(out), *routes,
+         "--user", getpass.getuser()],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["docs.html", "nginx.conf", "openapi.json"]
+    conf = (out / "nginx.conf").read_text()
+    assert "server 127.0.0.1:801;" in conf and "location ~ ^/v1/matches(?:/|$)" in conf
+    checked = subprocess.run(
+        [nginx(), "-t", "-p", f"{out}/", "-c", "nginx.conf"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert checked.returncode == 0 and "test is successful" in checked.stderr, checked.stderr
+
+
+def test_each_resource_reaches_its_service(proxy: str) -> None:
+    admin = auth(Settings(), org="proxied")
+    created = httpx.post(
+        f"{proxy}/v1/programs", json={"name": "Through nginx"}, headers=admin, timeout=30
+    )
+    assert created.status_code == 201, created.text
+    program = created.json()
+    got = httpx.get(f"{proxy}/v1/programs/{program['id']}", headers=admin, timeout=30)
+    assert got.json()["name"] == "Through nginx"
+    assert got.headers["cache-control"] == "no-store"  # the service's own headers, once
+    assert got.headers.get_list("x-content-type-options") == ["nosniff"]
+    # A query may hold what a path may not.
+    listed = httpx.get(f"{proxy}/v1/programs?cursor=a%2Fb%2E..//c", headers=admin)
+    assert "encoded separator" not in listed.text
+    # The service's own problems pass through untouched.
+    _is_problem(httpx.get(f"{proxy}/v1/programs/nope", headers=admin), 404, "program not found")
+
+
+def test_the_docs_are_combined(proxy: str) -> None:
+    combined = httpx.get(f"{proxy}/openapi.json").json()
+    assert combined["info"]["title"] == "Binôme"
+    paths = set(combined["paths"])
+    for service in SERVICE_NAMES:
+        own = httpx.get(f"{proxy}/openapi/{service}.json")
+        assert own.status_code == 200, service
+        assert set(own.json()["paths"]) & paths, service
+    assert {"/v1/programs", "/v1/matches", "/v1/sessions"} <= paths
+    page = httpx.get(f"{proxy}/docs")
+    assert page.status_code == 200 and "/openapi.json" in page.text
+    assert page.headers["content-type"].startswith("text/html")
+    asset = httpx.get(f"{proxy}/docs-assets/swagger-ui-bundle.js")
+    assert asset.status_code == 200 and len(asset.content) > 100_000
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/employees/..%2F..%2Fmatches",
+        "/v1/employees/%2e%2e/matches",
+        "/v1/employees/..%5Cmatches",
+        "/v1/employees/../matches",
+        "/v1/employees//x",
+        "/v1/employees/%00",
+    ],
+)
+def test_nginx_refuses_encoded_traversal(proxy: str, path: str) -> None:
+    # http.client sends the path as written (httpx would resolve the dot segments itself).
+    conn = http.client.HTTPConnection(httpx.URL(proxy).host, httpx.URL(proxy).port, timeout=10)
+    try:
+        conn.request("GET", path)
+        raw = conn.getresponse()
+        r = httpx.Response(raw.status, headers=raw.getheaders(), content=raw.read())
+    finally:
+        conn.close()
+    _is_problem(r, 400, "encoded separator or a dot segment")
+
+
+def test_nginx_answers_its_own_refusals_as_problems(proxy: str) -> None:
+    _is_problem(httpx.get(f"{proxy}/v1/nothing-here"), 404, "no such resource")
+    _is_problem(httpx.get(f"{proxy}/elsewhere"), 404, "no such resource")
+    big = b'{"name": "' + b"x" * 1_100_000 + b'"}'
+    r = httpx.post(
+        f"{proxy}/v1/programs", content=big, headers={"content-type": "application/json"}
+    )
+    _is_problem(r, 413, "larger than the limit")
+
+
+def test_a_service_down_is_a_502_problem(tmp_path: Path) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    for url in _proxy(tmp_path, {s: dead for s in SERVICE_NAMES}):
+        _is_problem(httpx.get(f"{url}/v1/programs"), 502, "cannot be reached")
+
+
+def test_the_rate_limit_per_address(upstream: str, tmp_path: Path) -> None:
+    settings = Settings(rate_limit_per_address="5/minute")
+    for url in _proxy(tmp_path, {s: upstream for s in SERVICE_NAMES}, settings):
+        with httpx.Client(base_url=url) as c:
+            statuses = [c.get("/v1/programs").status_code for _ in range(8)]
+            assert statuses[:5] == [401] * 5 and statuses[-1] == 429, statuses
+            r = c.get("/v1/programs")
+            _is_problem(r, 429, "rate limit exceeded")
+            assert r.headers["retry-after"] == "60"
+            assert c.get("/healthz").status_code == 200
