@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 source scripts/lib/venv.sh
 [ -x .venv/bin/uv ] || .venv/bin/pip install -q uv
 keep=()
-[ "${1:-}" = "--upgrade" ] || keep=(-c requirements.lock)
+keep_dev=()
+[ "${1:-}" = "--upgrade" ] || { keep=(-c requirements.lock); keep_dev=(-c requirements-dev.lock); }
 head='# Regenerate after changing pyproject.toml: scripts/lock.sh'
 {
   echo '# Runtime dependencies, pinned: what the image installs (deploy/Dockerfile).'
@@ -18,6 +19,6 @@ head='# Regenerate after changing pyproject.toml: scripts/lock.sh'
 {
   echo '# Runtime and development dependencies, pinned: what scripts/test.sh and CI install.'
   echo "$head"
-  .venv/bin/uv pip compile pyproject.toml --extra dev -c requirements.lock --python-version 3.11 --no-header --no-annotate -q -o -
+  .venv/bin/uv pip compile pyproject.toml --extra dev -c requirements.lock "${keep_dev[@]}" --python-version 3.11 --no-header --no-annotate -q -o -
 } > requirements-dev.lock.new && mv requirements-dev.lock.new requirements-dev.lock
 echo "lock.sh: requirements.lock and requirements-dev.lock written" >&2

@@ -164,11 +164,11 @@ async def get_match(match_id: str, principal: CurrentPrincipal, uow: Uow) -> obj
 
 @router.post("/matches/{match_id}/accept", tags=["matches"], response_model=MatchPublic)
 async def accept(
-    match_id: str, principal: CurrentPrincipal, uow: Uow, body: AcceptRequest | None = None
+    match_id: str, body: AcceptRequest, principal: CurrentPrincipal, uow: Uow
 ) -> object:
-    """Accept for your side; the match becomes active once mentor and mentee both accepted."""
-    side = body.side if body else None
-    match = await usecases.accept(uow=uow, principal=principal, match_id=match_id, side=side)
+    """Accept for your side; the match becomes active once mentor and mentee both accepted.
+    The body may be `{}` (every field has its default)."""
+    match = await usecases.accept(uow=uow, principal=principal, match_id=match_id, side=body.side)
     return _public(match, principal)
 
 

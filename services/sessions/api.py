@@ -74,10 +74,11 @@ async def get_session(session_id: str, principal: CurrentPrincipal, uow: Uow) ->
 
 @router.post("/sessions/{session_id}/complete", tags=["sessions"], response_model=SessionPublic)
 async def complete_session(
-    session_id: str, principal: CurrentPrincipal, uow: Uow, body: CompleteRequest | None = None
+    session_id: str, body: CompleteRequest, principal: CurrentPrincipal, uow: Uow
 ) -> object:
+    """The session was held (the body may be `{}`)."""
     return await usecases.complete(
-        uow=uow, principal=principal, session_id=session_id, notes=body.notes if body else None
+        uow=uow, principal=principal, session_id=session_id, notes=body.notes
     )
 
 
@@ -150,9 +151,9 @@ async def no_show(
 
 @router.post("/sessions/{session_id}/cancel", tags=["sessions"], response_model=SessionPublic)
 async def cancel(
-    session_id: str, principal: CurrentPrincipal, uow: Uow, body: CancelRequest | None = None
+    session_id: str, body: CancelRequest, principal: CurrentPrincipal, uow: Uow
 ) -> object:
-    body = body or CancelRequest()
+    """The session is off (the body may be `{}`: reason `other`)."""
     return await usecases.cancel(
         uow=uow, principal=principal, session_id=session_id, reason=body.reason, note=body.note
     )
@@ -193,10 +194,11 @@ async def get_group(group_id: str, principal: CurrentPrincipal, uow: Uow) -> Gro
     "/group-sessions/{group_id}/complete", tags=["sessions"], response_model=GroupSessionPublic
 )
 async def complete_group(
-    group_id: str, principal: CurrentPrincipal, uow: Uow, body: CompleteRequest | None = None
+    group_id: str, body: CompleteRequest, principal: CurrentPrincipal, uow: Uow
 ) -> GroupSessionPublic:
-    """The meeting was held: every planned session of the group is completed."""
-    held = domain.Held(notes=body.notes if body else None)
+    """The meeting was held: every planned session of the group is completed (the body may
+    be `{}`)."""
+    held = domain.Held(notes=body.notes)
     sessions = await usecases.settle_group(
         uow=uow, principal=principal, group_id=group_id, outcome=held
     )
@@ -222,10 +224,10 @@ async def reschedule_group(
     "/group-sessions/{group_id}/cancel", tags=["sessions"], response_model=GroupSessionPublic
 )
 async def cancel_group(
-    group_id: str, principal: CurrentPrincipal, uow: Uow, body: CancelRequest | None = None
+    group_id: str, body: CancelRequest, principal: CurrentPrincipal, uow: Uow
 ) -> GroupSessionPublic:
-    """The meeting is off: every planned session of the group is cancelled."""
-    body = body or CancelRequest()
+    """The meeting is off: every planned session of the group is cancelled (the body may be
+    `{}`: reason `other`)."""
     off = domain.CalledOff(reason=body.reason, note=body.note)
     sessions = await usecases.settle_group(
         uow=uow, principal=principal, group_id=group_id, outcome=off
@@ -243,13 +245,13 @@ async def cancel_group(
     status_code=status.HTTP_201_CREATED,
 )
 async def create_feed(
-    principal: CurrentPrincipal, uow: Uow, body: CalendarFeedCreate | None = None
+    body: CalendarFeedCreate, principal: CurrentPrincipal, uow: Uow
 ) -> CalendarFeedPublic:
     """A secret calendar feed URL of one's sessions (an admin's for an employee), for a
     calendar application that cannot send a bearer token: shown once, it replaces the
-    employee's previous feed (revoked)."""
+    employee's previous feed (revoked). The body may be `{}` (one's own feed)."""
     feed, token = await usecases.create_feed(
-        uow=uow, principal=principal, employee_id=body.employee_id if body else None
+        uow=uow, principal=principal, employee_id=body.employee_id
     )
     public = CalendarFeedPublic.model_validate(feed, from_attributes=True)
     public.url = f"/v1/calendar/{token}.ics"
@@ -337,13 +339,14 @@ async def reach_milestone(
     match_id: str,
     goal_id: str,
     milestone_id: str,
+    body: MilestoneReachedIn,
     principal: CurrentPrincipal,
     uow: Uow,
-    body: MilestoneReachedIn | None = None,
 ) -> object:
+    """A milestone of a goal was reached (on `on`, today by default: the body may be `{}`)."""
     return await journey.reach(
         uow=uow, principal=principal, match_id=match_id, goal_id=goal_id,
-        milestone_id=milestone_id, on=body.on if body else None,
+        milestone_id=milestone_id, on=body.on,
     )  # fmt: skip
 
 

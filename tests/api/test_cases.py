@@ -105,7 +105,7 @@ async def test_a_case_resolved_by_mediation_recovers(api: Api, clock: ManualCloc
     mid, mentee = match["id"], api.as_employee(cohort.mentee)
     await eventually(lambda: _health(api, mid, "too_early"), what="follow-up started")
     held = await schedule_session(api, match, days=-1)
-    await api.ok("POST", f"/v1/sessions/{held['id']}/complete", headers=mentee)
+    await api.ok("POST", f"/v1/sessions/{held['id']}/complete", json={}, headers=mentee)
     missed = await schedule_session(api, match, days=1)
     clock.advance(timedelta(days=1, minutes=10))
     await api.ok(
@@ -146,7 +146,7 @@ async def test_a_case_resolved_by_mediation_recovers(api: Api, clock: ManualCloc
     await eventually(lambda: _health(api, mid, "needs_attention"), what="planned")
     assert (await api.ok("GET", f"/v1/cases/{case['id']}"))["status"] == "monitoring"
     clock.advance(timedelta(days=2, hours=1))
-    await api.ok("POST", f"/v1/sessions/{meeting['id']}/complete", headers=api.admin)
+    await api.ok("POST", f"/v1/sessions/{meeting['id']}/complete", json={}, headers=api.admin)
     recovered = await _case(api, mid, status="closed")
     assert (recovered["outcome"], recovered["recovered"], recovered["score_at_close"]) == (
         "recovered",
@@ -217,7 +217,7 @@ async def test_the_conclude_policy_acts_after_its_grace(api: Api, clock: ManualC
     mid, mentee = match["id"], api.as_employee(cohort.mentee)
     await eventually(lambda: _health(api, mid, "too_early"), what="follow-up started")
     held = await schedule_session(api, match, days=-1)
-    await api.ok("POST", f"/v1/sessions/{held['id']}/complete", headers=mentee)
+    await api.ok("POST", f"/v1/sessions/{held['id']}/complete", json={}, headers=mentee)
     await eventually(lambda: _held(api, mid), what="the session heard")
     clock.advance(timedelta(days=43))
     case = await _case(api, mid, status="open")

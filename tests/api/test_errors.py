@@ -186,11 +186,11 @@ async def test_forbidden_state_changes_are_409(api: Api) -> None:
         headers=mentee,
         json={"reason": "unavailable", "note": "sick"},
     )
-    r = await api.c.post(f"/v1/sessions/{planned['id']}/complete", headers=mentee)
+    r = await api.c.post(f"/v1/sessions/{planned['id']}/complete", json={}, headers=mentee)
     assert r.status_code == 409
     ended = await api.ok("POST", f"/v1/matches/{match['id']}/end", json={"reason": "completed"})
     assert ended["status"] == "ended"
-    r = await api.c.post(f"/v1/matches/{match['id']}/accept", headers=mentee)
+    r = await api.c.post(f"/v1/matches/{match['id']}/accept", json={}, headers=mentee)
     assert r.status_code == 409
     r = await api.c.post(
         f"/v1/matches/{match['id']}/end", json={"reason": "other"}, headers=api.admin

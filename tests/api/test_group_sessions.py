@@ -36,7 +36,9 @@ async def _circle(api: Api) -> tuple[str, list[dict[str, Any]]]:
     matches = (await api.ok("POST", f"/v1/matching-runs/{draft['id']}/publish"))["matches"]
     for m in matches:
         for who in (m["mentee_employee_id"], m["mentor_employee_id"]):
-            await api.ok("POST", f"/v1/matches/{m['id']}/accept", headers=api.as_employee(who))
+            await api.ok(
+                "POST", f"/v1/matches/{m['id']}/accept", json={}, headers=api.as_employee(who)
+            )
     return pid, matches
 
 
@@ -65,7 +67,9 @@ async def test_a_group_session_gathers_the_circle_and_each_mentee_rates_it(
     # A mentee sees their own session of the group; may neither settle it nor plan one.
     mine = await api.ok("GET", f"/v1/group-sessions/{gid}", headers=api.as_employee("g1"))
     assert [s["mentee_employee_id"] for s in mine["sessions"]] == ["g1"]
-    r = await api.c.post(f"/v1/group-sessions/{gid}/complete", headers=api.as_employee("g1"))
+    r = await api.c.post(
+        f"/v1/group-sessions/{gid}/complete", json={}, headers=api.as_employee("g1")
+    )
     assert r.status_code == 403
     r = await api.c.post(
         "/v1/group-sessions",
@@ -79,14 +83,14 @@ async def test_a_group_session_gathers_the_circle_and_each_mentee_rates_it(
     )
     assert r.status_code == 422 and "mentor_employee_id" in r.text
 
-    early = await api.c.post(f"/v1/group-sessions/{gid}/complete", headers=guide)
+    early = await api.c.post(f"/v1/group-sessions/{gid}/complete", json={}, headers=guide)
     assert early.status_code == 409  # not held before it starts
     clock.advance(timedelta(days=7, minutes=5))
     held = await api.ok(
         "POST", f"/v1/group-sessions/{gid}/complete", headers=guide, json={"notes": "good start"}
     )
     assert {s["status"] for s in held["sessions"]} == {"completed"}
-    again = await api.c.post(f"/v1/group-sessions/{gid}/cancel", headers=guide)
+    again = await api.c.post(f"/v1/group-sessions/{gid}/cancel", json={}, headers=guide)
     assert again.status_code == 409  # nothing planned left
 
     for s in held["sessions"]:

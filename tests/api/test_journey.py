@@ -141,11 +141,14 @@ async def test_agreement_milestones_and_skill_progress(
     reached = await api.ok(
         "POST",
         f"/v1/agreements/{mid}/goals/sql-basics/milestones/first-query/reach",
+        json={},
         headers=mentor,
     )
     assert reached["goals"][0]["milestones"][0]["reached_on"] == str(today)
     again = await api.c.post(
-        f"/v1/agreements/{mid}/goals/sql-basics/milestones/first-query/reach", headers=mentor
+        f"/v1/agreements/{mid}/goals/sql-basics/milestones/first-query/reach",
+        json={},
+        headers=mentor,
     )
     assert again.status_code == 409
     clock.advance(timedelta(days=6))

@@ -74,7 +74,7 @@ async def test_a_no_show_and_one_sides_low_ratings_are_reasons(
     mentor = api.as_employee(match["mentor_employee_id"])
     for _ in range(2):  # the mentor rates two held sessions low; the mentee has not rated
         held = await schedule_session(api, match, days=0.5)  # started: the clock is a day on
-        await api.ok("POST", f"/v1/sessions/{held['id']}/complete", headers=mentor)
+        await api.ok("POST", f"/v1/sessions/{held['id']}/complete", json={}, headers=mentor)
 
         async def rated(session_id: str = held["id"]) -> bool:
             r = await api.c.post(

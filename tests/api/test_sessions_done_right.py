@@ -49,7 +49,7 @@ async def test_sessions_done_right(api: Api, clock: ManualClock) -> None:
     assert second["agenda"] == ["first skill: SQL joins"]
 
     # Not held yet: it has not started.
-    early = await api.c.post(f"/v1/sessions/{first['id']}/complete", headers=mentee)
+    early = await api.c.post(f"/v1/sessions/{first['id']}/complete", json={}, headers=mentee)
     assert early.status_code == 409 and "once it has started" in early.text
 
     # The pair edits the agenda; nobody else does.
@@ -114,7 +114,7 @@ async def test_sessions_done_right(api: Api, clock: ManualClock) -> None:
 
     # Held once started: 90 minutes of mentoring for the pair.
     clock.advance(timedelta(days=4, minutes=5))
-    done = await api.ok("POST", f"/v1/sessions/{first['id']}/complete", headers=mentee)
+    done = await api.ok("POST", f"/v1/sessions/{first['id']}/complete", json={}, headers=mentee)
     assert done["status"] == "completed"
     by_match = await api.ok(
         "GET", "/v1/mentoring-hours", params={"match_id": match["id"]}, headers=mentor
@@ -171,13 +171,15 @@ async def test_a_group_session_follows_the_same_rules(api: Api, clock: ManualClo
         if r.status_code != 201:
             return None
         if len(r.json()["sessions"]) < 2:  # sessions knew one match only: call it off, retry
-            await api.ok("POST", f"/v1/group-sessions/{r.json()['group_id']}/cancel", headers=lead)
+            await api.ok(
+                "POST", f"/v1/group-sessions/{r.json()['group_id']}/cancel", json={}, headers=lead
+            )
             return None
         return r.json()
 
     group = await eventually(planned, what="sessions hearing of both active matches")
     gid = group["group_id"]
-    early = await api.c.post(f"/v1/group-sessions/{gid}/complete", headers=lead)
+    early = await api.c.post(f"/v1/group-sessions/{gid}/complete", json={}, headers=lead)
     assert early.status_code == 409
     moved = await api.ok(
         "POST", f"/v1/group-sessions/{gid}/reschedule", headers=lead,
@@ -196,7 +198,7 @@ async def test_a_group_session_follows_the_same_rules(api: Api, clock: ManualClo
     (meeting,) = [e for e in cal.walk("VEVENT") if str(e["uid"]) == f"{gid}@binome"]
     assert (str(meeting["uid"]), int(meeting["sequence"])) == (f"{gid}@binome", 1)
     clock.advance(timedelta(days=2, hours=1))
-    await api.ok("POST", f"/v1/group-sessions/{gid}/complete", headers=lead)
+    await api.ok("POST", f"/v1/group-sessions/{gid}/complete", json={}, headers=lead)
     hours = await api.ok(
         "GET", "/v1/mentoring-hours", params={"employee_id": "gs-lead"}, headers=lead
     )

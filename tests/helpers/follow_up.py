@@ -92,7 +92,7 @@ async def run_follow_up(api: Api, *, now: Now, wait: Wait, timeout: float = 30) 
     # Pair B meets once; the mentor misses the next meeting and leaves the pulse unanswered
     # (the mentee answers theirs).
     held = await _plan(api, pair_b, now() - timedelta(minutes=5), timeout)
-    await api.ok("POST", f"/v1/sessions/{held['id']}/complete", headers=mentee_b)
+    await api.ok("POST", f"/v1/sessions/{held['id']}/complete", json={}, headers=mentee_b)
     missed_at = now() + timedelta(seconds=1)
     missed = await _plan(api, pair_b, missed_at, timeout)
 
@@ -183,7 +183,7 @@ async def run_follow_up(api: Api, *, now: Now, wait: Wait, timeout: float = 30) 
     assert mediation["facilitator_employee_id"] == "hr-lead"
     while now() < at:
         await wait(0.25)
-    await api.ok("POST", f"/v1/sessions/{mediation['id']}/complete", headers=api.admin)
+    await api.ok("POST", f"/v1/sessions/{mediation['id']}/complete", json={}, headers=api.admin)
     recovered = await _case(api, b, timeout, status="closed")
     assert (recovered["outcome"], recovered["recovered"]) == ("recovered", True)
     return FollowUpResult(closed_a, new, recovered, seen)

@@ -54,7 +54,7 @@ async def run_journey(api: Api, *, timeout: float = 30) -> JourneyResult:
         at = (datetime.now(UTC) + timedelta(days=days)).isoformat()
         body = {"match_id": mid, "scheduled_at": at, "duration_minutes": minutes}
         held = await api.ok("POST", "/v1/sessions", headers=mentee, json=body, expect=201)
-        await api.ok("POST", f"/v1/sessions/{held['id']}/complete", headers=mentor)
+        await api.ok("POST", f"/v1/sessions/{held['id']}/complete", json={}, headers=mentor)
     for who in (mentee, mentor):
         done = await api.ok("POST", f"/v1/matches/{mid}/complete", headers=who)
     assert (done["status"], done["end_reason"]) == ("ended", "completed")

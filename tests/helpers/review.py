@@ -80,7 +80,9 @@ async def scripted_programme(api: Api, clock: ManualClock) -> str:
     for name in ["ann", "bea", "cat", "dan", "eli", "gus"]:
         m = matches[name]
         for who in (name, m["mentor_employee_id"]):
-            await api.ok("POST", f"/v1/matches/{m['id']}/accept", headers=api.as_employee(who))
+            await api.ok(
+                "POST", f"/v1/matches/{m['id']}/accept", json={}, headers=api.as_employee(who)
+            )
     await api.enrol(pid, "m8", "mentor", capacity=1)
 
     async def rematched() -> Any:

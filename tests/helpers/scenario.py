@@ -109,11 +109,12 @@ async def proposed_match(api: Api, cohort: Cohort, *, timeout: float = 30.0) -> 
 async def active_match(api: Api, cohort: Cohort, *, timeout: float = 30.0) -> dict[str, Any]:
     first = await proposed_match(api, cohort, timeout=timeout)
     await api.ok(
-        "POST", f"/v1/matches/{first['id']}/accept", headers=api.as_employee(cohort.mentee)
+        "POST", f"/v1/matches/{first['id']}/accept", json={}, headers=api.as_employee(cohort.mentee)
     )
     active = await api.ok(
         "POST",
         f"/v1/matches/{first['id']}/accept",
+        json={},
         headers=api.as_employee(first["mentor_employee_id"]),
     )
     assert active["status"] == "active"

@@ -47,9 +47,12 @@ async def test_both_sides_accepting_at_once_activate_the_match(api: Api) -> None
         cohort = await enrolled_cohort(api)
         match = await proposed_match(api, cohort)
         answers = await asyncio.gather(
-            api.c.post(f"/v1/matches/{match['id']}/accept", headers=api.as_employee(cohort.mentee)),
+            api.c.post(
+                f"/v1/matches/{match['id']}/accept", json={}, headers=api.as_employee(cohort.mentee)
+            ),
             api.c.post(
                 f"/v1/matches/{match['id']}/accept",
+                json={},
                 headers=api.as_employee(match["mentor_employee_id"]),
             ),
         )
@@ -84,10 +87,15 @@ async def test_two_low_ratings_sent_together_still_raise_the_alarm(api: Api) -> 
     match = await proposed_match(api, cohort)
     mentor = match["mentor_employee_id"]
     for who in (cohort.mentee, mentor):
-        await api.ok("POST", f"/v1/matches/{match['id']}/accept", headers=api.as_employee(who))
+        await api.ok(
+            "POST", f"/v1/matches/{match['id']}/accept", json={}, headers=api.as_employee(who)
+        )
     session = await schedule_session(api, match, days=-1)
     await api.ok(
-        "POST", f"/v1/sessions/{session['id']}/complete", headers=api.as_employee(cohort.mentee)
+        "POST",
+        f"/v1/sessions/{session['id']}/complete",
+        json={},
+        headers=api.as_employee(cohort.mentee),
     )
     pending = {cohort.mentee: 1, mentor: 2}
 
