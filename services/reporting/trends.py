@@ -35,6 +35,12 @@ async def trends(*, uow: UnitOfWork, org: str, filters: KpiFilters, now: datetim
         await program_of(uow=uow, org=org, program_id=filters.program_id)
     last_day = ((filters.end or now) - timedelta(microseconds=1)).date()
     first_day = filters.start.date() if filters.start else last_day - timedelta(weeks=11)
+    if first_day > last_day:  # `from` alone, after today
+        raise Invalid(
+            "the period ends before it starts (`to` is today unless given)",
+            field="from",
+            at="query",
+        )
     mondays = domain.weeks(first_day, last_day)
     if len(mondays) > domain.MAX_WEEKS:
         raise Invalid(f"at most {domain.MAX_WEEKS} weeks at once", field="from", at="query")

@@ -376,14 +376,17 @@ async def check_outcomes(api: Api, clock: ManualClock, pid: str) -> None:
     async def surveys_heard() -> Any:
         # Every figure below comes from events of several services, on several partitions:
         # wait until reporting has heard all of them (the 12 pulses due and the 5 answers:
-        # four of them alone average 4.0 too; the assessments and the goals).
+        # four of them alone average 4.0 too; both assessments of each pair; the goals).
         k = await kpis(api, path)
         heard = (
             k["survey_scores"]["value"] == {"pulse": 4.0}
             and k["survey_scores"]["population"] == 5
             and k["survey_response_rate"]["population"] == 12
+            # Every pair with an assessment counts: the finals come after the baselines.
             and k["skill_progress"]["population"] == 5
+            and (k["skill_progress"]["value"] or {}).get("python", {}).get("relationships") == 5
             and k["goals_reached"]["population"] == 10
+            and k["goals_reached"]["value"] == 0.6  # the progress after the agreements
         )
         return k if heard else None
 
