@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,14 +19,35 @@ from tests import testkit
 from tests.helpers import Api, compiled_matching_kernels  # noqa: F401 (a fixture)
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def _settings(data_dir: Path) -> Settings:
     return Settings(
-        data_dir=tmp_path / "data",
+        data_dir=data_dir,
         outbox_poll_interval_s=0.2,
         consumer_retry_backoff_s=0.01,
         timer_poll_interval_s=0.05,
     )
+
+
+@pytest.fixture(scope="session")
+def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder the app started on once: its six SQLite files at the head of every
+    service's migrations. Each test starts from a copy (a second each saved: the migrations
+    themselves are exercised by this start and by tests/api/test_migrations.py)."""
+    folder = tmp_path_factory.mktemp("migrated") / "data"
+
+    async def start_once() -> None:
+        application = build_app(load_all(), _settings(folder), name="binome", clock=ManualClock())
+        async with application.router.lifespan_context(application):
+            pass
+
+    asyncio.run(start_once())
+    return folder
+
+
+@pytest.fixture
+def settings(tmp_path: Path, migrated: Path) -> Settings:
+    shutil.copytree(migrated, tmp_path / "data")
+    return _settings(tmp_path / "data")
 
 
 @pytest.fixture
