@@ -21,4 +21,17 @@ export TEST_PG_URL=${TEST_PG_URL:-$PG_URL}
 .venv/bin/ruff check --quiet .
 .venv/bin/mypy shared services
 .venv/bin/lint-imports --no-cache >/dev/null || .venv/bin/lint-imports --no-cache
-exec .venv/bin/python -m pytest "$@"
+# Arguments naming tests: one pytest run of them. Otherwise the unit and api tiers on both
+# cores (pytest-xdist: in-process apps and SQLite, each test its own folder), then the infra
+# and browser tiers one test at a time (brokers they stop and start, a browser: timing they
+# measure wants the machine to themselves). Both run even if the first fails.
+for arg in "$@"; do
+  case "$arg" in tests*) exec .venv/bin/python -m pytest "$@" ;; esac
+done
+status=0
+tier() {  # a tier's failure is kept; "no test selected" (5, after -k) is not one
+  .venv/bin/python -m pytest "$@" || { local rc=$?; [ $rc -eq 5 ] || status=$rc; }
+}
+tier -n "${TEST_WORKERS:-2}" tests/unit tests/api "$@"
+tier tests/infra tests/browser "$@"
+exit $status
