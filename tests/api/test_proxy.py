@@ -52,21 +52,19 @@ def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait(url, "/readyz")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    yield from _serving(proc, f"http://127.0.0.1:{port}", "/readyz")
 
 
 def _proxy(folder: Path, urls: dict[str, str], settings: Settings | None = None) -> Iterator[str]:
     port = free_port()
     proc = spawn_proxy(urls, folder, port, settings)
-    url = f"http://127.0.0.1:{port}"
+    yield from _serving(proc, f"http://127.0.0.1:{port}", "/healthz")
+
+
+def _serving(proc: subprocess.Popen, url: str, probe: str) -> Iterator[str]:
+    """`url` once `probe` answers; the process stopped afterwards."""
     try:
-        _wait(url, "/healthz")
+        _wait(url, probe)
         yield url
     finally:
         proc.terminate()
