@@ -273,7 +273,12 @@ async def main() -> None:
         gateway = f"http://127.0.0.1:{gport}"
         await _ready(gateway, "/healthz")
         seed = await _seed(gateway, "bench", args.employees)
-        await asyncio.sleep(2.0)  # let the seed's events settle
+        for url in urls.values():  # the seed's events applied everywhere: both paths start even
+            settled = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "services.cli", "wait", "--settled", "--url", url,
+                "--timeout", "600", cwd=ROOT,
+            )  # fmt: skip
+            await settled.wait()
         table = resource_table(urls)
 
         def direct(path: str) -> str:
