@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import uuid
 from collections.abc import Callable, Coroutine, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, TypeVar
 
 import orjson
@@ -18,6 +19,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     TypeAdapter,
     ValidationError,
@@ -237,6 +239,20 @@ def _text_only(value: Any) -> Any:
     if isinstance(value, bool | int | float):
         raise ValueError("an ISO 8601 string is expected, not a number")
     return value
+
+
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_day(value: Any) -> Any:
+    if isinstance(value, str) and not _DAY.fullmatch(value):
+        raise ValueError("a day as YYYY-MM-DD is expected")
+    return value
+
+
+# A day in a query (`?from=2030-03-01`): only its ISO form; pydantic would read `0` as a Unix
+# time (1970-01-01).
+QueryDay = Annotated[date, BeforeValidator(_iso_day)]
 
 
 _UNBUILT: dict[type, type] = {}

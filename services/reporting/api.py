@@ -18,7 +18,7 @@ from services.reporting.models import (
     RelationshipReport,
     TrendReport,
 )
-from shared.api import EARLIEST, LATEST, v1_router
+from shared.api import EARLIEST, LATEST, QueryDay, v1_router
 from shared.app import uow_dependency
 from shared.auth import CurrentPrincipal
 from shared.contracts.enrollment import ParticipantRole
@@ -46,9 +46,9 @@ async def relationship_report(
     return await usecases.relationship_report(uow=uow, org=principal.org, match_id=match_id)
 
 
-_From = Annotated[date | None, Query(alias="from", description="First day of the period (UTC)")]
+_From = Annotated[QueryDay | None, Query(alias="from", description="First day of the period (UTC)")]
 _To = Annotated[
-    date | None, Query(alias="to", description="Last day of the period (UTC), included")
+    QueryDay | None, Query(alias="to", description="Last day of the period (UTC), included")
 ]
 _Department = Annotated[str | None, Query(min_length=1, max_length=100)]
 

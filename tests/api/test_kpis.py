@@ -48,6 +48,10 @@ async def test_kpi_filters_are_checked(api: Api) -> None:
     # `from` alone, after today (the fuzzer found it: the period had no week at all).
     r = await api.c.get("/v1/reports/trends", headers=api.admin, params={"from": "2098-01-01"})
     assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["query", "from"], r.text
+    # A day is written as one: `0` is not 1970-01-01 (schemathesis' negative data).
+    for bad in ("0", "1700000000", "2030-3-1"):
+        r = await api.c.get("/v1/reports/kpis", headers=api.admin, params={"to": bad})
+        assert r.status_code == 422 and "YYYY-MM-DD" in r.text, (bad, r.text)
     for path in ("/v1/reports/trends", "/v1/reports/kpis"):  # days a date cannot pass
         for params in ({"to": "9999-12-31"}, {"from": "0001-01-01"}):
             r = await api.c.get(path, headers=api.admin, params=params)
