@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, field_validator
 from pydantic import Field as PydanticField
@@ -222,16 +222,17 @@ class CompleteRequest(Request):
     notes: str | None = Field(default=None, max_length=4000)
 
 
-class CancelRequest(Request):
-    reason: CancelReason = CancelReason.other
-    note: str | None = Field(default=None, max_length=NOTE_MAX)
+# The reasons a caller may give: `match_ended` is the system's (set when a match ends), and
+# the schema says so by leaving it out.
+CallerCancelReason = Literal[CancelReason.unavailable, CancelReason.rescheduled, CancelReason.other]
 
-    @field_validator("reason")
-    @classmethod
-    def _not_the_systems(cls, reason: CancelReason) -> CancelReason:
-        if reason is CancelReason.match_ended:
-            raise ValueError("match_ended is set when a match ends; choose another reason")
-        return reason
+
+class CancelRequest(Request):
+    reason: CallerCancelReason = Field(
+        default=CancelReason.other,
+        description="Why the session is off (`match_ended` is set by the system alone).",
+    )
+    note: str | None = Field(default=None, max_length=NOTE_MAX)
 
 
 class NoShowRequest(Request):
