@@ -509,7 +509,11 @@ class EmployeeState:
         object.__setattr__(self, "status", EmployeeStatus(self.status))
 
 
-HrisEventType = Literal["hired", "updated", "terminated", "leave", "returned"]
+# An HRIS event either carries the employee's record (hired, updated) or names the employee
+# whose status changes (terminated, leave, returned).
+HrisProfileEventType = Literal["hired", "updated"]
+HrisStatusEventType = Literal["terminated", "leave", "returned"]
+HrisEventType = Literal[HrisProfileEventType, HrisStatusEventType]
 
 
 def terminate(e: EmployeeState, *, at: datetime) -> Transition[EmployeeState]:

@@ -22,7 +22,8 @@ from services.enrollment.domain import (
     Answer,
     Eligibility,
     EmployeeStatus,
-    HrisEventType,
+    HrisProfileEventType,
+    HrisStatusEventType,
     ParticipantStatus,
     Question,
     check_questionnaire,
@@ -129,26 +130,35 @@ class HrisEventRecord(Base, table=True):
     received_at: datetime = Field(default_factory=utcnow)
 
 
-class HrisEventIn(Request):
+class _HrisEvent(Request):
     event_id: str = Field(min_length=1, max_length=200)
-    type: HrisEventType
     occurred_at: Instant | None = None
-    employee: EmployeeIn | None = None
-    employee_id: str | None = Field(default=None, min_length=1, max_length=100)
 
-    @model_validator(mode="after")
-    def _needs_subject(self) -> HrisEventIn:
-        if self.type in ("hired", "updated") and self.employee is None:
-            raise ValueError(f"a {self.type} event needs 'employee'")
-        if self.type in ("terminated", "leave", "returned") and not (
-            self.employee_id or self.employee
-        ):
-            raise ValueError(f"a {self.type} event needs 'employee_id'")
-        return self
+
+class HrisProfileEvent(_HrisEvent):
+    """`hired` or `updated`: the employee's record, whole."""
+
+    type: HrisProfileEventType
+    employee: EmployeeIn
 
     @property
     def subject_id(self) -> str:
-        return self.employee.id if self.employee else str(self.employee_id)
+        return self.employee.id
+
+
+class HrisStatusEvent(_HrisEvent):
+    """`terminated`, `leave` or `returned`: the employee, by id."""
+
+    type: HrisStatusEventType
+    employee_id: str = Field(min_length=1, max_length=100)
+
+    @property
+    def subject_id(self) -> str:
+        return self.employee_id
+
+
+# One HRIS event, told apart by its `type` (the schema says which fields each needs).
+HrisEventIn = Annotated[HrisProfileEvent | HrisStatusEvent, PydanticField(discriminator="type")]
 
 
 class HrisBatch(Request):

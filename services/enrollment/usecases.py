@@ -17,6 +17,8 @@ from services.enrollment.models import (
     HrisEventIn,
     HrisEventRecord,
     HrisEventResult,
+    HrisProfileEvent,
+    HrisStatusEvent,
     Participant,
     ParticipantCreate,
     Program,
@@ -93,7 +95,7 @@ async def apply_hris_batch(*, uow: UnitOfWork, org: str, batch: HrisBatch) -> Hr
         | {
             item.employee.manager_id
             for item in batch.events
-            if item.employee and item.employee.manager_id
+            if isinstance(item, HrisProfileEvent) and item.employee.manager_id
         }
     )
     results: list[HrisEventResult] = []
@@ -116,7 +118,7 @@ async def _apply_hris_event(
     s = uow.session
     employee = await directory.get(item.subject_id)
     now = utcnow()
-    if item.type in ("terminated", "leave", "returned"):
+    if isinstance(item, HrisStatusEvent):
         if employee is None:
             raise Invalid("unknown employee", field=f"events.{index}.employee_id")
         transition = {
@@ -131,7 +133,6 @@ async def _apply_hris_event(
                 uow=uow, org=org, employee_id=employee.id, reason=ev.WithdrawalReason.left_company
             )
         return
-    assert item.employee is not None
     current = None if employee is None else state_of(domain.EmployeeState, employee)
     record = domain.take_record(current, employee_id=item.subject_id, event_type=item.type, at=now)
     fields = item.employee.model_dump(exclude={"id"})

@@ -236,7 +236,7 @@ from binome_client.api.hris import push_hris_events
 from binome_client.api.matches import accept
 from binome_client.api.programs import create_program, get_program, list_programs
 from binome_client.models import (
-    AcceptRequest, EmployeeIn, EmployeePublic, HrisBatch, HrisEventIn, HrisEventInType,
+    AcceptRequest, EmployeeIn, EmployeePublic, HrisBatch, HrisProfileEvent, HrisProfileEventType,
     Problem, ProgramCreate, ProgramPublic,
 )
 
@@ -245,7 +245,8 @@ admin = AuthenticatedClient(base_url=url, token=admin_token)
 hris = AuthenticatedClient(base_url=url, token=hris_token)
 
 ann = EmployeeIn(id="ann", name="Ann Python", department="Engineering", level=7)
-batch = HrisBatch(events=[HrisEventIn(event_id="py-1", type_=HrisEventInType.HIRED, employee=ann)])
+hired = HrisProfileEvent(event_id="py-1", type_=HrisProfileEventType.HIRED, employee=ann)
+batch = HrisBatch(events=[hired])
 pushed = push_hris_events.sync(client=hris, body=batch)
 print(f"hired: {pushed.results[0].event_id} {pushed.results[0].status.value}")
 
