@@ -163,7 +163,9 @@ async def program_heard(*, uow: UnitOfWork, program_id: str) -> None:
     if that is past) and their health re-judged by it."""
     rels = (
         await uow.session.exec(
-            select(Relationship).where(Relationship.program_id == program_id, Relationship.active)
+            select(Relationship)
+            .where(Relationship.program_id == program_id, Relationship.active)
+            .with_for_update()  # a pulse firing meanwhile (it locks its relationship) goes first
         )
     ).all()
     if not rels:

@@ -392,8 +392,8 @@ async def check_outcomes(api: Api, clock: ManualClock, pid: str) -> None:
 
     k = await eventually(surveys_heard, timeout=WAIT, what="reporting hearing the pulses")
     # 12 pulses were due at t0 + 4 days (6 relationships, both sides): 5 answered.
-    assert _figure(k, "survey_response_rate") == (0.417, 12, False)
-    assert _figure(k, "survey_scores") == ({"pulse": 4.0}, 5, False)  # (4+4+5+3+4) / 5
+    assert _figure(k, "survey_response_rate") == (0.417, 12, False), k["survey_response_rate"]
+    assert _figure(k, "survey_scores") == ({"pulse": 4.0}, 5, False), k  # (4+4+5+3+4) / 5
     weekly = await api.ok(
         "GET",
         f"/v1/reports/programs/{pid}/trends",
