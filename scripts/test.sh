@@ -2,8 +2,8 @@
 # The README's test command. On a fresh machine it creates the virtual environment, installs
 # Binôme, provisions PostgreSQL (Debian's packages) and a real Apache Kafka broker (Maven
 # Central's jars) unless they already answer, Debian's Chromium for the browser tests, nginx
-# (the distributed mode's gateway) and Prometheus's promtool for the monitoring files, checks lint and types, then runs the whole
-# suite.
+# (the distributed mode's gateway) and Prometheus's promtool for the monitoring files, checks
+# lint and types, then runs the whole suite, tier by tier.
 #   scripts/test.sh [pytest args]
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -13,7 +13,7 @@
   `/docs-assets` (no CDN).
 
 Used by `scripts/run-distributed.sh`, the e2e tests and the API benchmark (Debian's nginx),
-docker-compose (nginx's image, `deploy/nginx`) and Kubernetes (`deploy/k8s/gateway`); the
+docker-compose and Kubernetes (nginx's image, the files in `deploy/k8s/gateway`); the
 committed copies are checked against this generator by the tests.
 """
 
@@ -26,7 +26,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from services import SERVICE_NAMES, load, load_all
-from shared.edge import parse_limit
+from shared.edge import NO_STORE, SECURITY_HEADERS, parse_limit
 from shared.problems import MEDIA_TYPE, problem
 from shared.settings import Settings
 
@@ -49,7 +49,7 @@ class Layout:
 
     root: str
     listen: str = "8000"
-    # nginx's own errors go to stderr; its access log (JSON lines) to stdout.
+    # The user nginx's workers run as when it starts as root (they read `root`).
     user: str | None = None
 
 
@@ -69,14 +69,6 @@ _PROBLEMS = {
     503: "the service owning this resource is unavailable",
     504: "the service owning this resource did not answer in time",
 }
-
-_SECURITY_HEADERS = (
-    ("X-Content-Type-Options", "nosniff"),
-    ("Content-Security-Policy", "frame-ancestors 'none'"),
-    ("X-Frame-Options", "DENY"),
-    ("Referrer-Policy", "no-referrer"),
-    ("Cache-Control", "no-store"),
-)
 
 
 def _nginx_string(text: str) -> str:
@@ -191,13 +183,14 @@ def nginx_conf(
             "    }",
         ]
     out += ["    location / {", "      if ($unplain) { return 400; }", "      return 404;", "    }"]
+    headers = (*SECURITY_HEADERS, NO_STORE)  # an answer of nginx's own is an API answer
     for status, detail in _PROBLEMS.items():
         answer = json.dumps(problem(status, detail), separators=(",", ":"))
         out += [
             f"    location = /_problem/{status} {{",
             "      internal;",
             f"      default_type {MEDIA_TYPE};",
-            *(f"      add_header {k} {_nginx_string(v)} always;" for k, v in _SECURITY_HEADERS),
+            *(f"      add_header {k} {_nginx_string(v)} always;" for k, v in headers),
             *(
                 [f"      add_header Retry-After {per_address.get_expiry()} always;"]
                 if status == 429 and per_address

@@ -29,13 +29,17 @@ if TYPE_CHECKING:
 
     from shared.settings import Settings
 
-_HEADERS = [
-    (b"x-content-type-options", b"nosniff"),
-    (b"content-security-policy", b"frame-ancestors 'none'"),
-    (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"no-referrer"),
-]
-_NO_STORE = (b"cache-control", b"no-store")
+# Every answer's headers, and the one API answers add (services/proxy.py gives nginx's own
+# answers the same).
+SECURITY_HEADERS = (
+    ("x-content-type-options", "nosniff"),
+    ("content-security-policy", "frame-ancestors 'none'"),
+    ("x-frame-options", "DENY"),
+    ("referrer-policy", "no-referrer"),
+)
+NO_STORE = ("cache-control", "no-store")
+_HEADERS = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS]
+_NO_STORE = (NO_STORE[0].encode(), NO_STORE[1].encode())
 _PROBES = ("/healthz", "/livez", "/readyz", "/status", "/metrics")
 
 

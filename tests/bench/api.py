@@ -16,7 +16,6 @@ import logging
 import os
 import random
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,7 +34,7 @@ from services import SERVICE_NAMES
 from services.proxy import resource_table
 from shared.auth import Role, mint_token
 from shared.settings import Settings
-from tests.helpers import spawn_proxy
+from tests.helpers import free_port, spawn_proxy
 
 ROOT = Path(__file__).resolve().parents[2]
 # The service processes run on the Kafka bus: they refuse the public development secret, and
@@ -43,12 +42,6 @@ ROOT = Path(__file__).resolve().parents[2]
 os.environ.setdefault("BINOME_JWT_SECRET", secrets.token_urlsafe(48))
 os.environ.setdefault("BINOME_RATE_LIMIT_PER_TOKEN", "off")
 os.environ.setdefault("BINOME_RATE_LIMIT_PER_ADDRESS", "off")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def _databases(pg: str, tag: str) -> str:
@@ -261,12 +254,12 @@ async def main() -> None:
     urls: dict[str, str] = {}
     try:
         for svc in SERVICE_NAMES:
-            port = _free_port()
+            port = free_port()
             urls[svc] = f"http://127.0.0.1:{port}"
             procs.append(
                 _spawn(["serve", "--service", svc, "--port", str(port)], env, logs / f"{svc}.log")
             )
-        gport = _free_port()
+        gport = free_port()
         procs.append(spawn_proxy(urls, logs / "gateway", gport))
         for url in urls.values():
             await _ready(url)
