@@ -1,4 +1,4 @@
-"""HTTP conventions every service shares: ids, timestamps, pagination, how bodies are read."""
+"""HTTP conventions every service shares: ids, timestamps, how bodies are read (lists: paging)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any, TypeVar
 
 import orjson
-from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi import APIRouter, HTTPException, Response
 from fastapi import Request as HTTPRequest
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
@@ -49,21 +49,6 @@ def utcnow() -> datetime:
 def as_utc(value: datetime) -> datetime:
     """SQLite hands back naive datetimes; everything Binôme stores is UTC."""
     return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-class PageParams(BaseModel):
-    limit: int
-    offset: int
-
-
-def _page(
-    limit: Annotated[int, Query(ge=1, le=500, description="Page size")] = 100,
-    offset: Annotated[int, Query(ge=0, le=1_000_000_000, description="Rows to skip")] = 0,
-) -> PageParams:
-    return PageParams(limit=limit, offset=offset)
-
-
-Page = Annotated[PageParams, Depends(_page)]
 
 
 # Request bodies reject what they do not know, with a 422 naming it: a mistyped or

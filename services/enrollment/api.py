@@ -23,10 +23,11 @@ from services.enrollment.models import (
     RejectRequest,
     WithdrawRequest,
 )
-from shared.api import Page, v1_router
+from shared.api import v1_router
 from shared.app import uow_dependency
 from shared.auth import CurrentPrincipal
 from shared.contracts.enrollment import ParticipantRole, ProgramStatus
+from shared.paging import Page, listing
 from shared.uow import UnitOfWork
 
 Uow = Annotated[UnitOfWork, uow_dependency("enrollment")]
@@ -46,14 +47,14 @@ async def push_hris_events(
     return await usecases.apply_hris_batch(uow=uow, org=principal.org, batch=batch)
 
 
-@router.get("/employees", tags=["employees"], response_model=list[EmployeePublic])
+@router.get("/employees", tags=["employees"], response_model=listing(EmployeePublic))
 async def list_employees(
     principal: CurrentPrincipal,
     uow: Uow,
     page: Page,
     department: str | None = None,
     status: EmployeeStatus | None = None,
-) -> list:
+) -> object:
     return await usecases.list_employees(
         uow=uow, org=principal.org, page=page, department=department, status=status
     )
@@ -76,10 +77,10 @@ async def create_program(data: ProgramCreate, principal: CurrentPrincipal, uow: 
     return await usecases.create_program(uow=uow, org=principal.org, data=data)
 
 
-@router.get("/programs", tags=["programs"], response_model=list[ProgramPublic])
+@router.get("/programs", tags=["programs"], response_model=listing(ProgramPublic))
 async def list_programs(
     principal: CurrentPrincipal, uow: Uow, page: Page, status: ProgramStatus | None = None
-) -> list:
+) -> object:
     return await usecases.list_programs(uow=uow, org=principal.org, page=page, status=status)
 
 
@@ -125,7 +126,7 @@ async def enroll(data: ParticipantCreate, principal: CurrentPrincipal, uow: Uow)
     return await usecases.enroll(uow=uow, principal=principal, data=data)
 
 
-@router.get("/participants", tags=["participants"], response_model=list[ParticipantPublic])
+@router.get("/participants", tags=["participants"], response_model=listing(ParticipantPublic))
 async def list_participants(
     principal: CurrentPrincipal,
     uow: Uow,
@@ -133,7 +134,7 @@ async def list_participants(
     program_id: Annotated[str | None, Query(max_length=36)] = None,
     role: ParticipantRole | None = None,
     status: ParticipantStatus | None = None,
-) -> list:
+) -> object:
     return await usecases.list_participants(
         uow=uow, principal=principal, page=page, program_id=program_id, role=role, status=status
     )

@@ -25,12 +25,13 @@ from services.enrollment.models import (
     ProgramCreate,
 )
 from shared.access import get_visible, scoped
-from shared.api import PageParams, merge_patch, utcnow
+from shared.api import merge_patch, utcnow
 from shared.auth import Principal
 from shared.contracts import enrollment as ev
 from shared.contracts.enrollment import ParticipantRole, ProgramFormat, ProgramStatus
 from shared.domain import Transition, state_of, store
 from shared.errors import Conflict, Forbidden, Invalid, NotFound
+from shared.paging import PageParams, Window, page_of
 from shared.uow import UnitOfWork
 
 # --- HRIS -----------------------------------------------------------------------------------
@@ -262,14 +263,13 @@ async def get_employee(*, uow: UnitOfWork, principal: Principal, employee_id: st
 
 async def list_employees(
     *, uow: UnitOfWork, org: str, page: PageParams, department: str | None, status: str | None
-) -> list[Employee]:
+) -> Window[Employee]:
     q = select(Employee).where(Employee.org == org)
     if department:
         q = q.where(Employee.department == department)
     if status:
         q = q.where(Employee.status == status)
-    q = q.order_by(col(Employee.id)).offset(page.offset).limit(page.limit)
-    return list((await uow.session.exec(q)).all())
+    return await page_of(uow.session, q, page, col(Employee.id))
 
 
 # --- programmes -----------------------------------------------------------------------------
@@ -324,12 +324,11 @@ async def get_program(
 
 async def list_programs(
     *, uow: UnitOfWork, org: str, page: PageParams, status: ProgramStatus | None = None
-) -> list[Program]:
+) -> Window[Program]:
     q = select(Program).where(Program.org == org)
     if status is not None:
         q = q.where(Program.status == status)
-    q = q.order_by(col(Program.created_at), col(Program.id)).offset(page.offset).limit(page.limit)
-    return list((await uow.session.exec(q)).all())
+    return await page_of(uow.session, q, page, col(Program.created_at), col(Program.id))
 
 
 # --- participants ---------------------------------------------------------------------------
@@ -527,7 +526,7 @@ async def list_participants(
     program_id: str | None,
     role: ParticipantRole | None,
     status: ParticipantStatus | None,
-) -> list[Participant]:
+) -> Window[Participant]:
     q = scoped(select(Participant), Participant, principal, Participant.employee_id)
     if program_id:
         q = q.where(Participant.program_id == program_id)
@@ -535,8 +534,7 @@ async def list_participants(
         q = q.where(Participant.role == role)
     if status:
         q = q.where(Participant.status == status)
-    q = q.order_by(col(Participant.created_at), col(Participant.id))
-    return list((await uow.session.exec(q.offset(page.offset).limit(page.limit))).all())
+    return await page_of(uow.session, q, page, col(Participant.created_at), col(Participant.id))
 
 
 async def withdraw(

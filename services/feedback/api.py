@@ -19,7 +19,7 @@ from services.feedback.models import (
     SurveyPublic,
     TrainingPublic,
 )
-from shared.api import Page, v1_router
+from shared.api import v1_router
 from shared.app import uow_dependency
 from shared.auth import CurrentPrincipal, Principal
 from shared.contracts.feedback import (
@@ -29,6 +29,7 @@ from shared.contracts.feedback import (
     HealthSignal,
     HealthState,
 )
+from shared.paging import Page, Window, listing
 from shared.uow import UnitOfWork
 
 Uow = Annotated[UnitOfWork, uow_dependency("feedback")]
@@ -52,14 +53,14 @@ async def submit(data: FeedbackCreate, principal: CurrentPrincipal, uow: Uow) ->
     return await usecases.submit(uow=uow, principal=principal, data=data)
 
 
-@router.get("/feedback", tags=["feedback"], response_model=list[FeedbackPublic])
+@router.get("/feedback", tags=["feedback"], response_model=listing(FeedbackPublic))
 async def list_feedback(
     principal: CurrentPrincipal,
     uow: Uow,
     page: Page,
     session_id: Annotated[str | None, Query(max_length=36)] = None,
     match_id: Annotated[str | None, Query(max_length=36)] = None,
-) -> list:
+) -> object:
     return await usecases.list_feedback(
         uow=uow, principal=principal, page=page, session_id=session_id, match_id=match_id
     )
@@ -98,7 +99,7 @@ async def get_health(match_id: str, principal: CurrentPrincipal, uow: Uow) -> He
     return _health(rel, principal)
 
 
-@router.get("/relationships", tags=["follow-up"], response_model=list[HealthPublic])
+@router.get("/relationships", tags=["follow-up"], response_model=listing(HealthPublic))
 async def list_health(
     principal: CurrentPrincipal,
     uow: Uow,
@@ -106,21 +107,21 @@ async def list_health(
     program_id: Annotated[str | None, Query(max_length=36)] = None,
     state: HealthState | None = None,
     reason: Annotated[HealthSignal | None, Query(description="a signal behind the health")] = None,
-) -> list[HealthPublic]:
+) -> Window[HealthPublic]:
     """Active relationships by health, the lowest score first (admins)."""
     found = await usecases.list_health(
         uow=uow, org=principal.org, page=page, program_id=program_id, state=state, reason=reason
     )
-    return [_health(r, principal) for r in found]
+    return found.map(lambda r: _health(r, principal))
 
 
-@router.get("/surveys", tags=["follow-up"], response_model=list[SurveyPublic])
+@router.get("/surveys", tags=["follow-up"], response_model=listing(SurveyPublic))
 async def list_surveys(
     principal: CurrentPrincipal,
     uow: Uow,
     page: Page,
     match_id: Annotated[str | None, Query(max_length=36)] = None,
-) -> list:
+) -> object:
     """Pulse and closing surveys: an employee's own, or (admins) all."""
     return await usecases.list_surveys(uow=uow, principal=principal, page=page, match_id=match_id)
 
@@ -151,7 +152,7 @@ def _case(case: Case) -> CasePublic:
     )
 
 
-@router.get("/cases", tags=["follow-up"], response_model=list[CasePublic])
+@router.get("/cases", tags=["follow-up"], response_model=listing(CasePublic))
 async def list_cases(
     principal: CurrentPrincipal,
     uow: Uow,
@@ -159,13 +160,13 @@ async def list_cases(
     program_id: Annotated[str | None, Query(max_length=36)] = None,
     status: CaseStatus | None = None,
     match_id: Annotated[str | None, Query(max_length=36)] = None,
-) -> list[CasePublic]:
+) -> Window[CasePublic]:
     """Corrective cases, the oldest first (admins)."""
     found = await usecases.list_cases(
         uow=uow, org=principal.org, page=page, program_id=program_id, status=status,
         match_id=match_id,
     )  # fmt: skip
-    return [_case(c) for c in found]
+    return found.map(_case)
 
 
 @router.get("/cases/{case_id}", tags=["follow-up"], response_model=CasePublic)

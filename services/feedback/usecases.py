@@ -29,7 +29,7 @@ from services.feedback.models import (
     TrainingIn,
 )
 from shared.access import can_see, get_visible, scoped
-from shared.api import PageParams, as_utc, new_id
+from shared.api import as_utc, new_id
 from shared.auth import Principal
 from shared.contracts import feedback as ev
 from shared.contracts import matching as ev_matching
@@ -48,6 +48,7 @@ from shared.contracts.sessions import SessionStatus
 from shared.db import lock_key
 from shared.domain import state_of, store
 from shared.errors import Conflict, Invalid, NotFound
+from shared.paging import PageParams, Window, page_of
 from shared.uow import UnitOfWork
 
 
@@ -110,14 +111,13 @@ async def list_feedback(
     page: PageParams,
     session_id: str | None,
     match_id: str | None,
-) -> list[Feedback]:
+) -> Window[Feedback]:
     q = scoped(select(Feedback), Feedback, principal, Feedback.author_employee_id)
     if session_id:
         q = q.where(Feedback.session_id == session_id)
     if match_id:
         q = q.where(Feedback.match_id == match_id)
-    q = q.order_by(col(Feedback.created_at), col(Feedback.id)).offset(page.offset).limit(page.limit)
-    return list((await uow.session.exec(q)).all())
+    return await page_of(uow.session, q, page, col(Feedback.created_at), col(Feedback.id))
 
 
 # --- relationship health ------------------------------------------------------------------
@@ -488,7 +488,7 @@ async def list_health(
     program_id: str | None,
     state: HealthState | None,
     reason: str | None = None,
-) -> list[Relationship]:
+) -> Window[Relationship]:
     q = select(Relationship).where(Relationship.org == org, Relationship.active)
     if program_id:
         q = q.where(Relationship.program_id == program_id)
@@ -496,8 +496,7 @@ async def list_health(
         q = q.where(Relationship.state == state)
     if reason:
         q = q.where(col(Relationship.signals).contains(f",{reason},"))
-    q = q.order_by(col(Relationship.score), col(Relationship.match_id))
-    return list((await uow.session.exec(q.offset(page.offset).limit(page.limit))).all())
+    return await page_of(uow.session, q, page, col(Relationship.score), col(Relationship.match_id))
 
 
 # --- pulse and closing surveys ----------------------------------------------------------------
@@ -635,12 +634,11 @@ async def get_survey(
 
 async def list_surveys(
     *, uow: UnitOfWork, principal: Principal, page: PageParams, match_id: str | None
-) -> list[Survey]:
+) -> Window[Survey]:
     q = scoped(select(Survey), Survey, principal, Survey.respondent_employee_id)
     if match_id:
         q = q.where(Survey.match_id == match_id)
-    q = q.order_by(col(Survey.sent_at), col(Survey.id)).offset(page.offset).limit(page.limit)
-    return list((await uow.session.exec(q)).all())
+    return await page_of(uow.session, q, page, col(Survey.sent_at), col(Survey.id))
 
 
 # --- pauses: an admin's (a case action), a party's leave of absence ---------------------------
@@ -928,7 +926,7 @@ async def list_cases(
     program_id: str | None,
     status: CaseStatus | None,
     match_id: str | None,
-) -> list[Case]:
+) -> Window[Case]:
     q = select(Case).where(Case.org == org)
     if program_id:
         q = q.where(Case.program_id == program_id)
@@ -936,8 +934,7 @@ async def list_cases(
         q = q.where(Case.status == status)
     if match_id:
         q = q.where(Case.match_id == match_id)
-    q = q.order_by(col(Case.opened_at), col(Case.id))
-    return list((await uow.session.exec(q.offset(page.offset).limit(page.limit))).all())
+    return await page_of(uow.session, q, page, col(Case.opened_at), col(Case.id))
 
 
 async def complete_training(*, uow: UnitOfWork, principal: Principal, case_id: str) -> Case:

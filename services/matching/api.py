@@ -23,10 +23,11 @@ from services.matching.models import (
     WaitingPublic,
 )
 from services.matching.usecases import requests
-from shared.api import Page, v1_router
+from shared.api import v1_router
 from shared.app import uow_dependency
 from shared.auth import CurrentPrincipal, Principal
 from shared.contracts.matching import MatchStatus, RequestStatus
+from shared.paging import Page, Window, listing
 from shared.uow import UnitOfWork
 
 Uow = Annotated[UnitOfWork, uow_dependency("matching")]
@@ -135,7 +136,7 @@ async def suggestions(
     )
 
 
-@router.get("/matches", tags=["matches"], response_model=list[MatchPublic])
+@router.get("/matches", tags=["matches"], response_model=listing(MatchPublic))
 async def list_matches(
     principal: CurrentPrincipal,
     uow: Uow,
@@ -143,7 +144,7 @@ async def list_matches(
     program_id: Annotated[str | None, Query(max_length=36)] = None,
     status: MatchStatus | None = None,
     participant_id: Annotated[str | None, Query(max_length=36)] = None,
-) -> list:
+) -> object:
     found = await usecases.list_matches(
         uow=uow,
         principal=principal,
@@ -152,7 +153,7 @@ async def list_matches(
         status=status,
         participant_id=participant_id,
     )
-    return [_public(m, principal) for m in found]
+    return found.map(lambda m: _public(m, principal))
 
 
 @router.get("/matches/{match_id}", tags=["matches"], response_model=MatchPublic)
@@ -198,13 +199,13 @@ async def end(match_id: str, body: EndRequest, principal: CurrentPrincipal, uow:
     return _public(match, principal)
 
 
-@router.get("/waiting-list", tags=["matches"], response_model=list[WaitingPublic])
+@router.get("/waiting-list", tags=["matches"], response_model=listing(WaitingPublic))
 async def waiting_list(
     principal: CurrentPrincipal,
     uow: Uow,
     page: Page,
     program_id: Annotated[str | None, Query(max_length=36)] = None,
-) -> list:
+) -> object:
     """Mentees whose match ended (or was declined) and who wait for a mentor with room, the
     longest waiting first; each is proposed a mentor as soon as one has room."""
     return await usecases.waiting_list(uow=uow, org=principal.org, program_id=program_id, page=page)
@@ -244,19 +245,19 @@ async def send_request(
     return _request_public(row, principal)
 
 
-@router.get("/mentor-requests", tags=["requests"], response_model=list[MentorRequestPublic])
+@router.get("/mentor-requests", tags=["requests"], response_model=listing(MentorRequestPublic))
 async def list_requests(
     principal: CurrentPrincipal,
     uow: Uow,
     page: Page,
     program_id: Annotated[str | None, Query(max_length=36)] = None,
     status: RequestStatus | None = None,
-) -> list[MentorRequestPublic]:
+) -> Window[MentorRequestPublic]:
     """Requests the caller made or received (admins: all of the organisation's)."""
     rows = await requests.listing(
         uow=uow, principal=principal, page=page, program_id=program_id, status=status
     )
-    return [_request_public(r, principal) for r in rows]
+    return rows.map(lambda r: _request_public(r, principal))
 
 
 @router.get("/mentor-requests/{request_id}", tags=["requests"], response_model=MentorRequestPublic)

@@ -32,10 +32,11 @@ from services.sessions.models import (
     SkillProgressPublic,
 )
 from services.sessions.usecases import journey
-from shared.api import Page, v1_router
+from shared.api import v1_router
 from shared.app import uow_dependency
 from shared.auth import CurrentPrincipal
 from shared.contracts.sessions import SessionStatus
+from shared.paging import Page, listing
 from shared.uow import UnitOfWork
 
 Uow = Annotated[UnitOfWork, uow_dependency("sessions")]
@@ -54,14 +55,14 @@ async def schedule(data: SessionCreate, principal: CurrentPrincipal, uow: Uow) -
     return await usecases.schedule(uow=uow, principal=principal, data=data)
 
 
-@router.get("/sessions", tags=["sessions"], response_model=list[SessionPublic])
+@router.get("/sessions", tags=["sessions"], response_model=listing(SessionPublic))
 async def list_sessions(
     principal: CurrentPrincipal,
     uow: Uow,
     page: Page,
     match_id: Annotated[str | None, Query(max_length=36)] = None,
     status: SessionStatus | None = None,
-) -> list:
+) -> object:
     return await usecases.list_sessions(
         uow=uow, principal=principal, page=page, match_id=match_id, status=status
     )
@@ -118,10 +119,10 @@ async def add_note(
     )
 
 
-@router.get("/sessions/{session_id}/notes", tags=["sessions"], response_model=list[NotePublic])
-async def my_notes(session_id: str, principal: CurrentPrincipal, uow: Uow) -> list:
-    """The caller's own private notes on the session."""
-    return await usecases.my_notes(uow=uow, principal=principal, session_id=session_id)
+@router.get("/sessions/{session_id}/notes", tags=["sessions"], response_model=listing(NotePublic))
+async def my_notes(session_id: str, principal: CurrentPrincipal, uow: Uow, page: Page) -> object:
+    """The caller's own private notes on the session, the oldest first."""
+    return await usecases.my_notes(uow=uow, principal=principal, session_id=session_id, page=page)
 
 
 @router.get("/mentoring-hours", tags=["sessions"], response_model=HoursPublic)
@@ -258,13 +259,16 @@ async def create_feed(
     return public
 
 
-@router.get("/calendar-feeds", tags=["calendar"], response_model=list[CalendarFeedPublic])
+@router.get("/calendar-feeds", tags=["calendar"], response_model=listing(CalendarFeedPublic))
 async def list_feeds(
     principal: CurrentPrincipal,
     uow: Uow,
+    page: Page,
     employee_id: Annotated[str | None, Query(max_length=100)] = None,
-) -> list:
-    return await usecases.list_feeds(uow=uow, principal=principal, employee_id=employee_id)
+) -> object:
+    return await usecases.list_feeds(
+        uow=uow, principal=principal, page=page, employee_id=employee_id
+    )
 
 
 @router.post(
@@ -362,11 +366,14 @@ async def assess(body: AssessmentIn, principal: CurrentPrincipal, uow: Uow) -> o
     return await journey.assess(uow=uow, principal=principal, data=body)
 
 
-@router.get("/assessments", tags=["journey"], response_model=list[AssessmentPublic])
+@router.get("/assessments", tags=["journey"], response_model=listing(AssessmentPublic))
 async def list_assessments(
-    principal: CurrentPrincipal, uow: Uow, match_id: Annotated[str, Query(max_length=36)]
-) -> list:
-    return await journey.assessments(uow=uow, principal=principal, match_id=match_id)
+    principal: CurrentPrincipal,
+    uow: Uow,
+    page: Page,
+    match_id: Annotated[str, Query(max_length=36)],
+) -> object:
+    return await journey.assessments(uow=uow, principal=principal, match_id=match_id, page=page)
 
 
 @router.get("/skill-progress/{match_id}", tags=["journey"], response_model=SkillProgressPublic)

@@ -70,7 +70,7 @@ async def test_a_feed_follows_sessions_created_rescheduled_and_cancelled(
     assert r.status_code == 422
 
     # Listed without its secret; revoked, the URL answers 404 (as a wrong one does).
-    (listed,) = await api.ok("GET", "/v1/calendar-feeds", headers=mentee)
+    (listed,) = await api.items("/v1/calendar-feeds", headers=mentee)
     assert listed["url"] is None and listed["revoked_at"] is None
     await api.ok("POST", f"/v1/calendar-feeds/{feed['id']}/revoke", headers=mentee)
     assert (await api.c.get(url)).status_code == 404

@@ -21,7 +21,7 @@ async def _case(api: Api, match_id: str, **expect: Any) -> dict[str, Any]:
     """The match's latest case, once it shows `expect`."""
 
     async def found() -> dict[str, Any] | None:
-        cases = await api.ok("GET", "/v1/cases", params={"match_id": match_id})
+        cases = await api.items("/v1/cases", params={"match_id": match_id})
         if cases and all(cases[-1][k] == v for k, v in expect.items()):
             return cases[-1]
         return None
@@ -137,7 +137,7 @@ async def test_a_case_resolved_by_mediation_recovers(api: Api, clock: ManualCloc
     assert acted["status"] == "monitoring"
 
     async def mediation() -> Any:
-        found = await api.ok("GET", "/v1/sessions", params={"match_id": mid})
+        found = await api.items("/v1/sessions", params={"match_id": mid})
         return next((s for s in found if s["kind"] == "mediation"), None)
 
     meeting = await eventually(mediation, what="sessions planning the mediation")

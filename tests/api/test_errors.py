@@ -129,8 +129,8 @@ async def test_another_organisation_sees_nothing(api: Api, settings: Settings) -
         f"/v1/employees/{cohort.mentee}",
     ):
         assert (await api.c.get(path, headers=other)).status_code == 404, path
-    assert (await api.c.get("/v1/programs", headers=other)).json() == []
-    assert (await api.c.get("/v1/matches", headers=other)).json() == []
+    assert await api.items("/v1/programs", headers=other) == []
+    assert await api.items("/v1/matches", headers=other) == []
     r = await api.c.post(f"/v1/matches/{match['id']}/end", json={"reason": "other"}, headers=other)
     assert r.status_code == 404
     r = await api.c.post(
@@ -150,7 +150,7 @@ async def test_employees_act_only_on_their_own_records(api: Api) -> None:
         json={"program_id": cohort.program_id, "employee_id": cohort.mentee, "role": "mentor"},
     )
     assert r.status_code == 403
-    mine = await api.ok("GET", "/v1/participants", headers=api.as_employee(mentor))
+    mine = await api.items("/v1/participants", headers=api.as_employee(mentor))
     assert [p["employee_id"] for p in mine] == [mentor]
     r = await api.c.get(
         f"/v1/participants/{cohort.mentee_participant['id']}", headers=api.as_employee(mentor)

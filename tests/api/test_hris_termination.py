@@ -24,8 +24,8 @@ async def test_terminated_mentor_is_withdrawn_and_mentees_rematched(api: Api) ->
 
     employee = await api.ok("GET", f"/v1/employees/{leaver}")
     assert employee["status"] == "terminated"
-    withdrawn = await api.ok(
-        "GET", "/v1/participants", params={"program_id": cohort.program_id, "status": "withdrawn"}
+    withdrawn = await api.items(
+        "/v1/participants", params={"program_id": cohort.program_id, "status": "withdrawn"}
     )
     assert [(p["employee_id"], p["withdrawn_reason"]) for p in withdrawn] == [
         (leaver, "left_company")

@@ -28,7 +28,7 @@ async def test_bodies_that_json_cannot_carry_are_a_422(api: Api) -> None:
         r = await _post(api, "/v1/programs", raw, api.admin)
         assert r.status_code == 422, (raw, r.status_code, r.text)
         assert r.json()["errors"][0]["type"] == "json_invalid", raw
-    assert await api.ok("GET", "/v1/programs") == []  # nothing written
+    assert await api.items("/v1/programs") == []  # nothing written
 
 
 async def test_nul_in_a_path_or_query_is_a_422(api: Api) -> None:
@@ -56,7 +56,7 @@ async def test_far_off_dates_and_unknown_time_zones_are_refused(api: Api) -> Non
         json={"events": [hired("paris", timezone="Europe/Paris")]},
     )
     assert fine.status_code == 200
-    assert [e["id"] for e in await api.ok("GET", "/v1/employees")] == ["paris"]
+    assert [e["id"] for e in await api.items("/v1/employees")] == ["paris"]
     r = await api.c.post(
         "/v1/sessions",
         headers=api.admin,
@@ -99,7 +99,7 @@ async def test_bodies_are_bounded_before_anything_is_parsed_or_authenticated(api
     ]  # fmt: skip
     r = await api.c.post("/v1/hris/events", headers=api.hris, json={"events": events})
     assert len(r.request.content) > 1_000_000 and r.status_code == 200
-    assert await api.ok("GET", "/v1/programs") == []
+    assert await api.items("/v1/programs") == []
 
 
 async def test_an_integer_beyond_64_bits_in_a_failing_body_is_a_422(api: Api) -> None:

@@ -177,7 +177,7 @@ async def test_agreement_milestones_and_skill_progress(
     assert progress["skills"]["sql"]["mentee"] == {"baseline": 1, "final": 4, "progress": 3}
     assert progress["skills"]["sql"]["mentor"]["progress"] == 2
     assert progress["mean_progress"] == 2.0  # (3 + 1) / 2, the mentee's own
-    listed = await api.ok("GET", "/v1/assessments", params={"match_id": mid}, headers=api.admin)
+    listed = await api.items("/v1/assessments", params={"match_id": mid}, headers=api.admin)
     assert len(listed) == 4
     r = await api.c.get(f"/v1/skill-progress/{mid}", headers=outsider)
     assert r.status_code == 404
@@ -211,7 +211,7 @@ async def test_relationships_close_naturally(api: Api, clock: ManualClock) -> No
     assert again.status_code == 409
 
     async def closing() -> Any:
-        found = await api.ok("GET", "/v1/surveys", params={"match_id": mid}, headers=mentee)
+        found = await api.items("/v1/surveys", params={"match_id": mid}, headers=mentee)
         return [s for s in found if s["kind"] == "closing"]
 
     assert await eventually(closing, what="the closing survey")

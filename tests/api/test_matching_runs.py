@@ -115,8 +115,8 @@ async def test_self_service_suggestions(api: Api) -> None:
         "query",
         "participant_id",
     ]
-    mentors = await api.ok(
-        "GET", "/v1/participants", params={"program_id": cohort.program_id, "role": "mentor"}
+    mentors = await api.items(
+        "/v1/participants", params={"program_id": cohort.program_id, "role": "mentor"}
     )
     as_mentor = await api.c.get(
         "/v1/suggestions", params={"participant_id": mentors[0]["id"]}, headers=api.admin

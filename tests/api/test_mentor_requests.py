@@ -82,7 +82,7 @@ async def test_an_unanswered_request_expires_and_cascades_to_the_next_choice(
     sent_at = datetime.fromisoformat(first["created_at"])
     assert datetime.fromisoformat(first["expires_at"]) - sent_at == timedelta(days=14)
     bob = api.as_employee(_emp(ids, "bob"))
-    mine = await api.ok("GET", "/v1/mentor-requests", headers=bob)
+    mine = await api.items("/v1/mentor-requests", headers=bob)
     assert [x["id"] for x in mine] == [first["id"]]
     stranger = await api.c.get(
         f"/v1/mentor-requests/{first['id']}", headers=api.as_employee(_emp(ids, "fay"))
@@ -92,7 +92,7 @@ async def test_an_unanswered_request_expires_and_cascades_to_the_next_choice(
     clock.advance(timedelta(days=14, seconds=1))
 
     async def cascaded() -> Any:
-        rows = await api.ok("GET", "/v1/mentor-requests", params={"program_id": ids["program"]})
+        rows = await api.items("/v1/mentor-requests", params={"program_id": ids["program"]})
         return rows if len(rows) == 2 else None
 
     old, new = await eventually(cascaded, what="expiry and cascade to the next choice")
@@ -116,7 +116,7 @@ async def test_an_unanswered_request_expires_and_cascades_to_the_next_choice(
     assert (seen["decline_reason"], seen["decline_note"]) == ("no_time", None)
     again = await api.c.post(f"/v1/mentor-requests/{new['id']}/accept", headers=cat)
     assert again.status_code == 409
-    rows = await api.ok("GET", "/v1/mentor-requests", params={"program_id": ids["program"]})
+    rows = await api.items("/v1/mentor-requests", params={"program_id": ids["program"]})
     assert [x["status"] for x in rows] == ["expired", "declined"]
 
 
@@ -153,9 +153,7 @@ async def test_caps_places_hard_rules_and_acceptance(api: Api) -> None:
         headers=api.as_employee(_emp(ids, "gus")),
     )
     assert on_behalf.status_code == 404  # Gus cannot ask for Fay
-    assert (
-        await api.ok("GET", "/v1/mentor-requests", headers=api.as_employee(_emp(ids, "fay"))) == []
-    )
+    assert await api.items("/v1/mentor-requests", headers=api.as_employee(_emp(ids, "fay"))) == []
 
     # Suggestions count the held places: Cat is full while Eve's request is open.
     sugg = await api.ok("GET", "/v1/suggestions", params={"participant_id": ids["fay"]})
@@ -165,7 +163,7 @@ async def test_caps_places_hard_rules_and_acceptance(api: Api) -> None:
     assert run["mentees_considered"] == 2
     assert ids["cat"] not in {p["mentor_participant_id"] for p in run["pairs"]}
 
-    rows = await api.ok("GET", "/v1/mentor-requests", params={"program_id": ids["program"]})
+    rows = await api.items("/v1/mentor-requests", params={"program_id": ids["program"]})
     to_cat, to_ann = sorted(rows, key=lambda x: x["mentor_participant_id"] != ids["cat"])
     eve = api.as_employee(_emp(ids, "eve"))
     r = await api.c.post(f"/v1/mentor-requests/{to_cat['id']}/accept", headers=eve)
@@ -198,8 +196,8 @@ async def test_caps_places_hard_rules_and_acceptance(api: Api) -> None:
         headers=api.as_employee(_emp(ids, "gus")),
     )
     assert (gone["status"], gone["withdrawn_because"]) == ("withdrawn", "mentee")
-    rows = await api.ok(
-        "GET", "/v1/mentor-requests", params={"program_id": ids["program"], "status": "open"}
+    rows = await api.items(
+        "/v1/mentor-requests", params={"program_id": ids["program"], "status": "open"}
     )
     assert rows == []
 
@@ -217,7 +215,7 @@ async def test_requests_follow_the_programme(api: Api) -> None:
     await api.ok("POST", f"/v1/programs/{ids['program']}/status", json={"status": "closed"})
 
     async def withdrawn() -> Any:
-        (row,) = await api.ok("GET", "/v1/mentor-requests", params={"program_id": ids["program"]})
+        (row,) = await api.items("/v1/mentor-requests", params={"program_id": ids["program"]})
         return row if row["status"] == "withdrawn" else None
 
     row = await eventually(withdrawn, what="the request ending with its programme")

@@ -87,8 +87,8 @@ async def test_admins_act_as_admins_and_hris_reads_nothing(api: Api) -> None:
     )
     assert r.status_code == 403, r.text  # rating is the parties' own
     # The employee id in an admin's token is ignored: the admin sees as an admin, not as them.
-    assert len(await api.ok("GET", "/v1/participants", headers=admin_as_mentee)) == len(
-        await api.ok("GET", "/v1/participants")
+    assert len(await api.items("/v1/participants", headers=admin_as_mentee)) == len(
+        await api.items("/v1/participants")
     )
     hris_as_mentee = auth(api.settings, role="hris", employee_id=mentee)
     for path in ("/v1/employees", f"/v1/employees/{mentee}", "/v1/programs", "/v1/matches"):
@@ -207,7 +207,7 @@ async def test_iso_strings_remain_what_they_stand_for(api: Api) -> None:
 
 async def test_a_domain_error_about_a_query_parameter_is_located_in_the_query(api: Api) -> None:
     cohort = await enrolled_cohort(api)
-    everyone = await api.ok("GET", "/v1/participants", params={"program_id": cohort.program_id})
+    everyone = await api.items("/v1/participants", params={"program_id": cohort.program_id})
     mentor = next(p for p in everyone if p["role"] == "mentor")
     await eventually(lambda: _known(api, mentor["id"]), what="matching hearing of the mentor")
     r = await api.c.get(

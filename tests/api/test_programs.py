@@ -27,7 +27,7 @@ DESIGN: dict[str, Any] = {
 
 
 async def _participants(api: Api, program_id: str) -> list[dict[str, Any]]:
-    return await api.ok("GET", "/v1/participants", params={"program_id": program_id})
+    return await api.items("/v1/participants", params={"program_id": program_id})
 
 
 async def test_a_programme_is_designed_then_moves_through_its_lifecycle(
@@ -53,9 +53,9 @@ async def test_a_programme_is_designed_then_moves_through_its_lifecycle(
     draft = await api.c.post("/v1/participants", json=enrol, headers=api.admin)
     assert draft.status_code == 409 and "draft" in draft.json()["detail"]
 
-    drafts = await api.ok("GET", "/v1/programs", params={"status": "draft"})
+    drafts = await api.items("/v1/programs", params={"status": "draft"})
     assert pid in [p["id"] for p in drafts]
-    assert pid not in [p["id"] for p in await api.ok("GET", "/v1/programs?status=enrolling")]
+    assert pid not in [p["id"] for p in await api.items("/v1/programs?status=enrolling")]
     bad_filter = await api.c.get("/v1/programs?status=paused", headers=api.admin)
     assert bad_filter.status_code == 422
 
@@ -281,9 +281,7 @@ async def test_a_programme_that_requires_approval_holds_enrolments_pending(api: 
 
     (only,) = await eventually(suggested, what="matching hearing of the approved mentee")
     assert only["mentor_employee_id"] == "ap-ann"
-    pending = await api.ok(
-        "GET", "/v1/participants", params={"program_id": pid, "status": "rejected"}
-    )
+    pending = await api.items("/v1/participants", params={"program_id": pid, "status": "rejected"})
     assert [p["id"] for p in pending] == [tom["id"]]
 
 

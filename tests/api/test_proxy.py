@@ -219,7 +219,7 @@ def test_a_generated_python_client_runs_against_the_live_api(proxy: str, tmp_pat
         "hired: py-1 applied",
         "employee: Ann Python (Engineering)",
         "programme: Python client (draft)",
-        "listed: True",
+        "listed: 2 ['Python client', 'Python client, again']",
         "missing programme: 404 program not found",
         "accept unknown match: 404",
         "rejected: 422 body.name",
@@ -237,7 +237,7 @@ from binome_client.api.matches import accept
 from binome_client.api.programs import create_program, get_program, list_programs
 from binome_client.models import (
     AcceptRequest, EmployeeIn, EmployeePublic, HrisBatch, HrisProfileEvent, HrisProfileEventType,
-    Problem, ProgramCreate, ProgramPublic,
+    Problem, ProgramCreate, ProgramPage, ProgramPublic,
 )
 
 url, admin_token, hris_token = sys.argv[1:]
@@ -257,8 +257,16 @@ print(f"employee: {employee.name} ({employee.department})")
 program = create_program.sync(client=admin, body=ProgramCreate(name="Python client"))
 assert isinstance(program, ProgramPublic), program
 print(f"programme: {program.name} ({program.status})")
-listed = list_programs.sync(client=admin)
-print("listed:", program.id in [p.id for p in listed])
+create_program.sync(client=admin, body=ProgramCreate(name="Python client, again"))
+names, cursor = [], None  # a list walked page by page, one programme a page
+while True:
+    page = list_programs.sync(client=admin, limit=1, **({"cursor": cursor} if cursor else {}))
+    assert isinstance(page, ProgramPage), page
+    names += [p.name for p in page.items]
+    cursor = page.next_cursor
+    if not cursor:
+        break
+print(f"listed: {page.total} {names}")
 
 missing = get_program.sync("nope", client=admin)
 assert isinstance(missing, Problem), missing

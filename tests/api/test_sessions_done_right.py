@@ -102,9 +102,9 @@ async def test_sessions_done_right(api: Api, clock: ManualClock) -> None:
     )  # fmt: skip
     assert note["author_employee_id"] == match["mentee_employee_id"]
     assert [
-        n["text"] for n in await api.ok("GET", f"/v1/sessions/{first['id']}/notes", headers=mentee)
+        n["text"] for n in await api.items(f"/v1/sessions/{first['id']}/notes", headers=mentee)
     ] == ["ask about SQL"]
-    assert await api.ok("GET", f"/v1/sessions/{first['id']}/notes", headers=mentor) == []
+    assert await api.items(f"/v1/sessions/{first['id']}/notes", headers=mentor) == []
     r = await api.c.get(f"/v1/sessions/{first['id']}/notes", headers=api.admin)
     assert r.status_code == 403
     r = await api.c.post(f"/v1/sessions/{first['id']}/notes", headers=api.admin, json={"text": "x"})

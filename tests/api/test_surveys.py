@@ -25,7 +25,7 @@ LOW = {"quality": 1, "progress": 2, "rhythm": 1, "recommend": 2, "comment": "we 
 
 
 async def _surveys(api: Api, headers: dict[str, str], n: int, **params: str) -> list | None:
-    found = await api.ok("GET", "/v1/surveys", headers=headers, params=params)
+    found = await api.items("/v1/surveys", headers=headers, params=params)
     return found if len(found) >= n else None
 
 
@@ -49,12 +49,12 @@ async def test_pulse_surveys_are_answered_or_expire_and_count_in_health(
         return r.status_code == 200
 
     await eventually(followed, what="follow-up started")
-    assert await api.ok("GET", "/v1/surveys", headers=mentee) == []
+    assert await api.items("/v1/surveys", headers=mentee) == []
 
     clock.advance(timedelta(days=31))
     (mine,) = await eventually(lambda: _surveys(api, mentee, 1), what="the mentee's pulse")
     assert (mine["kind"], mine["status"]) == ("pulse", "open")
-    both = await api.ok("GET", "/v1/surveys", params={"match_id": mid})
+    both = await api.items("/v1/surveys", params={"match_id": mid})
     assert len(both) == 2  # one to each side (admins see both)
     theirs = next(s for s in both if s["id"] != mine["id"])
     other = await api.c.post(f"/v1/surveys/{theirs['id']}/answers", headers=mentee, json=LOW)
@@ -110,7 +110,7 @@ async def test_a_programme_heard_after_its_relationship_sets_its_pulses(
 
     async def pulses() -> Any:
         clock.advance(timedelta(minutes=5))  # time passes until the first pulse is due
-        found = await api.ok("GET", "/v1/surveys", params={"match_id": match_id})
+        found = await api.items("/v1/surveys", params={"match_id": match_id})
         return [s for s in found if s["kind"] == "pulse"]
 
     sent = await eventually(pulses, what="the first pulse, by the programme's policy")

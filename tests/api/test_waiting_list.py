@@ -19,7 +19,7 @@ async def test_a_mentee_without_a_mentor_waits_until_one_has_room(api: Api) -> N
     # Declined again: no mentor left that this mentee has not already declined.
     await api.ok("POST", f"/v1/matches/{second['id']}/decline", headers=mentee, json={})
     assert await api.matches(program_id=cohort.program_id, status="proposed") == []
-    (waiting,) = await api.ok("GET", "/v1/waiting-list", params={"program_id": cohort.program_id})
+    (waiting,) = await api.items("/v1/waiting-list", params={"program_id": cohort.program_id})
     assert (waiting["participant_id"], waiting["ended_match_id"]) == (
         cohort.mentee_participant["id"],
         second["id"],
@@ -38,4 +38,4 @@ async def test_a_mentee_without_a_mentor_waits_until_one_has_room(api: Api) -> N
     third = await eventually(proposed, what="a proposal once a mentor has room")
     assert third["mentor_employee_id"] == carl
     assert third["replaces_match_id"] == second["id"]
-    assert await api.ok("GET", "/v1/waiting-list", params={"program_id": cohort.program_id}) == []
+    assert await api.items("/v1/waiting-list", params={"program_id": cohort.program_id}) == []

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -125,6 +126,26 @@ class Api:
         assert r.status_code == expect, f"{method} {path} -> {r.status_code} {r.text}"
         return r.json()
 
+    async def items(
+        self, path: str, *, headers: dict[str, str] | None = None, params: Any = None
+    ) -> list[Any]:
+        """Every item of a list, page after page by its cursor; checks the envelope on the way
+        (`total` the same on every page and equal to the items walked)."""
+        path, _, inline = path.partition("?")  # httpx's params would replace a query in path
+        query = dict(urllib.parse.parse_qsl(inline)) | dict(params or {})
+        found: list[Any] = []
+        totals: set[int] = set()
+        while True:
+            page = await self.ok("GET", path, headers=headers, params=query)
+            assert set(page) == {"items", "total", "next_cursor"}, f"GET {path}: {page}"
+            found += page["items"]
+            totals.add(page["total"])
+            if page["next_cursor"] is None:
+                break
+            query["cursor"] = page["next_cursor"]
+        assert totals == {len(found)}, f"GET {path}: totals {totals}, {len(found)} items walked"
+        return found
+
     async def program(self, body: dict[str, Any], *, status: str | None = "enrolling") -> Any:
         """Create a programme (a draft) and move it on to `status` (enrolling: open to
         enrolment and matching runs; None leaves it a draft)."""
@@ -147,7 +168,7 @@ class Api:
         return await self.ok("POST", "/v1/participants", json=body, expect=201)
 
     async def matches(self, **params: str) -> list[dict[str, Any]]:
-        return await self.ok("GET", "/v1/matches", params=params)
+        return await self.items("/v1/matches", params=params)
 
 
 def free_port() -> int:

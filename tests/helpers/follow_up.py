@@ -60,7 +60,7 @@ async def _until_health(
 
 async def _case(api: Api, match_id: str, timeout: float, **expect: Any) -> dict[str, Any]:
     async def found() -> dict[str, Any] | None:
-        cases = await api.ok("GET", "/v1/cases", params={"match_id": match_id})
+        cases = await api.items("/v1/cases", params={"match_id": match_id})
         if cases and all(cases[-1][k] == v for k, v in expect.items()):
             return cases[-1]
         return None
@@ -107,7 +107,7 @@ async def run_follow_up(api: Api, *, now: Now, wait: Wait, timeout: float = 30) 
     await wait(1.5)
 
     async def mentee_pulse() -> Any:
-        surveys = await api.ok("GET", "/v1/surveys", headers=mentee_b, params={"match_id": b})
+        surveys = await api.items("/v1/surveys", headers=mentee_b, params={"match_id": b})
         return next((s for s in surveys if s["kind"] == "pulse"), None)
 
     pulse = await eventually(mentee_pulse, timeout=timeout, what="pair B's pulse survey")
@@ -176,7 +176,7 @@ async def run_follow_up(api: Api, *, now: Now, wait: Wait, timeout: float = 30) 
     assert acted["status"] == "monitoring"
 
     async def meeting() -> Any:
-        found = await api.ok("GET", "/v1/sessions", params={"match_id": b})
+        found = await api.items("/v1/sessions", params={"match_id": b})
         return next((s for s in found if s["kind"] == "mediation"), None)
 
     mediation = await eventually(meeting, timeout=timeout, what="the mediation planned")

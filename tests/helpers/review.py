@@ -99,7 +99,7 @@ async def scripted_programme(api: Api, clock: ManualClock) -> str:
         # must hear of all six before the clock moves on (late, under load, it would arm
         # them days later than the script's t0 + 4 days, and no pulse would come).
         r = await api.c.get("/v1/relationships", headers=api.admin, params={"program_id": pid})
-        return r.status_code == 200 and len(r.json()) == 6
+        return r.status_code == 200 and r.json()["total"] == 6
 
     await eventually(followed, timeout=WAIT, what="feedback following the six relationships")
 
@@ -343,7 +343,7 @@ async def phase_two(api: Api, clock: ManualClock, pid: str) -> None:
         mentee = api.as_employee(name)
 
         async def pulse(mentee: dict = mentee) -> Any:
-            found = await api.ok("GET", "/v1/surveys", headers=mentee)
+            found = await api.items("/v1/surveys", headers=mentee)
             return next((x for x in found if x["kind"] == "pulse"), None)
 
         survey = await eventually(pulse, timeout=WAIT, what=f"{name}'s pulse")

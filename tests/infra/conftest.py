@@ -11,10 +11,14 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncpg
+import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.helpers import compiled_matching_kernels  # noqa: F401 (a fixture)
+from services import SERVICE_NAMES, load_all
+from shared.app import build_app
+from shared.settings import BusKind, Settings
+from tests.helpers import Api, compiled_matching_kernels  # noqa: F401 (a fixture)
 
 
 def _need(var: str) -> str:
@@ -68,3 +72,21 @@ async def pg_databases(pg_server: str) -> AsyncIterator[Callable[[list[str]], Aw
     yield make  # type: ignore[misc]
     for name in created:
         await _admin_execute(pg_server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def api(kafka_bootstrap: str, pg_databases) -> AsyncIterator[Api]:  # type: ignore[no-untyped-def]
+    """All five services embedded in one app, on PostgreSQL and Kafka (an org of its own)."""
+    url = await pg_databases(list(SERVICE_NAMES))
+    settings = Settings(
+        bus=BusKind.kafka,
+        kafka_bootstrap=kafka_bootstrap,
+        database_url=url,
+        topic_prefix=f"c{uuid.uuid4().hex[:8]}.",
+        outbox_poll_interval_s=0.2,
+    )
+    app = build_app(load_all(), settings, name="binome")
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://b") as client:
+            yield Api(client, settings, org=f"org-{uuid.uuid4().hex[:6]}")

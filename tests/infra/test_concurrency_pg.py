@@ -5,15 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 
-from services import SERVICE_NAMES, load_all
-from shared.app import build_app
-from shared.settings import BusKind, Settings
 from tests.helpers import Api, eventually
 from tests.helpers.scenario import (
     enrolled_cohort,
@@ -23,23 +18,6 @@ from tests.helpers.scenario import (
 )
 
 pytestmark = pytest.mark.infra
-
-
-@pytest.fixture
-async def api(kafka_bootstrap: str, pg_databases) -> AsyncIterator[Api]:  # type: ignore[no-untyped-def]
-    url = await pg_databases(list(SERVICE_NAMES))
-    settings = Settings(
-        bus=BusKind.kafka,
-        kafka_bootstrap=kafka_bootstrap,
-        database_url=url,
-        topic_prefix=f"c{uuid.uuid4().hex[:8]}.",
-        outbox_poll_interval_s=0.2,
-    )
-    app = build_app(load_all(), settings, name="binome")
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://b") as client:
-            yield Api(client, settings, org=f"org-{uuid.uuid4().hex[:6]}")
 
 
 async def test_both_sides_accepting_at_once_activate_the_match(api: Api) -> None:
@@ -160,5 +138,5 @@ async def test_fifty_parallel_requests_to_a_mentor_with_two_places_hold_exactly_
     codes = sorted(r.status_code for r in answers)
     assert codes == [201] * 2 + [409] * 48, codes
     assert all("no place left" in r.text for r in answers if r.status_code == 409)
-    held = await api.ok("GET", "/v1/mentor-requests", params={"program_id": pid, "status": "open"})
+    held = await api.items("/v1/mentor-requests", params={"program_id": pid, "status": "open"})
     assert len(held) == 2 and {r["mentor_participant_id"] for r in held} == {mentor["id"]}

@@ -171,7 +171,7 @@ async def test_requests_during_a_database_outage_answer_503_with_retry_after(
     await eventually(
         lambda: _status_is(client, "/readyz", 200), timeout=30, what="ready again after outage"
     )
-    names = [p["name"] for p in (await client.get("/v1/programs", headers=admin)).json()]
+    names = [p["name"] for p in (await client.get("/v1/programs", headers=admin)).json()["items"]]
     assert names == ["Onboarding"], "the request answered 503 must have written nothing"
 
 

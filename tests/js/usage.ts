@@ -25,5 +25,6 @@ export async function onboard(baseUrl: string, token: string): Promise<string> {
     throw new Error(`${opened.error.detail} ${fields.join(", ")}`);
   }
   const page = await api.GET("/v1/programs", { params: { query: { limit: 10 } } });
-  return `${program} ${page.data?.length ?? 0}`;
+  const next = page.data?.next_cursor ?? "the last page";
+  return `${program} ${page.data?.items.length ?? 0} of ${page.data?.total ?? 0}, next: ${next}`;
 }

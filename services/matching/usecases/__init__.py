@@ -19,12 +19,13 @@ from services.matching.models import (
     Waiting,
 )
 from shared.access import can_see, get_visible, scoped
-from shared.api import PageParams, new_id, utcnow
+from shared.api import new_id, utcnow
 from shared.auth import Principal
 from shared.contracts import matching as ev
 from shared.contracts.matching import DeclineReason, EndReason, MatchStatus
 from shared.domain import Transition, state_of, store
 from shared.errors import Invalid, NotFound
+from shared.paging import PageParams, Window, page_of
 from shared.tracing import tracer
 from shared.uow import UnitOfWork
 
@@ -284,7 +285,7 @@ async def list_matches(
     program_id: str | None,
     status: MatchStatus | None,
     participant_id: str | None,
-) -> list[Match]:
+) -> Window[Match]:
     q = scoped(select(Match), Match, principal, Match.mentor_employee_id, Match.mentee_employee_id)
     if program_id:
         q = q.where(Match.program_id == program_id)
@@ -295,8 +296,7 @@ async def list_matches(
             (Match.mentor_participant_id == participant_id)
             | (Match.mentee_participant_id == participant_id)
         )
-    q = q.order_by(col(Match.created_at), col(Match.id)).offset(page.offset).limit(page.limit)
-    return list((await uow.session.exec(q)).all())
+    return await page_of(uow.session, q, page, col(Match.created_at), col(Match.id))
 
 
 async def accept(
@@ -541,12 +541,11 @@ async def leave_waiting(*, uow: UnitOfWork, participant_id: str) -> None:
 
 async def waiting_list(
     *, uow: UnitOfWork, org: str, program_id: str | None, page: PageParams
-) -> list[Waiting]:
+) -> Window[Waiting]:
     q = select(Waiting).where(Waiting.org == org)
     if program_id:
         q = q.where(Waiting.program_id == program_id)
-    q = q.order_by(col(Waiting.since), col(Waiting.participant_id))
-    return list((await uow.session.exec(q.offset(page.offset).limit(page.limit))).all())
+    return await page_of(uow.session, q, page, col(Waiting.since), col(Waiting.participant_id))
 
 
 async def end_and_rematch(

@@ -29,12 +29,13 @@ from services.matching.usecases import (
     leave_waiting,
 )
 from shared.access import get_visible, scoped
-from shared.api import PageParams, new_id
+from shared.api import new_id
 from shared.auth import Principal
 from shared.contracts import matching as ev
 from shared.contracts.matching import RequestStatus, WithdrawnBecause
 from shared.domain import Transition, state_of, store
 from shared.errors import Invalid, NotFound
+from shared.paging import PageParams, Window, page_of
 from shared.uow import UnitOfWork
 
 EXPIRE = "matching.request_expiry"  # the timer kind
@@ -212,7 +213,7 @@ async def listing(
     page: PageParams,
     program_id: str | None,
     status: RequestStatus | None,
-) -> list[MentorRequest]:
+) -> Window[MentorRequest]:
     q = scoped(
         select(MentorRequest),
         MentorRequest,
@@ -224,8 +225,7 @@ async def listing(
         q = q.where(MentorRequest.program_id == program_id)
     if status:
         q = q.where(MentorRequest.status == status)
-    q = q.order_by(col(MentorRequest.created_at), col(MentorRequest.id))
-    return list((await uow.session.exec(q.offset(page.offset).limit(page.limit))).all())
+    return await page_of(uow.session, q, page, col(MentorRequest.created_at), col(MentorRequest.id))
 
 
 async def accept(*, uow: UnitOfWork, principal: Principal, request_id: str) -> MentorRequest:

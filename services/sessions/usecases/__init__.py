@@ -21,7 +21,7 @@ from services.sessions.models import (
     SessionNote,
 )
 from shared.access import can_see, get_visible, scoped
-from shared.api import PageParams, new_id
+from shared.api import new_id
 from shared.auth import Principal
 from shared.contracts.enrollment import PROGRAM_DEFAULTS as RULES
 from shared.contracts.enrollment import EngagementPolicy
@@ -29,6 +29,7 @@ from shared.contracts.feedback import CaseActionTaken
 from shared.contracts.sessions import CancelReason, SessionKind, SessionStatus
 from shared.domain import Transition, state_of, store
 from shared.errors import Conflict, Forbidden, Invalid, NotFound
+from shared.paging import PageParams, Window, page_of
 from shared.uow import UnitOfWork
 
 CONFIRMATION_DUE = "session.confirmation_due"  # the timer kind
@@ -253,7 +254,7 @@ async def list_sessions(
     page: PageParams,
     match_id: str | None,
     status: SessionStatus | None,
-) -> list[Session]:
+) -> Window[Session]:
     q = scoped(
         select(Session), Session, principal, Session.mentor_employee_id, Session.mentee_employee_id
     )
@@ -261,8 +262,7 @@ async def list_sessions(
         q = q.where(Session.match_id == match_id)
     if status:
         q = q.where(Session.status == status)
-    q = q.order_by(col(Session.scheduled_at), col(Session.id)).offset(page.offset).limit(page.limit)
-    return list((await uow.session.exec(q)).all())
+    return await page_of(uow.session, q, page, col(Session.scheduled_at), col(Session.id))
 
 
 async def complete(
@@ -341,18 +341,16 @@ async def add_note(
     return note
 
 
-async def my_notes(*, uow: UnitOfWork, principal: Principal, session_id: str) -> list[SessionNote]:
+async def my_notes(
+    *, uow: UnitOfWork, principal: Principal, session_id: str, page: PageParams
+) -> Window[SessionNote]:
     """The caller's own notes on a session they can see (nobody reads another's)."""
     session = await get(uow=uow, principal=principal, session_id=session_id)
-    rows = await uow.session.exec(
-        select(SessionNote)
-        .where(
-            SessionNote.session_id == session.id,
-            SessionNote.author_employee_id == (principal.employee_id or ""),
-        )
-        .order_by(col(SessionNote.created_at), col(SessionNote.id))
+    q = select(SessionNote).where(
+        SessionNote.session_id == session.id,
+        SessionNote.author_employee_id == (principal.employee_id or ""),
     )
-    return list(rows.all())
+    return await page_of(uow.session, q, page, col(SessionNote.created_at), col(SessionNote.id))
 
 
 async def hours(
@@ -458,7 +456,12 @@ async def create_feed(
         assert principal.employee_id is not None
         owner = principal.employee_id
     now = uow.now()
-    for old in await _feeds(uow, org=principal.org, employee_id=owner, active=True):
+    live = select(CalendarFeed).where(
+        CalendarFeed.org == principal.org,
+        CalendarFeed.employee_id == owner,
+        col(CalendarFeed.revoked_at).is_(None),
+    )
+    for old in (await uow.session.exec(live)).all():
         old.revoked_at = now
         uow.session.add(old)
     token = secrets.token_urlsafe(32)
@@ -470,24 +473,18 @@ async def create_feed(
     return feed, token
 
 
-async def _feeds(
-    uow: UnitOfWork, *, org: str, employee_id: str, active: bool = False
-) -> list[CalendarFeed]:
-    q = select(CalendarFeed).where(CalendarFeed.org == org, CalendarFeed.employee_id == employee_id)
-    if active:
-        q = q.where(col(CalendarFeed.revoked_at).is_(None))
-    return list((await uow.session.exec(q.order_by(col(CalendarFeed.created_at)))).all())
-
-
 async def list_feeds(
-    *, uow: UnitOfWork, principal: Principal, employee_id: str | None
-) -> list[CalendarFeed]:
+    *, uow: UnitOfWork, principal: Principal, page: PageParams, employee_id: str | None
+) -> Window[CalendarFeed]:
     owner = employee_id if principal.is_admin and employee_id else principal.employee_id
     if owner is None:
         raise Invalid("admins say whose feeds to list", field="employee_id", at="query")
     if not principal.is_admin and employee_id not in (None, owner):
         raise NotFound("employee not found")
-    return await _feeds(uow, org=principal.org, employee_id=owner)
+    q = select(CalendarFeed).where(
+        CalendarFeed.org == principal.org, CalendarFeed.employee_id == owner
+    )
+    return await page_of(uow.session, q, page, col(CalendarFeed.created_at), col(CalendarFeed.id))
 
 
 async def revoke_feed(*, uow: UnitOfWork, principal: Principal, feed_id: str) -> CalendarFeed:

@@ -21,6 +21,7 @@ from shared.auth import Principal
 from shared.contracts import sessions as ev
 from shared.domain import Transition, state_of, store
 from shared.errors import Conflict, NotFound
+from shared.paging import PageParams, Window, page_of
 from shared.uow import UnitOfWork
 
 MILESTONE_DUE = "session.milestone_due"  # the timer kind
@@ -184,18 +185,19 @@ async def assess(*, uow: UnitOfWork, principal: Principal, data: AssessmentIn) -
     return made
 
 
-async def assessments(*, uow: UnitOfWork, principal: Principal, match_id: str) -> list[Assessment]:
+async def assessments(
+    *, uow: UnitOfWork, principal: Principal, match_id: str, page: PageParams
+) -> Window[Assessment]:
     match = await _match(uow, principal, match_id)
-    rows = await uow.session.exec(
-        select(Assessment)
-        .where(Assessment.match_id == match.id)
-        .order_by(col(Assessment.created_at), col(Assessment.id))
-    )
-    return list(rows.all())
+    q = select(Assessment).where(Assessment.match_id == match.id)
+    return await page_of(uow.session, q, page, col(Assessment.created_at), col(Assessment.id))
 
 
 async def skill_progress(*, uow: UnitOfWork, principal: Principal, match_id: str) -> dict:
-    found = await assessments(uow=uow, principal=principal, match_id=match_id)
+    match = await _match(uow, principal, match_id)
+    found = (
+        await uow.session.exec(select(Assessment).where(Assessment.match_id == match.id))
+    ).all()
     table = journey.skill_progress(
         [journey.Assessed(phase=a.phase, by=a.by, ratings=a.ratings) for a in found]
     )
