@@ -32,6 +32,7 @@ from shared.service import ServiceDef, ServiceRuntime
 from shared.settings import BusKind, Settings
 from shared.tracing import setup_tracing
 from shared.uow import UnitOfWork
+from shared.vocabulary import describe
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +143,7 @@ def _document(app: FastAPI, name: str) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            schema = only_problem_media_type(build())
+            schema = describe(only_problem_media_type(build()))
             schema["servers"] = [{"url": "/", "description": f"this {name} process"}]
             app.openapi_schema = schema
         return app.openapi_schema

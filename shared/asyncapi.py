@@ -18,6 +18,7 @@ from pydantic.json_schema import models_json_schema
 
 import shared.contracts  # noqa: F401  (registers every contract)
 from shared.events import _REGISTRY, SPEC_VERSION, EventData, producer_of, topic_of
+from shared.vocabulary import describe
 
 if TYPE_CHECKING:
     from shared.service import ServiceDef
@@ -107,29 +108,31 @@ def document(definitions: Sequence[ServiceDef], *, title: str = "Binôme events"
                         {"$ref": f"#/channels/{p}/messages/{_message_id(t)}"} for t in sorted(heard)
                     ],
                 }
-    return {
-        "asyncapi": "3.0.0",
-        "info": {
-            "title": title,
-            "version": "1",
-            "description": (
-                "CloudEvents 1.0 in Kafka's binary mode: attributes in `ce_*` headers, the "
-                "JSON data as the value, the aggregate id as the key. A breaking change to an "
-                "event adds a `.v2` type beside the `.v1`."
-            ),
-        },
-        "defaultContentType": "application/json",
-        "servers": {
-            "kafka": {
-                "host": "localhost:9092",
-                "protocol": "kafka",
-                "description": "BINOME_KAFKA_BOOTSTRAP (topics take BINOME_TOPIC_PREFIX).",
-            }
-        },
-        "channels": channels,
-        "operations": operations,
-        "components": {
-            "messages": messages,
-            "schemas": {"CloudEventHeaders": HEADERS, **schemas.get("$defs", {})},
-        },
-    }
+    return describe(
+        {
+            "asyncapi": "3.0.0",
+            "info": {
+                "title": title,
+                "version": "1",
+                "description": (
+                    "CloudEvents 1.0 in Kafka's binary mode: attributes in `ce_*` headers, the "
+                    "JSON data as the value, the aggregate id as the key. A breaking change to an "
+                    "event adds a `.v2` type beside the `.v1`."
+                ),
+            },
+            "defaultContentType": "application/json",
+            "servers": {
+                "kafka": {
+                    "host": "localhost:9092",
+                    "protocol": "kafka",
+                    "description": "BINOME_KAFKA_BOOTSTRAP (topics take BINOME_TOPIC_PREFIX).",
+                }
+            },
+            "channels": channels,
+            "operations": operations,
+            "components": {
+                "messages": messages,
+                "schemas": {"CloudEventHeaders": HEADERS, **schemas.get("$defs", {})},
+            },
+        }
+    )

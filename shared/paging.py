@@ -48,6 +48,7 @@ def _page(
             max_length=2000,
             description="Where to continue: the `next_cursor` of the previous page. "
             "Absent: the first page.",
+            examples=["WyIyMDI2LTEyLTAyVDA5OjAwOjAwKzAwOjAwIiwiNmYxYyJd"],
         ),
     ] = None,
 ) -> PageParams:
@@ -145,9 +146,7 @@ def _after(key: Sequence[Any], values: Sequence[Any]) -> Any:
     return or_(*terms)
 
 
-async def page_of(
-    session: AsyncSession, query: Any, page: PageParams, *key: Any
-) -> Window[Any]:
+async def page_of(session: AsyncSession, query: Any, page: PageParams, *key: Any) -> Window[Any]:
     """A page of `query`'s rows in the ascending order of `key` (columns ending with a unique
     one, so the order is total) and the list's total, read in one statement (one snapshot:
     a row written meanwhile is in both or in neither)."""
