@@ -101,7 +101,9 @@ def test_compose_file_is_valid_against_the_compose_specification(tmp_path: Path)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     # The validator catches a mistyped key (the check can fail).
     bad = tmp_path / "compose.yml"
-    bad.write_text(COMPOSE.read_text().replace("    image: postgres:15", "    imagee: postgres:15"))
+    bad.write_text(
+        COMPOSE.read_text().replace("    image: postgres:15.10", "    imagee: postgres:15.10")
+    )
     refused = check_jsonschema("--builtin-schema", "vendor.compose-spec", str(bad))
     assert refused.returncode != 0 and "'imagee' was unexpected" in refused.stdout
 
@@ -125,6 +127,30 @@ def test_the_image_runs_unprivileged_with_a_healthcheck_and_exec_form() -> None:
     assert '"exec binome serve' in cmd  # the server replaces the shell as PID 1
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".venv", ".cache", "data", "**/__pycache__"} <= set(ignored)
+
+
+def test_every_third_party_image_is_pinned_to_a_release() -> None:
+    """A floating tag (`postgres:15`, `nginx:1.28-alpine`, `latest`) changes under a deploy;
+    every image names a full release (x.y.z; PostgreSQL's x.y). Ours (`binome`) is tagged by
+    the build."""
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    images = re.findall(r"^FROM (\S+)", dockerfile, flags=re.M)
+    compose = yaml.safe_load(COMPOSE.read_text())
+    images += [s["image"] for s in compose["services"].values() if "image" in s]
+    manifests = yaml.safe_load_all(kustomize_build(K8S))
+    images += [
+        c["image"]
+        for doc in manifests
+        if doc and doc.get("kind") in ("Deployment", "StatefulSet", "Job")
+        for c in doc["spec"]["template"]["spec"]["containers"]
+    ]
+
+    def released(image: str) -> bool:  # PostgreSQL numbers its releases major.minor
+        parts = 2 if image.startswith("postgres:") else 3
+        return re.search(r":v?\d+" + r"\.\d+" * (parts - 1) + r"(-|$)", image) is not None
+
+    floating = [i for i in images if not i.startswith("binome") and not released(i)]
+    assert len(images) >= 8 and not floating, (images, floating)
 
 
 def _pinned(lock: Path) -> dict[str, str]:
