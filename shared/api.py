@@ -81,7 +81,11 @@ def patch_model(
         annotation: Any = (partial or {}).get(field) or info.annotation
         fields[field] = (
             annotation | None,
-            PydanticField(default=None, description=info.description),
+            PydanticField(
+                default=None,
+                description=info.description,
+                json_schema_extra=info.json_schema_extra,
+            ),
         )
     return create_model(name, __config__=ConfigDict(extra="forbid"), **fields)
 

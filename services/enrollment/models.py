@@ -71,6 +71,7 @@ REVOKED = revocation_table(Base.metadata)  # employees whose tokens are refused
 
 Likert = Annotated[int, PydanticField(ge=1, le=5)]
 Slot = Annotated[int, PydanticField(ge=0, le=41)]
+Weight = Annotated[int, PydanticField(ge=0, le=HARD_FILTER_WEIGHT)]
 Slots = Annotated[list[Slot], AfterValidator(lambda slots: sorted(set(slots)))]
 # Answers keyed by question id, or (programmes without a questionnaire) a list of 1-5; the
 # shape sent picks the branch, so an error names the answer at fault, not the other branch.
@@ -185,7 +186,11 @@ class ProgramBase(Base):
     auto_publish: bool = RULES.auto_publish
     # How matching weighs its criteria, 0 to 10 each (10 makes one a hard filter): skills,
     # themes, similarity, seniority, department, timezone, availability, volunteer.
-    weights: dict[str, int] = Field(default_factory=dict, sa_type=JSON)
+    weights: dict[str, Weight] = Field(
+        default_factory=dict,
+        sa_type=JSON,
+        schema_extra={"json_schema_extra": {"propertyNames": {"enum": list(MATCHING_CRITERIA)}}},
+    )
     max_timezone_gap_h: int = Field(default=RULES.max_timezone_gap_h, ge=0, le=24)
     min_score: float = Field(default=RULES.min_score, ge=0, le=1)
     cross_department: bool = RULES.cross_department
@@ -263,8 +268,6 @@ class ProgramCreate(ProgramBase):
         unknown = sorted(set(weights) - set(MATCHING_CRITERIA))
         if unknown:
             raise ValueError(f"unknown criteria {unknown}; known: {list(MATCHING_CRITERIA)}")
-        if any(not 0 <= w <= HARD_FILTER_WEIGHT for w in weights.values()):
-            raise ValueError(f"weights go from 0 to {HARD_FILTER_WEIGHT}")
         if weights and not any(weights.get(c, 1) for c in MATCHING_CRITERIA):
             raise ValueError("at least one criterion needs a weight")
         return weights
