@@ -26,7 +26,7 @@ from pydantic import (
     create_model,
 )
 from pydantic import Field as PydanticField
-from pydantic_core import SchemaValidator, core_schema
+from pydantic_core import PydanticCustomError, SchemaValidator, core_schema
 from sqlmodel._compat import SQLModelConfig
 
 from shared.auth import Principal, authorize
@@ -44,6 +44,18 @@ def new_id() -> str:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# The years a time or a day sent may name (the schemas say so with YEARS, a pattern).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+YEARS = "^(19[7-9][0-9]|2[01][0-9]{2})"
+
+
+def _sane_year(year: int) -> bool:
+    if not EARLIEST.year <= year < LATEST.year:
+        raise ValueError(f"a year from {EARLIEST.year} to {LATEST.year - 1} is expected")
+    return True
 
 
 def as_utc(value: datetime) -> datetime:
@@ -224,6 +236,16 @@ _SCALARS = frozenset({"bool", "int", "float", "str"})
 _TIMES = frozenset({"datetime", "date", "time", "timedelta"})
 
 
+def _json_integer(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    if isinstance(value, float) and not value.is_integer():
+        raise PydanticCustomError(
+            "int_from_float", "Input should be a valid integer, got a number with a fractional part"
+        )
+    return value
+
+
 def _text_only(value: Any) -> Any:
     if isinstance(value, bool | int | float):
         raise ValueError("an ISO 8601 string is expected, not a number")
@@ -240,8 +262,13 @@ def _iso_day(value: Any) -> Any:
 
 
 # A day in a query (`?from=2030-03-01`): only its ISO form; pydantic would read `0` as a Unix
-# time (1970-01-01).
-QueryDay = Annotated[date, BeforeValidator(_iso_day)]
+# time (1970-01-01). Its year in the sane range, which the schema states too.
+QueryDay = Annotated[
+    date,
+    BeforeValidator(_iso_day),
+    AfterValidator(lambda day: _sane_year(day.year) and day),
+    PydanticField(json_schema_extra={"pattern": YEARS + r"-[0-9]{2}-[0-9]{2}$"}),
+]
 
 
 _UNBUILT: dict[type, type] = {}
@@ -275,6 +302,8 @@ def strict_validator(annotation: Any) -> SchemaValidator:
         if kind == "model":
             node["custom_init"] = False  # a SQLModel's __init__ would validate leniently
             node["cls"] = _unbuilt(node["cls"])
+        elif kind == "int":  # JSON's integer: 40.0 is 40 (as JSON Schema reads it), "40" no
+            return core_schema.no_info_before_validator_function(_json_integer, node)
         elif kind in _SCALARS:
             node["strict"] = True
         elif kind in _TIMES:
@@ -313,16 +342,16 @@ def _operation_id(route: APIRoute) -> str:
 
 # --- bounded values -------------------------------------------------------------------------
 
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(2200, 1, 1, tzinfo=UTC)
-
 
 def _sane(value: datetime) -> datetime:
-    if not EARLIEST <= value <= LATEST:
-        raise ValueError(f"a time between {EARLIEST.year} and {LATEST.year} is expected")
+    _sane_year(value.year)
     return value
 
 
-# A moment in a request: with its UTC offset, within a sane range (a far-off date would
-# overflow once converted to UTC).
-Instant = Annotated[AwareDatetime, AfterValidator(_sane)]
+# A moment in a request: with its UTC offset, its year (as written) from 1970 to 2199, a rule
+# the schema states with a pattern (a far-off date would overflow once converted to UTC).
+Instant = Annotated[
+    AwareDatetime,
+    AfterValidator(_sane),
+    PydanticField(json_schema_extra={"pattern": YEARS + "-"}),
+]

@@ -23,6 +23,11 @@ class NotFound(DomainError):
     status_code = 404
 
 
+class Unknown(NotFound):
+    """A reference in the request (`body.program_id`) to something that does not exist, or
+    that the caller may not see (the same answer): 404, naming the field."""
+
+
 class Conflict(DomainError):
     status_code = 409
 
@@ -32,6 +37,7 @@ class Forbidden(DomainError):
 
 
 class Invalid(DomainError):
-    """A well-formed request that refers to something unusable (e.g. an unknown programme)."""
+    """A well-formed request the rules refuse (e.g. a mentor asked as a mentee): 422, naming
+    the field."""
 
     status_code = 422

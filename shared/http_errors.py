@@ -23,7 +23,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
-from shared.errors import DomainError, Invalid
+from shared.errors import DomainError, Invalid, Unknown
 from shared.messaging.failures import is_transient
 from shared.problems import MEDIA_TYPE, problem, summary
 
@@ -96,9 +96,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def _domain_error(request: Request, exc: DomainError) -> JSONResponse:
-        if isinstance(exc, Invalid):
+        if isinstance(exc, Invalid | Unknown):
             loc = [exc.at, *(exc.field.split(".") if exc.field else [])]
-            return _invalid(request, [{"loc": loc, "msg": exc.message, "type": "value_error"}])
+            kind = "value_error" if isinstance(exc, Invalid) else "not_found"
+            errors = [{"loc": loc, "msg": exc.message, "type": kind}]
+            return _answer(request, exc.status_code, summary(errors), errors=errors)
         return _answer(request, exc.status_code, exc.message)
 
     @app.exception_handler(StarletteHTTPException)

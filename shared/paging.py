@@ -25,7 +25,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.api import as_utc
-from shared.errors import Invalid
+from shared.errors import Unknown
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -108,8 +108,8 @@ def _python_type(column: Any) -> type:
 
 
 def _decode(cursor: str, key: Sequence[Any]) -> list[Any]:
-    """The sort key a cursor holds, typed like the key's columns; 422 for a cursor this list
-    did not give (mangled, or another list's)."""
+    """The sort key a cursor holds, typed like the key's columns; 404 for a cursor this list
+    did not give (mangled, or another list's: a reference to a page that does not exist)."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         values = json.loads(raw)
@@ -128,8 +128,8 @@ def _decode(cursor: str, key: Sequence[Any]) -> list[Any]:
                 raise ValueError
             typed.append(value)
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise Invalid(
-            "cursor is not one this list gave: pass a next_cursor as it came",
+        raise Unknown(
+            "no page at this cursor: pass a next_cursor as this list gave it",
             field="cursor",
             at="query",
         ) from None

@@ -457,7 +457,9 @@ IN_SCHEMA: dict[str, Term] = {
     "TrainingItem.id": Term("The item's id, which cases refer to.", "active-listening"),
     "Goal.id": Term("The goal's id, unique in its agreement.", "g1"),
     "Milestone.id": Term("The milestone's id, unique in its goal.", "m1"),
-    "Question.id": Term("The question's id, which answers are keyed by.", "pace"),
+    "ScaleQuestion.options": Term("", []),
+    "ScaleQuestion.id": Term("The question's id, which answers are keyed by.", "pace"),
+    "ChoiceQuestion.id": Term("The question's id, which answers are keyed by.", "topics"),
     "Goal.title": Term("The goal.", "Write production SQL alone"),
     "Milestone.title": Term("The step.", "First query reviewed"),
     "TrainingItem.title": Term("The training.", "Active listening"),
@@ -465,7 +467,10 @@ IN_SCHEMA: dict[str, Term] = {
         "The note, private to its author (1 to 4000 characters).", "Ask about the SQL course"
     ),
     "NotePublic.text": Term("The note.", "Ask about the SQL course"),
-    "Question.text": Term("The question as participants read it.", "What pace suits you?"),
+    "ScaleQuestion.text": Term("The question as participants read it.", "What pace suits you?"),
+    "ChoiceQuestion.text": Term(
+        "The question as participants read it.", "Which topics interest you?"
+    ),
     "MentorRequestPublic.score": Term("Compatibility score of the pair, 0 to 1.", 0.82),
     "CirclePublic.departments": Term("Departments the circle spans.", 3),
     "Goal.progress": Term("Progress, 0 to 100 percent.", 40),

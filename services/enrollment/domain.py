@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from functools import cache
-from typing import Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
@@ -111,31 +111,33 @@ class QuestionKind(StrEnum):
     multiple = "multiple"  # any of the options
 
 
-class Question(BaseModel):
-    """One enrolment question. `feeds`: `similarity` (scale questions: the deep-level
-    similarity criterion, in the questionnaire's order) or `themes` (choice questions: the
-    options chosen become themes)."""
-
+class _Asked(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     id: str = Field(min_length=1, max_length=50, pattern=r"^[a-z0-9][a-z0-9_-]*$")
     text: str = Field(min_length=1, max_length=500)
-    kind: QuestionKind
-    options: Tags = Field(default=[], max_length=30)
     required: bool = False
-    feeds: Literal["similarity", "themes"] | None = None
 
-    @model_validator(mode="after")
-    def _consistent(self) -> Question:
-        choice = self.kind is not QuestionKind.scale
-        if choice and len(self.options) < 2:
-            raise ValueError(f"question {self.id}: a {self.kind} question needs 2 options or more")
-        if not choice and self.options:
-            raise ValueError(f"question {self.id}: a scale question has no options")
-        if self.feeds == "similarity" and choice:
-            raise ValueError(f"question {self.id}: only scale questions feed similarity")
-        if self.feeds == "themes" and not choice:
-            raise ValueError(f"question {self.id}: only choice questions feed themes")
-        return self
+
+class ScaleQuestion(_Asked):
+    """A question answered 1 to 5; with `feeds: similarity`, its answers (in the
+    questionnaire's order) make the deep-level similarity criterion."""
+
+    kind: Literal[QuestionKind.scale]
+    options: list[str] = Field(default=[], max_length=0, description="None: a scale has none.")
+    feeds: Literal["similarity"] | None = None
+
+
+class ChoiceQuestion(_Asked):
+    """A question answered by one option (`single`) or several (`multiple`); with `feeds:
+    themes`, the options chosen become the participant's themes."""
+
+    kind: Literal[QuestionKind.single, QuestionKind.multiple]
+    options: Tags = Field(min_length=2, max_length=30)
+    feeds: Literal["themes"] | None = None
+
+
+# One enrolment question; its `kind` says which rules apply (the schema states them).
+Question = Annotated[ScaleQuestion | ChoiceQuestion, Field(discriminator="kind")]
 
 
 MAX_SIMILARITY_QUESTIONS = 20

@@ -30,7 +30,7 @@ from shared.auth import Principal
 from shared.contracts import enrollment as ev
 from shared.contracts.enrollment import ParticipantRole, ProgramFormat, ProgramStatus
 from shared.domain import Transition, state_of, store
-from shared.errors import Conflict, Forbidden, Invalid, NotFound
+from shared.errors import Conflict, Forbidden, Invalid, NotFound, Unknown
 from shared.paging import PageParams, Window, page_of
 from shared.uow import UnitOfWork
 
@@ -121,7 +121,7 @@ async def _apply_hris_event(
     now = utcnow()
     if isinstance(item, HrisStatusEvent):
         if employee is None:
-            raise Invalid("unknown employee", field=f"events.{index}.employee_id")
+            raise Unknown("unknown employee", field=f"events.{index}.employee_id")
         transition = {
             "terminated": domain.terminate, "leave": domain.leave, "returned": domain.returned
         }[item.type]  # fmt: skip
@@ -340,7 +340,7 @@ async def enroll(*, uow: UnitOfWork, principal: Principal, data: ParticipantCrea
         raise Forbidden("employees enrol themselves only")
     program = await uow.session.get(Program, data.program_id)
     if program is None or program.org != org:
-        raise Invalid("unknown program", field="program_id")
+        raise Unknown("unknown program", field="program_id")
     domain.check_enrolment_open(
         ProgramStatus(program.status),
         opens=program.enrolment_opens,
@@ -349,7 +349,7 @@ async def enroll(*, uow: UnitOfWork, principal: Principal, data: ParticipantCrea
     )
     employee = await uow.session.get(Employee, (org, data.employee_id))
     if employee is None:
-        raise Invalid("unknown employee", field="employee_id")
+        raise Unknown("unknown employee", field="employee_id")
     fields = _resolve(
         uow=uow,
         principal=principal,

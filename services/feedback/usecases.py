@@ -47,7 +47,7 @@ from shared.contracts.matching import EndedBy, EndReason
 from shared.contracts.sessions import SessionStatus
 from shared.db import lock_key
 from shared.domain import state_of, store
-from shared.errors import Conflict, Invalid, NotFound
+from shared.errors import Conflict, Invalid, NotFound, Unknown
 from shared.paging import PageParams, Window, page_of
 from shared.uow import UnitOfWork
 
@@ -58,7 +58,7 @@ async def submit(*, uow: UnitOfWork, principal: Principal, data: FeedbackCreate)
     if session is None or not can_see(
         principal, org=session.org, owners=[session.mentor_employee_id, session.mentee_employee_id]
     ):
-        raise Invalid("unknown session", field="session_id")
+        raise Unknown("unknown session", field="session_id")
     mine = await uow.session.exec(
         select(Feedback.id).where(
             Feedback.session_id == session.id,

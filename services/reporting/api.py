@@ -18,7 +18,7 @@ from services.reporting.models import (
     RelationshipReport,
     TrendReport,
 )
-from shared.api import EARLIEST, LATEST, QueryDay, v1_router
+from shared.api import QueryDay, v1_router
 from shared.app import uow_dependency
 from shared.auth import CurrentPrincipal
 from shared.contracts.enrollment import ParticipantRole
@@ -59,13 +59,6 @@ class _Period:
     def __init__(
         self, start: _From = None, end: _To = None, department: _Department = None
     ) -> None:
-        for name, day in (("from", start), ("to", end)):
-            if day is not None and not EARLIEST.date() <= day < LATEST.date():
-                raise Invalid(
-                    f"a day between {EARLIEST.year} and {LATEST.year - 1} is expected",
-                    field=name,
-                    at="query",
-                )
         if start is not None and end is not None and end < start:
             raise Invalid("the period ends before it starts", field="to", at="query")
         self.start, self.end, self.department = start, end, department

@@ -70,13 +70,25 @@ async def test_malformed_body_is_422_naming_the_field(api: Api) -> None:
     assert r.status_code == 422
 
 
-async def test_unknown_references_are_422_and_unknown_ids_404(api: Api) -> None:
+async def test_unknown_references_and_unknown_ids_are_404_naming_what(api: Api) -> None:
+    """A body naming something that does not exist (or another organisation's) answers 404,
+    as its own URL would, with the field at fault in `errors`."""
     r = await api.c.post(
         "/v1/participants",
         headers=api.admin,
         json={"program_id": "nope", "employee_id": "nobody", "role": "mentee"},
     )
-    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "program_id"]
+    assert r.status_code == 404, r.text
+    assert r.json()["errors"] == [
+        {"loc": ["body", "program_id"], "msg": "unknown program", "type": "not_found"}
+    ]
+    assert r.json()["detail"] == "body.program_id: unknown program"
+    r = await api.c.post(
+        "/v1/sessions",
+        headers=api.admin,
+        json={"match_id": "nope", "scheduled_at": "2030-01-01T10:00:00Z"},
+    )
+    assert r.status_code == 404 and r.json()["errors"][0]["loc"] == ["body", "match_id"], r.text
     for path in (
         "/v1/programs/nope",
         "/v1/participants/nope",
@@ -100,7 +112,7 @@ async def test_hris_batch_is_all_or_nothing_and_idempotent(api: Api, app) -> Non
     }
     bad = {"event_id": "t1", "type": "terminated", "employee_id": "ghost"}
     r = await api.c.post("/v1/hris/events", json={"events": [good, bad]}, headers=api.hris)
-    assert r.status_code == 422
+    assert r.status_code == 404  # the batch names an employee nobody hired
     assert r.json()["errors"][0]["loc"] == ["body", "events", "1", "employee_id"]
     assert (await api.c.get("/v1/employees/u1", headers=api.admin)).status_code == 404
     # ...and no event escaped: the outbox rows were rolled back with the change.
@@ -138,7 +150,7 @@ async def test_another_organisation_sees_nothing(api: Api, settings: Settings) -
         headers=other,
         json={"program_id": cohort.program_id, "employee_id": cohort.mentee, "role": "mentee"},
     )
-    assert r.status_code == 422
+    assert r.status_code == 404 and r.json()["errors"][0]["loc"] == ["body", "program_id"]
 
 
 async def test_employees_act_only_on_their_own_records(api: Api) -> None:

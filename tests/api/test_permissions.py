@@ -172,7 +172,7 @@ COERCIONS = [
     ("/v1/programs", {"name": "P", "auto_publish": "yes"}, "auto_publish", "bool_type"),
     ("/v1/programs", {"name": "P", "cross_department": 0}, "cross_department", "bool_type"),
     ("/v1/programs", {"name": "P", "max_timezone_gap_h": "3"}, "max_timezone_gap_h", "int_type"),
-    ("/v1/programs", {"name": "P", "max_timezone_gap_h": 3.0}, "max_timezone_gap_h", "int_type"),
+    ("/v1/programs", {"name": "P", "max_timezone_gap_h": 3.5}, "max_timezone_gap_h", "int_from_float"),  # noqa: E501
     ("/v1/programs", {"name": "P", "min_score": "0.5"}, "min_score", "float_type"),
     ("/v1/programs", {"name": "P", "rematch_threshold": "3"}, "mentor_low_rating", None),
     (
@@ -193,6 +193,32 @@ async def test_no_coercion(api: Api, path: str, body: dict, field: str, kind: st
     assert r.status_code == 422, r.text
     error = next(e for e in r.json()["errors"] if field in map(str, e["loc"]))
     assert kind is None or error["type"] == kind, error
+
+
+async def test_an_integer_is_json_s_integer(api: Api) -> None:
+    """JSON (and JSON Schema's `integer`) does not tell 6 from 6.0: both are the integer 6."""
+    made = await api.ok(
+        "POST", "/v1/programs", expect=201, json={"name": "P", "max_timezone_gap_h": 6.0}
+    )
+    assert made["max_timezone_gap_h"] == 6 and isinstance(made["max_timezone_gap_h"], int)
+
+
+async def test_a_year_out_of_range_is_refused_as_the_schema_says(api: Api) -> None:
+    """1970 to 2199, as written (the schema's pattern): an offset does not move a time out."""
+    pattern = (await api.c.get("/openapi.json")).json()["components"]["schemas"]["SessionCreate"][
+        "properties"
+    ]["scheduled_at"]["pattern"]
+    assert re.match(pattern, "1970-01-01T00:30:00+01:00") and not re.match(pattern, "2200-01-01")
+    for when, status in (("2200-01-01T00:00:00Z", 422), ("1969-12-31T23:59:59Z", 422)):
+        r = await api.c.post(
+            "/v1/sessions", headers=api.admin, json={"match_id": "m", "scheduled_at": when}
+        )
+        assert r.status_code == status and r.json()["errors"][0]["loc"] == [
+            "body",
+            "scheduled_at",
+        ], r.text
+    r = await api.c.get("/v1/reports/kpis", headers=api.admin, params={"from": "2200-01-01"})
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["query", "from"], r.text
 
 
 async def test_iso_strings_remain_what_they_stand_for(api: Api) -> None:

@@ -375,7 +375,8 @@ async def test_a_questionnaire_defines_the_answers_and_participants_update_their
         json={"name": "x", "questions": [{**QUESTIONS[2], "feeds": "similarity"}]},
         headers=api.admin,
     )
-    assert bad.status_code == 422 and "only scale questions feed similarity" in bad.text
+    assert bad.status_code == 422, bad.text  # a choice question feeds themes, never similarity
+    assert bad.json()["errors"][0]["loc"][-1] == "feeds", bad.text
     made = await api.program({"name": "Asked", "questions": QUESTIONS}, status=None)
     pid = made["id"]
     assert made["questions"][3]["options"] == ["ai", "data", "lead"]

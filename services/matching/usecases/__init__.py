@@ -24,7 +24,7 @@ from shared.auth import Principal
 from shared.contracts import matching as ev
 from shared.contracts.matching import DeclineReason, EndReason, MatchStatus
 from shared.domain import Transition, state_of, store
-from shared.errors import Invalid, NotFound
+from shared.errors import Invalid, NotFound, Unknown
 from shared.paging import PageParams, Window, page_of
 from shared.tracing import tracer
 from shared.uow import UnitOfWork
@@ -156,7 +156,7 @@ async def _program_of(uow: UnitOfWork, org: str, program_id: str) -> ProgramView
     (SQLite transactions are serial already.)"""
     program = await uow.session.get(ProgramView, program_id, with_for_update=True)
     if program is None or program.org != org:
-        raise Invalid("unknown program", field="program_id")
+        raise Unknown("unknown program", field="program_id")
     domain.check_matchable(program.status)
     return program
 

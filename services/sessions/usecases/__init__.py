@@ -28,7 +28,7 @@ from shared.contracts.enrollment import EngagementPolicy
 from shared.contracts.feedback import CaseActionTaken
 from shared.contracts.sessions import CancelReason, SessionKind, SessionStatus
 from shared.domain import Transition, state_of, store
-from shared.errors import Conflict, Forbidden, Invalid, NotFound
+from shared.errors import Conflict, Forbidden, Invalid, NotFound, Unknown
 from shared.paging import PageParams, Window, page_of
 from shared.uow import UnitOfWork
 
@@ -79,7 +79,7 @@ async def schedule(*, uow: UnitOfWork, principal: Principal, data: SessionCreate
     if match is None or not can_see(
         principal, org=match.org, owners=[match.mentor_employee_id, match.mentee_employee_id]
     ):
-        raise Invalid("unknown match", field="match_id")
+        raise Unknown("unknown match", field="match_id")
     domain.ensure_can_schedule(match_active=match.active)
     policy = await _policy(uow, match.program_id)
     agenda = await _agenda(uow, match)
