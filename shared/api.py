@@ -38,6 +38,33 @@ from shared.revocations import is_revoked
 M = TypeVar("M", bound=BaseModel)
 
 
+NUL_REFUSED = "NUL characters are not accepted"
+NO_NUL = "^[^\\x00]*$"  # the rule as a schema pattern
+
+
+def no_nul_stated(document: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document stating the rule on every free string, the URL's parameters and
+    the schemas' (one that has a pattern, a format or fixed values excludes NUL already)."""
+
+    def walk(node: Any) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item)
+        elif isinstance(node, dict):
+            free = not {"pattern", "format", "enum", "const"} & node.keys()
+            if node.get("type") == "string" and free:
+                node["pattern"] = NO_NUL
+            for key, value in node.items():
+                if key not in ("examples", "example", "default"):
+                    walk(value)
+
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            walk([p.get("schema") for p in operation.get("parameters", [])])
+    walk(document.get("components", {}).get("schemas", {}))
+    return document
+
+
 def new_id() -> str:
     return str(uuid.uuid4())
 
@@ -142,7 +169,7 @@ class _StrictJSONRequest(HTTPRequest):
             body = await self.body()
             value = orjson.loads(body)  # its JSONDecodeError is json's: FastAPI answers 422
             if _has_nul(value):
-                raise json.JSONDecodeError("NUL characters are not accepted", body.decode(), 0)
+                raise json.JSONDecodeError(NUL_REFUSED, body.decode(), 0)
             self._json = value
         return self._json
 
@@ -173,16 +200,11 @@ class StrictJSONRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def strict(request: HTTPRequest) -> Response:
-            if "\x00" in request.url.path or "%00" in request.url.query:
-                raise RequestValidationError(
-                    [
-                        {
-                            "type": "value_error",
-                            "loc": ("path",),
-                            "msg": "NUL characters are not accepted",
-                        }
-                    ]
-                )
+            for part, text in (("path", request.url.path), ("query", request.url.query)):
+                if "\x00" in text or "%00" in text:
+                    raise RequestValidationError(
+                        [{"type": "value_error", "loc": (part,), "msg": NUL_REFUSED}]
+                    )
             request = _StrictJSONRequest(request.scope, request.receive)
             if self.allowed:
                 principal = await authorize(request, self.allowed)

@@ -19,6 +19,7 @@ from fastapi_offline import FastAPIOffline
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from shared import health, logs
+from shared.api import no_nul_stated
 from shared.asyncapi import document as asyncapi_document
 from shared.clock import Clock
 from shared.edge import install_edge
@@ -143,7 +144,7 @@ def _document(app: FastAPI, name: str) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            schema = describe(only_problem_media_type(build()))
+            schema = describe(no_nul_stated(only_problem_media_type(build())))
             schema["servers"] = [{"url": "/", "description": f"this {name} process"}]
             app.openapi_schema = schema
         return app.openapi_schema

@@ -132,7 +132,8 @@ class ChoiceQuestion(_Asked):
     themes`, the options chosen become the participant's themes."""
 
     kind: Literal[QuestionKind.single, QuestionKind.multiple]
-    options: Tags = Field(min_length=2, max_length=30)
+    # Bounds applied to the cleaned tags (a Field default would judge them before cleaning).
+    options: Annotated[Tags, Field(min_length=2, max_length=30)]
     feeds: Literal["themes"] | None = None
 
 

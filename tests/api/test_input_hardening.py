@@ -34,7 +34,12 @@ async def test_bodies_that_json_cannot_carry_are_a_422(api: Api) -> None:
 async def test_nul_in_a_path_or_query_is_a_422(api: Api) -> None:
     assert (await api.c.get("/v1/programs/a%00b", headers=api.admin)).status_code == 422
     r = await api.c.get("/v1/participants?program_id=a%00", headers=api.admin)
-    assert r.status_code == 422
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["query"], r.text
+    # ...as the document says of every string parameter of the URL.
+    document = (await api.c.get("/openapi.json")).json()
+    parameter = document["paths"]["/v1/participants"]["get"]["parameters"][0]
+    assert parameter["name"] == "program_id"
+    assert parameter["schema"]["anyOf"][0]["pattern"] == "^[^\\x00]*$", parameter
 
 
 async def test_far_off_dates_and_unknown_time_zones_are_refused(api: Api) -> None:

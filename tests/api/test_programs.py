@@ -377,6 +377,11 @@ async def test_a_questionnaire_defines_the_answers_and_participants_update_their
     )
     assert bad.status_code == 422, bad.text  # a choice question feeds themes, never similarity
     assert bad.json()["errors"][0]["loc"][-1] == "feeds", bad.text
+    blank = {"id": "t", "text": "Topics?", "kind": "single", "options": ["", " "]}
+    bad = await api.c.post(
+        "/v1/programs", json={"name": "x", "questions": [blank]}, headers=api.admin
+    )  # two options until cleaned, none after: refused, never stored (it was a 500)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["type"] == "too_short", bad.text
     made = await api.program({"name": "Asked", "questions": QUESTIONS}, status=None)
     pid = made["id"]
     assert made["questions"][3]["options"] == ["ai", "data", "lead"]
