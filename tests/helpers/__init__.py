@@ -171,6 +171,18 @@ class Api:
         return await self.items("/v1/matches", params=params)
 
 
+def kafka_pg_settings(kafka_bootstrap: str, database_url: str, **extra: Any) -> Settings:
+    """Settings of Binôme on the real broker and PostgreSQL, with topics of its own."""
+    return Settings(
+        bus=BusKind.kafka,
+        kafka_bootstrap=kafka_bootstrap,
+        database_url=database_url,
+        topic_prefix=f"t{uuid.uuid4().hex[:8]}.",
+        outbox_poll_interval_s=0.2,
+        **extra,
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

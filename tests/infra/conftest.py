@@ -17,8 +17,7 @@ from sqlalchemy.engine import make_url
 
 from services import SERVICE_NAMES, load_all
 from shared.app import build_app
-from shared.settings import BusKind, Settings
-from tests.helpers import Api, compiled_matching_kernels  # noqa: F401 (a fixture)
+from tests.helpers import Api, compiled_matching_kernels, kafka_pg_settings  # noqa: F401
 
 
 def _need(var: str) -> str:
@@ -77,14 +76,7 @@ async def pg_databases(pg_server: str) -> AsyncIterator[Callable[[list[str]], Aw
 @pytest.fixture
 async def api(kafka_bootstrap: str, pg_databases) -> AsyncIterator[Api]:  # type: ignore[no-untyped-def]
     """All five services embedded in one app, on PostgreSQL and Kafka (an org of its own)."""
-    url = await pg_databases(list(SERVICE_NAMES))
-    settings = Settings(
-        bus=BusKind.kafka,
-        kafka_bootstrap=kafka_bootstrap,
-        database_url=url,
-        topic_prefix=f"c{uuid.uuid4().hex[:8]}.",
-        outbox_poll_interval_s=0.2,
-    )
+    settings = kafka_pg_settings(kafka_bootstrap, await pg_databases(list(SERVICE_NAMES)))
     app = build_app(load_all(), settings, name="binome")
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

@@ -12,8 +12,7 @@ import pytest
 from services import SERVICE_NAMES, load_all
 from shared.app import build_app
 from shared.clock import ManualClock
-from shared.settings import BusKind, Settings
-from tests.helpers import Api
+from tests.helpers import Api, kafka_pg_settings
 from tests.helpers.review import (
     T0,
     check_exports,
@@ -28,14 +27,7 @@ pytestmark = pytest.mark.infra
 
 async def test_kpis_on_postgres_and_kafka(kafka_bootstrap: str, pg_databases) -> None:  # type: ignore[no-untyped-def]
     url = await pg_databases(list(SERVICE_NAMES))
-    settings = Settings(
-        bus=BusKind.kafka,
-        kafka_bootstrap=kafka_bootstrap,
-        database_url=url,
-        topic_prefix=f"k{uuid.uuid4().hex[:8]}.",
-        outbox_poll_interval_s=0.2,
-        consumer_retry_backoff_s=0.01,
-    )
+    settings = kafka_pg_settings(kafka_bootstrap, url, consumer_retry_backoff_s=0.01)
     clock = ManualClock(T0)
     app = build_app(load_all(), settings, name="binome", clock=clock)
     async with app.router.lifespan_context(app):
