@@ -132,7 +132,7 @@ async def schedule_session(
             headers=api.as_employee(match["mentee_employee_id"]),
             json={"match_id": match["id"], "scheduled_at": _when(days), "topic": "python"},
         )
-        return r.json() if r.status_code == 201 else None  # 422/409 until sessions knows
+        return r.json() if r.status_code == 201 else None  # 404/409 until sessions knows
 
     return await eventually(attempt, timeout=timeout, what="session scheduling")
 
