@@ -126,6 +126,8 @@ def _decode(cursor: str, key: Sequence[Any]) -> list[Any]:
                 value = float(value)
             elif not isinstance(value, kind) or isinstance(value, bool) != (kind is bool):
                 raise ValueError
+            if isinstance(value, str) and "\x00" in value:  # PostgreSQL would refuse it
+                raise ValueError
             typed.append(value)
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
         raise Unknown(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from tests.helpers import Api
@@ -48,6 +49,10 @@ async def lists_page_by_cursor(api: Api) -> None:
         assert r.status_code == 404, (bad, r.status_code, r.text)
         problem = r.json()
         assert problem["errors"][0]["loc"] == ["query", "cursor"], problem
+    # The shape of the employees' cursor, holding a NUL (PostgreSQL would refuse it: a 500).
+    nul = base64.urlsafe_b64encode(b'["\\u0000"]').decode()
+    r = await api.c.get("/v1/employees", headers=api.admin, params={"cursor": nul})
+    assert r.status_code == 404 and r.json()["errors"][0]["loc"] == ["query", "cursor"], r.text
     for limit in (0, 501):
         r = await api.c.get("/v1/programs", headers=api.admin, params={"limit": limit})
         assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["query", "limit"], r.text
