@@ -67,7 +67,9 @@ def schemathesis(
         cwd=folder, capture_output=True, text=True, timeout=1200, check=False,
     )  # fmt: skip
     summary = ran.stdout[ran.stdout.find("SUMMARY") :]
-    failures = ran.stdout[ran.stdout.find("FAILURES") : ran.stdout.find("SUMMARY")]
+    # What went wrong, above the summary: the FAILURES section, and ERRORS (the tool's own).
+    starts = [i for i in (ran.stdout.find("ERRORS"), ran.stdout.find("FAILURES")) if i >= 0]
+    failures = ran.stdout[min(starts, default=0) : ran.stdout.find("SUMMARY")]
     assert ran.returncode == 0, failures[:8000] + summary + ran.stderr[-2000:]
     print(summary)  # operations, phases and cases, for the log
     tested = int(summary.split("Tested: ")[1].split()[0])
