@@ -117,7 +117,8 @@ async def suggestions(
     uow: Uow,
     limit: Annotated[int, Query(ge=1, le=50)] = 5,
 ) -> SuggestionsPublic:
-    """Self-service: a mentee's best mentors that still have room, with why (per criterion)."""
+    """Self-service: a mentee's best mentors that still have room, with why (per criterion).
+    `participant_id` names a mentee: a mentor's participant id is refused (422)."""
     mentee, found = await usecases.suggest(
         uow=uow, principal=principal, participant_id=participant_id, limit=limit
     )

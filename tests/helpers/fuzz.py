@@ -3,17 +3,22 @@ tests/infra/test_fuzz_pg.py on PostgreSQL and Kafka)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 
-from tests.helpers import free_port
+from shared.settings import Settings
+from tests.helpers import Api, eventually, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "tests" / "api" / "schemathesis.toml"
@@ -52,14 +57,45 @@ def serving(env: dict[str, str]) -> Iterator[str]:
         proc.wait(timeout=30)
 
 
+def config(folder: Path, seeded: dict[str, list[str]], *, always: bool) -> Path:
+    """tests/api/schemathesis.toml, and the seeded ids for their parameters and body fields
+    (`match_id` in a path, a query or a body; a mentee's participant id...): drawn from
+    dictionaries half of the time, or (`always`) each name's first id in every request,
+    documented examples included."""
+    bindings = {key: name for name in seeded for key in (name, f"body.{name}")}
+    bindings |= {f"body.{field}": name for field, name in ALIASES.items()}
+    lines = [CONFIG.read_text(), "", "[parameters]"]
+    for key, name in bindings.items():
+        value = (
+            json.dumps(seeded[name][0])
+            if always
+            else (f'{{ dictionary = "{name}", probability = {SEEDED_SHARE} }}')
+        )
+        lines.append(f'"{key}" = {value}')
+    for name, ids in seeded.items():
+        lines += ["", f"[dictionaries.{name}]", f"values = {json.dumps(ids)}"]
+    written = folder / "schemathesis.toml"
+    written.write_text("\n".join(lines) + "\n")
+    return written
+
+
 def schemathesis(
-    url: str, token: str, folder: Path, *, phases: str, max_examples: int
+    url: str,
+    token: str,
+    folder: Path,
+    *,
+    phases: str,
+    max_examples: int,
+    seeded: dict[str, list[str]],
+    always: bool = False,
 ) -> tuple[int, int]:
-    """Every check of schemathesis's CLI over `phases`; fails the test, with the failures,
-    unless none. Returns (operations tested, cases generated), from its summary."""
+    """Every check of schemathesis's CLI over `phases`, `seeded` ids drawn for their
+    parameters; fails the test, with the failures, unless none. Returns (operations tested,
+    cases generated), from its summary."""
     tool = Path(sys.executable).parent / "schemathesis"
     ran = subprocess.run(
-        [str(tool), "--config-file", str(CONFIG), "run", f"{url}/openapi.json",
+        [str(tool), "--config-file", str(config(folder, seeded, always=always)), "run",
+         f"{url}/openapi.json",
          "-H", f"Authorization: Bearer {token}", "--checks", "all", "--phases", phases,
          "--max-examples", str(max_examples if FIXED else 10 * max_examples), "--workers", "2",
          *(["--generation-deterministic"] if FIXED else []),
@@ -75,3 +111,142 @@ def schemathesis(
     tested = int(summary.split("Tested: ")[1].split()[0])
     generated = int(summary.split("Test cases:")[1].split("generated")[0].strip())
     return tested, generated
+
+
+# Real objects for the fuzzer to reach past "not found": one programme with its people, a
+# matching run, an active relationship with its agreement (a goal and a milestone), a held and
+# rated session and a planned one, an assessment, a circle meeting, a mentor request, a
+# calendar feed and a dashboard link. Their ids become schemathesis dictionaries, drawn for the
+# parameters of the same name half of the time (the other half stays random).
+SEEDED_SHARE = 0.5
+# Body fields holding ids of a seeded kind under another name.
+ALIASES = {
+    "mentee_participant_id": "participant_id",
+    "mentor_participant_id": "participant_id",
+    "mentor_employee_id": "employee_id",
+}
+
+
+async def seed(url: str, settings: Settings, org: str) -> dict[str, list[str]]:
+    """Objects of every kind in `org`, made through the API; their ids by parameter name."""
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        api = Api(client, settings, org=org)
+        tag = uuid.uuid4().hex[:6]
+        ann, bob, eve, fay = (f"{n}-{tag}" for n in ("ann", "bob", "eve", "fay"))
+        await api.hire(
+            *[
+                {"id": e, "name": e, "level": lvl, "department": "Engineering", "languages": ["fr"]}
+                for e, lvl in ((ann, 8), (bob, 7), (eve, 2), (fay, 3))
+            ],
+            prefix=tag,
+        )
+        requests = {"enabled": True, "expires_after": "P14D", "max_open": 2, "cascade": True}
+        pid = (await api.program({"name": f"Fuzz {tag}", "requests": requests}))["id"]
+        mentors = [
+            await api.enrol(pid, e, "mentor", skills_offered=["python"], capacity=1)
+            for e in (ann, bob)
+        ]
+        mentees = [await api.enrol(pid, e, "mentee", skills_sought=["python"]) for e in (eve,)]
+
+        async def run() -> Any:  # matching hears of enrolments as events
+            r = await client.post("/v1/matching-runs", json={"program_id": pid}, headers=api.admin)
+            return r.json() if r.status_code == 201 and r.json()["matched"] == 1 else None
+
+        draft = await eventually(run, timeout=60, what="matching hearing of the cohort")
+        match = (await api.ok("POST", f"/v1/matching-runs/{draft['id']}/publish"))["matches"][0]
+        mid = match["id"]
+        mentee, mentor = api.as_employee(eve), api.as_employee(match["mentor_employee_id"])
+        for side in (mentee, mentor):
+            await api.ok("POST", f"/v1/matches/{mid}/accept", json={}, headers=side)
+        other = next(m for m in mentors if m["employee_id"] != match["mentor_employee_id"])
+        mentees.append(await api.enrol(pid, fay, "mentee", skills_sought=["python"]))
+        asked = {"mentee_participant_id": mentees[1]["id"], "mentor_participant_id": other["id"]}
+
+        async def request() -> Any:
+            r = await client.post("/v1/mentor-requests", json=asked, headers=api.as_employee(fay))
+            return r.json() if r.status_code == 201 else None
+
+        mentor_request = await eventually(request, timeout=60, what="a mentor request")
+        goal = {
+            "id": "data",
+            "title": "Query our data",
+            "skills": ["python"],
+            "milestones": [{"id": "first", "title": "A first query", "due_on": "2030-01-01"}],
+        }
+
+        async def agreed() -> Any:
+            terms = {"goals": [goal], "rhythm": "P14D"}
+            r = await client.put(f"/v1/agreements/{mid}", json=terms, headers=mentee)
+            return r.json() if r.status_code == 200 else None  # 404 until sessions knows
+
+        await eventually(agreed, timeout=60, what="sessions hearing of the match")
+        for side in (mentee, mentor):
+            await api.ok("POST", f"/v1/agreements/{mid}/confirm", headers=side)
+        past = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+        held = await api.ok(
+            "POST",
+            "/v1/sessions",
+            headers=mentee,
+            expect=201,
+            json={"match_id": mid, "scheduled_at": past},
+        )
+        await api.ok("POST", f"/v1/sessions/{held['id']}/complete", json={}, headers=mentor)
+        soon = (datetime.now(UTC) + timedelta(days=7)).isoformat()
+        planned = await api.ok(
+            "POST",
+            "/v1/sessions",
+            headers=mentee,
+            expect=201,
+            json={"match_id": mid, "scheduled_at": soon},
+        )
+
+        async def rated() -> Any:  # feedback hears of the held session as an event
+            body = {"session_id": held["id"], "rating": 4, "comment": "useful"}
+            r = await client.post("/v1/feedback", json=body, headers=mentee)
+            return r.json() if r.status_code == 201 else None
+
+        feedback = await eventually(rated, timeout=60, what="feedback hearing of the session")
+        await api.ok(
+            "POST",
+            "/v1/assessments",
+            headers=mentee,
+            expect=201,
+            json={"match_id": mid, "phase": "baseline", "ratings": {"python": 2}},
+        )
+
+        async def circle() -> Any:
+            body = {
+                "program_id": pid,
+                "scheduled_at": soon,
+                "mentor_employee_id": match["mentor_employee_id"],
+            }
+            r = await client.post("/v1/group-sessions", json=body, headers=api.admin)
+            return r.json() if r.status_code == 201 else None
+
+        group = await eventually(circle, timeout=60, what="a circle meeting")
+        feed = await api.ok("POST", "/v1/calendar-feeds", json={}, headers=mentee, expect=201)
+        link = await api.ok(
+            "POST",
+            "/v1/reports/dashboard-links",
+            expect=201,
+            json={"program_id": pid, "expires_in": "PT1H"},
+        )
+        return {
+            "program_id": [pid],
+            # The mentee of the relationship first, then a mentee outside it.
+            "participant_id": [p["id"] for p in (*mentees, *mentors)],
+            "employee_id": [eve, fay, ann, bob],
+            "run_id": [draft["id"]],
+            "match_id": [mid],
+            "request_id": [mentor_request["id"]],
+            "session_id": [held["id"], planned["id"]],
+            "feedback_id": [feedback["id"]],
+            "goal_id": ["data"],
+            "milestone_id": ["first"],
+            "group_id": [group["group_id"]],
+            "feed_id": [feed["id"]],
+            "token": [
+                feed["url"].rsplit("/", 1)[-1].removesuffix(".ics"),
+                link["url"].rsplit("/", 1)[-1],
+            ],
+        }

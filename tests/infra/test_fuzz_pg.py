@@ -1,8 +1,10 @@
-"""Schemathesis against `binome serve` on PostgreSQL and Kafka: what SQLite lets through and
-PostgreSQL refuses (lengths, NUL, types, ranges) still answers as documented, never a 5xx."""
+"""Schemathesis against `binome serve` on PostgreSQL and Kafka, seeded with real objects
+(tests/helpers/fuzz.py `seed`, through the broker): what SQLite lets through and PostgreSQL
+refuses (lengths, NUL, types, ranges) still answers as documented, never a 5xx."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import pytest
 from services import SERVICE_NAMES
 from shared.auth import Role, mint_token
 from shared.settings import Settings
-from tests.helpers.fuzz import schemathesis, serving
+from tests.helpers.fuzz import schemathesis, seed, serving
 
 pytestmark = pytest.mark.infra
 
@@ -30,7 +32,9 @@ async def test_every_schemathesis_check_passes_on_postgresql(
     }
     admin = mint_token(Settings(), org="fuzz", role=Role.admin)
     with serving(env) as url:
-        tested, generated = schemathesis(
-            url, admin, tmp_path, phases="examples,fuzzing", max_examples=5
-        )
+        seeded = await seed(url, Settings(), org="fuzz")
+        tested, generated = await asyncio.to_thread(
+            schemathesis, url, admin, tmp_path, phases="examples,fuzzing", max_examples=5,
+            seeded=seeded,
+        )  # fmt: skip
     assert tested >= 80 and generated > 4 * tested, (tested, generated)
