@@ -605,6 +605,7 @@ async def answer_survey(
         ev.SurveyAnswered(
             survey_id=survey.id, match_id=survey.match_id, program_id=survey.program_id,
             kind=survey.kind, side=survey.side, mean=mean, has_comment=bool(data.comment),
+            recommend=data.recommend,
         ),
         org=survey.org,
     )  # fmt: skip

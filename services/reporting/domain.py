@@ -139,6 +139,12 @@ DEFINITIONS: dict[str, Definition] = {
         "rating",
         "Mean answer (1-5) of the surveys answered during the period, by kind (pulse, closing).",
     ),
+    "would_recommend": Definition(
+        S,
+        "share",
+        "Share of the surveys answered during the period (pulse and closing) whose respondent "
+        "would recommend the programme: 4 or 5 of 5.",
+    ),
     "skill_progress": Definition(
         OUT,
         "points",

@@ -407,6 +407,15 @@ async def kpis(*, uow: UnitOfWork, org: str, filters: KpiFilters, now: datetime)
         {kind: Figure(round(mean, 2), n) for kind, mean, n in rows},
         sum(n for _, _, n in rows),
     )
+    would = (
+        await exec_(
+            q.relationships()
+            .add_columns(func.count(), func.count().filter(Y.c.recommend >= 4), respondent)
+            .join(Y, Y.c.match_id == M.c.id)
+            .where(q.during(Y.c.answered_at), Y.c.recommend.is_not(None))
+        )
+    ).one()
+    put("would_recommend", domain.share(would[1], would[0]), would[2])
 
     # --- outcomes
     assessed = (

@@ -151,6 +151,7 @@ class SurveyView(Base, table=True):
     answered_at: datetime | None = None
     expired_at: datetime | None = None
     mean: float | None = None
+    recommend: int | None = None  # the would-recommend answer, 1-5
 
 
 class GoalView(Base, table=True):

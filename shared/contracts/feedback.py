@@ -108,6 +108,9 @@ class SurveyAnswered(EventData):
     side: Literal["mentor", "mentee"]
     mean: float  # of the 1-5 answers
     has_comment: bool
+    # Would the respondent recommend the programme (1-5): the one answer reporting counts on
+    # its own. None in events written before it was carried.
+    recommend: int | None = None
 
 
 class SurveyExpired(EventData):

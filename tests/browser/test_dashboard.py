@@ -130,5 +130,6 @@ async def test_the_dashboard_renders_in_chromium(
     assert seen["mentors"]["y"][:2] == [8, None] and seen["mentees"]["y"][:2] == [7, None]
     assert seen["ratings"]["y"][-1] == 4.2  # the mentees' mean this week
     assert seen["tiles"]["match_rate"] == "100 %" and seen["tiles"]["mentoring_hours"] == "5.0"
+    assert seen["tiles"]["would_recommend"] == "–"  # no survey answered yet
     assert seen["waiting"] == [["pia", "mentee", "awaiting approval", "2030-03-04"]]
     assert seen["unlabelled"] == 0

@@ -394,6 +394,10 @@ async def check_outcomes(api: Api, clock: ManualClock, pid: str) -> None:
     # 12 pulses were due at t0 + 4 days (6 relationships, both sides): 5 answered.
     assert _figure(k, "survey_response_rate") == (0.417, 12, False), k["survey_response_rate"]
     assert _figure(k, "survey_scores") == ({"pulse": 4.0}, 5, False), k  # (4+4+5+3+4) / 5
+    # Would recommend (4 or 5): 4, 4, 5 and 4 do, 3 does not: 4 of 5.
+    assert _figure(k, "would_recommend") == (0.8, 5, False), k["would_recommend"]
+    page = (await api.c.get(await dashboard_link(api, pid))).text  # and its tile
+    assert 'data-kpi="would_recommend">80 %<' in page
     weekly = await api.ok(
         "GET",
         f"/v1/reports/programs/{pid}/trends",
