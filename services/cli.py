@@ -11,7 +11,10 @@ binome dlq list [--group reporting] [--type T] [--since ISO] [--until ISO] [--js
 binome dlq show REF|EVENT_ID              one dead letter whole (REF is group/partition/offset)
 binome dlq replay [filters] [--event-id ID ...] [--dry-run]
                                           re-inject dead letters into their original topics
-The dlq commands use the same BINOME_* settings as the services (bus, bootstrap, prefix).
+binome reporting rebuild                  reporting's projection made anew from the event log,
+                                          the old one serving until the switch
+The dlq and reporting commands use the same BINOME_* settings as the services (bus,
+bootstrap, prefix, database).
 """
 
 from __future__ import annotations
@@ -157,7 +160,7 @@ def _status(url: str, path: str) -> tuple[int, Any]:
     return r.status_code, r.json()
 
 
-def _settled(status: dict[str, Any]) -> str | None:
+def in_flight(status: dict[str, Any]) -> str | None:
     """What is still in flight per /status (None: nothing): unsent events, records not yet
     consumed, timers due."""
     busy = []
@@ -186,7 +189,7 @@ def _wait(args: argparse.Namespace) -> None:
             code, body = _status(args.url, "/readyz")
             why = f"not ready ({body.get('status')})" if code != 200 else ""
             if not why and args.settled:
-                busy = _settled(_status(args.url, "/status")[1])
+                busy = in_flight(_status(args.url, "/status")[1])
                 quiet = 0 if busy else quiet + 1
                 why = f"in flight: {busy}" if busy else ("" if quiet >= 2 else "settling")
             if not why:
@@ -316,6 +319,31 @@ def _dlq(args: argparse.Namespace) -> None:
     sys.exit(asyncio.run(run()))
 
 
+def _rebuild(args: argparse.Namespace) -> None:
+    from services import load
+    from services.reporting.models import MADE_BY_CALLERS
+    from shared.app import make_bus
+    from shared.rebuild import Rebuild
+
+    settings = Settings()
+
+    async def run() -> None:
+        bus = make_bus(settings, client_id="binome-rebuild")
+        await bus.start()
+        try:
+            done = await Rebuild(load("reporting"), settings, bus, kept=MADE_BY_CALLERS).run()
+        finally:
+            await bus.stop()
+        print(
+            f"rebuilt reporting's projection from {done.replayed} event(s) in {done.seconds} s"
+            f" ({done.skipped} undecodable or off contract, skipped)"
+        )
+        for table, n in done.rows.items():
+            print(f"{table}\t{n}")
+
+    asyncio.run(run())
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="binome", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -368,6 +396,13 @@ def main(argv: list[str] | None = None) -> None:
     mig.add_argument("service", choices=SERVICE_NAMES)
     mig.add_argument("-m", "--message", required=True)
     mig.set_defaults(func=_makemigration)
+
+    reporting = sub.add_parser("reporting", help="reporting's projection")
+    reporting_sub = reporting.add_subparsers(dest="action", required=True)
+    rebuild = reporting_sub.add_parser(
+        "rebuild", help="rebuild it from the event log while the old one keeps serving"
+    )
+    rebuild.set_defaults(func=_rebuild)
 
     dlq = sub.add_parser("dlq", help="list, show and replay dead letters")
     dlq_sub = dlq.add_subparsers(dest="action", required=True)

@@ -245,6 +245,11 @@ class TrendReport(BaseModel):
     series: list[TrendPublic]
 
 
+# Tables holding what callers made, not derived from events: a rebuild of the projection
+# (`binome reporting rebuild`) leaves them as they are.
+MADE_BY_CALLERS = ("dashboard_link",)
+
+
 class DashboardLink(Base, table=True):
     """A short-lived link to a dashboard page, for a browser (no bearer token): its secret is
     in the URL, only its hash is kept."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import zlib
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Protocol
@@ -68,8 +68,9 @@ class Bus(Protocol):
         """How many records `topic` holds (e.g. a dead-letter topic)."""
         ...
 
-    async def read_topic(self, topic: str) -> list[Message]:
-        """Every record `topic` holds now, without moving any group's offset."""
+    async def read_topic(self, topic: str, since: Mapping[int, int] | None = None) -> list[Message]:
+        """Every record `topic` holds now (from offset `since[partition]` on, if given), in
+        partition then offset order, without moving any group's offset."""
         ...
 
     async def publish(self, records: list[Record]) -> None: ...

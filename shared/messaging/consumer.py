@@ -222,22 +222,24 @@ class EventConsumer:
     async def _apply(self, items: list[_Item]) -> None:
         """One transaction: skip what the inbox knows, run the handlers in order, record."""
         ids = [item.event.id for item in items]
-        async with self._uow_factory() as uow:
-            seen = await uow.processed_ids(self.group, ids)
-            for item in items:
-                if item.event.id in seen:
-                    continue  # a redelivery, or the same event twice in the batch
-                seen.add(item.event.id)
-                await self._run(uow, item)
-                uow.mark_processed(self.group, item.event)
-            try:
+        try:
+            async with self._uow_factory() as uow:
+                seen = await uow.processed_ids(self.group, ids)
+                for item in items:
+                    if item.event.id in seen:
+                        continue  # a redelivery, or the same event twice in the batch
+                    seen.add(item.event.id)
+                    await self._run(uow, item)
+                    uow.mark_processed(self.group, item.event)
                 await uow.commit()
-            except IntegrityError:
-                # A concurrent delivery (another replica, after a rebalance) committed first.
-                async with self._uow_factory() as check:
-                    if len(await check.processed_ids(self.group, ids)) == len(set(ids)):
-                        return
-                raise
+        except IntegrityError:
+            # A concurrent delivery (another replica after a rebalance, or a projection
+            # rebuild's switch) committed first. Checked once this transaction is over: on
+            # SQLite a second one would wait for its write lock.
+            async with self._uow_factory() as check:
+                if len(await check.processed_ids(self.group, ids)) == len(set(ids)):
+                    return
+            raise
 
     async def _run(self, uow: UnitOfWork, item: _Item) -> None:
         event = item.event

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from contextlib import suppress
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -29,6 +30,9 @@ from aiokafka.errors import (
 from shared.messaging.bus import Deliver, Message, Record, ended, stop_gracefully
 
 log = logging.getLogger(__name__)
+
+# Topic settings: the broker's defaults would delete records after 7 days.
+KEPT_FOREVER = {"retention.ms": "-1", "retention.bytes": "-1"}
 
 _REQUEST_TIMEOUT_MS = 10_000
 _PUBLISH_TIMEOUT_S = 3 * _REQUEST_TIMEOUT_MS / 1000
@@ -107,8 +111,9 @@ class KafkaBus:
         self._started = False
 
     async def ensure_topics(self, topics: list[str]) -> list[str]:
-        """Create the topics that do not exist yet, with the designed partition count; returns
-        the ones created."""
+        """Create the topics that do not exist yet, with the designed partition count and no
+        time or size limit on retention (the log is what projections are rebuilt from:
+        `binome reporting rebuild`); returns the ones created."""
         admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, client_id=self._client_id)
         await admin.start()
         try:
@@ -116,7 +121,10 @@ class KafkaBus:
             missing = [t for t in dict.fromkeys(topics) if t not in existing]
             if not missing:
                 return []
-            new = [NewTopic(t, self._partitions, self._replication) for t in missing]
+            new = [
+                NewTopic(t, self._partitions, self._replication, topic_configs=KEPT_FOREVER)
+                for t in missing
+            ]
             try:
                 await admin.create_topics(new)
             except TopicAlreadyExistsError:
@@ -186,9 +194,10 @@ class KafkaBus:
         finally:
             await consumer.stop()
 
-    async def read_topic(self, topic: str) -> list[Message]:
-        """Every record `topic` holds now, in partition then offset order (no consumer group:
-        reading moves no offset)."""
+    async def read_topic(self, topic: str, since: Mapping[int, int] | None = None) -> list[Message]:
+        """Every record `topic` holds now (from offset `since[partition]` on, if given), in
+        partition then offset order (no consumer group: reading moves no offset)."""
+        since = since or {}
         parts = await self._partitions_of([topic])
         if not parts:
             return []
@@ -206,8 +215,9 @@ class KafkaBus:
                 await consumer.beginning_offsets(parts),
                 await consumer.end_offsets(parts),
             )
-            for tp in parts:
-                consumer.seek(tp, starts[tp])  # synchronous, unlike seek_to_beginning
+            for tp in parts:  # synchronous, unlike seek_to_beginning
+                starts[tp] = max(starts[tp], since.get(tp.partition, 0))
+                consumer.seek(tp, starts[tp])
             remaining = {tp for tp in parts if ends[tp] > starts[tp]}
             while remaining:
                 batches = await consumer.getmany(*remaining, timeout_ms=1000)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,8 +27,10 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
     func,
     insert,
+    or_,
     select,
     text,
 )
@@ -199,14 +201,16 @@ class LocalBus:
         if self._started:
             sub.task = asyncio.create_task(self._consume(sub), name=f"local-bus:{group}")
 
-    async def read_topic(self, topic: str) -> list[Message]:
-        """Every record `topic` holds now, in partition then offset order (no consumer group:
-        reading moves no offset)."""
+    async def read_topic(self, topic: str, since: Mapping[int, int] | None = None) -> list[Message]:
+        """Every record `topic` holds now (from offset `since[partition]` on, if given), in
+        partition then offset order (no consumer group: reading moves no offset)."""
+        since = since or {}
+        later = [(_log.c.partition == p) & (_log.c.offset < o) for p, o in since.items()]
         async with self._engine.connect() as conn:
             rows = (
                 await conn.execute(
                     select(_log)
-                    .where(_log.c.topic == topic)
+                    .where(_log.c.topic == topic, ~or_(false(), *later))
                     .order_by(_log.c.partition, _log.c.offset)
                 )
             ).all()

@@ -1,0 +1,269 @@
+"""Rebuilding a service's projections from the event log while the old ones keep serving.
+
+1. **Shadow.** The projection's tables (those its handlers write, and its inbox) are made anew
+   beside the live ones: in a schema `rebuild` on PostgreSQL, in a file of their own next to
+   the service's on SQLite.
+2. **Replay.** Every record of the service's subscriptions, from the start of each topic,
+   goes through the service's own consumer (the same decoding, contracts, handlers and inbox)
+   into the shadow, in batches, the topics merged in event-time order (each partition's own
+   order kept). Then again from where the last pass stopped, until a pass finds little new.
+3. **Switch.** One transaction on the live database keeps the live consumer from writing
+   (PostgreSQL: the tables locked against writers; SQLite: its write lock), replaces the
+   live rows by the shadow's, and applies the records that arrived since the last pass.
+   Readers see the old projection until the commit, the new one after. A live delivery that
+   waited on the lock then finds its event in the new inbox, rolls back and skips it.
+The shadow is dropped at the end (and at the start, if a previous rebuild was interrupted).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Table, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from shared import db
+from shared.messaging.bus import Bus, Message, Record
+from shared.messaging.consumer import EventConsumer
+from shared.service import ServiceDef
+from shared.settings import Settings
+from shared.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+SCHEMA = "rebuild"
+BATCH = 500
+# A replay pass that found fewer new records than this is the last before the switch.
+SMALL = 1_000
+PASSES = 5
+
+Offsets = dict[str, dict[int, int]]  # topic -> partition -> next offset
+
+
+@dataclass
+class Rebuilt:
+    """What a rebuild did: records replayed, those skipped as undecodable or off contract
+    (the live consumer dead-lettered them already), rows per table, seconds taken."""
+
+    replayed: int
+    skipped: int
+    rows: dict[str, int]
+    seconds: float
+
+
+class _Skipped:
+    """The bus the replaying consumer dead-letters to: it only counts (the live consumer has
+    dead-lettered those records already; a rebuild must not do it twice)."""
+
+    system = "rebuild"
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    async def publish(self, records: list[Record]) -> None:
+        self.count += len(records)
+
+
+def _time(message: Message) -> str:
+    """The event's time (CloudEvents `ce_time`), for merging topics in the order things
+    happened; undecodable records sort first and are skipped by the consumer."""
+    for key, value in message.headers:
+        if key == "ce_time":
+            try:
+                return datetime.fromisoformat(value.decode()).isoformat()
+            except ValueError:
+                return ""
+    return ""
+
+
+def _batches(items: Iterable[Message], size: int) -> Iterator[list[Message]]:
+    batch: list[Message] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class Rebuild:
+    """`binome reporting rebuild`: see the module's docstring."""
+
+    def __init__(
+        self,
+        definition: ServiceDef,
+        settings: Settings,
+        bus: Bus,
+        *,
+        kept: Sequence[str],
+    ) -> None:
+        self.definition = definition
+        self.settings = settings
+        self.bus = bus
+        metadata = definition.base.metadata
+        # Everything the handlers derive from events; `kept`: tables that hold what callers
+        # made (links, outbox, timers), not derived, left as they are.
+        left = {"outbox", "timer", *kept}
+        self.tables: list[Table] = [t for t in metadata.sorted_tables if t.name not in left]
+        self.inbox = metadata.tables["inbox"]
+        self.outbox = metadata.tables["outbox"]
+        self.url = settings.database_url_for(definition.name)
+        self.sqlite = make_url(self.url).get_backend_name() == "sqlite"
+        self.shadow_file = Path(f"{make_url(self.url).database}.rebuild") if self.sqlite else None
+        self.skipped = _Skipped()
+
+    # --- the shadow ---------------------------------------------------------------------
+
+    def _shadow_engine(self) -> AsyncEngine:
+        if self.shadow_file is not None:
+            return db.create_engine(f"sqlite+aiosqlite:///{self.shadow_file}")
+        return db.create_engine(self.url).execution_options(schema_translate_map={None: SCHEMA})
+
+    def _live_engine(self) -> AsyncEngine:
+        """The live database, with the shadow readable as schema `rebuild` (attached on
+        SQLite)."""
+        engine = db.create_engine(self.url)
+        if self.shadow_file is not None:
+            shadow = str(self.shadow_file)
+
+            @event.listens_for(engine.sync_engine, "connect")
+            def _attach(dbapi_connection: Any, _: Any) -> None:
+                cursor = dbapi_connection.cursor()
+                cursor.execute(f"ATTACH DATABASE ? AS {SCHEMA}", (shadow,))
+                cursor.close()
+
+        return engine
+
+    async def _drop_shadow(self) -> None:
+        if self.shadow_file is not None:
+            files = [Path(f"{self.shadow_file}{suffix}") for suffix in ("", "-wal", "-shm")]
+            for file in files:
+                await asyncio.to_thread(file.unlink, missing_ok=True)
+            return
+        engine = db.create_engine(self.url)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+        finally:
+            await engine.dispose()
+
+    async def _make_shadow(self, shadow: AsyncEngine) -> None:
+        async with shadow.begin() as conn:
+            if self.shadow_file is None:
+                await conn.execute(text(f"CREATE SCHEMA {SCHEMA}"))
+            await conn.run_sync(
+                lambda c: self.definition.base.metadata.create_all(
+                    c, tables=self.tables, checkfirst=False
+                )
+            )
+
+    # --- replaying ----------------------------------------------------------------------
+
+    def _consumer(self, uow: Callable[[], UnitOfWork], health: Callable[[], Any]) -> EventConsumer:
+        return EventConsumer(
+            group=self.definition.group(self.settings.topic_prefix),
+            handlers=self.definition.handlers,
+            uow_factory=uow,
+            bus=self.skipped,  # type: ignore[arg-type]  # publish and system are all it uses
+            dead_letter="rebuild-skipped",
+            health_check=health,
+            max_attempts=1,
+            service=self.definition.name,
+        )
+
+    async def _replay(self, consumer: EventConsumer, since: Offsets) -> int:
+        """Apply every record past `since` (moved on to where this pass stopped)."""
+        streams: list[list[Message]] = []
+        for topic in self.definition.subscriptions(self.settings.topic_prefix):
+            messages = await self.bus.read_topic(topic, since=since.get(topic, {}))
+            by_partition: dict[int, list[Message]] = {}
+            for m in messages:
+                by_partition.setdefault(m.partition, []).append(m)
+            for partition, stream in by_partition.items():
+                streams.append(stream)
+                since.setdefault(topic, {})[partition] = stream[-1].offset + 1
+        count = 0
+        for batch in _batches(heapq.merge(*streams, key=_time), BATCH):
+            await consumer.deliver(batch)
+            count += len(batch)
+        return count
+
+    def _uow(self, engine: AsyncEngine | AsyncConnection) -> UnitOfWork:
+        return UnitOfWork(
+            engine=engine,  # type: ignore[arg-type]  # a connection: joins its transaction
+            outbox=self.outbox,
+            inbox=self.inbox,
+            topic_prefix=self.settings.topic_prefix,
+        )
+
+    # --- the switch ---------------------------------------------------------------------
+
+    async def _switch(self, conn: AsyncConnection, since: Offsets) -> int:
+        names = [t.name for t in self.tables]
+        if not self.sqlite:
+            listed = ", ".join(f'"{n}"' for n in names)
+            await conn.execute(text(f"LOCK TABLE {listed} IN EXCLUSIVE MODE"))
+        for table in reversed(self.tables):
+            await conn.execute(table.delete())
+        for table in self.tables:
+            cols = ", ".join(f'"{c.name}"' for c in table.columns)
+            copy = f'INSERT INTO "{table.name}" ({cols}) SELECT {cols} FROM {SCHEMA}."{table.name}"'
+            await conn.execute(text(copy))
+
+        async def healthy() -> None:
+            return None
+
+        tail = self._consumer(lambda: self._uow(conn), healthy)
+        return await self._replay(tail, since)
+
+    async def run(self) -> Rebuilt:
+        started = time.monotonic()
+        live = db.create_engine(self.url)
+        try:  # the live tables as the handlers know them
+            await db.upgrade(live, self.definition.migrations_dir)
+        finally:
+            await live.dispose()
+        await self._drop_shadow()
+        shadow = self._shadow_engine()
+        since: Offsets = {}
+        replayed = 0
+        try:
+            await self._make_shadow(shadow)
+
+            async def ping() -> None:
+                await db.ping(shadow)
+
+            consumer = self._consumer(lambda: self._uow(shadow), ping)
+            for n in range(PASSES):
+                found = await self._replay(consumer, since)
+                replayed += found
+                log.info("rebuild pass %d: %d records", n + 1, found)
+                if found < SMALL:
+                    break
+        finally:
+            await shadow.dispose()
+        live = self._live_engine()
+        try:
+            async with live.begin() as conn:
+                replayed += await self._switch(conn, since)
+            async with db.reading(live) as conn:
+                rows = {
+                    t.name: (
+                        await conn.execute(text(f'SELECT count(*) FROM "{t.name}"'))
+                    ).scalar_one()
+                    for t in self.tables
+                }
+        finally:
+            await live.dispose()
+        await self._drop_shadow()
+        return Rebuilt(replayed, self.skipped.count, rows, round(time.monotonic() - started, 2))

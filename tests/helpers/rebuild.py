@@ -1,0 +1,80 @@
+"""`binome reporting rebuild` as ops run it, beside a server that keeps serving: the scenario
+of tests/api/test_rebuild.py (SQLite, the local bus) and tests/infra/test_rebuild_pg.py
+(PostgreSQL, Kafka)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from services.cli import in_flight
+from tests.helpers import Api, binome_cli, eventually
+from tests.helpers.journey import check, run_journey
+from tests.helpers.review import dashboard_link
+
+# A projection bug's damage: reporting lost its sessions and its skill assessments.
+LOSE_ROWS = ("DELETE FROM session", "DELETE FROM skill_assessment")
+
+
+async def _views(api: Api, pid: str, mid: str) -> dict[str, Any]:
+    return {
+        "relationship": await api.ok("GET", f"/v1/reports/relationships/{mid}"),
+        "program": await api.ok("GET", f"/v1/reports/programs/{pid}"),
+        "kpis": await api.ok("GET", f"/v1/reports/programs/{pid}/kpis"),
+    }
+
+
+async def rebuilt_while_serving(
+    api: Api, env: dict[str, str], lose_rows: Callable[[], Awaitable[None]]
+) -> None:
+    """A relationship's journey; reporting's rows damaged; the command rebuilds them from
+    the log while a reader keeps reading (the old projection, then the new, never a half-made
+    one); every view is then as before, and a dashboard link (made by a caller) still works."""
+    journey = await run_journey(api)
+    check(journey)
+    pid, mid = journey.match["program_id"], journey.match["id"]
+
+    async def settled() -> bool:  # every event emitted so far applied (closing surveys...)
+        r = await api.c.get("/status", headers=api.admin)
+        return r.status_code == 200 and in_flight(r.json()) is None
+
+    await eventually(settled, timeout=60, what="nothing left in flight")
+    before = await _views(api, pid, mid)
+    link = await dashboard_link(api, pid)
+
+    await lose_rows()
+    damaged = await api.ok("GET", f"/v1/reports/relationships/{mid}")
+    assert damaged["sessions_completed"] == 0 and damaged["skills"] == {}, damaged
+
+    seen: list[tuple[int, int | None]] = []
+    rebuilt = asyncio.Event()
+
+    async def reading() -> None:
+        while not rebuilt.is_set():
+            r = await api.c.get(f"/v1/reports/relationships/{mid}", headers=api.admin)
+            seen.append((r.status_code, r.json().get("sessions_completed")))
+            await asyncio.sleep(0.05)
+
+    reader = asyncio.create_task(reading())
+    try:
+        done = await binome_cli("reporting", "rebuild", env=env)
+    finally:
+        rebuilt.set()
+        await reader
+    assert done.returncode == 0, done.stderr
+    assert "rebuilt reporting's projection from" in done.stdout, done.stdout
+    assert "(0 undecodable or off contract, skipped)" in done.stdout, done.stdout
+    rows = dict(line.split("\t") for line in done.stdout.splitlines()[1:])
+    assert rows["session"] == "2" and int(rows["inbox"]) > 20, rows
+
+    after = await _views(api, pid, mid)
+    changed = {
+        k["name"]: (k["value"], k["population"], was["value"], was["population"])
+        for k, was in zip(after["kpis"]["kpis"], before["kpis"]["kpis"], strict=True)
+        if k != was
+    }
+    assert after == before, changed or after
+    assert seen and {status for status, _ in seen} == {200}, seen
+    assert {completed for _, completed in seen} <= {0, 2}, seen
+    assert (await api.c.get(link)).status_code == 200
