@@ -251,8 +251,7 @@ def spawn_proxy(
     )
 
 
-async def create_database(pg: str, name: str) -> str:
-    """A new PostgreSQL database on the server at `pg` (benchmarks); its URL."""
+async def _on_server(pg: str, sql: str) -> None:
     import asyncpg
     from sqlalchemy.engine import make_url
 
@@ -261,7 +260,17 @@ async def create_database(pg: str, name: str) -> str:
         host=url.host, port=url.port, user=url.username, database="postgres"
     )
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.execute(sql)
     finally:
         await conn.close()
+
+
+async def create_database(pg: str, name: str) -> str:
+    """A new PostgreSQL database on the server at `pg` (benchmarks, module fixtures); its
+    URL."""
+    await _on_server(pg, f'CREATE DATABASE "{name}"')
     return f"{pg.rstrip('/')}/{name}"
+
+
+async def drop_database(pg: str, name: str) -> None:
+    await _on_server(pg, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -12,8 +12,9 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +24,14 @@ import pytest
 
 from services import SERVICE_NAMES
 from shared.settings import Settings
-from tests.helpers import Api, eventually, free_port, ready, spawn_proxy
+from tests.helpers import (
+    Api,
+    create_database,
+    drop_database,
+    eventually,
+    free_port,
+    spawn_proxy,
+)
 from tests.helpers.follow_up import run_follow_up
 from tests.helpers.journey import check, run_journey
 from tests.helpers.scenario import run_core_loop
@@ -40,9 +48,18 @@ class Stack:
     settings: Settings
 
 
-@pytest.fixture
-async def stack(kafka_bootstrap: str, pg_databases, tmp_path: Path) -> AsyncIterator[Stack]:  # type: ignore[no-untyped-def]
-    db_url = await pg_databases(list(SERVICE_NAMES))
+@pytest.fixture(scope="module")
+def stack(
+    kafka_bootstrap: str, pg_server: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """The five service processes and nginx, started once for this module's tests (each
+    test works in an organisation of its own): about 20 s of start-up paid once."""
+    tmp_path = tmp_path_factory.mktemp("stack")
+    tag = uuid.uuid4().hex[:8]
+    names = [f"e2e_{tag}_{svc}" for svc in SERVICE_NAMES]
+    for name in names:
+        asyncio.run(create_database(pg_server, name))
+    db_url = f"{pg_server.rstrip('/')}/e2e_{tag}_{{service}}"
     trace_dir = tmp_path / "traces"
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -55,7 +72,7 @@ async def stack(kafka_bootstrap: str, pg_databases, tmp_path: Path) -> AsyncIter
         BINOME_DATABASE_URL=db_url,
         BINOME_OUTBOX_POLL_INTERVAL_S="0.5",
         BINOME_TIMER_POLL_INTERVAL_S="0.1",
-        BINOME_TOPIC_PREFIX=f"e2e{uuid.uuid4().hex[:8]}.",
+        BINOME_TOPIC_PREFIX=f"e2e{tag}.",
     )
     try:
         for svc in SERVICE_NAMES:
@@ -64,34 +81,28 @@ async def stack(kafka_bootstrap: str, pg_databases, tmp_path: Path) -> AsyncIter
             env = dict(base_env, BINOME_TRACE_FILE=str(trace_dir / f"{svc}.jsonl"))
             procs.append(
                 subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "services.cli",
-                        "serve",
-                        "--service",
-                        svc,
-                        "--port",
-                        str(port),
-                        "--log-level",
-                        "warning",
-                    ],
+                    [sys.executable, "-m", "services.cli", "serve", "--service", svc,
+                     "--port", str(port), "--log-level", "warning"],
                     cwd=ROOT,
                     env=env,
                     stdout=(logs / f"{svc}.log").open("wb"),
                     stderr=subprocess.STDOUT,
                 )
-            )
+            )  # fmt: skip
         gport = free_port()
         procs.append(spawn_proxy(urls, tmp_path / "proxy", gport))
-        for svc, url in urls.items():
-            await eventually(
-                lambda url=url: ready(url), timeout=90, interval=0.2, what=f"{svc} ready"
-            )
         gateway = f"http://127.0.0.1:{gport}"
-        await eventually(
-            lambda: ready(gateway, "/healthz"), timeout=90, interval=0.2, what="nginx up"
-        )
+        probes = [f"{url}/readyz" for url in urls.values()] + [f"{gateway}/healthz"]
+        deadline = time.monotonic() + 90
+        while probes:
+            assert time.monotonic() < deadline, f"not ready: {probes}"
+            try:
+                if httpx.get(probes[0], timeout=2).status_code == 200:
+                    probes.pop(0)
+                    continue
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
         yield Stack(gateway, trace_dir, logs, Settings())
     finally:
         for p in procs:
@@ -101,6 +112,8 @@ async def stack(kafka_bootstrap: str, pg_databases, tmp_path: Path) -> AsyncIter
                 p.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 p.kill()
+        for name in names:
+            asyncio.run(drop_database(pg_server, name))
 
 
 def _spans(trace_dir: Path) -> list[dict]:
