@@ -34,7 +34,7 @@ async def test_every_schemathesis_check_passes_on_postgresql(
     with serving(env) as url:
         seeded = await seed(url, Settings(), org="fuzz")
         tested, generated = await asyncio.to_thread(
-            schemathesis, url, admin, tmp_path, phases="examples,fuzzing", max_examples=5,
+            schemathesis, url, admin, tmp_path, phases="examples,fuzzing,stateful", max_examples=5,
             seeded=seeded,
         )  # fmt: skip
     assert tested >= 80 and generated > 4 * tested, (tested, generated)
