@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     jwt_audience: str = "binome"
     # When set, tokens are verified with the identity provider's keys instead of the secret.
     jwt_jwks_url: str | None = None
+    # Keys are cached; a token naming a key id not in the cache fetches them again (a key
+    # rotation), at most once per this many seconds (tokens naming made-up ids cannot make
+    # the services hammer the identity provider).
+    jwt_jwks_refresh_s: float = Field(default=30, ge=0)
     # The largest request body read (bytes), and that of an HRIS batch (up to 10,000 events):
     # larger ones answer 413 before anything is parsed or authenticated.
     max_body_bytes: int = Field(default=1_000_000, ge=1024)

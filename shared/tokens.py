@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from enum import StrEnum
 from functools import lru_cache
+from typing import Any
 
 import jwt
 from pydantic import BaseModel, ValidationError
@@ -58,8 +59,19 @@ def mint_token(
 
 
 @lru_cache(maxsize=4)
-def _jwks_client(url: str) -> jwt.PyJWKClient:
-    return jwt.PyJWKClient(url, cache_keys=True)
+def _jwks_client(url: str, refresh_s: float) -> jwt.PyJWKClient:
+    return jwt.PyJWKClient(url, cache_keys=True, cooldown_duration=refresh_s)
+
+
+def _provider_key(settings: Settings, url: str, token: str) -> Any:
+    """The identity provider's key the token names (fetched, or cached)."""
+    jwks = _jwks_client(url, settings.jwt_jwks_refresh_s)
+    try:
+        return jwks.get_signing_key_from_jwt(token).key
+    except (jwt.InvalidTokenError, jwt.PyJWKError, jwt.PyJWKClientError):
+        raise
+    except (ValueError, TypeError, AttributeError) as exc:  # not a JWK set: garbage, HTML...
+        raise jwt.PyJWKClientError("the identity provider's keys could not be read") from exc
 
 
 def decode_token(settings: Settings, token: str) -> Principal:
@@ -67,7 +79,7 @@ def decode_token(settings: Settings, token: str) -> Principal:
     (with a short reason, never a library's internals) if the token is not acceptable."""
     try:
         if settings.jwt_jwks_url:
-            key = _jwks_client(settings.jwt_jwks_url).get_signing_key_from_jwt(token).key
+            key = _provider_key(settings, settings.jwt_jwks_url, token)
         else:
             key = settings.jwt_secret.get_secret_value()
         claims = jwt.decode(
