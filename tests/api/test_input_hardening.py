@@ -5,9 +5,15 @@ large body back."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
+import httpx
+
 from tests.helpers import Api
+from tests.helpers.fuzz import serving_process
 
 JSON = {"content-type": "application/json"}
 
@@ -115,3 +121,42 @@ async def test_an_integer_beyond_64_bits_in_a_failing_body_is_a_422(api: Api) ->
     )
     assert r.status_code == 422, r.text
     assert r.json()["errors"][0]["loc"] == ["body", "max_timezone_gap_h"]
+
+
+def _rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmRSS for process {pid}")
+
+
+async def test_memory_stays_flat_under_parallel_oversized_unauthenticated_bodies(
+    tmp_path: Path,
+) -> None:
+    """16 clients at once send 40 MB bodies without a token to a real `binome serve`, half
+    with their length declared, half streamed without one: each is refused (413) after at
+    most the 1 MB limit was read, so the process grows by a few MB, not by the 640 MB sent."""
+    chunk = b" " * 1_000_000
+
+    async def streamed() -> AsyncIterator[bytes]:
+        for _ in range(40):
+            yield chunk
+
+    async def send(c: httpx.AsyncClient, declared: bool) -> int | str:
+        headers = {**JSON, **({"content-length": str(40 * len(chunk))} if declared else {})}
+        try:
+            r = await c.post("/v1/programs", content=streamed(), headers=headers)
+        except httpx.TransportError as exc:  # the server closed while the body was still sent
+            return type(exc).__name__
+        return r.status_code
+
+    with serving_process({"BINOME_DATA_DIR": str(tmp_path / "data")}) as (url, pid):
+        async with httpx.AsyncClient(base_url=url, timeout=60) as c:
+            await send(c, True)  # the server's buffers as they are after one refusal
+            before = _rss_bytes(pid)
+            answers = await asyncio.gather(*(send(c, k % 2 == 0) for k in range(16)))
+            grown = _rss_bytes(pid) - before
+            assert (await c.get("/readyz")).status_code == 200
+    assert set(answers) <= {413, "WriteError", "RemoteProtocolError", "ReadError"}, answers
+    assert answers.count(413) >= 8, answers
+    assert grown < 64_000_000, f"the server grew by {grown / 1e6:.0f} MB"

@@ -29,6 +29,13 @@ FIXED = not os.environ.get("FUZZ_RANDOM")
 @contextmanager
 def serving(env: dict[str, str]) -> Iterator[str]:
     """`binome serve` on a free port with these BINOME_* settings; its URL once ready."""
+    with serving_process(env) as (url, _):
+        yield url
+
+
+@contextmanager
+def serving_process(env: dict[str, str]) -> Iterator[tuple[str, int]]:
+    """`binome serve` as `serving` starts it: its URL once ready, and its process id."""
     port = free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("BINOME_")}
     keep = {k: os.environ[k] for k in ("BINOME_JWT_SECRET",) if k in os.environ}
@@ -51,7 +58,7 @@ def serving(env: dict[str, str]) -> Iterator[str]:
             time.sleep(0.2)
         else:
             raise AssertionError("binome serve did not become ready")
-        yield url
+        yield url, proc.pid
     finally:
         proc.terminate()
         proc.wait(timeout=30)
