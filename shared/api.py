@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import re
 import uuid
@@ -11,7 +12,8 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any, TypeVar
 
 import orjson
-from fastapi import APIRouter, HTTPException, Response
+from annotated_types import BaseMetadata
+from fastapi import APIRouter, HTTPException, Path, Response
 from fastapi import Request as HTTPRequest
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
@@ -118,14 +120,14 @@ def patch_model(
         if field in exclude:
             continue
         annotation: Any = (partial or {}).get(field) or info.annotation
-        fields[field] = (
-            annotation | None,
-            PydanticField(
-                default=None,
-                description=info.description,
-                json_schema_extra=info.json_schema_extra,
-            ),
+        patched = PydanticField(
+            default=None,
+            description=info.description,
+            json_schema_extra=info.json_schema_extra,
         )
+        if field not in (partial or {}):  # its bounds (lengths, ranges), stated and checked
+            patched.metadata = [m for m in info.metadata if isinstance(m, BaseMetadata)]
+        fields[field] = (annotation | None, patched)
     return create_model(name, __config__=ConfigDict(extra="forbid"), **fields)
 
 
@@ -174,6 +176,24 @@ class _StrictJSONRequest(HTTPRequest):
         return self._json
 
 
+# The longest id a path may carry (ours are UUIDs, 36; an HRIS employee id up to 100).
+PATH_ID_MAX = 100
+
+
+def _bound_path_ids(path: str, endpoint: Callable[..., Any]) -> None:
+    """A path parameter declared as a plain `str` gets the id bound (422 beyond it, stated in
+    the OpenAPI document); one declaring its own rules keeps them."""
+    names = set(re.findall(r"{(\w+)(?::\w+)?}", path))
+    signature = inspect.signature(endpoint)
+    parameters = [
+        p.replace(annotation=Annotated[str, Path(max_length=PATH_ID_MAX)])
+        if p.name in names and p.annotation in (str, "str")
+        else p
+        for p in signature.parameters.values()
+    ]
+    endpoint.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+
+
 class StrictJSONRoute(APIRoute):
     """The services' routes, in this order before any work:
     - a NUL character in the path or the query is refused (422);
@@ -186,6 +206,7 @@ class StrictJSONRoute(APIRoute):
     SERVICE = ""  # the service owning the route (its runtime holds the revocations)
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        _bound_path_ids(path, endpoint)
         super().__init__(path, endpoint, **kwargs)
         allowed = {roles_for(method, self.path) for method in self.methods or ()}
         if len(allowed) != 1:

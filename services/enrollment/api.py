@@ -52,7 +52,7 @@ async def list_employees(
     principal: CurrentPrincipal,
     uow: Uow,
     page: Page,
-    department: str | None = None,
+    department: Annotated[str | None, Query(max_length=200)] = None,
     status: EmployeeStatus | None = None,
 ) -> object:
     return await usecases.list_employees(

@@ -10,15 +10,26 @@ from functools import cache
 from typing import Annotated, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
 
 from shared.contracts import enrollment as ev
 from shared.contracts.enrollment import (
+    TAG_MAX,
     Objectives,
     ParticipantRole,
     ProgramFormat,
     ProgramStatus,
-    Tags,
+    SentTag,
+    SentTags,
+    clean_tags,
 )
 from shared.domain import Transition
 from shared.errors import Conflict, Invalid
@@ -123,7 +134,7 @@ class ScaleQuestion(_Asked):
     questionnaire's order) make the deep-level similarity criterion."""
 
     kind: Literal[QuestionKind.scale]
-    options: list[str] = Field(default=[], max_length=0, description="None: a scale has none.")
+    options: list[SentTag] = Field(default=[], max_length=0, description="None: a scale has none.")
     feeds: Literal["similarity"] | None = None
 
 
@@ -133,7 +144,9 @@ class ChoiceQuestion(_Asked):
 
     kind: Literal[QuestionKind.single, QuestionKind.multiple]
     # Bounds applied to the cleaned tags (a Field default would judge them before cleaning).
-    options: Annotated[Tags, Field(min_length=2, max_length=30)]
+    options: Annotated[
+        list[SentTag], AfterValidator(clean_tags), Field(min_length=2, max_length=30)
+    ]
     feeds: Literal["themes"] | None = None
 
 
@@ -142,7 +155,12 @@ Question = Annotated[ScaleQuestion | ChoiceQuestion, Field(discriminator="kind")
 
 
 MAX_SIMILARITY_QUESTIONS = 20
-Answer = StrictInt | StrictStr | list[StrictStr]  # no coercion: `true` is not a 1
+# No coercion (`true` is not a 1); a choice names options (at most the 30 a question has).
+Answer = (
+    StrictInt
+    | Annotated[StrictStr, Field(max_length=TAG_MAX)]
+    | Annotated[list[Annotated[StrictStr, Field(max_length=TAG_MAX)]], Field(max_length=30)]
+)
 
 
 def check_questionnaire(questions: list[Question]) -> list[Question]:
@@ -216,11 +234,11 @@ class RoleEligibility(BaseModel):
     what the employee types). Empty: everyone."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    departments: list[str] = Field(default=[], max_length=200)  # any of them (case-insensitive)
+    departments: list[Annotated[str, Field(max_length=200)]] = Field(default=[], max_length=200)
     min_level: int | None = Field(default=None, ge=0, le=20)
     max_level: int | None = Field(default=None, ge=0, le=20)
     min_tenure: timedelta | None = Field(default=None, ge=timedelta(0))  # since hire, ISO 8601
-    languages: Tags = Field(default=[], max_length=50)  # speaks at least one of them
+    languages: SentTags = []  # speaks at least one of them
 
     @model_validator(mode="after")
     def _range(self) -> RoleEligibility:

@@ -45,7 +45,7 @@ from shared.contracts.enrollment import (
     RejectionReason,
     RequestPolicy,
     SeniorityRule,
-    Tags,
+    SentTags,
     TrainingItem,
     WithdrawalReason,
     legacy_rating_rule,
@@ -91,7 +91,7 @@ class EmployeeBase(Base):
     department: str | None = Field(default=None, max_length=200)
     level: int | None = Field(default=None, ge=0, le=20)
     manager_id: str | None = Field(default=None, max_length=100)
-    languages: Tags = Field(default_factory=list, sa_type=JSON)
+    languages: SentTags = Field(default_factory=list, sa_type=JSON)
     timezone: str | None = Field(default=None, max_length=64)
     location: str | None = Field(default=None, max_length=200)
     hired_on: date | None = None  # tenure, for programmes' eligibility rules
@@ -201,7 +201,7 @@ class ProgramBase(Base):
     )
     # Session agendas by rank (session 1 covers these topics...), editable by each pair.
     agenda_templates: list[AgendaTemplate] = Field(
-        default_factory=list, sa_type=PydanticJSON(list[AgendaTemplate])
+        default_factory=list, max_length=100, sa_type=PydanticJSON(list[AgendaTemplate])
     )
     # Self-service requests (off unless enabled): expiry, cap per mentee, cascade.
     requests: RequestPolicy = Field(
@@ -209,7 +209,7 @@ class ProgramBase(Base):
     )
     # The training catalogue corrective cases assign from.
     training: list[TrainingItem] = Field(
-        default_factory=list, sa_type=PydanticJSON(list[TrainingItem])
+        default_factory=list, max_length=100, sa_type=PydanticJSON(list[TrainingItem])
     )
     # The needs analysis: the business goal and the target skills (the skills' vocabulary).
     objectives: Objectives = Field(default_factory=Objectives, sa_type=PydanticJSON(Objectives))
@@ -305,9 +305,9 @@ class ParticipantBase(Base):
     program_id: str = Field(max_length=36, index=True)
     employee_id: str = Field(max_length=100)
     role: ParticipantRole = Field(sa_type=String(10))
-    skills_offered: Tags = Field(default_factory=list, sa_type=JSON)
-    skills_sought: Tags = Field(default_factory=list, sa_type=JSON)
-    themes: Tags = Field(default_factory=list, sa_type=JSON)  # goals and themes
+    skills_offered: SentTags = Field(default_factory=list, sa_type=JSON)
+    skills_sought: SentTags = Field(default_factory=list, sa_type=JSON)
+    themes: SentTags = Field(default_factory=list, sa_type=JSON)  # goals and themes
     # Answers to the programme's questionnaire keyed by question id; a programme without one
     # takes a list of 1 (disagree) to 5 (agree) on values and working style.
     answers: Answers = Field(default_factory=dict, sa_type=JSON)
@@ -348,7 +348,7 @@ class Participant(ParticipantBase, table=True):
 class ParticipantCreate(ParticipantBase):
     model_config = STRICT
     # Default to the employee directory's values when not given.
-    languages: Tags | None = None
+    languages: SentTags | None = None
     level: int | None = Field(default=None, ge=0, le=20)
     department: str | None = Field(default=None, max_length=200)
     capacity: int | None = Field(default=None, ge=1, le=50, description="mentors only")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import Annotated
 
 from pydantic import BaseModel
+from pydantic import Field as PydanticField
 from sqlalchemy import JSON, BigInteger, String
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -294,7 +296,9 @@ class MentorRequestCreate(Request):
     mentee_participant_id: str = Field(min_length=1, max_length=36)
     mentor_participant_id: str = Field(min_length=1, max_length=36)
     # Who to ask next, in order, should this mentor decline or not answer in time.
-    next_choices: list[str] = Field(default_factory=list, max_length=5)
+    next_choices: list[Annotated[str, PydanticField(max_length=36)]] = Field(
+        default_factory=list, max_length=5
+    )
     message: str | None = Field(default=None, max_length=2000)
 
 

@@ -52,6 +52,13 @@ def clean_tag(value: str) -> str:
 
 
 Tags = Annotated[list[str], AfterValidator(clean_tags)]
+TAG_MAX = 100  # characters of one skill, theme, language, department or option
+TAGS_MAX = 50  # tags in one list a caller sends
+# A tag as a caller sends it (bounded as sent, then cleaned in its list).
+SentTag = Annotated[str, Field(max_length=TAG_MAX)]
+# A list of tags as a caller sends it: each tag and their number bounded as sent, then
+# cleaned like Tags. The events carry Tags: what was accepted.
+SentTags = Annotated[list[SentTag], Field(max_length=TAGS_MAX), AfterValidator(clean_tags)]
 Tag = Annotated[str, AfterValidator(clean_tag), Field(min_length=1, max_length=100)]
 
 

@@ -160,3 +160,25 @@ async def test_memory_stays_flat_under_parallel_oversized_unauthenticated_bodies
     assert set(answers) <= {413, "WriteError", "RemoteProtocolError", "ReadError"}, answers
     assert answers.count(413) >= 8, answers
     assert grown < 64_000_000, f"the server grew by {grown / 1e6:.0f} MB"
+
+
+async def test_lists_strings_and_ids_are_bounded(api: Api) -> None:
+    """What tests/unit/test_bounds.py finds stated, the server enforces: 10,000 skills, a
+    5,000-character name in a PATCH (the patch keeps the create's bounds), a 300-character
+    id in a path, each a 422 naming it, and nothing stored."""
+    pid = (await api.program({"name": "Bounded"}))["id"]
+    await api.hire({"id": "ann", "name": "Ann", "languages": ["fr"]})
+    enrol = {"program_id": pid, "employee_id": "ann", "role": "mentor"}
+    for field, value in (
+        ("skills_offered", [f"s{k}" for k in range(10_000)]),
+        ("skills_offered", ["x" * 101]),
+        ("themes", [f"t{k}" for k in range(51)]),
+    ):
+        r = await api.c.post("/v1/participants", headers=api.admin, json={**enrol, field: value})
+        assert r.status_code == 422 and field in r.text, (field, r.text[:300])
+    assert await api.items("/v1/participants", params={"program_id": pid}) == []
+    r = await api.c.patch(f"/v1/programs/{pid}", headers=api.admin, json={"name": "n" * 5000})
+    assert r.status_code == 422 and '"name"' in r.text, r.text[:300]
+    assert (await api.ok("GET", f"/v1/programs/{pid}"))["name"] == "Bounded"
+    r = await api.c.get(f"/v1/programs/{'p' * 300}", headers=api.admin)
+    assert r.status_code == 422 and "program_id" in r.text, r.text[:300]

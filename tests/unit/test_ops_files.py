@@ -119,6 +119,14 @@ def test_compose_probes_everything_and_publishes_on_loopback_only() -> None:
             assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} beyond loopback"
 
 
+def test_compose_requires_the_jwt_secret() -> None:
+    """No public fallback: compose refuses to start unless the operator gives a secret."""
+    text = COMPOSE.read_text()
+    assert "BINOME_JWT_SECRET:-" not in text and "change-me" not in text
+    env = yaml.safe_load(text)["x-service"]["environment"]
+    assert env["BINOME_JWT_SECRET"].startswith("${BINOME_JWT_SECRET:?"), env
+
+
 def test_the_image_runs_unprivileged_with_a_healthcheck_and_exec_form() -> None:
     dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
     assert re.search(r"^USER 10001$", dockerfile, flags=re.M)
