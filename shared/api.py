@@ -120,7 +120,7 @@ def patch_model(
         if field in exclude:
             continue
         annotation: Any = (partial or {}).get(field) or info.annotation
-        patched = PydanticField(
+        patched: Any = PydanticField(
             default=None,
             description=info.description,
             json_schema_extra=info.json_schema_extra,

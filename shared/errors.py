@@ -41,3 +41,13 @@ class Invalid(DomainError):
     the field."""
 
     status_code = 422
+
+
+class Refused(Invalid):
+    """A batch refused as a whole (all or nothing) because of some of its items: 422 listing
+    each item's error, its `loc` naming the item (`participants.3.employee_id`) and its
+    `type` what a request of that item alone would have met (`not_found`, `conflict`...)."""
+
+    def __init__(self, message: str, errors: list[tuple[str, str, str]]) -> None:
+        super().__init__(message)
+        self.errors = errors  # (dotted field, message, type)

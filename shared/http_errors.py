@@ -23,7 +23,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
-from shared.errors import DomainError, Invalid, Unknown
+from shared.errors import DomainError, Invalid, Refused, Unknown
 from shared.messaging.failures import is_transient
 from shared.problems import MEDIA_TYPE, problem, summary
 
@@ -96,6 +96,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def _domain_error(request: Request, exc: DomainError) -> JSONResponse:
+        if isinstance(exc, Refused):
+            errors = [
+                {"loc": [exc.at, *field.split(".")], "msg": msg, "type": kind}
+                for field, msg, kind in exc.errors
+            ]
+            return _answer(request, 422, summary(errors), errors=_validation_detail(errors))
         if isinstance(exc, Invalid | Unknown):
             loc = [exc.at, *(exc.field.split(".") if exc.field else [])]
             kind = "value_error" if isinstance(exc, Invalid) else "not_found"

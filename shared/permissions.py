@@ -37,6 +37,7 @@ PERMISSIONS: Mapping[str, Roles] = {
     "PATCH /v1/programs/{program_id}": ADMIN,
     "POST /v1/programs/{program_id}/status": ADMIN,
     "POST /v1/participants": ADMIN_OR_EMPLOYEE,
+    "POST /v1/participants/batch": ADMIN,
     "GET /v1/participants": ADMIN_OR_EMPLOYEE,
     "GET /v1/participants/{participant_id}": ADMIN_OR_EMPLOYEE,
     "PATCH /v1/participants/{participant_id}": ADMIN_OR_EMPLOYEE,

@@ -412,6 +412,21 @@ FIELDS: dict[str, Term] = {
 # --- where a word means something particular -------------------------------------------------
 
 IN_SCHEMA: dict[str, Term] = {
+    "EnrolmentBatch.participants": Term(
+        "The enrolments, one per line, each as `POST /v1/participants` takes it.", None
+    ),
+    "EnrolmentBatch.mode": Term(
+        "`all_or_nothing`: a line refused refuses the batch; `per_line`: the others are "
+        "enrolled.",
+        "per_line",
+    ),
+    "EnrolmentBatchResult.enrolled": Term("The participants enrolled, in line order.", None),
+    "EnrolmentBatchResult.refused": Term("The lines refused (per_line), in line order.", None),
+    "LineRefused.index": Term("The line's place in `participants`, from 0.", 3),
+    "LineRefused.status": Term(
+        "The status `POST /v1/participants` would have answered for this line alone.", 409
+    ),
+    "LineRefused.field": Term("The line's field at fault, if one is.", "employee_id"),
     "EmployeeIn.id": Term("The employee's id in the HRIS (kept as Binôme's).", "emp-1042"),
     "EmployeePublic.id": Term("The employee's id (the HRIS's).", "emp-1042"),
     "HrisEventResult.status": Term(

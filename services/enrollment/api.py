@@ -11,6 +11,8 @@ from services.enrollment.domain import EmployeeStatus, ParticipantStatus
 from services.enrollment.models import (
     ApproveRequest,
     EmployeePublic,
+    EnrolmentBatch,
+    EnrolmentBatchResult,
     HrisBatch,
     HrisBatchResult,
     ParticipantCreate,
@@ -124,6 +126,19 @@ async def get_program(program_id: str, principal: CurrentPrincipal, uow: Uow) ->
 async def enroll(data: ParticipantCreate, principal: CurrentPrincipal, uow: Uow) -> object:
     """Enrol an employee in a programme as mentor or mentee (employees enrol themselves)."""
     return await usecases.enroll(uow=uow, principal=principal, data=data)
+
+
+@router.post("/participants/batch", tags=["participants"], response_model=EnrolmentBatchResult)
+async def enroll_batch(data: EnrolmentBatch, principal: CurrentPrincipal, uow: Uow) -> object:
+    """Enrol a cohort in one call (admins, up to 1,000 lines): each line judged as
+    `POST /v1/participants` would judge it alone. `all_or_nothing` (the default): a line
+    refused refuses the batch, 422 naming each line at fault, nothing enrolled; `per_line`:
+    the lines that pass are enrolled and the others listed with the status they met."""
+    enrolled, refused = await usecases.enroll_batch(uow=uow, principal=principal, data=data)
+    return EnrolmentBatchResult(
+        enrolled=[ParticipantPublic.model_validate(p, from_attributes=True) for p in enrolled],
+        refused=refused,
+    )
 
 
 @router.get("/participants", tags=["participants"], response_model=listing(ParticipantPublic))

@@ -386,6 +386,28 @@ class ParticipantPublic(ParticipantBase):
     created_at: datetime
 
 
+class EnrolmentBatch(Request):
+    """A cohort enrolled in one call (admins): each line an enrolment as `POST /v1/participants`
+    takes it, judged on its own."""
+
+    participants: list[ParticipantCreate] = Field(min_length=1, max_length=1_000)
+    # all_or_nothing: one line refused refuses the batch (422 naming each line at fault),
+    # nothing is enrolled; per_line: the lines that pass are enrolled, the others reported.
+    mode: Literal["all_or_nothing", "per_line"] = "all_or_nothing"
+
+
+class LineRefused(BaseModel):
+    index: int  # the line's place in `participants`, from 0
+    status: int  # what `POST /v1/participants` would have answered for it alone
+    detail: str
+    field: str | None  # the line's field at fault, if one is
+
+
+class EnrolmentBatchResult(BaseModel):
+    enrolled: list[ParticipantPublic]
+    refused: list[LineRefused]
+
+
 class ApproveRequest(Request):
     note: str | None = Field(default=None, max_length=NOTE_MAX)
 

@@ -12,6 +12,7 @@ from services.enrollment import domain
 from services.enrollment.domain import EmployeeStatus, ParticipantStatus
 from services.enrollment.models import (
     Employee,
+    EnrolmentBatch,
     HrisBatch,
     HrisBatchResult,
     HrisEventIn,
@@ -19,6 +20,7 @@ from services.enrollment.models import (
     HrisEventResult,
     HrisProfileEvent,
     HrisStatusEvent,
+    LineRefused,
     Participant,
     ParticipantCreate,
     Program,
@@ -30,7 +32,15 @@ from shared.auth import Principal
 from shared.contracts import enrollment as ev
 from shared.contracts.enrollment import ParticipantRole, ProgramFormat, ProgramStatus
 from shared.domain import Transition, state_of, store
-from shared.errors import Conflict, Forbidden, Invalid, NotFound, Unknown
+from shared.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    Refused,
+    Unknown,
+)
 from shared.paging import PageParams, Window, page_of
 from shared.uow import UnitOfWork
 
@@ -335,6 +345,52 @@ async def list_programs(
 
 
 async def enroll(*, uow: UnitOfWork, principal: Principal, data: ParticipantCreate) -> Participant:
+    participant = await _admit(uow=uow, principal=principal, data=data)
+    await uow.commit()
+    return participant
+
+
+# What a line refused answers in a batch: the type of error its request alone would meet.
+_KINDS = {403: "forbidden", 404: "not_found", 409: "conflict", 422: "value_error"}
+
+
+async def enroll_batch(
+    *, uow: UnitOfWork, principal: Principal, data: EnrolmentBatch
+) -> tuple[list[Participant], list[LineRefused]]:
+    """Each line enrolled as alone (the same rules, in one transaction, its events with it);
+    a line refused refuses the whole batch (all_or_nothing) or is reported (per_line)."""
+    enrolled: list[Participant] = []
+    refused: list[LineRefused] = []
+    seen: set[tuple[str, str, str]] = set()
+    for index, line in enumerate(data.participants):
+        key = (line.program_id, line.employee_id, line.role)
+        try:
+            if key in seen:
+                raise Conflict(f"employee already enrolled as {line.role} in this program")
+            enrolled.append(await _admit(uow=uow, principal=principal, data=line))
+        except DomainError as exc:
+            refused.append(
+                LineRefused(
+                    index=index, status=exc.status_code, detail=exc.message, field=exc.field
+                )
+            )
+            continue
+        seen.add(key)
+    if refused and data.mode == "all_or_nothing":
+        raise Refused(
+            f"{len(refused)} of {len(data.participants)} lines refused; nothing enrolled",
+            [
+                (f"participants.{r.index}" + (f".{r.field}" if r.field else ""), r.detail,
+                 _KINDS.get(r.status, "value_error"))
+                for r in refused
+            ],
+        )  # fmt: skip
+    await uow.commit()
+    return enrolled, refused
+
+
+async def _admit(*, uow: UnitOfWork, principal: Principal, data: ParticipantCreate) -> Participant:
+    """One enrolment decided, added and its event emitted (not committed)."""
     org = principal.org
     if not principal.is_admin and principal.employee_id != data.employee_id:
         raise Forbidden("employees enrol themselves only")
@@ -383,7 +439,6 @@ async def enroll(*, uow: UnitOfWork, principal: Principal, data: ParticipantCrea
         uow.emit(ev.ParticipantPending.model_validate(participant, from_attributes=True), org=org)
     else:
         uow.emit(_profile(ev.ParticipantEnrolled, participant), org=org)
-    await uow.commit()
     return participant
 
 
