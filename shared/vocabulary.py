@@ -412,6 +412,15 @@ FIELDS: dict[str, Term] = {
 # --- where a word means something particular -------------------------------------------------
 
 IN_SCHEMA: dict[str, Term] = {
+    "SuggestionsPublic.none_because": Term(
+        "Why there is no suggestion (null when there are some): `no_mentor` enrolled yet, "
+        "`every_mentor_full`, or `none_allowed` (each mentor with room ruled out for this "
+        "mentee: language, seniority, reporting line, a past pair).",
+        "every_mentor_full",
+    ),
+    "SuggestionsPublic.waiting": Term(
+        "On the programme's waiting list: proposed a mentor as soon as one has room.", True
+    ),
     "EnrolmentBatch.participants": Term(
         "The enrolments, one per line, each as `POST /v1/participants` takes it.", None
     ),

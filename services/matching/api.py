@@ -119,11 +119,13 @@ async def suggestions(
 ) -> SuggestionsPublic:
     """Self-service: a mentee's best mentors that still have room, with why (per criterion).
     `participant_id` names a mentee: a mentor's participant id is refused (422)."""
-    mentee, found = await usecases.suggest(
+    got = await usecases.suggest(
         uow=uow, principal=principal, participant_id=participant_id, limit=limit
     )
     return SuggestionsPublic(
-        participant_id=mentee.id,
+        participant_id=got.mentee.id,
+        none_because=got.none_because,
+        waiting=got.waiting,
         suggestions=[
             SuggestionPublic(
                 mentor_participant_id=s.mentor.participant_id,
@@ -132,7 +134,7 @@ async def suggestions(
                 contributions=s.contributions,
                 remaining_capacity=s.room,
             )
-            for s in found
+            for s in got.found
         ],
     )
 

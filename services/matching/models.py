@@ -11,7 +11,7 @@ from sqlalchemy import JSON, BigInteger, String
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from services.matching.domain import RunStatus, Side
+from services.matching.domain import NoSuggestion, RunStatus, Side
 from shared.api import STRICT, Request, new_id, utcnow
 from shared.contracts.enrollment import PROGRAM_DEFAULTS as RULES
 from shared.contracts.enrollment import RequestPolicy
@@ -243,6 +243,9 @@ class SuggestionPublic(BaseModel):
 class SuggestionsPublic(BaseModel):
     participant_id: str
     suggestions: list[SuggestionPublic]
+    # Why there is none: no mentor yet, every mentor full, or each one with room ruled out.
+    none_because: NoSuggestion | None
+    waiting: bool  # on the programme's waiting list: proposed a mentor as soon as one has room
 
 
 class AcceptRequest(Request):

@@ -99,6 +99,7 @@ async def test_self_service_suggestions(api: Api) -> None:
     assert best["mentor_employee_id"] == cohort.mentors[0]  # Ann offers the python sought
     assert sum(best["contributions"].values()) == pytest.approx(best["score"], abs=1e-5)
     assert best["remaining_capacity"] == 2
+    assert got["none_because"] is None and got["waiting"] is False
 
     outsider = await api.c.get(
         "/v1/suggestions",
@@ -122,6 +123,33 @@ async def test_self_service_suggestions(api: Api) -> None:
         "/v1/suggestions", params={"participant_id": mentors[0]["id"]}, headers=api.admin
     )
     assert as_mentor.status_code == 422
+
+
+async def test_no_suggestion_says_why(api: Api) -> None:
+    """An empty list of suggestions says why: no mentor enrolled yet, then every mentor's
+    place taken (a proposal holds it)."""
+    await api.hire(
+        *[{"id": n, "name": n, "level": lvl, "languages": ["fr"]} for n, lvl in
+          (("ida", 9), ("jo", 2), ("kim", 2))],
+        prefix="why",
+    )  # fmt: skip
+    pid = (await api.program({"name": "Why none"}))["id"]
+    jo = await api.enrol(pid, "jo", "mentee", skills_sought=["python"])
+
+    async def suggested(participant: dict[str, Any], count: int) -> Any:
+        r = await api.c.get(
+            "/v1/suggestions", params={"participant_id": participant["id"]}, headers=api.admin
+        )
+        return r.json() if r.status_code == 200 and len(r.json()["suggestions"]) == count else None
+
+    alone = await eventually(lambda: suggested(jo, 0), what="matching hearing of jo")
+    assert (alone["none_because"], alone["waiting"]) == ("no_mentor", False)
+    await api.enrol(pid, "ida", "mentor", skills_offered=["python"], capacity=1)
+    await eventually(lambda: suggested(jo, 1), what="matching hearing of ida")
+    await api.ok("POST", f"/v1/matching-runs/{(await _draft(api, pid))['id']}/publish")
+    kim = await api.enrol(pid, "kim", "mentee", skills_sought=["python"])
+    full = await eventually(lambda: suggested(kim, 0), what="matching hearing of kim")
+    assert full["none_because"] == "every_mentor_full", full
 
 
 async def test_every_pair_and_match_carries_its_explanation(api: Api) -> None:

@@ -26,6 +26,11 @@ async def test_a_mentee_without_a_mentor_waits_until_one_has_room(api: Api) -> N
     )
     hidden = await api.c.get("/v1/waiting-list", headers=mentee)
     assert hidden.status_code == 403  # admins only
+    # Her suggestions say so: both mentors have room, but she declined each.
+    why = await api.ok(
+        "GET", "/v1/suggestions", params={"participant_id": cohort.mentee_participant["id"]}
+    )
+    assert (why["suggestions"], why["none_because"], why["waiting"]) == ([], "none_allowed", True)
 
     carl = f"carl-{cohort.program_id[:6]}"
     await api.hire({"id": carl, "name": "Carl", "level": 9, "languages": ["fr"]}, prefix="c")

@@ -246,6 +246,25 @@ class Suggestion:
     room: int
 
 
+class NoSuggestion(StrEnum):
+    """Why a mentee's suggestions are empty."""
+
+    no_mentor = "no_mentor"  # no active mentor in the programme yet
+    every_mentor_full = "every_mentor_full"  # every place taken (or held by an open request)
+    none_allowed = "none_allowed"  # mentors with room, each ruled out for this mentee
+
+
+def why_none(mentors: list[Person], loads: Mapping[str, int]) -> NoSuggestion:
+    """What an empty list of suggestions means: nobody to suggest, nobody with room, or the
+    programme's rules (language, seniority, reporting line, a pair that ended...) rule out
+    everyone with room."""
+    if not mentors:
+        return NoSuggestion.no_mentor
+    if all(loads.get(m.participant_id, 0) >= m.capacity for m in mentors):
+        return NoSuggestion.every_mentor_full
+    return NoSuggestion.none_allowed
+
+
 def suggestions(
     *,
     mentee: Person,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from dataclasses import dataclass
 
 from sqlmodel import col, select
 
@@ -625,10 +626,19 @@ async def separate_reporting_lines(*, uow: UnitOfWork, participant_id: str) -> l
     return await end_and_rematch(uow=uow, match_ids=conflicted, reason=EndReason.incompatible)
 
 
+@dataclass(frozen=True)
+class Suggested:
+    mentee: ParticipantView
+    found: list[domain.Suggestion]
+    none_because: domain.NoSuggestion | None  # why `found` is empty
+    waiting: bool  # the mentee is on the programme's waiting list
+
+
 async def suggest(
     *, uow: UnitOfWork, principal: Principal, participant_id: str, limit: int
-) -> tuple[ParticipantView, list[domain.Suggestion]]:
-    """Self-service: a mentee's best mentors with room left, each with its score's parts."""
+) -> Suggested:
+    """Self-service: a mentee's best mentors with room left, each with its score's parts; if
+    none, why not, and whether the mentee is on the waiting list."""
     mentee = await uow.session.get(ParticipantView, participant_id)
     if mentee is None or not can_see(principal, org=mentee.org, owners=[mentee.employee_id]):
         raise NotFound("participant not found")
@@ -640,13 +650,16 @@ async def suggest(
     matches = await _program_matches(uow, program.id)
     mentors = [_person(c) for c in await _candidates(uow, program.id, "mentor")]
     states = [_state(m) for m in matches]
+    loads = (await _requests(uow, program.id)).loads(states)
     found = await asyncio.to_thread(
         domain.suggestions,
         mentee=_person(mentee),
         mentors=mentors,
-        loads=(await _requests(uow, program.id)).loads(states),
+        loads=loads,
         excluded_mentors=domain.mentor_history(states, mentee.id),
         rules=_rules(program),
         limit=limit,
     )
-    return mentee, found
+    waiting = await uow.session.get(Waiting, mentee.id) is not None
+    why = None if found else domain.why_none(mentors, loads)
+    return Suggested(mentee, found, why, waiting)
