@@ -158,7 +158,7 @@ def uow_dependency(service: str):  # type: ignore[no-untyped-def]
     async def provide(request: Request) -> AsyncIterator[UnitOfWork]:
         runtime: ServiceRuntime = request.app.state.runtimes[service]
         logs.serving(service)  # this request's log records are the service's
-        async with runtime.uow() as uow:
+        async with runtime.uow(read_only=request.method in ("GET", "HEAD")) as uow:
             yield uow
 
     return Depends(provide)

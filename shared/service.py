@@ -94,6 +94,7 @@ class ServiceRuntime:
         self.timer_table = definition.base.metadata.tables.get("timer")
         self.bus = bus
         self.engine = db.create_engine(settings.database_url_for(definition.name))
+        self.reader = self.engine.execution_options(binome_read_only=True)  # see db.reading
         self.outbox, self.inbox = messaging_tables(definition.base.metadata)
         self.relay = OutboxRelay(
             engine=self.engine,
@@ -140,9 +141,12 @@ class ServiceRuntime:
                 health_check=self.ping,
             )
 
-    def uow(self) -> UnitOfWork:
+    def uow(self, *, read_only: bool = False) -> UnitOfWork:
+        """A unit of work on the service's database. `read_only` (a GET): on SQLite its
+        transaction takes no write lock (WAL lets it read beside a writer instead of queueing
+        behind it, and a long report delays no event)."""
         return UnitOfWork(
-            engine=self.engine,
+            engine=self.reader if read_only else self.engine,
             outbox=self.outbox,
             inbox=self.inbox,
             on_commit=self.relay.wake,
