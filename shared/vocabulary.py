@@ -425,8 +425,7 @@ IN_SCHEMA: dict[str, Term] = {
         "The enrolments, one per line, each as `POST /v1/participants` takes it.", None
     ),
     "EnrolmentBatch.mode": Term(
-        "`all_or_nothing`: a line refused refuses the batch; `per_line`: the others are "
-        "enrolled.",
+        "`all_or_nothing`: a line refused refuses the batch; `per_line`: the others are enrolled.",
         "per_line",
     ),
     "EnrolmentBatchResult.enrolled": Term("The participants enrolled, in line order.", None),
@@ -639,6 +638,14 @@ def _enum(prop: dict[str, Any], schemas: dict[str, Any]) -> list[Any] | None:
     return None
 
 
+def _give_example(schema: dict[str, Any], example: Any, values: list[Any] | None) -> None:
+    """`example` as the schema's (an enum's own first value if it is not one of them)."""
+    if values is not None and example not in values:
+        example = values[0]
+    if example is not None:
+        schema["examples"] = [example]
+
+
 def describe_schemas(schemas: dict[str, Any]) -> None:
     """Fill the properties of `schemas` (a document's components) that say nothing: their
     description and an example from the vocabulary (an enum's: one of its values). What a
@@ -656,13 +663,8 @@ def describe_schemas(schemas: dict[str, Any]) -> None:
                 continue  # the model describes it: a word's usual example may not fit
             if term.description:  # "": the model describes it, the entry adds an example
                 prop.setdefault("description", term.description)
-            if "examples" in prop or "example" in prop:
-                continue
-            example = term.example
-            if values is not None and example not in values:
-                example = values[0]
-            if example is not None:
-                prop["examples"] = [example]
+            if "examples" not in prop and "example" not in prop:
+                _give_example(prop, term.example, values)
 
 
 def describe_parameters(paths: dict[str, Any], schemas: dict[str, Any]) -> None:
@@ -673,13 +675,9 @@ def describe_parameters(paths: dict[str, Any], schemas: dict[str, Any]) -> None:
                 schema = parameter["schema"]
                 if term is not None and term.description:
                     parameter.setdefault("description", term.description)
-                if "examples" in schema:
-                    continue
-                example, values = (term.example if term else None), _enum(schema, schemas)
-                if values is not None and example not in values:
-                    example = values[0]
-                if example is not None:
-                    schema["examples"] = [example]
+                if "examples" not in schema:
+                    example = term.example if term else None
+                    _give_example(schema, example, _enum(schema, schemas))
 
 
 def describe(document: dict[str, Any]) -> dict[str, Any]:
