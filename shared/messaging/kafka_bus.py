@@ -16,6 +16,7 @@ from contextlib import suppress
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import (
     InvalidProducerEpoch,
     InvalidProducerIdMapping,
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 # Topic settings: the broker's defaults would delete records after 7 days.
 KEPT_FOREVER = {"retention.ms": "-1", "retention.bytes": "-1"}
+_TOPIC_OVERRIDE = 1  # DescribeConfigs' config source: a setting of the topic itself
 
 _REQUEST_TIMEOUT_MS = 10_000
 _PUBLISH_TIMEOUT_S = 3 * _REQUEST_TIMEOUT_MS / 1000
@@ -119,6 +121,7 @@ class KafkaBus:
         try:
             existing = set(await admin.list_topics())
             missing = [t for t in dict.fromkeys(topics) if t not in existing]
+            await self._keep_forever(admin, [t for t in dict.fromkeys(topics) if t in existing])
             if not missing:
                 return []
             new = [
@@ -132,6 +135,31 @@ class KafkaBus:
             return missing
         finally:
             await admin.close()
+
+    async def _keep_forever(self, admin: AIOKafkaAdminClient, topics: list[str]) -> None:
+        """Topics made before Binôme kept its log (the broker's default deletes records after
+        7 days) get unlimited retention; the other settings they override are kept (Kafka's
+        AlterConfigs replaces a topic's whole set). A broker refusing it is said, not fatal."""
+        if not topics:
+            return
+        try:
+            answers = await admin.describe_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, t) for t in topics]
+            )
+            changes = []
+            for answer in answers:
+                for error, _, _, name, entries, *_ in answer.resources:
+                    values = {e[0]: e[1] for e in entries}
+                    if error or all(values.get(k) == v for k, v in KEPT_FOREVER.items()):
+                        continue
+                    overrides = {e[0]: e[1] for e in entries if e[3] == _TOPIC_OVERRIDE}
+                    configs = {**overrides, **KEPT_FOREVER}
+                    changes.append(ConfigResource(ConfigResourceType.TOPIC, name, configs=configs))
+            if changes:
+                await admin.alter_configs(changes)
+                log.info("kept these topics' records forever: %s", [c.name for c in changes])
+        except KafkaError as exc:
+            log.warning("could not set unlimited retention on existing topics: %r", exc)
 
     async def missing_topics(self, topics: list[str]) -> list[str]:
         admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, client_id=self._client_id)

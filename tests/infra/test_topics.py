@@ -1,0 +1,41 @@
+"""Binôme's topics keep their records forever (the log is what a projection is rebuilt
+from): new ones are created so, and existing ones (made before, with the broker's 7-day
+default) are changed at start, keeping the other settings they override."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+from shared.messaging.kafka_bus import KafkaBus
+
+pytestmark = pytest.mark.infra
+WEEK_MS = str(7 * 24 * 3600 * 1000)
+
+
+async def _configs(admin: AIOKafkaAdminClient, topic: str) -> dict[str, str]:
+    (answer,) = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+    (resource,) = answer.resources
+    return {entry[0]: entry[1] for entry in resource[4]}
+
+
+async def test_topics_keep_their_records_forever(kafka_bootstrap: str) -> None:
+    tag = uuid.uuid4().hex[:8]
+    old, new = f"t{tag}.old", f"t{tag}.new"
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        settings = {"retention.ms": WEEK_MS, "max.message.bytes": "2000000"}
+        await admin.create_topics([NewTopic(old, 1, 1, topic_configs=settings)])
+        bus = KafkaBus(kafka_bootstrap, client_id="topics-test", partitions=2)
+        assert await bus.ensure_topics([old, new]) == [new]
+        for topic in (old, new):
+            configs = await _configs(admin, topic)
+            assert (configs["retention.ms"], configs["retention.bytes"]) == ("-1", "-1"), topic
+        assert (await _configs(admin, old))["max.message.bytes"] == "2000000"  # kept
+        assert await bus.ensure_topics([old, new]) == []  # nothing more to do
+    finally:
+        await admin.close()
