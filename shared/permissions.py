@@ -29,6 +29,7 @@ ADMIN_OR_EMPLOYEE: Roles = frozenset({Role.admin, Role.employee})
 PERMISSIONS: Mapping[str, Roles] = {
     # enrollment
     "POST /v1/hris/events": HRIS | ADMIN,
+    "POST /v1/hris/employees/import": HRIS | ADMIN,
     "GET /v1/employees": ADMIN,
     "GET /v1/employees/{employee_id}": ADMIN_OR_EMPLOYEE,
     "POST /v1/programs": ADMIN,

@@ -412,6 +412,11 @@ FIELDS: dict[str, Term] = {
 # --- where a word means something particular -------------------------------------------------
 
 IN_SCHEMA: dict[str, Term] = {
+    "EmployeeImportResult.imported": Term("The lines imported, in file order.", None),
+    "EmployeeImportResult.refused": Term("The lines refused (per_line), in file order.", None),
+    "ImportedLine.line": Term("The line in the file (the header is line 1).", 2),
+    "CsvLineRefused.line": Term("The line in the file (the header is line 1).", 3),
+    "CsvLineRefused.field": Term("The column at fault, if one is.", "level"),
     "SuggestionsPublic.none_because": Term(
         "Why there is no suggestion (null when there are some): `no_mentor` enrolled yet, "
         "`every_mentor_full`, or `none_allowed` (each mentor with room ruled out for this "
@@ -611,6 +616,10 @@ PARAMETERS: dict[str, Term] = {
     "path:token": Term("The secret the link or feed was made with.", "Qm9vdGNhbXA"),
     "path:table": Term("Which table to export.", "participation"),
     "query:program_id": Term("Only this programme's.", UUID),
+    "query:mode": Term(
+        "`all_or_nothing`: a line refused refuses the file; `per_line`: the others are imported.",
+        "per_line",
+    ),
     "query:match_id": Term("Only this relationship's.", UUID),
     "query:session_id": Term("Only this session's.", UUID),
     "query:participant_id": Term("Only those this participant is in.", UUID),

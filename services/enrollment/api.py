@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import Query, status
+from fastapi import Query, Request, status
 
 from services.enrollment import usecases
 from services.enrollment.domain import EmployeeStatus, ParticipantStatus
 from services.enrollment.models import (
     ApproveRequest,
+    EmployeeImportResult,
     EmployeePublic,
     EnrolmentBatch,
     EnrolmentBatchResult,
@@ -29,12 +30,46 @@ from shared.api import v1_router
 from shared.app import uow_dependency
 from shared.auth import CurrentPrincipal
 from shared.contracts.enrollment import ParticipantRole, ProgramStatus
+from shared.errors import Invalid
 from shared.paging import Page, listing
 from shared.uow import UnitOfWork
 
 Uow = Annotated[UnitOfWork, uow_dependency("enrollment")]
 
 router = v1_router("enrollment")
+
+
+@router.post(
+    "/hris/employees/import",
+    tags=["hris"],
+    response_model=EmployeeImportResult,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"text/csv": {"schema": {"type": "string", "maxLength": 16_000_000}}},
+        }
+    },
+)
+async def import_employees(
+    request: Request,
+    principal: CurrentPrincipal,
+    uow: Uow,
+    mode: Literal["all_or_nothing", "per_line"] = "all_or_nothing",
+) -> EmployeeImportResult:
+    """Import employees from a CSV file (UTF-8, a header row; columns `id` and `name`
+    required, and any of `email`, `department`, `level`, `manager_id`, `languages` (separated
+    by `;`), `timezone`, `location`, `hired_on`), at most 10,000 lines. Each line becomes an
+    HRIS record (`hired`, or `updated` for a known employee), judged on its own; importing the
+    same file again changes nothing (`duplicate`). `all_or_nothing` (the default): a line
+    refused refuses the file, 422 naming each line and column at fault; `per_line`: the other
+    lines are imported and the refused ones listed."""
+    try:
+        text = (await request.body()).decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise Invalid("the file is not UTF-8 text") from exc
+    return await usecases.import_employees(
+        uow=uow, org=principal.org, text=text, per_line=mode == "per_line"
+    )
 
 
 @router.post("/hris/events", tags=["hris"], response_model=HrisBatchResult)

@@ -175,6 +175,23 @@ class HrisBatchResult(BaseModel):
     results: list[HrisEventResult]
 
 
+class ImportedLine(BaseModel):
+    line: int
+    employee_id: str
+    status: Literal["applied", "duplicate"]
+
+
+class CsvLineRefused(BaseModel):
+    line: int  # 0: the header
+    field: str | None
+    detail: str
+
+
+class EmployeeImportResult(BaseModel):
+    imported: list[ImportedLine]
+    refused: list[CsvLineRefused]
+
+
 # --- programmes -----------------------------------------------------------------------------
 
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict
 from typing import Any
 
 from pydantic import BaseModel
 from sqlmodel import col, select
 
-from services.enrollment import domain
+from services.enrollment import domain, employees_csv
 from services.enrollment.domain import EmployeeStatus, ParticipantStatus
 from services.enrollment.models import (
+    CsvLineRefused,
     Employee,
+    EmployeeImportResult,
     EnrolmentBatch,
     HrisBatch,
     HrisBatchResult,
@@ -20,6 +23,7 @@ from services.enrollment.models import (
     HrisEventResult,
     HrisProfileEvent,
     HrisStatusEvent,
+    ImportedLine,
     LineRefused,
     Participant,
     ParticipantCreate,
@@ -83,6 +87,62 @@ class _Directory:
             if not chain or chain[-1] in self._known or len(chain) >= domain.MAX_CHAIN:
                 return chain
             await self.prefetch({chain[-1]})
+
+
+async def import_employees(
+    *, uow: UnitOfWork, org: str, text: str, per_line: bool
+) -> EmployeeImportResult:
+    """A CSV file of employees (services.enrollment.employees_csv) applied as HRIS records:
+    `hired` for an employee the directory does not know, `updated` otherwise, each with an
+    event id drawn from its content, so that importing a file again changes nothing. A line
+    refused refuses the file (422 naming each), or (per_line) is reported."""
+    lines, errors = employees_csv.read(text)
+    first: dict[str, int] = {}
+    for line in lines:
+        if first.setdefault(line.employee.id, line.number) != line.number:
+            where = first[line.employee.id]
+            errors.append(employees_csv.LineError(line.number, "id", f"already on line {where}"))
+    taken = {e.number for e in errors}
+    lines = [line for line in lines if line.number not in taken]
+    if errors and (not per_line or any(e.number == 0 for e in errors)):
+        raise Refused(
+            f"{len(taken)} line(s) refused; nothing imported",
+            [
+                (("header" if e.number == 0 else f"line {e.number}")
+                 + (f".{e.column}" if e.column else ""), e.message, "value_error")
+                for e in sorted(errors, key=lambda e: e.number)
+            ],
+        )  # fmt: skip
+    refused = [
+        CsvLineRefused(line=e.number, field=e.column, detail=e.message)
+        for e in sorted(errors, key=lambda e: e.number)
+    ]
+    if not lines:
+        return EmployeeImportResult(imported=[], refused=refused)
+    ids = [line.employee.id for line in lines]
+    known = set(
+        (
+            await uow.session.exec(
+                select(Employee.id).where(Employee.org == org, col(Employee.id).in_(ids))
+            )
+        ).all()
+    )
+    events = [
+        HrisProfileEvent(
+            event_id="csv-" + hashlib.sha256(line.employee.model_dump_json().encode()).hexdigest(),
+            type="updated" if line.employee.id in known else "hired",
+            employee=line.employee,
+        )
+        for line in lines
+    ]
+    applied = await apply_hris_batch(uow=uow, org=org, batch=HrisBatch(events=events))
+    return EmployeeImportResult(
+        imported=[
+            ImportedLine(line=line.number, employee_id=line.employee.id, status=r.status)
+            for line, r in zip(lines, applied.results, strict=True)
+        ],
+        refused=refused,
+    )
 
 
 async def apply_hris_batch(*, uow: UnitOfWork, org: str, batch: HrisBatch) -> HrisBatchResult:
