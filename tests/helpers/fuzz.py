@@ -134,6 +134,19 @@ ALIASES = {
 }
 
 
+async def _once_heard(
+    client: httpx.AsyncClient, method: str, path: str, body: Any, headers: Any, expect: int
+) -> Any:
+    """The answer to a request that succeeds once its service has heard an earlier event
+    (404 or 409 until then); its body."""
+
+    async def attempt() -> Any:
+        r = await client.request(method, path, json=body, headers=headers)
+        return r.json() if r.status_code == expect else None
+
+    return await eventually(attempt, timeout=60, what=f"{method} {path} answering {expect}")
+
+
 async def seed(url: str, settings: Settings, org: str) -> dict[str, list[str]]:
     """Objects of every kind in `org`, made through the API; their ids by parameter name."""
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
@@ -168,25 +181,18 @@ async def seed(url: str, settings: Settings, org: str) -> dict[str, list[str]]:
         other = next(m for m in mentors if m["employee_id"] != match["mentor_employee_id"])
         mentees.append(await api.enrol(pid, fay, "mentee", skills_sought=["python"]))
         asked = {"mentee_participant_id": mentees[1]["id"], "mentor_participant_id": other["id"]}
-
-        async def request() -> Any:
-            r = await client.post("/v1/mentor-requests", json=asked, headers=api.as_employee(fay))
-            return r.json() if r.status_code == 201 else None
-
-        mentor_request = await eventually(request, timeout=60, what="a mentor request")
+        fay_asks = api.as_employee(fay)
+        mentor_request = await _once_heard(
+            client, "POST", "/v1/mentor-requests", asked, fay_asks, 201
+        )
         goal = {
             "id": "data",
             "title": "Query our data",
             "skills": ["python"],
             "milestones": [{"id": "first", "title": "A first query", "due_on": "2030-01-01"}],
         }
-
-        async def agreed() -> Any:
-            terms = {"goals": [goal], "rhythm": "P14D"}
-            r = await client.put(f"/v1/agreements/{mid}", json=terms, headers=mentee)
-            return r.json() if r.status_code == 200 else None  # 404 until sessions knows
-
-        await eventually(agreed, timeout=60, what="sessions hearing of the match")
+        terms = {"goals": [goal], "rhythm": "P14D"}
+        await _once_heard(client, "PUT", f"/v1/agreements/{mid}", terms, mentee, 200)
         for side in (mentee, mentor):
             await api.ok("POST", f"/v1/agreements/{mid}/confirm", headers=side)
         past = (datetime.now(UTC) - timedelta(days=1)).isoformat()
@@ -206,13 +212,8 @@ async def seed(url: str, settings: Settings, org: str) -> dict[str, list[str]]:
             expect=201,
             json={"match_id": mid, "scheduled_at": soon},
         )
-
-        async def rated() -> Any:  # feedback hears of the held session as an event
-            body = {"session_id": held["id"], "rating": 4, "comment": "useful"}
-            r = await client.post("/v1/feedback", json=body, headers=mentee)
-            return r.json() if r.status_code == 201 else None
-
-        feedback = await eventually(rated, timeout=60, what="feedback hearing of the session")
+        rating = {"session_id": held["id"], "rating": 4, "comment": "useful"}
+        feedback = await _once_heard(client, "POST", "/v1/feedback", rating, mentee, 201)
         await api.ok(
             "POST",
             "/v1/assessments",
@@ -220,17 +221,12 @@ async def seed(url: str, settings: Settings, org: str) -> dict[str, list[str]]:
             expect=201,
             json={"match_id": mid, "phase": "baseline", "ratings": {"python": 2}},
         )
-
-        async def circle() -> Any:
-            body = {
-                "program_id": pid,
-                "scheduled_at": soon,
-                "mentor_employee_id": match["mentor_employee_id"],
-            }
-            r = await client.post("/v1/group-sessions", json=body, headers=api.admin)
-            return r.json() if r.status_code == 201 else None
-
-        group = await eventually(circle, timeout=60, what="a circle meeting")
+        meeting = {
+            "program_id": pid,
+            "scheduled_at": soon,
+            "mentor_employee_id": match["mentor_employee_id"],
+        }
+        group = await _once_heard(client, "POST", "/v1/group-sessions", meeting, api.admin, 201)
         feed = await api.ok("POST", "/v1/calendar-feeds", json={}, headers=mentee, expect=201)
         link = await api.ok(
             "POST",
