@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
@@ -59,6 +60,7 @@ class _Directory:
     def __init__(self, uow: UnitOfWork, org: str) -> None:
         self._uow, self._org = uow, org
         self._known: dict[str, Employee | None] = {}
+        self._manager_of = _ManagerOf(self._known)
 
     async def prefetch(self, ids: set[str]) -> None:
         missing = sorted(ids - self._known.keys())
@@ -69,6 +71,17 @@ class _Directory:
             )
             found = {e.id: e for e in rows.all()}
             self._known.update({eid: found.get(eid) for eid in chunk})
+
+    async def prefetch_chains(self, ids: set[str]) -> None:
+        """These employees and everyone above them, a query per level of the org chart."""
+        level = set(ids)
+        for _ in range(domain.MAX_CHAIN + 1):
+            await self.prefetch(level)
+            level = {
+                e.manager_id for eid in level if (e := self._known[eid]) and e.manager_id
+            } - self._known.keys()
+            if not level:
+                return
 
     async def get(self, employee_id: str) -> Employee | None:
         if employee_id not in self._known:
@@ -82,11 +95,32 @@ class _Directory:
         """The ids above this employee, nearest first (the domain's walk), fetching the
         managers it reaches as it goes."""
         while True:
-            known = {eid: e.manager_id for eid, e in self._known.items() if e is not None}
-            chain = domain.manager_chain(employee.manager_id, known)
+            chain = domain.manager_chain(employee.manager_id, self._manager_of)
             if not chain or chain[-1] in self._known or len(chain) >= domain.MAX_CHAIN:
                 return chain
             await self.prefetch({chain[-1]})
+
+
+class _ManagerOf(Mapping[str, str | None]):
+    """Each known employee's manager, read off the rows as they are now (an HRIS batch may
+    change them as it goes)."""
+
+    def __init__(self, known: dict[str, Employee | None]) -> None:
+        self._known = known
+
+    def __getitem__(self, employee_id: str) -> str | None:
+        if (employee := self._known.get(employee_id)) is None:
+            raise KeyError(employee_id)
+        return employee.manager_id
+
+    def __contains__(self, employee_id: object) -> bool:
+        return self._known.get(employee_id) is not None  # type: ignore[call-overload]
+
+    def __iter__(self) -> Iterator[str]:
+        return (eid for eid, e in self._known.items() if e is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for e in self._known.values() if e is not None)
 
 
 async def import_employees(
@@ -405,7 +439,8 @@ async def list_programs(
 
 
 async def enroll(*, uow: UnitOfWork, principal: Principal, data: ParticipantCreate) -> Participant:
-    participant = await _admit(uow=uow, principal=principal, data=data)
+    seen = await _Enrolling.prefetched(uow, principal.org, [data])
+    participant = await _admit(uow=uow, principal=principal, data=data, seen=seen)
     await uow.commit()
     return participant
 
@@ -418,24 +453,24 @@ async def enroll_batch(
     *, uow: UnitOfWork, principal: Principal, data: EnrolmentBatch
 ) -> tuple[list[Participant], list[LineRefused]]:
     """Each line enrolled as alone (the same rules, in one transaction, its events with it);
-    a line refused refuses the whole batch (all_or_nothing) or is reported (per_line)."""
+    a line refused refuses the whole batch (all_or_nothing) or is reported (per_line).
+
+    In bulk: the programmes, the employees with their reporting lines and the enrolments
+    already made are read in a few queries for the whole batch, and the rows are written
+    together at commit (no flush per line)."""
     enrolled: list[Participant] = []
     refused: list[LineRefused] = []
-    seen: set[tuple[str, str, str]] = set()
-    for index, line in enumerate(data.participants):
-        key = (line.program_id, line.employee_id, line.role)
-        try:
-            if key in seen:
-                raise Conflict(f"employee already enrolled as {line.role} in this program")
-            enrolled.append(await _admit(uow=uow, principal=principal, data=line))
-        except DomainError as exc:
-            refused.append(
-                LineRefused(
-                    index=index, status=exc.status_code, detail=exc.message, field=exc.field
+    seen = await _Enrolling.prefetched(uow, principal.org, data.participants)
+    with uow.session.no_autoflush:
+        for index, line in enumerate(data.participants):
+            try:
+                enrolled.append(await _admit(uow=uow, principal=principal, data=line, seen=seen))
+            except DomainError as exc:
+                refused.append(
+                    LineRefused(
+                        index=index, status=exc.status_code, detail=exc.message, field=exc.field
+                    )
                 )
-            )
-            continue
-        seen.add(key)
     if refused and data.mode == "all_or_nothing":
         raise Refused(
             f"{len(refused)} of {len(data.participants)} lines refused; nothing enrolled",
@@ -449,13 +484,48 @@ async def enroll_batch(
     return enrolled, refused
 
 
-async def _admit(*, uow: UnitOfWork, principal: Principal, data: ParticipantCreate) -> Participant:
+@dataclass
+class _Enrolling:
+    """What enrolments in one unit of work look up, read in bulk before the first: the
+    programmes, the directory (with everyone's reporting line) and the enrolments that exist
+    (program id, employee id, role), to which each admitted line adds its own."""
+
+    directory: _Directory
+    programs: dict[str, Program]
+    taken: set[tuple[str, str, str]] = field(default_factory=set)
+
+    @classmethod
+    async def prefetched(
+        cls, uow: UnitOfWork, org: str, lines: list[ParticipantCreate]
+    ) -> _Enrolling:
+        program_ids = sorted({line.program_id for line in lines})
+        employee_ids = {line.employee_id for line in lines}
+        rows = await uow.session.exec(select(Program).where(col(Program.id).in_(program_ids)))
+        programs = {p.id: p for p in rows.all() if p.org == org}
+        directory = _Directory(uow, org)
+        await directory.prefetch_chains(employee_ids)
+        taken: set[tuple[str, str, str]] = set()
+        wanted = sorted(employee_ids)
+        for i in range(0, len(wanted), 5000):
+            found = await uow.session.exec(
+                select(Participant.program_id, Participant.employee_id, Participant.role).where(
+                    col(Participant.program_id).in_(program_ids),
+                    col(Participant.employee_id).in_(wanted[i : i + 5000]),
+                )
+            )
+            taken.update((p, e, str(r)) for p, e, r in found.all())
+        return cls(directory=directory, programs=programs, taken=taken)
+
+
+async def _admit(
+    *, uow: UnitOfWork, principal: Principal, data: ParticipantCreate, seen: _Enrolling
+) -> Participant:
     """One enrolment decided, added and its event emitted (not committed)."""
     org = principal.org
     if not principal.is_admin and principal.employee_id != data.employee_id:
         raise Forbidden("employees enrol themselves only")
-    program = await uow.session.get(Program, data.program_id)
-    if program is None or program.org != org:
+    program = seen.programs.get(data.program_id)
+    if program is None:
         raise Unknown("unknown program", field="program_id")
     domain.check_enrolment_open(
         ProgramStatus(program.status),
@@ -463,7 +533,7 @@ async def _admit(*, uow: UnitOfWork, principal: Principal, data: ParticipantCrea
         closes=program.enrolment_closes,
         today=uow.now().date(),
     )
-    employee = await uow.session.get(Employee, (org, data.employee_id))
+    employee = await seen.directory.get(data.employee_id)
     if employee is None:
         raise Unknown("unknown employee", field="employee_id")
     fields = _resolve(
@@ -475,15 +545,10 @@ async def _admit(*, uow: UnitOfWork, principal: Principal, data: ParticipantCrea
         asks_override=data.override_note is not None,
         eligibility=True,
     )
-    existing = await uow.session.exec(
-        select(Participant).where(
-            Participant.program_id == data.program_id,
-            Participant.employee_id == data.employee_id,
-            Participant.role == data.role,
-        )
-    )
-    if existing.first() is not None:
+    key = (data.program_id, data.employee_id, str(data.role))
+    if key in seen.taken:
         raise Conflict(f"employee already enrolled as {data.role} in this program")
+    seen.taken.add(key)
     # A self-enrolment in a programme that requires approval waits for an admin's; an
     # admin's enrolment is their approval.
     pending = program.requires_approval and not principal.is_admin
@@ -491,7 +556,7 @@ async def _admit(*, uow: UnitOfWork, principal: Principal, data: ParticipantCrea
         **fields,
         org=org,
         tz_offset_h=domain.tz_offset_hours(employee.timezone, at=utcnow()),
-        manager_chain=await _Directory(uow, org).manager_chain(employee),
+        manager_chain=await seen.directory.manager_chain(employee),
         status=ParticipantStatus.pending if pending else ParticipantStatus.active,
     )
     uow.session.add(participant)

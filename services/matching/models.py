@@ -62,6 +62,9 @@ class ProgramView(Base, table=True):
     # When its relationships reach their planned end (whichever comes first).
     relationship_duration: timedelta | None = None
     ends_on: date | None = None
+    # Moves whenever one of the programme's participants changes here: what was read of its
+    # roster at a version is still true while the version is the same (see roster.py).
+    roster_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class ParticipantView(Base, table=True):

@@ -6,10 +6,13 @@ import asyncio
 import time
 from collections import Counter
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
+from typing import Any
 
+from sqlalchemy import func, update
 from sqlmodel import col, select
 
-from services.matching import domain, metrics
+from services.matching import domain, metrics, roster
 from services.matching.models import (
     Match,
     MatchingRun,
@@ -64,9 +67,30 @@ async def _program_matches(uow: UnitOfWork, program_id: str) -> list[Match]:
     return list(rows.all())
 
 
-async def _candidates(uow: UnitOfWork, program_id: str, role: str) -> list[ParticipantView]:
+# Read as columns, not ORM objects: a cohort is thousands of rows, each only read.
+_MATCH_STATE = [
+    Match.__table__.c[f.name].label(f.name)  # type: ignore[attr-defined]
+    for f in dataclass_fields(domain.MatchState)
+]
+_PERSON = [
+    ParticipantView.__table__.c[  # type: ignore[attr-defined]
+        "id" if f.name == "participant_id" else f.name
+    ].label(f.name)
+    for f in dataclass_fields(domain.Person)
+]
+
+
+async def _match_states(uow: UnitOfWork, *conditions: Any) -> list[domain.MatchState]:
+    """The matches these conditions select, as the domain sees them (their explanations, the
+    heaviest column, left out)."""
+    rows = await uow.session.exec(select(*_MATCH_STATE).where(*conditions))  # type: ignore[call-overload]
+    return [domain.MatchState(**row._mapping) for row in rows.all()]
+
+
+async def _candidates(uow: UnitOfWork, program_id: str, role: str) -> list[domain.Person]:
+    """The programme's active participants in this role, as the engine's people."""
     rows = await uow.session.exec(
-        select(ParticipantView)
+        select(*_PERSON)  # type: ignore[call-overload]
         .where(
             ParticipantView.program_id == program_id,
             ParticipantView.role == role,
@@ -74,7 +98,28 @@ async def _candidates(uow: UnitOfWork, program_id: str, role: str) -> list[Parti
         )
         .order_by(col(ParticipantView.id))
     )
-    return list(rows.all())
+    return [domain.Person(**row._mapping) for row in rows.all()]
+
+
+async def roster_changed(*, uow: UnitOfWork, program_id: str) -> None:
+    """One of the programme's participants changed: its roster's version moves (what was
+    read of it at the old version is read again)."""
+    await uow.session.exec(
+        update(ProgramView)  # type: ignore[call-overload]
+        .where(col(ProgramView.id) == program_id)
+        .values(roster_version=ProgramView.roster_version + 1)
+    )
+
+
+async def _loads(uow: UnitOfWork, program_id: str) -> dict[str, int]:
+    """Each mentor's places taken (open matches and open requests), counted by the database."""
+    rows = await uow.session.exec(
+        select(Match.mentor_participant_id, func.count())  # type: ignore[call-overload]
+        .where(Match.program_id == program_id, col(Match.status).in_(domain.OPEN))
+        .group_by(Match.mentor_participant_id)
+    )
+    taken = Counter(dict(rows.all()))
+    return dict(taken + Counter(await _held_by_requests(uow, program_id)))
 
 
 def _propose(
@@ -143,9 +188,9 @@ async def _requests(uow: UnitOfWork, program_id: str) -> domain.Requests:
 async def _cohort_inputs(uow: UnitOfWork, program: ProgramView) -> domain.CohortInputs:
     """Everything a run of this programme depends on, as the domain wants it."""
     return domain.cohort_inputs(
-        matches=[_state(m) for m in await _program_matches(uow, program.id)],
-        mentees=[_person(c) for c in await _candidates(uow, program.id, "mentee")],
-        mentors=[_person(c) for c in await _candidates(uow, program.id, "mentor")],
+        matches=await _match_states(uow, Match.program_id == program.id),
+        mentees=await _candidates(uow, program.id, "mentee"),
+        mentors=await _candidates(uow, program.id, "mentor"),
         rules=_rules(program),
         requests=await _requests(uow, program.id),
     )
@@ -464,8 +509,7 @@ async def _place(*, uow: UnitOfWork, program: ProgramView, ended: dict[str, str]
             await uow.session.delete(waiting[participant_id])
     if not mentees:
         return []
-    matches = await _program_matches(uow, program.id)
-    states = [_state(m) for m in matches]
+    states = await _match_states(uow, Match.program_id == program.id)
     excluded = {
         (p.participant_id, mentor_id)
         for p in mentees
@@ -473,7 +517,7 @@ async def _place(*, uow: UnitOfWork, program: ProgramView, ended: dict[str, str]
     }
     inputs = domain.CohortInputs(
         mentees=mentees,
-        mentors=[_person(c) for c in await _candidates(uow, program.id, "mentor")],
+        mentors=await _candidates(uow, program.id, "mentor"),
         loads=requests.loads(states),
         excluded=excluded,
         rules=_rules(program),
@@ -647,16 +691,17 @@ async def suggest(
     program = await uow.session.get(ProgramView, mentee.program_id)
     if program is None:
         raise NotFound("program not found")
-    matches = await _program_matches(uow, program.id)
-    mentors = [_person(c) for c in await _candidates(uow, program.id, "mentor")]
-    states = [_state(m) for m in matches]
-    loads = (await _requests(uow, program.id)).loads(states)
+    mentors = await roster.mentors(
+        program.id, program.roster_version, lambda: _candidates(uow, program.id, "mentor")
+    )
+    loads = await _loads(uow, program.id)
+    history = await _match_states(uow, Match.mentee_participant_id == mentee.id)
     found = await asyncio.to_thread(
         domain.suggestions,
         mentee=_person(mentee),
         mentors=mentors,
         loads=loads,
-        excluded_mentors=domain.mentor_history(states, mentee.id),
+        excluded_mentors=domain.mentor_history(history, mentee.id),
         rules=_rules(program),
         limit=limit,
     )

@@ -16,12 +16,12 @@ from sqlmodel import col, select
 
 from services.matching import domain
 from services.matching.domain import requests as rules
-from services.matching.models import MentorRequest, ParticipantView, ProgramView
+from services.matching.models import Match, MentorRequest, ParticipantView, ProgramView
 from services.matching.usecases import (
     _apply,
     _held_by_requests,
+    _match_states,
     _person,
-    _program_matches,
     _propose,
     _rules,
     _state,
@@ -71,7 +71,7 @@ async def _asking(
 ) -> tuple[rules.Asking, float]:
     """What decides whether `mentee` may ask `mentor` now, read under the two rows' locks, and
     the pair's score."""
-    states = [_state(m) for m in await _program_matches(uow, program.id)]
+    states = await _match_states(uow, Match.program_id == program.id)
     asked = await uow.session.exec(
         select(MentorRequest).where(MentorRequest.mentee_participant_id == mentee.id)
     )
