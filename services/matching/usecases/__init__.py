@@ -10,6 +10,7 @@ from dataclasses import fields as dataclass_fields
 from typing import Any
 
 from sqlalchemy import func, update
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
 from services.matching import domain, metrics, roster
@@ -209,7 +210,7 @@ async def _program_of(uow: UnitOfWork, org: str, program_id: str) -> ProgramView
 
 async def run_matching(
     *, uow: UnitOfWork, org: str, program_id: str
-) -> tuple[MatchingRun, list[RunPair], list[Match]]:
+) -> tuple[MatchingRun, list[dict[str, Any]], list[dict[str, Any]]]:
     """Solve the programme's unmatched mentees; a draft unless the programme auto-publishes."""
     started = time.perf_counter()
     program = await _program_of(uow, org, program_id)
@@ -235,18 +236,19 @@ async def run_matching(
     )
     uow.session.add(run)
     pairs = [
-        RunPair(
-            run_id=run.id,
-            mentee_participant_id=p.mentee.participant_id,
-            mentor_participant_id=p.mentor.participant_id,
-            mentee_employee_id=p.mentee.employee_id,
-            mentor_employee_id=p.mentor.employee_id,
-            score=p.score,
-            explanation=p.explanation,
-        )
+        {
+            "run_id": run.id,
+            "mentee_participant_id": p.mentee.participant_id,
+            "mentor_participant_id": p.mentor.participant_id,
+            "mentee_employee_id": p.mentee.employee_id,
+            "mentor_employee_id": p.mentor.employee_id,
+            "score": p.score,
+            "explanation": p.explanation,
+        }
         for p in c.pairs
     ]
-    uow.session.add_all(pairs)
+    for pair in pairs:  # written behind, one multi-row INSERT
+        uow.insert(RunPair, **pair)
     auto = program.auto_publish
     matches = _publish(uow=uow, run=run, pairs=pairs, inputs_now=run.inputs_digest) if auto else []
     await uow.commit()
@@ -257,31 +259,42 @@ async def run_matching(
     return run, pairs, matches
 
 
+# A proposed match's columns before anything happened to it (the model's defaults, read once).
+_MATCH_DEFAULTS = {
+    name: f.get_default(call_default_factory=True)
+    for name, f in Match.model_fields.items()
+    if not f.is_required() and name not in ("id", "created_at")
+}
+_MATCH_STATE_FIELDS = tuple(f.name for f in dataclass_fields(domain.MatchState))
+
+
 def _publish(
-    *, uow: UnitOfWork, run: MatchingRun, pairs: list[RunPair], inputs_now: str
-) -> list[Match]:
+    *, uow: UnitOfWork, run: MatchingRun, pairs: list[dict[str, Any]], inputs_now: str
+) -> list[dict[str, Any]]:
+    """The draft's pairs become proposed matches, in bulk: rows written behind as one
+    multi-row INSERT and their events emitted, in this transaction. Returns the matches' rows."""
     published = domain.publish(state_of(domain.RunState, run), inputs_now=inputs_now, at=utcnow())
     store(run, published)
     uow.session.add(run)
-    return [
-        _propose(
-            uow=uow,
+    now = utcnow()
+    matches = []
+    for p in pairs:
+        row = _MATCH_DEFAULTS | {k: v for k, v in p.items() if k != "run_id"}
+        row |= {"id": new_id(), "org": run.org, "program_id": run.program_id, "run_id": run.id}
+        row["created_at"] = now
+        uow.insert(Match, **row)
+        state = domain.MatchState(**{name: row[name] for name in _MATCH_STATE_FIELDS})
+        uow.emit(
+            domain.proposed(state, score=row["score"], run_id=run.id, replaces_match_id=None),
             org=run.org,
-            program_id=run.program_id,
-            run_id=run.id,
-            replaces=None,
-            mentee=(p.mentee_participant_id, p.mentee_employee_id),
-            mentor=(p.mentor_participant_id, p.mentor_employee_id),
-            score=p.score,
-            explanation=p.explanation,
         )
-        for p in pairs
-    ]
+        matches.append(row)
+    return matches
 
 
 async def publish_run(
     *, uow: UnitOfWork, org: str, run_id: str
-) -> tuple[MatchingRun, list[RunPair], list[Match]]:
+) -> tuple[MatchingRun, list[dict[str, Any]], list[dict[str, Any]]]:
     """Turn a draft's pairs into proposed matches, if nothing it was based on has changed."""
     run, pairs, _ = await get_run(uow=uow, org=org, run_id=run_id)
     domain.ensure_draft(state_of(domain.RunState, run))  # before the costly digest
@@ -295,15 +308,21 @@ async def publish_run(
 
 async def get_run(
     *, uow: UnitOfWork, org: str, run_id: str
-) -> tuple[MatchingRun, list[RunPair], list[Match]]:
+) -> tuple[MatchingRun, list[dict[str, Any]], list[dict[str, Any]]]:
+    """The run, its pairs and (once published) its matches: the rows as columns, thousands of
+    them read without an ORM object each."""
     run = await uow.session.get(MatchingRun, run_id)
     if run is None or run.org != org:
         raise NotFound("matching run not found")
-    pairs = await uow.session.exec(
-        select(RunPair).where(RunPair.run_id == run_id).order_by(col(RunPair.mentee_participant_id))
+    pair_table, match_table = RunPair.__table__, Match.__table__  # type: ignore[attr-defined]
+    conn = await uow.session.connection()
+    pairs = await conn.execute(
+        sa_select(pair_table)
+        .where(pair_table.c.run_id == run_id)
+        .order_by(pair_table.c.mentee_participant_id)
     )
-    matches = await uow.session.exec(select(Match).where(Match.run_id == run_id))
-    return run, list(pairs.all()), list(matches.all())
+    matches = await conn.execute(sa_select(match_table).where(match_table.c.run_id == run_id))
+    return run, [dict(r._mapping) for r in pairs.all()], [dict(r._mapping) for r in matches.all()]
 
 
 # --- matches --------------------------------------------------------------------------------
