@@ -42,7 +42,7 @@ async def on_participant_profile(uow: UnitOfWork, event: Event, data: EventData)
     a redelivered event changes nothing). A mentor's may bring room for the waiting list."""
     assert isinstance(data, enrollment.ParticipantProfile)
     uow.project(ParticipantView, data, id=data.participant_id, org=event.org)
-    await usecases.roster_changed(uow=uow, program_id=data.program_id)
+    usecases.roster_changed(uow=uow, program_id=data.program_id, by=event.id)
     if data.role == ParticipantRole.mentor:
         usecases.room_may_have_appeared(uow=uow, org=event.org, program_id=data.program_id)
 
@@ -64,7 +64,7 @@ async def on_participant_withdrawn(uow: UnitOfWork, event: Event, data: EventDat
         return
     candidate.active = False
     uow.session.add(candidate)
-    await usecases.roster_changed(uow=uow, program_id=candidate.program_id)
+    usecases.roster_changed(uow=uow, program_id=candidate.program_id, by=event.id)
     await requests.withdraw_open(
         uow=uow, participant_id=data.participant_id, because=WithdrawnBecause.participant_left
     )

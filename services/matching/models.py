@@ -62,9 +62,15 @@ class ProgramView(Base, table=True):
     # When its relationships reach their planned end (whichever comes first).
     relationship_duration: timedelta | None = None
     ends_on: date | None = None
-    # Moves whenever one of the programme's participants changes here: what was read of its
-    # roster at a version is still true while the version is the same (see roster.py).
-    roster_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+
+class Roster(Base, table=True):
+    """A programme's roster version: the id of the last event that changed one of its
+    participants here (written behind, once per batch). What was read of the roster at a
+    version is still true while the version is the same (see roster.py)."""
+
+    program_id: str = Field(primary_key=True, max_length=36)
+    version: str = Field(max_length=100)
 
 
 class ParticipantView(Base, table=True):

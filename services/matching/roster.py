@@ -2,11 +2,11 @@
 
 Suggestions score one mentee against every mentor of the programme; reading and decoding
 thousands of mentor rows for each request cost more than the scoring. The rows are read once
-per version of the programme's roster (`ProgramView.roster_version`, moved in the same
-transaction as any change to one of its participants, so every replica sees the same
-version): a request that finds the version it has in memory uses what it read then, one that
-finds a newer version reads the rows again. Nothing here decides anything; it only spares
-reads whose answer is known.
+per version of the programme's roster (`Roster.version`, moved in the same transaction as any
+change to one of its participants, so every replica sees the same version): a request that
+finds the version it has in memory uses what it read then, one that finds another version
+reads the rows again. Nothing here decides anything; it only spares reads whose answer is
+known.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from services.matching.cohort import Person
 
 KEPT = 16  # programmes whose mentors are kept (the least recently used go first)
 
-_mentors: OrderedDict[tuple[str, int], tuple[Person, ...]] = OrderedDict()
+_mentors: OrderedDict[tuple[str, str], tuple[Person, ...]] = OrderedDict()
 
 
 async def mentors(
-    program_id: str, version: int, read: Callable[[], Awaitable[list[Person]]]
+    program_id: str, version: str, read: Callable[[], Awaitable[list[Person]]]
 ) -> list[Person]:
     """The programme's active mentors at this roster version (`read` them if not kept)."""
     key = (program_id, version)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
@@ -20,6 +20,7 @@ from services.matching.models import (
     MentorRequest,
     ParticipantView,
     ProgramView,
+    Roster,
     RunPair,
     Waiting,
 )
@@ -102,14 +103,10 @@ async def _candidates(uow: UnitOfWork, program_id: str, role: str) -> list[domai
     return [domain.Person(**row._mapping) for row in rows.all()]
 
 
-async def roster_changed(*, uow: UnitOfWork, program_id: str) -> None:
-    """One of the programme's participants changed: its roster's version moves (what was
-    read of it at the old version is read again)."""
-    await uow.session.exec(
-        update(ProgramView)  # type: ignore[call-overload]
-        .where(col(ProgramView.id) == program_id)
-        .values(roster_version=ProgramView.roster_version + 1)
-    )
+def roster_changed(*, uow: UnitOfWork, program_id: str, by: str) -> None:
+    """One of the programme's participants changed (event `by`): its roster's version moves
+    (what was read of it at the old version is read again)."""
+    uow.upsert(Roster, program_id=program_id, version=by)
 
 
 async def _loads(uow: UnitOfWork, program_id: str) -> dict[str, int]:
@@ -710,8 +707,11 @@ async def suggest(
     program = await uow.session.get(ProgramView, mentee.program_id)
     if program is None:
         raise NotFound("program not found")
+    version = await uow.session.get(Roster, program.id)
     mentors = await roster.mentors(
-        program.id, program.roster_version, lambda: _candidates(uow, program.id, "mentor")
+        program.id,
+        version.version if version else "",
+        lambda: _candidates(uow, program.id, "mentor"),
     )
     loads = await _loads(uow, program.id)
     history = await _match_states(uow, Match.mentee_participant_id == mentee.id)
