@@ -30,15 +30,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import asyncpg
 import httpx
-from sqlalchemy.engine import make_url
 
-from services import SERVICE_NAMES
 from services.cli import in_flight
 from services.matching import domain
 from shared.auth import Role, mint_token
 from shared.settings import Settings
+from tests.bench.api import _databases
 from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -141,19 +139,6 @@ def _q(values: list[float], q: int) -> float:
     if len(values) < 2:
         return values[0] if values else float("nan")
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
-
-
-async def _databases(pg: str, tag: str) -> str:
-    url = make_url(pg)
-    conn = await asyncpg.connect(
-        host=url.host, port=url.port, user=url.username, database="postgres"
-    )
-    try:
-        for svc in SERVICE_NAMES:
-            await conn.execute(f'CREATE DATABASE "benchm_{tag}_{svc}"')
-    finally:
-        await conn.close()
-    return f"{pg.rstrip('/')}/benchm_{tag}_{{service}}"
 
 
 async def _settled(c: httpx.AsyncClient) -> None:
