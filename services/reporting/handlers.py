@@ -3,6 +3,8 @@ takes the view's columns the event carries, by name)."""
 
 from __future__ import annotations
 
+from sqlmodel import col, select
+
 from services.reporting.models import (
     CaseView,
     EmployeeView,
@@ -17,6 +19,7 @@ from services.reporting.models import (
     SurveyView,
 )
 from shared.contracts import enrollment, feedback, matching, sessions
+from shared.contracts.matching import MatchStatus
 from shared.events import Event, EventData
 from shared.uow import UnitOfWork
 
@@ -64,7 +67,18 @@ async def on_participant(uow: UnitOfWork, event: Event, d: EventData) -> None:
 
 
 async def on_mentee_waiting(uow: UnitOfWork, event: Event, d: EventData) -> None:
+    """On the waiting list, unless a mentor was proposed to them since: the proposal's event
+    travels in another partition (keyed by its match) and may be applied first."""
     assert isinstance(d, matching.MenteeWaiting)
+    since = await uow.session.exec(
+        select(MatchView.id).where(
+            MatchView.mentee_participant_id == d.participant_id,
+            col(MatchView.proposed_at) >= event.time,
+            col(MatchView.status).in_([MatchStatus.proposed, MatchStatus.active]),
+        )
+    )
+    if since.first() is not None:
+        return
     uow.upsert(
         ParticipantView, id=d.participant_id, program_id=d.program_id, role="mentee", waiting=True
     )
