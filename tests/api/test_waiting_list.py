@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.cli import in_flight
+from shared.contracts import matching
 from tests.helpers import Api, eventually
 from tests.helpers.scenario import enrolled_cohort, proposed_match
+from tests.testkit import record_of
 
 
 async def test_a_mentee_without_a_mentor_waits_until_one_has_room(api: Api) -> None:
@@ -44,3 +47,57 @@ async def test_a_mentee_without_a_mentor_waits_until_one_has_room(api: Api) -> N
     assert third["mentor_employee_id"] == carl
     assert third["replaces_match_id"] == second["id"]
     assert await api.items("/v1/waiting-list", params={"program_id": cohort.program_id}) == []
+
+
+async def test_a_wait_heard_after_the_proposal_that_ended_it_leaves_the_mentee_off(
+    api: Api, app: Any
+) -> None:
+    """Reporting's waiting list: `MenteeWaiting` is keyed by the mentee and `MatchProposed` by
+    its match, so they travel in different partitions and a lagging consumer may apply the
+    proposal that ended the wait first. The older wait must not put the mentee back."""
+    pid = (await api.program({"name": "Order"}))["id"]
+    mentee = {"participant_id": "p-fay", "program_id": pid, "employee_id": "fay"}
+    waited = record_of(matching.MenteeWaiting(**mentee, ended_match_id="m-1"))  # first
+    proposed = record_of(
+        matching.MatchProposed(
+            match_id="m-2", program_id=pid, mentee_participant_id="p-fay",
+            mentee_employee_id="fay", mentor_participant_id="p-max", mentor_employee_id="max",
+            score=0.5, run_id=None, replaces_match_id="m-1",
+        )
+    )  # fmt: skip
+    path = f"/v1/reports/programs/{pid}/kpis"
+
+    async def settled() -> bool:
+        return in_flight((await api.c.get("/status")).json()) is None
+
+    await app.state.bus.publish([proposed])  # the proposal is applied first...
+    await eventually(settled, what="reporting applying the proposal")
+    await app.state.bus.publish([waited])  # ...then the wait it ended
+    await eventually(settled, what="reporting applying the wait")
+    waiting = await _kpi(api, path, "waiting_list")
+    assert waiting is not None and waiting["population"] == 0, waiting
+    # A wait that comes after the proposal (its match declined since) does count.
+    later = record_of(matching.MenteeWaiting(**mentee, ended_match_id="m-2"))
+    declined = record_of(
+        matching.MatchDeclined(
+            match_id="m-2", program_id=pid, mentee_participant_id="p-fay",
+            mentee_employee_id="fay", mentor_participant_id="p-max", mentor_employee_id="max",
+            reason="not_a_fit",
+        )
+    )  # fmt: skip
+    await app.state.bus.publish([declined, later])
+    assert (await eventually(lambda: _population(api, path), what="the wait counted")) == 1
+
+
+async def _kpi(api: Api, path: str, name: str) -> dict[str, Any] | None:
+    """One KPI of the programme's report (None until reporting knows the programme)."""
+    r = await api.c.get(path, headers=api.admin)
+    if r.status_code == 404:
+        return None
+    assert r.status_code == 200, r.text
+    return next(k for k in r.json()["kpis"] if k["name"] == name)
+
+
+async def _population(api: Api, path: str) -> int | None:
+    waiting = await _kpi(api, path, "waiting_list")
+    return (waiting or {}).get("population") or None
