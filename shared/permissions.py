@@ -49,6 +49,7 @@ PERMISSIONS: Mapping[str, Roles] = {
     "POST /v1/matching-runs": ADMIN,
     "GET /v1/matching-runs/{run_id}": ADMIN,
     "POST /v1/matching-runs/{run_id}/publish": ADMIN,
+    "GET /v1/matching-runs/{run_id}/pairs": ADMIN,
     "GET /v1/suggestions": ADMIN_OR_EMPLOYEE,
     "GET /v1/matches": ADMIN_OR_EMPLOYEE,
     "GET /v1/matches/{match_id}": ADMIN_OR_EMPLOYEE,

@@ -249,9 +249,11 @@ FIELDS: dict[str, Term] = {
     "published_at": Term(
         "When the run was published (its pairs became matches); null while a draft.", AT
     ),
-    "pairs": Term("The pairs the run proposes.", None),
-    "circles": Term("Circles programmes: the pairs grouped by mentor.", None),
-    "matches": Term("The matches the run made, once published.", None),
+    "circles": Term(
+        "Circles programmes: the pairs grouped by mentor (the pairs themselves: "
+        "GET /v1/matching-runs/{id}/pairs).",
+        None,
+    ),
     "shared_themes": Term("Share of the circle's themes its members share (0 to 1).", 0.75),
     "suggestions": Term("Mentors with room, the best first.", None),
     "since": Term("Waiting since.", AT),
@@ -623,6 +625,7 @@ PARAMETERS: dict[str, Term] = {
     "query:match_id": Term("Only this relationship's.", UUID),
     "query:session_id": Term("Only this session's.", UUID),
     "query:participant_id": Term("Only those this participant is in.", UUID),
+    "query:run_id": Term("Only those this matching run proposed.", UUID),
     "query:employee_id": Term("Whose (admins); absent: the caller's.", "emp-1042"),
     "query:department": Term("Only this department's.", "Engineering"),
     "query:role": Term("Only this role's: `mentor` or `mentee`.", "mentee"),

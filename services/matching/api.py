@@ -46,12 +46,11 @@ def _public(match: object, principal: Principal) -> MatchPublic:
     return public.model_copy(update={"end_note": None, "end_reason": seen})
 
 
-def _run_public(run: object, pairs: list, matches: list) -> MatchingRunPublic:
+def _run_public(run: object, circle_pairs: list | None) -> MatchingRunPublic:
     public = MatchingRunPublic.model_validate(run, from_attributes=True)
-    public.pairs = [RunPairPublic.model_validate(p, from_attributes=True) for p in pairs]
-    if public.policy == "circles":
-        public.circles = _circles(public.pairs)
-    public.matches = [MatchPublic.model_validate(m, from_attributes=True) for m in matches]
+    if circle_pairs is not None:
+        pairs = [RunPairPublic.model_validate(p, from_attributes=True) for p in circle_pairs]
+        public.circles = _circles(pairs)
     return public
 
 
@@ -91,23 +90,32 @@ async def run_matching(
     programme auto-publishes. It records its inputs' digest, policy, objective, certificate
     and solve time for audit.
     """
-    run, pairs, matches = await usecases.run_matching(
+    run, circle_pairs = await usecases.run_matching(
         uow=uow, org=principal.org, program_id=body.program_id
     )
-    return _run_public(run, pairs, matches)
+    return _run_public(run, circle_pairs)
 
 
 @router.post("/matching-runs/{run_id}/publish", tags=["matching"], response_model=MatchingRunPublic)
 async def publish_run(run_id: str, principal: CurrentPrincipal, uow: Uow) -> MatchingRunPublic:
     """The draft's pairs become proposed matches (409 if anything changed since the draft)."""
-    run, pairs, matches = await usecases.publish_run(uow=uow, org=principal.org, run_id=run_id)
-    return _run_public(run, pairs, matches)
+    run, circle_pairs = await usecases.publish_run(uow=uow, org=principal.org, run_id=run_id)
+    return _run_public(run, circle_pairs)
 
 
 @router.get("/matching-runs/{run_id}", tags=["matching"], response_model=MatchingRunPublic)
 async def get_run(run_id: str, principal: CurrentPrincipal, uow: Uow) -> MatchingRunPublic:
-    run, pairs, matches = await usecases.get_run(uow=uow, org=principal.org, run_id=run_id)
-    return _run_public(run, pairs, matches)
+    run, circle_pairs = await usecases.get_run(uow=uow, org=principal.org, run_id=run_id)
+    return _run_public(run, circle_pairs)
+
+
+@router.get(
+    "/matching-runs/{run_id}/pairs", tags=["matching"], response_model=listing(RunPairPublic)
+)
+async def run_pairs(run_id: str, principal: CurrentPrincipal, uow: Uow, page: Page) -> object:
+    """The run's pairs, a page at a time, in the order of the mentees' participant ids; each
+    with its score and why (per criterion, the mentee's favourite mentor and the next best)."""
+    return await usecases.run_pairs(uow=uow, org=principal.org, run_id=run_id, page=page)
 
 
 @router.get("/suggestions", tags=["matching"], response_model=SuggestionsPublic)
@@ -147,7 +155,10 @@ async def list_matches(
     program_id: Annotated[str | None, Query(max_length=36)] = None,
     status: MatchStatus | None = None,
     participant_id: Annotated[str | None, Query(max_length=36)] = None,
+    run_id: Annotated[str | None, Query(max_length=36)] = None,
 ) -> object:
+    """Matches the caller may see (admins: the organisation's), oldest first; filters: a
+    programme, a status, a participant (either side), the run that proposed them."""
     found = await usecases.list_matches(
         uow=uow,
         principal=principal,
@@ -155,6 +166,7 @@ async def list_matches(
         program_id=program_id,
         status=status,
         participant_id=participant_id,
+        run_id=run_id,
     )
     return found.map(lambda m: _public(m, principal))
 

@@ -182,7 +182,7 @@ class MatchBase(Base):
     end_reason: str | None = Field(default=None, max_length=200)  # EndReason / DeclineReason
     # What a person wrote beside the reason: admins only (see api.py).
     end_note: str | None = Field(default=None, max_length=NOTE_MAX)
-    run_id: str | None = Field(default=None, max_length=36)
+    run_id: str | None = Field(default=None, max_length=36, index=True)
     replaces_match_id: str | None = Field(default=None, max_length=36)
     explanation: dict | None = Field(default=None, sa_type=JSON)
 
@@ -236,9 +236,10 @@ class MatchingRunPublic(MatchingRunBase):
     blocking_pairs: int
     created_at: datetime
     published_at: datetime | None
-    pairs: list[RunPairPublic] = []
-    circles: list[CirclePublic] = []  # circles programmes: the pairs grouped by mentor
-    matches: list[MatchPublic] = []  # once published
+    # Circles programmes: the pairs grouped by mentor. The pairs themselves are paged at
+    # GET /v1/matching-runs/{id}/pairs, and a published run's matches at
+    # GET /v1/matches?run_id= (a cohort's run is thousands of them).
+    circles: list[CirclePublic] = []
 
 
 class SuggestionPublic(BaseModel):

@@ -157,8 +157,8 @@ async def test_a_group_session_follows_the_same_rules(api: Api, clock: ManualClo
         return r.status_code == 201 and r.json()["matched"] == 2 and r.json()
 
     draft = await eventually(drafted, what="the circle's run")
-    run = await api.ok("POST", f"/v1/matching-runs/{draft['id']}/publish")
-    for m in run["matches"]:
+    await api.ok("POST", f"/v1/matching-runs/{draft['id']}/publish")
+    for m in await api.matches(run_id=draft["id"]):
         for side in ("mentee", "mentor"):
             await api.ok(
                 "POST", f"/v1/matches/{m['id']}/accept", headers=api.admin, json={"side": side}

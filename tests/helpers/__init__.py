@@ -170,6 +170,10 @@ class Api:
     async def matches(self, **params: str) -> list[dict[str, Any]]:
         return await self.items("/v1/matches", params=params)
 
+    async def pairs(self, run_id: str) -> list[dict[str, Any]]:
+        """A matching run's pairs, every page."""
+        return await self.items(f"/v1/matching-runs/{run_id}/pairs")
+
 
 def kafka_pg_settings(kafka_bootstrap: str, database_url: str, **extra: Any) -> Settings:
     """Settings of Binôme on the real broker and PostgreSQL, with topics of its own."""

@@ -173,7 +173,8 @@ async def seed(url: str, settings: Settings, org: str) -> dict[str, list[str]]:
             return r.json() if r.status_code == 201 and r.json()["matched"] == 1 else None
 
         draft = await eventually(run, timeout=60, what="matching hearing of the cohort")
-        match = (await api.ok("POST", f"/v1/matching-runs/{draft['id']}/publish"))["matches"][0]
+        await api.ok("POST", f"/v1/matching-runs/{draft['id']}/publish")
+        (match,) = await api.matches(run_id=draft["id"])
         mid = match["id"]
         mentee, mentor = api.as_employee(eve), api.as_employee(match["mentor_employee_id"])
         for side in (mentee, mentor):

@@ -101,7 +101,7 @@ async def proposed_match(api: Api, cohort: Cohort, *, timeout: float = 30.0) -> 
     assert run["status"] == "draft" and run["certificate_holds"] and run["matched"] == 1
     published = await api.ok("POST", f"/v1/matching-runs/{run['id']}/publish")
     assert published["status"] == "published"
-    first = published["matches"][0]
+    (first,) = await api.matches(run_id=run["id"])
     assert first["mentee_participant_id"] == cohort.mentee_participant["id"]
     return first
 

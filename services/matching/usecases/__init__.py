@@ -207,7 +207,7 @@ async def _program_of(uow: UnitOfWork, org: str, program_id: str) -> ProgramView
 
 async def run_matching(
     *, uow: UnitOfWork, org: str, program_id: str
-) -> tuple[MatchingRun, list[dict[str, Any]], list[dict[str, Any]]]:
+) -> tuple[MatchingRun, list[dict[str, Any]] | None]:
     """Solve the programme's unmatched mentees; a draft unless the programme auto-publishes."""
     started = time.perf_counter()
     program = await _program_of(uow, org, program_id)
@@ -247,13 +247,19 @@ async def run_matching(
     for pair in pairs:  # written behind, one multi-row INSERT
         uow.insert(RunPair, **pair)
     auto = program.auto_publish
-    matches = _publish(uow=uow, run=run, pairs=pairs, inputs_now=run.inputs_digest) if auto else []
+    if auto:
+        _publish(uow=uow, run=run, pairs=pairs, inputs_now=run.inputs_digest)
     await uow.commit()
     metrics.RUN_SECONDS.observe(time.perf_counter() - started)
     metrics.SOLVE_SECONDS.observe(c.solve_ms / 1000)
     metrics.RUN_MENTEES.observe(len(inputs.mentees))
     metrics.RUN_PAIRS.observe(len(c.pairs))
-    return run, pairs, matches
+    return run, _circle_pairs(run, pairs)
+
+
+def _circle_pairs(run: MatchingRun, pairs: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+    """A circles run's pairs (its answer groups them by mentor); None for any other run."""
+    return pairs if run.policy == "circles" else None
 
 
 # A proposed match's columns before anything happened to it (the model's defaults, read once).
@@ -267,14 +273,13 @@ _MATCH_STATE_FIELDS = tuple(f.name for f in dataclass_fields(domain.MatchState))
 
 def _publish(
     *, uow: UnitOfWork, run: MatchingRun, pairs: list[dict[str, Any]], inputs_now: str
-) -> list[dict[str, Any]]:
+) -> None:
     """The draft's pairs become proposed matches, in bulk: rows written behind as one
-    multi-row INSERT and their events emitted, in this transaction. Returns the matches' rows."""
+    multi-row INSERT and their events emitted, in this transaction."""
     published = domain.publish(state_of(domain.RunState, run), inputs_now=inputs_now, at=utcnow())
     store(run, published)
     uow.session.add(run)
     now = utcnow()
-    matches = []
     for p in pairs:
         row = _MATCH_DEFAULTS | {k: v for k, v in p.items() if k != "run_id"}
         row |= {"id": new_id(), "org": run.org, "program_id": run.program_id, "run_id": run.id}
@@ -285,41 +290,52 @@ def _publish(
             domain.proposed(state, score=row["score"], run_id=run.id, replaces_match_id=None),
             org=run.org,
         )
-        matches.append(row)
-    return matches
 
 
 async def publish_run(
     *, uow: UnitOfWork, org: str, run_id: str
-) -> tuple[MatchingRun, list[dict[str, Any]], list[dict[str, Any]]]:
+) -> tuple[MatchingRun, list[dict[str, Any]] | None]:
     """Turn a draft's pairs into proposed matches, if nothing it was based on has changed."""
-    run, pairs, _ = await get_run(uow=uow, org=org, run_id=run_id)
+    run = await _run(uow, org, run_id)
     domain.ensure_draft(state_of(domain.RunState, run))  # before the costly digest
+    pairs = await _pairs(uow, run_id)
     program = await _program_of(uow, org, run.program_id)
     inputs = await _cohort_inputs(uow, program)
     current = await asyncio.to_thread(domain.inputs_digest, inputs, run.policy)
-    matches = _publish(uow=uow, run=run, pairs=pairs, inputs_now=current)
+    _publish(uow=uow, run=run, pairs=pairs, inputs_now=current)
     await uow.commit()
-    return run, pairs, matches
+    return run, _circle_pairs(run, pairs)
 
 
 async def get_run(
     *, uow: UnitOfWork, org: str, run_id: str
-) -> tuple[MatchingRun, list[dict[str, Any]], list[dict[str, Any]]]:
-    """The run, its pairs and (once published) its matches: the rows as columns, thousands of
-    them read without an ORM object each."""
+) -> tuple[MatchingRun, list[dict[str, Any]] | None]:
+    """The run's summary (and a circles run's pairs, which its answer groups by mentor)."""
+    run = await _run(uow, org, run_id)
+    return run, await _pairs(uow, run_id) if run.policy == "circles" else None
+
+
+async def run_pairs(*, uow: UnitOfWork, org: str, run_id: str, page: PageParams) -> Window[RunPair]:
+    await _run(uow, org, run_id)
+    q = select(RunPair).where(RunPair.run_id == run_id)
+    return await page_of(uow.session, q, page, col(RunPair.mentee_participant_id))
+
+
+async def _run(uow: UnitOfWork, org: str, run_id: str) -> MatchingRun:
     run = await uow.session.get(MatchingRun, run_id)
     if run is None or run.org != org:
         raise NotFound("matching run not found")
-    pair_table, match_table = RunPair.__table__, Match.__table__  # type: ignore[attr-defined]
+    return run
+
+
+async def _pairs(uow: UnitOfWork, run_id: str) -> list[dict[str, Any]]:
+    """A run's pairs as columns: thousands of them, read without an ORM object each."""
+    table = RunPair.__table__  # type: ignore[attr-defined]
     conn = await uow.session.connection()
-    pairs = await conn.execute(
-        sa_select(pair_table)
-        .where(pair_table.c.run_id == run_id)
-        .order_by(pair_table.c.mentee_participant_id)
+    rows = await conn.execute(
+        sa_select(table).where(table.c.run_id == run_id).order_by(table.c.mentee_participant_id)
     )
-    matches = await conn.execute(sa_select(match_table).where(match_table.c.run_id == run_id))
-    return run, [dict(r._mapping) for r in pairs.all()], [dict(r._mapping) for r in matches.all()]
+    return [dict(r._mapping) for r in rows.all()]
 
 
 # --- matches --------------------------------------------------------------------------------
@@ -347,6 +363,7 @@ async def list_matches(
     program_id: str | None,
     status: MatchStatus | None,
     participant_id: str | None,
+    run_id: str | None = None,
 ) -> Window[Match]:
     q = scoped(select(Match), Match, principal, Match.mentor_employee_id, Match.mentee_employee_id)
     if program_id:
@@ -358,6 +375,8 @@ async def list_matches(
             (Match.mentor_participant_id == participant_id)
             | (Match.mentee_participant_id == participant_id)
         )
+    if run_id:
+        q = q.where(Match.run_id == run_id)
     return await page_of(uow.session, q, page, col(Match.created_at), col(Match.id))
 
 
