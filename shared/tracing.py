@@ -11,9 +11,11 @@ import json
 import os
 import threading
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
@@ -194,9 +196,21 @@ def consumer_attributes(
 
 
 def current_trace_headers() -> dict[str, str]:
-    carrier: dict[str, str] = {}
-    propagate.inject(carrier)
-    return carrier
+    """The current trace context as W3C headers (a copy), computed once per context: a bulk use
+    case asks for them for each of the thousands of events and timers it writes."""
+    current = otel_context.get_current()
+    cached = _last_headers.get()
+    if cached is None or cached[0] is not current:
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier, context=current)
+        cached = (current, carrier)
+        _last_headers.set(cached)
+    return dict(cached[1])
+
+
+_last_headers: ContextVar[tuple[Context, dict[str, str]] | None] = ContextVar(
+    "binome_trace_headers", default=None
+)
 
 
 # Where a durable timer keeps the trace context that armed it (in its payload).

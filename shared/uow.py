@@ -21,23 +21,23 @@ writes. Do not also `session.add` a new object of the same key in the same unit 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import ARRAY, Table, delete, event, func, insert, select
+from sqlalchemy import ARRAY, Table, delete, event, func, select
 from sqlalchemy import cast as sa_cast
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import ORMExecuteState, Session
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared import bulk
 from shared.clock import Clock, SystemClock
-from shared.events import Event, EventData, to_wire, topic_for
+from shared.events import Event, EventData, topic_for, wire_of
 from shared.tracing import TRACE_KEY, current_trace_headers
 
 
@@ -64,6 +64,7 @@ class UnitOfWork:
         self._inbox = inbox
         self._on_commit = on_commit
         self._events: list[dict[str, Any]] = []
+        self._wrote_events = self._wrote_timers = False  # since the last commit
         self._processed: list[dict[str, Any]] = []
         self._upserts: dict[type[SQLModel], dict[tuple[Any, ...], dict[str, Any]]] = {}
         self._inserts: dict[type[SQLModel], list[dict[str, Any]]] = {}
@@ -119,29 +120,16 @@ class UnitOfWork:
         appended, self._inserts = self._inserts, {}
         conn = session.connection()
         for model, new_rows in appended.items():
-            shapes: dict[frozenset[str], list[dict[str, Any]]] = {}
-            for row in new_rows:
-                shapes.setdefault(frozenset(row), []).append(row)
-            for same in shapes.values():
-                conn.execute(insert(model.__table__), same)  # type: ignore[attr-defined]
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        for model, rows in pending.items():
             table: Table = model.__table__  # type: ignore[attr-defined]
+            for same in _by_shape(new_rows):
+                conn.execute(*bulk.write(conn.dialect, table, same))
+        for model, rows in pending.items():
+            table = model.__table__  # type: ignore[attr-defined]
             keys = [c.name for c in table.primary_key.columns]
-            by_columns: dict[frozenset[str], list[dict[str, Any]]] = {}
-            for row in rows.values():
-                by_columns.setdefault(frozenset(row), []).append(row)
-            for columns, same in by_columns.items():
-                stmt = dialect.insert(table)
-                updates = {c: stmt.excluded[c] for c in columns if c not in keys}
-                # One compiled statement (cached), executed for all rows: asyncpg pipelines
-                # them, SQLite runs them in one call.
-                conn.execute(
-                    stmt.on_conflict_do_update(index_elements=keys, set_=updates)
-                    if updates
-                    else stmt.on_conflict_do_nothing(index_elements=keys),
-                    same,
-                )
+            for same in _by_shape(rows.values()):
+                # One statement per table and shape, for all its rows (shared.bulk).
+                update = [c for c in same[0] if c not in keys]
+                conn.execute(*bulk.write(conn.dialect, table, same, conflict=keys, update=update))
 
     def now(self) -> datetime:
         """The runtime's clock (injectable: tests move it instead of sleeping)."""
@@ -188,44 +176,42 @@ class UnitOfWork:
             raise RuntimeError("this service declares no timer table")
         self._timers[key] = None
 
-    async def _write_timers(self) -> None:
+    async def _write_timers(self, timers: dict[str, dict[str, Any] | None]) -> None:
         table = self._timer_table
         assert table is not None
         conn = await self.session.connection()
-        cancelled = [k for k, row in self._timers.items() if row is None]
-        armed = [row for row in self._timers.values() if row is not None]
+        cancelled = [k for k, row in timers.items() if row is None]
+        armed = [row for row in timers.values() if row is not None]
         for i in range(0, len(cancelled), 5000):  # within a driver's bound parameters
             await conn.execute(delete(table).where(table.c.key.in_(cancelled[i : i + 5000])))
         if armed:
-            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-            stmt = dialect.insert(table)
             keep = {"key", "created_at"}
-            updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keep}
+            update = [c.name for c in table.columns if c.name not in keep]
             await conn.execute(
-                stmt.on_conflict_do_update(index_elements=["key"], set_=updates), armed
+                *bulk.write(conn.dialect, table, armed, conflict=["key"], update=update)
             )
 
-    def emit(self, data: EventData, *, org: str) -> Event:
+    def emit(self, data: EventData, *, org: str) -> str:
+        """Declare an event (written to the outbox if this unit of work commits); its id."""
         trace_headers = current_trace_headers()
-        event = Event.of(
+        event_id, headers, value = wire_of(
             data,
             org=org,
             time=self.clock.now(),  # the domain's time (tests move it), which reports count by
             traceparent=trace_headers.get("traceparent"),
             tracestate=trace_headers.get("tracestate"),
         )
-        headers, value = to_wire(event)
         self._events.append(
             {
-                "event_id": event.id,
-                "topic": topic_for(event.type, self._topic_prefix),
-                "key": event.subject,
-                "headers": [[k, v.decode()] for k, v in headers],
-                "payload": value.decode(),
+                "event_id": event_id,
+                "topic": topic_for(data.TYPE, self._topic_prefix),
+                "key": data.key(),
+                "headers": headers,
+                "payload": value,
                 "created_at": datetime.now(UTC),
             }
         )
-        return event
+        return event_id
 
     async def processed_ids(self, consumer: str, event_ids: list[str]) -> set[str]:
         """Which of these events the consumer group has applied already (one query)."""
@@ -262,22 +248,42 @@ class UnitOfWork:
             }
         )
 
-    async def commit(self) -> None:
-        await self.session.flush()
+    async def write_pending(self) -> None:
+        """Write now, in the transaction, what is written behind: upserts, inserts, events,
+        inbox records and timers (not the session's ORM objects: `commit` flushes those). A
+        bulk use case runs it as a task for one chunk of its work while it computes the next,
+        so that the database writes the one while Python computes the other."""
         if self._upserts or self._inserts:
             await self.session.run_sync(self._write_upserts)
         # Core inserts on the session's own connection: the same transaction as the changes.
         conn = await self.session.connection()
-        if self._events:
-            await conn.execute(insert(self._outbox), self._events)
-        if self._processed:
-            await conn.execute(insert(self._inbox), self._processed)
-        if self._timers:
-            await self._write_timers()
+        events, self._events = self._events, []
+        processed, self._processed = self._processed, []
+        timers, self._timers = self._timers, {}
+        if events:
+            await conn.execute(*bulk.write(conn.dialect, self._outbox, events))
+            self._wrote_events = True
+        if processed:
+            await conn.execute(*bulk.write(conn.dialect, self._inbox, processed))
+        if timers:
+            await self._write_timers(timers)
+            self._wrote_timers = True
+
+    async def commit(self) -> None:
+        await self.session.flush()
+        await self.write_pending()
         await self.session.commit()
-        had_events, had_timers = bool(self._events), bool(self._timers)
-        self._events, self._processed, self._timers = [], [], {}
+        had_events, had_timers = self._wrote_events, self._wrote_timers
+        self._wrote_events = self._wrote_timers = False
         if had_events:
             self._on_commit()
         if had_timers:
             self._on_timers()
+
+
+def _by_shape(rows: Iterable[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Rows grouped by the columns they set (one statement per group)."""
+    shapes: dict[frozenset[str], list[dict[str, Any]]] = {}
+    for row in rows:
+        shapes.setdefault(frozenset(row), []).append(row)
+    return list(shapes.values())

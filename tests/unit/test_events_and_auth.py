@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import jwt
+import orjson
 import pytest
 
 from shared.auth import Role, decode_token, mint_token
+from shared.contracts.enrollment import EngagementPolicy, ProgramUpdated
+from shared.contracts.feedback import HealthReason, HealthState, RelationshipHealthChanged
 from shared.contracts.matching import MatchEnded
 from shared.events import (
     Event,
@@ -13,6 +18,7 @@ from shared.events import (
     from_wire,
     to_wire,
     topic_for,
+    wire_of,
 )
 from shared.settings import Settings
 
@@ -42,6 +48,27 @@ def test_cloudevents_binary_mode_round_trip() -> None:
     assert back.parse() == _ended()
     assert topic_for(event.type) == "binome.matching.events"
     assert topic_for(event.type, "staging.") == "staging.binome.matching.events"
+
+
+def test_the_outbox_wire_form_is_the_envelopes() -> None:
+    """`wire_of` (what `uow.emit` stores) decodes to the event `Event.of` builds: same headers,
+    same data, floats, times, durations and enums included."""
+    data = RelationshipHealthChanged(
+        match_id="m1", program_id="p1", state=HealthState.at_risk, previous=None, score=35,
+        reasons=[HealthReason(signal="no_show", share=0.3333, detail="1 no-show(s) é")],
+    )  # fmt: skip
+    at = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+    trace = {"traceparent": "00-" + "a" * 32 + "-" + "b" * 16 + "-01", "tracestate": "k=v"}
+    event_id, headers, value = wire_of(data, org="acme", time=at, **trace)
+    back = from_wire([(k, v.encode()) for k, v in headers], value.encode())
+    assert back == Event.of(data, org="acme", time=at, **trace).model_copy(update={"id": event_id})
+    assert back.parse() == data
+    policy = ProgramUpdated(
+        program_id="p1", name="n", engagement=EngagementPolicy(cadence=timedelta(days=7)),
+        changed=["engagement"],
+    )  # fmt: skip
+    _, _, value = wire_of(policy, org="acme", time=at)
+    assert orjson.loads(value) == Event.of(policy, org="acme", time=at).data
 
 
 def test_poison_is_recognised() -> None:
