@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -291,72 +293,123 @@ async def _recompute(uow: UnitOfWork, rel: Relationship, *, nudge: bool = False)
 JUDGED = ("state", "score", "reasons", "signals")
 
 
+# Re-judging a programme in bulk: each chunk of relationships is written (its rows, events,
+# cases and deadlines) while the next is judged, and the event loop is let run every
+# YIELD_EVERY relationships (other requests, and the chunk being written, go on meanwhile).
+CHUNK = 10_000
+YIELD_EVERY = 500
+
+
 async def recompute_program(*, uow: UnitOfWork, program_id: str) -> int:
     """The programme's engagement policy changed: every running relationship re-judged by it,
-    in bulk, from the signals summarised on its row: one query for the relationships and one
-    for their armed deadlines (plain rows, no ORM objects), one multi-row UPDATE of the rows
-    whose health changed, the deadlines that moved re-armed. Returns how many changed state."""
+    in bulk, from the signals summarised on its row: one query for the relationships, one for
+    their armed deadlines and one for their open cases (plain rows, no ORM objects); per
+    chunk, one multi-row UPDATE of the rows whose health changed, their events, the cases
+    opened and the deadlines that moved re-armed, written while the next chunk is judged.
+    Returns how many changed state."""
     rules = await _rules(uow, program_id)
     table = Relationship.__table__  # type: ignore[attr-defined]
     timers = uow.timer_table
+    c = Case.__table__.c  # type: ignore[attr-defined]
     conn = await uow.session.connection()
     # What judging reads (the row's signals, its clocks, its last health), `reasons` as its
     # JSON text: compared, not decoded.
     skipped = {"reasons", "active", "nudges", "last_nudge_at"}
     columns = [c for c in table.c if c.name not in skipped]
-    rows = await conn.execute(
+    # Streamed in pages, the event loop let run between them.
+    rows = await conn.stream(
         sa_select(*columns, cast(table.c.reasons, Text).label("reasons_json"))
         .where(table.c.program_id == program_id, table.c.active)
         .with_for_update()
+        .execution_options(yield_per=YIELD_EVERY)
     )
     names = list(rows.keys())
-    rels = [SimpleNamespace(**dict(zip(names, row, strict=True))) for row in rows]
-    armed = {
-        key: as_utc(due)
-        for key, due in await conn.execute(
-            select(timers.c.key, timers.c.due_at)
-            .join(table, timers.c.key == literal(INACTIVITY_PREFIX) + table.c.match_id)
-            .where(table.c.program_id == program_id)
+    rels = [
+        SimpleNamespace(**dict(zip(names, row, strict=True)))
+        async for page in rows.partitions()
+        for row in page
+    ]
+    armed: dict[str, datetime] = {}
+    deadlines = await conn.stream(
+        select(timers.c.key, timers.c.due_at)
+        .join(table, timers.c.key == literal(INACTIVITY_PREFIX) + table.c.match_id)
+        .where(table.c.program_id == program_id)
+        .execution_options(yield_per=YIELD_EVERY * 4)
+    )
+    async for page in deadlines.partitions():
+        armed.update((key, as_utc(due)) for key, due in page)
+    open_cases: dict[str, str] = {
+        match: case_id
+        for match, case_id in await conn.execute(
+            select(c.match_id, c.id).where(
+                c.program_id == program_id, c.status != CaseStatus.closed
+            )
         )
     }
-    changed, updates = [], []
-    for rel in rels:
-        before = (rel.state, rel.score, rel.signals)
-        key = _inactivity_timer(rel.match_id)
-        if _judge(uow, rel, policy=rules.engagement, armed=armed.get(key)):  # type: ignore[arg-type]
-            changed.append(rel)
-        if (rel.state, rel.score, rel.signals) != before or (
-            orjson.dumps(rel.reasons).decode() != rel.reasons_json
-        ):
-            updates.append({"key": rel.match_id, **{name: getattr(rel, name) for name in JUDGED}})
-    await _update_judged(conn, table, updates)
-    if changed:
-        # The open cases of the relationships whose state changed (they may close or reopen).
-        c = Case.__table__.c  # type: ignore[attr-defined]
-        moved = {rel.match_id for rel in changed}
-        with_case = sorted(
-            case_id
-            for match, case_id in await conn.execute(
-                select(c.match_id, c.id).where(
-                    c.program_id == program_id, c.status != CaseStatus.closed
+    changed, updates, with_case = 0, [], []
+    writing: asyncio.Task[None] | None = None
+    try:
+        for i, rel in enumerate(rels, 1):
+            before = (rel.state, rel.score, rel.signals)
+            key = _inactivity_timer(rel.match_id)
+            if _judge(uow, rel, policy=rules.engagement, armed=armed.get(key)):  # type: ignore[arg-type]
+                changed += 1
+                if rel.match_id in open_cases:
+                    with_case.append(rel)  # its case is loaded and moved at the end
+                else:  # a case opened if at risk (no query)
+                    await _follow_case(
+                        uow,
+                        rel,  # type: ignore[arg-type]
+                        HealthState(rel.state),
+                        known=True,
+                        rules=rules,
+                    )
+            if (rel.state, rel.score, rel.signals) != before or (
+                orjson.dumps(rel.reasons).decode() != rel.reasons_json
+            ):
+                updates.append(
+                    {"key": rel.match_id, **{name: getattr(rel, name) for name in JUDGED}}
                 )
-            )
-            if match in moved
-        )
-        open_cases: dict[str, Case] = {}
-        for i in range(0, len(with_case), 5000):
-            chunk = with_case[i : i + 5000]
-            for case in (await uow.session.exec(select(Case).where(col(Case.id).in_(chunk)))).all():
-                open_cases[case.match_id] = case
-        for rel in changed:
+            if i % CHUNK == 0 or i == len(rels):
+                if writing is not None:
+                    await writing
+                chunk, updates = updates, []
+                writing = asyncio.create_task(_write_judged(uow, conn, table, chunk))
+            if i % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+        if writing is not None:
+            await writing
+    finally:
+        if writing is not None and not writing.done():  # judging failed: the transaction
+            writing.cancel()  # is rolled back, this chunk's write with it
+            with contextlib.suppress(BaseException):
+                await writing
+    if with_case:
+        # The open cases of the relationships whose state changed: they may close or reopen.
+        ids = sorted(open_cases[rel.match_id] for rel in with_case)
+        loaded: dict[str, Case] = {}
+        for k in range(0, len(ids), 5000):
+            query = select(Case).where(col(Case.id).in_(ids[k : k + 5000]))
+            loaded.update((case.match_id, case) for case in (await uow.session.exec(query)).all())
+        for rel in with_case:
             await _follow_case(
                 uow,
                 rel,  # type: ignore[arg-type]
                 HealthState(rel.state),
-                case=open_cases.get(rel.match_id),
+                case=loaded.get(rel.match_id),
                 known=True,
+                rules=rules,
             )
-    return len(changed)
+    return changed
+
+
+async def _write_judged(
+    uow: UnitOfWork, conn: AsyncConnection, table: Table, updates: list[dict]
+) -> None:
+    """One chunk of a programme's re-judging written: its rows, then what it emitted, opened
+    and armed."""
+    await _update_judged(conn, table, updates)
+    await uow.write_pending()
 
 
 async def _update_judged(conn: AsyncConnection, table: Table, updates: list[dict]) -> None:
@@ -731,10 +784,17 @@ async def _open_case_of(uow: UnitOfWork, match_id: str) -> Case | None:
     return rows.first()
 
 
-async def _open_case(uow: UnitOfWork, rel: Relationship, *, cause: CaseCause) -> None:
-    """A case for this relationship, with the rules' recommendation; under a `rematch` or
-    `conclude` policy its action is armed for the end of the grace period."""
-    rules = await _rules(uow, rel.program_id)
+async def _open_case(
+    uow: UnitOfWork,
+    rel: Relationship,
+    *,
+    cause: CaseCause,
+    rules: ProgramView | ProgramRules | None = None,
+) -> None:
+    """A case for this relationship, with the rules' recommendation (its programme's `rules`,
+    loaded unless given); under a `rematch` or `conclude` policy its action is armed for the
+    end of the grace period."""
+    rules = rules or await _rules(uow, rel.program_id)
     rec = domain.recommend(
         cause=cause,
         signals=_signals(rel.reasons),
@@ -790,20 +850,23 @@ async def _follow_case(
     *,
     case: Case | None = None,
     known: bool = False,
+    rules: ProgramView | ProgramRules | None = None,
 ) -> None:
     """The health changed: it may close (recovered) or reopen the open case, or open one
-    (`known`: the caller loaded the open case, if any, as `case`)."""
+    (`known`: the caller loaded the open case, if any, as `case`; `rules`: the programme's, if
+    the caller has them)."""
     if not known:
         case = await _open_case_of(uow, rel.match_id)
     if case is None:
         if state is HealthState.at_risk:
-            await _open_case(uow, rel, cause=CaseCause.at_risk)
+            await _open_case(uow, rel, cause=CaseCause.at_risk, rules=rules)
         return
     before = state_of(domain.CaseState, case)
     after = domain.health_moved(before, state)
     if after.status is CaseStatus.open and before.status is not CaseStatus.open:
         case.history = [*case.history, _entry(uow, "reopened", health=state.value)]
-        _arm_grace(uow, case.id, case.org, (await _rules(uow, rel.program_id)).engagement)
+        rules = rules or await _rules(uow, rel.program_id)
+        _arm_grace(uow, case.id, case.org, rules.engagement)
     _move_case(uow, case, rel, after)
 
 

@@ -146,13 +146,32 @@ async def bench_bulk(engine: AsyncEngine, n: int, policy: EngagementPolicy) -> d
     await _judged(engine, program_id)
     cases_before, events_before = await _count(engine)
     event, data = _update(program_id, policy)
+    stalls: list[float] = []
+    watch = asyncio.create_task(_watch_loop(stalls))
     t0 = time.perf_counter()
     async with _uow(engine) as uow:
         await handlers.on_program_updated(uow, event, data)
+        judged = time.perf_counter() - t0
         await uow.commit()
     seconds = time.perf_counter() - t0
+    watch.cancel()
     cases, events = await _count(engine)
-    return {"seconds": seconds, "cases": cases - cases_before, "events": events - events_before}
+    return {
+        "seconds": seconds,
+        "stall": max(stalls, default=seconds),
+        "commit": seconds - judged,
+        "cases": cases - cases_before,
+        "events": events - events_before,
+    }
+
+
+async def _watch_loop(stalls: list[float]) -> None:
+    """How late a 10 ms sleep wakes, again and again: how long the event loop (every other
+    request of the service) waits behind the re-judging."""
+    while True:
+        t = time.perf_counter()
+        await asyncio.sleep(0.01)
+        stalls.append(time.perf_counter() - t - 0.01)
 
 
 async def bench_naive(engine: AsyncEngine, n: int, policy: EngagementPolicy) -> float:
@@ -207,7 +226,11 @@ async def main() -> None:
         naive_rate = args.naive / naive
         label = f"  naive: per-signal path, one by one ({args.naive:,}, extrapolated)"
         print(f"{label:<62}{naive_rate:>8,.0f}{1e5 / naive_rate:>11.1f}")
-        print(f"  ({bulk['cases']:,} cases opened, {bulk['events']:,} events written)")
+        print(
+            f"  ({bulk['cases']:,} cases opened, {bulk['events']:,} events written;"
+            f" the commit took {bulk['commit']:.1f} s of it)"
+        )
+        print(f"  (the event loop's longest stall meanwhile: {bulk['stall'] * 1000:,.0f} ms)")
 
 
 if __name__ == "__main__":

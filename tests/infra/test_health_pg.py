@@ -1,5 +1,6 @@
 """A programme's relationships re-judged in bulk on PostgreSQL (its `UPDATE ... FROM unnest`
-path) agree with the per-signal path, relationship by relationship."""
+path, in chunks each written while the next is judged) agree with the per-signal path,
+relationship by relationship, and each one at risk has exactly one open case."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import sqlmodel
 from sqlalchemy import select
 
 from services.feedback import usecases
-from services.feedback.models import TIMERS, Base, Relationship
+from services.feedback.models import TIMERS, Base, Case, Relationship
 from shared import db
 from shared.contracts.enrollment import EngagementPolicy
 from tests.bench import health as bench
@@ -19,7 +20,9 @@ from tests.bench import health as bench
 pytestmark = pytest.mark.infra
 
 
-async def test_bulk_re_judging_agrees_with_the_per_signal_path(pg_databases) -> None:  # type: ignore[no-untyped-def]
+async def test_bulk_re_judging_agrees_with_the_per_signal_path(pg_databases, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(usecases, "CHUNK", 70)  # five chunks, the last one short
+    monkeypatch.setattr(usecases, "YIELD_EVERY", 25)
     url = (await pg_databases(["feedback"])).format(service="feedback")
     engine = db.create_engine(url)
     try:
@@ -41,6 +44,11 @@ async def test_bulk_re_judging_agrees_with_the_per_signal_path(pg_databases) -> 
             ).all()
             bulk = {r.match_id: (r.state, r.score, r.reasons, r.signals) for r in rels}
             assert {state for state, *_ in bulk.values()} >= {"needs_attention", "at_risk"}
+            cases = (
+                await uow.session.exec(sqlmodel.select(Case).where(Case.status != "closed"))
+            ).all()
+            at_risk = sorted(m for m, (state, *_) in bulk.items() if state == "at_risk")
+            assert sorted(c.match_id for c in cases) == at_risk
             conn = await uow.session.connection()
             armed = dict((await conn.execute(select(TIMERS.c.key, TIMERS.c.due_at))).all())
             for rel in rels:  # the per-signal path, from the ratings and sessions themselves
