@@ -317,6 +317,7 @@ async def bench_hris(bootstrap: str, pg: str, sizes: list[int]) -> list[tuple[in
     port = 18765
     env = {k: v for k, v in os.environ.items() if not k.startswith("BINOME_")}
     env.update(
+        BINOME_JWT_SECRET=os.environ["BINOME_JWT_SECRET"],  # the one its tokens are minted with
         BINOME_BUS="kafka",
         BINOME_KAFKA_BOOTSTRAP=bootstrap,
         BINOME_DATABASE_URL=url,
