@@ -51,6 +51,7 @@ from shared.db import lock_key
 from shared.domain import state_of, store
 from shared.errors import Conflict, Invalid, NotFound, Unknown
 from shared.paging import PageParams, Window, page_of
+from shared.turns import in_turns
 from shared.uow import UnitOfWork
 
 
@@ -294,10 +295,9 @@ JUDGED = ("state", "score", "reasons", "signals")
 
 
 # Re-judging a programme in bulk: each chunk of relationships is written (its rows, events,
-# cases and deadlines) while the next is judged, and the event loop is let run every
-# YIELD_EVERY relationships (other requests, and the chunk being written, go on meanwhile).
+# cases and deadlines) while the next is judged, taking turns with the service's other work
+# (shared.turns: other requests, and the chunk being written, go on meanwhile).
 CHUNK = 10_000
-YIELD_EVERY = 500
 PAGE = 5_000  # rows read per round trip (about 50 ms of decoding)
 
 
@@ -350,7 +350,7 @@ async def recompute_program(*, uow: UnitOfWork, program_id: str) -> int:
     changed, updates, with_case = 0, [], []
     writing: asyncio.Task[None] | None = None
     try:
-        for i, rel in enumerate(rels, 1):
+        async for i, rel in in_turns(enumerate(rels, 1)):
             before = (rel.state, rel.score, rel.signals)
             key = _inactivity_timer(rel.match_id)
             if _judge(uow, rel, policy=rules.engagement, armed=armed.get(key)):  # type: ignore[arg-type]
@@ -376,8 +376,6 @@ async def recompute_program(*, uow: UnitOfWork, program_id: str) -> int:
                     await writing
                 chunk, updates = updates, []
                 writing = asyncio.create_task(_write_judged(uow, conn, table, chunk))
-            if i % YIELD_EVERY == 0:
-                await asyncio.sleep(0)
         if writing is not None:
             await writing
     finally:

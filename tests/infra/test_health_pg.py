@@ -22,7 +22,6 @@ pytestmark = pytest.mark.infra
 
 async def test_bulk_re_judging_agrees_with_the_per_signal_path(pg_databases, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(usecases, "CHUNK", 70)  # five chunks, the last one short
-    monkeypatch.setattr(usecases, "YIELD_EVERY", 25)
     url = (await pg_databases(["feedback"])).format(service="feedback")
     engine = db.create_engine(url)
     try:

@@ -33,6 +33,7 @@ from shared.domain import Transition, state_of, store
 from shared.errors import Invalid, NotFound, Unknown
 from shared.paging import PageParams, Window, page_of
 from shared.tracing import tracer
+from shared.turns import in_turns
 from shared.uow import UnitOfWork
 
 _tracer = tracer("binome.matching")
@@ -86,7 +87,7 @@ async def _match_states(uow: UnitOfWork, *conditions: Any) -> list[domain.MatchS
     """The matches these conditions select, as the domain sees them (their explanations, the
     heaviest column, left out)."""
     rows = await uow.session.exec(select(*_MATCH_STATE).where(*conditions))  # type: ignore[call-overload]
-    return [domain.MatchState(**row._mapping) for row in rows.all()]
+    return [domain.MatchState(**row._mapping) async for row in in_turns(rows)]
 
 
 async def _candidates(uow: UnitOfWork, program_id: str, role: str) -> list[domain.Person]:
@@ -100,7 +101,8 @@ async def _candidates(uow: UnitOfWork, program_id: str, role: str) -> list[domai
         )
         .order_by(col(ParticipantView.id))
     )
-    return [domain.Person(**row._mapping) for row in rows.all()]
+    # Decoded and built a few hundred at a time, taking turns with the service's requests.
+    return [domain.Person(**row._mapping) async for row in in_turns(rows)]
 
 
 def roster_changed(*, uow: UnitOfWork, program_id: str, by: str) -> None:
@@ -248,7 +250,7 @@ async def run_matching(
         uow.insert(RunPair, **pair)
     auto = program.auto_publish
     if auto:
-        _publish(uow=uow, run=run, pairs=pairs, inputs_now=run.inputs_digest)
+        await _publish(uow=uow, run=run, pairs=pairs, inputs_now=run.inputs_digest)
     await uow.commit()
     metrics.RUN_SECONDS.observe(time.perf_counter() - started)
     metrics.SOLVE_SECONDS.observe(c.solve_ms / 1000)
@@ -271,16 +273,17 @@ _MATCH_DEFAULTS = {
 _MATCH_STATE_FIELDS = tuple(f.name for f in dataclass_fields(domain.MatchState))
 
 
-def _publish(
+async def _publish(
     *, uow: UnitOfWork, run: MatchingRun, pairs: list[dict[str, Any]], inputs_now: str
 ) -> None:
     """The draft's pairs become proposed matches, in bulk: rows written behind as one
-    multi-row INSERT and their events emitted, in this transaction."""
+    multi-row INSERT and their events emitted, in this transaction (taking turns with the
+    service's other requests)."""
     published = domain.publish(state_of(domain.RunState, run), inputs_now=inputs_now, at=utcnow())
     store(run, published)
     uow.session.add(run)
     now = utcnow()
-    for p in pairs:
+    async for p in in_turns(pairs):
         row = _MATCH_DEFAULTS | {k: v for k, v in p.items() if k != "run_id"}
         row |= {"id": new_id(), "org": run.org, "program_id": run.program_id, "run_id": run.id}
         row["created_at"] = now
@@ -302,7 +305,7 @@ async def publish_run(
     program = await _program_of(uow, org, run.program_id)
     inputs = await _cohort_inputs(uow, program)
     current = await asyncio.to_thread(domain.inputs_digest, inputs, run.policy)
-    _publish(uow=uow, run=run, pairs=pairs, inputs_now=current)
+    await _publish(uow=uow, run=run, pairs=pairs, inputs_now=current)
     await uow.commit()
     return run, _circle_pairs(run, pairs)
 
@@ -335,7 +338,7 @@ async def _pairs(uow: UnitOfWork, run_id: str) -> list[dict[str, Any]]:
     rows = await conn.execute(
         sa_select(table).where(table.c.run_id == run_id).order_by(table.c.mentee_participant_id)
     )
-    return [dict(r._mapping) for r in rows.all()]
+    return [dict(r._mapping) async for r in in_turns(rows)]
 
 
 # --- matches --------------------------------------------------------------------------------
