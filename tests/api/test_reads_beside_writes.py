@@ -15,8 +15,13 @@ async def test_a_get_answers_while_a_writer_holds_the_database(
     api: Api, settings: Settings
 ) -> None:
     await api.program({"name": "Read me"})
-    writer = sqlite3.connect(settings.data_dir / "enrollment.db", isolation_level=None)
-    writer.execute("BEGIN IMMEDIATE")  # the write lock, held until the end of the test
+    writer = sqlite3.connect(
+        settings.data_dir / "enrollment.db", isolation_level=None, check_same_thread=False,
+        timeout=60,
+    )  # fmt: skip
+    # The write lock, held until the end of the test. Taken off the event loop: the service's
+    # own writer of the moment (its outbox relay, say) needs the loop to finish and let go.
+    await asyncio.to_thread(writer.execute, "BEGIN IMMEDIATE")
     writer.execute("UPDATE program SET name = 'not yet'")  # uncommitted: never seen
     try:
         # Queued behind the writer, a read would wait the 30 s busy timeout, then fail.
