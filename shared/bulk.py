@@ -6,11 +6,13 @@ On PostgreSQL the rows travel as one array per column and the server unnests the
     [ON CONFLICT (key) DO UPDATE SET b = excluded.b | DO NOTHING]
 
 one statement and as many parameters as columns whatever the number of rows, against SQLAlchemy's
-multi-row VALUES (a page of 1,000 rows, a parameter per cell, rendered and bound cell by cell):
-about four times faster for the outbox rows, timers and projections a bulk use case writes
-(`scripts/bench-timers.sh`). Values are converted by each column's own type first (JSON
-serialised, a TypeDecorator's conversion), exactly as a plain insert would. JSON columns travel as
-text and are cast back. Elsewhere (SQLite) the rows go as one executemany.
+multi-row VALUES (a page of 1,000 rows, a parameter per cell, rendered and bound cell by cell).
+Measured in `scripts/bench-events.sh`, back to back: reporting's projections 5,798 -> 6,911
+events/s, matching's upserts 4,334 -> 6,061, an HRIS push of 1,000 events 0.55 -> 0.35 s; and
+47,510 outbox rows of a programme's re-judging 1.5 -> 1.1 s. Values are converted by each
+column's own type first (JSON serialised, a TypeDecorator's conversion), exactly as a plain
+insert would; columns a row leaves out take their Python-side defaults. JSON columns travel as
+text and are cast back. Elsewhere (SQLite), and below UNNEST_FROM rows, the plain statement.
 """
 
 from __future__ import annotations
