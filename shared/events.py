@@ -50,6 +50,11 @@ def contract_for(type_: str) -> type[EventData] | None:
     return _REGISTRY.get(type_)
 
 
+def event_types() -> list[str]:
+    """Every event type declared (the contracts imported so far: `shared.contracts` all)."""
+    return sorted(_REGISTRY)
+
+
 def producer_of(type_: str) -> str:
     """`binome.matching.match.proposed.v1` -> `matching`."""
     return type_.split(".")[1]
@@ -169,6 +174,25 @@ def _attributes(
     if tracestate:
         attrs.append(("ce_tracestate", tracestate))
     return attrs
+
+
+def to_structured(event: Event) -> bytes:
+    """CloudEvents 1.0 *structured* mode (`application/cloudevents+json`): attributes and
+    data in one JSON object, what leaves Binôme over HTTP (webhooks)."""
+    doc: dict[str, Any] = {
+        "specversion": SPEC_VERSION,
+        "id": event.id,
+        "source": event.source,
+        "type": event.type,
+        "subject": event.subject,
+        "time": event.time.isoformat(),
+        "org": event.org,
+        "datacontenttype": "application/json",
+        "data": event.data,
+    }
+    if event.traceparent:
+        doc["traceparent"] = event.traceparent
+    return orjson.dumps(doc)
 
 
 def from_wire(headers: list[tuple[str, bytes]] | None, value: bytes | None) -> Event:

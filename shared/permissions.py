@@ -117,6 +117,16 @@ PERMISSIONS: Mapping[str, Roles] = {
     "POST /v1/reports/dashboard-links": ADMIN,
     "GET /v1/reports/dashboards/{token}": PUBLIC,  # the link's secret
     "GET /v1/reports/assets/plotly.min.js": PUBLIC,  # a public library
+    "POST /v1/webhooks": ADMIN,
+    "GET /v1/webhooks": ADMIN,
+    "GET /v1/webhooks/{endpoint_id}": ADMIN,
+    "PATCH /v1/webhooks/{endpoint_id}": ADMIN,
+    "DELETE /v1/webhooks/{endpoint_id}": ADMIN,
+    "POST /v1/webhooks/{endpoint_id}/secret/rotate": ADMIN,
+    "GET /v1/webhooks/{endpoint_id}/deliveries": ADMIN,
+    "GET /v1/webhooks/{endpoint_id}/deliveries/{delivery_id}": ADMIN,
+    "POST /v1/webhooks/{endpoint_id}/deliveries/{delivery_id}/replay": ADMIN,
+    "POST /v1/webhooks/{endpoint_id}/recover": ADMIN,
 }
 
 

@@ -169,10 +169,17 @@ class Rebuild:
 
     # --- replaying ----------------------------------------------------------------------
 
-    def _consumer(self, uow: Callable[[], UnitOfWork], health: Callable[[], Any]) -> EventConsumer:
+    def _consumer(
+        self, uow: Callable[[], UnitOfWork], health: Callable[[], Any], *, live: bool = False
+    ) -> EventConsumer:
+        """The service's consumer replaying into the shadow: its projections only (a
+        reaction, a webhook queued, happened when the event was first heard); `live`, the
+        switch's tail on the live tables: its reactions too (events the live consumer may
+        not have heard; a reaction is idempotent)."""
+        d = self.definition
         return EventConsumer(
-            group=self.definition.group(self.settings.topic_prefix),
-            handlers=self.definition.handlers,
+            group=d.group(self.settings.topic_prefix),
+            handlers=d.handlers if live else d.projections,
             uow_factory=uow,
             bus=self.skipped,  # type: ignore[arg-type]  # publish and system are all it uses
             dead_letter="rebuild-skipped",
@@ -223,7 +230,7 @@ class Rebuild:
         async def healthy() -> None:
             return None
 
-        tail = self._consumer(lambda: self._uow(conn), healthy)
+        tail = self._consumer(lambda: self._uow(conn), healthy, live=True)
         return await self._replay(tail, since)
 
     async def run(self) -> Rebuilt:

@@ -24,6 +24,7 @@ from shared.clock import Clock, SystemClock
 from shared.events import Event, EventData, dead_letter_topic, topic_for, topic_of
 from shared.messaging.bus import Bus
 from shared.messaging.consumer import EventConsumer, Handler
+from shared.messaging.loop import BackgroundLoop
 from shared.messaging.outbox import OutboxRelay
 from shared.messaging.tables import messaging_tables
 from shared.settings import Settings
@@ -40,6 +41,10 @@ class ServiceDef:
     router: APIRouter
     migrations_dir: Path
     handlers: Mapping[str, Handler] = field(default_factory=dict)
+    # Handlers with effects beyond the service's projections (a webhook delivery queued): run
+    # by the live consumer after the projection's handler of the same event, in its
+    # transaction; a projection rebuild replays the projections only (`projections`).
+    reactions: Mapping[str, Handler] = field(default_factory=dict)
     # Durable timers' handlers by kind (shared.timers); a service with any runs a scheduler.
     timers: Mapping[str, TimerHandler] = field(default_factory=dict)
     # Slow one-off preparation (loading compiled code...), run in the background at start so
@@ -48,6 +53,12 @@ class ServiceDef:
     # The service's own Prometheus series (metrics kept out of any registry: the app's
     # /metrics exposes them with a `service` label, see shared.metrics).
     metrics: tuple[Collector, ...] = ()
+    # The service's own background loops (a webhook dispatcher), each made from the running
+    # service (its settings, database, clock), started after its migrations, stopped first.
+    workers: tuple[Callable[[ServiceRuntime], BackgroundLoop], ...] = ()
+    # The handlers deriving the service's own tables from events (`handlers` without the
+    # reactions): what a rebuild replays.
+    projections: Mapping[str, Handler] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         # Every service keeps the list of revoked employees its routes consult (shared.api);
@@ -57,6 +68,10 @@ class ServiceDef:
         for type_, revoke in revocations.HANDLERS.items():
             own = handlers.get(type_)
             handlers[type_] = revoke if own is None else _both(revoke, own)
+        object.__setattr__(self, "projections", dict(handlers))
+        for type_, react in self.reactions.items():
+            own = handlers.get(type_)
+            handlers[type_] = react if own is None else _both(own, react)
         object.__setattr__(self, "handlers", handlers)
 
     def group(self, prefix: str = "") -> str:
@@ -123,6 +138,7 @@ class ServiceRuntime:
             health_check=self.ping,
             service=definition.name,
         )
+        self.workers = [make(self) for make in definition.workers]
         self.scheduler: TimerScheduler | None = None
         if definition.timers:
             if self.timer_table is None:
@@ -169,6 +185,8 @@ class ServiceRuntime:
         self.relay.start()
         if self.scheduler is not None:
             self.scheduler.start()
+        for worker in self.workers:
+            worker.start()
         if self.definition.handlers:
             self.bus.subscribe(
                 group=self.group,
@@ -185,7 +203,9 @@ class ServiceRuntime:
         log.info("%s: warmed up in %.1f s", name, time.monotonic() - started)
 
     async def stop_relay(self) -> None:
-        """Stop the background loops (the timer scheduler, then the relay)."""
+        """Stop the background loops (its own, the timer scheduler, then the relay)."""
+        for worker in self.workers:
+            await worker.stop()
         if self.scheduler is not None:
             await self.scheduler.stop()
         await self.relay.stop()

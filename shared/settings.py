@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 
@@ -89,6 +90,31 @@ class Settings(BaseSettings):
     cors_origins: list[str] = []
     # The interactive API docs (/docs, /redoc, /openapi.json), assets served locally.
     docs: bool = True
+
+    # Outbound webhooks (reporting delivers them, Standard Webhooks signatures). Loopback,
+    # private, link-local and other non-public addresses, and plain http, are refused as
+    # webhook URLs unless this is set (a receiver on the same host or network, the tests):
+    # otherwise anyone subscribing could make Binôme call its own internal services (SSRF).
+    webhook_allow_private: bool = False
+    # The pauses before each retry of a failed delivery (ISO 8601 durations, JSON list in
+    # the environment); once spent, the delivery has failed (it can be replayed).
+    webhook_retry_schedule: list[timedelta] = Field(
+        default=[
+            timedelta(seconds=5),
+            timedelta(minutes=5),
+            timedelta(minutes=30),
+            timedelta(hours=2),
+            timedelta(hours=5),
+            timedelta(hours=10),
+            timedelta(hours=10),
+        ],
+        max_length=20,
+    )
+    # An endpoint whose deliveries have failed for this long without a success is disabled.
+    webhook_disable_after: timedelta = timedelta(days=5)
+    # How long a receiver has to answer, and how many deliveries are in flight at once.
+    webhook_timeout_s: float = Field(default=10, gt=0, le=60)
+    webhook_concurrency: int = Field(default=16, ge=1, le=256)
 
     # Log lines: JSON objects, plain text, or `auto` (see shared.logs).
     log_format: LogFormat = LogFormat.auto

@@ -69,6 +69,9 @@ class UnitOfWork:
         self._upserts: dict[type[SQLModel], dict[tuple[Any, ...], dict[str, Any]]] = {}
         self._inserts: dict[type[SQLModel], list[dict[str, Any]]] = {}
         self.session: AsyncSession
+        # What the handlers of one batch of events look up once and share (within this
+        # transaction only), by a name of their own.
+        self.memo: dict[str, Any] = {}
 
     async def __aenter__(self) -> UnitOfWork:
         self.session = AsyncSession(self._engine, expire_on_commit=False)

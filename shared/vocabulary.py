@@ -409,6 +409,52 @@ FIELDS: dict[str, Term] = {
         "Which side accepts, for an admin acting on someone's behalf: `mentor` or `mentee`.",
         "mentee",
     ),
+    # webhooks
+    "endpoint_id": Term("The webhook endpoint's id.", UUID),
+    "event_type": Term(
+        "The event's type (see /asyncapi.json).", "binome.matching.match.proposed.v1"
+    ),
+    "event_types": Term(
+        'The event types it gets, from the catalogue; ["*"]: every type.',
+        ["binome.matching.match.proposed.v1", "binome.feedback.case.opened.v1"],
+    ),
+    "secret": Term(
+        "The signing secret (Standard Webhooks: whsec_ and the key in base64), shown once.",
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    ),
+    "disabled_reason": Term(
+        "Why it gets nothing now; null while enabled.", "the receiver answered 410 Gone"
+    ),
+    "disabled_at": Term("Since when it is disabled; null while enabled.", AT),
+    "failing_since": Term("Its first failed attempt since the last success; null: none.", AT),
+    "previous_secret_expires_at": Term(
+        "Until when the rotated-out secret still signs beside the current one; null: none.", AT
+    ),
+    "keep_previous_for": Term(
+        "How long the old secret keeps signing beside the new one (ISO 8601, at most P7D).",
+        "P1D",
+    ),
+    "requeued": Term("How many failed deliveries were queued again.", 3),
+    "attempts": Term("Attempts in this round (a replay starts a new one).", 1),
+    "total_attempts": Term("Attempts ever made, replays included.", 1),
+    "next_attempt_at": Term("When it is tried next; null once delivered or failed.", AT),
+    "last_status": Term("The receiver's last HTTP status; null if it could not answer.", 200),
+    "last_error": Term(
+        "Why the last attempt failed; null if it succeeded.", "the receiver answered 500"
+    ),
+    "delivered_at": Term("When the receiver accepted it (2xx); null until then.", AT),
+    "payload": Term(
+        "The CloudEvent sent, structured JSON.",
+        {"specversion": "1.0", "type": "binome.matching.match.proposed.v1", "data": {}},
+    ),
+    "attempt_log": Term("Every attempt, the first first.", []),
+    "number": Term("The attempt's number, from 1.", 1),
+    "status_code": Term("The receiver's HTTP status; null if it could not answer.", 500),
+    "error": Term(
+        "Why it failed (timeout, refused address...); null if it answered.", "ConnectTimeout"
+    ),
+    "duration_ms": Term("How long the attempt took, in milliseconds.", 84),
+    "response": Term("The first 500 characters of the receiver's answer.", '{"ok": true}'),
 }
 
 # --- where a word means something particular -------------------------------------------------
@@ -596,7 +642,24 @@ IN_SCHEMA: dict[str, Term] = {
     ),
     "CasePublic.paused": Term("This case paused the relationship's follow-up.", False),
     "ApproveRequest.note": Term("The admin's note on approving.", "Welcome aboard"),
+    "WebhookDeliveryPublic.event_id": Term("The event's id (the CloudEvent's).", UUID2),
+    "WebhookDeliveryDetail.event_id": Term("The event's id (the CloudEvent's).", UUID2),
+    "RecoverIn.since": Term("Failed deliveries created since then are sent again.", AT),
 }
+for _schema in (
+    "WebhookEndpointIn",
+    "WebhookEndpointPatch",
+    "WebhookEndpointPublic",
+    "WebhookEndpointCreated",
+):
+    IN_SCHEMA[f"{_schema}.url"] = Term(
+        "The receiver's URL: https, a public address.", "https://hooks.example.com/binome"
+    )
+    if _schema != "WebhookEndpointIn":
+        IN_SCHEMA[f"{_schema}.enabled"] = Term(
+            "Whether it gets events (false: paused by an admin or disabled after failures).",
+            True,
+        )
 
 # --- query and path parameters ---------------------------------------------------------------
 
@@ -636,6 +699,11 @@ PARAMETERS: dict[str, Term] = {
     "query:to": Term("Last day of the period (YYYY-MM-DD, UTC).", "2026-11-30"),
     "query:reason": Term("Only relationships with this signal behind their health.", None),
     "query:limit": Term("How many to return at most.", 5),
+    "path:endpoint_id": Term("The webhook endpoint's id.", UUID),
+    "path:delivery_id": Term("The delivery's id (its webhook-id header).", UUID2),
+    "query:event_type": Term(
+        "Only deliveries of this event type.", "binome.feedback.case.opened.v1"
+    ),
 }
 
 

@@ -247,7 +247,7 @@ class TrendReport(BaseModel):
 
 # Tables holding what callers made, not derived from events: a rebuild of the projection
 # (`binome reporting rebuild`) leaves them as they are.
-MADE_BY_CALLERS = ("dashboard_link",)
+MADE_BY_CALLERS = ("dashboard_link", "webhook_endpoint", "webhook_delivery", "webhook_attempt")
 
 
 class DashboardLink(Base, table=True):

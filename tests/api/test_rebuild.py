@@ -5,11 +5,24 @@ the switch (the same on PostgreSQL and Kafka: tests/infra/test_rebuild_pg.py).""
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sqlite3
+from pathlib import Path
+
+import pytest
 
 from shared.settings import Settings
+from tests.api.conftest import _settings
 from tests.helpers import Api
 from tests.helpers.rebuild import LOSE_ROWS, rebuilt_while_serving
+from tests.helpers.webhooks import receiver
+
+
+@pytest.fixture
+def settings(tmp_path: Path, migrated: Path) -> Settings:
+    """Webhooks to this host allowed: the test's receiver."""
+    shutil.copytree(migrated, tmp_path / "data")
+    return _settings(tmp_path / "data").model_copy(update={"webhook_allow_private": True})
 
 
 async def test_a_rebuild_remakes_the_projection_while_the_old_one_serves(
@@ -27,4 +40,6 @@ async def test_a_rebuild_remakes_the_projection_while_the_old_one_serves(
     async def damage() -> None:
         await asyncio.to_thread(lose_rows)
 
-    await rebuilt_while_serving(api, {"BINOME_DATA_DIR": str(settings.data_dir)}, damage)
+    with receiver() as hook:
+        env = {"BINOME_DATA_DIR": str(settings.data_dir)}
+        await rebuilt_while_serving(api, env, damage, hook)

@@ -12,6 +12,7 @@ from services.cli import in_flight
 from tests.helpers import Api, binome_cli, eventually
 from tests.helpers.journey import check, run_journey
 from tests.helpers.review import dashboard_link
+from tests.helpers.webhooks import Receiver
 
 # A projection bug's damage: reporting lost its sessions and its skill assessments.
 LOSE_ROWS = ("DELETE FROM session", "DELETE FROM skill_assessment")
@@ -26,11 +27,20 @@ async def _views(api: Api, pid: str, mid: str) -> dict[str, Any]:
 
 
 async def rebuilt_while_serving(
-    api: Api, env: dict[str, str], lose_rows: Callable[[], Awaitable[None]]
+    api: Api,
+    env: dict[str, str],
+    lose_rows: Callable[[], Awaitable[None]],
+    hook: Receiver | None = None,
 ) -> None:
     """A relationship's journey; reporting's rows damaged; the command rebuilds them from
     the log while a reader keeps reading (the old projection, then the new, never a half-made
-    one); every view is then as before, and a dashboard link (made by a caller) still works."""
+    one); every view is then as before, and a dashboard link (made by a caller) still works.
+    With `hook`, a webhook endpoint got every event of the journey once, and the rebuild
+    (which replays them all) sends none again."""
+    endpoint = None
+    if hook is not None:
+        body = {"url": hook.url, "event_types": ["*"]}
+        endpoint = (await api.ok("POST", "/v1/webhooks", json=body, expect=201))["id"]
     journey = await run_journey(api)
     check(journey)
     pid, mid = journey.match["program_id"], journey.match["id"]
@@ -40,6 +50,16 @@ async def rebuilt_while_serving(
         return r.status_code == 200 and in_flight(r.json()) is None
 
     await eventually(settled, timeout=60, what="nothing left in flight")
+    sent = 0
+    if hook is not None:
+
+        async def all_sent() -> int:
+            log = await api.items(f"/v1/webhooks/{endpoint}/deliveries")
+            done = all(d["status"] == "succeeded" for d in log)
+            return len(log) if done and len(hook.received) == len(log) else 0
+
+        sent = await eventually(all_sent, timeout=30, what="the journey's events sent")
+        assert sent > 20, sent
     before = await _views(api, pid, mid)
     link = await dashboard_link(api, pid)
 
@@ -78,3 +98,8 @@ async def rebuilt_while_serving(
     assert seen and {status for status, _ in seen} == {200}, seen
     assert {completed for _, completed in seen} <= {0, 2}, seen
     assert (await api.c.get(link)).status_code == 200
+    if hook is not None:  # nothing sent again, nothing queued again
+        await eventually(settled, timeout=60, what="nothing left in flight")
+        await asyncio.sleep(0.5)
+        assert len(hook.received) == sent
+        assert len(await api.items(f"/v1/webhooks/{endpoint}/deliveries")) == sent
