@@ -63,6 +63,9 @@ async def livez(request: Request) -> JSONResponse:
         for n, r in _runtimes(request).items()
         if r.scheduler is not None and not r.scheduler.alive
     ]
+    dead += [
+        f"{w.NAME}:{n}" for n, r in _runtimes(request).items() for w in r.workers if not w.alive
+    ]
     dead += _bus(request).dead_loops()
     if dead:
         return JSONResponse(status_code=503, content={"status": "dead", "dead_loops": dead})
@@ -173,4 +176,9 @@ async def _service_status(runtime: ServiceRuntime, bus: Bus, *, bus_ok: bool) ->
             out["timers"] = await _probe(runtime.scheduler.status())
         except Exception as exc:
             out["timers"] = _error(exc)
+    for worker in runtime.workers:  # the service's own loops (reporting's webhook dispatcher)
+        try:
+            out[worker.NAME] = await _probe(worker.status())
+        except Exception as exc:
+            out[worker.NAME] = _error(exc)
     return out

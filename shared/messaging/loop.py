@@ -37,5 +37,9 @@ class BackgroundLoop(ABC):
         if self._task:
             await stop_gracefully([self._task])
 
+    async def status(self) -> dict:
+        """What /status shows of it."""
+        return {"alive": self.alive}
+
     @abstractmethod
     async def _run(self) -> None: ...

@@ -150,6 +150,10 @@ async def test_a_failing_receiver_is_retried_then_disabled_then_recovered(
     clock.advance(timedelta(hours=1))
     gone = await eventually(lambda: _disabled(api, endpoint), what="the endpoint disabled")
     assert gone["disabled_reason"].startswith("every delivery failed since")
+    status = (await api.ok("GET", "/status"))["services"]["reporting"]["webhook-dispatcher"]
+    assert status["alive"] is True and status["disabled_endpoints"] == 1, status
+    assert status["failed_deliveries"] == 1 and status["failed_attempts"] >= 4, status
+    assert (await api.c.get("/livez")).status_code == 200
     await _hire(api, "eve")
     await _quiet(hook, 5)
     assert len(await _deliveries(api, endpoint)) == 2  # eve was not queued

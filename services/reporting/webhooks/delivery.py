@@ -323,9 +323,31 @@ class WebhookDispatcher(BackgroundLoop):
                     uow.session.add(endpoint)
             await uow.commit()
 
-    def status(self) -> dict[str, Any]:
+    async def status(self) -> dict[str, Any]:
+        """What ops see: deliveries due and how late the oldest is, failed ones, disabled
+        endpoints, and this process's counts."""
+        d, e = WebhookDelivery.__table__.c, WebhookEndpoint.__table__.c  # type: ignore[attr-defined]
+        now = self._clock.now()
+        async with reading(self._engine) as conn:
+            due, oldest = (
+                await conn.execute(
+                    self._due()
+                    .with_only_columns(func.count(), func.min(d.next_attempt_at))
+                    .where(d.next_attempt_at <= now)
+                )
+            ).one()
+            failed = await conn.scalar(
+                select(func.count()).where(d.status == DeliveryStatus.failed)
+            )
+            disabled = await conn.scalar(select(func.count()).where(e.enabled.is_(False)))
         return {
             "alive": self.alive,
+            "due": due,
+            "oldest_due_age_s": None
+            if oldest is None
+            else round((now - as_utc(oldest)).total_seconds(), 3),
+            "failed_deliveries": failed,
+            "disabled_endpoints": disabled,
             "sent": self.sent,
             "failed_attempts": self.failed,
             "failures": self.failures,
