@@ -13,6 +13,7 @@ source scripts/lib/infra.sh
 source scripts/lib/browser.sh
 source scripts/lib/nginx.sh
 source scripts/lib/promtool.sh
+source scripts/lib/pdf.sh
 source scripts/lib/kustomize.sh
 source scripts/lib/node-tools.sh
 export TEST_KAFKA_BOOTSTRAP=${TEST_KAFKA_BOOTSTRAP:-$KAFKA_BOOTSTRAP}

@@ -117,6 +117,11 @@ PERMISSIONS: Mapping[str, Roles] = {
     "POST /v1/reports/dashboard-links": ADMIN,
     "GET /v1/reports/dashboards/{token}": PUBLIC,  # the link's secret
     "GET /v1/reports/assets/plotly.min.js": PUBLIC,  # a public library
+    "POST /v1/recognition/badge-rules": ADMIN,
+    "GET /v1/recognition/badge-rules": ADMIN,
+    "POST /v1/recognition/kudos": EMPLOYEE,  # a party of the relationship
+    "GET /v1/recognition/employees/{employee_id}": ADMIN_OR_EMPLOYEE,  # employees: their own
+    "GET /v1/recognition/employees/{employee_id}/certificate": ADMIN_OR_EMPLOYEE,
     "POST /v1/webhooks": ADMIN,
     "GET /v1/webhooks": ADMIN,
     "GET /v1/webhooks/{endpoint_id}": ADMIN,

@@ -409,6 +409,40 @@ FIELDS: dict[str, Term] = {
         "Which side accepts, for an admin acting on someone's behalf: `mentor` or `mentee`.",
         "mentee",
     ),
+    # recognition
+    "award_id": Term("The badge award's id (one per rule and employee).", UUID),
+    "rule_id": Term("The badge rule's id.", UUID),
+    "kudos_id": Term("The kudos' id.", UUID),
+    "badge": Term("The badge's name, as its rule says.", "Regular"),
+    "metric": Term(
+        "What the badge counts: `sessions_held`, `hours`, `partners` (people accompanied), "
+        "`relationships_completed` or `survey_score` (the other parties' mean, 1-5).",
+        "sessions_held",
+    ),
+    "threshold": Term("The figure at which the badge is earned.", 10),
+    "awarded": Term("How many employees earned it so far.", 3),
+    "awarded_at": Term("When it was earned.", AT),
+    "evidence": Term(
+        "The employee's figures in the programme when they earned it.",
+        {"sessions_held": 10, "hours": 12.5, "partners": 3},
+    ),
+    "program": Term("The programme's name.", "Onboarding 2026"),
+    "figures": Term("What they did there in that role.", None),
+    "sessions_held": Term("Sessions completed.", 10),
+    "partners": Term("People accompanied: mentees for a mentor, mentors for a mentee.", 3),
+    "relationships": Term("Relationships that started.", 4),
+    "relationships_completed": Term("Relationships brought to completion.", 2),
+    "survey_score": Term(
+        "The mean survey answer the other parties gave (1-5); null until 5 people answered.", 4.4
+    ),
+    "survey_respondents": Term("How many people answered those surveys.", 5),
+    "from_employee_id": Term("Who gave it (employee id).", "emp-1042"),
+    "to_employee_id": Term("Who received it (employee id).", "emp-0007"),
+    "as_mentor": Term("Every programme together, as mentor (no survey score across them).", None),
+    "as_mentee": Term("Every programme together, as mentee.", None),
+    "badges": Term("The badges earned, with their evidence, the oldest first.", []),
+    "kudos_given": Term("How many kudos they gave.", 2),
+    "kudos_received": Term("The kudos received, the newest first (at most 100).", []),
     # webhooks
     "endpoint_id": Term("The webhook endpoint's id.", UUID),
     "event_type": Term(
@@ -644,6 +678,9 @@ IN_SCHEMA: dict[str, Term] = {
     "ApproveRequest.note": Term("The admin's note on approving.", "Welcome aboard"),
     "WebhookDeliveryPublic.event_id": Term("The event's id (the CloudEvent's).", UUID2),
     "WebhookDeliveryDetail.event_id": Term("The event's id (the CloudEvent's).", UUID2),
+    "RecognitionPage.contributions": Term(
+        "Each programme and role they took part in, with their figures.", []
+    ),
     "RecoverIn.since": Term("Failed deliveries created since then are sent again.", AT),
 }
 for _schema in (

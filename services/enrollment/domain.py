@@ -22,6 +22,7 @@ from pydantic import (
 
 from shared.contracts import enrollment as ev
 from shared.contracts.enrollment import (
+    LONGEST,
     TAG_MAX,
     Objectives,
     ParticipantRole,
@@ -237,7 +238,9 @@ class RoleEligibility(BaseModel):
     departments: list[Annotated[str, Field(max_length=200)]] = Field(default=[], max_length=200)
     min_level: int | None = Field(default=None, ge=0, le=20)
     max_level: int | None = Field(default=None, ge=0, le=20)
-    min_tenure: timedelta | None = Field(default=None, ge=timedelta(0))  # since hire, ISO 8601
+    min_tenure: timedelta | None = Field(
+        default=None, ge=timedelta(0), le=LONGEST
+    )  # since hire, ISO 8601
     languages: SentTags = []  # speaks at least one of them
 
     @model_validator(mode="after")

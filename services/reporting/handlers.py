@@ -135,9 +135,14 @@ async def on_employee(uow: UnitOfWork, event: Event, d: EventData) -> None:
     assert isinstance(d, enrollment.EmployeeSnapshot | enrollment.EmployeeTerminated)
     values: dict[str, object] = {"org": event.org, "employee_id": d.employee_id}
     if isinstance(d, enrollment.EmployeeHired):
-        values |= {"department": d.department, "hired_at": event.time, "terminated_at": None}
+        values |= {
+            "name": d.name,
+            "department": d.department,
+            "hired_at": event.time,
+            "terminated_at": None,
+        }
     elif isinstance(d, enrollment.EmployeeUpdated):
-        values["department"] = d.department
+        values |= {"name": d.name, "department": d.department}
     else:
         values["terminated_at"] = event.time
     uow.upsert(EmployeeView, **values)

@@ -121,6 +121,7 @@ class EmployeeView(Base, table=True):
     __tablename__ = "employee"
     org: str = Field(primary_key=True, max_length=100)
     employee_id: str = Field(primary_key=True, max_length=100)
+    name: str | None = Field(default=None, max_length=200)  # for certificates
     department: str | None = Field(default=None, max_length=100)
     hired_at: datetime | None = None
     terminated_at: datetime | None = None
@@ -247,7 +248,17 @@ class TrendReport(BaseModel):
 
 # Tables holding what callers made, not derived from events: a rebuild of the projection
 # (`binome reporting rebuild`) leaves them as they are.
-MADE_BY_CALLERS = ("dashboard_link", "webhook_endpoint", "webhook_delivery", "webhook_attempt")
+# Tables written by reactions (webhook deliveries, badge awards) are kept the same way: a
+# rebuild replays the projections' handlers only.
+MADE_BY_CALLERS = (
+    "dashboard_link",
+    "webhook_endpoint",
+    "webhook_delivery",
+    "webhook_attempt",
+    "badge_rule",
+    "badge_award",
+    "kudos",
+)
 
 
 class DashboardLink(Base, table=True):

@@ -7,16 +7,37 @@ from fastapi import APIRouter
 from services.reporting import api
 from services.reporting.handlers import HANDLERS
 from services.reporting.models import Base
+from services.reporting.recognition import api as recognition_api
+from services.reporting.recognition.usecases import AWARDING, award_after
 from services.reporting.webhooks import api as webhooks_api
 from services.reporting.webhooks.delivery import dispatcher
 from services.reporting.webhooks.usecases import fan_out
 from shared.contracts import catalogue
+from shared.events import Event, EventData
+from shared.messaging.consumer import Handler
 from shared.service import ServiceDef
+from shared.uow import UnitOfWork
 
 # The reports' routes and the webhooks' (each `/v1`).
 router = APIRouter()
 router.include_router(api.router)
 router.include_router(webhooks_api.router)
+router.include_router(recognition_api.router)
+
+
+def _then(*handlers: Handler) -> Handler:
+    async def run(uow: UnitOfWork, event: Event, data: EventData) -> None:
+        for handler in handlers:
+            await handler(uow, event, data)
+
+    return run
+
+
+# Reactions, after the projections took the event in: badges earned by it (their award an
+# event), then the event (and those awards, heard later) offered to webhook endpoints.
+REACTIONS: dict[str, Handler] = {type_: fan_out for type_ in catalogue()}
+for type_ in AWARDING:
+    REACTIONS[type_] = _then(award_after, fan_out)
 
 definition = ServiceDef(
     name="reporting",
@@ -24,8 +45,7 @@ definition = ServiceDef(
     router=router,
     migrations_dir=Path(__file__).parent / "migrations",
     handlers=HANDLERS,
-    # Every event is offered to the organisation's webhook endpoints (a reaction: a
-    # projection rebuild does not send them again).
-    reactions={type_: fan_out for type_ in catalogue()},
+    # Not replayed by a projection rebuild: nothing is sent or awarded twice.
+    reactions=REACTIONS,
     workers=(dispatcher,),
 )

@@ -1,9 +1,9 @@
 """Event contracts, one module per producing service. Importing this package registers them all."""
 
-from shared.contracts import enrollment, feedback, matching, sessions
+from shared.contracts import enrollment, feedback, matching, reporting, sessions
 from shared.events import contract_for, event_types
 
-__all__ = ["catalogue", "enrollment", "feedback", "matching", "sessions"]
+__all__ = ["catalogue", "enrollment", "feedback", "matching", "reporting", "sessions"]
 
 
 def catalogue() -> list[str]:

@@ -52,6 +52,9 @@ def clean_tag(value: str) -> str:
 
 
 Tags = Annotated[list[str], AfterValidator(clean_tags)]
+# The longest duration a programme setting takes: a hundred years (longer is a typo, and
+# ISO 8601 durations past 9,999 years are not read back by every client).
+LONGEST = timedelta(days=36_500)
 TAG_MAX = 100  # characters of one skill, theme, language, department or option
 TAGS_MAX = 50  # tags in one list a caller sends
 # A tag as a caller sends it (bounded as sent, then cleaned in its list).
@@ -101,7 +104,7 @@ class ProgramCalendar(BaseModel):
     enrolment_closes: date | None = None
     starts_on: date | None = None
     ends_on: date | None = None
-    relationship_duration: timedelta | None = Field(default=None, gt=timedelta(0))
+    relationship_duration: timedelta | None = Field(default=None, gt=timedelta(0), le=LONGEST)
 
     @model_validator(mode="after")
     def _in_order(self) -> ProgramCalendar:
@@ -211,19 +214,19 @@ class EngagementPolicy(BaseModel):
 
     # A session still planned this long after its end becomes `unconfirmed` (neither held
     # nor cancelled): a signal that the pair may have stopped meeting.
-    unconfirmed_after: timedelta = Field(default=timedelta(days=2), ge=timedelta(0))
+    unconfirmed_after: timedelta = Field(default=timedelta(days=2), ge=timedelta(0), le=LONGEST)
     # The expected meeting rhythm. A relationship with no session held or planned for
     # `nudge_after` cadences is nudged, for `attention_after` needs attention, for
     # `at_risk_after` is at risk (disengaged).
-    cadence: timedelta = Field(default=timedelta(days=14), gt=timedelta(0))
+    cadence: timedelta = Field(default=timedelta(days=14), gt=timedelta(0), le=LONGEST)
     nudge_after: float = Field(default=1.0, gt=0)
     attention_after: float = Field(default=2.0, gt=0)
     at_risk_after: float = Field(default=3.0, gt=0)
     # Pulse surveys to both sides: the first this long after activation, then every
     # `pulse_every`; a closing survey when the match ends. Unanswered, they expire.
-    first_pulse: timedelta = Field(default=timedelta(days=30), gt=timedelta(0))
-    pulse_every: timedelta = Field(default=timedelta(days=60), gt=timedelta(0))
-    survey_expires: timedelta = Field(default=timedelta(days=14), gt=timedelta(0))
+    first_pulse: timedelta = Field(default=timedelta(days=30), gt=timedelta(0), le=LONGEST)
+    pulse_every: timedelta = Field(default=timedelta(days=60), gt=timedelta(0), le=LONGEST)
+    survey_expires: timedelta = Field(default=timedelta(days=14), gt=timedelta(0), le=LONGEST)
     # Ratings, each side judged on its own: the mentor's (of the sessions they gave) are low
     # when their last `min_ratings` average below `mentor_low_rating`, the mentee's likewise.
     mentor_low_rating: float = Field(default=2.5, ge=1, le=5)
@@ -232,7 +235,7 @@ class EngagementPolicy(BaseModel):
     # An at-risk relationship opens a corrective case. `review`: an admin decides; `rematch`
     # and `conclude`: that action is taken after `grace` unless the health recovered.
     on_at_risk: AtRiskAction = AtRiskAction.review
-    grace: timedelta = Field(default=timedelta(days=3), ge=timedelta(0))
+    grace: timedelta = Field(default=timedelta(days=3), ge=timedelta(0), le=LONGEST)
 
     @model_validator(mode="after")
     def _ascending(self) -> EngagementPolicy:
@@ -258,7 +261,7 @@ class RequestPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     enabled: bool = False
     # An unanswered request expires after this long (ISO 8601).
-    expires_after: timedelta = Field(default=timedelta(days=14), gt=timedelta(0))
+    expires_after: timedelta = Field(default=timedelta(days=14), gt=timedelta(0), le=LONGEST)
     # Open requests a mentee may have at once (each holds a place with its mentor).
     max_open: int = Field(default=3, ge=1, le=10)
     # On decline or expiry, the request passes to the mentee's next choice, if they gave one.

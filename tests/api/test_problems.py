@@ -93,5 +93,5 @@ async def test_cors_allows_the_configured_origins_only(tmp_path: Path) -> None:
 async def test_the_events_are_served_as_an_asyncapi_document(api: Api) -> None:
     doc = (await api.c.get("/asyncapi.json")).json()
     assert doc["asyncapi"] == "3.0.0"
-    assert set(doc["channels"]) == {"enrollment", "matching", "sessions", "feedback"}
+    assert set(doc["channels"]) == {"enrollment", "matching", "sessions", "feedback", "reporting"}
     assert {"reporting.receive.matching", "matching.send"} <= set(doc["operations"])

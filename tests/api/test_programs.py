@@ -457,3 +457,23 @@ async def test_a_questionnaire_defines_the_answers_and_participants_update_their
         f"/v1/participants/{ann['id']}", json={"volunteer": False}, headers=api.admin
     )
     assert r.status_code == 409 and "withdrawn" in r.text
+
+
+async def test_durations_past_a_hundred_years_are_refused(api: Api) -> None:
+    """A 10,000-year tenure or cadence is a typo, and would not round-trip as ISO 8601 (found
+    by the fuzzer: "P10000Y255M346D" came back as "P10021Y331D", which clients reject)."""
+    for body in (
+        {"eligibility": {"mentee": {"min_tenure": "P10000Y"}}},
+        {"engagement": {"cadence": "P101Y"}},
+        {"relationship_duration": "P36501D"},
+    ):
+        r = await api.c.post(
+            "/v1/programs",
+            json={"name": "Typo", "format": "classic", **body},
+            headers=api.admin,
+        )
+        assert r.status_code == 422, (body, r.text)
+    fine = {"eligibility": {"mentee": {"min_tenure": "P1Y"}}, "engagement": {"cadence": "P7D"}}
+    await api.ok(
+        "POST", "/v1/programs", json={"name": "Fine", "format": "classic", **fine}, expect=201
+    )
