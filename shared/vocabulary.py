@@ -409,6 +409,15 @@ FIELDS: dict[str, Term] = {
         "Which side accepts, for an admin acting on someone's behalf: `mentor` or `mentee`.",
         "mentee",
     ),
+    # community events
+    "starts_at": Term("When it starts.", AT),
+    "attended": Term("Those who came (employee ids).", ["emp-1042", "emp-0007"]),
+    "mine": Term("The caller's registration's status; null: none.", "waiting"),
+    "registered": Term("Seats taken.", 12),
+    "waiting": Term("People on the waiting list.", 3),
+    "promoted": Term("A seat freed up for them from the waiting list.", False),
+    "position": Term("On the waiting list, their place (1 is next); null otherwise.", 1),
+    "registered_at": Term("When they registered (the waiting list's order).", AT),
     # recognition
     "award_id": Term("The badge award's id (one per rule and employee).", UUID),
     "rule_id": Term("The badge rule's id.", UUID),
@@ -678,11 +687,33 @@ IN_SCHEMA: dict[str, Term] = {
     "ApproveRequest.note": Term("The admin's note on approving.", "Welcome aboard"),
     "WebhookDeliveryPublic.event_id": Term("The event's id (the CloudEvent's).", UUID2),
     "WebhookDeliveryDetail.event_id": Term("The event's id (the CloudEvent's).", UUID2),
+    "CommunityAttendanceRecorded.absent": Term(
+        "Those with a seat who did not come (employee ids).", ["emp-0300"]
+    ),
     "RecognitionPage.contributions": Term(
         "Each programme and role they took part in, with their figures.", []
     ),
     "RecoverIn.since": Term("Failed deliveries created since then are sent again.", AT),
 }
+for _schema in (
+    "CommunityEventScheduled",
+    "CommunityEventCancelled",
+    "CommunityRegistrationChanged",
+    "CommunityAttendanceRecorded",
+    "RegistrationPublic",
+):
+    IN_SCHEMA[f"{_schema}.event_id"] = Term("The community event's id.", UUID)
+for _schema in (
+    "CommunityEventScheduled",
+    "CommunityEventCancelled",
+    "CommunityEventIn",
+    "CommunityEventPublic",
+):
+    IN_SCHEMA[f"{_schema}.capacity"] = Term("Seats; once taken, a waiting list.", 20)
+for _schema in ("CommunityEventIn", "CommunityEventPublic"):
+    IN_SCHEMA[f"{_schema}.location"] = Term(
+        "Where: a room, an address or a video link.", "Room 4 / https://meet.example.com/abc"
+    )
 for _schema in (
     "WebhookEndpointIn",
     "WebhookEndpointPatch",
@@ -736,6 +767,9 @@ PARAMETERS: dict[str, Term] = {
     "query:to": Term("Last day of the period (YYYY-MM-DD, UTC).", "2026-11-30"),
     "query:reason": Term("Only relationships with this signal behind their health.", None),
     "query:limit": Term("How many to return at most.", 5),
+    "path:event_id": Term("The community event's id.", UUID),
+    "query:kind": Term("Only those of this kind.", "workshop"),
+    "query:upcoming": Term("Only those still to come (false: past ones too).", True),
     "path:endpoint_id": Term("The webhook endpoint's id.", UUID),
     "path:delivery_id": Term("The delivery's id (its webhook-id header).", UUID2),
     "query:event_type": Term(

@@ -13,9 +13,15 @@ from services.sessions.models import (
     AgreementPublic,
     AssessmentIn,
     AssessmentPublic,
+    AttendanceIn,
     CalendarFeedCreate,
     CalendarFeedPublic,
     CancelRequest,
+    CommunityEvent,
+    CommunityEventIn,
+    CommunityEventPublic,
+    CommunityFeedbackIn,
+    CommunityRegistration,
     CompleteRequest,
     GoalProgressIn,
     GroupSessionCreate,
@@ -25,18 +31,19 @@ from services.sessions.models import (
     NoShowRequest,
     NoteCreate,
     NotePublic,
+    RegistrationPublic,
     RescheduleRequest,
     Session,
     SessionCreate,
     SessionPublic,
     SkillProgressPublic,
 )
-from services.sessions.usecases import journey
+from services.sessions.usecases import community, journey
 from shared.api import v1_router
 from shared.app import uow_dependency
 from shared.auth import CurrentPrincipal
-from shared.contracts.sessions import SessionStatus
-from shared.paging import Page, listing
+from shared.contracts.sessions import CommunityKind, RegistrationStatus, SessionStatus
+from shared.paging import Page, Window, listing
 from shared.uow import UnitOfWork
 
 Uow = Annotated[UnitOfWork, uow_dependency("sessions")]
@@ -381,3 +388,152 @@ async def skill_progress(match_id: str, principal: CurrentPrincipal, uow: Uow) -
     """Per skill and perspective: the ratings by phase and the progress (latest - baseline);
     the relationship's mean progress over the mentee's own assessments."""
     return await journey.skill_progress(uow=uow, principal=principal, match_id=match_id)
+
+
+# --- community events: workshops, exchange groups, trainings ---------------------------------
+
+CommunityTags: list = ["community"]
+
+
+async def _public_events(
+    uow: UnitOfWork, principal: CurrentPrincipal, events: list[CommunityEvent]
+) -> list[CommunityEventPublic]:
+    ids = [e.id for e in events]
+    counts = await community.counts(uow, ids)
+    mine = await community.mine(uow, principal.employee_id, ids)
+    return [
+        CommunityEventPublic.model_validate(
+            {
+                **{k: getattr(e, k) for k in CommunityEventPublic.model_fields if hasattr(e, k)},
+                "registered": counts.get(e.id, (0, 0))[0],
+                "waiting": counts.get(e.id, (0, 0))[1],
+                "mine": mine.get(e.id),
+            }
+        )
+        for e in events
+    ]
+
+
+@router.post(
+    "/community-events", tags=CommunityTags, status_code=201, response_model=CommunityEventPublic
+)
+async def create_community_event(
+    data: CommunityEventIn, principal: CurrentPrincipal, uow: Uow
+) -> CommunityEventPublic:
+    """Plan a workshop, exchange group or training, for the organisation or one programme
+    (admins): its seats, then a waiting list."""
+    event = await community.create(uow=uow, org=principal.org, data=data)
+    return (await _public_events(uow, principal, [event]))[0]
+
+
+@router.get("/community-events", tags=CommunityTags, response_model=listing(CommunityEventPublic))
+async def list_community_events(
+    principal: CurrentPrincipal,
+    uow: Uow,
+    page: Page,
+    program_id: Annotated[str | None, Query(max_length=36)] = None,
+    kind: CommunityKind | None = None,
+    upcoming: bool = True,
+) -> Window[CommunityEventPublic]:
+    """The organisation's community events, the soonest first (`upcoming=false`: past ones
+    too), with their seats taken, waiting list and the caller's registration."""
+    found = await community.list_events(
+        uow=uow, org=principal.org, page=page, program_id=program_id, kind=kind,
+        upcoming=upcoming,
+    )  # fmt: skip
+    items = await _public_events(uow, principal, found.items)
+    return Window(items, found.total, found.next_cursor)
+
+
+@router.get("/community-events/{event_id}", tags=CommunityTags, response_model=CommunityEventPublic)
+async def get_community_event(
+    event_id: str, principal: CurrentPrincipal, uow: Uow
+) -> CommunityEventPublic:
+    """One community event, its seats and the caller's registration."""
+    event = await community.get_event(uow, principal.org, event_id)
+    return (await _public_events(uow, principal, [event]))[0]
+
+
+async def _registration(uow: UnitOfWork, reg: CommunityRegistration) -> RegistrationPublic:
+    positions = await community.waiting_positions(uow, reg.event_id)
+    return RegistrationPublic(
+        event_id=reg.event_id,
+        employee_id=reg.employee_id,
+        status=RegistrationStatus(reg.status),
+        registered_at=reg.registered_at,
+        position=positions.get(reg.employee_id),
+        rating=reg.rating,
+        comment=reg.comment,
+    )
+
+
+@router.post(
+    "/community-events/{event_id}/register", tags=CommunityTags, response_model=RegistrationPublic
+)
+async def register_for_community_event(
+    event_id: str, principal: CurrentPrincipal, uow: Uow
+) -> RegistrationPublic:
+    """Take a seat, or a place on the waiting list when it is full (`position`: 1 is next)."""
+    reg = await community.register(uow=uow, principal=principal, event_id=event_id)
+    return await _registration(uow, reg)
+
+
+@router.post(
+    "/community-events/{event_id}/withdraw", tags=CommunityTags, response_model=RegistrationPublic
+)
+async def withdraw_from_community_event(
+    event_id: str, principal: CurrentPrincipal, uow: Uow
+) -> RegistrationPublic:
+    """Give up one's seat (the first waiting gets it) or place on the waiting list."""
+    reg = await community.withdraw(uow=uow, principal=principal, event_id=event_id)
+    return await _registration(uow, reg)
+
+
+@router.post(
+    "/community-events/{event_id}/cancel", tags=CommunityTags, response_model=CommunityEventPublic
+)
+async def cancel_community_event(
+    event_id: str, principal: CurrentPrincipal, uow: Uow
+) -> CommunityEventPublic:
+    """Cancel it (admins): every registration cancelled, each person told by an event."""
+    event = await community.cancel(uow=uow, org=principal.org, event_id=event_id)
+    return (await _public_events(uow, principal, [event]))[0]
+
+
+@router.post(
+    "/community-events/{event_id}/attendance",
+    tags=CommunityTags,
+    response_model=CommunityEventPublic,
+)
+async def record_community_attendance(
+    event_id: str, data: AttendanceIn, principal: CurrentPrincipal, uow: Uow
+) -> CommunityEventPublic:
+    """Once it has started (admins): who came, of those with a seat; the others are absent."""
+    event = await community.attendance(uow=uow, org=principal.org, event_id=event_id, data=data)
+    return (await _public_events(uow, principal, [event]))[0]
+
+
+@router.post(
+    "/community-events/{event_id}/feedback", tags=CommunityTags, response_model=RegistrationPublic
+)
+async def give_community_feedback(
+    event_id: str, data: CommunityFeedbackIn, principal: CurrentPrincipal, uow: Uow
+) -> RegistrationPublic:
+    """An attendee's rating (1-5) and comment, once; the comment is theirs and admins' only."""
+    reg = await community.feedback(uow=uow, principal=principal, event_id=event_id, data=data)
+    return await _registration(uow, reg)
+
+
+@router.get(
+    "/community-events/{event_id}/registrations",
+    tags=CommunityTags,
+    response_model=listing(RegistrationPublic),
+)
+async def list_community_registrations(
+    event_id: str, principal: CurrentPrincipal, uow: Uow, page: Page
+) -> Window[RegistrationPublic]:
+    """Everyone registered, waiting, withdrawn, present or absent, with their feedback
+    (admins)."""
+    found = await community.registrations(uow=uow, org=principal.org, event_id=event_id, page=page)
+    items = [await _registration(uow, r) for r in found.items]
+    return Window(items, found.total, found.next_cursor)

@@ -12,12 +12,15 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from services.sessions.domain import Side
+from services.sessions.domain.community import EventStatus
 from services.sessions.domain.journey import Goal, Phase, check_goals
 from shared.api import STRICT, Instant, Request, new_id, utcnow
 from shared.contracts.enrollment import AgendaTemplate, EngagementPolicy, Objectives
 from shared.contracts.reasons import NOTE_MAX
 from shared.contracts.sessions import (
     CancelReason,
+    CommunityKind,
+    RegistrationStatus,
     RescheduleReason,
     SessionKind,
     SessionStatus,
@@ -335,3 +338,86 @@ class SkillProgressPublic(BaseModel):
     # skill -> perspective (mentee, mentor) -> ratings by phase and `progress` (latest - baseline)
     skills: dict[str, dict[str, dict[str, int | None]]]
     mean_progress: float | None  # over the mentee's own assessments
+
+
+# --- community events -------------------------------------------------------------------------
+
+
+class CommunityEvent(Base, table=True):
+    """A workshop, exchange group or training of the organisation (or of one programme)."""
+
+    __tablename__ = "community_event"
+    id: str = Field(primary_key=True, max_length=36)
+    org: str = Field(index=True, max_length=100)
+    program_id: str | None = Field(default=None, max_length=36, index=True)
+    kind: CommunityKind = Field(sa_type=String(20))
+    title: str = Field(max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+    location: str | None = Field(default=None, max_length=300)  # a room or a video link
+    starts_at: datetime = Field(index=True)
+    duration_minutes: int
+    capacity: int
+    status: EventStatus = Field(default=EventStatus.scheduled, sa_type=String(10))
+    created_at: datetime
+
+
+class CommunityRegistration(Base, table=True):
+    """One employee's place at an event (or on its waiting list), then their attendance and
+    feedback (the comment: its author's and admins' only)."""
+
+    __tablename__ = "community_registration"
+    event_id: str = Field(primary_key=True, max_length=36)
+    employee_id: str = Field(primary_key=True, max_length=100)
+    org: str = Field(max_length=100)
+    status: RegistrationStatus = Field(sa_type=String(12))
+    registered_at: datetime  # the waiting list's order
+    rating: int | None = None
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class CommunityEventIn(Request):
+    kind: CommunityKind
+    title: str = PydanticField(min_length=1, max_length=200)
+    description: str | None = PydanticField(default=None, max_length=2000)
+    location: str | None = PydanticField(default=None, max_length=300)
+    program_id: str | None = PydanticField(default=None, max_length=36)
+    starts_at: Instant
+    duration_minutes: int = PydanticField(default=60, ge=15, le=8 * 60)
+    capacity: int = PydanticField(ge=1, le=10_000)
+
+
+class CommunityEventPublic(BaseModel):
+    id: str
+    program_id: str | None
+    kind: CommunityKind
+    title: str
+    description: str | None
+    location: str | None
+    starts_at: datetime
+    duration_minutes: int
+    capacity: int
+    status: EventStatus
+    registered: int
+    waiting: int
+    mine: RegistrationStatus | None  # the caller's registration, if any
+
+
+class AttendanceIn(Request):
+    attended: list[Annotated[str, PydanticField(min_length=1, max_length=100)]] = PydanticField(
+        max_length=10_000
+    )
+
+
+class CommunityFeedbackIn(Request):
+    rating: int = PydanticField(ge=1, le=5)
+    comment: str | None = PydanticField(default=None, max_length=2000)
+
+
+class RegistrationPublic(BaseModel):
+    event_id: str
+    employee_id: str
+    status: RegistrationStatus
+    registered_at: datetime
+    position: int | None  # on the waiting list: 1 is next
+    rating: int | None
+    comment: str | None

@@ -167,3 +167,64 @@ class SkillAssessed(EventData):
     phase: Literal["baseline", "midpoint", "final"]
     by: Literal["mentor", "mentee"]
     ratings: dict[str, int]
+
+
+# --- community events: workshops, exchange groups, trainings ---------------------------------
+
+
+class CommunityKind(StrEnum):
+    workshop = "workshop"
+    exchange_group = "exchange_group"  # peers sharing practice (mentors' circle, intervision)
+    training = "training"  # a training, which a corrective case may assign
+
+
+class RegistrationStatus(StrEnum):
+    registered = "registered"  # a seat
+    waiting = "waiting"  # full: on the waiting list, in order
+    cancelled = "cancelled"  # withdrew (or the event was cancelled)
+    attended = "attended"
+    absent = "absent"
+
+
+class CommunityEventFacts(EventData):
+    KEY = "event_id"
+    event_id: str
+    program_id: str | None  # None: the organisation's, open to every employee
+    kind: CommunityKind
+    title: str
+    starts_at: datetime
+    duration_minutes: int
+    capacity: int
+
+
+class CommunityEventScheduled(CommunityEventFacts):
+    TYPE = "binome.sessions.community_event.scheduled.v1"
+
+
+class CommunityEventCancelled(CommunityEventFacts):
+    TYPE = "binome.sessions.community_event.cancelled.v1"
+
+
+class CommunityRegistrationChanged(EventData):
+    """Someone registered, got a seat from the waiting list, withdrew, or was told the event
+    was cancelled: their registration's new status."""
+
+    TYPE = "binome.sessions.community_registration.changed.v1"
+    KEY = "event_id"
+    event_id: str
+    program_id: str | None
+    employee_id: str
+    status: RegistrationStatus
+    promoted: bool = False  # a seat freed up for them from the waiting list
+
+
+class CommunityAttendanceRecorded(EventData):
+    """After the event: who came (engagement counts them)."""
+
+    TYPE = "binome.sessions.community_event.attended.v1"
+    KEY = "event_id"
+    event_id: str
+    program_id: str | None
+    kind: CommunityKind
+    attended: list[str]  # employee ids
+    absent: list[str]

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from icalendar import Calendar, Event
 
+from services.sessions.domain.community import CalendarEntry
 from shared.contracts import sessions as ev
 from shared.contracts.sessions import CancelReason, SessionKind, SessionStatus
 from shared.domain import Transition
@@ -300,11 +301,18 @@ def _summary(s: SessionState) -> str:
     return f"Mentoring {what}: {s.topic}" if s.topic else f"Mentoring {what}"
 
 
-def calendar(sessions: Sequence[SessionState], *, who: str, now: datetime) -> bytes:
+def calendar(
+    sessions: Sequence[SessionState],
+    *,
+    who: str,
+    now: datetime,
+    community: Sequence[CalendarEntry] = (),
+) -> bytes:
     """`who`'s sessions as an iCalendar feed: one VEVENT per session with a stable UID
     (`<session id>@binome`; a group meeting is one event of its mentor's, `<group id>@binome`),
     times in UTC, SEQUENCE its moves (one more once cancelled), STATUS CANCELLED for a
-    cancelled one, its agenda as the description."""
+    cancelled one, its agenda as the description; then the community events they have a seat
+    at (`community-<id>@binome`)."""
     cal = Calendar()
     cal.add("prodid", "-//Binome//Mentoring sessions//EN")
     cal.add("version", "2.0")
@@ -329,5 +337,18 @@ def calendar(sessions: Sequence[SessionState], *, who: str, now: datetime) -> by
             event.add("description", "Agenda:\n" + "\n".join(f"- {item}" for item in s.agenda))
         event.add("sequence", max(m.sequence for m in members) + (1 if cancelled else 0))
         event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+        cal.add_component(event)
+    for c in sorted(community, key=lambda x: (x.starts_at, x.id)):
+        event = Event()
+        event.add("uid", f"community-{c.id}@binome")
+        event.add("dtstamp", now.astimezone(UTC))
+        event.add("dtstart", c.starts_at.astimezone(UTC))
+        event.add("dtend", c.ends_at.astimezone(UTC))
+        event.add("summary", f"{c.title} ({c.kind.replace('_', ' ')})")
+        if c.location:
+            event.add("location", c.location)
+        if c.description:
+            event.add("description", c.description)
+        event.add("status", "CONFIRMED")
         cal.add_component(event)
     return cal.to_ical()

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlmodel import col, func, select
 
 from services.sessions import domain
+from services.sessions.domain.community import CalendarEntry
 from services.sessions.models import (
     CalendarFeed,
     GroupSessionCreate,
@@ -20,8 +21,9 @@ from services.sessions.models import (
     SessionCreate,
     SessionNote,
 )
+from services.sessions.usecases import community
 from shared.access import can_see, get_visible, scoped
-from shared.api import new_id
+from shared.api import as_utc, new_id
 from shared.auth import Principal
 from shared.contracts.enrollment import PROGRAM_DEFAULTS as RULES
 from shared.contracts.enrollment import EngagementPolicy
@@ -524,4 +526,13 @@ async def feed_calendar(*, uow: UnitOfWork, token: str) -> bytes:
         )
     )
     mine = [_state(s) for s in sessions.all()]
-    return domain.calendar(mine, who=who, now=now)
+    seats = await community.attending(uow, feed.org, who)
+    entries = [
+        CalendarEntry(
+            id=e.id, kind=str(e.kind), title=e.title, starts_at=as_utc(e.starts_at),
+            duration_minutes=e.duration_minutes, location=e.location, description=e.description,
+        )
+        for e in seats
+        if as_utc(e.starts_at) >= now - domain.CALENDAR_PAST
+    ]  # fmt: skip
+    return domain.calendar(mine, who=who, now=now, community=entries)
