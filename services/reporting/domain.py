@@ -122,6 +122,13 @@ DEFINITIONS: dict[str, Definition] = {
         "For relationships active at the period's end (or now): days since their last session"
         " held (or their start, if none), median.",
     ),
+    "community_attendance": Definition(
+        E,
+        "people",
+        "Community events (workshops, exchange groups, trainings) held during the period (for "
+        "a programme: its own): the people who attended, the events, and the share of seats "
+        "taken that were attended.",
+    ),
     "ratings": Definition(
         S,
         "rating",

@@ -7,6 +7,7 @@ from sqlmodel import col, select
 
 from services.reporting.models import (
     CaseView,
+    CommunityAttendanceView,
     EmployeeView,
     GoalView,
     HealthView,
@@ -178,6 +179,23 @@ async def on_goal(uow: UnitOfWork, event: Event, d: EventData) -> None:
     uow.project(GoalView, d, **values)
 
 
+async def on_community_attendance(uow: UnitOfWork, event: Event, d: EventData) -> None:
+    """Who came to a community event (recorded again, it replaces)."""
+    assert isinstance(d, sessions.CommunityAttendanceRecorded)
+    for people, came in ((d.attended, True), (d.absent, False)):
+        for employee_id in people:
+            uow.upsert(
+                CommunityAttendanceView,
+                event_id=d.event_id,
+                employee_id=employee_id,
+                org=event.org,
+                program_id=d.program_id,
+                kind=d.kind.value,
+                attended=came,
+                held_at=event.time,
+            )
+
+
 HANDLERS = {
     enrollment.ProgramCreated.TYPE: on_program_created,
     enrollment.ProgramUpdated.TYPE: on_program_created,
@@ -210,4 +228,5 @@ HANDLERS = {
     feedback.SurveyExpired.TYPE: on_survey,
     sessions.AgreementSigned.TYPE: on_agreement,
     sessions.GoalProgressed.TYPE: on_goal,
+    sessions.CommunityAttendanceRecorded.TYPE: on_community_attendance,
 }

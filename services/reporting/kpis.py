@@ -15,6 +15,7 @@ from services.reporting import domain
 from services.reporting.domain import Figure
 from services.reporting.models import (
     CaseView,
+    CommunityAttendanceView,
     EmployeeView,
     GoalView,
     HealthView,
@@ -46,6 +47,7 @@ P, M, S, R, G = (
 K, Y, H, U, E, C = (
     _table(v) for v in (SkillView, SurveyView, HealthView, GoalView, EmployeeView, CaseView)
 )
+A = _table(CommunityAttendanceView)
 Mentee, Mentor, Replaced = P.alias("mentee"), P.alias("mentor"), M.alias("replaced")
 
 
@@ -393,6 +395,32 @@ async def kpis(*, uow: UnitOfWork, org: str, filters: KpiFilters, now: datetime)
         )
     ).one()
     put("survey_response_rate", domain.share(due[1], due[0]), due[2])
+    # community events held in the period: who came (a person's department is theirs)
+    seated = select(
+        func.count(distinct(A.c.employee_id)).filter(A.c.attended),
+        func.count(distinct(A.c.event_id)),
+        func.count().filter(A.c.attended),
+        func.count(),
+        func.count(distinct(A.c.employee_id)),
+    ).where(
+        A.c.org == q.org,
+        literal(True) if q.f.program_id is None else A.c.program_id == q.f.program_id,
+        q.during(A.c.held_at),
+    )
+    if q.f.department is not None:
+        seated = seated.join_from(
+            A, E, and_(E.c.org == A.c.org, E.c.employee_id == A.c.employee_id)
+        ).where(E.c.department == q.f.department)
+    came, held, came_seats, seats, seated_people = (await exec_(seated)).one()
+    put_cells(
+        "community_attendance",
+        {
+            "attendees": Figure(came, came),
+            "events": Figure(held, seated_people),
+            "attendance_rate": Figure(domain.share(came_seats, seats), seated_people),
+        },
+        seated_people,
+    )
     rows = (
         await exec_(
             q.relationships()

@@ -166,6 +166,19 @@ class GoalView(Base, table=True):
     reached_at: datetime | None = None
 
 
+class CommunityAttendanceView(Base, table=True):
+    """Who had a seat at a community event that took place, and whether they came."""
+
+    __tablename__ = "community_attendance"
+    event_id: str = Field(primary_key=True, max_length=36)
+    employee_id: str = Field(primary_key=True, max_length=100)
+    org: str = Field(index=True, max_length=100)
+    program_id: str | None = Field(default=None, max_length=36, index=True)
+    kind: str = Field(max_length=20)
+    attended: bool
+    held_at: datetime | None = None
+
+
 class ProgramReport(BaseModel):
     program_id: str
     name: str

@@ -12,7 +12,7 @@ from typing import Any
 from icalendar import Calendar
 
 from shared.clock import ManualClock
-from tests.helpers import Api
+from tests.helpers import Api, eventually
 
 
 def _when(clock: ManualClock, days: float) -> str:
@@ -144,3 +144,32 @@ async def test_bad_community_events_are_refused(api: Api, clock: ManualClock) ->
     assert r.status_code == 403, r.text
     r = await api.c.get("/v1/community-events/nope", headers=api.admin)
     assert r.status_code == 404, r.text
+
+
+async def test_attendance_counts_in_the_engagement_kpis(api: Api, clock: ManualClock) -> None:
+    people = [f"sam-{i}" for i in range(6)]
+    await api.hire(
+        *({"id": p, "name": p.title(), "department": "Sales", "languages": ["fr"]} for p in people)
+    )
+    event = await _event(api, clock, kind="training", title="Active listening", capacity=10)
+    for p in people:
+        await api.ok(
+            "POST", f"/v1/community-events/{event['id']}/register", headers=api.as_employee(p)
+        )
+    clock.advance(timedelta(days=2, minutes=1))
+    await api.ok(
+        "POST", f"/v1/community-events/{event['id']}/attendance", json={"attended": people[:5]}
+    )
+
+    async def community(**params: str) -> Any:
+        report = await api.ok("GET", "/v1/reports/kpis", params=params)
+        (kpi,) = [k for k in report["kpis"] if k["name"] == "community_attendance"]
+        return kpi if kpi["population"] else None
+
+    kpi = await eventually(community, what="reporting hearing the attendance")
+    assert kpi["group"] == "engagement" and kpi["population"] == 6 and not kpi["suppressed"]
+    assert kpi["value"] == {"attendees": 5, "events": 1, "attendance_rate": 0.833}
+    assert (await community(department="Sales"))["value"]["attendees"] == 5
+    other = await api.ok("GET", "/v1/reports/kpis", params={"department": "Legal"})
+    (none,) = [k for k in other["kpis"] if k["name"] == "community_attendance"]
+    assert none["population"] == 0

@@ -31,7 +31,13 @@ def settings(tmp_path: Path, migrated: Path) -> Settings:
 
 async def _rule(api: Api, pid: str, name: str, role: str, metric: str, threshold: float) -> Any:
     body = {"program_id": pid, "name": name, "role": role, "metric": metric, "threshold": threshold}
-    return await api.ok("POST", "/v1/recognition/badge-rules", json=body, expect=201)
+
+    async def made() -> Any:  # 404 until reporting has heard of the programme
+        r = await api.c.post("/v1/recognition/badge-rules", json=body, headers=api.admin)
+        assert r.status_code in (201, 404), r.text
+        return r.json() if r.status_code == 201 else None
+
+    return await eventually(made, what="reporting hearing of the programme")
 
 
 async def _page(api: Api, employee: str, headers: dict[str, str] | None = None) -> Any:

@@ -229,11 +229,13 @@ async def seed(url: str, settings: Settings, org: str) -> dict[str, list[str]]:
         }
         group = await _once_heard(client, "POST", "/v1/group-sessions", meeting, api.admin, 201)
         feed = await api.ok("POST", "/v1/calendar-feeds", json={}, headers=mentee, expect=201)
-        link = await api.ok(
+        link = await _once_heard(  # once reporting has heard of the programme
+            client,
             "POST",
             "/v1/reports/dashboard-links",
-            expect=201,
-            json={"program_id": pid, "expires_in": "PT1H"},
+            {"program_id": pid, "expires_in": "PT1H"},
+            api.admin,
+            201,
         )
         return {
             "program_id": [pid],
