@@ -18,6 +18,8 @@ from services.reporting.models import (
     RelationshipReport,
     TrendReport,
 )
+from services.reporting.recognition import api as recognition
+from services.reporting.webhooks import api as webhooks
 from shared.api import QueryDay, v1_router
 from shared.app import uow_dependency
 from shared.auth import CurrentPrincipal
@@ -28,6 +30,9 @@ from shared.uow import UnitOfWork
 Uow = Annotated[UnitOfWork, uow_dependency("reporting")]
 
 router = v1_router("reporting")
+# Recognition's and webhooks' routes are reporting's too: one router, each route of its own
+# (what the gateway's table and the 405 answers read).
+router.routes.extend([*recognition.router.routes, *webhooks.router.routes])
 
 
 @router.get("/reports/programs/{program_id}", tags=["reports"], response_model=ProgramReport)

@@ -2,14 +2,10 @@
 
 from pathlib import Path
 
-from fastapi import APIRouter
-
-from services.reporting import api
+from services.reporting.api import router
 from services.reporting.handlers import HANDLERS
 from services.reporting.models import Base
-from services.reporting.recognition import api as recognition_api
 from services.reporting.recognition.usecases import AWARDING, award_after
-from services.reporting.webhooks import api as webhooks_api
 from services.reporting.webhooks.delivery import dispatcher
 from services.reporting.webhooks.usecases import fan_out
 from shared.contracts import catalogue
@@ -17,12 +13,6 @@ from shared.events import Event, EventData
 from shared.messaging.consumer import Handler
 from shared.service import ServiceDef
 from shared.uow import UnitOfWork
-
-# The reports' routes and the webhooks' (each `/v1`).
-router = APIRouter()
-router.include_router(api.router)
-router.include_router(webhooks_api.router)
-router.include_router(recognition_api.router)
 
 
 def _then(*handlers: Handler) -> Handler:
