@@ -67,11 +67,11 @@ class ServiceDef:
         handlers = dict(self.handlers)
         for type_, revoke in revocations.HANDLERS.items():
             own = handlers.get(type_)
-            handlers[type_] = revoke if own is None else _both(revoke, own)
+            handlers[type_] = revoke if own is None else chain(revoke, own)
         object.__setattr__(self, "projections", dict(handlers))
         for type_, react in self.reactions.items():
             own = handlers.get(type_)
-            handlers[type_] = react if own is None else _both(own, react)
+            handlers[type_] = react if own is None else chain(own, react)
         object.__setattr__(self, "handlers", handlers)
 
     def group(self, prefix: str = "") -> str:
@@ -91,10 +91,12 @@ class ServiceDef:
         )
 
 
-def _both(first: Handler, then: Handler) -> Handler:
+def chain(*handlers: Handler) -> Handler:
+    """One handler running these in turn, in the same transaction."""
+
     async def handle(uow: UnitOfWork, event: Event, data: EventData) -> None:
-        await first(uow, event, data)
-        await then(uow, event, data)
+        for handler in handlers:
+            await handler(uow, event, data)
 
     return handle
 

@@ -9,25 +9,14 @@ from services.reporting.recognition.usecases import AWARDING, award_after
 from services.reporting.webhooks.delivery import dispatcher
 from services.reporting.webhooks.usecases import fan_out
 from shared.contracts import catalogue
-from shared.events import Event, EventData
 from shared.messaging.consumer import Handler
-from shared.service import ServiceDef
-from shared.uow import UnitOfWork
-
-
-def _then(*handlers: Handler) -> Handler:
-    async def run(uow: UnitOfWork, event: Event, data: EventData) -> None:
-        for handler in handlers:
-            await handler(uow, event, data)
-
-    return run
-
+from shared.service import ServiceDef, chain
 
 # Reactions, after the projections took the event in: badges earned by it (their award an
 # event), then the event (and those awards, heard later) offered to webhook endpoints.
 REACTIONS: dict[str, Handler] = {type_: fan_out for type_ in catalogue()}
 for type_ in AWARDING:
-    REACTIONS[type_] = _then(award_after, fan_out)
+    REACTIONS[type_] = chain(award_after, fan_out)
 
 definition = ServiceDef(
     name="reporting",
