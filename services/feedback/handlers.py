@@ -4,7 +4,7 @@ follow-up of every active relationship (its health, its inactivity deadline)."""
 from __future__ import annotations
 
 from services.feedback import usecases
-from services.feedback.models import ProgramView, SessionView
+from services.feedback.models import CommunityTraining, ProgramView, SessionView
 from shared.contracts import enrollment, matching, sessions
 from shared.events import Event, EventData
 from shared.timers import Timer
@@ -60,6 +60,30 @@ async def on_agreement_signed(uow: UnitOfWork, event: Event, data: EventData) ->
     await usecases.rhythm_agreed(uow=uow, match_id=data.match_id, rhythm=data.rhythm)
 
 
+async def on_community_event(uow: UnitOfWork, event: Event, data: EventData) -> None:
+    """A programme's training among the community events: in its catalogue (until
+    cancelled)."""
+    assert isinstance(data, sessions.CommunityEventScheduled | sessions.CommunityEventCancelled)
+    if data.kind is not sessions.CommunityKind.training or data.program_id is None:
+        return
+    uow.upsert(
+        CommunityTraining,
+        id=data.event_id,
+        org=event.org,
+        program_id=data.program_id,
+        title=data.title,
+        starts_at=data.starts_at,
+        cancelled=isinstance(data, sessions.CommunityEventCancelled),
+    )
+
+
+async def on_community_attendance(uow: UnitOfWork, event: Event, data: EventData) -> None:
+    """Attending a training a case assigned completes it."""
+    assert isinstance(data, sessions.CommunityAttendanceRecorded)
+    if data.kind is sessions.CommunityKind.training:
+        await usecases.training_attended(uow=uow, event_id=data.event_id, attended=data.attended)
+
+
 HANDLERS = {
     enrollment.ProgramCreated.TYPE: on_program_created,
     enrollment.ProgramUpdated.TYPE: on_program_updated,
@@ -74,6 +98,9 @@ HANDLERS = {
     sessions.SessionUnconfirmed.TYPE: on_session_event,
     sessions.SessionNoShow.TYPE: on_session_event,
     sessions.AgreementSigned.TYPE: on_agreement_signed,
+    sessions.CommunityEventScheduled.TYPE: on_community_event,
+    sessions.CommunityEventCancelled.TYPE: on_community_event,
+    sessions.CommunityAttendanceRecorded.TYPE: on_community_attendance,
 }
 
 

@@ -37,6 +37,19 @@ TIMERS = timer_table(Base.metadata)
 REVOKED = revocation_table(Base.metadata)  # employees whose tokens are refused
 
 
+class CommunityTraining(Base, table=True):
+    """A programme's trainings among its community events (sessions'): the catalogue a case
+    may assign from, beside the programme's listed items; attending one completes it."""
+
+    __tablename__ = "community_training"
+    id: str = Field(primary_key=True, max_length=36)  # the community event's id
+    org: str = Field(max_length=100)
+    program_id: str = Field(index=True, max_length=36)
+    title: str = Field(max_length=200)
+    starts_at: datetime
+    cancelled: bool = False
+
+
 class ProgramView(Base, table=True):
     """A programme's early-warning rules, from enrollment's events."""
 

@@ -19,6 +19,7 @@ from services.feedback.models import (
     Case,
     CaseActionData,
     CaseEntry,
+    CommunityTraining,
     Feedback,
     FeedbackCreate,
     MediationIn,
@@ -798,7 +799,7 @@ async def _open_case(
         cause=cause,
         signals=_signals(rel.reasons),
         held=rel.held,
-        has_training=bool(rules.training),
+        has_training=bool(rules.training) or bool(await _community_trainings(uow, rel.program_id)),
     )
     case_id = new_id()
     uow.insert(
@@ -925,7 +926,7 @@ async def _take(
     new = domain.act(
         state_of(domain.CaseState, case),
         action=action,
-        catalogue={t.id for t in rules.training},
+        catalogue={t.id for t in rules.training} | await _community_trainings(uow, case.program_id),
         training_item_id=getattr(data, "training_item_id", None),
     )
     extra: dict[str, Any] = {}
@@ -1009,12 +1010,15 @@ async def complete_training(*, uow: UnitOfWork, principal: Principal, case_id: s
         or not (principal.is_admin or principal.employee_id == case.assignee_employee_id)
     ):
         raise NotFound("case not found")
+    _training_done(uow, case, by=principal.employee_id or "admin")
+    await uow.commit()
+    return case
+
+
+def _training_done(uow: UnitOfWork, case: Case, *, by: str) -> None:
     store(case, domain.complete_training(state_of(domain.CaseState, case), at=uow.now()))
     assert case.training_item_id is not None and case.assignee_employee_id is not None
-    case.history = [
-        *case.history,
-        _entry(uow, "training_completed", by=principal.employee_id or "admin"),
-    ]
+    case.history = [*case.history, _entry(uow, "training_completed", by=by)]
     uow.session.add(case)
     uow.emit(
         ev.TrainingCompleted(
@@ -1024,5 +1028,34 @@ async def complete_training(*, uow: UnitOfWork, principal: Principal, case_id: s
         ),
         org=case.org,
     )  # fmt: skip
-    await uow.commit()
-    return case
+
+
+async def training_attended(*, uow: UnitOfWork, event_id: str, attended: list[str]) -> None:
+    """A community training took place: the cases that assigned it to someone who came have
+    it completed (by `attendance`)."""
+    cases = await uow.session.exec(
+        select(Case)
+        .where(
+            Case.training_item_id == event_id,
+            col(Case.training_completed_at).is_(None),
+            col(Case.assignee_employee_id).in_(attended),
+        )
+        .with_for_update()
+    )
+    for case in cases.all():
+        _training_done(uow, case, by="attendance")
+
+
+async def _community_trainings(uow: UnitOfWork, program_id: str) -> set[str]:
+    """The programme's community trainings still to come (read once per unit of work)."""
+    known: dict[str, set[str]] = uow.memo.setdefault("feedback.community_trainings", {})
+    if program_id not in known:
+        rows = await uow.session.exec(
+            select(CommunityTraining.id).where(
+                CommunityTraining.program_id == program_id,
+                col(CommunityTraining.cancelled).is_(False),
+                CommunityTraining.starts_at > uow.now(),
+            )
+        )
+        known[program_id] = set(rows.all())
+    return known[program_id]

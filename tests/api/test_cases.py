@@ -330,3 +330,55 @@ async def test_a_new_policy_re_judges_the_programmes_relationships(
     await eventually(lambda: _health(api, mid, "needs_attention"), what="re-judged")
     clock.advance(timedelta(days=2))  # and its new deadline is armed: at risk at 21 days
     await _case(api, mid, status="open")
+
+
+async def test_a_community_training_is_assigned_and_attending_completes_it(
+    api: Api, clock: ManualClock
+) -> None:
+    """The programme lists no training; its community trainings are its catalogue: a case
+    assigns one, and the assignee attending it completes the case's training."""
+    cohort = await enrolled_cohort(api, engagement=POLICY)
+    match = await active_match(api, cohort)
+    mid, mentor = match["id"], match["mentor_employee_id"]
+    await eventually(lambda: _health(api, mid, "too_early"), what="follow-up started")
+    clock.advance(timedelta(days=43))
+    cid = (await _case(api, mid, status="open"))["id"]
+    starts = (clock.now() + timedelta(days=3)).isoformat()
+    training = await api.ok(
+        "POST",
+        "/v1/community-events",
+        expect=201,
+        json={
+            "kind": "training", "title": "Listening skills", "program_id": cohort.program_id,
+            "starts_at": starts, "capacity": 12,
+        },
+    )  # fmt: skip
+
+    async def assigned() -> Any:  # 422 until feedback has heard of the training
+        r = await api.c.post(
+            f"/v1/cases/{cid}/actions",
+            headers=api.admin,
+            json={"action": "training", "training_item_id": training["id"]},
+        )
+        assert r.status_code in (200, 422), r.text
+        return r.json() if r.status_code == 200 else None
+
+    case = await eventually(assigned, what="the training in the programme's catalogue")
+    assert (case["assignee_employee_id"], case["training_completed_at"]) == (mentor, None)
+    await api.ok(
+        "POST",
+        f"/v1/community-events/{training['id']}/register",
+        headers=api.as_employee(mentor),
+    )
+    clock.advance(timedelta(days=3, minutes=5))
+    await api.ok(
+        "POST", f"/v1/community-events/{training['id']}/attendance", json={"attended": [mentor]}
+    )
+
+    async def completed() -> Any:
+        got = await api.ok("GET", f"/v1/cases/{cid}")
+        return got if got["training_completed_at"] else None
+
+    done = await eventually(completed, what="the training completed by attendance")
+    assert done["history"][-1]["what"] == "training_completed"
+    assert done["history"][-1]["by"] == "attendance"
