@@ -310,6 +310,9 @@ async def recompute_program(*, uow: UnitOfWork, program_id: str) -> int:
     opened and the deadlines that moved re-armed, written while the next chunk is judged.
     Returns how many changed state."""
     rules = await _rules(uow, program_id)
+    # Read now: a case opened in the loop asks for it, and the loop runs no query while a
+    # chunk is being written on the same connection.
+    await _community_trainings(uow, program_id)
     table = Relationship.__table__  # type: ignore[attr-defined]
     timers = uow.timer_table
     c = Case.__table__.c  # type: ignore[attr-defined]
