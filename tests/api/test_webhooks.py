@@ -147,6 +147,7 @@ async def test_a_failing_receiver_is_retried_then_disabled_then_recovered(
     # Failing for an hour without a success: disabled, and nothing new queued for it.
     await _hire(api, "dee")
     await eventually(lambda: _n(hook, 4), what="dee's first attempt")
+    await eventually(lambda: _failing(api, endpoint, 2), what="dee's first attempt logged")
     clock.advance(timedelta(hours=1))
     gone = await eventually(lambda: _disabled(api, endpoint), what="the endpoint disabled")
     assert gone["disabled_reason"].startswith("every delivery failed since")
@@ -325,6 +326,12 @@ async def _all_status(api: Api, endpoint: str, status: str, n: int) -> list[dict
 async def _delivered(api: Api, endpoint: str, delivery: str, *, attempts: int) -> Any:
     one = await api.ok("GET", f"/v1/webhooks/{endpoint}/deliveries/{delivery}")
     return one if one["total_attempts"] == attempts else None
+
+
+async def _failing(api: Api, endpoint: str, n: int) -> bool:
+    """n deliveries logged, each attempted at least once."""
+    log = await _deliveries(api, endpoint)
+    return len(log) == n and all(d["total_attempts"] >= 1 for d in log)
 
 
 async def _disabled(api: Api, endpoint: str) -> Any:

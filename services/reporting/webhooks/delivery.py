@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, suppress
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -174,7 +174,8 @@ class WebhookDispatcher(BackgroundLoop):
 
     async def send_due(self) -> int:
         """One round: claim, send, record. How many were sent."""
-        claimed = await self._claim()
+        began = self._clock.now()  # the attempts' time, whenever their outcome is written
+        claimed = await self._claim(began)
         if not claimed:
             return 0
         gate = asyncio.Semaphore(self._settings.webhook_concurrency)
@@ -184,11 +185,10 @@ class WebhookDispatcher(BackgroundLoop):
                 return await self._send(c)
 
         results = await asyncio.gather(*(send(c) for c in claimed))
-        await self._record(list(zip(claimed, results, strict=True)))
+        await self._record(list(zip(claimed, results, strict=True)), began)
         return len(claimed)
 
-    async def _claim(self) -> list[_Claimed]:
-        now = self._clock.now()
+    async def _claim(self, now: datetime) -> list[_Claimed]:
         lease = now + timedelta(seconds=2 * self._settings.webhook_timeout_s + 30)
         d = WebhookDelivery.__table__.c  # type: ignore[attr-defined]
         async with self._uow() as uow:
@@ -260,8 +260,7 @@ class WebhookDispatcher(BackgroundLoop):
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             return _Result(None, error[:500], None, _ms(started))
 
-    async def _record(self, done: list[tuple[_Claimed, _Result]]) -> None:
-        now = self._clock.now()
+    async def _record(self, done: list[tuple[_Claimed, _Result]], now: datetime) -> None:
         s = self._settings
         async with self._uow() as uow:
             ids = [c.id for c, _ in done]
