@@ -71,6 +71,22 @@ def _answer(
     )
 
 
+def domain_problem(exc: DomainError, *, instance: str | None = None) -> dict[str, Any]:
+    """A domain error's problem body (also what a streamed answer ends with)."""
+    if isinstance(exc, Refused):
+        errors = [
+            {"loc": [exc.at, *field.split(".")], "msg": msg, "type": kind}
+            for field, msg, kind in exc.errors
+        ]
+        return problem(422, summary(errors), instance=instance, errors=_validation_detail(errors))
+    if isinstance(exc, Invalid | Unknown):
+        loc = [exc.at, *(exc.field.split(".") if exc.field else [])]
+        kind = "value_error" if isinstance(exc, Invalid) else "not_found"
+        errors = [{"loc": loc, "msg": exc.message, "type": kind}]
+        return problem(exc.status_code, summary(errors), instance=instance, errors=errors)
+    return problem(exc.status_code, exc.message, instance=instance)
+
+
 def _invalid(request: Request, errors: list[dict[str, Any]]) -> JSONResponse:
     return _answer(request, 422, summary(errors), errors=errors)
 
@@ -96,18 +112,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def _domain_error(request: Request, exc: DomainError) -> JSONResponse:
-        if isinstance(exc, Refused):
-            errors = [
-                {"loc": [exc.at, *field.split(".")], "msg": msg, "type": kind}
-                for field, msg, kind in exc.errors
-            ]
-            return _answer(request, 422, summary(errors), errors=_validation_detail(errors))
-        if isinstance(exc, Invalid | Unknown):
-            loc = [exc.at, *(exc.field.split(".") if exc.field else [])]
-            kind = "value_error" if isinstance(exc, Invalid) else "not_found"
-            errors = [{"loc": loc, "msg": exc.message, "type": kind}]
-            return _answer(request, exc.status_code, summary(errors), errors=errors)
-        return _answer(request, exc.status_code, exc.message)
+        return JSONResponse(
+            status_code=exc.status_code,
+            content=domain_problem(exc, instance=request.url.path),
+            media_type=MEDIA_TYPE,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Annotated, Literal
 
+import orjson
 from fastapi import Query, Request, status
+from fastapi.responses import StreamingResponse
 
 from services.enrollment import usecases
 from services.enrollment.domain import EmployeeStatus, ParticipantStatus
@@ -26,17 +32,28 @@ from services.enrollment.models import (
     RejectRequest,
     WithdrawRequest,
 )
+from shared import logs
 from shared.api import v1_router
 from shared.app import uow_dependency
 from shared.auth import CurrentPrincipal
 from shared.contracts.enrollment import ParticipantRole, ProgramStatus
-from shared.errors import Invalid
+from shared.errors import DomainError, Invalid
+from shared.http_errors import domain_problem
 from shared.paging import Page, listing
+from shared.problems import problem
 from shared.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from shared.service import ServiceRuntime
+
+log = logging.getLogger(__name__)
 
 Uow = Annotated[UnitOfWork, uow_dependency("enrollment")]
 
 router = v1_router("enrollment")
+
+
+NDJSON = "application/x-ndjson"
 
 
 @router.post(
@@ -49,27 +66,88 @@ router = v1_router("enrollment")
             "content": {"text/csv": {"schema": {"type": "string", "maxLength": 16_000_000}}},
         }
     },
+    responses={
+        200: {
+            "content": {
+                NDJSON: {
+                    "schema": {"type": "string"},
+                    "description": "With `Accept: application/x-ndjson`: a line "
+                    '`{"progress": {"processed": n, "total": t}}` per 2,000 lines applied, '
+                    'then `{"result": ...}` (the import committed) or `{"error": problem}` '
+                    "(nothing imported).",
+                }
+            }
+        }
+    },
 )
 async def import_employees(
     request: Request,
     principal: CurrentPrincipal,
-    uow: Uow,
     mode: Literal["all_or_nothing", "per_line"] = "all_or_nothing",
-) -> EmployeeImportResult:
+) -> object:
     """Import employees from a CSV file (UTF-8, a header row; columns `id` and `name`
     required, and any of `email`, `department`, `level`, `manager_id`, `languages` (separated
-    by `;`), `timezone`, `location`, `hired_on`), at most 10,000 lines. Each line becomes an
+    by `;`), `timezone`, `location`, `hired_on`), at most 100,000 lines. Each line becomes an
     HRIS record (`hired`, or `updated` for a known employee), judged on its own; importing the
     same file again changes nothing (`duplicate`). `all_or_nothing` (the default): a line
     refused refuses the file, 422 naming each line and column at fault; `per_line`: the other
-    lines are imported and the refused ones listed."""
+    lines are imported and the refused ones listed. One transaction either way. Asked with
+    `Accept: application/x-ndjson`, the answer streams the progress of a large file, then its
+    result."""
     try:
         text = (await request.body()).decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise Invalid("the file is not UTF-8 text") from exc
-    return await usecases.import_employees(
-        uow=uow, org=principal.org, text=text, per_line=mode == "per_line"
+    runtime = request.app.state.runtimes["enrollment"]
+    logs.serving("enrollment")
+    per_line = mode == "per_line"
+    if NDJSON not in request.headers.get("accept", ""):
+        async with runtime.uow() as uow:
+            return await usecases.import_employees(
+                uow=uow, org=principal.org, text=text, per_line=per_line
+            )
+    return StreamingResponse(
+        _import_progress(runtime, principal.org, text, per_line, str(request.url.path)),
+        media_type=NDJSON,
     )
+
+
+async def _import_progress(
+    runtime: ServiceRuntime, org: str, text: str, per_line: bool, path: str
+) -> AsyncIterator[bytes]:
+    """The import run beside the answer: each progress report a line as it comes, then the
+    result (committed) or the error (rolled back: nothing imported)."""
+    lines: asyncio.Queue[dict] = asyncio.Queue()
+
+    async def progress(processed: int, total: int) -> None:
+        await lines.put({"progress": {"processed": processed, "total": total}})
+
+    async def run() -> None:
+        try:
+            async with runtime.uow() as uow:
+                done = await usecases.import_employees(
+                    uow=uow, org=org, text=text, per_line=per_line, progress=progress
+                )
+            await lines.put({"result": done.model_dump(mode="json")})
+        except DomainError as exc:
+            await lines.put({"error": domain_problem(exc, instance=path)})
+        except Exception:  # the database away, or a fault of ours: said, never half-written
+            log.exception("employee import failed")
+            failed = "the import failed; nothing was imported"
+            await lines.put({"error": problem(503, failed, instance=path)})
+
+    task = asyncio.create_task(run())
+    try:
+        while True:
+            line = await lines.get()
+            yield orjson.dumps(line) + b"\n"
+            if "progress" not in line:
+                return
+    finally:
+        if not task.done():  # the client went away: the import is rolled back
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
 
 
 @router.post("/hris/events", tags=["hris"], response_model=HrisBatchResult)

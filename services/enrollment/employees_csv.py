@@ -16,7 +16,7 @@ from shared.api import NUL_REFUSED
 REQUIRED = ("id", "name")
 # The columns a file may hold: the HRIS record's fields. Languages are separated by `;`.
 COLUMNS = tuple(EmployeeIn.model_fields)
-MAX_LINES = 10_000  # as an HRIS batch
+MAX_LINES = 100_000  # applied in chunks of an HRIS batch's size, in one transaction
 
 
 @dataclass(frozen=True)

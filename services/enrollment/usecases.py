@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 from pydantic import BaseModel
@@ -123,8 +124,16 @@ class _ManagerOf(Mapping[str, str | None]):
         return sum(1 for e in self._known.values() if e is not None)
 
 
+IMPORT_CHUNK = 2_000  # lines applied between two progress reports
+
+
 async def import_employees(
-    *, uow: UnitOfWork, org: str, text: str, per_line: bool
+    *,
+    uow: UnitOfWork,
+    org: str,
+    text: str,
+    per_line: bool,
+    progress: Callable[[int, int], Awaitable[None]] | None = None,
 ) -> EmployeeImportResult:
     """A CSV file of employees (services.enrollment.employees_csv) applied as HRIS records:
     `hired` for an employee the directory does not know, `updated` otherwise, each with an
@@ -169,11 +178,21 @@ async def import_employees(
         )
         for line in lines
     ]
-    applied = await apply_hris_batch(uow=uow, org=org, batch=HrisBatch(events=events))
+    # In chunks, one transaction: `progress` (lines applied, lines to apply) after each.
+    applied: list[HrisEventResult] = []
+    for start in range(0, len(events), IMPORT_CHUNK):
+        applied += await _apply_hris_events(
+            uow=uow, org=org, events=events[start : start + IMPORT_CHUNK], offset=start
+        )
+        if progress is not None:
+            await uow.session.flush()
+            await uow.write_pending()
+            await progress(len(applied), len(events))
+    await uow.commit()
     return EmployeeImportResult(
         imported=[
             ImportedLine(line=line.number, employee_id=line.employee.id, status=r.status)
-            for line, r in zip(lines, applied.results, strict=True)
+            for line, r in zip(lines, applied, strict=True)
         ],
         refused=refused,
     )
@@ -184,6 +203,17 @@ async def apply_hris_batch(*, uow: UnitOfWork, org: str, batch: HrisBatch) -> Hr
 
     In bulk: the known event ids and the employees concerned are read in one query each, and
     the rows are written together at commit (no flush per event)."""
+    results = await _apply_hris_events(uow=uow, org=org, events=batch.events)
+    await uow.commit()
+    return HrisBatchResult(results=results)
+
+
+async def _apply_hris_events(
+    *, uow: UnitOfWork, org: str, events: Sequence[HrisEventIn], offset: int = 0
+) -> list[HrisEventResult]:
+    """`apply_hris_batch` without the commit: a part of a larger transaction (`offset`: the
+    first event's index in the whole, for the errors' field paths)."""
+    batch = SimpleNamespace(events=events)
     s = uow.session
     ids = sorted({item.event_id for item in batch.events})
     known: set[str] = set()
@@ -210,11 +240,12 @@ async def apply_hris_batch(*, uow: UnitOfWork, org: str, batch: HrisBatch) -> Hr
                 results.append(HrisEventResult(event_id=item.event_id, status="duplicate"))
                 continue
             known.add(item.event_id)
-            await _apply_hris_event(uow=uow, org=org, item=item, index=index, directory=directory)
+            await _apply_hris_event(
+                uow=uow, org=org, item=item, index=offset + index, directory=directory
+            )
             s.add(HrisEventRecord(org=org, event_id=item.event_id, type=item.type))
             results.append(HrisEventResult(event_id=item.event_id, status="applied"))
-    await uow.commit()
-    return HrisBatchResult(results=results)
+    return results
 
 
 async def _apply_hris_event(

@@ -4,6 +4,7 @@ line; importing the same file again changes nothing."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -69,3 +70,41 @@ async def test_all_or_nothing_refuses_the_file_naming_each_line(api: Api) -> Non
     assert r.status_code == 422 and "UTF-8" in r.text
     r = await _import(api, FILE, api.as_employee("ann"))
     assert r.status_code == 403
+
+
+async def test_a_large_file_streams_its_progress_then_its_result(api: Api) -> None:
+    """5,000 lines asked with `Accept: application/x-ndjson`: a progress line per 2,000 lines
+    applied, then the result; the same file again, plainly: every line a duplicate."""
+    rows = "".join(f"p{i:05d},Person {i},{1 + i % 9},fr\r\n" for i in range(5_000))
+    body = "id,name,level,languages\r\n" + rows + "bad,,x,fr\r\n"  # line 5,002: refused
+    streamed = {**api.hris, **CSV, "accept": "application/x-ndjson"}
+    async with api.c.stream(
+        "POST", PATH, params={"mode": "per_line"}, content=body, headers=streamed
+    ) as r:
+        assert r.status_code == 200 and r.headers["content-type"].startswith("application/x-ndjson")
+        lines = [json.loads(line) async for line in r.aiter_lines() if line]
+    assert [line["progress"] for line in lines[:-1]] == [
+        {"processed": 2_000, "total": 5_000},
+        {"processed": 4_000, "total": 5_000},
+        {"processed": 5_000, "total": 5_000},
+    ]
+    result = lines[-1]["result"]
+    assert len(result["imported"]) == 5_000 and {i["status"] for i in result["imported"]} == {
+        "applied"
+    }
+    assert [(x["line"], x["field"]) for x in result["refused"]] == [
+        (5_002, "name"),
+        (5_002, "level"),
+    ]
+    assert (await api.ok("GET", "/v1/employees", params={"limit": 1}))["total"] == 5_000
+
+    again = await _import(api, body, api.hris, mode="per_line")
+    assert {i["status"] for i in again.json()["imported"]} == {"duplicate"}
+
+    # All or nothing, streamed: the refusal is the only line, nothing imported.
+    async with api.c.stream(
+        "POST", PATH, content=body.replace("p00001", "q00001"), headers=streamed
+    ) as r:
+        (only,) = [json.loads(line) async for line in r.aiter_lines() if line]
+    assert only["error"]["status"] == 422 and "line 5002" in json.dumps(only["error"])
+    assert (await api.ok("GET", "/v1/employees", params={"limit": 1}))["total"] == 5_000
