@@ -177,22 +177,15 @@ def _attributes(
 
 
 def to_structured(event: Event) -> bytes:
-    """CloudEvents 1.0 *structured* mode (`application/cloudevents+json`): attributes and
-    data in one JSON object, what leaves Binôme over HTTP (webhooks)."""
-    doc: dict[str, Any] = {
-        "specversion": SPEC_VERSION,
-        "id": event.id,
-        "source": event.source,
-        "type": event.type,
-        "subject": event.subject,
-        "time": event.time.isoformat(),
-        "org": event.org,
-        "datacontenttype": "application/json",
-        "data": event.data,
-    }
-    if event.traceparent:
-        doc["traceparent"] = event.traceparent
-    return orjson.dumps(doc)
+    """CloudEvents 1.0 *structured* mode (`application/cloudevents+json`): the same attributes
+    as the binary mode's `ce_*` headers and the data, in one JSON object: what leaves Binôme
+    over HTTP (webhooks)."""
+    attrs = _attributes(
+        event.id, event.type, event.subject, event.time, event.org,
+        event.traceparent, event.tracestate, source=event.source,
+    )  # fmt: skip
+    doc: dict[str, Any] = {k.removeprefix("ce_"): v for k, v in attrs if k.startswith("ce_")}
+    return orjson.dumps({**doc, "datacontenttype": "application/json", "data": event.data})
 
 
 def from_wire(headers: list[tuple[str, bytes]] | None, value: bytes | None) -> Event:

@@ -24,10 +24,9 @@ its error, out of the firing; /status counts them). Time comes from the runtime'
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from contextlib import AbstractAsyncContextManager, suppress
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -51,7 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from shared.clock import Clock
 from shared.db import reading
 from shared.messaging.failures import backoff_delay, is_transient
-from shared.messaging.loop import BackgroundLoop
+from shared.messaging.loop import PollingLoop
 from shared.tracing import TRACE_KEY, context_from, tracer
 
 if TYPE_CHECKING:
@@ -98,11 +97,9 @@ class TimerStats:
     fired: int = 0  # timers this process fired (committed)
     failed: int = 0  # handler failures (deterministic), each retried or parked
     parked: int = 0  # timers this process parked
-    failures: int = 0  # consecutive transient failures of the loop (0: healthy)
-    last_error: str | None = None
 
 
-class TimerScheduler(BackgroundLoop):
+class TimerScheduler(PollingLoop):
     NAME = "timer-scheduler"
 
     def __init__(
@@ -120,58 +117,35 @@ class TimerScheduler(BackgroundLoop):
         max_backoff_s: float = 5.0,
         health_check: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(
+            clock=clock,
+            poll_interval_s=poll_interval_s,
+            base_backoff_s=base_backoff_s,
+            max_backoff_s=max_backoff_s,
+        )
         self._engine = engine
         self._table = table
         self._handlers = dict(handlers)
         self._uow_factory = uow_factory
-        self._clock = clock
-        self._poll = poll_interval_s
         self._batch = batch
         self._max_attempts = max_attempts
-        self._base_backoff = base_backoff_s
-        self._max_backoff = max_backoff_s
         self._health_check = health_check
         self.stats = TimerStats()
         self._tracer = tracer("binome.timers")
 
-    # --- the loop (woken when this process arms a timer: it may be due sooner) --------------
+    # --- the loop (shared.messaging.loop.PollingLoop; woken when this process arms a timer:
+    # it may be due sooner) -------------------------------------------------------------------
 
-    async def _run(self) -> None:
-        while not self._stopping.is_set():
-            self._wake.clear()
-            try:
-                # One read while idle (it does not queue behind SQLite's writer); firing
-                # takes write transactions only when something is due.
-                pause = await self._until_next_due()
-                if pause == 0:
-                    while not self._stopping.is_set() and await self.fire_due():
-                        pass
-                    pause = await self._until_next_due()
-                self.stats.failures, self.stats.last_error = 0, None
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # transient (database away): the timers stay due
-                self.stats.failures += 1
-                self.stats.last_error = f"{type(exc).__name__}: {exc}"[:300]
-                if self.stats.failures == 1 or self.stats.failures % 20 == 0:
-                    log.warning("timer scheduler failed (%s); retrying", self.stats.last_error)
-                pause = backoff_delay(
-                    self.stats.failures, base_s=self._base_backoff, cap_s=self._max_backoff
-                )
-            with suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), pause)
+    async def _round(self) -> int:
+        return await self.fire_due()
 
-    async def _until_next_due(self) -> float:
-        """Seconds until the next timer is due, at most the poll interval (other replicas,
-        or a clock moved by a test, may bring one due sooner)."""
+    async def _next_due(self) -> datetime | None:
         t = self._table
         async with reading(self._engine) as conn:
-            nxt = await conn.scalar(select(func.min(t.c.due_at)).where(t.c.parked_at.is_(None)))
-        if nxt is None:
-            return self._poll
-        wait = (_aware(nxt) - self._clock.now()).total_seconds()
-        return min(max(wait, 0.0), self._poll)
+            due: datetime | None = await conn.scalar(
+                select(func.min(t.c.due_at)).where(t.c.parked_at.is_(None))
+            )
+        return due
 
     # --- firing ----------------------------------------------------------------------------
 
@@ -311,8 +285,8 @@ class TimerScheduler(BackgroundLoop):
             "parked": parked,
             "fired": self.stats.fired,
             "failed": self.stats.failed,
-            "failures": self.stats.failures,
-            "last_error": self.stats.last_error,
+            "failures": self.failures,
+            "last_error": self.last_error,
         }
 
 

@@ -16,6 +16,7 @@ from shared.events import (
     UnknownEventType,
     contract_for,
     from_wire,
+    to_structured,
     to_wire,
     topic_for,
     wire_of,
@@ -69,6 +70,19 @@ def test_the_outbox_wire_form_is_the_envelopes() -> None:
     )  # fmt: skip
     _, _, value = wire_of(policy, org="acme", time=at)
     assert orjson.loads(value) == Event.of(policy, org="acme", time=at).data
+
+
+def test_the_structured_form_carries_the_binary_forms_attributes() -> None:
+    """What a webhook sends (CloudEvents structured mode) holds the same attributes as the
+    Kafka headers (binary mode), without their `ce_` prefix, and the data."""
+    trace = {"traceparent": "00-" + "a" * 32 + "-" + "b" * 16 + "-01", "tracestate": "k=v"}
+    event = Event.of(_ended(), org="acme", **trace)
+    headers, value = to_wire(event)
+    doc = orjson.loads(to_structured(event))
+    binary = {k.removeprefix("ce_"): v.decode() for k, v in headers if k.startswith("ce_")}
+    assert {k: v for k, v in doc.items() if k not in ("data", "datacontenttype")} == binary
+    assert doc["data"] == orjson.loads(value) and doc["datacontenttype"] == "application/json"
+    assert doc["traceparent"] == trace["traceparent"] and doc["specversion"] == "1.0"
 
 
 def test_poison_is_recognised() -> None:

@@ -20,7 +20,7 @@ import logging
 import socket
 import time
 from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager, suppress
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -38,8 +38,7 @@ from shared.api import as_utc, new_id
 from shared.clock import Clock
 from shared.db import reading
 from shared.errors import Invalid
-from shared.messaging.failures import backoff_delay
-from shared.messaging.loop import BackgroundLoop
+from shared.messaging.loop import PollingLoop
 from shared.settings import Settings
 
 if TYPE_CHECKING:
@@ -89,7 +88,7 @@ class _Result:
     duration_ms: int
 
 
-class WebhookDispatcher(BackgroundLoop):
+class WebhookDispatcher(PollingLoop):
     NAME = "webhook-dispatcher"
 
     def __init__(
@@ -100,15 +99,22 @@ class WebhookDispatcher(BackgroundLoop):
         clock: Clock,
         settings: Settings,
     ) -> None:
-        super().__init__()
+        super().__init__(
+            clock=clock,
+            poll_interval_s=settings.timer_poll_interval_s,
+            base_backoff_s=settings.consumer_retry_backoff_s,
+            max_backoff_s=settings.retry_max_backoff_s,
+        )
         self._engine = engine
         self._uow = uow_factory
-        self._clock = clock
         self._settings = settings
-        self._poll = settings.timer_poll_interval_s
-        self._client: httpx.AsyncClient | None = None
-        self.sent = self.failed = self.failures = 0
-        self.last_error: str | None = None
+        self._client = httpx.AsyncClient(
+            timeout=settings.webhook_timeout_s,
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=settings.webhook_concurrency),
+            headers={"user-agent": USER_AGENT},
+        )
+        self.sent = self.failed = 0
 
     @classmethod
     def of(cls, runtime: ServiceRuntime) -> WebhookDispatcher:
@@ -119,40 +125,12 @@ class WebhookDispatcher(BackgroundLoop):
             settings=runtime.settings,
         )
 
-    async def _run(self) -> None:
-        s = self._settings
-        self._client = httpx.AsyncClient(
-            timeout=s.webhook_timeout_s,
-            follow_redirects=False,
-            limits=httpx.Limits(max_connections=s.webhook_concurrency),
-            headers={"user-agent": USER_AGENT},
-        )
-        try:
-            while not self._stopping.is_set():
-                self._wake.clear()
-                try:
-                    pause = await self._until_next_due()
-                    if pause == 0:
-                        while not self._stopping.is_set() and await self.send_due():
-                            pass
-                        pause = await self._until_next_due()
-                    self.failures, self.last_error = 0, None
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # the database away: the deliveries stay due
-                    self.failures += 1
-                    self.last_error = f"{type(exc).__name__}: {exc}"[:300]
-                    if self.failures == 1 or self.failures % 20 == 0:
-                        log.warning("webhook dispatcher failed (%s); retrying", self.last_error)
-                    pause = backoff_delay(
-                        self.failures,
-                        base_s=s.consumer_retry_backoff_s,
-                        cap_s=s.retry_max_backoff_s,
-                    )
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), pause)
-        finally:
-            await self._client.aclose()
+    async def _round(self) -> int:
+        return await self.send_due()
+
+    async def stop(self) -> None:
+        await super().stop()
+        await self._client.aclose()
 
     def _due(self) -> Any:
         d, e = WebhookDelivery.__table__.c, WebhookEndpoint.__table__.c  # type: ignore[attr-defined]
@@ -162,15 +140,13 @@ class WebhookDispatcher(BackgroundLoop):
             .where(d.status == DeliveryStatus.pending, e.enabled)
         )
 
-    async def _until_next_due(self) -> float:
+    async def _next_due(self) -> datetime | None:
         d = WebhookDelivery.__table__.c  # type: ignore[attr-defined]
-        query = self._due().with_only_columns(func.min(d.next_attempt_at))
         async with reading(self._engine) as conn:
-            nxt = await conn.scalar(query)
-        if nxt is None:
-            return self._poll
-        wait = (as_utc(nxt) - self._clock.now()).total_seconds()
-        return min(max(wait, 0.0), self._poll)
+            due: datetime | None = await conn.scalar(
+                self._due().with_only_columns(func.min(d.next_attempt_at))
+            )
+        return due
 
     async def send_due(self) -> int:
         """One round: claim, send, record. How many were sent."""
@@ -226,7 +202,6 @@ class WebhookDispatcher(BackgroundLoop):
         return claimed
 
     async def _send(self, c: _Claimed) -> _Result:
-        assert self._client is not None
         started = time.perf_counter()
         body = c.payload.encode()
         timestamp = int(time.time())  # the wall clock: what receivers check freshness by
