@@ -360,6 +360,10 @@ class CommunityEvent(Base, table=True):
     status: EventStatus = Field(default=EventStatus.scheduled, sa_type=String(10))
     created_at: datetime
 
+    @property
+    def event_id(self) -> str:  # as the contracts name it
+        return self.id
+
 
 class CommunityRegistration(Base, table=True):
     """One employee's place at an event (or on its waiting list), then their attendance and

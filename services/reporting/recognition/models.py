@@ -50,6 +50,10 @@ class BadgeAward(Base, table=True):
     evidence: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     awarded_at: datetime
 
+    @property
+    def award_id(self) -> str:  # as the contracts name it
+        return self.id
+
 
 class Kudos(Base, table=True):
     """Thanks from one party of a relationship to the other."""
@@ -64,6 +68,10 @@ class Kudos(Base, table=True):
     to_employee_id: str = Field(max_length=100)
     message: str = Field(max_length=500)
     created_at: datetime
+
+    @property
+    def kudos_id(self) -> str:  # as the contracts name it
+        return self.id
 
 
 # --- bodies -----------------------------------------------------------------------------------

@@ -176,22 +176,16 @@ async def _award(
         value = domain.earned(domain.Rule(rule.metric, rule.threshold, role), done)
         if value is None:
             continue
-        award = {
-            "id": award_id(rule.id, employee_id), "org": org, "rule_id": rule.id,
-            "program_id": program_id, "employee_id": employee_id, "badge": rule.name,
-            "role": role.value, "metric": str(rule.metric), "value": value,
-            "threshold": rule.threshold, "evidence": done.evidence(), "awarded_at": uow.now(),
-        }  # fmt: skip
-        added = await conn.execute(*bulk.write(conn.dialect, table, [award], conflict=["id"]))
+        award = BadgeAward(
+            id=award_id(rule.id, employee_id), org=org, rule_id=rule.id, program_id=program_id,
+            employee_id=employee_id, badge=rule.name, role=role.value, metric=str(rule.metric),
+            value=value, threshold=rule.threshold, evidence=done.evidence(),
+            awarded_at=uow.now(),
+        )  # fmt: skip
+        row = award.model_dump()
+        added = await conn.execute(*bulk.write(conn.dialect, table, [row], conflict=["id"]))
         if added.rowcount == 1:  # not earned before (nothing twice, whatever the replays)
-            uow.emit(
-                BadgeAwarded(
-                    award_id=award["id"], rule_id=rule.id, program_id=program_id,
-                    employee_id=employee_id, badge=rule.name, metric=rule.metric, value=value,
-                    threshold=rule.threshold,
-                ),
-                org=org,
-            )  # fmt: skip
+            uow.emit(BadgeAwarded.model_validate(award, from_attributes=True), org=org)
 
 
 # The events after which someone may have earned a badge.
@@ -249,13 +243,7 @@ async def give_kudos(*, uow: UnitOfWork, principal: Principal, data: KudosIn) ->
         from_employee_id=me, to_employee_id=to, message=data.message, created_at=uow.now(),
     )  # fmt: skip
     uow.session.add(kudos)
-    uow.emit(
-        KudosGiven(
-            kudos_id=kudos.id, match_id=match.id, program_id=match.program_id,
-            from_employee_id=me, to_employee_id=to,
-        ),
-        org=principal.org,
-    )  # fmt: skip
+    uow.emit(KudosGiven.model_validate(kudos, from_attributes=True), org=principal.org)
     await uow.commit()
     return kudos
 

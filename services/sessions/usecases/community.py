@@ -32,14 +32,6 @@ from shared.uow import UnitOfWork
 Counts = tuple[int, int]  # seats taken, waiting
 
 
-def _facts(event: CommunityEvent) -> dict:
-    return {
-        "event_id": event.id, "program_id": event.program_id, "kind": event.kind,
-        "title": event.title, "starts_at": event.starts_at,
-        "duration_minutes": event.duration_minutes, "capacity": event.capacity,
-    }  # fmt: skip
-
-
 async def create(*, uow: UnitOfWork, org: str, data: CommunityEventIn) -> CommunityEvent:
     if data.program_id is not None:
         program = await uow.session.get(ProgramView, data.program_id)
@@ -48,7 +40,7 @@ async def create(*, uow: UnitOfWork, org: str, data: CommunityEventIn) -> Commun
     domain.check_new(data.starts_at, now=uow.now())
     event = CommunityEvent(id=new_id(), org=org, created_at=uow.now(), **data.model_dump())
     uow.session.add(event)
-    uow.emit(ev.CommunityEventScheduled(**_facts(event)), org=org)
+    uow.emit(ev.CommunityEventScheduled.model_validate(event, from_attributes=True), org=org)
     await uow.commit()
     return event
 
@@ -209,7 +201,7 @@ async def cancel(*, uow: UnitOfWork, org: str, event_id: str) -> CommunityEvent:
     event = await get_event(uow, org, event_id, for_update=True)
     event.status = domain.cancel(_state(event), now=uow.now())
     uow.session.add(event)
-    uow.emit(ev.CommunityEventCancelled(**_facts(event)), org=org)
+    uow.emit(ev.CommunityEventCancelled.model_validate(event, from_attributes=True), org=org)
     regs = await uow.session.exec(
         select(CommunityRegistration).where(
             CommunityRegistration.event_id == event.id,
