@@ -42,7 +42,7 @@ from services.sessions.usecases import community, journey
 from shared.api import v1_router
 from shared.app import uow_dependency
 from shared.auth import CurrentPrincipal
-from shared.contracts.sessions import CommunityKind, RegistrationStatus, SessionStatus
+from shared.contracts.sessions import CommunityKind, SessionStatus
 from shared.paging import Page, Window, listing
 from shared.uow import UnitOfWork
 
@@ -454,17 +454,21 @@ async def get_community_event(
     return (await _public_events(uow, principal, [event]))[0]
 
 
+async def _registrations(
+    uow: UnitOfWork, regs: list[CommunityRegistration]
+) -> list[RegistrationPublic]:
+    """Registrations of one event, with their places on its waiting list (read once)."""
+    positions = await community.waiting_positions(uow, regs[0].event_id) if regs else {}
+    return [
+        RegistrationPublic.model_validate(reg, from_attributes=True).model_copy(
+            update={"position": positions.get(reg.employee_id)}
+        )
+        for reg in regs
+    ]
+
+
 async def _registration(uow: UnitOfWork, reg: CommunityRegistration) -> RegistrationPublic:
-    positions = await community.waiting_positions(uow, reg.event_id)
-    return RegistrationPublic(
-        event_id=reg.event_id,
-        employee_id=reg.employee_id,
-        status=RegistrationStatus(reg.status),
-        registered_at=reg.registered_at,
-        position=positions.get(reg.employee_id),
-        rating=reg.rating,
-        comment=reg.comment,
-    )
+    return (await _registrations(uow, [reg]))[0]
 
 
 @router.post(
@@ -535,5 +539,5 @@ async def list_community_registrations(
     """Everyone registered, waiting, withdrawn, present or absent, with their feedback
     (admins)."""
     found = await community.registrations(uow=uow, org=principal.org, event_id=event_id, page=page)
-    items = [await _registration(uow, r) for r in found.items]
+    items = await _registrations(uow, list(found.items))
     return Window(items, found.total, found.next_cursor)

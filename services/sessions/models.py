@@ -422,6 +422,6 @@ class RegistrationPublic(BaseModel):
     employee_id: str
     status: RegistrationStatus
     registered_at: datetime
-    position: int | None  # on the waiting list: 1 is next
+    position: int | None = None  # on the waiting list: 1 is next
     rating: int | None
     comment: str | None
