@@ -10,15 +10,18 @@ source scripts/lib/venv.sh
 keep=()
 keep_dev=()
 [ "${1:-}" = "--upgrade" ] || { keep=(-c requirements.lock); keep_dev=(-c requirements-dev.lock); }
+tmp=$(mktemp) && trap 'rm -f "$tmp"' EXIT
 head='# Regenerate after changing pyproject.toml: scripts/lock.sh'
 {
   echo '# Runtime dependencies, pinned: what the image installs (deploy/Dockerfile).'
   echo "$head"
-  .venv/bin/uv pip compile pyproject.toml "${keep[@]}" --python-version 3.11 --no-header --no-annotate -q -o -
+  .venv/bin/uv pip compile pyproject.toml "${keep[@]}" --python-version 3.11 --no-header --no-annotate -q -o "$tmp"
+  cat "$tmp"
 } > requirements.lock.new && mv requirements.lock.new requirements.lock
 {
   echo '# Runtime and development dependencies, pinned: what scripts/test.sh and CI install.'
   echo "$head"
-  .venv/bin/uv pip compile pyproject.toml --extra dev -c requirements.lock "${keep_dev[@]}" --python-version 3.11 --no-header --no-annotate -q -o -
+  .venv/bin/uv pip compile pyproject.toml --extra dev -c requirements.lock "${keep_dev[@]}" --python-version 3.11 --no-header --no-annotate -q -o "$tmp"
+  cat "$tmp"
 } > requirements-dev.lock.new && mv requirements-dev.lock.new requirements-dev.lock
 echo "lock.sh: requirements.lock and requirements-dev.lock written" >&2

@@ -2,7 +2,8 @@
 
 `binome proxy-config --route enrollment=http://host:port ... --out DIR` writes into DIR:
 - `nginx.conf`: `/v1/<resource>` to the service owning it (each service owns a disjoint set
-  of top-level resources, read from its router, so the table cannot drift), keep-alive
+  of top-level resources, read from its router, so the table cannot drift; likewise a
+  protocol's own root such as `/scim/v2`, enrollment's), keep-alive
   connections to the upstreams, the body limits and the per-address rate limit of the
   settings, a refusal of encoded separators and dot segments (nginx would route on the
   decoded path but forward the raw one), and every answer nginx makes itself a problem
@@ -39,6 +40,18 @@ def resource_table(service_urls: Mapping[str, str]) -> dict[str, str]:
             parts = getattr(route, "path", "").split("/")
             if len(parts) > 2 and parts[1] == "v1":
                 table[parts[2]] = service
+    return table
+
+
+def root_table(service_urls: Mapping[str, str]) -> dict[str, str]:
+    """{"scim": "enrollment"}: the service owning each top-level path outside `/v1` (a
+    protocol of its own, such as SCIM's `/scim/v2`)."""
+    table: dict[str, str] = {}
+    for service in service_urls:
+        for route in load(service).router.routes:
+            parts = getattr(route, "path", "").split("/")
+            if len(parts) > 2 and parts[1] != "v1":
+                table[parts[1]] = service
     return table
 
 
@@ -174,6 +187,18 @@ def nginx_conf(
             f"    location ~ ^/v1/{resource}(?:/|$) {{",
             "      if ($unplain) { return 400; }",
             *([f"      client_max_body_size {body};"] if body else []),
+            *(
+                [f"      limit_req zone=per_address burst={per_address.amount - 1} nodelay;"]
+                if per_address
+                else []
+            ),
+            f"      proxy_pass http://{service};",
+            "    }",
+        ]
+    for root, service in sorted(root_table(service_urls).items()):
+        out += [
+            f"    location ~ ^/{root}(?:/|$) {{",
+            "      if ($unplain) { return 400; }",
             *(
                 [f"      limit_req zone=per_address burst={per_address.amount - 1} nodelay;"]
                 if per_address

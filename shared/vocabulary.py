@@ -465,6 +465,12 @@ FIELDS: dict[str, Term] = {
         "The signing secret (Standard Webhooks: whsec_ and the key in base64), shown once.",
         "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
     ),
+    "label": Term("What the credential is for (an admin's note).", "Okta (production)"),
+    "token": Term(
+        "The SCIM bearer token (scim_ and 43 random characters), shown once: Binôme keeps its "
+        "SHA-256.",
+        "scim_q3Xv0S2m9R1mYb8Jc5Tn7Wk4Lp6Hd0Fa2Ge8Zi1Ux4E",
+    ),
     "disabled_reason": Term(
         "Why it gets nothing now; null while enabled.", "the receiver answered 410 Gone"
     ),
@@ -771,6 +777,7 @@ PARAMETERS: dict[str, Term] = {
     "query:kind": Term("Only those of this kind.", "workshop"),
     "query:upcoming": Term("Only those still to come (false: past ones too).", True),
     "path:endpoint_id": Term("The webhook endpoint's id.", UUID),
+    "path:credential_id": Term("The SCIM credential's id.", UUID),
     "path:delivery_id": Term("The delivery's id (its webhook-id header).", UUID2),
     "query:event_type": Term(
         "Only deliveries of this event type.", "binome.feedback.case.opened.v1"

@@ -32,6 +32,7 @@ from services.enrollment.models import (
     RejectRequest,
     WithdrawRequest,
 )
+from services.enrollment.scim import api as scim
 from shared import logs
 from shared.api import v1_router
 from shared.app import uow_dependency
@@ -51,6 +52,9 @@ log = logging.getLogger(__name__)
 Uow = Annotated[UnitOfWork, uow_dependency("enrollment")]
 
 router = v1_router("enrollment")
+# SCIM's routes are enrollment's too: the admins' credentials under /v1, the protocol under
+# /scim/v2 (one router, each route of its own: what the gateway's table reads).
+router.routes.extend([*scim.router.routes, *scim.scim_router.routes])
 
 
 NDJSON = "application/x-ndjson"

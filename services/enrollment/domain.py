@@ -413,6 +413,11 @@ def _timezones() -> frozenset[str]:
     return frozenset(available_timezones())
 
 
+def is_timezone(name: object) -> bool:
+    """Whether this is an IANA time zone name the tz database knows."""
+    return isinstance(name, str) and name in _timezones()
+
+
 def known_timezone(timezone: str | None) -> str | None:
     """An IANA time zone name the tz database knows (not a folder such as `America`)."""
     if timezone is not None and timezone not in _timezones():
@@ -550,12 +555,22 @@ def terminate(e: EmployeeState, *, at: datetime) -> Transition[EmployeeState]:
 
 
 def take_record(
-    e: EmployeeState | None, *, employee_id: str, event_type: HrisEventType, at: datetime
+    e: EmployeeState | None,
+    *,
+    employee_id: str,
+    event_type: HrisEventType,
+    at: datetime,
+    provisioned: bool = False,
 ) -> EmployeeState:
     """Hired or updated: the directory's record is taken as sent and the employee is active.
-    A terminated employee comes back only through a new `hired` event."""
-    if e is not None and e.status is EmployeeStatus.terminated and event_type == "updated":
-        raise Conflict("employee is terminated; send a hired event to rehire")
+    A terminated employee comes back only through a new `hired` event. An HRIS `updated` for
+    them is refused (it arrived out of order); provisioning (`provisioned`: SCIM) may edit a
+    deactivated user's record, who stays terminated."""
+    terminated = e is not None and e.status is EmployeeStatus.terminated
+    if terminated and event_type == "updated":
+        if not provisioned:
+            raise Conflict("employee is terminated; send a hired event to rehire")
+        return EmployeeState(id=employee_id, status=EmployeeStatus.terminated, updated_at=at)
     keep = e is not None and e.status is EmployeeStatus.on_leave and event_type == "updated"
     status = EmployeeStatus.on_leave if keep else EmployeeStatus.active
     return EmployeeState(id=employee_id, status=status, updated_at=at)
@@ -579,6 +594,17 @@ def returned(e: EmployeeState, *, at: datetime) -> Transition[EmployeeState]:
         return Transition(e)
     new = replace(e, status=EmployeeStatus.active, updated_at=at)
     return Transition(new, [ev.EmployeeReturned(employee_id=e.id)])
+
+
+def fold(text: str) -> str:
+    """A login name as compared: without case (SCIM's userName, RFC 7643 §4.1.1)."""
+    return text.casefold()
+
+
+def login_key(user_name: str | None, email: str | None, employee_id: str) -> str:
+    """The name an employee logs in as, as compared: their SCIM userName, else their email,
+    else their id (an employee an HRIS push created reads so in SCIM)."""
+    return fold(user_name or email or employee_id)
 
 
 def snapshot_event(event_type: HrisEventType) -> type[ev.EmployeeSnapshot]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -14,7 +14,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic import Field as PydanticField
-from sqlalchemy import JSON, String, UniqueConstraint
+from sqlalchemy import JSON, Index, String, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -98,14 +98,36 @@ class EmployeeBase(Base):
 
 
 class Employee(EmployeeBase, table=True):
+    __table_args__ = (
+        # A SCIM userName is the organisation's one (compared without case, RFC 7643 §4.1.1).
+        Index("ux_employee_user_name", "org", "user_name_key", unique=True),
+        Index("ix_employee_login", "org", "login_key"),
+        Index("ix_employee_external", "org", "external_id"),
+    )
     org: str = Field(primary_key=True, max_length=100)
     id: str = Field(primary_key=True, max_length=100)
     status: EmployeeStatus = Field(default=EmployeeStatus.active, sa_type=String(20))
+    created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+    # What SCIM provisioning adds to the directory's record (services/enrollment/scim): the
+    # identity provider's userName and externalId, the attributes it sent that the directory
+    # does not hold (kept as sent, so that it reads back what it wrote), and when it deleted
+    # the user (the employee stays, terminated, out of SCIM's sight).
+    user_name: str | None = Field(default=None, max_length=300)
+    user_name_key: str | None = Field(default=None, max_length=300)
+    # The name SCIM filters on: the userName, else the email, else the id, case-folded.
+    login_key: str = Field(default="", max_length=320)
+    external_id: str | None = Field(default=None, max_length=300)
+    scim: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    deprovisioned_at: datetime | None = None
 
     @property
     def employee_id(self) -> str:  # as the contracts name it
         return self.id
+
+    @property
+    def active(self) -> bool:  # SCIM's `active`: on leave is still active
+        return self.status != EmployeeStatus.terminated
 
 
 class EmployeeIn(EmployeeBase):

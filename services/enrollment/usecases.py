@@ -249,7 +249,13 @@ async def _apply_hris_events(
 
 
 async def _apply_hris_event(
-    *, uow: UnitOfWork, org: str, item: HrisEventIn, index: int, directory: _Directory
+    *,
+    uow: UnitOfWork,
+    org: str,
+    item: HrisEventIn,
+    index: int,
+    directory: _Directory,
+    provisioned: bool = False,
 ) -> None:
     s = uow.session
     employee = await directory.get(item.subject_id)
@@ -270,7 +276,9 @@ async def _apply_hris_event(
             )
         return
     current = None if employee is None else state_of(domain.EmployeeState, employee)
-    record = domain.take_record(current, employee_id=item.subject_id, event_type=item.type, at=now)
+    record = domain.take_record(
+        current, employee_id=item.subject_id, event_type=item.type, at=now, provisioned=provisioned
+    )
     fields = item.employee.model_dump(exclude={"id"})
     before: domain.DirectoryFacts | None = None
     if employee is None:
@@ -280,6 +288,9 @@ async def _apply_hris_event(
         before = state_of(domain.DirectoryFacts, employee)
         for name, value in fields.items():
             setattr(employee, name, value)
+    employee.login_key = domain.login_key(employee.user_name, employee.email, employee.id)
+    if item.type == "hired":
+        employee.deprovisioned_at = None  # a rehire brings a user SCIM deleted back
     store(employee, record)
     s.add(employee)
     if before is not None:
@@ -288,6 +299,23 @@ async def _apply_hris_event(
         )
     snapshot = domain.snapshot_event(item.type).model_validate(employee, from_attributes=True)
     uow.emit(snapshot, org=org)
+
+
+async def apply_directory_event(*, uow: UnitOfWork, org: str, item: HrisEventIn) -> Employee:
+    """One employee's change from provisioning (SCIM) rather than an HRIS push, applied as
+    that HRIS event (domain.take_record's `provisioned`) and recorded under its id, without
+    the commit: the row."""
+    directory = _Directory(uow, org)
+    manager = item.employee.manager_id if isinstance(item, HrisProfileEvent) else None
+    await directory.prefetch({item.subject_id} | ({manager} if manager else set()))
+    with uow.session.no_autoflush:
+        await _apply_hris_event(
+            uow=uow, org=org, item=item, index=0, directory=directory, provisioned=True
+        )
+    uow.session.add(HrisEventRecord(org=org, event_id=item.event_id, type=item.type))
+    employee = await directory.get(item.subject_id)
+    assert employee is not None  # applied above
+    return employee
 
 
 def _apply(uow: UnitOfWork, row: Any, change: Transition[Any], *, org: str) -> None:

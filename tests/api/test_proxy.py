@@ -122,6 +122,11 @@ def test_each_resource_reaches_its_service(proxy: str) -> None:
     assert "encoded separator" not in listed.text
     # The service's own problems pass through untouched.
     _is_problem(httpx.get(f"{proxy}/v1/programs/nope", headers=admin), 404, "program not found")
+    # SCIM's own root reaches enrollment (its answers are SCIM's, not problems).
+    config = httpx.get(f"{proxy}/scim/v2/ServiceProviderConfig", timeout=30)
+    assert config.status_code == 200 and config.json()["patch"]["supported"] is True
+    assert config.headers["content-type"] == "application/scim+json"
+    assert httpx.get(f"{proxy}/scim/v2/Users", timeout=30).status_code == 401
 
 
 def test_the_docs_are_combined(proxy: str) -> None:

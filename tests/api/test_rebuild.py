@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sqlite3
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -20,9 +21,13 @@ from tests.helpers.webhooks import receiver
 
 @pytest.fixture
 def settings(tmp_path: Path, migrated: Path) -> Settings:
-    """Webhooks to this host allowed: the test's receiver."""
+    """Webhooks to this host allowed: the test's receiver, an attempt that fails on a loaded
+    machine retried within seconds."""
     shutil.copytree(migrated, tmp_path / "data")
-    return _settings(tmp_path / "data").model_copy(update={"webhook_allow_private": True})
+    retries = [timedelta(seconds=1)] * 8
+    return _settings(tmp_path / "data").model_copy(
+        update={"webhook_allow_private": True, "webhook_retry_schedule": retries}
+    )
 
 
 async def test_a_rebuild_remakes_the_projection_while_the_old_one_serves(

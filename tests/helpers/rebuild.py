@@ -56,10 +56,13 @@ async def rebuilt_while_serving(
         async def all_sent() -> int:
             log = await api.items(f"/v1/webhooks/{endpoint}/deliveries")
             done = all(d["status"] == "succeeded" for d in log)
-            return len(log) if done and len(hook.received) == len(log) else 0
+            # A delivery whose answer came too late is sent again, under the same webhook-id.
+            ids = {r.headers["webhook-id"] for r in hook.received}
+            return len(log) if done and ids == {d["id"] for d in log} else 0
 
         sent = await eventually(all_sent, timeout=30, what="the journey's events sent")
         assert sent > 20, sent
+        received = len(hook.received)
     before = await _views(api, pid, mid)
     link = await dashboard_link(api, pid)
 
@@ -101,5 +104,5 @@ async def rebuilt_while_serving(
     if hook is not None:  # nothing sent again, nothing queued again
         await eventually(settled, timeout=60, what="nothing left in flight")
         await asyncio.sleep(0.5)
-        assert len(hook.received) == sent
+        assert len(hook.received) == received
         assert len(await api.items(f"/v1/webhooks/{endpoint}/deliveries")) == sent

@@ -66,7 +66,10 @@ def receiver() -> Iterator[Receiver]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        request_queue_size = 128  # a burst of concurrent deliveries is not held at the door
+
+    server = Server(("127.0.0.1", 0), Handler)
     box["r"] = Receiver(url=f"http://127.0.0.1:{server.server_address[1]}/hooks/binome")
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

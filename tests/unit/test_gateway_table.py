@@ -5,7 +5,7 @@ unreachable behind nginx while every in-process test passed."""
 from __future__ import annotations
 
 from services import SERVICE_NAMES, load_all
-from services.proxy import resource_table
+from services.proxy import Layout, nginx_conf, resource_table, root_table
 from shared.app import build_app
 from shared.settings import Settings
 
@@ -18,3 +18,10 @@ def test_every_v1_resource_is_routed_to_its_service() -> None:
         assert resources, definition.name
         for resource in resources:
             assert table.get(resource) == definition.name, (resource, definition.name)
+
+
+def test_scim_is_routed_to_enrollment() -> None:
+    """SCIM's `/scim/v2/...` lies outside `/v1`: the gateway sends it to enrollment too."""
+    urls = {name: f"http://binome-{name}:8000" for name in SERVICE_NAMES}
+    assert root_table(urls) == {"scim": "enrollment"}
+    assert "location ~ ^/scim(?:/|$) {" in nginx_conf(urls, Layout(root="/srv"))

@@ -1,0 +1,50 @@
+"""SCIM on PostgreSQL: filters become SQL there too (lower(), LIKE with its escapes, the
+timestamps), so scim2-tester's suite and an identity provider's session run against
+`binome serve` on PostgreSQL and Kafka as they do on SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+import pytest
+
+from services import SERVICE_NAMES
+from tests.api.test_scim import test_bad_requests_are_answered_per_rfc_7644 as bad_requests
+from tests.api.test_scim import test_filters_and_pages as filters_and_pages
+from tests.helpers import Api
+from tests.helpers.fuzz import serving
+from tests.helpers.scim import client_session, compliance_failures
+
+pytestmark = pytest.mark.infra
+
+
+async def test_scim_is_compliant_on_postgresql(
+    kafka_bootstrap: str,
+    pg_databases,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
+    env = {
+        "BINOME_DATA_DIR": str(tmp_path / "data"),
+        "BINOME_DATABASE_URL": await pg_databases(list(SERVICE_NAMES)),
+        "BINOME_BUS": "kafka",
+        "BINOME_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "BINOME_TOPIC_PREFIX": f"s{uuid.uuid4().hex[:8]}.",
+    }
+    with serving(env) as url:
+        ran, failed = await asyncio.to_thread(compliance_failures, url, "scim-pg")
+        seen = await asyncio.to_thread(client_session, url, "scim-pg-client")
+    assert ran >= 100 and failed == [], "\n".join(failed)
+    assert seen["found"] == [seen["created"].id] and seen["deactivated"].active is False
+    assert (seen["bad_filter"].status, seen["bad_filter"].scim_type) == (400, "invalidFilter")
+
+
+async def test_filters_and_pages_on_postgresql(api: Api) -> None:
+    """The filters turned into SQL (case folding, LIKE's escapes, dates, `not`) and the
+    per-user evaluation answer on PostgreSQL as on SQLite (the same test)."""
+    await filters_and_pages(api)
+
+
+async def test_bad_requests_on_postgresql(api: Api) -> None:
+    await bad_requests(api)
