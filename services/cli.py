@@ -13,7 +13,9 @@ binome dlq replay [filters] [--event-id ID ...] [--dry-run]
                                           re-inject dead letters into their original topics
 binome reporting rebuild                  reporting's projection made anew from the event log,
                                           the old one serving until the switch
-The dlq and reporting commands use the same BINOME_* settings as the services (bus,
+binome gdpr export --org acme EMPLOYEE_ID [--out FILE]
+                                          everything the five services hold on one employee
+The dlq, reporting and gdpr commands use the same BINOME_* settings as the services (bus,
 bootstrap, prefix, database).
 """
 
@@ -344,6 +346,47 @@ def _rebuild(args: argparse.Namespace) -> None:
     asyncio.run(run())
 
 
+def _gdpr_export(args: argparse.Namespace) -> None:
+    """Everything each service's database holds on one employee (shared.privacy), as one JSON
+    document: the data subject's access request, gathered service by service."""
+    from services import load_all
+    from shared import db
+    from shared.privacy import export_subject
+
+    settings = Settings()
+
+    async def run() -> dict[str, Any]:
+        held: dict[str, Any] = {}
+        for definition in load_all():
+            engine = db.create_engine(settings.database_url_for(definition.name))
+            try:
+                async with db.reading(engine) as conn:
+                    held[definition.name] = await export_subject(
+                        conn,
+                        definition.base.metadata.tables,
+                        org=args.org,
+                        employee_id=args.employee_id,
+                    )
+            finally:
+                await engine.dispose()
+        return held
+
+    held = asyncio.run(run())
+    if not any(held.values()):
+        raise CliError(f"no data held on employee {args.employee_id!r} in {args.org!r}")
+    document = {
+        "org": args.org,
+        "employee_id": args.employee_id,
+        "exported_at": datetime.now(UTC).isoformat(),
+        "services": held,
+    }
+    text = json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n"
+    if args.out:
+        Path(args.out).write_text(text)
+    else:
+        sys.stdout.write(text)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="binome", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -403,6 +446,16 @@ def main(argv: list[str] | None = None) -> None:
         "rebuild", help="rebuild it from the event log while the old one keeps serving"
     )
     rebuild.set_defaults(func=_rebuild)
+
+    gdpr = sub.add_parser("gdpr", help="a data subject's rights")
+    gdpr_sub = gdpr.add_subparsers(dest="action", required=True)
+    export = gdpr_sub.add_parser(
+        "export", help="everything Binôme holds on one employee, as JSON (all five services)"
+    )
+    export.add_argument("--org", required=True)
+    export.add_argument("employee_id")
+    export.add_argument("--out", help="write the JSON to this file (default: standard output)")
+    export.set_defaults(func=_gdpr_export)
 
     dlq = sub.add_parser("dlq", help="list, show and replay dead letters")
     dlq_sub = dlq.add_subparsers(dest="action", required=True)

@@ -35,6 +35,7 @@ PERMISSIONS: Mapping[str, Roles] = {
     "GET /v1/scim-credentials": ADMIN,
     "DELETE /v1/scim-credentials/{credential_id}": ADMIN,
     "GET /v1/employees/{employee_id}": ADMIN_OR_EMPLOYEE,
+    "POST /v1/employees/{employee_id}/erasure": ADMIN,
     "POST /v1/programs": ADMIN,
     "GET /v1/programs": ADMIN_OR_EMPLOYEE,
     "GET /v1/programs/{program_id}": ADMIN_OR_EMPLOYEE,
@@ -119,6 +120,7 @@ PERMISSIONS: Mapping[str, Roles] = {
     "POST /v1/cases/{case_id}/actions": ADMIN,
     "POST /v1/cases/{case_id}/training/complete": ADMIN_OR_EMPLOYEE,
     # reporting
+    "GET /v1/reports/erasures/{erasure_id}": ADMIN,
     "GET /v1/reports/programs/{program_id}": ADMIN,
     "GET /v1/reports/relationships/{match_id}": ADMIN,
     "GET /v1/reports/programs/{program_id}/kpis": ADMIN,

@@ -19,7 +19,7 @@ from fastapi import APIRouter
 from prometheus_client.registry import Collector
 from sqlmodel import SQLModel
 
-from shared import db, revocations
+from shared import db, privacy, revocations
 from shared.clock import Clock, SystemClock
 from shared.events import Event, EventData, dead_letter_topic, topic_for, topic_of
 from shared.messaging.bus import Bus
@@ -69,7 +69,14 @@ class ServiceDef:
             own = handlers.get(type_)
             handlers[type_] = revoke if own is None else chain(revoke, own)
         object.__setattr__(self, "projections", dict(handlers))
-        for type_, react in self.reactions.items():
+        object.__setattr__(
+            self, "timers", {**self.timers, **privacy.timers(self.name, self.base.metadata)}
+        )
+        reactions = dict(self.reactions)
+        for type_, erase in privacy.reactions(self.name, self.base.metadata).items():
+            own = reactions.get(type_)
+            reactions[type_] = erase if own is None else chain(erase, own)
+        for type_, react in reactions.items():
             own = handlers.get(type_)
             handlers[type_] = react if own is None else chain(own, react)
         object.__setattr__(self, "handlers", handlers)

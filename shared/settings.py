@@ -115,6 +115,10 @@ class Settings(BaseSettings):
     # How long a receiver has to answer, and how many deliveries are in flight at once.
     webhook_timeout_s: float = Field(default=10, gt=0, le=60)
     webhook_concurrency: int = Field(default=16, ge=1, le=256)
+    # An erasure's second pass in each service (events emitted before it, heard after it).
+    erasure_repeat_after: timedelta = Field(
+        default=timedelta(minutes=10), ge=timedelta(0), le=timedelta(days=7)
+    )
 
     # Log lines: JSON objects, plain text, or `auto` (see shared.logs).
     log_format: LogFormat = LogFormat.auto

@@ -466,6 +466,24 @@ FIELDS: dict[str, Term] = {
         "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
     ),
     "label": Term("What the credential is for (an admin's note).", "Okta (production)"),
+    # GDPR
+    "erasure_id": Term("The erasure's id.", UUID),
+    "pseudonym": Term(
+        "What replaces the erased employee's id in every record that named them.",
+        "erased-5c0f2a9e1b7d4c63",
+    ),
+    "repeat_after": Term(
+        "How long after its first pass each service erases again, then confirms (ISO 8601).",
+        "PT10M",
+    ),
+    "records": Term("The records the service deleted or changed.", 12),
+    "service": Term("The Binôme service.", "matching"),
+    "requested_at": Term("When the erasure was requested.", AT),
+    "confirmed": Term(
+        "The services that erased, with the records each deleted or changed.",
+        {"enrollment": 6, "matching": 3},
+    ),
+    "pending": Term("The services yet to confirm.", ["sessions", "feedback", "reporting"]),
     "token": Term(
         "The SCIM bearer token (scim_ and 43 random characters), shown once: Binôme keeps its "
         "SHA-256.",
@@ -778,6 +796,7 @@ PARAMETERS: dict[str, Term] = {
     "query:upcoming": Term("Only those still to come (false: past ones too).", True),
     "path:endpoint_id": Term("The webhook endpoint's id.", UUID),
     "path:credential_id": Term("The SCIM credential's id.", UUID),
+    "path:erasure_id": Term("The erasure's id.", UUID),
     "path:delivery_id": Term("The delivery's id (its webhook-id header).", UUID2),
     "query:event_type": Term(
         "Only deliveries of this event type.", "binome.feedback.case.opened.v1"

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import orjson
-from fastapi import Query, Request, status
+from fastapi import Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from services.enrollment import usecases
@@ -20,6 +20,7 @@ from services.enrollment.models import (
     EmployeePublic,
     EnrolmentBatch,
     EnrolmentBatchResult,
+    ErasurePublic,
     HrisBatch,
     HrisBatchResult,
     ParticipantCreate,
@@ -42,6 +43,7 @@ from shared.errors import DomainError, Invalid
 from shared.http_errors import domain_problem
 from shared.paging import Page, listing
 from shared.problems import problem
+from shared.settings import Settings
 from shared.uow import UnitOfWork
 
 if TYPE_CHECKING:
@@ -182,6 +184,33 @@ async def list_employees(
 @router.get("/employees/{employee_id}", tags=["employees"], response_model=EmployeePublic)
 async def get_employee(employee_id: str, principal: CurrentPrincipal, uow: Uow) -> object:
     return await usecases.get_employee(uow=uow, principal=principal, employee_id=employee_id)
+
+
+@router.post(
+    "/employees/{employee_id}/erasure",
+    tags=["employees"],
+    response_model=ErasurePublic,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={200: {"description": "An erasure of this employee already under way"}},
+)
+async def erase_employee(
+    employee_id: str, principal: CurrentPrincipal, uow: Uow, request: Request, response: Response
+) -> object:
+    """Erase an employee's personal data in every service (GDPR article 17; admins). They are
+    terminated first if they still work here. Each service replaces their id with the
+    returned pseudonym, blanks the personal fields (names, contact details, free text) of
+    the records about them and deletes those only about them; its confirmation shows in
+    `GET /v1/reports/erasures/{id}`."""
+    settings: Settings = request.app.state.settings
+    erasure, made = await usecases.erase_employee(
+        uow=uow,
+        org=principal.org,
+        employee_id=employee_id,
+        repeat_after=settings.erasure_repeat_after,
+    )
+    if not made:
+        response.status_code = status.HTTP_200_OK
+    return erasure
 
 
 @router.post(

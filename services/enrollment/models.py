@@ -151,6 +151,26 @@ class HrisEventRecord(Base, table=True):
     event_id: str = Field(primary_key=True, max_length=200)
     type: str = Field(max_length=20)
     received_at: datetime = Field(default_factory=utcnow)
+    # Whom it was about (deleted with them on erasure); null for receipts kept from before.
+    employee_id: str | None = Field(default=None, max_length=100)
+
+
+class Erasure(Base, table=True):
+    """An employee's erasure, as requested: once enrollment has erased them (it hears its own
+    `employee.erased` like every service), `employee_id` holds the pseudonym too."""
+
+    __tablename__ = "erasure"
+    id: str = Field(primary_key=True, max_length=36)
+    org: str = Field(index=True, max_length=100)
+    employee_id: str = Field(index=True, max_length=100)
+    pseudonym: str = Field(max_length=50)
+    requested_at: datetime
+
+
+class ErasurePublic(BaseModel):
+    id: str
+    pseudonym: str
+    requested_at: datetime
 
 
 class _HrisEvent(Request):

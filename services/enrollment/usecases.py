@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -18,6 +20,7 @@ from services.enrollment.models import (
     Employee,
     EmployeeImportResult,
     EnrolmentBatch,
+    Erasure,
     HrisBatch,
     HrisBatchResult,
     HrisEventIn,
@@ -33,7 +36,7 @@ from services.enrollment.models import (
     ProgramCreate,
 )
 from shared.access import get_visible, scoped
-from shared.api import merge_patch, utcnow
+from shared.api import merge_patch, new_id, utcnow
 from shared.auth import Principal
 from shared.contracts import enrollment as ev
 from shared.contracts.enrollment import ParticipantRole, ProgramFormat, ProgramStatus
@@ -243,7 +246,11 @@ async def _apply_hris_events(
             await _apply_hris_event(
                 uow=uow, org=org, item=item, index=offset + index, directory=directory
             )
-            s.add(HrisEventRecord(org=org, event_id=item.event_id, type=item.type))
+            s.add(
+                HrisEventRecord(
+                    org=org, event_id=item.event_id, type=item.type, employee_id=item.subject_id
+                )
+            )
             results.append(HrisEventResult(event_id=item.event_id, status="applied"))
     return results
 
@@ -312,7 +319,11 @@ async def apply_directory_event(*, uow: UnitOfWork, org: str, item: HrisEventIn)
         await _apply_hris_event(
             uow=uow, org=org, item=item, index=0, directory=directory, provisioned=True
         )
-    uow.session.add(HrisEventRecord(org=org, event_id=item.event_id, type=item.type))
+    uow.session.add(
+        HrisEventRecord(
+            org=org, event_id=item.event_id, type=item.type, employee_id=item.subject_id
+        )
+    )
     employee = await directory.get(item.subject_id)
     assert employee is not None  # applied above
     return employee
@@ -413,6 +424,47 @@ def _withdraw(
 ) -> None:
     state = state_of(domain.ParticipantState, participant)
     _apply(uow, participant, domain.withdraw(state, reason=reason, note=note), org=participant.org)
+
+
+async def erase_employee(
+    *, uow: UnitOfWork, org: str, employee_id: str, repeat_after: timedelta
+) -> tuple[Erasure, bool]:
+    """Erase an employee's personal data everywhere (GDPR article 17): terminated first if
+    they still work here (their programmes end as on leaving), then `employee.erased`, which
+    every service applies to what it holds (shared.privacy). A second request while the first
+    is under way returns it (the flag: whether this one made it)."""
+    pending = await uow.session.exec(
+        select(Erasure).where(Erasure.org == org, Erasure.employee_id == employee_id)
+    )
+    if (erasure := pending.first()) is not None:
+        return erasure, False
+    employee = await uow.session.get(Employee, (org, employee_id))
+    if employee is None:
+        raise NotFound("employee not found")
+    if employee.active:
+        item = HrisStatusEvent(
+            event_id=f"erasure-{new_id()}", type="terminated", employee_id=employee_id
+        )
+        await apply_directory_event(uow=uow, org=org, item=item)
+    erasure = Erasure(
+        id=new_id(),
+        org=org,
+        employee_id=employee_id,
+        pseudonym=f"erased-{uuid.uuid4().hex[:16]}",
+        requested_at=uow.now(),
+    )
+    uow.session.add(erasure)
+    uow.emit(
+        ev.EmployeeErased(
+            employee_id=employee_id,
+            erasure_id=erasure.id,
+            pseudonym=erasure.pseudonym,
+            repeat_after=repeat_after,
+        ),
+        org=org,
+    )
+    await uow.commit()
+    return erasure, True
 
 
 async def get_employee(*, uow: UnitOfWork, principal: Principal, employee_id: str) -> Employee:

@@ -12,6 +12,7 @@ from services.reporting import dashboard, exports, kpis, trends, usecases
 from services.reporting.models import (
     DashboardLinkIn,
     DashboardLinkPublic,
+    ErasureStatus,
     KpiFilters,
     KpiReport,
     ProgramReport,
@@ -33,6 +34,13 @@ router = v1_router("reporting")
 # Recognition's and webhooks' routes are reporting's too: one router, each route of its own
 # (what the gateway's table and the 405 answers read).
 router.routes.extend([*recognition.router.routes, *webhooks.router.routes])
+
+
+@router.get("/reports/erasures/{erasure_id}", tags=["reports"], response_model=ErasureStatus)
+async def erasure_status(erasure_id: str, principal: CurrentPrincipal, uow: Uow) -> ErasureStatus:
+    """Where an employee's erasure (`POST /v1/employees/{id}/erasure`) stands: the services
+    that confirmed it and the records each erased; complete once all have (admins)."""
+    return await usecases.erasure_status(uow=uow, org=principal.org, erasure_id=erasure_id)
 
 
 @router.get("/reports/programs/{program_id}", tags=["reports"], response_model=ProgramReport)

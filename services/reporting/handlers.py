@@ -9,6 +9,7 @@ from services.reporting.models import (
     CaseView,
     CommunityAttendanceView,
     EmployeeView,
+    ErasureView,
     GoalView,
     HealthView,
     MatchView,
@@ -196,7 +197,28 @@ async def on_community_attendance(uow: UnitOfWork, event: Event, d: EventData) -
             )
 
 
+async def on_erasure(uow: UnitOfWork, event: Event, d: EventData) -> None:
+    """An erasure requested (its pseudonym, never the employee's id) or confirmed by one
+    service; complete once every service holding personal data has confirmed."""
+    assert isinstance(d, enrollment.EmployeeErased | enrollment.ErasureConfirmed)
+    view = await uow.session.get(ErasureView, d.erasure_id)
+    if view is None:
+        view = ErasureView(erasure_id=d.erasure_id, org=event.org)
+    if isinstance(d, enrollment.EmployeeErased):
+        view.pseudonym, view.requested_at = d.pseudonym, event.time
+    else:
+        view.confirmed = {**view.confirmed, d.service: d.records}
+        if set(view.confirmed) >= set(enrollment.ERASURE_CONFIRMERS):
+            view.completed_at = view.completed_at or event.time
+    uow.session.add(view)
+
+
 HANDLERS = {
+    enrollment.EmployeeErased.TYPE: on_erasure,
+    **{
+        f"binome.{service}.erasure.confirmed.v1": on_erasure
+        for service in enrollment.ERASURE_CONFIRMERS
+    },
     enrollment.ProgramCreated.TYPE: on_program_created,
     enrollment.ProgramUpdated.TYPE: on_program_created,
     enrollment.ParticipantPending.TYPE: on_participant,

@@ -179,6 +179,28 @@ class CommunityAttendanceView(Base, table=True):
     held_at: datetime | None = None
 
 
+class ErasureView(Base, table=True):
+    """An employee's erasure (known by its pseudonym only) and the services that confirmed
+    it, with the records each erased."""
+
+    __tablename__ = "erasure"
+    erasure_id: str = Field(primary_key=True, max_length=36)
+    org: str = Field(index=True, max_length=100)
+    pseudonym: str | None = Field(default=None, max_length=50)
+    requested_at: datetime | None = None
+    confirmed: dict[str, int] = Field(default_factory=dict, sa_type=JSON)
+    completed_at: datetime | None = None
+
+
+class ErasureStatus(BaseModel):
+    erasure_id: str
+    pseudonym: str | None
+    requested_at: datetime | None
+    confirmed: dict[str, int]  # service -> records it erased
+    pending: list[str]  # services yet to confirm
+    completed_at: datetime | None
+
+
 class ProgramReport(BaseModel):
     program_id: str
     name: str

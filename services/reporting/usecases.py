@@ -7,6 +7,8 @@ from sqlmodel import select
 from services.reporting import domain
 from services.reporting.models import (
     CaseView,
+    ErasureStatus,
+    ErasureView,
     MatchView,
     ParticipantView,
     ProgramReport,
@@ -16,12 +18,26 @@ from services.reporting.models import (
     SessionView,
     SkillView,
 )
-from shared.contracts.enrollment import ParticipantRole
+from shared.contracts.enrollment import ERASURE_CONFIRMERS, ParticipantRole
 from shared.contracts.matching import MatchStatus
 from shared.contracts.sessions import SessionStatus
 from shared.errors import NotFound
 from shared.progress import MIN_GROUP, Assessed, programme_skill_progress, skill_progress
 from shared.uow import UnitOfWork
+
+
+async def erasure_status(*, uow: UnitOfWork, org: str, erasure_id: str) -> ErasureStatus:
+    view = await uow.session.get(ErasureView, erasure_id)
+    if view is None or view.org != org:
+        raise NotFound("erasure not found")
+    return ErasureStatus(
+        erasure_id=view.erasure_id,
+        pseudonym=view.pseudonym,
+        requested_at=view.requested_at,
+        confirmed=view.confirmed,
+        pending=[s for s in ERASURE_CONFIRMERS if s not in view.confirmed],
+        completed_at=view.completed_at,
+    )
 
 
 async def program_report(*, uow: UnitOfWork, org: str, program_id: str) -> ProgramReport:

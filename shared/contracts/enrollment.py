@@ -206,6 +206,40 @@ class EmployeeReturned(EventData):
     employee_id: str
 
 
+class EmployeeErased(EventData):
+    """An employee's personal data is to be erased (GDPR article 17): every service replaces
+    their id with `pseudonym` in what it holds, blanks the personal fields of the records about
+    them and deletes those only about them (shared.privacy), then confirms."""
+
+    TYPE = "binome.enrollment.employee.erased.v1"
+    KEY = "employee_id"  # after the employee's own events (their termination)
+    employee_id: str
+    erasure_id: str
+    pseudonym: str
+    # Each service erases again this long after, then confirms: what events emitted before
+    # the erasure but heard after it (another partition, another service's reaction to the
+    # termination) wrote meanwhile is erased too.
+    repeat_after: timedelta = Field(ge=timedelta(0), le=timedelta(days=7))
+
+
+# The services that hold personal data, each confirming an erasure (all of Binôme's).
+ERASURE_CONFIRMERS = ("enrollment", "matching", "sessions", "feedback", "reporting")
+
+
+class ErasureConfirmed(EventData):
+    """A service erased an employee (EmployeeErased): the records it changed or deleted. Each
+    service publishes its own type (`binome.<service>.erasure.confirmed.v1`)."""
+
+    KEY = "erasure_id"
+    erasure_id: str
+    service: str
+    records: int = Field(ge=0)
+
+
+class EnrollmentErasureConfirmed(ErasureConfirmed):
+    TYPE = "binome.enrollment.erasure.confirmed.v1"
+
+
 class EngagementPolicy(BaseModel):
     """How a programme follows its relationships over time. Durations are ISO 8601 in the API
     and the events ("P2D", "PT30S")."""

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from shared.contracts.enrollment import ErasureConfirmed
 from shared.contracts.matching import EndReason
 from shared.events import EventData
 
@@ -234,3 +235,7 @@ class CaseClosed(EventData):
     program_id: str
     outcome: CaseOutcome
     score: int  # the relationship's health score when the case closed
+
+
+class FeedbackErasureConfirmed(ErasureConfirmed):
+    TYPE = "binome.feedback.erasure.confirmed.v1"

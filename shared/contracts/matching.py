@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import ClassVar
 
+from shared.contracts.enrollment import ErasureConfirmed
 from shared.contracts.reasons import Reasoned
 from shared.events import EventData
 
@@ -176,3 +177,7 @@ class MentorRequestWithdrawn(RequestFacts):
     KEY = "request_id"
     STATUS = RequestStatus.withdrawn
     because: WithdrawnBecause
+
+
+class MatchingErasureConfirmed(ErasureConfirmed):
+    TYPE = "binome.matching.erasure.confirmed.v1"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from shared.contracts.enrollment import ErasureConfirmed
 from shared.events import EventData
 
 
@@ -38,3 +39,7 @@ class KudosGiven(EventData):
     program_id: str
     from_employee_id: str
     to_employee_id: str
+
+
+class ReportingErasureConfirmed(ErasureConfirmed):
+    TYPE = "binome.reporting.erasure.confirmed.v1"

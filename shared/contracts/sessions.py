@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
+from shared.contracts.enrollment import ErasureConfirmed
 from shared.contracts.reasons import Reasoned
 from shared.events import EventData
 
@@ -228,3 +229,7 @@ class CommunityAttendanceRecorded(EventData):
     kind: CommunityKind
     attended: list[str]  # employee ids
     absent: list[str]
+
+
+class SessionsErasureConfirmed(ErasureConfirmed):
+    TYPE = "binome.sessions.erasure.confirmed.v1"

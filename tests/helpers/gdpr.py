@@ -1,0 +1,179 @@
+"""The data subject's rights as tests/api/test_gdpr.py (SQLite) and tests/infra/test_gdpr_pg.py
+(PostgreSQL, Kafka) check them: one scenario, each database read its own way."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+from services import SERVICE_NAMES
+from services.cli import in_flight
+from tests.helpers import Api, binome_cli, eventually
+from tests.helpers.scenario import active_match, enrolled_cohort
+
+COMMENT = "Eve wrote this about her mentor's patience"
+EMAIL = "eve.mentee@acme.com"
+
+Rows = dict[str, list[tuple[str, str]]]  # service -> (table, a row as text)
+
+
+async def _settled(api: Api) -> None:
+    async def done() -> bool:
+        r = await api.c.get("/status", headers=api.admin)
+        return r.status_code == 200 and in_flight(r.json()) is None
+
+    await eventually(done, timeout=60, what="nothing left in flight")
+
+
+async def _mentee_with_history(api: Api) -> tuple[str, dict[str, Any]]:
+    """A mentee with an email, a held session she rated with a comment and a calendar feed."""
+    cohort = await enrolled_cohort(api)
+    match = await active_match(api, cohort)
+    eve, mid = cohort.mentee, match["id"]
+    me = {"id": eve, "name": "Eve Mentee", "email": EMAIL, "department": "Marketing", "level": 2}
+    await api.ok(
+        "POST", "/v1/hris/events", headers=api.hris,
+        json={"events": [{"event_id": f"mail-{eve}", "type": "updated", "employee": me}]},
+    )  # fmt: skip
+    mentee, mentor = api.as_employee(eve), api.as_employee(match["mentor_employee_id"])
+    at = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    body = {"match_id": mid, "scheduled_at": at, "duration_minutes": 60}
+
+    async def planned() -> Any:  # 404 until sessions hears of the match
+        r = await api.c.post("/v1/sessions", headers=mentee, json=body)
+        return r.json() if r.status_code == 201 else None
+
+    held = await eventually(planned, what="sessions hearing of the match")
+    await api.ok("POST", f"/v1/sessions/{held['id']}/complete", json={}, headers=mentor)
+
+    async def rated() -> Any:  # 404 until feedback hears the session was held
+        rating = {"session_id": held["id"], "rating": 5, "comment": COMMENT}
+        r = await api.c.post("/v1/feedback", headers=mentee, json=rating)
+        return r.json() if r.status_code == 201 else None
+
+    await eventually(rated, what="feedback hearing of the held session")
+    await api.ok("POST", "/v1/calendar-feeds", headers=mentee, json={}, expect=201)
+    await _settled(api)
+    return eve, match
+
+
+def sqlite_rows(data_dir: Path) -> Callable[[], Awaitable[Rows]]:
+    """Every row of every service's SQLite database, as text."""
+
+    async def rows() -> Rows:
+        return _sqlite_rows(data_dir)
+
+    return rows
+
+
+def _sqlite_rows(data_dir: Path) -> Rows:
+    found: dict[str, list[tuple[str, str]]] = {}
+    for service in SERVICE_NAMES:
+        db = sqlite3.connect(data_dir / f"{service}.db")
+        try:
+            tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+            found[service] = [
+                (table, " | ".join(str(v) for v in row))
+                for table in tables
+                for row in db.execute(f'SELECT * FROM "{table}"')  # noqa: S608 (their names)
+            ]
+        finally:
+            db.close()
+    return found
+
+
+def pg_rows(url_template: str) -> Callable[[], Awaitable[Rows]]:
+    """Every row of every service's PostgreSQL database (schema public), as text."""
+
+    async def rows() -> Rows:
+        found: Rows = {}
+        for service in SERVICE_NAMES:
+            url = make_url(url_template.format(service=service))
+            conn = await asyncpg.connect(
+                host=url.host, port=url.port, user=url.username, password=url.password,
+                database=url.database,
+            )  # fmt: skip
+            try:
+                tables = await conn.fetch(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+                )
+                found[service] = [
+                    (t["tablename"], " | ".join(str(v) for v in row.values()))
+                    for t in tables
+                    for row in await conn.fetch(f'SELECT * FROM "{t["tablename"]}"')
+                ]
+            finally:
+                await conn.close()
+        return found
+
+    return rows
+
+
+async def exported_then_erased(
+    api: Api, env: dict[str, str], rows: Callable[[], Awaitable[Rows]]
+) -> None:
+    """The scenario: a mentee's history exported, then erased; `env`: the CLI's settings."""
+    org = api.org
+    eve, match = await _mentee_with_history(api)
+    globex = Api(api.c, api.settings, org=f"{org}-globex")
+    await globex.hire({"id": eve, "name": "Eve of Globex"})
+
+    # The export: every service's records about her, in one document.
+    r = await binome_cli("gdpr", "export", "--org", org, eve, env=env)
+    assert r.returncode == 0, r.stderr
+    held = json.loads(r.stdout)["services"]
+    assert held["enrollment"]["employee"][0]["email"] == EMAIL
+    assert [p["role"] for p in held["enrollment"]["participant"]] == ["mentee"]
+    assert [m["id"] for m in held["matching"]["match"]] == [match["id"]]
+    assert len(held["sessions"]["mentoring_session"]) == 1 and held["sessions"]["calendar_feed"]
+    assert "token_sha256" not in held["sessions"]["calendar_feed"][0]  # no credential digest
+    assert [f["comment"] for f in held["feedback"]["feedback"]] == [COMMENT]
+    assert held["reporting"]["employee"][0]["name"] == "Eve Mentee"
+    unknown = await binome_cli("gdpr", "export", "--org", org, "nobody", env=env)
+    assert unknown.returncode == 2 and "no data held on employee 'nobody'" in unknown.stderr
+
+    # The erasure: refused to employees, unknown ids answered 404, a second request the first.
+    r = await api.c.post(f"/v1/employees/{eve}/erasure", headers=api.as_employee(eve))
+    assert r.status_code == 403
+    r = await api.c.post("/v1/employees/nobody/erasure", headers=api.admin)
+    assert r.status_code == 404 and "employee not found" in r.text
+    erasure = await api.ok("POST", f"/v1/employees/{eve}/erasure", expect=202)
+    again = await api.ok("POST", f"/v1/employees/{eve}/erasure", expect=200)
+    assert again["id"] == erasure["id"] and erasure["pseudonym"].startswith("erased-")
+
+    async def complete() -> Any:  # 404 until reporting hears of it
+        r = await api.c.get(f"/v1/reports/erasures/{erasure['id']}", headers=api.admin)
+        return r.json() if r.status_code == 200 and r.json()["completed_at"] else None
+
+    status = await eventually(complete, timeout=60, what="every service confirming")
+    assert status["pending"] == [] and set(status["confirmed"]) == set(SERVICE_NAMES)
+    assert status["pseudonym"] == erasure["pseudonym"]
+    await _settled(api)
+
+    # No database holds her id, name, email or words (another organisation's Eve aside).
+    for service, held_rows in (await rows()).items():
+        for table, row in held_rows:
+            assert "Eve Mentee" not in row and EMAIL not in row, (service, table, row)
+            assert COMMENT not in row, (service, table, row)
+            if eve in row:
+                assert f"{org}-globex" in row, (service, table, row)
+    r = await api.c.get(f"/v1/employees/{eve}", headers=api.admin)
+    assert r.status_code == 404
+    theirs = await globex.ok("GET", f"/v1/employees/{eve}")
+    assert theirs["name"] == "Eve of Globex"
+    gone = await binome_cli("gdpr", "export", "--org", org, eve, env=env)
+    assert gone.returncode == 2
+
+    # What she took part in still counts, under the pseudonym.
+    relationship = await api.ok("GET", f"/v1/reports/relationships/{match['id']}")
+    assert relationship["sessions_completed"] == 1
+    kept = await api.ok("GET", f"/v1/matches/{match['id']}")
+    assert kept["mentee_employee_id"] == erasure["pseudonym"]
+    assert (await api.ok("POST", f"/v1/employees/{eve}/erasure", expect=404)) is not None

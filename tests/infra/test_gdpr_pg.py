@@ -1,0 +1,41 @@
+"""A data subject's export and erasure on PostgreSQL and Kafka: the same scenario as
+tests/api/test_gdpr.py (the JSON columns matched as text, the org reached through parents,
+the confirmations crossing the broker), then every table of the five databases read for the
+person's id, name, email and words. On Kafka the termination's events and the erasure travel
+on different partitions: each service's second pass (3 s after its first) erases what the
+events it heard after the erasure wrote."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from services import SERVICE_NAMES, load_all
+from shared.app import build_app
+from tests.helpers import Api, kafka_pg_settings
+from tests.helpers.gdpr import exported_then_erased, pg_rows
+
+pytestmark = pytest.mark.infra
+
+
+@pytest.fixture
+async def binome(kafka_bootstrap: str, pg_databases) -> AsyncIterator[Api]:  # type: ignore[no-untyped-def]
+    settings = kafka_pg_settings(
+        kafka_bootstrap,
+        await pg_databases(list(SERVICE_NAMES)),
+        erasure_repeat_after=timedelta(seconds=3),
+    )
+    app = build_app(load_all(), settings, name="binome")
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://b") as client:
+            yield Api(client, settings, org=f"org-{uuid.uuid4().hex[:6]}")
+
+
+async def test_an_employee_is_exported_then_erased_on_postgresql(binome: Api) -> None:
+    url = binome.settings.database_url
+    await exported_then_erased(binome, {"BINOME_DATABASE_URL": url}, pg_rows(url))
