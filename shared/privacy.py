@@ -42,6 +42,7 @@ from sqlalchemy import (
     Text,
     cast,
     delete,
+    inspect,
     or_,
     select,
     update,
@@ -350,18 +351,30 @@ def _erased(table: Table, row: Any, employee_id: str, pseudonym: str) -> dict[st
 TIMER = "privacy.erase_again"
 
 
-def reactions(service: str, metadata: MetaData) -> dict[str, Handler]:
-    """A service's reaction to `employee.erased` (shared.service adds it to every service's):
-    erase in its own tables now, and again once `repeat_after` has passed (a durable timer),
-    then publish its confirmation. A reaction, not a projection: a rebuild does not replay
-    it."""
+def projections(service: str, metadata: MetaData) -> dict[str, Handler]:
+    """A service's first pass over `employee.erased` (shared.service adds it to every
+    service's handlers): erase in its own tables. A projection: a rebuild replays it after
+    the events it erases, so a rebuilt projection holds no more than the live one."""
     if service not in ERASURE_CONFIRMERS:  # a service of the tests' own, holding no one
         return {}
     tables = dict(metadata.tables)
 
-    async def on_erased(uow: UnitOfWork, event: Event, data: EventData) -> None:
+    async def erase(uow: UnitOfWork, event: Event, data: EventData) -> None:
         assert isinstance(data, EmployeeErased)
         counts = await _erase(uow, tables, event.org, data.employee_id, data.pseudonym)
+        uow.memo[f"erased:{data.erasure_id}"] = sum(counts.values())  # for its confirmation
+
+    return {EmployeeErased.TYPE: erase}
+
+
+def reactions(service: str, metadata: MetaData) -> dict[str, Handler]:
+    """Once the first pass is done (live, not in a rebuild): the second pass, armed as a
+    durable timer `repeat_after` later (see `timers`)."""
+    if service not in ERASURE_CONFIRMERS:
+        return {}
+
+    async def erase_later(uow: UnitOfWork, event: Event, data: EventData) -> None:
+        assert isinstance(data, EmployeeErased)
         uow.schedule(
             f"erasure:{data.erasure_id}",
             kind=TIMER,
@@ -371,11 +384,11 @@ def reactions(service: str, metadata: MetaData) -> dict[str, Handler]:
                 "erasure_id": data.erasure_id,
                 "employee_id": data.employee_id,
                 "pseudonym": data.pseudonym,
-                "records": sum(counts.values()),
+                "records": uow.memo.get(f"erased:{data.erasure_id}", 0),
             },
         )
 
-    return {EmployeeErased.TYPE: on_erased}
+    return {EmployeeErased.TYPE: erase_later}
 
 
 def timers(service: str, metadata: MetaData) -> dict[str, TimerHandler]:
@@ -397,6 +410,11 @@ def timers(service: str, metadata: MetaData) -> dict[str, TimerHandler]:
     return {TIMER: erase_again}
 
 
+def _table_names(conn: Any) -> set[str]:
+    schema = (conn.get_execution_options().get("schema_translate_map") or {}).get(None)
+    return set(inspect(conn).get_table_names(schema=schema))
+
+
 async def _erase(
     uow: UnitOfWork, tables: Mapping[str, Table], org: str, employee_id: str, pseudonym: str
 ) -> dict[str, int]:
@@ -404,6 +422,9 @@ async def _erase(
     await uow.session.flush()
     await uow.write_pending()
     conn = await uow.session.connection()
+    # The tables present (a rebuild's shadow holds the derived ones only).
+    names = await conn.run_sync(_table_names)
+    tables = {k: t for k, t in tables.items() if t.name in names}
     counts = await erase_subject(
         conn, tables, org=org, employee_id=employee_id, pseudonym=pseudonym
     )

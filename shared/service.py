@@ -68,6 +68,10 @@ class ServiceDef:
         for type_, revoke in revocations.HANDLERS.items():
             own = handlers.get(type_)
             handlers[type_] = revoke if own is None else chain(revoke, own)
+        # Every service erases what it holds on an employee (GDPR), after its own handler.
+        for type_, erase in privacy.projections(self.name, self.base.metadata).items():
+            own = handlers.get(type_)
+            handlers[type_] = erase if own is None else chain(own, erase)
         object.__setattr__(self, "projections", dict(handlers))
         object.__setattr__(
             self, "timers", {**self.timers, **privacy.timers(self.name, self.base.metadata)}

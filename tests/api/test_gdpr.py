@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import shutil
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
 
+from shared.clock import ManualClock
 from shared.settings import Settings
 from tests.api.conftest import _settings
 from tests.helpers import Api
@@ -26,7 +28,8 @@ def settings(tmp_path: Path, migrated: Path) -> Settings:
 
 
 async def test_an_employee_is_exported_then_erased_from_every_database(
-    api: Api, settings: Settings
+    api: Api, settings: Settings, clock: ManualClock
 ) -> None:
     env = {"BINOME_DATA_DIR": str(settings.data_dir)}
-    await exported_then_erased(api, env, sqlite_rows(settings.data_dir))
+    later = partial(clock.advance, timedelta(seconds=1))
+    await exported_then_erased(api, env, sqlite_rows(settings.data_dir), later)

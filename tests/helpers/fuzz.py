@@ -26,6 +26,17 @@ CONFIG = ROOT / "tests" / "api" / "schemathesis.toml"
 FIXED = not os.environ.get("FUZZ_RANDOM")
 
 
+def kafka_pg_env(kafka_bootstrap: str, database_url: str, data_dir: Path) -> dict[str, str]:
+    """The BINOME_* settings of a `binome serve` on PostgreSQL and Kafka, topics its own."""
+    return {
+        "BINOME_DATA_DIR": str(data_dir),
+        "BINOME_DATABASE_URL": database_url,
+        "BINOME_BUS": "kafka",
+        "BINOME_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "BINOME_TOPIC_PREFIX": f"f{uuid.uuid4().hex[:8]}.",
+    }
+
+
 @contextmanager
 def serving(env: dict[str, str]) -> Iterator[str]:
     """`binome serve` on a free port with these BINOME_* settings; its URL once ready."""

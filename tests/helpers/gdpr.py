@@ -116,10 +116,26 @@ def pg_rows(url_template: str) -> Callable[[], Awaitable[Rows]]:
     return rows
 
 
+async def _nowhere(rows: Callable[[], Awaitable[Rows]], eve: str, org: str) -> None:
+    for service, held_rows in (await rows()).items():
+        for table, row in held_rows:
+            assert "Eve Mentee" not in row and EMAIL not in row, (service, table, row)
+            assert COMMENT not in row, (service, table, row)
+            if eve in row:
+                assert f"{org}-globex" in row, (service, table, row)
+
+
 async def exported_then_erased(
-    api: Api, env: dict[str, str], rows: Callable[[], Awaitable[Rows]]
+    api: Api,
+    env: dict[str, str],
+    rows: Callable[[], Awaitable[Rows]],
+    later: Callable[[], object] | None = None,
 ) -> None:
-    """The scenario: a mentee's history exported, then erased; `env`: the CLI's settings."""
+    """The scenario: a mentee's history exported, then erased; `env`: the CLI's settings.
+    A rebuild replays the topics in event time, so the erasure must come after her history:
+    with a test's clock that does not move on its own, `later` moves it, and she leaves the
+    company before (her termination's events, else stamped the erasure's time, would come
+    in either order); without, the erasure terminates her itself."""
     org = api.org
     eve, match = await _mentee_with_history(api)
     globex = Api(api.c, api.settings, org=f"{org}-globex")
@@ -144,6 +160,11 @@ async def exported_then_erased(
     assert r.status_code == 403
     r = await api.c.post("/v1/employees/nobody/erasure", headers=api.admin)
     assert r.status_code == 404 and "employee not found" in r.text
+    if later is not None:
+        leave = {"event_id": f"leave-{eve}", "type": "terminated", "employee_id": eve}
+        await api.ok("POST", "/v1/hris/events", headers=api.hris, json={"events": [leave]})
+        await _settled(api)  # its consequences (her match ended...) stamped before the move
+        later()
     erasure = await api.ok("POST", f"/v1/employees/{eve}/erasure", expect=202)
     again = await api.ok("POST", f"/v1/employees/{eve}/erasure", expect=200)
     assert again["id"] == erasure["id"] and erasure["pseudonym"].startswith("erased-")
@@ -157,13 +178,12 @@ async def exported_then_erased(
     assert status["pseudonym"] == erasure["pseudonym"]
     await _settled(api)
 
-    # No database holds her id, name, email or words (another organisation's Eve aside).
-    for service, held_rows in (await rows()).items():
-        for table, row in held_rows:
-            assert "Eve Mentee" not in row and EMAIL not in row, (service, table, row)
-            assert COMMENT not in row, (service, table, row)
-            if eve in row:
-                assert f"{org}-globex" in row, (service, table, row)
+    # No database holds her id, name, email or words (another organisation's Eve aside)...
+    await _nowhere(rows, eve, org)
+    # ... even once reporting's projection is rebuilt from the log (the erasure replayed).
+    rebuilt = await binome_cli("reporting", "rebuild", env=env)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    await _nowhere(rows, eve, org)
     r = await api.c.get(f"/v1/employees/{eve}", headers=api.admin)
     assert r.status_code == 404
     theirs = await globex.ok("GET", f"/v1/employees/{eve}")

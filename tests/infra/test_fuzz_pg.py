@@ -5,7 +5,6 @@ refuses (lengths, NUL, types, ranges) still answers as documented, never a 5xx."
 from __future__ import annotations
 
 import asyncio
-import uuid
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ import pytest
 from services import SERVICE_NAMES
 from shared.auth import Role, mint_token
 from shared.settings import Settings
-from tests.helpers.fuzz import schemathesis, seed, serving
+from tests.helpers.fuzz import kafka_pg_env, schemathesis, seed, serving
 
 pytestmark = pytest.mark.infra
 
@@ -23,13 +22,8 @@ async def test_every_schemathesis_check_passes_on_postgresql(
     pg_databases,  # type: ignore[no-untyped-def]
     tmp_path: Path,
 ) -> None:
-    env = {
-        "BINOME_DATA_DIR": str(tmp_path / "data"),
-        "BINOME_DATABASE_URL": await pg_databases(list(SERVICE_NAMES)),
-        "BINOME_BUS": "kafka",
-        "BINOME_KAFKA_BOOTSTRAP": kafka_bootstrap,
-        "BINOME_TOPIC_PREFIX": f"f{uuid.uuid4().hex[:8]}.",
-    }
+    databases = await pg_databases(list(SERVICE_NAMES))
+    env = kafka_pg_env(kafka_bootstrap, databases, tmp_path / "data")
     admin = mint_token(Settings(), org="fuzz", role=Role.admin)
     with serving(env) as url:
         seeded = await seed(url, Settings(), org="fuzz")

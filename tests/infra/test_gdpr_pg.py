@@ -37,5 +37,11 @@ async def binome(kafka_bootstrap: str, pg_databases) -> AsyncIterator[Api]:  # t
 
 
 async def test_an_employee_is_exported_then_erased_on_postgresql(binome: Api) -> None:
-    url = binome.settings.database_url
-    await exported_then_erased(binome, {"BINOME_DATABASE_URL": url}, pg_rows(url))
+    s = binome.settings
+    env = {
+        "BINOME_DATABASE_URL": s.database_url,
+        "BINOME_BUS": "kafka",
+        "BINOME_KAFKA_BOOTSTRAP": s.kafka_bootstrap,
+        "BINOME_TOPIC_PREFIX": s.topic_prefix,
+    }
+    await exported_then_erased(binome, env, pg_rows(s.database_url))

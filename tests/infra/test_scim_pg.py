@@ -5,7 +5,6 @@ timestamps), so scim2-tester's suite and an identity provider's session run agai
 from __future__ import annotations
 
 import asyncio
-import uuid
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from services import SERVICE_NAMES
 from tests.api.test_scim import test_bad_requests_are_answered_per_rfc_7644 as bad_requests
 from tests.api.test_scim import test_filters_and_pages as filters_and_pages
 from tests.helpers import Api
-from tests.helpers.fuzz import serving
+from tests.helpers.fuzz import kafka_pg_env, serving
 from tests.helpers.scim import client_session, compliance_failures
 
 pytestmark = pytest.mark.infra
@@ -25,13 +24,8 @@ async def test_scim_is_compliant_on_postgresql(
     pg_databases,  # type: ignore[no-untyped-def]
     tmp_path: Path,
 ) -> None:
-    env = {
-        "BINOME_DATA_DIR": str(tmp_path / "data"),
-        "BINOME_DATABASE_URL": await pg_databases(list(SERVICE_NAMES)),
-        "BINOME_BUS": "kafka",
-        "BINOME_KAFKA_BOOTSTRAP": kafka_bootstrap,
-        "BINOME_TOPIC_PREFIX": f"s{uuid.uuid4().hex[:8]}.",
-    }
+    databases = await pg_databases(list(SERVICE_NAMES))
+    env = kafka_pg_env(kafka_bootstrap, databases, tmp_path / "data")
     with serving(env) as url:
         ran, failed = await asyncio.to_thread(compliance_failures, url, "scim-pg")
         seen = await asyncio.to_thread(client_session, url, "scim-pg-client")
