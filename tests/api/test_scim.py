@@ -271,3 +271,26 @@ async def test_an_organisation_sees_only_its_own_users(api: Api) -> None:
     assert (await theirs.search('userName eq "ann@acme.com"'))["totalResults"] == 0
     # The same userName is free in another organisation.
     await theirs.create("ann@acme.com")
+
+
+async def test_identity_providers_own_forms_are_understood(api: Api) -> None:
+    """Okta sends the manager without the `$ref` RFC 7643 §8.7.2 asks for; Microsoft Entra
+    sends it as a bare id, capitalises its PATCH operations, writes booleans as strings and
+    removes an entry by naming its value."""
+    scim = await _scim(api)
+    await api.hire({"id": "boss", "name": "Boss"}, {"id": "boss2", "name": "Other Boss"})
+    okta = await scim.create("okta@acme.com", **{ENTERPRISE: {"manager": {"value": "boss"}}})
+    assert (await api.ok("GET", f"/v1/employees/{okta['id']}"))["manager_id"] == "boss"
+    await scim.patch(
+        okta["id"],
+        {"op": "Replace", "path": f"{ENTERPRISE}:manager", "value": "boss2"},
+        {"op": "Replace", "path": "active", "value": "False"},
+        {"op": "Add", "path": "emails", "value": [{"value": "o2@acme.com", "type": "home"}]},
+    )
+    employee = await api.ok("GET", f"/v1/employees/{okta['id']}")
+    assert (employee["manager_id"], employee["status"]) == ("boss2", "terminated")
+    assert employee["email"] == "o2@acme.com"
+    await scim.patch(
+        okta["id"], {"op": "Remove", "path": "emails", "value": [{"value": "o2@acme.com"}]}
+    )
+    assert (await api.ok("GET", f"/v1/employees/{okta['id']}"))["email"] is None

@@ -12,7 +12,6 @@ from scim2_models import (
     Bulk,
     ChangePassword,
     ConflictException,
-    EnterpriseUser,
     ETag,
     External,
     Filter,
@@ -22,6 +21,7 @@ from scim2_models import (
     Reference,
     ResourceType,
     SCIMException,
+    ScimPolicy,
     ScimProvider,
     ServiceProviderConfig,
     Sort,
@@ -34,7 +34,7 @@ from scim2_server.routing import Operation
 from scim2_server.service import ScimService
 
 from services.enrollment.scim import usecases
-from services.enrollment.scim.mapping import ScimUser
+from services.enrollment.scim.mapping import Enterprise, ScimUser
 from services.enrollment.scim.models import (
     ScimCredential,
     ScimCredentialCreated,
@@ -58,7 +58,7 @@ MAX_RESULTS = 200  # a page of users at most (ServiceProviderConfig.filter.maxRe
 
 SERVICE = ScimService(
     ScimProvider(
-        models=[User, EnterpriseUser],
+        models=[User, Enterprise],
         resource_types=[ResourceType.from_resource(ScimUser)],
         config=ServiceProviderConfig(
             documentation_uri=None,
@@ -77,6 +77,12 @@ SERVICE = ScimService(
                     primary=True,
                 )
             ],
+        ),
+        # Microsoft Entra's PATCH habits: a `remove` naming the value to remove, a `replace`
+        # through a filter matching nothing yet (it means: add it).
+        policy=ScimPolicy(
+            remove_value_as_filter=ScimPolicy.RemoveValue.apply,
+            unmatched_path_filter=ScimPolicy.UnmatchedPathFilter.create,
         ),
     )
 )

@@ -13,15 +13,46 @@ import copy
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
 import orjson
-from scim2_models import Context, EnterpriseUser, User
+from pydantic import Field, model_validator
+from scim2_models import (
+    CaseExact,
+    ComplexAttribute,
+    Context,
+    EnterpriseUser,
+    Mutability,
+    Reference,
+    Required,
+    User,
+)
 
 from services.enrollment.domain import fold, is_timezone
 
+
+class Manager(ComplexAttribute):
+    """The enterprise extension's manager, as identity providers send it: Okta without the
+    `$ref` RFC 7643 §8.7.2 requires, Microsoft Entra as a bare id ("value" of a PATCH)."""
+
+    value: Annotated[str | None, Required.false, CaseExact.true] = None
+    ref: Annotated[Reference[User] | None, Required.false] = Field(  # type: ignore[type-arg]
+        None, serialization_alias="$ref", validation_alias="$ref"
+    )
+    display_name: Annotated[str | None, Mutability.read_only] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_id(cls, data: Any) -> Any:
+        return {"value": data} if isinstance(data, str) else data
+
+
+class Enterprise(EnterpriseUser):
+    manager: Manager | None = None  # type: ignore[assignment]
+
+
 # The one resource type served: a User with the enterprise extension (department, manager).
-ScimUser = User[EnterpriseUser]
+ScimUser = User[Enterprise]
 CORE = str(User.__schema__)
 ENTERPRISE = str(EnterpriseUser.__schema__)
 
