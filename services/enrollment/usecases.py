@@ -432,8 +432,9 @@ async def erase_employee(
 ) -> tuple[Erasure, bool]:
     """Erase an employee's personal data everywhere (GDPR article 17): terminated first if
     they still work here (their programmes end as on leaving), then `employee.erased`, which
-    every service applies to what it holds (shared.privacy). A second request while the first
-    is under way returns it (the flag: whether this one made it)."""
+    every service applies to what it holds (shared.privacy). A second request before
+    enrollment has applied the first returns it (the flag: whether this one made it); after,
+    the employee is unknown."""
     pending = await uow.session.exec(
         select(Erasure).where(Erasure.org == org, Erasure.employee_id == employee_id)
     )
