@@ -2,7 +2,7 @@
 tests/api/test_gdpr.py (the JSON columns matched as text, the org reached through parents,
 the confirmations crossing the broker), then every table of the five databases read for the
 person's id, name, email and words. On Kafka the termination's events and the erasure travel
-on different partitions: each service's second pass (3 s after its first) erases what the
+on different partitions: each service's second pass (8 s after its first) erases what the
 events it heard after the erasure wrote."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ async def binome(kafka_bootstrap: str, pg_databases) -> AsyncIterator[Api]:  # t
     settings = kafka_pg_settings(
         kafka_bootstrap,
         await pg_databases(list(SERVICE_NAMES)),
-        erasure_repeat_after=timedelta(seconds=3),
+        erasure_repeat_after=timedelta(seconds=8),
     )
     app = build_app(load_all(), settings, name="binome")
     async with app.router.lifespan_context(app):
