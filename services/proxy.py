@@ -32,27 +32,35 @@ from shared.problems import MEDIA_TYPE, problem
 from shared.settings import Settings
 
 
-def resource_table(service_urls: Mapping[str, str]) -> dict[str, str]:
-    """{"employees": "enrollment", ...}: the service owning each `/v1/<resource>`."""
+def prefix_table(service_urls: Mapping[str, str]) -> dict[str, str]:
+    """{"/v1/employees": "enrollment", "/scim": "enrollment", ...}: the service owning each
+    `/v1/<resource>`, and each top-level path outside `/v1` (a protocol of its own, such as
+    SCIM's `/scim/v2`), read from the services' routers."""
     table: dict[str, str] = {}
     for service in service_urls:
         for route in load(service).router.routes:
             parts = getattr(route, "path", "").split("/")
-            if len(parts) > 2 and parts[1] == "v1":
-                table[parts[2]] = service
+            if len(parts) > 2:
+                table["/".join(parts[:3] if parts[1] == "v1" else parts[:2])] = service
     return table
+
+
+def resource_table(service_urls: Mapping[str, str]) -> dict[str, str]:
+    """{"employees": "enrollment", ...}: the service owning each `/v1/<resource>`."""
+    return {
+        prefix.removeprefix("/v1/"): service
+        for prefix, service in prefix_table(service_urls).items()
+        if prefix.startswith("/v1/")
+    }
 
 
 def root_table(service_urls: Mapping[str, str]) -> dict[str, str]:
-    """{"scim": "enrollment"}: the service owning each top-level path outside `/v1` (a
-    protocol of its own, such as SCIM's `/scim/v2`)."""
-    table: dict[str, str] = {}
-    for service in service_urls:
-        for route in load(service).router.routes:
-            parts = getattr(route, "path", "").split("/")
-            if len(parts) > 2 and parts[1] != "v1":
-                table[parts[1]] = service
-    return table
+    """{"scim": "enrollment"}: the service owning each top-level path outside `/v1`."""
+    return {
+        prefix.removeprefix("/"): service
+        for prefix, service in prefix_table(service_urls).items()
+        if not prefix.startswith("/v1/")
+    }
 
 
 @dataclass(frozen=True)
@@ -99,7 +107,6 @@ def nginx_conf(
     service_urls: Mapping[str, str], layout: Layout, settings: Settings | None = None
 ) -> str:
     settings = settings or Settings()
-    table = resource_table(service_urls)
     default_body, larger = settings.body_limits()
     per_address = parse_limit(settings.rate_limit_per_address)
     out: list[str] = [
@@ -180,25 +187,12 @@ def nginx_conf(
             f"      proxy_pass http://{service}/openapi.json;",
             "    }",
         ]
-    for resource, service in sorted(table.items()):
-        prefix = f"/v1/{resource}/"
-        body = next((n for p, n in larger.items() if prefix.startswith(p)), None)
+    for prefix, service in sorted(prefix_table(service_urls).items()):
+        body = next((n for p, n in larger.items() if f"{prefix}/".startswith(p)), None)
         out += [
-            f"    location ~ ^/v1/{resource}(?:/|$) {{",
+            f"    location ~ ^{prefix}(?:/|$) {{",
             "      if ($unplain) { return 400; }",
             *([f"      client_max_body_size {body};"] if body else []),
-            *(
-                [f"      limit_req zone=per_address burst={per_address.amount - 1} nodelay;"]
-                if per_address
-                else []
-            ),
-            f"      proxy_pass http://{service};",
-            "    }",
-        ]
-    for root, service in sorted(root_table(service_urls).items()):
-        out += [
-            f"    location ~ ^/{root}(?:/|$) {{",
-            "      if ($unplain) { return 400; }",
             *(
                 [f"      limit_req zone=per_address burst={per_address.amount - 1} nodelay;"]
                 if per_address

@@ -49,7 +49,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from shared.contracts.enrollment import ERASURE_CONFIRMERS, EmployeeErased, ErasureConfirmed
+from shared.contracts.enrollment import (
+    ERASURE_CONFIRMERS,
+    EmployeeErased,
+    ErasureConfirmed,
+    erasure_confirmed,
+)
 from shared.events import Event, EventData, contract_for
 from shared.messaging.consumer import Handler
 from shared.timers import Timer, TimerHandler
@@ -211,8 +216,14 @@ def _candidates(table: Table, employee_id: str) -> Any:
 
 
 async def _org_of(
-    conn: AsyncConnection, tables: Mapping[str, Table], table: Table, row: Any
+    conn: AsyncConnection,
+    tables: Mapping[str, Table],
+    table: Table,
+    row: Any,
+    parents: dict[tuple[str, Any], str | None],
 ) -> str | None:
+    """The row's organisation; `parents`: the parents' already looked up in this scan (a
+    mentor's thousand sessions share one programme)."""
     values = row._mapping
     if "org" in values:
         return values["org"]  # type: ignore[no-any-return]
@@ -225,11 +236,16 @@ async def _org_of(
         if column in values and values[column] is not None and parent is not None:
             if parent is table:
                 continue
-            found = (
-                await conn.execute(select(parent).where(parent.c.id == values[column]))
-            ).first()
-            if found is not None:
-                return await _org_of(conn, tables, parent, found)
+            key = (parent.name, values[column])
+            if key not in parents:
+                found = (
+                    await conn.execute(select(parent).where(parent.c.id == values[column]))
+                ).first()
+                parents[key] = (
+                    None if found is None else await _org_of(conn, tables, parent, found, parents)
+                )
+            if parents[key] is not None:
+                return parents[key]
     return None
 
 
@@ -257,6 +273,7 @@ async def _rows(
     skip: frozenset[str] = frozenset(),
 ) -> list[tuple[Table, Any]]:
     found: list[tuple[Table, Any]] = []
+    parents: dict[tuple[str, Any], str | None] = {}
     for table in tables.values():
         where = None if table.name in skip else _candidates(table, employee_id)
         if where is None:
@@ -264,7 +281,7 @@ async def _rows(
         for row in (await conn.execute(select(table).where(where))).all():
             if not _mentions_row(table, row, employee_id, references=references):
                 continue
-            if await _org_of(conn, tables, table, row) == org:
+            if await _org_of(conn, tables, table, row, parents) == org:
                 found.append((table, row))
     return found
 
@@ -395,7 +412,7 @@ def timers(service: str, metadata: MetaData) -> dict[str, TimerHandler]:
     """The second pass of an erasure (see `reactions`), and the service's confirmation."""
     if service not in ERASURE_CONFIRMERS:
         return {}
-    confirmed = contract_for(f"binome.{service}.erasure.confirmed.v1")
+    confirmed = contract_for(erasure_confirmed(service))
     assert confirmed is not None and issubclass(confirmed, ErasureConfirmed), service
     tables = dict(metadata.tables)
 

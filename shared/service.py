@@ -64,25 +64,15 @@ class ServiceDef:
         # Every service keeps the list of revoked employees its routes consult (shared.api);
         # a service that hears the same events for itself handles them after, in the same
         # transaction.
-        handlers = dict(self.handlers)
-        for type_, revoke in revocations.HANDLERS.items():
-            own = handlers.get(type_)
-            handlers[type_] = revoke if own is None else chain(revoke, own)
+        handlers = _merged(revocations.HANDLERS, self.handlers)
         # Every service erases what it holds on an employee (GDPR), after its own handler.
-        for type_, erase in privacy.projections(self.name, self.base.metadata).items():
-            own = handlers.get(type_)
-            handlers[type_] = erase if own is None else chain(own, erase)
-        object.__setattr__(self, "projections", dict(handlers))
+        handlers = _merged(handlers, privacy.projections(self.name, self.base.metadata))
+        object.__setattr__(self, "projections", handlers)
         object.__setattr__(
             self, "timers", {**self.timers, **privacy.timers(self.name, self.base.metadata)}
         )
-        reactions = dict(self.reactions)
-        for type_, erase in privacy.reactions(self.name, self.base.metadata).items():
-            own = reactions.get(type_)
-            reactions[type_] = erase if own is None else chain(erase, own)
-        for type_, react in reactions.items():
-            own = handlers.get(type_)
-            handlers[type_] = react if own is None else chain(own, react)
+        reactions = _merged(privacy.reactions(self.name, self.base.metadata), self.reactions)
+        handlers = _merged(handlers, reactions)
         object.__setattr__(self, "handlers", handlers)
 
     def group(self, prefix: str = "") -> str:
@@ -100,6 +90,15 @@ class ServiceDef:
                 dead_letter_topic(self.group(prefix), prefix),
             }
         )
+
+
+def _merged(first: Mapping[str, Handler], then: Mapping[str, Handler]) -> dict[str, Handler]:
+    """Both tables of handlers in one: a type in both runs `first`'s, then `then`'s."""
+    merged = dict(first)
+    for type_, handler in then.items():
+        own = merged.get(type_)
+        merged[type_] = handler if own is None else chain(own, handler)
+    return merged
 
 
 def chain(*handlers: Handler) -> Handler:

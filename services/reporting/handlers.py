@@ -216,7 +216,7 @@ async def on_erasure(uow: UnitOfWork, event: Event, d: EventData) -> None:
 HANDLERS = {
     enrollment.EmployeeErased.TYPE: on_erasure,
     **{
-        f"binome.{service}.erasure.confirmed.v1": on_erasure
+        enrollment.erasure_confirmed(service): on_erasure
         for service in enrollment.ERASURE_CONFIRMERS
     },
     enrollment.ProgramCreated.TYPE: on_program_created,

@@ -226,6 +226,11 @@ class EmployeeErased(EventData):
 ERASURE_CONFIRMERS = ("enrollment", "matching", "sessions", "feedback", "reporting")
 
 
+def erasure_confirmed(service: str) -> str:
+    """The type of `service`'s ErasureConfirmed."""
+    return f"binome.{service}.erasure.confirmed.v1"
+
+
 class ErasureConfirmed(EventData):
     """A service erased an employee (EmployeeErased): the records it changed or deleted. Each
     service publishes its own type (`binome.<service>.erasure.confirmed.v1`)."""
@@ -237,7 +242,7 @@ class ErasureConfirmed(EventData):
 
 
 class EnrollmentErasureConfirmed(ErasureConfirmed):
-    TYPE = "binome.enrollment.erasure.confirmed.v1"
+    TYPE = erasure_confirmed("enrollment")
 
 
 class EngagementPolicy(BaseModel):

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.contracts.enrollment import ErasureConfirmed
+from shared.contracts.enrollment import ErasureConfirmed, erasure_confirmed
 from shared.contracts.matching import EndReason
 from shared.events import EventData
 
@@ -238,4 +238,4 @@ class CaseClosed(EventData):
 
 
 class FeedbackErasureConfirmed(ErasureConfirmed):
-    TYPE = "binome.feedback.erasure.confirmed.v1"
+    TYPE = erasure_confirmed("feedback")

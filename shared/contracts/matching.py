@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import ClassVar
 
-from shared.contracts.enrollment import ErasureConfirmed
+from shared.contracts.enrollment import ErasureConfirmed, erasure_confirmed
 from shared.contracts.reasons import Reasoned
 from shared.events import EventData
 
@@ -180,4 +180,4 @@ class MentorRequestWithdrawn(RequestFacts):
 
 
 class MatchingErasureConfirmed(ErasureConfirmed):
-    TYPE = "binome.matching.erasure.confirmed.v1"
+    TYPE = erasure_confirmed("matching")

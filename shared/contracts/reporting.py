@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from shared.contracts.enrollment import ErasureConfirmed
+from shared.contracts.enrollment import ErasureConfirmed, erasure_confirmed
 from shared.events import EventData
 
 
@@ -42,4 +42,4 @@ class KudosGiven(EventData):
 
 
 class ReportingErasureConfirmed(ErasureConfirmed):
-    TYPE = "binome.reporting.erasure.confirmed.v1"
+    TYPE = erasure_confirmed("reporting")

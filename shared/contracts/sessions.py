@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
-from shared.contracts.enrollment import ErasureConfirmed
+from shared.contracts.enrollment import ErasureConfirmed, erasure_confirmed
 from shared.contracts.reasons import Reasoned
 from shared.events import EventData
 
@@ -232,4 +232,4 @@ class CommunityAttendanceRecorded(EventData):
 
 
 class SessionsErasureConfirmed(ErasureConfirmed):
-    TYPE = "binome.sessions.erasure.confirmed.v1"
+    TYPE = erasure_confirmed("sessions")

@@ -42,3 +42,24 @@ async def test_filters_and_pages_on_postgresql(api: Api) -> None:
 
 async def test_bad_requests_on_postgresql(api: Api) -> None:
     await bad_requests(api)
+
+
+async def test_two_identity_providers_racing_for_one_user_name(api: Api) -> None:
+    """Both check the userName free, both insert: PostgreSQL's unique index decides, the loser
+    gets SCIM's 409 `uniqueness`, never a 500 or a second user."""
+    made = await api.ok("POST", "/v1/scim-credentials", json={}, expect=201)
+    headers = {"Authorization": f"Bearer {made['token']}"}
+    schema = "urn:ietf:params:scim:schemas:core:2.0:User"
+    for i in range(5):
+        body = {"schemas": [schema], "userName": f"race{i}@acme.com"}
+        answers = await asyncio.gather(
+            *(api.c.post("/scim/v2/Users", json=body, headers=headers) for _ in range(2))
+        )
+        codes = sorted(r.status_code for r in answers)
+        assert codes == [201, 409], [r.text for r in answers]
+        loser = next(r for r in answers if r.status_code == 409).json()
+        assert loser["scimType"] == "uniqueness"
+        found = await api.c.get(
+            "/scim/v2/Users", params={"filter": f'userName eq "race{i}@acme.com"'}, headers=headers
+        )
+        assert found.json()["totalResults"] == 1

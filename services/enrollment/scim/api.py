@@ -26,12 +26,14 @@ from scim2_models import (
     ServiceProviderConfig,
     Sort,
     UnauthorizedException,
+    UniquenessException,
     User,
 )
 from scim2_server.handler import AsyncScimHandler
 from scim2_server.requests import ScimRequest
 from scim2_server.routing import Operation
 from scim2_server.service import ScimService
+from sqlalchemy.exc import IntegrityError
 
 from services.enrollment.scim import usecases
 from services.enrollment.scim.mapping import Enterprise, ScimUser
@@ -115,6 +117,9 @@ async def scim(request: Request, path: str, uow: Uow) -> Response:
         response = await AsyncScimHandler(SERVICE, storage).handle(scim_request)
         if request.method != "GET" and response.status < 400:
             await uow.commit()
+    except IntegrityError:  # a concurrent request took the userName first: nothing written
+        taken = UniquenessException(detail="userName is taken (a concurrent request)")
+        response = SERVICE.error_response(taken)
     except DomainError as exc:
         response = SERVICE.error_response(_scim_error(exc))
     except SCIMException as exc:
