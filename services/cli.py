@@ -11,8 +11,10 @@ binome dlq list [--group reporting] [--type T] [--since ISO] [--until ISO] [--js
 binome dlq show REF|EVENT_ID              one dead letter whole (REF is group/partition/offset)
 binome dlq replay [filters] [--event-id ID ...] [--dry-run]
                                           re-inject dead letters into their original topics
-binome reporting rebuild                  reporting's projection made anew from the event log,
-                                          the old one serving until the switch
+binome reporting rebuild [--from archive|log]
+                                          reporting's projection made anew from the events it
+                                          applied (its archive; or the broker's log), the old
+                                          one serving until the switch
 binome gdpr export --org acme EMPLOYEE_ID [--out FILE]
                                           everything the five services hold on one employee
 The dlq, reporting and gdpr commands use the same BINOME_* settings as the services (bus,
@@ -333,7 +335,9 @@ def _rebuild(args: argparse.Namespace) -> None:
         bus = make_bus(settings, client_id="binome-rebuild")
         await bus.start()
         try:
-            done = await Rebuild(load("reporting"), settings, bus, kept=MADE_BY_CALLERS).run()
+            done = await Rebuild(
+                load("reporting"), settings, bus, kept=MADE_BY_CALLERS, source=args.source
+            ).run()
         finally:
             await bus.stop()
         print(
@@ -443,7 +447,15 @@ def main(argv: list[str] | None = None) -> None:
     reporting = sub.add_parser("reporting", help="reporting's projection")
     reporting_sub = reporting.add_subparsers(dest="action", required=True)
     rebuild = reporting_sub.add_parser(
-        "rebuild", help="rebuild it from the event log while the old one keeps serving"
+        "rebuild", help="rebuild it from the events it applied while the old one keeps serving"
+    )
+    rebuild.add_argument(
+        "--from",
+        dest="source",
+        choices=("archive", "log"),
+        default="archive",
+        help="archive: the events reporting applied, kept in its database (the default); "
+        "log: the broker's topics from their start (history from before the archive)",
     )
     rebuild.set_defaults(func=_rebuild)
 

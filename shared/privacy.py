@@ -6,8 +6,8 @@ a line here, by these conventions:
 
 - **Where an employee is named**: a column named `employee_id`, `*_employee_id`, `manager_id`
   or `manager_chain`, the `id` of a table listed in `SUBJECT_TABLES` (the directory's own
-  record), an outbox row's `key`, or any value of a JSON column or JSON text (an event's
-  payload, an explanation, a case's history, a webhook delivery's body).
+  record), an outbox or archived event's `key`, or any value of a JSON column or JSON text (an
+  event's payload, an explanation, a case's history, a webhook delivery's body).
 - **What is personal in a record naming them**: the fields of `PERSONAL_FIELDS` (names,
   contact details, provisioning attributes, free text such as comments and notes), in a
   column or as a key of a JSON object that names them.
@@ -57,6 +57,7 @@ from shared.contracts.enrollment import (
 )
 from shared.events import Event, EventData, contract_for
 from shared.messaging.consumer import Handler
+from shared.messaging.tables import ARCHIVE
 from shared.timers import Timer, TimerHandler
 from shared.uow import UnitOfWork
 
@@ -112,7 +113,10 @@ _PARENTS = {
     "delivery_id": "webhook_delivery",
     "match_id": "match",
 }
-MESSAGING = frozenset({"outbox", "inbox", "timer"})
+# Not part of an export (what the services hold on them, not the events that told them).
+MESSAGING = frozenset({"outbox", "inbox", "timer", ARCHIVE})
+# Tables of events, keyed: a record's `key` may be an employee's id (an HRIS event's).
+_EVENT_TABLES = frozenset({"outbox", ARCHIVE})
 
 
 def _is_json(column: Column[Any]) -> bool:
@@ -137,7 +141,7 @@ def _names_employee(table: Table, column: Column[Any]) -> bool:
     """A plain column that may hold an employee's id."""
     if _about_column(table, column):
         return True
-    if table.name == "outbox" and column.name == "key":
+    if table.name in _EVENT_TABLES and column.name == "key":
         return True
     return column.name in _REFERENCES and not _is_json(column)
 

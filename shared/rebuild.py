@@ -3,13 +3,18 @@
 1. **Shadow.** The projection's tables (those its handlers write, and its inbox) are made anew
    beside the live ones: in a schema `rebuild` on PostgreSQL, in a file of their own next to
    the service's on SQLite.
-2. **Replay.** Every record of the service's subscriptions, from the start of each topic,
-   goes through the service's own consumer (the same decoding, contracts, handlers and inbox)
-   into the shadow, in batches, the topics merged in event-time order (each partition's own
-   order kept). Then again from where the last pass stopped, until a pass finds little new.
+2. **Replay.** Every event the service's consumer applied goes again through a consumer of
+   the service (the same decoding, contracts, handlers and inbox) into the shadow, in batches:
+   from the service's event archive (shared.messaging.tables), in the order the live consumer
+   applied them, or (`source="log"`, for a service whose archive started after its history)
+   every record of its subscriptions from the start of each topic, merged in event-time order
+   (each partition's own order kept). Then again from where the last pass stopped, until a
+   pass finds little new.
 3. **Switch.** One transaction on the live database keeps the live consumer from writing
-   (PostgreSQL: the tables locked against writers; SQLite: its write lock), replaces the
-   live rows by the shadow's, and applies the records that arrived since the last pass.
+   (PostgreSQL: the archive, the inbox and the tables locked against writers, in the order
+   the consumer writes them; SQLite: its write lock), replaces the live rows by the shadow's,
+   and applies the events that arrived since the last pass. A deadlock or an outage there
+   rolls it back whole, and it is tried again.
    Readers see the old projection until the commit, the new one after. A live delivery that
    waited on the lock then finds its event in the new inbox, rolls back and skips it.
 The shadow is dropped at the end (and at the start, if a previous rebuild was interrupted).
@@ -27,13 +32,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, event, text
+import orjson
+from sqlalchemy import Table, event, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared import db
 from shared.messaging.bus import Bus, Message, Record
 from shared.messaging.consumer import EventConsumer
+from shared.messaging.failures import backoff_delay, is_transient
+from shared.messaging.tables import ARCHIVE
 from shared.service import ServiceDef
 from shared.settings import Settings
 from shared.uow import UnitOfWork
@@ -45,6 +53,7 @@ BATCH = 2_000  # records per transaction (500: about 2,500 events/s here; 2,000:
 # A replay pass that found fewer new records than this is the last before the switch.
 SMALL = 1_000
 PASSES = 5
+SWITCH_ATTEMPTS = 10
 
 Offsets = dict[str, dict[int, int]]  # topic -> partition -> next offset
 
@@ -85,6 +94,18 @@ def _time(message: Message) -> str:
     return ""
 
 
+def _archived(row: Any) -> Message:
+    """An archived event as the bus delivered it."""
+    return Message(
+        topic=row.topic,
+        partition=row.partition,
+        offset=row.offset,
+        key=row.key,
+        headers=[(k, v.encode()) for k, v in row.headers.items()],
+        value=orjson.dumps(row.data),
+    )
+
+
 def _batches(items: Iterable[Message], size: int) -> Iterator[list[Message]]:
     batch: list[Message] = []
     for item in items:
@@ -106,6 +127,7 @@ class Rebuild:
         bus: Bus,
         *,
         kept: Sequence[str],
+        source: str = "archive",
     ) -> None:
         self.definition = definition
         self.settings = settings
@@ -113,9 +135,20 @@ class Rebuild:
         metadata = definition.base.metadata
         # Everything the handlers derive from events; `kept`: tables that hold what callers
         # made (links, outbox, timers), not derived, left as they are.
-        left = {"outbox", "timer", *kept}
+        left = {"outbox", "timer", ARCHIVE, *kept}
         self.tables: list[Table] = [t for t in metadata.sorted_tables if t.name not in left]
         self.inbox = metadata.tables["inbox"]
+        self.archive: Table | None = None
+        if source == "archive":
+            self.archive = metadata.tables.get(ARCHIVE)
+            if self.archive is None:
+                raise ValueError(f"{definition.name} keeps no event archive: rebuild from the log")
+        elif source != "log":
+            raise ValueError(f"unknown source {source!r}: archive or log")
+        # Where the replay stands: the archive's last sequence number replayed, and where the
+        # last pass began (the switch's tail starts there: an event committed out of sequence
+        # order by a concurrent transaction is not missed; one applied already is skipped).
+        self.seq = self.last_pass_from = 0
         self.outbox = metadata.tables["outbox"]
         self.url = settings.database_url_for(definition.name)
         self.sqlite = make_url(self.url).get_backend_name() == "sqlite"
@@ -188,7 +221,43 @@ class Rebuild:
             service=self.definition.name,
         )
 
-    async def _replay(self, consumer: EventConsumer, since: Offsets) -> int:
+    async def _replay(
+        self, consumer: EventConsumer, since: Offsets, conn: AsyncConnection | None = None
+    ) -> int:
+        """Apply every event past where the replay stands (moved on to where this pass
+        stopped); `conn`: read the archive there (the switch's transaction)."""
+        if self.archive is not None:
+            return await self._replay_archive(consumer, self.archive, conn)
+        return await self._replay_log(consumer, since)
+
+    async def _replay_archive(
+        self, consumer: EventConsumer, archive: Table, conn: AsyncConnection | None
+    ) -> int:
+        if conn is None:
+            self.last_pass_from = self.seq
+        after = self.last_pass_from if conn is not None else self.seq
+        count = 0
+        engine = None if conn is not None else db.create_engine(self.url)
+        try:
+            while True:
+                page = select(archive).where(archive.c.seq > after).order_by(archive.c.seq)
+                if engine is not None:
+                    async with db.reading(engine) as reader:
+                        rows = (await reader.execute(page.limit(BATCH))).all()
+                else:
+                    assert conn is not None
+                    rows = (await conn.execute(page.limit(BATCH))).all()
+                if not rows:
+                    return count
+                await consumer.deliver([_archived(row) for row in rows])
+                count += sum(1 for row in rows if row.seq > self.seq)  # new ones
+                after = rows[-1].seq
+                self.seq = max(self.seq, after)
+        finally:
+            if engine is not None:
+                await engine.dispose()
+
+    async def _replay_log(self, consumer: EventConsumer, since: Offsets) -> int:
         """Apply every record past `since` (moved on to where this pass stopped)."""
         streams: list[list[Message]] = []
         for topic in self.definition.subscriptions(self.settings.topic_prefix):
@@ -217,6 +286,9 @@ class Rebuild:
 
     async def _switch(self, conn: AsyncConnection, since: Offsets) -> int:
         names = [t.name for t in self.tables]
+        # The consumer writes the archive and the inbox first: locked first, no deadlock.
+        first = [ARCHIVE] if self.archive is not None else []
+        names = [*first, "inbox", *(n for n in names if n != "inbox")]
         if not self.sqlite:
             listed = ", ".join(f'"{n}"' for n in names)
             await conn.execute(text(f"LOCK TABLE {listed} IN EXCLUSIVE MODE"))
@@ -231,7 +303,23 @@ class Rebuild:
             return None
 
         tail = self._consumer(lambda: self._uow(conn), healthy, live=True)
-        return await self._replay(tail, since)
+        return await self._replay(tail, since, conn)
+
+    async def _switched(self, live: AsyncEngine, since: Offsets) -> int:
+        """The switch, tried again whole after a transient failure (a deadlock with the live
+        consumer, the database away for a moment): it is one transaction."""
+        seq, attempt = self.seq, 0
+        while True:
+            attempt += 1
+            try:
+                async with live.begin() as conn:
+                    return await self._switch(conn, {t: dict(p) for t, p in since.items()})
+            except Exception as error:
+                if attempt >= SWITCH_ATTEMPTS or not is_transient(error):
+                    raise
+                log.warning("rebuild switch failed (%r); trying again", error)
+                self.seq = seq
+                await asyncio.sleep(backoff_delay(attempt, base_s=0.2, cap_s=5.0))
 
     async def run(self) -> Rebuilt:
         started = time.monotonic()
@@ -261,8 +349,7 @@ class Rebuild:
             await shadow.dispose()
         live = self._live_engine()
         try:
-            async with live.begin() as conn:
-                replayed += await self._switch(conn, since)
+            replayed += await self._switched(live, since)
             async with db.reading(live) as conn:
                 rows = {
                     t.name: (

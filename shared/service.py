@@ -26,7 +26,7 @@ from shared.messaging.bus import Bus
 from shared.messaging.consumer import EventConsumer, Handler
 from shared.messaging.loop import BackgroundLoop
 from shared.messaging.outbox import OutboxRelay
-from shared.messaging.tables import messaging_tables
+from shared.messaging.tables import ARCHIVE, messaging_tables
 from shared.settings import Settings
 from shared.timers import TimerHandler, TimerScheduler
 from shared.uow import UnitOfWork
@@ -123,6 +123,7 @@ class ServiceRuntime:
         self.engine = db.create_engine(settings.database_url_for(definition.name))
         self.reader = self.engine.execution_options(binome_read_only=True)  # see db.reading
         self.outbox, self.inbox = messaging_tables(definition.base.metadata)
+        self.archive = definition.base.metadata.tables.get(ARCHIVE)  # if it keeps one
         self.relay = OutboxRelay(
             engine=self.engine,
             outbox=self.outbox,
@@ -182,6 +183,7 @@ class ServiceRuntime:
             timers=self.timer_table,
             on_timers=self._wake_timers,
             clock=self.clock,
+            archive=self.archive,
         )
 
     def _wake_timers(self) -> None:

@@ -10,6 +10,9 @@ neither does; the outbox relay publishes them afterwards.
 
 `uow.insert(Model, **values)` appends a row the same way (history, signals).
 
+`uow.archive(message, event)`: the consumer keeps an event it applies in the service's event
+archive, if the service has one (shared.messaging.tables), written first at commit.
+
 `uow.upsert(Model, **values)` is the projection's write: insert or update one row by primary
 key, written behind. A row loaded in the session is updated in place; otherwise the values are
 merged per key (later values win, as if applied in order) and written as one multi-row
@@ -38,6 +41,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared import bulk
 from shared.clock import Clock, SystemClock
 from shared.events import Event, EventData, topic_for, wire_of
+from shared.messaging.bus import Message
 from shared.tracing import TRACE_KEY, current_trace_headers
 
 
@@ -53,8 +57,11 @@ class UnitOfWork:
         timers: Table | None = None,
         on_timers: Callable[[], None] = lambda: None,
         clock: Clock | None = None,
+        archive: Table | None = None,
     ) -> None:
         self._topic_prefix = topic_prefix
+        self._archive = archive
+        self._archived: list[dict[str, Any]] = []
         self._timer_table = timers
         self._on_timers = on_timers
         self._timers: dict[str, dict[str, Any] | None] = {}  # key -> row to arm, or None: cancel
@@ -251,6 +258,25 @@ class UnitOfWork:
             }
         )
 
+    def archive(self, message: Message, event: Event) -> None:
+        if self._archive is None:
+            return
+        self._archived.append(
+            {
+                "event_id": event.id,
+                "org": event.org,
+                "type": event.type,
+                "time": event.time,
+                "topic": message.topic,
+                "partition": message.partition,
+                "offset": message.offset,
+                "key": message.key,
+                "headers": {k: v.decode() for k, v in message.headers},
+                "data": event.data,
+                "archived_at": datetime.now(UTC),
+            }
+        )
+
     async def write_pending(self) -> None:
         """Write now, in the transaction, what is written behind: upserts, inserts, events,
         inbox records and timers (not the session's ORM objects: `commit` flushes those). A
@@ -260,6 +286,9 @@ class UnitOfWork:
             await self.session.run_sync(self._write_upserts)
         # Core inserts on the session's own connection: the same transaction as the changes.
         conn = await self.session.connection()
+        archived, self._archived = self._archived, []
+        if archived:
+            await conn.execute(*bulk.write(conn.dialect, self._archive, archived))  # type: ignore[arg-type]
         events, self._events = self._events, []
         processed, self._processed = self._processed, []
         timers, self._timers = self._timers, {}

@@ -12,7 +12,7 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from shared.api import Request
-from shared.messaging.tables import messaging_tables
+from shared.messaging.tables import add_archive_table, messaging_tables
 from shared.revocations import revocation_table
 from shared.timers import timer_table
 
@@ -24,6 +24,8 @@ class Base(SQLModel, registry=registry()):
 OUTBOX, INBOX = messaging_tables(Base.metadata)
 TIMERS = timer_table(Base.metadata)
 REVOKED = revocation_table(Base.metadata)  # employees whose tokens are refused
+# The events applied, kept for `binome reporting rebuild` (and scrubbed by an erasure).
+ARCHIVE = add_archive_table(Base.metadata)
 
 
 class ProgramView(Base, table=True):

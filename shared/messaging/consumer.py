@@ -8,7 +8,8 @@ The bus hands over a batch of messages (from one or more partitions, each partit
 3. The rest are applied in ONE unit of work: the inbox is read once for the whole batch, events
    already applied (redeliveries) are skipped, each handler runs in order (so per-key order is
    kept: a key lives on one partition), the inbox rows are written with the effects, one
-   commit. Effects, inbox rows and any new events are one commit.
+   commit. Effects, inbox rows, the service's event archive if it keeps one, and any new
+   events are one commit.
 4. A transient failure (database or broker away, connection reset, deadlock, serialization
    failure: `shared.messaging.failures`) is retried without limit, with capped exponential
    backoff and jitter: nothing is dead-lettered and no offset committed past while the world
@@ -229,6 +230,7 @@ class EventConsumer:
                     if item.event.id in seen:
                         continue  # a redelivery, or the same event twice in the batch
                     seen.add(item.event.id)
+                    uow.archive(item.msg, item.event)  # if the service keeps an archive
                     await self._run(uow, item)
                     uow.mark_processed(self.group, item.event)
                 await uow.commit()

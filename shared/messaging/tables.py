@@ -4,6 +4,11 @@ outbox: events waiting to be published, written in the same transaction as the s
 that caused them; `seq` gives the publication order.
 inbox: ids of the events a consumer group has applied, written in the same transaction as the
 handler's effects, so a redelivered event is recognised and has no second effect.
+event_archive (a service that rebuilds its projections declares it: `add_archive_table`): the
+events its consumer applied, whole, in the order it applied them, written with the inbox row.
+A rebuild replays it (the live order exactly, from the service's own database, whatever the
+broker still holds), and an erasure scrubs it like any other table (shared.privacy), so the
+history it keeps names no one erased.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Index,
     Integer,
     MetaData,
     String,
@@ -49,6 +55,34 @@ def add_messaging_tables(metadata: MetaData) -> tuple[Table, Table]:
         Column("processed_at", DateTime(timezone=True), nullable=False),
     )
     return outbox, inbox
+
+
+ARCHIVE = "event_archive"
+
+
+def add_archive_table(metadata: MetaData) -> Table:
+    return Table(
+        ARCHIVE,
+        metadata,
+        Column(
+            "seq",
+            BigInteger().with_variant(Integer, "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
+        Column("event_id", String(64), nullable=False),
+        Column("org", String(200), nullable=False),
+        Column("type", String(200), nullable=False),
+        Column("time", DateTime(timezone=True), nullable=False),
+        Column("topic", String(200), nullable=False),
+        Column("partition", Integer, nullable=False),
+        Column("offset", BigInteger, nullable=False),
+        Column("key", String(200), nullable=True),
+        Column("headers", JSON, nullable=False),  # the CloudEvent's attributes, by name
+        Column("data", JSON, nullable=False),
+        Column("archived_at", DateTime(timezone=True), nullable=False),
+        Index("ux_event_archive_event_id", "event_id", unique=True),
+    )
 
 
 def messaging_tables(metadata: MetaData) -> tuple[Table, Table]:

@@ -47,4 +47,4 @@ async def test_a_rebuild_remakes_the_projection_while_the_old_one_serves(
 
     with receiver() as hook:
         env = {"BINOME_DATA_DIR": str(settings.data_dir)}
-        await rebuilt_while_serving(api, env, damage, hook)
+        await rebuilt_while_serving(api, env, damage, hook, sources=("archive", "log"))

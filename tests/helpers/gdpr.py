@@ -186,10 +186,15 @@ async def exported_then_erased(
 
     # No database holds her id, name, email or words (another organisation's Eve aside)...
     await _nowhere(rows, eve, org)
-    # ... even once reporting's projection is rebuilt from the log (the erasure replayed).
+    pid = match["program_id"]
+    kpis = await api.ok("GET", f"/v1/reports/programs/{pid}/kpis")
+    # ... even once reporting's projection is rebuilt from its archive (scrubbed like the
+    # rest: her events replayed under the pseudonym, each still valid under its contract).
     rebuilt = await binome_cli("reporting", "rebuild", env=env)
     assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "(0 undecodable or off contract, skipped)" in rebuilt.stdout, rebuilt.stdout
     await _nowhere(rows, eve, org)
+    assert await api.ok("GET", f"/v1/reports/programs/{pid}/kpis") == kpis  # the same figures
     r = await api.c.get(f"/v1/employees/{eve}", headers=api.admin)
     assert r.status_code == 404
     theirs = await globex.ok("GET", f"/v1/employees/{eve}")

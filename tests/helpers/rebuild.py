@@ -31,10 +31,12 @@ async def rebuilt_while_serving(
     env: dict[str, str],
     lose_rows: Callable[[], Awaitable[None]],
     hook: Receiver | None = None,
+    sources: tuple[str, ...] = ("archive",),
 ) -> None:
     """A relationship's journey; reporting's rows damaged; the command rebuilds them from
-    the log while a reader keeps reading (the old projection, then the new, never a half-made
-    one); every view is then as before, and a dashboard link (made by a caller) still works.
+    each source in turn (reporting's archive, the broker's log) while a reader keeps reading
+    (the old projection, then the new, never a half-made one); every view is then as
+    before, and a dashboard link (made by a caller) still works.
     With `hook`, a webhook endpoint got every event of the journey once, and the rebuild
     (which replays them all) sends none again."""
     endpoint = None
@@ -66,10 +68,29 @@ async def rebuilt_while_serving(
     before = await _views(api, pid, mid)
     link = await dashboard_link(api, pid)
 
-    await lose_rows()
-    damaged = await api.ok("GET", f"/v1/reports/relationships/{mid}")
-    assert damaged["sessions_completed"] == 0 and damaged["skills"] == {}, damaged
+    for source in sources:  # each time from a damaged projection
+        await lose_rows()
+        damaged = await api.ok("GET", f"/v1/reports/relationships/{mid}")
+        assert damaged["sessions_completed"] == 0 and damaged["skills"] == {}, damaged
+        await _rebuilt(api, env, mid, source)
+        after = await _views(api, pid, mid)
+        changed = {
+            k["name"]: (k["value"], k["population"], was["value"], was["population"])
+            for k, was in zip(after["kpis"]["kpis"], before["kpis"]["kpis"], strict=True)
+            if k != was
+        }
+        assert after == before, (source, changed or after)
+        assert (await api.c.get(link)).status_code == 200
+    if hook is not None:  # nothing sent again, nothing queued again
+        await eventually(settled, timeout=60, what="nothing left in flight")
+        await asyncio.sleep(0.5)
+        assert len(hook.received) == received
+        assert len(await api.items(f"/v1/webhooks/{endpoint}/deliveries")) == sent
 
+
+async def _rebuilt(api: Api, env: dict[str, str], mid: str, source: str) -> None:
+    """`binome reporting rebuild --from SOURCE` while a reader polls a relationship's report:
+    every answer 200, with the damaged state or the rebuilt one, never a half-made one."""
     seen: list[tuple[int, int | None]] = []
     rebuilt = asyncio.Event()
 
@@ -81,7 +102,7 @@ async def rebuilt_while_serving(
 
     reader = asyncio.create_task(reading())
     try:
-        done = await binome_cli("reporting", "rebuild", env=env)
+        done = await binome_cli("reporting", "rebuild", "--from", source, env=env)
     finally:
         rebuilt.set()
         await reader
@@ -89,20 +110,6 @@ async def rebuilt_while_serving(
     assert "rebuilt reporting's projection from" in done.stdout, done.stdout
     assert "(0 undecodable or off contract, skipped)" in done.stdout, done.stdout
     rows = dict(line.split("\t") for line in done.stdout.splitlines()[1:])
-    assert rows["session"] == "2" and int(rows["inbox"]) > 20, rows
-
-    after = await _views(api, pid, mid)
-    changed = {
-        k["name"]: (k["value"], k["population"], was["value"], was["population"])
-        for k, was in zip(after["kpis"]["kpis"], before["kpis"]["kpis"], strict=True)
-        if k != was
-    }
-    assert after == before, changed or after
+    assert rows["session"] == "2" and int(rows["inbox"]) > 20, (source, rows)
     assert seen and {status for status, _ in seen} == {200}, seen
     assert {completed for _, completed in seen} <= {0, 2}, seen
-    assert (await api.c.get(link)).status_code == 200
-    if hook is not None:  # nothing sent again, nothing queued again
-        await eventually(settled, timeout=60, what="nothing left in flight")
-        await asyncio.sleep(0.5)
-        assert len(hook.received) == received
-        assert len(await api.items(f"/v1/webhooks/{endpoint}/deliveries")) == sent

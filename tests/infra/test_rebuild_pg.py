@@ -35,4 +35,4 @@ async def test_a_rebuild_on_postgresql_and_kafka(api: Api) -> None:
         "BINOME_KAFKA_BOOTSTRAP": s.kafka_bootstrap,
         "BINOME_TOPIC_PREFIX": s.topic_prefix,
     }
-    await rebuilt_while_serving(api, env, damage)
+    await rebuilt_while_serving(api, env, damage, sources=("archive", "log"))
