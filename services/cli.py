@@ -15,9 +15,10 @@ binome reporting rebuild [--from archive|log]
                                           reporting's projection made anew from the events it
                                           applied (its archive; or the broker's log), the old
                                           one serving until the switch
+binome events purge                       forget now what the event log's retentions let go
 binome gdpr export --org acme EMPLOYEE_ID [--out FILE]
                                           everything the five services hold on one employee
-The dlq, reporting and gdpr commands use the same BINOME_* settings as the services (bus,
+The dlq, reporting, events and gdpr commands use the same BINOME_* settings as the services (bus,
 bootstrap, prefix, database).
 """
 
@@ -350,6 +351,27 @@ def _rebuild(args: argparse.Namespace) -> None:
     asyncio.run(run())
 
 
+def _events_purge(args: argparse.Namespace) -> None:
+    from services import load_all
+    from shared.app import make_bus
+    from shared.service import log_retention
+
+    settings = Settings()
+
+    async def run() -> None:
+        bus = make_bus(settings, client_id="binome-purge")
+        await bus.start()
+        try:
+            for definition in load_all():
+                forgotten = await log_retention(definition, settings, bus).purge()
+                for topic, n in forgotten.items():
+                    print(f"{topic}\t{n}")
+        finally:
+            await bus.stop()
+
+    asyncio.run(run())
+
+
 def _gdpr_export(args: argparse.Namespace) -> None:
     """Everything each service's database holds on one employee (shared.privacy), as one JSON
     document: the data subject's access request, gathered service by service."""
@@ -458,6 +480,16 @@ def main(argv: list[str] | None = None) -> None:
         "log: the broker's topics from their start (history from before the archive)",
     )
     rebuild.set_defaults(func=_rebuild)
+
+    events = sub.add_parser("events", help="the event log")
+    events_sub = events.add_subparsers(dest="action", required=True)
+    purge = events_sub.add_parser(
+        "purge",
+        help="forget now what the retentions let go (each service's records every group has "
+        "read, older than BINOME_EVENT_RETENTION; dead letters older than "
+        "BINOME_DEAD_LETTER_RETENTION); the relays do it every minute",
+    )
+    purge.set_defaults(func=_events_purge)
 
     gdpr = sub.add_parser("gdpr", help="a data subject's rights")
     gdpr_sub = gdpr.add_subparsers(dest="action", required=True)

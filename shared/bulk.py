@@ -22,7 +22,8 @@ from typing import Any
 
 from sqlalchemy import JSON, ColumnDefault, Table, insert, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 
 # Below this many rows the plain statement (compiled once, cached) is as fast.
@@ -30,7 +31,7 @@ UNNEST_FROM = 16
 
 
 def write(
-    dialect: Dialect,
+    conn: Connection | AsyncConnection,
     table: Table,
     rows: Sequence[dict[str, Any]],
     *,
@@ -39,9 +40,15 @@ def write(
 ) -> tuple[Executable, Any]:
     """The statement and parameters inserting `rows` (all with the same keys) into `table`; with
     `conflict` (the key columns) an upsert: the `update` columns overwritten, or nothing done when
-    `update` is empty. Execute as `conn.execute(*write(...))`."""
+    `update` is empty. Execute as `conn.execute(*write(conn, ...))`: the connection's dialect
+    decides the shape, and its schema translation (a projection rebuild's shadow schema) is
+    applied to the text statement too."""
+    dialect = conn.dialect
     if dialect.name == "postgresql" and len(rows) >= UNNEST_FROM:
-        return _unnest(dialect, table, rows, conflict, update)
+        sync = conn.sync_connection if isinstance(conn, AsyncConnection) else conn
+        assert sync is not None
+        translate = sync.get_execution_options().get("schema_translate_map") or {}
+        return _unnest(dialect, table, rows, conflict, update, translate.get(table.schema))
     if conflict is None:
         return insert(table), rows
     stmt = (postgresql if dialect.name == "postgresql" else sqlite).insert(table)
@@ -61,6 +68,7 @@ def _unnest(
     rows: Sequence[dict[str, Any]],
     conflict: Sequence[str] | None,
     update: Sequence[str],
+    schema: str | None,
 ) -> tuple[Executable, dict[str, Any]]:
     values = {name: [row[name] for row in rows] for name in rows[0]}
     # Columns the rows leave out take their Python-side defaults here, as a plain insert's would.
@@ -84,8 +92,10 @@ def _unnest(
         selected.append(f"CAST(u.c{i} AS {sql_type})" if is_json else f"u.c{i}")
     columns = list(values)
     quoted = dialect.identifier_preparer.quote
+    schema = schema or table.schema
+    name = quoted(table.name) if schema is None else f"{quoted(schema)}.{quoted(table.name)}"
     sql = (
-        f"INSERT INTO {quoted(table.name)} ({', '.join(quoted(c) for c in columns)}) "
+        f"INSERT INTO {name} ({', '.join(quoted(c) for c in columns)}) "
         f"SELECT {', '.join(selected)} FROM unnest({', '.join(arrays)}) "
         f"AS u({', '.join(f'c{i}' for i in range(len(columns)))})"
     )

@@ -26,6 +26,7 @@ from shared.messaging.bus import Bus
 from shared.messaging.consumer import EventConsumer, Handler
 from shared.messaging.loop import BackgroundLoop
 from shared.messaging.outbox import OutboxRelay
+from shared.messaging.retention import LogRetention
 from shared.messaging.tables import ARCHIVE, messaging_tables
 from shared.settings import Settings
 from shared.timers import TimerHandler, TimerScheduler
@@ -92,6 +93,18 @@ class ServiceDef:
         )
 
 
+def log_retention(definition: ServiceDef, settings: Settings, bus: Bus) -> LogRetention:
+    """What the service forgets of the event log: its own topic and its dead letters."""
+    prefix = settings.topic_prefix
+    return LogRetention(
+        bus=bus,
+        topic=topic_of(definition.name, prefix),
+        dead_letters=dead_letter_topic(definition.group(prefix), prefix),
+        events=settings.event_retention,
+        dead_letter_events=settings.dead_letter_retention,
+    )
+
+
 def _merged(first: Mapping[str, Handler], then: Mapping[str, Handler]) -> dict[str, Handler]:
     """Both tables of handlers in one: a type in both runs `first`'s, then `then`'s."""
     merged = dict(first)
@@ -135,6 +148,7 @@ class ServiceRuntime:
             topics=definition.topics(settings.topic_prefix),
             base_backoff_s=settings.consumer_retry_backoff_s,
             max_backoff_s=settings.retry_max_backoff_s,
+            log_retention=log_retention(definition, settings, bus),
         )
         prefix = settings.topic_prefix
         self.group = definition.group(prefix)

@@ -120,6 +120,11 @@ class Settings(BaseSettings):
         default=timedelta(minutes=10), ge=timedelta(0), le=timedelta(days=7)
     )
 
+    # How long the event log keeps a record every consumer group has read, and a dead letter
+    # (read or not): then it is forgotten (shared.messaging.retention).
+    event_retention: timedelta = Field(default=timedelta(days=7), ge=timedelta(0))
+    dead_letter_retention: timedelta = Field(default=timedelta(days=30), ge=timedelta(0))
+
     # Log lines: JSON objects, plain text, or `auto` (see shared.logs).
     log_format: LogFormat = LogFormat.auto
 

@@ -132,14 +132,14 @@ class UnitOfWork:
         for model, new_rows in appended.items():
             table: Table = model.__table__  # type: ignore[attr-defined]
             for same in _by_shape(new_rows):
-                conn.execute(*bulk.write(conn.dialect, table, same))
+                conn.execute(*bulk.write(conn, table, same))
         for model, rows in pending.items():
             table = model.__table__  # type: ignore[attr-defined]
             keys = [c.name for c in table.primary_key.columns]
             for same in _by_shape(rows.values()):
                 # One statement per table and shape, for all its rows (shared.bulk).
                 update = [c for c in same[0] if c not in keys]
-                conn.execute(*bulk.write(conn.dialect, table, same, conflict=keys, update=update))
+                conn.execute(*bulk.write(conn, table, same, conflict=keys, update=update))
 
     def now(self) -> datetime:
         """The runtime's clock (injectable: tests move it instead of sleeping)."""
@@ -197,9 +197,7 @@ class UnitOfWork:
         if armed:
             keep = {"key", "created_at"}
             update = [c.name for c in table.columns if c.name not in keep]
-            await conn.execute(
-                *bulk.write(conn.dialect, table, armed, conflict=["key"], update=update)
-            )
+            await conn.execute(*bulk.write(conn, table, armed, conflict=["key"], update=update))
 
     def emit(self, data: EventData, *, org: str) -> str:
         """Declare an event (written to the outbox if this unit of work commits); its id."""
@@ -288,15 +286,15 @@ class UnitOfWork:
         conn = await self.session.connection()
         archived, self._archived = self._archived, []
         if archived:
-            await conn.execute(*bulk.write(conn.dialect, self._archive, archived))  # type: ignore[arg-type]
+            await conn.execute(*bulk.write(conn, self._archive, archived))  # type: ignore[arg-type]
         events, self._events = self._events, []
         processed, self._processed = self._processed, []
         timers, self._timers = self._timers, {}
         if events:
-            await conn.execute(*bulk.write(conn.dialect, self._outbox, events))
+            await conn.execute(*bulk.write(conn, self._outbox, events))
             self._wrote_events = True
         if processed:
-            await conn.execute(*bulk.write(conn.dialect, self._inbox, processed))
+            await conn.execute(*bulk.write(conn, self._inbox, processed))
         if timers:
             await self._write_timers(timers)
             self._wrote_timers = True

@@ -8,6 +8,8 @@ Semantics shared by Kafka and the embedded bus, and relied on by the rest of the
   moves past the record, so a crash in between means redelivery, never loss.
 - Consumers get records in batches (whatever a poll returns across the group's partitions), so
   a service applies a backlog in few transactions.
+- The log forgets what every group has read once it is older than the retention (`purge`): a
+  partition's start moves on, the offsets of the records kept never change.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import zlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 Headers = list[tuple[str, bytes]]
@@ -74,6 +77,13 @@ class Bus(Protocol):
         ...
 
     async def publish(self, records: list[Record]) -> None: ...
+
+    async def purge(self, topic: str, *, before: datetime, consumed: bool = True) -> int:
+        """Delete the records of `topic` published before `before` (the log's retention) and,
+        if `consumed`, only those every consumer group with offsets on the topic has committed
+        past (a lagging group loses nothing). Per partition, everything before the earliest
+        record to keep goes: the offsets of later records never change. Returns how many."""
+        ...
 
     def subscribe(self, *, group: str, topics: list[str], deliver: Deliver) -> None:
         """Register a consumer group; it starts consuming when the bus is started."""

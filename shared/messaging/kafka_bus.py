@@ -13,9 +13,10 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from contextlib import suppress
+from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic, RecordsToDelete
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import (
     InvalidProducerEpoch,
@@ -257,6 +258,41 @@ class KafkaBus:
         finally:
             await consumer.stop()
         return sorted(out, key=lambda m: (m.partition, m.offset))
+
+    async def purge(self, topic: str, *, before: datetime, consumed: bool = True) -> int:
+        """See shared.messaging.bus.Bus.purge: the records' timestamps (when the relay sent
+        them) against `before`, the groups' committed offsets, then DeleteRecords (the
+        partition's start moves on; the broker drops the segments behind it)."""
+        parts = await self._partitions_of([topic])
+        if not parts:
+            return 0
+        consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, client_id=self._client_id)
+        await consumer.start()
+        try:
+            starts = await consumer.beginning_offsets(parts)
+            ends = await consumer.end_offsets(parts)
+            ms = int(before.timestamp() * 1000)
+            recent = await consumer.offsets_for_times({tp: ms for tp in parts})
+        finally:
+            await consumer.stop()
+        upto = {tp: ends[tp] if recent.get(tp) is None else recent[tp].offset for tp in parts}
+        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, client_id=self._client_id)
+        await admin.start()
+        try:
+            if consumed:
+                for group, *_ in await admin.list_consumer_groups():
+                    offsets = await admin.list_consumer_group_offsets(group, partitions=parts)
+                    read = {tp: o.offset for tp, o in offsets.items() if o.offset >= 0}
+                    if read:  # a group reading this topic: nothing past what it committed
+                        upto = {tp: min(upto[tp], read.get(tp, 0)) for tp in parts}
+            deletions = {
+                tp: RecordsToDelete(before_offset=upto[tp]) for tp in parts if upto[tp] > starts[tp]
+            }
+            if deletions:
+                await admin.delete_records(deletions)
+        finally:
+            await admin.close()
+        return sum(upto[tp] - starts[tp] for tp in deletions)
 
     def dead_loops(self) -> list[str]:
         return [] if self._stopping.is_set() else ended(self._tasks)

@@ -4,7 +4,9 @@ It keeps Kafka's semantics (see shared.messaging.bus) so that code and tests beh
 both modes: records are appended to per-(topic, partition) logs, each consumer group keeps a
 committed offset per partition, and a group's offset only moves after its handler returned.
 Because the log is a file, a crash or restart of the embedded process loses nothing: every group
-resumes from its committed offsets.
+resumes from its committed offsets. `purge` forgets what every group has read once it is older
+than the retention, as the services' relays ask (shared.messaging.retention); where a partition
+then starts is kept, so offsets never go back.
 """
 
 from __future__ import annotations
@@ -12,14 +14,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
     Column,
+    Float,
     Integer,
     LargeBinary,
     MetaData,
@@ -58,6 +63,15 @@ _log = Table(
     Column("key", String, nullable=False),
     Column("headers", Text, nullable=False),
     Column("value", LargeBinary, nullable=False),
+    Column("at", Float, nullable=True),  # published (Unix time; a log from before: NULL)
+)
+# Where a partition starts once purged (the next record's offset when none is left).
+_starts = Table(
+    "log_start",
+    _md,
+    Column("topic", String, primary_key=True),
+    Column("partition", Integer, primary_key=True),
+    Column("start_offset", Integer, nullable=False),
 )
 _offsets = Table(
     "group_offsets",
@@ -110,6 +124,9 @@ class LocalBus:
     async def start(self) -> None:
         async with self._engine.begin() as conn:
             await conn.run_sync(_md.create_all)
+            columns = {r[1] for r in (await conn.exec_driver_sql("PRAGMA table_info(log)")).all()}
+            if "at" not in columns:  # a log made before records were timed
+                await conn.exec_driver_sql("ALTER TABLE log ADD COLUMN at FLOAT")
         self._started = True
         for sub in self._subs:
             sub.task = asyncio.create_task(self._consume(sub), name=f"local-bus:{sub.group}")
@@ -168,6 +185,7 @@ class LocalBus:
     async def publish(self, records: list[Record]) -> None:
         if not records:
             return
+        now = time.time()
         async with self._engine.begin() as conn:
             next_offsets: dict[tuple[str, int], int] = {}
             rows = []
@@ -179,7 +197,14 @@ class LocalBus:
                             _log.c.topic == r.topic, _log.c.partition == p
                         )
                     )
-                    next_offsets[(r.topic, p)] = -1 if last is None else last
+                    if last is None:  # an empty partition: new, or purged to its end
+                        start = await conn.scalar(
+                            select(_starts.c.start_offset).where(
+                                _starts.c.topic == r.topic, _starts.c.partition == p
+                            )
+                        )
+                        last = (start or 0) - 1
+                    next_offsets[(r.topic, p)] = last
                 next_offsets[(r.topic, p)] += 1
                 rows.append(
                     {
@@ -189,11 +214,61 @@ class LocalBus:
                         "key": r.key,
                         "headers": _encode_headers(r.headers),
                         "value": r.value,
+                        "at": now,
                     }
                 )
             await conn.execute(insert(_log), rows)
         for sub in self._subs:
             sub.wake.set()
+
+    async def purge(self, topic: str, *, before: datetime, consumed: bool = True) -> int:
+        """See shared.messaging.bus.Bus.purge."""
+        cut = before.timestamp()
+        on_topic = _log.c.topic == topic
+        async with self._engine.begin() as conn:
+            ends: dict[int, int] = {
+                p: end
+                for p, end in await conn.execute(
+                    select(_log.c.partition, func.max(_log.c.offset) + 1)
+                    .where(on_topic)
+                    .group_by(_log.c.partition)
+                )
+            }
+            recent: dict[int, int] = {  # the earliest record young enough to keep
+                p: first
+                for p, first in await conn.execute(
+                    select(_log.c.partition, func.min(_log.c.offset))
+                    .where(on_topic, _log.c.at >= cut)
+                    .group_by(_log.c.partition)
+                )
+            }
+            read: dict[str, dict[int, int]] = {}
+            if consumed:
+                for r in await conn.execute(select(_offsets).where(_offsets.c.topic == topic)):
+                    read.setdefault(r.grp, {})[r.partition] = r.next_offset
+            purged = 0
+            for partition, end in ends.items():
+                upto = min(
+                    [recent.get(partition, end), *(o.get(partition, 0) for o in read.values())]
+                )
+                if upto <= 0:
+                    continue
+                done = await conn.execute(
+                    _log.delete().where(
+                        on_topic, _log.c.partition == partition, _log.c.offset < upto
+                    )
+                )
+                purged += done.rowcount or 0
+                start = sqlite_insert(_starts).values(
+                    topic=topic, partition=partition, start_offset=upto
+                )
+                await conn.execute(
+                    start.on_conflict_do_update(
+                        index_elements=["topic", "partition"],
+                        set_={"start_offset": func.max(_starts.c.start_offset, upto)},
+                    )
+                )
+        return purged
 
     def subscribe(self, *, group: str, topics: list[str], deliver: Deliver) -> None:
         sub = _Subscription(group=group, topics=list(topics), deliver=deliver)

@@ -4,7 +4,9 @@ It wakes as soon as a unit of work commits events (and polls as a safety net). A
 publishing and marking means the rows are published again: at-least-once, absorbed by the
 consumers' inbox. While the broker or the database is away the rows simply stay unsent and the
 relay retries with capped exponential backoff and jitter; a topic the broker does not know
-(a broker re-created empty) is created again before the next try.
+(a broker re-created empty) is created again before the next try. Every minute it also purges
+what the retentions let go: sent outbox rows, old inbox rows, and the service's records in the
+event log (shared.messaging.retention).
 
 On PostgreSQL a transaction-scoped advisory lock lets only one replica relay
 a batch at a time, which keeps each key's events in order when a service runs several replicas.
@@ -26,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from shared.messaging.bus import Bus, Record
 from shared.messaging.failures import backoff_delay
 from shared.messaging.loop import BackgroundLoop
+from shared.messaging.retention import LogRetention
 from shared.tracing import context_from, current_trace_headers, producer_attributes, tracer
 
 log = logging.getLogger(__name__)
@@ -52,8 +55,10 @@ class OutboxRelay(BackgroundLoop):
         topics: list[str] | None = None,
         base_backoff_s: float = 0.05,
         max_backoff_s: float = 5.0,
+        log_retention: LogRetention | None = None,
     ) -> None:
         super().__init__()
+        self._log_retention = log_retention
         self._topics = list(topics or [])  # the service's own, re-created if the broker lost them
         self._base_backoff = base_backoff_s
         self._max_backoff = max_backoff_s
@@ -79,6 +84,8 @@ class OutboxRelay(BackgroundLoop):
                     pass
                 if time.monotonic() >= self._next_purge:
                     await self.purge_sent()
+                    if self._log_retention is not None:
+                        await self._log_retention.purge()
                     self._next_purge = time.monotonic() + _PURGE_EVERY_S
                 self.failures, self.last_error = 0, None
                 pause = self._poll

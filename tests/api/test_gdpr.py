@@ -2,7 +2,8 @@
 employee; `POST /v1/employees/{id}/erasure` erases it everywhere (employee.erased: each
 service pseudonymises, blanks and deletes, then confirms), after which no service database
 holds the person's id, name, email or words, while the figures they were part of still add
-up and another organisation's employee of the same id is untouched."""
+up and another organisation's employee of the same id is untouched; the event log forgets
+her events once every group has read them and its retention has passed."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from shared.clock import ManualClock
 from shared.settings import Settings
 from tests.api.conftest import _settings
 from tests.helpers import Api
-from tests.helpers.gdpr import exported_then_erased, sqlite_rows
+from tests.helpers.gdpr import exported_then_erased, sqlite_log, sqlite_rows
 
 
 @pytest.fixture
@@ -32,4 +33,5 @@ async def test_an_employee_is_exported_then_erased_from_every_database(
 ) -> None:
     env = {"BINOME_DATA_DIR": str(settings.data_dir)}
     later = partial(clock.advance, timedelta(seconds=1))
-    await exported_then_erased(api, env, sqlite_rows(settings.data_dir), later)
+    data = settings.data_dir
+    await exported_then_erased(api, env, sqlite_rows(data), sqlite_log(data), later)

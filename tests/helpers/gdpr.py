@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy.engine import make_url
 
 from services import SERVICE_NAMES
 from services.cli import in_flight
+from shared.messaging.kafka_bus import KafkaBus
 from tests.helpers import Api, binome_cli, eventually
 from tests.helpers.scenario import active_match, enrolled_cohort
 
@@ -22,6 +24,9 @@ COMMENT = "Eve wrote this about her mentor's patience"
 EMAIL = "eve.mentee@acme.com"
 
 Rows = dict[str, list[tuple[str, str]]]  # service -> (table, a row as text)
+Log = Callable[[], Awaitable[list[str]]]  # every record the event log holds, as text
+# The CLI's purge, forgetting at once whatever every group has read (and every dead letter).
+FORGET_NOW = {"BINOME_EVENT_RETENTION": "PT0S", "BINOME_DEAD_LETTER_RETENTION": "PT0S"}
 
 
 async def _settled(api: Api) -> None:
@@ -116,19 +121,64 @@ def pg_rows(url_template: str) -> Callable[[], Awaitable[Rows]]:
     return rows
 
 
+def sqlite_log(data_dir: Path) -> Log:
+    """Every record of the embedded bus's log, as text."""
+
+    async def records() -> list[str]:
+        db = sqlite3.connect(data_dir / "bus.db")
+        try:
+            return [
+                f"{topic} | {key} | {headers} | {value.decode(errors='replace')}"
+                for topic, key, headers, value in db.execute(
+                    "SELECT topic, key, headers, value FROM log"
+                )
+            ]
+        finally:
+            db.close()
+
+    return records
+
+
+def kafka_log(bootstrap: str, prefix: str) -> Log:
+    """Every record of every topic of this deployment (its prefix), dead letters included."""
+
+    async def records() -> list[str]:
+        bus = KafkaBus(bootstrap, client_id="gdpr-test")
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            topics = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        finally:
+            await admin.close()
+        return [
+            f"{m.topic} | {m.key} | {m.headers} | {(m.value or b'').decode(errors='replace')}"
+            for topic in sorted(topics)
+            for m in await bus.read_topic(topic)
+        ]
+
+    return records
+
+
+def _clean(where: str, row: str, eve: str, org: str) -> bool:
+    """Nothing of her in the row (another organisation's employee of the same id aside)."""
+    assert "Eve Mentee" not in row and EMAIL not in row, (where, row)
+    assert COMMENT not in row, (where, row)
+    if eve in row:
+        assert f"{org}-globex" in row, (where, row)
+    return True
+
+
 async def _nowhere(rows: Callable[[], Awaitable[Rows]], eve: str, org: str) -> None:
     for service, held_rows in (await rows()).items():
         for table, row in held_rows:
-            assert "Eve Mentee" not in row and EMAIL not in row, (service, table, row)
-            assert COMMENT not in row, (service, table, row)
-            if eve in row:
-                assert f"{org}-globex" in row, (service, table, row)
+            _clean(f"{service}.{table}", row, eve, org)
 
 
 async def exported_then_erased(
     api: Api,
     env: dict[str, str],
     rows: Callable[[], Awaitable[Rows]],
+    log: Log,
     later: Callable[[], object] | None = None,
 ) -> None:
     """The scenario: a mentee's history exported, then erased; `env`: the CLI's settings.
@@ -208,3 +258,17 @@ async def exported_then_erased(
     kept = await api.ok("GET", f"/v1/matches/{match['id']}")
     assert kept["mentee_employee_id"] == erasure["pseudonym"]
     assert (await api.ok("POST", f"/v1/employees/{eve}/erasure", expect=404)) is not None
+
+    # The event log cannot be edited: her events leave it by being forgotten once every
+    # group has read them and the retention has passed (here at once: FORGET_NOW).
+    assert any("Eve Mentee" in record for record in await log())
+    await _settled(api)
+
+    async def forgotten() -> bool:  # a group's last commit may follow its last delivery
+        purged = await binome_cli("events", "purge", env=env | FORGET_NOW)
+        assert purged.returncode == 0, purged.stderr
+        return all(eve not in record or f"{org}-globex" in record for record in await log())
+
+    await eventually(forgotten, timeout=60, interval=1, what="the log forgetting her")
+    for record in await log():
+        _clean("event log", record, eve, org)

@@ -124,3 +124,28 @@ async def test_bulk_writes_store_what_they_were_given(
             assert [r.event_id for r in outbox] == [e.id for e in events]
     finally:
         await engine.dispose()
+
+
+async def test_bulk_writes_follow_a_schema_translation(pg_server: str) -> None:
+    """A projection rebuild writes its shadow through a schema translation: a bulk write (the
+    unnest statement, text) goes there too, never into the live table of the same name."""
+    url = await create_database(pg_server, f"t_bulk_{uuid.uuid4().hex[:8]}")
+    live = db.create_engine(url)
+    shadow = live.execution_options(schema_translate_map={None: "shadow"})
+    try:
+        await db.upgrade(live, Path("services/feedback/migrations"))
+        async with live.begin() as conn:
+            await conn.exec_driver_sql("CREATE SCHEMA shadow")
+            await conn.run_sync(lambda c: INBOX.create(c.execution_options(
+                schema_translate_map={None: "shadow"})))  # fmt: skip
+        rows = [
+            {"consumer": "g", "event_id": str(i), "event_type": "t", "processed_at": T0}
+            for i in range(bulk.UNNEST_FROM * 2)
+        ]
+        async with shadow.begin() as conn:
+            await conn.execute(*bulk.write(conn, INBOX, rows))
+        async with live.connect() as conn:
+            count = "SELECT (SELECT count(*) FROM shadow.inbox), (SELECT count(*) FROM inbox)"
+            assert tuple((await conn.exec_driver_sql(count)).one()) == (len(rows), 0)
+    finally:
+        await live.dispose()

@@ -3,7 +3,8 @@ tests/api/test_gdpr.py (the JSON columns matched as text, the org reached throug
 the confirmations crossing the broker), then every table of the five databases read for the
 person's id, name, email and words. On Kafka the termination's events and the erasure travel
 on different partitions: each service's second pass (8 s after its first) erases what the
-events it heard after the erasure wrote."""
+events it heard after the erasure wrote. Kafka's topics then forget her events (DeleteRecords)
+once every group has read them."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import pytest
 from services import SERVICE_NAMES, load_all
 from shared.app import build_app
 from tests.helpers import Api, kafka_pg_settings
-from tests.helpers.gdpr import exported_then_erased, pg_rows
+from tests.helpers.gdpr import exported_then_erased, kafka_log, pg_rows
 
 pytestmark = pytest.mark.infra
 
@@ -44,4 +45,5 @@ async def test_an_employee_is_exported_then_erased_on_postgresql(binome: Api) ->
         "BINOME_KAFKA_BOOTSTRAP": s.kafka_bootstrap,
         "BINOME_TOPIC_PREFIX": s.topic_prefix,
     }
-    await exported_then_erased(binome, env, pg_rows(s.database_url))
+    log = kafka_log(s.kafka_bootstrap, s.topic_prefix)
+    await exported_then_erased(binome, env, pg_rows(s.database_url), log)

@@ -183,7 +183,7 @@ async def _award(
             awarded_at=uow.now(),
         )  # fmt: skip
         row = award.model_dump()
-        added = await conn.execute(*bulk.write(conn.dialect, table, [row], conflict=["id"]))
+        added = await conn.execute(*bulk.write(conn, table, [row], conflict=["id"]))
         if added.rowcount == 1:  # not earned before (nothing twice, whatever the replays)
             uow.emit(BadgeAwarded.model_validate(award, from_attributes=True), org=org)
 

@@ -288,4 +288,4 @@ async def fan_out(uow: UnitOfWork, event: Event, data: EventData) -> None:
     ]
     conn = await uow.session.connection()
     table = WebhookDelivery.__table__  # type: ignore[attr-defined]
-    await conn.execute(*bulk.write(conn.dialect, table, rows, conflict=["id"]))
+    await conn.execute(*bulk.write(conn, table, rows, conflict=["id"]))
