@@ -13,7 +13,8 @@ a line here, by these conventions:
   column or as a key of a JSON object that names them.
 
 Erasure deletes the records that are only about the person (`SUBJECT_TABLES`: their
-directory record, their calendar feeds, their revocation, their HRIS receipts). In every
+directory record, their calendar feeds, their HRIS receipts); their revocation keeps a one-way
+digest of their id instead (`DIGESTED`: their tokens stay refused). In every
 other record (reporting's view of them included: the retention figures keep counting them)
 it replaces their id with a pseudonym (random, the same across services for one erasure, so
 the figures and aggregates they were part of still add up) and blanks the personal fields
@@ -57,6 +58,7 @@ from shared.contracts.enrollment import (
 )
 from shared.events import Event, EventData, contract_for
 from shared.messaging.consumer import Handler
+from shared import revocations
 from shared.messaging.tables import ARCHIVE
 from shared.timers import Timer, TimerHandler
 from shared.uow import UnitOfWork
@@ -69,9 +71,11 @@ ERASED = "[erased]"  # what a personal field reads after erasure
 SUBJECT_TABLES: Mapping[str, str] = {
     "employee": "id",  # the directory's record (reporting's `employee` view is kept, erased)
     "calendar_feed": "employee_id",
-    "revoked_employee": "employee_id",
     "hris_event": "employee_id",
 }
+# Tables whose rows about the person keep a one-way digest of their id instead (their
+# revocation: a token minted for them before the erasure is still refused).
+DIGESTED: Mapping[str, str] = {revocations.TABLE: "employee_id"}
 # The directory's own record names the employee by its `id`.
 _ID_NAMES = {"employee": ("id",)}
 
@@ -332,8 +336,12 @@ async def erase_subject(
         keys = list(table.primary_key.columns)
         where = [c == row._mapping[c.name] for c in keys]
         subject = SUBJECT_TABLES.get(table.name)
+        digested = DIGESTED.get(table.name)
         if subject is not None and row._mapping.get(subject) == employee_id:
             await conn.execute(delete(table).where(*where))
+        elif digested is not None and row._mapping.get(digested) == employee_id:
+            changes = {digested: revocations.digest(org, employee_id)}
+            await conn.execute(update(table).where(*where).values(**changes))
         else:
             changes = _erased(table, row, employee_id, pseudonym)
             if not changes:
@@ -449,5 +457,6 @@ async def _erase(
     counts = await erase_subject(
         conn, tables, org=org, employee_id=employee_id, pseudonym=pseudonym
     )
+    revocations.forget_cached(uow, org)
     log.info("erased %s records naming an employee (pseudonym %s)", sum(counts.values()), pseudonym)
     return counts

@@ -24,6 +24,12 @@ COMMENT = "Eve wrote this about her mentor's patience"
 EMAIL = "eve.mentee@acme.com"
 
 Rows = dict[str, list[tuple[str, str]]]  # service -> (table, a row as text)
+# One read an employee may make of each service (enrollment, matching, sessions, feedback,
+# reporting).
+EMPLOYEE_READS = (
+    "/v1/programs", "/v1/matches", "/v1/sessions", "/v1/feedback",
+    "/v1/recognition/employees/{eve}",
+)  # fmt: skip
 Log = Callable[[], Awaitable[list[str]]]  # every record the event log holds, as text
 # The CLI's purge, forgetting at once whatever every group has read (and every dead letter).
 FORGET_NOW = {"BINOME_EVENT_RETENTION": "PT0S", "BINOME_DEAD_LETTER_RETENTION": "PT0S"}
@@ -215,6 +221,7 @@ async def exported_then_erased(
         await api.ok("POST", "/v1/hris/events", headers=api.hris, json={"events": [leave]})
         await _settled(api)  # its consequences (her match ended...) stamped before the move
         later()
+    her_token = api.as_employee(eve)  # minted before her erasure
     erasure = await api.ok("POST", f"/v1/employees/{eve}/erasure", expect=202)
     assert erasure["pseudonym"].startswith("erased-")
     # Asked again: the same erasure while enrollment has not applied it yet, else (her record
@@ -233,6 +240,13 @@ async def exported_then_erased(
     assert status["pending"] == [] and set(status["confirmed"]) == set(SERVICE_NAMES)
     assert status["pseudonym"] == erasure["pseudonym"]
     await _settled(api)
+    # Her tokens stay refused by every service (her revocation kept as a digest of her id);
+    # the other organisation's Eve is served.
+    for path in EMPLOYEE_READS:
+        r = await api.c.get(path.format(eve=eve), headers=her_token)
+        assert r.status_code == 401 and "access has ended" in r.text, (path, r.text)
+        theirs = await api.c.get(path.format(eve=eve), headers=globex.as_employee(eve))
+        assert theirs.status_code == 200, (path, theirs.text)
 
     # No database holds her id, name, email or words (another organisation's Eve aside)...
     await _nowhere(rows, eve, org)
