@@ -149,6 +149,7 @@ class ServiceRuntime:
             base_backoff_s=settings.consumer_retry_backoff_s,
             max_backoff_s=settings.retry_max_backoff_s,
             log_retention=log_retention(definition, settings, bus),
+            log_purge_every_s=settings.event_purge_interval.total_seconds(),
         )
         prefix = settings.topic_prefix
         self.group = definition.group(prefix)

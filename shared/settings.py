@@ -124,6 +124,11 @@ class Settings(BaseSettings):
     # (read or not): then it is forgotten (shared.messaging.retention).
     event_retention: timedelta = Field(default=timedelta(days=7), ge=timedelta(0))
     dead_letter_retention: timedelta = Field(default=timedelta(days=30), ge=timedelta(0))
+    # How often each service's relay purges its records from the log (first: this long after
+    # it starts).
+    event_purge_interval: timedelta = Field(
+        default=timedelta(minutes=1), ge=timedelta(seconds=1), le=timedelta(days=1)
+    )
 
     # Log lines: JSON objects, plain text, or `auto` (see shared.logs).
     log_format: LogFormat = LogFormat.auto

@@ -5,8 +5,9 @@ publishing and marking means the rows are published again: at-least-once, absorb
 consumers' inbox. While the broker or the database is away the rows simply stay unsent and the
 relay retries with capped exponential backoff and jitter; a topic the broker does not know
 (a broker re-created empty) is created again before the next try. Every minute it also purges
-what the retentions let go: sent outbox rows, old inbox rows, and the service's records in the
-event log (shared.messaging.retention).
+what the retentions let go: sent outbox rows and old inbox rows, and (every
+`BINOME_EVENT_PURGE_INTERVAL`) the service's records in the event log
+(shared.messaging.retention).
 
 On PostgreSQL a transaction-scoped advisory lock lets only one replica relay
 a batch at a time, which keeps each key's events in order when a service runs several replicas.
@@ -56,9 +57,11 @@ class OutboxRelay(BackgroundLoop):
         base_backoff_s: float = 0.05,
         max_backoff_s: float = 5.0,
         log_retention: LogRetention | None = None,
+        log_purge_every_s: float = _PURGE_EVERY_S,
     ) -> None:
         super().__init__()
         self._log_retention = log_retention
+        self._log_purge_every = log_purge_every_s
         self._topics = list(topics or [])  # the service's own, re-created if the broker lost them
         self._base_backoff = base_backoff_s
         self._max_backoff = max_backoff_s
@@ -69,6 +72,7 @@ class OutboxRelay(BackgroundLoop):
         self._inbox = inbox
         self._inbox_retention = timedelta(seconds=inbox_retention_s)
         self._next_purge = 0.0
+        self._next_log_purge = time.monotonic() + log_purge_every_s  # not at start
         self._engine = engine
         self._outbox = outbox
         self._bus = bus
@@ -84,9 +88,10 @@ class OutboxRelay(BackgroundLoop):
                     pass
                 if time.monotonic() >= self._next_purge:
                     await self.purge_sent()
-                    if self._log_retention is not None:
-                        await self._log_retention.purge()
                     self._next_purge = time.monotonic() + _PURGE_EVERY_S
+                if time.monotonic() >= self._next_log_purge:
+                    await self._forget_log()
+                    self._next_log_purge = time.monotonic() + self._log_purge_every
                 self.failures, self.last_error = 0, None
                 pause = self._poll
             except asyncio.CancelledError:
@@ -151,6 +156,19 @@ class OutboxRelay(BackgroundLoop):
             )
         self.published += len(rows)
         return len(rows)
+
+    async def _forget_log(self) -> None:
+        """The service's records the log's retention lets go (shared.messaging.retention). A
+        failure is said and tried again next time: it says nothing of the relay's health."""
+        if self._log_retention is None:
+            return
+        try:
+            forgotten = await self._log_retention.purge()
+        except Exception as exc:
+            log.warning("could not purge the event log (%r); trying again later", exc)
+            return
+        if any(forgotten.values()):
+            log.info("the event log forgot %s", forgotten)
 
     async def purge_sent(self) -> int:
         """Delete outbox rows sent longer ago than the retention; returns how many. The inbox
