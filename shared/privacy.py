@@ -50,6 +50,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from shared import revocations
 from shared.contracts.enrollment import (
     ERASURE_CONFIRMERS,
     EmployeeErased,
@@ -58,7 +59,6 @@ from shared.contracts.enrollment import (
 )
 from shared.events import Event, EventData, contract_for
 from shared.messaging.consumer import Handler
-from shared import revocations
 from shared.messaging.tables import ARCHIVE
 from shared.timers import Timer, TimerHandler
 from shared.uow import UnitOfWork
