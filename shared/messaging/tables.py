@@ -27,17 +27,19 @@ from sqlalchemy import (
 )
 
 
+def _sequence() -> Column[int]:
+    """The order rows were written in: BigInteger on PostgreSQL, but INTEGER on SQLite so it
+    stays the rowid alias."""
+    return Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+
+
 def add_messaging_tables(metadata: MetaData) -> tuple[Table, Table]:
     outbox = Table(
         "outbox",
         metadata,
-        # BigInteger on PostgreSQL, but INTEGER on SQLite so it stays the rowid alias.
-        Column(
-            "seq",
-            BigInteger().with_variant(Integer, "sqlite"),
-            primary_key=True,
-            autoincrement=True,
-        ),
+        _sequence(),
         Column("event_id", String(64), nullable=False, unique=True),
         Column("topic", String(200), nullable=False),
         Column("key", String(200), nullable=False),
@@ -64,12 +66,7 @@ def add_archive_table(metadata: MetaData) -> Table:
     return Table(
         ARCHIVE,
         metadata,
-        Column(
-            "seq",
-            BigInteger().with_variant(Integer, "sqlite"),
-            primary_key=True,
-            autoincrement=True,
-        ),
+        _sequence(),
         Column("event_id", String(64), nullable=False),
         Column("org", String(200), nullable=False),
         Column("type", String(200), nullable=False),
