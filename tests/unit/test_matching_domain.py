@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.matching import domain
+from services.matching.cohort import MentorPool
 from shared.contracts import matching as ev
 from shared.contracts.matching import MatchStatus
 from shared.errors import Conflict, Forbidden, Invalid
@@ -252,7 +253,7 @@ def test_suggestions_have_room_and_add_up() -> None:
     ]
     got = domain.suggestions(
         mentee=mentee,
-        mentors=mentors,
+        pool=MentorPool(mentors),
         loads={"t1": 1},
         excluded_mentors=set(),
         rules=domain.ProgramRules(),
@@ -379,7 +380,7 @@ def test_unknown_departments_never_count_as_the_same() -> None:
     mentors = [person(f"t{k}", offered=["python"], level=8) for k in range(3)]
     got = domain.suggestions(
         mentee=mentee,
-        mentors=mentors,
+        pool=MentorPool(mentors),
         loads={},
         excluded_mentors=set(),
         rules=domain.ProgramRules(),

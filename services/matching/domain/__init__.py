@@ -22,7 +22,13 @@ from typing import Literal
 
 import numpy as np
 
-from services.matching.cohort import CohortInputs, Person, ProgramRules, build_scorer
+from services.matching.cohort import (
+    CohortInputs,
+    MentorPool,
+    Person,
+    ProgramRules,
+    build_scorer,
+)
 from services.matching.engine import explain as engine_explain
 from services.matching.engine.circles import form_circles
 from services.matching.engine.scoring import Scorer
@@ -268,18 +274,15 @@ def why_none(mentors: list[Person], loads: Mapping[str, int]) -> NoSuggestion:
 def suggestions(
     *,
     mentee: Person,
-    mentors: list[Person],
+    pool: MentorPool,
     loads: Mapping[str, int],
     excluded_mentors: set[str],
     rules: ProgramRules,
     limit: int,
 ) -> list[Suggestion]:
     """Self-service: the mentee's best mentors that still have room, best first."""
-    mentors = sorted(mentors, key=lambda p: p.participant_id)
-    excluded = {(mentee.participant_id, m) for m in excluded_mentors}
-    scorer = build_scorer(
-        CohortInputs(mentees=[mentee], mentors=mentors, loads=loads, excluded=excluded, rules=rules)
-    )
+    mentors = pool.mentors
+    scorer = pool.scorer(mentee, loads=loads, excluded_mentors=excluded_mentors, rules=rules)
     found = engine_explain.suggestions(scorer, 0, load=np.zeros(len(mentors), np.int64), n=limit)
     return [
         Suggestion(

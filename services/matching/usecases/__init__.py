@@ -730,7 +730,7 @@ async def suggest(
     if program is None:
         raise NotFound("program not found")
     version = await uow.session.get(Roster, program.id)
-    mentors = await roster.mentors(
+    pool = await roster.mentors(
         program.id,
         version.version if version else "",
         lambda: _candidates(uow, program.id, "mentor"),
@@ -740,12 +740,12 @@ async def suggest(
     found = await asyncio.to_thread(
         domain.suggestions,
         mentee=_person(mentee),
-        mentors=mentors,
+        pool=pool,
         loads=loads,
         excluded_mentors=domain.mentor_history(history, mentee.id),
         rules=_rules(program),
         limit=limit,
     )
     waiting = await uow.session.get(Waiting, mentee.id) is not None
-    why = None if found else domain.why_none(mentors, loads)
+    why = None if found else domain.why_none(pool.mentors, loads)
     return Suggested(mentee, found, why, waiting)

@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlmodel import col, select
 
 from services.matching import domain
+from services.matching.cohort import MentorPool
 from services.matching.domain import requests as rules
 from services.matching.models import Match, MentorRequest, ParticipantView, ProgramView
 from services.matching.usecases import (
@@ -85,7 +86,7 @@ async def _asking(
         found = await asyncio.to_thread(
             domain.suggestions,
             mentee=_person(mentee),
-            mentors=[_person(mentor)],
+            pool=MentorPool([_person(mentor)]),
             loads={mentor.id: held},
             excluded_mentors=set(),
             rules=_rules(program),
