@@ -343,7 +343,8 @@ def _rebuild(args: argparse.Namespace) -> None:
             await bus.stop()
         print(
             f"rebuilt reporting's projection from {done.replayed} event(s) in {done.seconds} s"
-            f" ({done.skipped} undecodable or off contract, skipped)"
+            f" ({done.skipped} undecodable or off contract, skipped; the switch"
+            f" {done.switch_seconds} s)"
         )
         for table, n in done.rows.items():
             print(f"{table}\t{n}")

@@ -32,12 +32,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
 from sqlalchemy import Table, event, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared import db
+from shared.events import Event
 from shared.messaging.bus import Bus, Message, Record
 from shared.messaging.consumer import EventConsumer
 from shared.messaging.failures import backoff_delay, is_transient
@@ -61,12 +61,14 @@ Offsets = dict[str, dict[int, int]]  # topic -> partition -> next offset
 @dataclass
 class Rebuilt:
     """What a rebuild did: records replayed, those skipped as undecodable or off contract
-    (the live consumer dead-lettered them already), rows per table, seconds taken."""
+        (the live consumer dead-lettered them already), rows per table, seconds taken (and how
+    long the switch held the live consumer)."""
 
     replayed: int
     skipped: int
     rows: dict[str, int]
     seconds: float
+    switch_seconds: float  # of `seconds`: the switch's transaction (writers kept waiting)
 
 
 class _Skipped:
@@ -94,16 +96,22 @@ def _time(message: Message) -> str:
     return ""
 
 
-def _archived(row: Any) -> Message:
-    """An archived event as the bus delivered it."""
-    return Message(
-        topic=row.topic,
-        partition=row.partition,
-        offset=row.offset,
-        key=row.key,
-        headers=[(k, v.encode()) for k, v in row.headers.items()],
-        value=orjson.dumps(row.data),
+def _archived(row: Any) -> tuple[Message, Event]:
+    """An archived event as the bus delivered it, and decoded (it was, to be archived)."""
+    h = row.headers
+    event = Event(  # validating the envelope costs less than pydantic's model_construct
+        id=row.event_id,
+        type=row.type,
+        source=h.get("ce_source", ""),
+        subject=h.get("ce_subject", ""),
+        time=h["ce_time"],  # as sent (a SQLite column reads back without its zone)
+        org=row.org,
+        data=row.data,
+        traceparent=h.get("ce_traceparent"),
+        tracestate=h.get("ce_tracestate"),
     )
+    message = Message(row.topic, row.partition, row.offset, row.key, headers=[], value=None)
+    return message, event
 
 
 def _batches(items: Iterable[Message], size: int) -> Iterator[list[Message]]:
@@ -219,6 +227,7 @@ class Rebuild:
             health_check=health,
             max_attempts=1,
             service=self.definition.name,
+            traced=False,  # a span per event replayed would tell an operator nothing
         )
 
     async def _replay(
@@ -238,21 +247,33 @@ class Rebuild:
         after = self.last_pass_from if conn is not None else self.seq
         count = 0
         engine = None if conn is not None else db.create_engine(self.url)
+
+        async def page(after: int) -> Sequence[Any]:
+            query = (
+                select(archive).where(archive.c.seq > after).order_by(archive.c.seq).limit(BATCH)
+            )
+            if engine is None:
+                assert conn is not None
+                return (await conn.execute(query)).all()
+            async with db.reading(engine) as reader:
+                return (await reader.execute(query)).all()
+
         try:
-            while True:
-                page = select(archive).where(archive.c.seq > after).order_by(archive.c.seq)
-                if engine is not None:
-                    async with db.reading(engine) as reader:
-                        rows = (await reader.execute(page.limit(BATCH))).all()
-                else:
-                    assert conn is not None
-                    rows = (await conn.execute(page.limit(BATCH))).all()
-                if not rows:
-                    return count
-                await consumer.deliver([_archived(row) for row in rows])
+            rows = await page(after)
+            while rows:
+                # The next page is read while this one is applied (not in the switch's own
+                # transaction: one connection, one statement at a time).
+                ahead = asyncio.create_task(page(rows[-1].seq)) if engine is not None else None
+                try:
+                    await consumer.deliver_decoded([_archived(row) for row in rows])
+                except BaseException:
+                    if ahead is not None:
+                        ahead.cancel()
+                    raise
                 count += sum(1 for row in rows if row.seq > self.seq)  # new ones
-                after = rows[-1].seq
-                self.seq = max(self.seq, after)
+                self.seq = max(self.seq, rows[-1].seq)
+                rows = await ahead if ahead is not None else await page(rows[-1].seq)
+            return count
         finally:
             if engine is not None:
                 await engine.dispose()
@@ -348,8 +369,10 @@ class Rebuild:
         finally:
             await shadow.dispose()
         live = self._live_engine()
+        switching = time.monotonic()
         try:
             replayed += await self._switched(live, since)
+            switched = time.monotonic() - switching
             async with db.reading(live) as conn:
                 rows = {
                     t.name: (
@@ -360,4 +383,10 @@ class Rebuild:
         finally:
             await live.dispose()
         await self._drop_shadow()
-        return Rebuilt(replayed, self.skipped.count, rows, round(time.monotonic() - started, 2))
+        return Rebuilt(
+            replayed,
+            self.skipped.count,
+            rows,
+            round(time.monotonic() - started, 2),
+            round(switched, 2),
+        )

@@ -344,7 +344,7 @@ async def main() -> None:
         f"  {rebuilt.replayed:,} events replayed in {rebuilt.seconds:.1f} s"
         f" ({rebuilt.replayed / rebuilt.seconds:,.0f} events/s; baseline, the first projection:"
         f" {n / seconds:,.0f} events/s), {rebuilt.skipped:,} skipped,"
-        f" {sum(rebuilt.rows.values()):,} rows switched;"
+        f" {sum(rebuilt.rows.values()):,} rows switched (the switch {rebuilt.switch_seconds} s);"
         f" the KPIs {'the same' if after == before else 'DIFFER'} after the switch"
     )
 

@@ -256,7 +256,7 @@ async def exported_then_erased(
     # rest: her events replayed under the pseudonym, each still valid under its contract).
     rebuilt = await binome_cli("reporting", "rebuild", env=env)
     assert rebuilt.returncode == 0, rebuilt.stderr
-    assert "(0 undecodable or off contract, skipped)" in rebuilt.stdout, rebuilt.stdout
+    assert "(0 undecodable or off contract, skipped; the switch" in rebuilt.stdout, rebuilt.stdout
     await _nowhere(rows, eve, org)
     assert await api.ok("GET", f"/v1/reports/programs/{pid}/kpis") == kpis  # the same figures
     r = await api.c.get(f"/v1/employees/{eve}", headers=api.admin)
