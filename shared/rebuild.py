@@ -26,13 +26,13 @@ import asyncio
 import heapq
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, event, select, text
+from sqlalchemy import MetaData, Table, event, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -136,6 +136,7 @@ class Rebuild:
         *,
         kept: Sequence[str],
         source: str = "archive",
+        before_switch: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.definition = definition
         self.settings = settings
@@ -157,6 +158,9 @@ class Rebuild:
         # last pass began (the switch's tail starts there: an event committed out of sequence
         # order by a concurrent transaction is not missed; one applied already is skipped).
         self.seq = self.last_pass_from = 0
+        # Run between the last pass and the switch (a drill: events arriving meanwhile are
+        # the switch's tail).
+        self.before_switch = before_switch
         self.outbox = metadata.tables["outbox"]
         self.url = settings.database_url_for(definition.name)
         self.sqlite = make_url(self.url).get_backend_name() == "sqlite"
@@ -211,7 +215,12 @@ class Rebuild:
     # --- replaying ----------------------------------------------------------------------
 
     def _consumer(
-        self, uow: Callable[[], UnitOfWork], health: Callable[[], Any], *, live: bool = False
+        self,
+        uow: Callable[[], UnitOfWork],
+        health: Callable[[], Any],
+        *,
+        live: bool = False,
+        deduplicate: bool = True,
     ) -> EventConsumer:
         """The service's consumer replaying into the shadow: its projections only (a
         reaction, a webhook queued, happened when the event was first heard); `live`, the
@@ -228,6 +237,7 @@ class Rebuild:
             max_attempts=1,
             service=self.definition.name,
             traced=False,  # a span per event replayed would tell an operator nothing
+            deduplicate=deduplicate,
         )
 
     async def _replay(
@@ -248,10 +258,18 @@ class Rebuild:
         count = 0
         engine = None if conn is not None else db.create_engine(self.url)
 
+        shadow_inbox = self.inbox.to_metadata(MetaData(), schema=SCHEMA)
+
         async def page(after: int) -> Sequence[Any]:
             query = (
                 select(archive).where(archive.c.seq > after).order_by(archive.c.seq).limit(BATCH)
             )
+            if conn is not None:  # the switch's tail: what the shadow has not applied
+                applied = select(shadow_inbox.c.event_id).where(
+                    shadow_inbox.c.consumer == self.definition.group(self.settings.topic_prefix),
+                    shadow_inbox.c.event_id == archive.c.event_id,
+                )
+                query = query.where(~applied.exists())
             if engine is None:
                 assert conn is not None
                 return (await conn.execute(query)).all()
@@ -307,15 +325,21 @@ class Rebuild:
 
     async def _switch(self, conn: AsyncConnection, since: Offsets) -> int:
         names = [t.name for t in self.tables]
-        # The consumer writes the archive and the inbox first: locked first, no deadlock.
+        # The archive and the inbox first (a deadlock with a live transaction that wrote a
+        # projection table first is retried: `_switched`).
         first = [ARCHIVE] if self.archive is not None else []
         names = [*first, "inbox", *(n for n in names if n != "inbox")]
         if not self.sqlite:
             listed = ", ".join(f'"{n}"' for n in names)
             await conn.execute(text(f"LOCK TABLE {listed} IN EXCLUSIVE MODE"))
-        for table in reversed(self.tables):
+        # From the archive, the live inbox stays (every event the live consumer applied: its
+        # memory against redeliveries, the biggest table, not copied); the tail applies the
+        # archived events the shadow has not, its own inbox says which, without the live one.
+        from_archive = self.archive is not None
+        replaced = [t for t in self.tables if not (from_archive and t is self.inbox)]
+        for table in reversed(replaced):
             await conn.execute(table.delete())
-        for table in self.tables:
+        for table in replaced:
             cols = ", ".join(f'"{c.name}"' for c in table.columns)
             copy = f'INSERT INTO "{table.name}" ({cols}) SELECT {cols} FROM {SCHEMA}."{table.name}"'
             await conn.execute(text(copy))
@@ -323,7 +347,9 @@ class Rebuild:
         async def healthy() -> None:
             return None
 
-        tail = self._consumer(lambda: self._uow(conn), healthy, live=True)
+        tail = self._consumer(
+            lambda: self._uow(conn), healthy, live=True, deduplicate=not from_archive
+        )
         return await self._replay(tail, since, conn)
 
     async def _switched(self, live: AsyncEngine, since: Offsets) -> int:
@@ -368,6 +394,8 @@ class Rebuild:
                     break
         finally:
             await shadow.dispose()
+        if self.before_switch is not None:
+            await self.before_switch()
         live = self._live_engine()
         switching = time.monotonic()
         try:

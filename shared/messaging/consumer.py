@@ -130,6 +130,7 @@ class EventConsumer:
         health_check: Callable[[], Awaitable[None]],
         service: str = "",
         traced: bool = True,
+        deduplicate: bool = True,
     ) -> None:
         self._dead_letter_topic = dead_letter
         self.group = group
@@ -143,6 +144,8 @@ class EventConsumer:
         self._health_check = health_check
         self._tracer = tracer("binome.consumer")
         self._traced = traced  # a span per event applied (not for a rebuild's replay)
+        # The inbox consulted and written (not by a rebuild's tail, which knows already).
+        self._deduplicate = deduplicate
         self.stats = ConsumerStats()
 
     async def deliver(self, messages: list[Message]) -> None:
@@ -237,14 +240,16 @@ class EventConsumer:
         ids = [item.event.id for item in items]
         try:
             async with self._uow_factory() as uow:
-                seen = await uow.processed_ids(self.group, ids)
+                dedupe = self._deduplicate
+                seen = await uow.processed_ids(self.group, ids) if dedupe else set()
                 for item in items:
                     if item.event.id in seen:
                         continue  # a redelivery, or the same event twice in the batch
                     seen.add(item.event.id)
                     uow.archive(item.msg, item.event)  # if the service keeps an archive
                     await self._run(uow, item)
-                    uow.mark_processed(self.group, item.event)
+                    if dedupe:
+                        uow.mark_processed(self.group, item.event)
                 await uow.commit()
         except IntegrityError:
             # A concurrent delivery (another replica after a rebalance, or a projection

@@ -15,7 +15,7 @@ import pytest
 from shared.settings import Settings
 from tests.api.conftest import _settings
 from tests.helpers import Api
-from tests.helpers.rebuild import LOSE_ROWS, rebuilt_while_serving
+from tests.helpers.rebuild import LOSE_ROWS, rebuilt_while_serving, the_tail_applied
 from tests.helpers.webhooks import receiver
 
 
@@ -48,3 +48,8 @@ async def test_a_rebuild_remakes_the_projection_while_the_old_one_serves(
     with receiver() as hook:
         env = {"BINOME_DATA_DIR": str(settings.data_dir)}
         await rebuilt_while_serving(api, env, damage, hook, sources=("archive", "log"))
+
+
+async def test_events_arriving_before_the_switch_are_its_tail(api: Api, settings: Settings) -> None:
+    bus = api.c._transport.app.state.bus  # type: ignore[attr-defined]
+    await the_tail_applied(api, settings, bus)

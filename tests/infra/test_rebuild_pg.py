@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.helpers import Api
-from tests.helpers.rebuild import LOSE_ROWS, rebuilt_while_serving
+from tests.helpers.rebuild import LOSE_ROWS, rebuilt_while_serving, the_tail_applied
 
 pytestmark = pytest.mark.infra
 
@@ -36,3 +36,8 @@ async def test_a_rebuild_on_postgresql_and_kafka(api: Api) -> None:
         "BINOME_TOPIC_PREFIX": s.topic_prefix,
     }
     await rebuilt_while_serving(api, env, damage, sources=("archive", "log"))
+
+
+async def test_events_arriving_before_the_switch_are_its_tail_on_postgresql(api: Api) -> None:
+    bus = api.c._transport.app.state.bus  # type: ignore[attr-defined]
+    await the_tail_applied(api, api.settings, bus)
