@@ -37,9 +37,16 @@ def compiled_matching_kernels() -> None:
     warm_up()
 
 
+# This process's test topics (by prefix): deleted when its test session ends
+# (tests/infra/conftest.py), so that runs after runs do not pile up partitions on a broker.
+PREFIXES: set[str] = set()
+
+
 def topic_prefix() -> str:
     """Topics and groups of their own per test, so no test reads another's events."""
-    return f"t{uuid.uuid4().hex[:8]}."
+    prefix = f"t{uuid.uuid4().hex[:8]}."
+    PREFIXES.add(prefix)
+    return prefix
 
 
 def kafka_settings(bootstrap: str, database_url: str, prefix: str, **extra: Any) -> Settings:
@@ -181,7 +188,7 @@ def kafka_pg_settings(kafka_bootstrap: str, database_url: str, **extra: Any) -> 
         bus=BusKind.kafka,
         kafka_bootstrap=kafka_bootstrap,
         database_url=database_url,
-        topic_prefix=f"t{uuid.uuid4().hex[:8]}.",
+        topic_prefix=topic_prefix(),
         outbox_poll_interval_s=0.2,
         **extra,
     )

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from shared.settings import Settings
-from tests.helpers import Api, eventually, free_port
+from tests.helpers import Api, eventually, free_port, topic_prefix
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "tests" / "api" / "schemathesis.toml"
@@ -33,7 +33,7 @@ def kafka_pg_env(kafka_bootstrap: str, database_url: str, data_dir: Path) -> dic
         "BINOME_DATABASE_URL": database_url,
         "BINOME_BUS": "kafka",
         "BINOME_KAFKA_BOOTSTRAP": kafka_bootstrap,
-        "BINOME_TOPIC_PREFIX": f"f{uuid.uuid4().hex[:8]}.",
+        "BINOME_TOPIC_PREFIX": topic_prefix(),
     }
 
 

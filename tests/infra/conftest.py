@@ -6,18 +6,26 @@ say how to get them.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import asyncpg
 import httpx
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy.engine import make_url
 
 from services import SERVICE_NAMES, load_all
 from shared.app import build_app
-from tests.helpers import Api, compiled_matching_kernels, kafka_pg_settings  # noqa: F401
+from tests.helpers import (  # noqa: F401
+    PREFIXES,
+    Api,
+    compiled_matching_kernels,
+    kafka_pg_settings,
+)
 
 
 def _need(var: str) -> str:
@@ -33,6 +41,30 @@ def _need(var: str) -> str:
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> str:
     return _need("TEST_KAFKA_BOOTSTRAP")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_topics_deleted() -> Iterator[None]:
+    """At the end of this process's session, the topics its tests made are deleted: a
+    developer's broker running the suite again and again would otherwise hold tens of
+    thousands of partitions, and run out of memory."""
+    yield
+    bootstrap = os.environ.get("TEST_KAFKA_BOOTSTRAP")
+    if bootstrap and PREFIXES:
+        asyncio.run(_delete_topics(bootstrap, tuple(PREFIXES)))
+
+
+async def _delete_topics(bootstrap: str, prefixes: tuple[str, ...]) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="test-cleanup")
+    try:
+        await admin.start()
+        ours = [t for t in await admin.list_topics() if t.startswith(prefixes)]
+        for i in range(0, len(ours), 200):
+            await admin.delete_topics(ours[i : i + 200])
+    except Exception as exc:  # a broker already gone: nothing to keep tidy
+        warnings.warn(f"test topics not deleted: {exc!r}", stacklevel=1)
+    finally:
+        await admin.close()
 
 
 @pytest.fixture(scope="session")

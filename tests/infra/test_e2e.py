@@ -31,6 +31,7 @@ from tests.helpers import (
     eventually,
     free_port,
     spawn_proxy,
+    topic_prefix,
 )
 from tests.helpers.follow_up import run_follow_up
 from tests.helpers.journey import check, run_journey
@@ -72,7 +73,7 @@ def stack(
         BINOME_DATABASE_URL=db_url,
         BINOME_OUTBOX_POLL_INTERVAL_S="0.5",
         BINOME_TIMER_POLL_INTERVAL_S="0.1",
-        BINOME_TOPIC_PREFIX=f"e2e{tag}.",
+        BINOME_TOPIC_PREFIX=topic_prefix(),
     )
     try:
         for svc in SERVICE_NAMES:

@@ -4,13 +4,12 @@ default) are changed at start, keeping the other settings they override."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from shared.messaging.kafka_bus import KafkaBus
+from tests.helpers import topic_prefix
 
 pytestmark = pytest.mark.infra
 WEEK_MS = str(7 * 24 * 3600 * 1000)
@@ -23,8 +22,8 @@ async def _configs(admin: AIOKafkaAdminClient, topic: str) -> dict[str, str]:
 
 
 async def test_topics_keep_their_records_forever(kafka_bootstrap: str) -> None:
-    tag = uuid.uuid4().hex[:8]
-    old, new = f"t{tag}.old", f"t{tag}.new"
+    prefix = topic_prefix()
+    old, new = f"{prefix}old", f"{prefix}new"
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     await admin.start()
     try:
