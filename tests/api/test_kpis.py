@@ -9,6 +9,7 @@ from shared.clock import ManualClock
 from tests.helpers import Api
 from tests.helpers.review import (
     T0,
+    check_cases,
     check_dashboard_page,
     check_exports,
     check_kpis,
@@ -30,6 +31,7 @@ async def test_kpis_of_a_scripted_programme(api: Api, clock: ManualClock) -> Non
     await check_exports(api, pid)
     await check_dashboard_page(api, clock, pid)
     await check_outcomes(api, clock, pid)
+    await check_cases(api, clock, pid)
 
 
 async def test_kpi_filters_are_checked(api: Api) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -382,6 +383,8 @@ async def check_outcomes(api: Api, clock: ManualClock, pid: str) -> None:
             k["survey_scores"]["value"] == {"pulse": 4.0}
             and k["survey_scores"]["population"] == 5
             and k["survey_response_rate"]["population"] == 12
+            # Each answer heard too (the survey's answered state: another event than the score).
+            and k["survey_response_rate"]["value"] == 0.417
             # Every pair with an assessment counts: the finals come after the baselines.
             and k["skill_progress"]["population"] == 5
             and (k["skill_progress"]["value"] or {}).get("python", {}).get("relationships") == 5
@@ -473,3 +476,59 @@ async def check_dashboard_page(api: Api, clock: ManualClock, pid: str) -> None:
         "/v1/reports/dashboard-links", headers=api.admin, json={"expires_in": "P2D"}
     )
     assert r.status_code == 422  # at most a day
+
+
+async def check_cases(api: Api, clock: ManualClock, pid: str) -> None:
+    """After `check_outcomes`, at t0 + 6 days: Fay and her new mentor (m8) accept; nobody meets
+    again. At t0 + 50 days the three active relationships have been idle more than 3 of their
+    14-day cadences (Dan's and Eli's since their session at t0 + 3 days, Fay's since t0 + 6
+    days): all at risk, each opens a corrective case. An admin dismisses Fay's case."""
+    matches = {m["mentee_employee_id"]: m for m in await api.matches(program_id=pid)}
+    fay = next(m for m in await api.matches(program_id=pid, status="proposed"))
+    assert fay["mentor_employee_id"] == "m8" and fay["mentee_employee_id"] == "fay"
+    for who in ("fay", "m8"):
+        await api.ok(
+            "POST", f"/v1/matches/{fay['id']}/accept", json={}, headers=api.as_employee(who)
+        )
+    active = {"dan": matches["dan"]["id"], "eli": matches["eli"]["id"], "fay": fay["id"]}
+
+    async def followed() -> bool:  # feedback follows Fay's relationship before time moves
+        r = await api.c.get(f"/v1/relationships/{fay['id']}/health", headers=api.admin)
+        return r.status_code == 200
+
+    await eventually(followed, timeout=WAIT, what="feedback following Fay's relationship")
+    clock.advance(T0 + timedelta(days=50) - clock.now())
+    path = f"/v1/reports/programs/{pid}/kpis"
+
+    async def cases_opened() -> Any:
+        k = await kpis(api, path)
+        return k if _figure(k, "cases")[0] == {"open": 3} else None
+
+    k = await eventually(cases_opened, timeout=WAIT, what="reporting hearing of three cases")
+    # 3 relationships, 6 people: shown.
+    assert _figure(k, "health_states") == ({"at_risk": 3}, 6, False), k["health_states"]
+    assert _figure(k, "cases") == ({"open": 3}, 6, False), k["cases"]
+    reasons, population, _ = _figure(k, "health_reasons")
+    assert reasons["inactivity"] == 3 and population == 6, k["health_reasons"]  # all idle
+    # The list an admin acts on: the three pairs, on the dashboard.
+    page = (await api.c.get(await dashboard_link(api, pid))).text
+    attention = page.split('<table id="attention">')[1].split("</table>")[0]
+    body = attention.split("<tbody>")[1]
+    rows = [re.findall(r"<td>([^<]*)</td>", row) for row in body.split("<tr>")[1:]]
+    # (mentor, mentee, state, why); the score is feedback's to compute.
+    assert sorted((r[0], r[1], r[2], r[4]) for r in rows) == sorted(
+        (matches[mentee]["mentor_employee_id"] if mentee != "fay" else "m8", mentee, "at risk",
+         "inactivity")
+        for mentee in active
+    ), attention  # fmt: skip
+
+    cases = await api.items("/v1/cases", params={"match_id": active["fay"]})
+    await api.ok("POST", f"/v1/cases/{cases[-1]['id']}/actions", json={"action": "dismiss"})
+
+    async def dismissed() -> Any:
+        k = await kpis(api, path)
+        return k if k["cases"]["suppressed"] else None
+
+    k = await eventually(dismissed, timeout=WAIT, what="reporting hearing of the dismissal")
+    # Two open (Dan's, Eli's: 4 people) and one dismissed (2 people): each cell withheld.
+    assert _figure(k, "cases") == ({"open": None, "dismissed": None}, 6, True), k["cases"]

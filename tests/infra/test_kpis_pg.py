@@ -15,6 +15,7 @@ from shared.clock import ManualClock
 from tests.helpers import Api, kafka_pg_settings
 from tests.helpers.review import (
     T0,
+    check_cases,
     check_exports,
     check_kpis,
     check_outcomes,
@@ -39,3 +40,4 @@ async def test_kpis_on_postgres_and_kafka(kafka_bootstrap: str, pg_databases) ->
             await check_trends(api, pid)
             await check_exports(api, pid)
             await check_outcomes(api, clock, pid)
+            await check_cases(api, clock, pid)
