@@ -500,9 +500,14 @@ async def check_cases(api: Api, clock: ManualClock, pid: str) -> None:
     clock.advance(T0 + timedelta(days=50) - clock.now())
     path = f"/v1/reports/programs/{pid}/kpis"
 
-    async def cases_opened() -> Any:
+    async def cases_opened() -> Any:  # the cases and the health changes: two event types
         k = await kpis(api, path)
-        return k if _figure(k, "cases")[0] == {"open": 3} else None
+        heard = (
+            _figure(k, "cases")[0] == {"open": 3}
+            and _figure(k, "health_states")[0] == {"at_risk": 3}
+            and (_figure(k, "health_reasons")[0] or {}).get("inactivity") == 3
+        )
+        return k if heard else None
 
     k = await eventually(cases_opened, timeout=WAIT, what="reporting hearing of three cases")
     # 3 relationships, 6 people: shown.
