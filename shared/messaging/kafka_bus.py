@@ -115,8 +115,9 @@ class KafkaBus:
 
     async def ensure_topics(self, topics: list[str]) -> list[str]:
         """Create the topics that do not exist yet, with the designed partition count and no
-        time or size limit on retention (the log is what projections are rebuilt from:
-        `binome reporting rebuild`); returns the ones created."""
+        time or size limit on the broker's retention (the broker would delete by age, read or
+        not; Binôme forgets only what every group has read: `purge`); returns the ones
+        created."""
         admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, client_id=self._client_id)
         await admin.start()
         try:
@@ -138,9 +139,10 @@ class KafkaBus:
             await admin.close()
 
     async def _keep_forever(self, admin: AIOKafkaAdminClient, topics: list[str]) -> None:
-        """Topics made before Binôme kept its log (the broker's default deletes records after
-        7 days) get unlimited retention; the other settings they override are kept (Kafka's
-        AlterConfigs replaces a topic's whole set). A broker refusing it is said, not fatal."""
+        """Topics made with the broker's default retention (records deleted after 7 days, read
+        or not) get unlimited retention, `purge` being Binôme's; the other settings they
+        override are kept (Kafka's AlterConfigs replaces a topic's whole set). A broker
+        refusing it is said, not fatal."""
         if not topics:
             return
         try:
