@@ -11,12 +11,15 @@
    (each partition's own order kept). Then again from where the last pass stopped, until a
    pass finds little new.
 3. **Switch.** One transaction on the live database keeps the live consumer from writing
-   (PostgreSQL: the archive, the inbox and the tables locked against writers, in the order
-   the consumer writes them; SQLite: its write lock), replaces the live rows by the shadow's,
-   and applies the events that arrived since the last pass. A deadlock or an outage there
-   rolls it back whole, and it is tried again.
-   Readers see the old projection until the commit, the new one after. A live delivery that
-   waited on the lock then finds its event in the new inbox, rolls back and skips it.
+   (PostgreSQL: the archive, the inbox and the tables locked against writers; SQLite: its
+   write lock), replaces the live rows by the shadow's, and applies the events that arrived
+   since the last pass. A deadlock or an outage there rolls it back whole, and it is tried
+   again. Readers see the old projection until the commit, the new one after.
+   From the archive, the live inbox stays (not copied) and the tail is the archived events
+   the shadow's inbox lacks, applied without the live inbox; a live delivery that waited on
+   the lock had archived nothing yet and applies its events to the new tables. From the log,
+   the shadow's inbox replaces the live one, and a live delivery that waited finds its event
+   there, rolls back and skips it.
 The shadow is dropped at the end (and at the start, if a previous rebuild was interrupted).
 """
 
@@ -63,7 +66,7 @@ Offsets = dict[str, dict[int, int]]  # topic -> partition -> next offset
 @dataclass
 class Rebuilt:
     """What a rebuild did: records replayed, those skipped as undecodable or off contract
-        (the live consumer dead-lettered them already), rows per table, seconds taken (and how
+    (the live consumer dead-lettered them already), rows per table, seconds taken (and how
     long the switch held the live consumer)."""
 
     replayed: int

@@ -11,7 +11,7 @@ neither does; the outbox relay publishes them afterwards.
 `uow.insert(Model, **values)` appends a row the same way (history, signals).
 
 `uow.archive(message, event)`: the consumer keeps an event it applies in the service's event
-archive, if the service has one (shared.messaging.tables), written first at commit.
+archive, if the service has one (shared.messaging.tables), written behind with the inbox rows.
 
 `uow.upsert(Model, **values)` is the projection's write: insert or update one row by primary
 key, written behind. A row loaded in the session is updated in place; otherwise the values are

@@ -70,6 +70,22 @@ class CohortInputs:
         )
 
 
+def _mask(bits: Mapping[str, int], items: Iterable[str]) -> int:
+    """Items as bits, one per word (the vocabulary's)."""
+    out = 0
+    for w in items:
+        out |= 1 << bits[w]
+    return out
+
+
+def _hashed(items: Iterable[str]) -> int:
+    """Items folded into 64 bits by a stable hash (a vocabulary past 64 words)."""
+    out = 0
+    for w in items:
+        out |= 1 << (zlib.crc32(w.encode()) % 64)
+    return out
+
+
 class _Vocabulary:
     def __init__(self, items: Iterable[str]) -> None:
         words = sorted(set(items))
@@ -77,11 +93,7 @@ class _Vocabulary:
         self.bit = {w: i for i, w in enumerate(words)} if self.exact else {}
 
     def mask(self, items: Iterable[str]) -> np.uint64:
-        out = 0
-        for w in items:
-            bit = self.bit[w] if self.exact else zlib.crc32(w.encode()) % 64
-            out |= 1 << bit
-        return np.uint64(out)
+        return np.uint64(_mask(self.bit, items) if self.exact else _hashed(items))
 
 
 def _side(
@@ -198,20 +210,6 @@ def _settings(rules: ProgramRules) -> tuple[Weights, Constraints]:
         seniority_required=rules.seniority_rule is SeniorityRule.required,
     )
     return weights, constraints
-
-
-def _mask(bits: Mapping[str, int], items: Iterable[str]) -> int:
-    out = 0
-    for w in items:
-        out |= 1 << bits[w]
-    return out
-
-
-def _hashed(items: Iterable[str]) -> int:
-    out = 0
-    for w in items:
-        out |= 1 << (zlib.crc32(w.encode()) % 64)
-    return out
 
 
 class _Kind:

@@ -5,9 +5,10 @@ dead letters once older than `BINOME_DEAD_LETTER_RETENTION`, read or not.
 Why the log need not keep everything: what a service needs again lives in its own database
 (its tables, reporting's event archive for a rebuild), and an erasure scrubs those; the log's
 records cannot be edited (Kafka's never are), so a person's name in `employee.hired` or their
-words in `feedback.submitted` leave it only by being forgotten. A record no group has read is
-never forgotten, whatever its age: nothing is lost to a consumer that was away. The relay of
-each service runs it every minute (embedded and Kafka alike); `binome events purge` at once.
+words in `feedback.submitted` leave it only by being forgotten. A record that a group with
+offsets on its topic has not read is never forgotten, whatever its age: nothing is lost to a
+consumer that was away. The relay of each service runs it every `BINOME_EVENT_PURGE_INTERVAL`
+(embedded and Kafka alike); `binome events purge` at once.
 """
 
 from __future__ import annotations
