@@ -8,5 +8,6 @@ cd "$(dirname "$0")/.."
 source scripts/lib/venv.sh
 source scripts/lib/infra.sh
 source scripts/lib/nginx.sh
+source scripts/lib/vegeta.sh
 export BENCH_KAFKA_BOOTSTRAP=$KAFKA_BOOTSTRAP BENCH_PG_URL=$PG_URL
 exec .venv/bin/python -m tests.bench.api "$@"

@@ -103,6 +103,28 @@ def _serve(args: argparse.Namespace) -> None:
         )
     name = args.service or "binome"
     _logs(name, settings, args, embedded=not args.service)
+    if args.workers < 1:
+        raise CliError(f"--workers {args.workers}: one process or more")
+    if args.workers > 1:
+        if settings.bus is BusKind.local or not args.service:
+            raise CliError(
+                "--workers needs one --service on the Kafka bus: the embedded mode is one "
+                "process (its event log and SQLite files are not shared)"
+            )
+        # uvicorn's supervisor: N processes on one socket, a dead one replaced. Each builds
+        # its app from the environment (worker_app).
+        os.environ[_WORKER_SERVICE] = args.service
+        os.environ[_WORKER_LOG_LEVEL] = args.log_level
+        uvicorn.run(
+            "services.cli:worker_app",
+            factory=True,
+            workers=args.workers,
+            host=args.host,
+            port=args.port,
+            log_level=args.log_level,
+            log_config=None,
+        )
+        return
     if settings.bus is BusKind.local:
         args.lock = _lock_data_dir(settings.data_dir)
     if args.service:
@@ -110,6 +132,23 @@ def _serve(args: argparse.Namespace) -> None:
     else:
         app = build_app(load_all(), settings, name="binome")
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, log_config=None)
+
+
+# How `binome serve --workers N` tells its worker processes what to serve (not BINOME_
+# settings: those are the operator's).
+_WORKER_SERVICE, _WORKER_LOG_LEVEL = "_BINOME_WORKER_SERVICE", "_BINOME_WORKER_LOG_LEVEL"
+
+
+def worker_app() -> Any:
+    """The app of one of `binome serve --workers N`'s processes (uvicorn's factory)."""
+    from services import load
+    from shared.app import build_app
+
+    service = os.environ[_WORKER_SERVICE]
+    settings = Settings()
+    level = argparse.Namespace(log_level=os.environ[_WORKER_LOG_LEVEL])
+    _logs(service, settings, level, embedded=False)
+    return build_app([load(service)], settings, name=service)
 
 
 def _logs(name: str, settings: Settings, args: argparse.Namespace, *, embedded: bool) -> None:
@@ -427,6 +466,13 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--log-level", default="info", choices=LOG_LEVELS)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes serving the port (distributed mode: one per core; each runs the "
+        "service whole, its relay and its share of the consumer group)",
+    )
     serve.set_defaults(func=_serve)
 
     proxy = sub.add_parser(

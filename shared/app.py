@@ -31,6 +31,7 @@ from shared.metrics import install_metrics
 from shared.problems import only_problem_media_type
 from shared.service import ServiceDef, ServiceRuntime
 from shared.settings import BusKind, Settings
+from shared.tokens import VerifiedTokens
 from shared.tracing import setup_tracing
 from shared.uow import UnitOfWork
 from shared.vocabulary import describe
@@ -113,6 +114,7 @@ def build_app(
     else:
         app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, **about)
     app.state.settings = settings
+    app.state.verified_tokens = VerifiedTokens()
     install_error_handlers(app)
     for d in definitions:
         app.include_router(d.router)

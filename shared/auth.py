@@ -17,7 +17,14 @@ from fastapi.security import HTTPBearer
 
 from shared import logs
 from shared.settings import Settings
-from shared.tokens import Principal, Role, decode_token, mint_token
+from shared.tokens import (
+    Principal,
+    Role,
+    VerifiedTokens,
+    decode_token,
+    mint_token,
+    verify_token,
+)
 from shared.tracing import tag_org
 
 __all__ = ["Principal", "Role", "decode_token", "mint_token", "authorize", "CurrentPrincipal"]
@@ -43,16 +50,9 @@ async def authorize(request: Request, roles: frozenset[Role]) -> Principal:
     credentials = await _bearer(request)
     if credentials is None:
         raise _unauthorized("missing bearer token")
-    settings: Settings = request.app.state.settings
-    try:
-        if settings.jwt_jwks_url:  # the key fetch may go to the network: off the event loop
-            principal = await asyncio.to_thread(decode_token, settings, credentials.credentials)
-        else:
-            principal = decode_token(settings, credentials.credentials)
-    except jwt.PyJWKClientError as exc:
-        raise _unauthorized(f"cannot verify token: {exc}") from exc
-    except (jwt.InvalidTokenError, jwt.PyJWKError) as exc:
-        raise _unauthorized(f"invalid token: {exc}") from exc
+    token = credentials.credentials
+    verified: VerifiedTokens = request.app.state.verified_tokens
+    principal = verified.get(token) or await _verify(request.app.state.settings, verified, token)
     if principal.role not in roles:
         allowed = ", ".join(sorted(r.value for r in roles))
         raise HTTPException(status_code=403, detail=f"requires role {allowed}")
@@ -62,7 +62,21 @@ async def authorize(request: Request, roles: frozenset[Role]) -> Principal:
     return principal
 
 
-def _current(request: Request) -> Principal:
+async def _verify(settings: Settings, verified: VerifiedTokens, token: str) -> Principal:
+    try:
+        if settings.jwt_jwks_url:  # the key fetch may go to the network: off the event loop
+            principal, expires = await asyncio.to_thread(verify_token, settings, token)
+        else:
+            principal, expires = verify_token(settings, token)
+    except jwt.PyJWKClientError as exc:
+        raise _unauthorized(f"cannot verify token: {exc}") from exc
+    except (jwt.InvalidTokenError, jwt.PyJWKError) as exc:
+        raise _unauthorized(f"invalid token: {exc}") from exc
+    verified.put(token, principal, expires)
+    return principal
+
+
+async def _current(request: Request) -> Principal:
     principal = request.scope.get(PRINCIPAL_KEY)
     if principal is None:  # a route outside shared.api's table: a programming error
         raise RuntimeError(f"{request.url.path}: no authorised caller (route not in the table)")

@@ -38,7 +38,7 @@ class PageParams(BaseModel):
     cursor: str | None = None
 
 
-def _page(
+async def _page(
     limit: Annotated[
         int, Query(ge=1, le=MAX_LIMIT, description="Items per page (1 to 500)", examples=[50])
     ] = 100,

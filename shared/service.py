@@ -133,8 +133,10 @@ class ServiceRuntime:
         self.clock: Clock = clock or SystemClock()
         self.timer_table = definition.base.metadata.tables.get("timer")
         self.bus = bus
-        self.engine = db.create_engine(settings.database_url_for(definition.name))
-        self.reader = self.engine.execution_options(binome_read_only=True)  # see db.reading
+        self.engine = db.create_engine(
+            settings.database_url_for(definition.name), pool=settings.db_pool_size
+        )
+        self.reader = db.request_reader(self.engine)
         self.outbox, self.inbox = messaging_tables(definition.base.metadata)
         self.archive = definition.base.metadata.tables.get(ARCHIVE)  # if it keeps one
         self.relay = OutboxRelay(
@@ -191,6 +193,7 @@ class ServiceRuntime:
         behind it, and a long report delays no event)."""
         return UnitOfWork(
             engine=self.reader if read_only else self.engine,
+            read_only=read_only,
             outbox=self.outbox,
             inbox=self.inbox,
             on_commit=self.relay.wake,

@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///{data_dir}/{service}.db"
     data_dir: Path = Path("data")
 
+    # PostgreSQL connections one process may hold (up to 20 kept open between requests).
+    # Keep it above the requests a process serves at once: a request waiting for a
+    # connection can be overtaken again and again by newer ones (seconds-long tails).
+    db_pool_size: int = Field(default=50, ge=1)
+
     bus: BusKind = BusKind.local
     kafka_bootstrap: str = "127.0.0.1:9092"
     # Prepended to every topic and consumer group, so environments can share a cluster.

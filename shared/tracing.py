@@ -64,8 +64,15 @@ class JsonLinesExporter(SpanExporter):
                     }
                 )
             )
-        with self._lock, self._path.open("a") as f:
-            f.write("\n".join(lines) + "\n")
+        # One append of the whole batch: the processes of `binome serve --workers N` share
+        # the file, and a single write(2) to an O_APPEND file is never interleaved.
+        data = ("\n".join(lines) + "\n").encode()
+        with self._lock:
+            fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, data)
+            finally:
+                os.close(fd)
         return SpanExportResult.SUCCESS
 
 

@@ -34,6 +34,7 @@ from pydantic import BaseModel
 from sqlalchemy import ARRAY, Table, bindparam, delete, event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import ORMExecuteState, Session
+from sqlmodel import Session as SyncSession
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -42,6 +43,21 @@ from shared.clock import Clock, SystemClock
 from shared.events import Event, EventData, topic_for, wire_of
 from shared.messaging.bus import Message
 from shared.tracing import TRACE_KEY, current_trace_headers
+
+_UOW_KEY = "binome.uow"
+
+
+class _UowSession(SyncSession):
+    """A unit of work's session: its queries first write what the unit holds back (upserts,
+    appended rows). One listener for the class, not one registered per session (SQLAlchemy's
+    event registration cost a few percent of a small request)."""
+
+
+@event.listens_for(_UowSession, "do_orm_execute")
+def _before_orm_query(state: ORMExecuteState) -> None:
+    uow = state.session.info.get(_UOW_KEY)
+    if uow is not None:
+        uow._before_orm_query(state)
 
 
 class UnitOfWork:
@@ -57,7 +73,9 @@ class UnitOfWork:
         on_timers: Callable[[], None] = lambda: None,
         clock: Clock | None = None,
         archive: Table | None = None,
+        read_only: bool = False,
     ) -> None:
+        self.read_only = read_only  # a GET's: it reads, and never commits
         self._topic_prefix = topic_prefix
         self._archive = archive
         self._archived: list[dict[str, Any]] = []
@@ -80,8 +98,12 @@ class UnitOfWork:
         self.memo: dict[str, Any] = {}
 
     async def __aenter__(self) -> UnitOfWork:
-        self.session = AsyncSession(self._engine, expire_on_commit=False)
-        event.listen(self.session.sync_session, "do_orm_execute", self._before_orm_query)
+        self.session = AsyncSession(
+            self._engine,
+            expire_on_commit=False,
+            sync_session_class=_UowSession,
+            info={_UOW_KEY: self},
+        )
         return self
 
     async def __aexit__(
@@ -301,6 +323,8 @@ class UnitOfWork:
             self._wrote_timers = True
 
     async def commit(self) -> None:
+        if self.read_only:  # (on PostgreSQL its statements autocommit: nothing to hold back)
+            raise RuntimeError("a read-only unit of work (a GET's) writes nothing")
         await self.session.flush()
         await self.write_pending()
         await self.session.commit()

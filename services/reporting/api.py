@@ -108,8 +108,23 @@ class _Weeks(_Period):
     """The trends' filters: the period (by default the last 12 weeks), the department."""
 
 
-Weeks = Annotated[_Weeks, Depends()]
-Filters = Annotated[_Filters, Depends()]
+# Async: FastAPI runs a plain function (or a class) dependency on a worker thread, a thread hop
+# per request for building three fields.
+async def _weeks(start: _From = None, end: _To = None, department: _Department = None) -> _Weeks:
+    return _Weeks(start, end, department)
+
+
+async def _filters(
+    start: _From = None,
+    end: _To = None,
+    department: _Department = None,
+    role: Annotated[ParticipantRole | None, Query()] = None,
+) -> _Filters:
+    return _Filters(start, end, department, role)
+
+
+Weeks = Annotated[_Weeks, Depends(_weeks)]
+Filters = Annotated[_Filters, Depends(_filters)]
 
 
 @router.get("/reports/programs/{program_id}/kpis", tags=["reports"], response_model=KpiReport)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -14,14 +13,16 @@ from typing import Any
 from shared.progress import MIN_GROUP
 
 
-def count_by(values: Iterable[str | None], *, keys: Iterable[str] = ()) -> dict[str, int]:
-    """Counts per value, with every expected key present (0 when absent)."""
-    counts = Counter(v for v in values if v is not None)
-    return {k: counts.get(k, 0) for k in keys} | dict(counts)
+def counted(counts: Mapping[str | None, int], *, keys: Iterable[str] = ()) -> dict[str, int]:
+    """Counts made by the database (a GROUP BY) with every expected key present (0 when
+    absent) and first, the others after them in order; no count for a missing value."""
+    found = dict(sorted((k, n) for k, n in counts.items() if k is not None))
+    return {k: found.get(k, 0) for k in keys} | found
 
 
-def average(values: list[int]) -> float | None:
-    return round(sum(values) / len(values), 3) if values else None
+def average(total: int, count: int) -> float | None:
+    """A mean to the thousandth, from a sum and a count; none of nothing."""
+    return round(total / count, 3) if count else None
 
 
 def hours(minutes: Iterable[int]) -> float:

@@ -67,6 +67,12 @@ def binome(*args: str, timeout: float = 60, **env: str) -> subprocess.CompletedP
             "no --route for enrollment, sessions, feedback, reporting",
         ),
         (["serve", "--log-level", "loud"], {}, "argument --log-level: invalid choice: 'loud'"),
+        (["serve", "--workers", "0"], {}, "--workers 0: one process or more"),
+        (
+            ["serve", "--service", "matching", "--workers", "2"],
+            {"BINOME_BUS": "local"},
+            "--workers needs one --service on the Kafka bus",
+        ),
     ],
 )
 def test_a_mistake_is_one_clear_line(args: list[str], env: dict[str, str], says: str) -> None:

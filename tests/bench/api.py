@@ -12,19 +12,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import json
 import logging
 import os
 import random
+import resource
 import secrets
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlencode, urlsplit
 
 import asyncpg
 import httpx
@@ -87,90 +93,120 @@ class Result:
     examples: list[str] = field(default_factory=list)
 
 
-async def _load(
-    route: Callable[[str], str], clients: int, seconds: float, seed: dict, org: str
-) -> tuple[Result, float]:
+def _target(method: str, url: str, auth: str, body: dict | None = None) -> bytes:
+    """One request in vegeta's JSON target format."""
+    target: dict = {"method": method, "url": url, "header": {"Authorization": [auth]}}
+    if body is not None:
+        target["body"] = base64.b64encode(json.dumps(body).encode()).decode()
+        target["header"]["Content-Type"] = ["application/json"]
+    return (json.dumps(target) + "\n").encode()
+
+
+def _mix(route: Callable[[str], str], seed: dict, org: str) -> Iterator[bytes]:
+    """The requests, drawn at random in the mix's proportions, without end."""
     settings = Settings()
-    admin = {"Authorization": f"Bearer {mint_token(settings, org=org, role=Role.admin)}"}
-    hris = {"Authorization": f"Bearer {mint_token(settings, org=org, role=Role.hris)}"}
+    admin = f"Bearer {mint_token(settings, org=org, role=Role.admin)}"
+    hris = f"Bearer {mint_token(settings, org=org, role=Role.hris)}"
     program = seed["program"]
     free: list[str] = seed["unenrolled"]  # shared by the runs: each employee enrols once
-    result = Result()
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-
-    async def one(client: httpx.AsyncClient) -> tuple[str, httpx.Response]:
+    while True:
         r = random.random()
         if r < 0.25:
-            return "program", await client.get(route(f"/v1/programs/{program}"), headers=admin)
-        if r < 0.45:
-            dept = f"d{random.randrange(8)}"
-            return "employees", await client.get(
-                route("/v1/employees"), params={"department": dept, "limit": 20}, headers=admin
-            )
-        if r < 0.60:
-            return "participants", await client.get(
-                route("/v1/participants"),
-                params={"program_id": program, "limit": 20},
-                headers=admin,
-            )
-        if r < 0.70:
-            return "matches", await client.get(
-                route("/v1/matches"), params={"program_id": program, "limit": 20}, headers=admin
-            )
-        if r < 0.80:
-            return "report", await client.get(
-                route(f"/v1/reports/programs/{program}"), headers=admin
-            )
-        if r < 0.95 and free:
-            employee = free.pop()
+            yield _target("GET", route(f"/v1/programs/{program}"), admin)
+        elif r < 0.45:
+            query = urlencode({"department": f"d{random.randrange(8)}", "limit": 20})
+            yield _target("GET", route("/v1/employees") + "?" + query, admin)
+        elif r < 0.60:
+            query = urlencode({"program_id": program, "limit": 20})
+            yield _target("GET", route("/v1/participants") + "?" + query, admin)
+        elif r < 0.70:
+            query = urlencode({"program_id": program, "limit": 20})
+            yield _target("GET", route("/v1/matches") + "?" + query, admin)
+        elif r < 0.80:
+            yield _target("GET", route(f"/v1/reports/programs/{program}"), admin)
+        elif r < 0.95 and free:
             body = {
                 "program_id": program,
-                "employee_id": employee,
+                "employee_id": free.pop(),
                 "role": "mentee",
                 "skills_sought": ["python"],
             }
-            return "enrol", await client.post(route("/v1/participants"), json=body, headers=admin)
-        eid = random.choice(seed["employees"])
-        event = {
-            "event_id": f"upd-{uuid.uuid4().hex}",
-            "type": "updated",
-            "employee": {
-                "id": eid,
-                "name": eid.upper(),
-                "department": f"d{random.randrange(8)}",
-                "level": random.randrange(1, 10),
-                "languages": ["fr", "en"],
-            },
-        }
-        return "hris", await client.post(
-            route("/v1/hris/events"), json={"events": [event]}, headers=hris
-        )
+            yield _target("POST", route("/v1/participants"), admin, body)
+        else:
+            eid = random.choice(seed["employees"])
+            event = {
+                "event_id": f"upd-{uuid.uuid4().hex}",
+                "type": "updated",
+                "employee": {
+                    "id": eid,
+                    "name": eid.upper(),
+                    "department": f"d{random.randrange(8)}",
+                    "level": random.randrange(1, 10),
+                    "languages": ["fr", "en"],
+                },
+            }
+            yield _target("POST", route("/v1/hris/events"), hris, {"events": [event]})
 
-    deadline = time.perf_counter() + seconds
 
-    async def worker(client: httpx.AsyncClient) -> None:
-        while time.perf_counter() < deadline:
-            t0 = time.perf_counter()
-            kind = "?"
-            try:
-                kind, response = await one(client)
-                ok = response.status_code < 300
-                why = f"{response.status_code} {response.text[:120]}"
-            except httpx.HTTPError as exc:
-                ok, why = False, repr(exc)
-            ms = (time.perf_counter() - t0) * 1000
-            result.latencies.append(ms)
-            result.by_kind.setdefault(kind, []).append(ms)
-            if not ok:
-                result.errors += 1
-                if len(result.examples) < 3:
-                    result.examples.append(why)
+def _kind(method: str, url: str) -> str:
+    parts = urlsplit(url).path.split("/")  # "", "v1", resource, ...
+    if method == "POST":
+        return "enrol" if parts[2] == "participants" else "hris"
+    if parts[2] == "programs":
+        return "program"
+    return {"reports": "report"}.get(parts[2], parts[2])
 
-    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
-        t0 = time.perf_counter()
-        await asyncio.gather(*(worker(client) for _ in range(clients)))
-        elapsed = time.perf_counter() - t0
-    return result, elapsed
+
+def _load(
+    route: Callable[[str], str], clients: int, seconds: float, seed: dict, org: str
+) -> tuple[Result, float, float]:
+    """`clients` workers of vegeta, each sending the mix's next request once its previous one
+    is answered (a closed loop, as 50 users would), for `seconds`. Returns the results, the
+    elapsed time and the cores the load generator itself used."""
+    vegeta = os.environ["BENCH_VEGETA"]
+    out = Path(tempfile.mkdtemp(prefix="binome-bench-vegeta-")) / "results.bin"
+    attack = [
+        vegeta, "attack", "-format=json", "-lazy", "-rate=0", f"-workers={clients}",
+        f"-max-workers={clients}", f"-duration={seconds}s", "-timeout=30s", f"-output={out}",
+    ]  # fmt: skip
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(attack, stdin=subprocess.PIPE)
+    assert proc.stdin is not None
+    stdin = proc.stdin
+
+    def feed() -> None:  # vegeta reads the next target when a worker is free (-lazy)
+        try:
+            for target in _mix(route, seed, org):
+                stdin.write(target)
+        except (BrokenPipeError, ValueError, OSError):
+            pass  # the attack is over
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    proc.wait()
+    elapsed = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) / elapsed
+    encoded = subprocess.run(
+        [vegeta, "encode", "-to", "json", str(out)], check=True, capture_output=True
+    ).stdout
+    result = Result()
+    first, last = float("inf"), 0.0
+    for line in encoded.splitlines():
+        row = json.loads(line)
+        ms = row["latency"] / 1e6
+        kind = _kind(row["method"], row["url"])
+        result.latencies.append(ms)
+        result.by_kind.setdefault(kind, []).append(ms)
+        sent = datetime.fromisoformat(row["timestamp"]).timestamp()
+        first, last = min(first, sent), max(last, sent + ms / 1000)
+        if not 200 <= row["code"] < 300:
+            result.errors += 1
+            if len(result.examples) < 3:
+                answer = base64.b64decode(row.get("body") or b"").decode(errors="replace")
+                result.examples.append(f"{kind}: {row['code']} {row['error']} {answer[:120]}")
+    return result, last - first, cpu
 
 
 async def _seed(gateway: str, org: str, employees: int) -> dict:
@@ -237,6 +273,12 @@ async def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--employees", type=int, default=5_000)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="processes per service (deploy/k8s runs two replicas of each)",
+    )
     args = parser.parse_args()
     kafka, pg = os.environ["BENCH_KAFKA_BOOTSTRAP"], os.environ["BENCH_PG_URL"]
     tag = uuid.uuid4().hex[:8]
@@ -257,7 +299,19 @@ async def main() -> None:
             port = free_port()
             urls[svc] = f"http://127.0.0.1:{port}"
             procs.append(
-                _spawn(["serve", "--service", svc, "--port", str(port)], env, logs / f"{svc}.log")
+                _spawn(
+                    [
+                        "serve",
+                        "--service",
+                        svc,
+                        "--port",
+                        str(port),
+                        "--workers",
+                        str(args.workers),
+                    ],
+                    env,
+                    logs / f"{svc}.log",
+                )
             )
         gport = free_port()
         procs.append(spawn_proxy(urls, logs / "gateway", gport))
@@ -279,7 +333,8 @@ async def main() -> None:
 
         print(
             f"API under load: {args.clients} clients, {args.seconds:.0f} s each, mixed reads and "
-            f"writes (one run, this machine; logs in {logs})"
+            f"writes, {args.workers} process(es) per service (one run, this machine; logs in "
+            f"{logs})"
         )
         print(f"{'path':24} {'req/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7}")
         print("-" * 68)
@@ -287,8 +342,11 @@ async def main() -> None:
             ("through the gateway (nginx)", lambda p: gateway + p),
             ("direct to the services", direct),
         ):
-            result, elapsed = await _load(route, args.clients, args.seconds, seed, "bench")
+            result, elapsed, cpu = await asyncio.to_thread(
+                _load, route, args.clients, args.seconds, seed, "bench"
+            )
             print(_row(name, result, elapsed))
+            print(f"  load generator (vegeta): {cpu:.2f} of a core")
             print(
                 "  "
                 + ", ".join(

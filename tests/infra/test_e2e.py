@@ -53,8 +53,10 @@ class Stack:
 def stack(
     kafka_bootstrap: str, pg_server: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
-    """The five service processes and nginx, started once for this module's tests (each
-    test works in an organisation of its own): about 20 s of start-up paid once."""
+    """The five services, two processes each as deployed (deploy/k8s runs two replicas; here
+    `binome serve --workers 2`: consumers sharing their group's partitions, relays and timer
+    loops side by side), and nginx, started once for this module's tests (each test works in
+    an organisation of its own): about 20 s of start-up paid once."""
     tmp_path = tmp_path_factory.mktemp("stack")
     tag = uuid.uuid4().hex[:8]
     names = [f"e2e_{tag}_{svc}" for svc in SERVICE_NAMES]
@@ -83,7 +85,7 @@ def stack(
             procs.append(
                 subprocess.Popen(
                     [sys.executable, "-m", "services.cli", "serve", "--service", svc,
-                     "--port", str(port), "--log-level", "warning"],
+                     "--port", str(port), "--log-level", "warning", "--workers", "2"],
                     cwd=ROOT,
                     env=env,
                     stdout=(logs / f"{svc}.log").open("wb"),

@@ -298,9 +298,10 @@ def test_feedback_rules() -> None:
 
 
 def test_reporting_arithmetic() -> None:
-    assert reporting.count_by(["a", "a", None], keys=("a", "b")) == {"a": 2, "b": 0}
-    assert reporting.average([1, 2]) == 1.5
-    assert reporting.average([]) is None
+    assert reporting.counted({"c": 1, "a": 2, None: 5}, keys=("b", "a")) == {"b": 0, "a": 2, "c": 1}
+    assert list(reporting.counted({"c": 1, "a": 2}, keys=("b",))) == ["b", "a", "c"]
+    assert reporting.average(3, 2) == 1.5
+    assert reporting.average(0, 0) is None
 
 
 def test_relationship_health_rules() -> None:

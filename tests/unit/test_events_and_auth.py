@@ -22,6 +22,7 @@ from shared.events import (
     wire_of,
 )
 from shared.settings import Settings
+from shared.tokens import VerifiedTokens, verify_token
 
 
 def _ended() -> MatchEnded:
@@ -108,6 +109,24 @@ def test_tokens() -> None:
     expired = mint_token(s, org="acme", role=Role.admin, ttl_s=-10)
     with pytest.raises(jwt.ExpiredSignatureError):
         decode_token(s, expired)
+
+
+def test_a_verified_token_is_remembered_until_it_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings()
+    admin, _ = verify_token(settings, mint_token(settings, org="acme", role=Role.admin))
+    now = [1_000_000.0]
+    monkeypatch.setattr("shared.tokens.time.time", lambda: now[0])
+    verified = VerifiedTokens(size=2, ttl_s=60)
+    verified.put("a", admin, expires=now[0] + 30)
+    verified.put("b", admin, expires=now[0] + 3600)
+    assert verified.get("a") == admin and verified.get("b") == admin
+    now[0] += 31  # a's token expired: verified again (and refused) by the caller
+    assert verified.get("a") is None and verified.get("b") == admin
+    now[0] += 30  # b's is still valid, but kept no longer than ttl_s (a withdrawn key)
+    assert verified.get("b") is None
+    for token in ("c", "d", "e"):  # the most recently used, `size` of them
+        verified.put(token, admin, expires=now[0] + 3600)
+    assert verified.get("c") is None and verified.get("e") == admin
 
 
 def test_settings_reject_unknown_variables(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -36,7 +36,7 @@ router = v1_router("reporting")
 TAGS: list = ["webhooks"]
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
