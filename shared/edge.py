@@ -12,9 +12,12 @@ these rules) and at each service.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
+import sys
 import time
+from collections import deque
 from typing import TYPE_CHECKING
 
 from limits import RateLimitItem, parse
@@ -117,10 +120,85 @@ async def _too_many(send: Send, rule: str, wait: int) -> None:
     await send_detail(send, 429, detail, [(b"retry-after", str(wait).encode())])
 
 
+class Admission:
+    """At most `limit` requests of this process served at once; the others wait their turn in
+    the order they came (first come, first served), and after `wait_s` get 503 with
+    Retry-After. Health probes are exempt.
+
+    Why: the event loop shares its one core between the requests in progress, one turn per
+    database round trip. With forty in progress, a write (eight round trips) waited eight
+    laps of forty turns while a read (one) waited one: under load the writes' latency was
+    three times the reads', and the p99 was theirs. Served in order, a few at a time (enough
+    to keep the core busy while some wait for the database), every request waits about the
+    same, and a slow one no longer waits for everyone else's round trips. A request's turn
+    ends when its answer starts (a streamed export goes on beside the next ones)."""
+
+    def __init__(self, app: ASGIApp, *, limit: int, wait_s: float) -> None:
+        self.app = app
+        self.limit, self.wait_s = limit, wait_s
+        self.busy = 0
+        self.waiting: deque[asyncio.Future[None]] = deque()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.limit or scope["path"].startswith(_PROBES):
+            await self.app(scope, receive, send)
+            return
+        if self.busy < self.limit and not self.waiting:
+            self.busy += 1
+        elif not await self._turn():
+            detail = f"the service is busy (over {self.wait_s:g} s in the queue); retry"
+            await send_detail(send, 503, detail, [(b"retry-after", b"1")])
+            return
+        done = False
+
+        def release() -> None:
+            nonlocal done
+            if not done:
+                done = True
+                self._release()
+
+        async def send_and_release(message: Message) -> None:
+            await send(message)
+            if message["type"] == "http.response.start":
+                release()
+
+        try:
+            await self.app(scope, receive, send_and_release)
+        finally:
+            release()
+
+    async def _turn(self) -> bool:
+        """Wait for a slot, handed over by a request that ends (`busy` unchanged)."""
+        turn = asyncio.get_running_loop().create_future()
+        self.waiting.append(turn)
+        try:
+            await asyncio.wait({turn}, timeout=self.wait_s)
+        finally:
+            if not turn.done():  # timed out, or cancelled: leave the queue
+                turn.cancel()
+                self.waiting.remove(turn)
+            elif sys.exc_info()[0] is not None:  # cancelled just as the slot came
+                self._release()
+        return turn.done() and not turn.cancelled()
+
+    def _release(self) -> None:
+        while self.waiting:
+            turn = self.waiting.popleft()
+            if not turn.done():
+                turn.set_result(None)
+                return
+        self.busy -= 1
+
+
 def install_edge(app: FastAPI, settings: Settings) -> None:
     """The middleware every Binôme app puts before all else, outermost first: the body limit
-    (nothing read beyond it), the rate limits, the security headers."""
+    (nothing read beyond it), the rate limits, the admission queue, the security headers."""
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(
+        Admission,
+        limit=settings.max_concurrent_requests,
+        wait_s=settings.request_queue_timeout.total_seconds(),
+    )
     app.add_middleware(
         RateLimit,
         per_token=parse_limit(settings.rate_limit_per_token),

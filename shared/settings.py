@@ -84,6 +84,13 @@ class Settings(BaseSettings):
     # The longest a token may live (its `exp` - `iat`): a longer one is refused (401).
     jwt_max_lifetime_s: float = Field(default=24 * 3600, gt=0)
 
+    # Requests one process serves at once; the next ones wait their turn in arrival order
+    # (shared.edge.Admission), and get 503 with Retry-After after `request_queue_timeout`.
+    # 0: no limit.
+    max_concurrent_requests: int = Field(default=8, ge=0)
+    request_queue_timeout: timedelta = Field(
+        default=timedelta(seconds=10), gt=timedelta(0), le=timedelta(minutes=5)
+    )
     # Requests a caller may make (the `limits` notation, "600/minute"; "off": none), per
     # bearer token and per client address; over it, 429 with Retry-After (shared.edge). A
     # service behind the gateway sees every client at the gateway's address: turn its

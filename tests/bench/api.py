@@ -284,7 +284,12 @@ async def main() -> None:
     tag = uuid.uuid4().hex[:8]
     db_url = await _databases(pg, tag)
     logs = Path(tempfile.mkdtemp(prefix="binome-bench-api-"))
-    kept = ("BINOME_JWT_SECRET", "BINOME_RATE_LIMIT_PER_TOKEN", "BINOME_RATE_LIMIT_PER_ADDRESS")
+    kept = (
+        "BINOME_JWT_SECRET",
+        "BINOME_RATE_LIMIT_PER_TOKEN",
+        "BINOME_RATE_LIMIT_PER_ADDRESS",
+        "BINOME_MAX_CONCURRENT_REQUESTS",
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("BINOME_") or k in kept}
     env.update(
         BINOME_BUS="kafka",
