@@ -19,7 +19,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider, sampling
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider, sampling
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     SimpleSpanProcessor,
@@ -90,8 +90,9 @@ class WorkOnly(Sampler):
     root CLIENT span is the mark of such a statement (Binôme makes no other outgoing call
     outside a span)."""
 
-    def __init__(self, then: Sampler) -> None:
+    def __init__(self, then: Sampler, *, chosen: bool) -> None:
         self._then = then
+        self._chosen = chosen  # by OTEL_TRACES_SAMPLER: applied whether spans go anywhere
 
     def should_sample(
         self,
@@ -106,12 +107,33 @@ class WorkOnly(Sampler):
         parent = trace.get_current_span(parent_context).get_span_context()
         if kind is SpanKind.CLIENT and not parent.is_valid:
             return SamplingResult(Decision.DROP)
+        if not (_exporting or self._chosen):
+            # Nowhere to send spans: no trace started here (recording them cost a tenth of a
+            # small request's CPU), a caller's sampled trace followed (its traceparent goes
+            # on, sampled, to services that may export).
+            return _UNEXPORTED.should_sample(
+                parent_context, trace_id, name, kind, attributes, links, trace_state
+            )
         return self._then.should_sample(
             parent_context, trace_id, name, kind, attributes, links, trace_state
         )
 
     def get_description(self) -> str:
         return f"WorkOnly{{{self._then.get_description()}}}"
+
+
+_UNEXPORTED = sampling.ParentBased(sampling.ALWAYS_OFF)
+_exporting = False  # a span processor (an exporter) has been added
+
+
+def export_to(processor: SpanProcessor) -> None:
+    """Finished spans go to this processor too (an exporter's). Until one is added, the
+    process starts no trace of its own (WorkOnly)."""
+    global _exporting
+    provider = trace.get_tracer_provider()
+    assert isinstance(provider, TracerProvider), "setup_tracing first"
+    provider.add_span_processor(processor)
+    _exporting = True
 
 
 def _env(name: str) -> str | None:
@@ -130,21 +152,21 @@ def setup_tracing(service_name: str, settings: Settings) -> None:
     if _configured:
         return
     attributes = {} if _env("OTEL_SERVICE_NAME") else {"service.name": service_name}
-    provider = TracerProvider(
-        resource=Resource.create(attributes), sampler=WorkOnly(sampling._get_from_env_or_default())
+    sampler = WorkOnly(
+        sampling._get_from_env_or_default(), chosen=_env("OTEL_TRACES_SAMPLER") is not None
     )
+    trace.set_tracer_provider(TracerProvider(resource=Resource.create(attributes), sampler=sampler))
     if settings.trace_file:
-        provider.add_span_processor(SimpleSpanProcessor(JsonLinesExporter(settings.trace_file)))
+        export_to(SimpleSpanProcessor(JsonLinesExporter(settings.trace_file)))
     if _env("OTEL_EXPORTER_OTLP_ENDPOINT") or _env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))  # from OTEL_*
+        export_to(BatchSpanProcessor(OTLPSpanExporter()))  # from OTEL_*
     elif settings.otel_exporter_otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         endpoint = settings.otel_exporter_otlp_endpoint.rstrip("/") + "/v1/traces"
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
-    trace.set_tracer_provider(provider)
+        export_to(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
     # Every engine created from now on gets a span per statement.
     from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 

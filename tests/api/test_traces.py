@@ -9,15 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from opentelemetry import trace
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
 from shared.app import build_app
 from shared.settings import Settings
-from shared.tracing import ORG
+from shared.tracing import ORG, export_to
 from tests import testkit
 from tests.helpers import Api
 from tests.helpers.scenario import run_core_loop
@@ -27,11 +26,9 @@ from tests.helpers.scenario import run_core_loop
 def spans(app) -> Iterator[InMemorySpanExporter]:  # type: ignore[no-untyped-def]
     """Every span the process finishes from now on (the SDK's in-memory exporter, beside the
     process's own processors)."""
-    provider = trace.get_tracer_provider()
-    assert isinstance(provider, TracerProvider)
     exporter = InMemorySpanExporter()
     processor = SimpleSpanProcessor(exporter)
-    provider.add_span_processor(processor)
+    export_to(processor)
     yield exporter
     processor.shutdown()  # stops exporting; the provider keeps a no-op processor
 
@@ -94,12 +91,10 @@ async def test_an_idle_process_emits_no_span(tmp_path: Path) -> None:
     )
     app = build_app([testkit.definition("testkit")], settings, name="testkit")
     async with app.router.lifespan_context(app):
-        provider = trace.get_tracer_provider()
-        assert isinstance(provider, TracerProvider)
         exporter = InMemorySpanExporter()
         processor = SimpleSpanProcessor(exporter)
         await asyncio.sleep(0.5)  # start-up's own statements done
-        provider.add_span_processor(processor)
+        export_to(processor)
         try:
             await asyncio.sleep(3.0)
         finally:

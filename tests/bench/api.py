@@ -40,7 +40,8 @@ from services import SERVICE_NAMES
 from services.proxy import resource_table
 from shared.auth import Role, mint_token
 from shared.settings import Settings
-from tests.helpers import free_port, spawn_proxy
+from tests.helpers import drop_database, free_port, spawn_proxy
+from tests.helpers.kafka import delete_topics
 
 ROOT = Path(__file__).resolve().parents[2]
 # The service processes run on the Kafka bus: they refuse the public development secret, and
@@ -369,6 +370,10 @@ async def main() -> None:
                 p.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 p.kill()
+        # Nothing left behind: the broker and the server outlive the benchmark.
+        await delete_topics(kafka, (f"bench{tag}.",))
+        for svc in SERVICE_NAMES:
+            await drop_database(pg, f"bench_{tag}_{svc}")
 
 
 if __name__ == "__main__":

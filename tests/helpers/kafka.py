@@ -9,6 +9,7 @@ import socket
 import subprocess
 import time
 import uuid
+import warnings
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -152,3 +153,18 @@ def _free_port_block(n: int) -> int:
             for s in socks:
                 s.close()
     raise RuntimeError("no block of free ports found")
+
+
+async def delete_topics(bootstrap: str, prefixes: tuple[str, ...]) -> None:
+    """Delete the topics whose names start with one of `prefixes` (a test session's, a
+    benchmark's): a broker kept across runs would otherwise pile up partitions."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="cleanup")
+    try:
+        await admin.start()
+        ours = [t for t in await admin.list_topics() if t.startswith(prefixes)]
+        for i in range(0, len(ours), 200):
+            await admin.delete_topics(ours[i : i + 200])
+    except Exception as exc:  # a broker already gone: nothing to keep tidy
+        warnings.warn(f"topics not deleted: {exc!r}", stacklevel=1)
+    finally:
+        await admin.close()

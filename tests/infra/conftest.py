@@ -9,13 +9,11 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import asyncpg
 import httpx
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy.engine import make_url
 
 from services import SERVICE_NAMES, load_all
@@ -26,6 +24,7 @@ from tests.helpers import (  # noqa: F401
     compiled_matching_kernels,
     kafka_pg_settings,
 )
+from tests.helpers.kafka import delete_topics
 
 
 def _need(var: str) -> str:
@@ -51,20 +50,7 @@ def _test_topics_deleted() -> Iterator[None]:
     yield
     bootstrap = os.environ.get("TEST_KAFKA_BOOTSTRAP")
     if bootstrap and PREFIXES:
-        asyncio.run(_delete_topics(bootstrap, tuple(PREFIXES)))
-
-
-async def _delete_topics(bootstrap: str, prefixes: tuple[str, ...]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="test-cleanup")
-    try:
-        await admin.start()
-        ours = [t for t in await admin.list_topics() if t.startswith(prefixes)]
-        for i in range(0, len(ours), 200):
-            await admin.delete_topics(ours[i : i + 200])
-    except Exception as exc:  # a broker already gone: nothing to keep tidy
-        warnings.warn(f"test topics not deleted: {exc!r}", stacklevel=1)
-    finally:
-        await admin.close()
+        asyncio.run(delete_topics(bootstrap, tuple(PREFIXES)))
 
 
 @pytest.fixture(scope="session")
