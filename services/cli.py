@@ -2,6 +2,7 @@
 
 binome serve                              embedded: all five services on :8000, SQLite, local bus
 binome serve --service matching --port 8002   one service (distributed mode, env settings)
+binome serve --service matching --workers 2   the same in two processes on one port
 binome proxy-config --route SVC=URL ... --out DIR
                                           nginx's configuration for the services' processes
 binome wait [--url URL] [--settled]       until the API is ready (and every event applied)
