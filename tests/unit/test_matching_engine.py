@@ -86,6 +86,30 @@ def test_same_input_same_output(inst) -> None:  # type: ignore[no-untyped-def]
     assert (a.mentor_of == b.mentor_of).all()
 
 
+def test_parallel_price_constraints_are_not_a_positive_cycle() -> None:
+    """Two mentees of mentor 1 both pull mentor 0's price up (two parallel constraints, each
+    raising it in one scan): the price search once counted each raise as a pass and gave up
+    on this optimal flow ("dual values do not settle"), found by hypothesis (1 market in
+    30,000)."""
+    scores = np.array(
+        [
+            [0.31351689, 0.30183002, 0.01374202],
+            [0.8228967, 0.49696666, 0.4347545],
+            [0.42558053, 0.7318914, 0.7790638],
+            [0.48524114, 0.71153545, 0.2257543],
+            [0.5589621, 0.4935265, 0.277801],
+            [0.54704314, 0.04486658, 0.74400604],
+            [0.5978995, 0.99458337, 0.7016773],
+        ],
+        dtype=np.float32,
+    )
+    allowed = np.ones_like(scores, dtype=bool)
+    allowed[3, :2] = allowed[5, 1:] = allowed[6, :2] = False
+    solution = solve(ArraySource(scores, np.array([2, 2, 2]), allowed))
+    assert solution.certificate.holds
+    assert solution.mentor_of.tolist() == [1, 0, 2, -1, 1, 0, 2]  # the optimum (all tried)
+
+
 def test_pruned_candidates_are_added_back_by_the_certificate() -> None:
     """With k=1 everyone wants the same mentor: the check must find the other pairs."""
     scores = np.array([[0.9, 0.8, 0.1], [0.9, 0.2, 0.7], [0.9, 0.6, 0.5]], dtype=np.float32)

@@ -158,10 +158,13 @@ def least_prices(ptr, adj_b, adj_d, v):
             cand = v[a] + adj_d[e]
             if cand > v[b]:
                 v[b] = cand
-                updates[b] += 1
-                if updates[b] > m + 1:
-                    return False
+                # Counted when b joins the queue (a pass of its own), not per raise: parallel
+                # arcs a -> b (one per mentee of a) may raise v[b] several times in one scan,
+                # which once read as a positive cycle on an optimal flow.
                 if not queued[b]:
+                    updates[b] += 1
+                    if updates[b] > m + 1:
+                        return False
                     queued[b] = True
                     queue[(head + size) % m] = b
                     size += 1
