@@ -240,7 +240,11 @@ def replacements(inputs: CohortInputs) -> list[Pair]:
 
     Healthy pairs are not touched; among the mentees needing a mentor (one whose match failed,
     or all of a departed mentor's), the assignment is optimal and certified like a cohort's.
+    No mentor with a place left: nobody is placed, without scoring anyone (a departing
+    mentor's mentees are placed jointly with the whole waiting list, thousands at times).
     """
+    if not any(m.capacity > inputs.loads.get(m.participant_id, 0) for m in inputs.mentors):
+        return []
     return propose_cohort(inputs).pairs
 
 

@@ -536,9 +536,16 @@ async def _place(*, uow: UnitOfWork, program: ProgramView, ended: dict[str, str]
     }
     replaced = {pid: w.ended_match_id for pid, w in waiting.items()} | ended
     requests = await _requests(uow, program.id)
+    wanted = sorted(replaced)
+    found: dict[str, ParticipantView] = {}
+    for i in range(0, len(wanted), 5000):  # read together, not one query per waiting mentee
+        rows = await uow.session.exec(
+            select(ParticipantView).where(col(ParticipantView.id).in_(wanted[i : i + 5000]))
+        )
+        found.update({p.id: p for p in rows.all()})
     mentees = []
-    for participant_id in sorted(replaced):
-        mentee = await uow.session.get(ParticipantView, participant_id)
+    for participant_id in wanted:
+        mentee = found.get(participant_id)
         if participant_id in requests.mentees:
             continue  # choosing a mentor themselves (an open request): not placed meanwhile
         if mentee is not None and mentee.active:
