@@ -12,11 +12,11 @@ then starts is kept, so offsets never go back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -98,6 +98,13 @@ class _Subscription:
     deliver: Deliver
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task | None = None
+    # Where to look on the next drain: the partitions this bus appended to since the last
+    # one (and those a drain left records in); everywhere at start, after a failed delivery,
+    # and once per poll interval, for records another process appended (a CLI's dead-letter
+    # replay).
+    touched: set[tuple[str, int]] = field(default_factory=set)
+    everywhere: bool = True
+    looked_everywhere_at: float = 0.0  # time.monotonic()
 
 
 class LocalBus:
@@ -219,6 +226,7 @@ class LocalBus:
                 )
             await conn.execute(insert(_log), rows)
         for sub in self._subs:
+            sub.touched.update(key for key in next_offsets if key[0] in sub.topics)
             sub.wake.set()
 
     async def purge(self, topic: str, *, before: datetime, consumed: bool = True) -> int:
@@ -314,13 +322,23 @@ class LocalBus:
                 await asyncio.sleep(self._retry_pause)
                 continue
             if not progressed:
-                with suppress(TimeoutError):
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(sub.wake.wait(), self._poll)
 
     async def _drain(self, sub: _Subscription) -> bool:
         """Deliver what the group has not dealt with yet, as one batch across partitions
         (at most `batch` records per partition), then commit each partition past it."""
         pending: dict[tuple[str, int], Sequence[Row[Any]]] = {}
+        everywhere = sub.everywhere or time.monotonic() - sub.looked_everywhere_at >= self._poll
+        sub.everywhere = False
+        touched, sub.touched = sub.touched, set()
+        if everywhere:
+            sub.looked_everywhere_at = time.monotonic()
+            where = [(t, p) for t in sub.topics for p in range(self._partitions)]
+        else:  # a partition query each costs a trip to SQLite's thread: 24 for 4 topics
+            where = sorted(touched)
+        if not where:
+            return False
         async with self._engine.connect() as conn:
             committed = {
                 (r.topic, r.partition): r.next_offset
@@ -332,22 +350,23 @@ class LocalBus:
                     )
                 ).all()
             }
-            for topic in sub.topics:
-                for p in range(self._partitions):
-                    rows = (
-                        await conn.execute(
-                            select(_log)
-                            .where(
-                                _log.c.topic == topic,
-                                _log.c.partition == p,
-                                _log.c.offset >= committed.get((topic, p), 0),
-                            )
-                            .order_by(_log.c.offset)
-                            .limit(self._batch)
+            for topic, p in where:
+                rows = (
+                    await conn.execute(
+                        select(_log)
+                        .where(
+                            _log.c.topic == topic,
+                            _log.c.partition == p,
+                            _log.c.offset >= committed.get((topic, p), 0),
                         )
-                    ).all()
-                    if rows:
-                        pending[(topic, p)] = rows
+                        .order_by(_log.c.offset)
+                        .limit(self._batch)
+                    )
+                ).all()
+                if rows:
+                    pending[(topic, p)] = rows
+                    if len(rows) == self._batch:  # more behind: look there next time
+                        sub.touched.add((topic, p))
         if not pending:
             return False
         messages = [self._message(row) for rows in pending.values() for row in rows]
@@ -358,6 +377,7 @@ class LocalBus:
         except Exception:
             # Not dealt with: nothing is committed; redeliver after a pause.
             log.exception("delivery of a batch to %s failed; will redeliver", sub.group)
+            sub.everywhere = True
             await asyncio.sleep(self._retry_pause)
             return False
         await self._commit(sub.group, {key: rows[-1].offset + 1 for key, rows in pending.items()})

@@ -3,6 +3,7 @@ and nothing lost across a restart of the process (its log and offsets are on dis
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import httpx
@@ -64,6 +65,29 @@ async def test_events_survive_a_restart_and_are_not_applied_again(kit_settings: 
         async with httpx.AsyncClient(transport=transport, base_url="http://kit") as client:
             counts = await eventually(lambda: _total(client, run, 50), what="backlog applied")
     assert counts == {"rows": 50, "distinct": 50, "total": 50}
+
+
+async def test_records_another_writer_appends_meanwhile_are_delivered(
+    kit, kit_settings: Settings
+) -> None:  # type: ignore[no-untyped-def]
+    """The running bus looks only where it appended itself after each publish, and
+    everywhere once per poll interval: a record another writer appends (a CLI's dead-letter
+    replay) is delivered, also while the bus keeps publishing its own."""
+    app, client = kit
+    run, busy = uuid.uuid4().hex, uuid.uuid4().hex
+    other = LocalBus(kit_settings.data_dir / "bus.db", partitions=kit_settings.topic_partitions)
+    await other.start()
+    try:
+        await other.publish([testkit.record(run, 1) for _ in range(7)])
+    finally:
+        await other.stop()
+    for _ in range(30):  # its own publishes, one every 50 ms: never a quiet poll interval
+        await app.state.bus.publish([testkit.record(busy, 1)])
+        if await _total(client, run, 7):
+            break
+        await asyncio.sleep(0.05)
+    counts = await eventually(lambda: _total(client, run, 7), what="the other writer's records")
+    assert counts == {"rows": 7, "distinct": 7, "total": 7}
 
 
 async def test_dead_letters_are_listed_shown_and_replayed_after_a_fix(  # type: ignore[no-untyped-def]

@@ -554,16 +554,23 @@ async def _place(*, uow: UnitOfWork, program: ProgramView, ended: dict[str, str]
             await uow.session.delete(waiting[participant_id])
     if not mentees:
         return []
-    states = await _match_states(uow, Match.program_id == program.id)
+    # These mentees' own matches (their history), not the programme's: the mentors' loads
+    # are counted by the database.
+    ids = [p.participant_id for p in mentees]
+    history: dict[str, list[domain.MatchState]] = {}
+    for i in range(0, len(ids), 5000):
+        chunk = col(Match.mentee_participant_id).in_(ids[i : i + 5000])
+        for state in await _match_states(uow, Match.program_id == program.id, chunk):
+            history.setdefault(state.mentee_participant_id, []).append(state)
     excluded = {
-        (p.participant_id, mentor_id)
-        for p in mentees
-        for mentor_id in domain.mentor_history(states, p.participant_id)
+        (pid, mentor_id)
+        for pid, theirs in history.items()
+        for mentor_id in domain.mentor_history(theirs, pid)
     }
     inputs = domain.CohortInputs(
         mentees=mentees,
         mentors=await _candidates(uow, program.id, "mentor"),
-        loads=requests.loads(states),
+        loads=await _loads(uow, program.id),
         excluded=excluded,
         rules=_rules(program),
     )
