@@ -10,10 +10,10 @@ needs are added to each base by `shared.messaging.tables`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import sqlalchemy.ext.asyncio as sa_async
@@ -86,6 +86,16 @@ def _make_sqlite_transactions_serial(engine: AsyncEngine) -> None:
         # beside the writer instead of queueing behind it.
         read_only = conn.get_execution_options().get("binome_read_only", False)
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+T = TypeVar("T")
+IN_LIST = 5000  # values per `IN (...)`: well within the bound parameters SQLite and asyncpg take
+
+
+def in_lists(values: Sequence[T]) -> Iterator[Sequence[T]]:
+    """`values` in slices of IN_LIST: one `IN (...)` query each."""
+    for i in range(0, len(values), IN_LIST):
+        yield values[i : i + IN_LIST]
 
 
 def request_reader(engine: AsyncEngine) -> AsyncEngine:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import math
-import sys
 import time
 from collections import deque
 from typing import TYPE_CHECKING
@@ -173,13 +172,20 @@ class Admission:
         self.waiting.append(turn)
         try:
             await asyncio.wait({turn}, timeout=self.wait_s)
-        finally:
-            if not turn.done():  # timed out, or cancelled: leave the queue
-                turn.cancel()
-                self.waiting.remove(turn)
-            elif sys.exc_info()[0] is not None:  # cancelled just as the slot came
+        except BaseException:  # the caller went away (cancelled)
+            if turn.done():  # just as the slot came: pass it on
                 self._release()
-        return turn.done() and not turn.cancelled()
+            else:
+                self._leave(turn)
+            raise
+        if turn.done():
+            return True
+        self._leave(turn)  # waited too long
+        return False
+
+    def _leave(self, turn: asyncio.Future[None]) -> None:
+        turn.cancel()
+        self.waiting.remove(turn)
 
     def _release(self) -> None:
         while self.waiting:

@@ -40,6 +40,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared import bulk
 from shared.clock import Clock, SystemClock
+from shared.db import in_lists
 from shared.events import Event, EventData, topic_for, wire_of
 from shared.messaging.bus import Message
 from shared.tracing import TRACE_KEY, current_trace_headers
@@ -216,8 +217,8 @@ class UnitOfWork:
         conn = await self.session.connection()
         cancelled = [k for k, row in timers.items() if row is None]
         armed = [row for row in timers.values() if row is not None]
-        for i in range(0, len(cancelled), 5000):  # within a driver's bound parameters
-            await conn.execute(delete(table).where(table.c.key.in_(cancelled[i : i + 5000])))
+        for keys in in_lists(cancelled):
+            await conn.execute(delete(table).where(table.c.key.in_(keys)))
         if armed:
             keep = {"key", "created_at"}
             update = [c.name for c in table.columns if c.name not in keep]

@@ -40,6 +40,7 @@ from shared.api import merge_patch, new_id, utcnow
 from shared.auth import Principal
 from shared.contracts import enrollment as ev
 from shared.contracts.enrollment import ParticipantRole, ProgramFormat, ProgramStatus
+from shared.db import in_lists
 from shared.domain import Transition, state_of, store
 from shared.errors import (
     Conflict,
@@ -68,8 +69,7 @@ class _Directory:
 
     async def prefetch(self, ids: set[str]) -> None:
         missing = sorted(ids - self._known.keys())
-        for i in range(0, len(missing), 5000):
-            chunk = missing[i : i + 5000]
+        for chunk in in_lists(missing):
             rows = await self._uow.session.exec(
                 select(Employee).where(Employee.org == self._org, col(Employee.id).in_(chunk))
             )
@@ -220,10 +220,10 @@ async def _apply_hris_events(
     s = uow.session
     ids = sorted({item.event_id for item in batch.events})
     known: set[str] = set()
-    for i in range(0, len(ids), 5000):
+    for some in in_lists(ids):
         rows = await s.exec(
             select(HrisEventRecord.event_id).where(
-                HrisEventRecord.org == org, col(HrisEventRecord.event_id).in_(ids[i : i + 5000])
+                HrisEventRecord.org == org, col(HrisEventRecord.event_id).in_(some)
             )
         )
         known.update(rows.all())
@@ -621,11 +621,11 @@ class _Enrolling:
         await directory.prefetch_chains(employee_ids)
         taken: set[tuple[str, str, str]] = set()
         wanted = sorted(employee_ids)
-        for i in range(0, len(wanted), 5000):
+        for some in in_lists(wanted):
             found = await uow.session.exec(
                 select(Participant.program_id, Participant.employee_id, Participant.role).where(
                     col(Participant.program_id).in_(program_ids),
-                    col(Participant.employee_id).in_(wanted[i : i + 5000]),
+                    col(Participant.employee_id).in_(some),
                 )
             )
             taken.update((p, e, str(r)) for p, e, r in found.all())

@@ -12,11 +12,11 @@ then starts is kept, so offsets never go back.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -322,7 +322,7 @@ class LocalBus:
                 await asyncio.sleep(self._retry_pause)
                 continue
             if not progressed:
-                with contextlib.suppress(TimeoutError):
+                with suppress(TimeoutError):
                     await asyncio.wait_for(sub.wake.wait(), self._poll)
 
     async def _drain(self, sub: _Subscription) -> bool:

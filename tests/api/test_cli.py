@@ -69,6 +69,16 @@ def binome(*args: str, timeout: float = 60, **env: str) -> subprocess.CompletedP
         (["serve", "--log-level", "loud"], {}, "argument --log-level: invalid choice: 'loud'"),
         (["serve", "--workers", "0"], {}, "--workers 0: one process or more"),
         (
+            ["serve"],
+            {"BINOME_REQUEST_QUEUE_TIMEOUT": "PT0S"},
+            "BINOME_REQUEST_QUEUE_TIMEOUT: Input should be greater than 0 seconds",
+        ),
+        (
+            ["serve"],
+            {"BINOME_DB_POOL_SIZE": "0"},
+            "BINOME_DB_POOL_SIZE: Input should be greater than or equal to 1",
+        ),
+        (
             ["serve", "--service", "matching", "--workers", "2"],
             {"BINOME_BUS": "local"},
             "--workers needs one --service on the Kafka bus",

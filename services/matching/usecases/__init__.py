@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from typing import Any
@@ -29,6 +30,7 @@ from shared.api import new_id, utcnow
 from shared.auth import Principal
 from shared.contracts import matching as ev
 from shared.contracts.matching import DeclineReason, EndReason, MatchStatus
+from shared.db import in_lists
 from shared.domain import Transition, state_of, store
 from shared.errors import Invalid, NotFound, Unknown
 from shared.paging import PageParams, Window, page_of
@@ -111,15 +113,19 @@ def roster_changed(*, uow: UnitOfWork, program_id: str, by: str) -> None:
     uow.upsert(Roster, program_id=program_id, version=by)
 
 
-async def _loads(uow: UnitOfWork, program_id: str) -> dict[str, int]:
-    """Each mentor's places taken (open matches and open requests), counted by the database."""
+async def _loads(
+    uow: UnitOfWork, program_id: str, held: Mapping[str, int] | None = None
+) -> dict[str, int]:
+    """Each mentor's places taken (open matches and open requests), counted by the database;
+    `held`: the open requests' places, when the caller read them already."""
+    if held is None:
+        held = await _held_by_requests(uow, program_id)
     rows = await uow.session.exec(
         select(Match.mentor_participant_id, func.count())  # type: ignore[call-overload]
         .where(Match.program_id == program_id, col(Match.status).in_(domain.OPEN))
         .group_by(Match.mentor_participant_id)
     )
-    taken = Counter(dict(rows.all()))
-    return dict(taken + Counter(await _held_by_requests(uow, program_id)))
+    return dict(Counter(dict(rows.all())) + Counter(held))
 
 
 def _propose(
@@ -538,9 +544,9 @@ async def _place(*, uow: UnitOfWork, program: ProgramView, ended: dict[str, str]
     requests = await _requests(uow, program.id)
     wanted = sorted(replaced)
     found: dict[str, ParticipantView] = {}
-    for i in range(0, len(wanted), 5000):  # read together, not one query per waiting mentee
+    for some in in_lists(wanted):  # read together, not one query per waiting mentee
         rows = await uow.session.exec(
-            select(ParticipantView).where(col(ParticipantView.id).in_(wanted[i : i + 5000]))
+            select(ParticipantView).where(col(ParticipantView.id).in_(some))
         )
         found.update({p.id: p for p in rows.all()})
     mentees = []
@@ -558,9 +564,9 @@ async def _place(*, uow: UnitOfWork, program: ProgramView, ended: dict[str, str]
     # are counted by the database.
     ids = [p.participant_id for p in mentees]
     history: dict[str, list[domain.MatchState]] = {}
-    for i in range(0, len(ids), 5000):
-        chunk = col(Match.mentee_participant_id).in_(ids[i : i + 5000])
-        for state in await _match_states(uow, Match.program_id == program.id, chunk):
+    for some in in_lists(ids):
+        theirs = col(Match.mentee_participant_id).in_(some)
+        for state in await _match_states(uow, Match.program_id == program.id, theirs):
             history.setdefault(state.mentee_participant_id, []).append(state)
     excluded = {
         (pid, mentor_id)
@@ -570,7 +576,7 @@ async def _place(*, uow: UnitOfWork, program: ProgramView, ended: dict[str, str]
     inputs = domain.CohortInputs(
         mentees=mentees,
         mentors=await _candidates(uow, program.id, "mentor"),
-        loads=await _loads(uow, program.id),
+        loads=await _loads(uow, program.id, requests.held),
         excluded=excluded,
         rules=_rules(program),
     )
