@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import types
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,13 +17,16 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from starlette.middleware.errors import ServerErrorMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared import health, logs
 from shared.api import no_nul_stated
 from shared.asyncapi import document as asyncapi_document
 from shared.clock import Clock
-from shared.edge import install_edge
+from shared.edge import PROBES, install_edge
 from shared.http_errors import install_error_handlers, routes_of
 from shared.messaging.bus import Bus
 from shared.messaging.kafka_bus import KafkaBus
@@ -32,7 +36,7 @@ from shared.problems import only_problem_media_type
 from shared.service import ServiceDef, ServiceRuntime
 from shared.settings import BusKind, Settings
 from shared.tokens import VerifiedTokens
-from shared.tracing import setup_tracing
+from shared.tracing import following, setup_tracing, traced
 from shared.uow import UnitOfWork
 from shared.vocabulary import describe
 
@@ -108,6 +112,8 @@ def build_app(
         "version": "1",
         "lifespan": lifespan,
         "description": "Binôme: internal mentoring programmes. All resources need a bearer JWT.",
+        # FastAPI's own spans (dependencies, endpoint, serialisation) only when traced.
+        "telemetry": {"exclude": _untraced},
     }
     if settings.docs:  # Swagger UI and ReDoc from the package's own assets, no CDN
         app = FastAPIOffline(static_url="/docs-assets", **about)
@@ -129,11 +135,7 @@ def build_app(
     app.state.routes = routes_of(*(d.router for d in definitions), health.router)
     _document(app, name)
 
-    FastAPIInstrumentor.instrument_app(
-        app,
-        excluded_urls="healthz,livez,readyz,status,metrics",  # probes and scrapes: no trace
-        exclude_spans=["receive", "send"],  # a span per ASGI message says nothing to a reader
-    )
+    _trace_requests(app)
     install_edge(app, settings)
     if settings.cors_origins:  # before the edge: a preflight is answered, not limited
         app.add_middleware(
@@ -146,6 +148,57 @@ def build_app(
         )
     install_metrics(app)  # outermost: refusals at the edge are counted too
     return app
+
+
+def _untraced(scope: Scope) -> bool:
+    return not traced() or scope["path"].startswith(PROBES)
+
+
+_TRACE_HEADERS = (b"traceparent", b"tracestate", b"baggage")
+
+
+class _TracedWhenExported:
+    """A request is traced (OpenTelemetry's ASGI middleware: a server span named by its route)
+    while spans go somewhere (`tracing.traced()`). Otherwise its caller's trace context is only
+    followed (`tracing.following`). Tracing a request nobody receives cost a tenth of a small
+    request's CPU."""
+
+    def __init__(self, traced: ASGIApp) -> None:
+        self.app = traced  # where FastAPI's own telemetry looks for OpenTelemetry's middleware
+        self.plain: ASGIApp = traced.app  # type: ignore[attr-defined]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or traced():
+            await self.app(scope, receive, send)
+            return
+        carrier = {
+            k.decode("latin-1"): v.decode("latin-1")
+            for k, v in scope["headers"]
+            if k in _TRACE_HEADERS
+        }
+        with following(carrier):
+            await self.plain(scope, receive, send)
+
+
+def _trace_requests(app: FastAPI) -> None:
+    FastAPIInstrumentor.instrument_app(
+        app,
+        excluded_urls=",".join(p.strip("/") for p in PROBES),  # probes and scrapes: no trace
+        exclude_spans=["receive", "send"],  # a span per ASGI message says nothing to a reader
+    )
+    instrumented = app.build_middleware_stack
+
+    def build_middleware_stack(self: FastAPI) -> ASGIApp:
+        outer = instrumented()
+        if not (
+            isinstance(outer, ServerErrorMiddleware)
+            and isinstance(outer.app, OpenTelemetryMiddleware)
+        ):  # the instrumentation's stack changed shape: say so rather than trace nothing
+            raise RuntimeError(f"unexpected middleware stack from the instrumentation: {outer}")
+        outer.app = _TracedWhenExported(outer.app)
+        return outer
+
+    app.build_middleware_stack = types.MethodType(build_middleware_stack, app)  # type: ignore[method-assign]
 
 
 def _document(app: FastAPI, name: str) -> None:

@@ -42,7 +42,8 @@ SECURITY_HEADERS = (
 NO_STORE = ("cache-control", "no-store")
 _HEADERS = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS]
 _NO_STORE = (NO_STORE[0].encode(), NO_STORE[1].encode())
-_PROBES = ("/healthz", "/livez", "/readyz", "/status", "/metrics")
+# What an orchestrator or a scraper asks: never limited, queued or traced.
+PROBES = ("/healthz", "/livez", "/readyz", "/status", "/metrics")
 
 
 class SecurityHeaders:
@@ -89,7 +90,7 @@ class RateLimit:
         self.limiter = MovingWindowRateLimiter(MemoryStorage())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.rules or scope["path"].startswith(_PROBES):
+        if scope["type"] != "http" or not self.rules or scope["path"].startswith(PROBES):
             await self.app(scope, receive, send)
             return
         for rule, kind in self.rules:
@@ -139,7 +140,7 @@ class Admission:
         self.waiting: deque[asyncio.Future[None]] = deque()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.limit or scope["path"].startswith(_PROBES):
+        if scope["type"] != "http" or not self.limit or scope["path"].startswith(PROBES):
             await self.app(scope, receive, send)
             return
         if self.busy < self.limit and not self.waiting:

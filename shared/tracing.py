@@ -10,14 +10,15 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
-from opentelemetry.context import Context
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider, sampling
 from opentelemetry.sdk.trace.export import (
@@ -124,6 +125,14 @@ class WorkOnly(Sampler):
 
 _UNEXPORTED = sampling.ParentBased(sampling.ALWAYS_OFF)
 _exporting = False  # a span processor (an exporter) has been added
+_chosen = False  # OTEL_TRACES_SAMPLER is set: its choice applies whether spans go anywhere
+
+
+def traced() -> bool:
+    """Whether this process records spans of its own: an exporter receives them, or a sampler
+    was chosen. Otherwise a request is not traced at all, its caller's trace context only
+    followed (made current, so the events it emits carry it on)."""
+    return _exporting or _chosen
 
 
 def export_to(processor: SpanProcessor) -> None:
@@ -148,13 +157,12 @@ def setup_tracing(service_name: str, settings: Settings) -> None:
     `OTEL_EXPORTER_OTLP_ENDPOINT` / `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (and the exporter's
     other `OTEL_EXPORTER_OTLP_*`), `OTEL_TRACES_SAMPLER[_ARG]`, `OTEL_SDK_DISABLED`.
     `BINOME_OTEL_EXPORTER_OTLP_ENDPOINT` remains for a collector given as a Binôme setting."""
-    global _configured
+    global _configured, _chosen
     if _configured:
         return
     attributes = {} if _env("OTEL_SERVICE_NAME") else {"service.name": service_name}
-    sampler = WorkOnly(
-        sampling._get_from_env_or_default(), chosen=_env("OTEL_TRACES_SAMPLER") is not None
-    )
+    _chosen = _env("OTEL_TRACES_SAMPLER") is not None
+    sampler = WorkOnly(sampling._get_from_env_or_default(), chosen=_chosen)
     trace.set_tracer_provider(TracerProvider(resource=Resource.create(attributes), sampler=sampler))
     if settings.trace_file:
         export_to(SimpleSpanProcessor(JsonLinesExporter(settings.trace_file)))
@@ -248,3 +256,16 @@ TRACE_KEY = "_trace"
 
 def context_from(headers: Mapping[str, str]) -> Context:
     return propagate.extract(dict(headers))
+
+
+@contextmanager
+def following(headers: Mapping[str, str]) -> Iterator[None]:
+    """Untraced work (a request, an event or a timer while nothing receives spans): the trace
+    context it carries is made current, so what it emits carries it on, and instrumentations
+    stand down (a database statement's span was built, then dropped, at some cost each)."""
+    ctx = otel_context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True, context_from(headers))
+    token = otel_context.attach(ctx)
+    try:
+        yield
+    finally:
+        otel_context.detach(token)

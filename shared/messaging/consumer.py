@@ -48,7 +48,7 @@ from shared.events import (
 )
 from shared.messaging.bus import Bus, Message, Record
 from shared.messaging.failures import backoff_delay, is_transient
-from shared.tracing import consumer_attributes, context_from, tracer
+from shared.tracing import consumer_attributes, context_from, following, traced, tracer
 from shared.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -264,6 +264,10 @@ class EventConsumer:
         event = item.event
         if not self._traced:
             with self._logging(item):
+                await item.handler(uow, event, item.data)
+            return
+        if not traced():
+            with following({"traceparent": event.traceparent or ""}), self._logging(item):
                 await item.handler(uow, event, item.data)
             return
         with (

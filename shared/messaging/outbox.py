@@ -30,7 +30,13 @@ from shared.messaging.bus import Bus, Record
 from shared.messaging.failures import backoff_delay
 from shared.messaging.loop import BackgroundLoop
 from shared.messaging.retention import LogRetention
-from shared.tracing import context_from, current_trace_headers, producer_attributes, tracer
+from shared.tracing import (
+    context_from,
+    current_trace_headers,
+    producer_attributes,
+    traced,
+    tracer,
+)
 
 log = logging.getLogger(__name__)
 _RELAY_LOCK = 7_777_001
@@ -188,6 +194,8 @@ class OutboxRelay(BackgroundLoop):
     def _record(self, row) -> tuple[Record, Span]:  # type: ignore[no-untyped-def]
         """The row as a record, and its producer span (started, ended once sent)."""
         headers = {k: v for k, v in row.headers}
+        if not traced():  # nothing receives spans: the event's trace context goes on as it is
+            return self._as_record(row, headers), trace.INVALID_SPAN
         event_type = headers.get("ce_type", "")
         # A producer span continuing the trace the event was emitted in; the message carries
         # this span's context so the consumer's span hangs below it.
@@ -208,10 +216,13 @@ class OutboxRelay(BackgroundLoop):
         if "traceparent" in propagated:
             headers["traceparent"] = propagated["traceparent"]
             headers["ce_traceparent"] = propagated["traceparent"]
-        record = Record(
+        return self._as_record(row, headers), span
+
+    @staticmethod
+    def _as_record(row, headers: dict[str, str]) -> Record:  # type: ignore[no-untyped-def]
+        return Record(
             topic=row.topic,
             key=row.key,
             headers=[(k, v.encode()) for k, v in headers.items()],
             value=row.payload.encode(),
         )
-        return record, span

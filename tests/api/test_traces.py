@@ -5,21 +5,27 @@ event, and no span at all for a process that has nothing to do."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
-from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan, Tracer
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
+from sqlalchemy import select
 
+from shared import tracing
 from shared.app import build_app
 from shared.settings import Settings
 from shared.tracing import ORG, export_to
 from tests import testkit
-from tests.helpers import Api
+from tests.helpers import Api, eventually
 from tests.helpers.scenario import run_core_loop
+from tests.testkit import OUTBOX
 
 
 @pytest.fixture
@@ -100,3 +106,53 @@ async def test_an_idle_process_emits_no_span(tmp_path: Path) -> None:
         finally:
             processor.shutdown()
     assert exporter.get_finished_spans() == ()
+
+
+async def test_a_process_exporting_nothing_follows_its_callers_trace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing receives spans: a request starts none (neither OpenTelemetry's server span nor
+    FastAPI's own, nor one per database statement), and neither do the relay sending its event
+    and the consumer applying it; yet the event carries the caller's trace context on, so a
+    service that does export continues the caller's trace."""
+    monkeypatch.setattr(tracing, "_exporting", False)  # earlier tests' exporters stay added
+    monkeypatch.setattr(tracing, "_chosen", False)
+    started: list[str] = []
+    start_span = Tracer.start_span
+
+    def counting(self, name, context=None, kind=SpanKind.INTERNAL, *args, **kwargs):  # type: ignore[no-untyped-def]
+        # A statement outside any work (the relay's and the consumer's polls) starts a span
+        # the sampler drops: WorkOnly.
+        if (
+            kind is not SpanKind.CLIENT
+            or trace.get_current_span(context).get_span_context().is_valid
+        ):
+            started.append(name)
+        return start_span(self, name, context, kind, *args, **kwargs)
+
+    settings = Settings(data_dir=tmp_path / "data")
+    app = testkit.app(settings)
+    trace_id, caller = uuid.uuid4().hex, uuid.uuid4().hex[:16]
+    async with app.router.lifespan_context(app):
+        monkeypatch.setattr(Tracer, "start_span", counting)
+        assert not tracing.traced()
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://kit"
+        ) as client:
+            answer = await client.post(
+                "/v1/testkit/r1/emit",
+                json={"count": 1},
+                headers={"traceparent": f"00-{trace_id}-{caller}-01"},
+            )
+            assert answer.status_code == 201, answer.text
+
+            async def applied() -> bool:
+                return (await client.get("/v1/testkit/r1")).json()["rows"] == 1
+
+            await eventually(applied, what="the event applied")
+        runtime = next(iter(app.state.runtimes.values()))
+        async with runtime.uow() as uow:
+            conn = await uow.session.connection()
+            rows = (await conn.execute(select(OUTBOX.c.headers))).scalars().all()
+    assert started == []  # no span of that work's, not even a non-recording one
+    assert [dict(h)["traceparent"] for h in rows] == [f"00-{trace_id}-{caller}-01"]

@@ -33,7 +33,7 @@ class Base(SQLModel, registry=registry()):
     """Testkit's own metadata: its migrations hold its tables only (see shared.db)."""
 
 
-messaging_tables(Base.metadata)
+OUTBOX, INBOX = messaging_tables(Base.metadata)
 timer_table(Base.metadata)
 
 
