@@ -16,8 +16,10 @@
    since the last pass. A deadlock or an outage there rolls it back whole, and it is tried
    again. Readers see the old projection until the commit, the new one after.
    From the archive, the live inbox stays (not copied) and the tail is the archived events
-   the shadow's inbox lacks, applied without the live inbox; a live delivery that waited on
-   the lock had archived nothing yet and applies its events to the new tables. From the log,
+   past the last pass's start that it did not apply, applied without the live inbox (the
+   replay reads each archived event once, in sequence order, so the shadow keeps no inbox);
+   a live delivery that waited on the lock had archived nothing yet and applies its events to
+   the new tables. From the log,
    the shadow's inbox replaces the live one, and a live delivery that waited finds its event
    there, rolls back and skips it.
 The shadow is dropped at the end (and at the start, if a previous rebuild was interrupted).
@@ -35,7 +37,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import MetaData, Table, event, select, text
+from sqlalchemy import Table, event, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -163,6 +165,10 @@ class Rebuild:
         # last pass began (the switch's tail starts there: an event committed out of sequence
         # order by a concurrent transaction is not missed; one applied already is skipped).
         self.seq = self.last_pass_from = 0
+        # The events the last pass applied: the switch's tail skips them. (From the archive,
+        # each event is read once, in sequence order: the shadow keeps no inbox, whose million
+        # rows were a tenth of a rebuild.)
+        self.last_pass_ids: set[str] = set()
         # Run between the last pass and the switch (a drill: events arriving meanwhile are
         # the switch's tail).
         self.before_switch = before_switch
@@ -258,23 +264,15 @@ class Rebuild:
         self, consumer: EventConsumer, archive: Table, conn: AsyncConnection | None
     ) -> int:
         if conn is None:
-            self.last_pass_from = self.seq
+            self.last_pass_from, self.last_pass_ids = self.seq, set()
         after = self.last_pass_from if conn is not None else self.seq
         count = 0
         engine = None if conn is not None else db.create_engine(self.url)
-
-        shadow_inbox = self.inbox.to_metadata(MetaData(), schema=SCHEMA)
 
         async def page(after: int) -> Sequence[Any]:
             query = (
                 select(archive).where(archive.c.seq > after).order_by(archive.c.seq).limit(BATCH)
             )
-            if conn is not None:  # the switch's tail: what the shadow has not applied
-                applied = select(shadow_inbox.c.event_id).where(
-                    shadow_inbox.c.consumer == self.definition.group(self.settings.topic_prefix),
-                    shadow_inbox.c.event_id == archive.c.event_id,
-                )
-                query = query.where(~applied.exists())
             if engine is None:
                 assert conn is not None
                 return (await conn.execute(query)).all()
@@ -287,13 +285,17 @@ class Rebuild:
                 # The next page is read while this one is applied (not in the switch's own
                 # transaction: one connection, one statement at a time).
                 ahead = asyncio.create_task(page(rows[-1].seq)) if engine is not None else None
+                # The switch's tail: what the last pass has not applied.
+                new = [row for row in rows if row.event_id not in self.last_pass_ids]
                 try:
-                    await consumer.deliver_decoded([_archived(row) for row in rows])
+                    await consumer.deliver_decoded([_archived(row) for row in new])
                 except BaseException:
                     if ahead is not None:
                         ahead.cancel()
                     raise
-                count += sum(1 for row in rows if row.seq > self.seq)  # new ones
+                if conn is None:
+                    self.last_pass_ids.update(row.event_id for row in new)
+                count += sum(1 for row in new if row.seq > self.seq)
                 self.seq = max(self.seq, rows[-1].seq)
                 rows = await ahead if ahead is not None else await page(rows[-1].seq)
             return count
@@ -390,7 +392,9 @@ class Rebuild:
             async def ping() -> None:
                 await db.ping(shadow)
 
-            consumer = self._consumer(lambda: self._uow(shadow), ping)
+            consumer = self._consumer(
+                lambda: self._uow(shadow), ping, deduplicate=self.archive is None
+            )
             for n in range(PASSES):
                 found = await self._replay(consumer, since)
                 replayed += found
@@ -406,6 +410,11 @@ class Rebuild:
         try:
             replayed += await self._switched(live, since)
             switched = time.monotonic() - switching
+            if not self.sqlite:  # fresh statistics: every row of these tables is new
+                listed = ", ".join(f'"{t.name}"' for t in self.tables)
+                async with live.connect() as conn:
+                    await conn.execute(text(f"ANALYZE {listed}"))
+                    await conn.commit()
             async with db.reading(live) as conn:
                 rows = {
                     t.name: (

@@ -123,7 +123,7 @@ async def _rebuilt(api: Api, env: dict[str, str], mid: str, source: str) -> None
 async def the_tail_applied(api: Api, settings: Settings, bus: Bus) -> None:
     """An employee hired after the rebuild's last pass (reporting's live consumer applied and
     archived it, into tables about to be replaced): the switch applies it to the rebuilt
-    projection (the shadow's inbox says it had not). `bus`: the running server's."""
+    projection (its last pass had not). `bus`: the running server's."""
     await api.hire({"id": "ana", "name": "Ana Before"})
 
     async def named(who: str, name: str) -> bool:  # 404 until reporting hears of them
