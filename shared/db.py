@@ -38,7 +38,11 @@ JSON_CODEC = {"json_serializer": _to_json, "json_deserializer": orjson.loads}
 KEPT_OPEN = 20  # PostgreSQL connections a pool keeps between uses (the rest are closed)
 
 
-def create_engine(url: str, *, pool: int = 50) -> AsyncEngine:
+def create_engine(url: str, *, pool: int = 50, custom_plans: bool = False) -> AsyncEngine:
+    """`custom_plans`: on PostgreSQL, every statement planned for its own parameters
+    (`plan_cache_mode = force_custom_plan`), for a service whose reads are aggregates over
+    many rows: after five executions of a prepared statement PostgreSQL otherwise settles on
+    a generic plan, and the KPIs took 1.6 times as long with it (tests/bench/reporting.py)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -53,8 +57,13 @@ def create_engine(url: str, *, pool: int = 50) -> AsyncEngine:
     # then discards the whole pool, so a database restart costs one failed attempt.
     # At most `pool` connections (Settings.db_pool_size says why so many).
     kept = min(pool, KEPT_OPEN)
+    settings = {"plan_cache_mode": "force_custom_plan"} if custom_plans else {}
     engine = sa_async.create_async_engine(
-        url, pool_size=kept, max_overflow=pool - kept, **JSON_CODEC
+        url,
+        pool_size=kept,
+        max_overflow=pool - kept,
+        connect_args={"server_settings": settings},
+        **JSON_CODEC,
     )
     # Many-row inserts (inbox rows, outbox rows, upserts) as multi-row VALUES statements, a
     # page of up to 1,000 rows each: PostgreSQL runs one statement per page instead of one per

@@ -11,10 +11,14 @@
    (each partition's own order kept). Then again from where the last pass stopped, until a
    pass finds little new.
 3. **Switch.** One transaction on the live database keeps the live consumer from writing
-   (PostgreSQL: the archive, the inbox and the tables locked against writers; SQLite: its
-   write lock), replaces the live rows by the shadow's, and applies the events that arrived
-   since the last pass. A deadlock or an outage there rolls it back whole, and it is tried
-   again. Readers see the old projection until the commit, the new one after.
+   (PostgreSQL: the archive and the inbox locked against writers, the projection's tables
+   against everyone; SQLite: its write lock), puts the shadow in the live projection's place,
+   and applies the events that arrived since the last pass. On PostgreSQL the shadow's tables
+   themselves take the live ones' place (dropped, the shadow's moved into the live schema):
+   no copy, no million dead rows left behind, and readers wait the switch's moment (the tail)
+   before they read the new projection. On SQLite the shadow's rows are copied over, and
+   readers read the old projection until the commit. A deadlock or an outage there rolls it
+   back whole, and it is tried again.
    From the archive, the live inbox stays (not copied) and the tail is the archived events
    past the last pass's start that it did not apply, applied without the live inbox (the
    replay reads each archived event once, in sequence order, so the shadow keeps no inbox);
@@ -223,6 +227,15 @@ class Rebuild:
                 )
             )
 
+    async def _vacuum(self, shadow: AsyncEngine) -> None:
+        """The shadow's tables vacuumed and analysed before they take the live ones' place
+        (while the live projection still serves): the planner's statistics, and the
+        visibility map that lets a KPI read an index alone. Freshly written and unvacuumed,
+        the KPIs took nearly twice as long."""
+        listed = ", ".join(f'{SCHEMA}."{t.name}"' for t in self.tables)
+        async with shadow.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
+            await conn.execute(text(f"VACUUM (ANALYZE) {listed}"))
+
     # --- replaying ----------------------------------------------------------------------
 
     def _consumer(
@@ -336,20 +349,34 @@ class Rebuild:
         # projection table first is retried: `_switched`).
         first = [ARCHIVE] if self.archive is not None else []
         names = [*first, "inbox", *(n for n in names if n != "inbox")]
-        if not self.sqlite:
-            listed = ", ".join(f'"{n}"' for n in names)
-            await conn.execute(text(f"LOCK TABLE {listed} IN EXCLUSIVE MODE"))
         # From the archive, the live inbox stays (every event the live consumer applied: its
         # memory against redeliveries, the biggest table, not copied); the tail applies the
-        # archived events the shadow has not, its own inbox says which, without the live one.
+        # archived events the last pass has not, without the live inbox.
         from_archive = self.archive is not None
         replaced = [t for t in self.tables if not (from_archive and t is self.inbox)]
-        for table in reversed(replaced):
-            await conn.execute(table.delete())
-        for table in replaced:
-            cols = ", ".join(f'"{c.name}"' for c in table.columns)
-            copy = f'INSERT INTO "{table.name}" ({cols}) SELECT {cols} FROM {SCHEMA}."{table.name}"'
-            await conn.execute(text(copy))
+        if self.sqlite:  # the shadow is another file: its rows are copied
+            for table in reversed(replaced):
+                await conn.execute(table.delete())
+            for table in replaced:
+                cols = ", ".join(f'"{c.name}"' for c in table.columns)
+                source = f'{SCHEMA}."{table.name}"'
+                await conn.execute(
+                    text(f'INSERT INTO "{table.name}" ({cols}) SELECT {cols} FROM {source}')
+                )
+        else:  # the shadow's tables take the live ones' place, rows and indexes: no copy
+            swapped = {t.name for t in replaced}
+            for mode, which in (
+                ("EXCLUSIVE", [n for n in names if n not in swapped]),
+                # Readers wait from here to the commit (a moment: the tail), then read anew.
+                ("ACCESS EXCLUSIVE", [n for n in names if n in swapped]),
+            ):
+                if which:
+                    listed = ", ".join(f'"{n}"' for n in which)
+                    await conn.execute(text(f"LOCK TABLE {listed} IN {mode} MODE"))
+            live = await conn.scalar(text("SELECT current_schema()"))
+            for table in replaced:
+                await conn.execute(text(f'DROP TABLE "{table.name}"'))
+                await conn.execute(text(f'ALTER TABLE {SCHEMA}."{table.name}" SET SCHEMA "{live}"'))
 
         async def healthy() -> None:
             return None
@@ -401,6 +428,8 @@ class Rebuild:
                 log.info("rebuild pass %d: %d records", n + 1, found)
                 if found < SMALL:
                     break
+            if not self.sqlite:
+                await self._vacuum(shadow)
         finally:
             await shadow.dispose()
         if self.before_switch is not None:
@@ -410,11 +439,6 @@ class Rebuild:
         try:
             replayed += await self._switched(live, since)
             switched = time.monotonic() - switching
-            if not self.sqlite:  # fresh statistics: every row of these tables is new
-                listed = ", ".join(f'"{t.name}"' for t in self.tables)
-                async with live.connect() as conn:
-                    await conn.execute(text(f"ANALYZE {listed}"))
-                    await conn.commit()
             async with db.reading(live) as conn:
                 rows = {
                     t.name: (

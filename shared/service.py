@@ -57,6 +57,9 @@ class ServiceDef:
     # The service's own background loops (a webhook dispatcher), each made from the running
     # service (its settings, database, clock), started after its migrations, stopped first.
     workers: tuple[Callable[[ServiceRuntime], BackgroundLoop], ...] = ()
+    # Its reads are aggregates over many rows (reporting): see `db.create_engine`'s
+    # custom_plans.
+    analytical: bool = False
     # The handlers deriving the service's own tables from events (`handlers` without the
     # reactions): what a rebuild replays.
     projections: Mapping[str, Handler] = field(init=False, default_factory=dict)
@@ -134,7 +137,9 @@ class ServiceRuntime:
         self.timer_table = definition.base.metadata.tables.get("timer")
         self.bus = bus
         self.engine = db.create_engine(
-            settings.database_url_for(definition.name), pool=settings.db_pool_size
+            settings.database_url_for(definition.name),
+            pool=settings.db_pool_size,
+            custom_plans=definition.analytical,
         )
         self.reader = db.request_reader(self.engine)
         self.outbox, self.inbox = messaging_tables(definition.base.metadata)

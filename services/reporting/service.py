@@ -27,4 +27,5 @@ definition = ServiceDef(
     # Not replayed by a projection rebuild: nothing is sent or awarded twice.
     reactions=REACTIONS,
     workers=(dispatcher,),
+    analytical=True,  # KPIs, trends, exports
 )
