@@ -171,7 +171,7 @@ class Rebuild:
         self.seq = self.last_pass_from = 0
         # The events the last pass applied: the switch's tail skips them. (From the archive,
         # each event is read once, in sequence order: the shadow keeps no inbox, whose million
-        # rows were a tenth of a rebuild.)
+        # rows were a quarter of a rebuild.)
         self.last_pass_ids: set[str] = set()
         # Run between the last pass and the switch (a drill: events arriving meanwhile are
         # the switch's tail).
