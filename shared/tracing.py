@@ -258,12 +258,19 @@ def context_from(headers: Mapping[str, str]) -> Context:
     return propagate.extract(dict(headers))
 
 
+# No trace context carried; instrumentations standing down.
+_UNTRACED = otel_context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True, Context())
+
+
 @contextmanager
 def following(headers: Mapping[str, str]) -> Iterator[None]:
     """Untraced work (a request, an event or a timer while nothing receives spans): the trace
     context it carries is made current, so what it emits carries it on, and instrumentations
     stand down (a database statement's span was built, then dropped, at some cost each)."""
-    ctx = otel_context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True, context_from(headers))
+    if any(headers.values()):
+        ctx = otel_context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True, context_from(headers))
+    else:
+        ctx = _UNTRACED
     token = otel_context.attach(ctx)
     try:
         yield

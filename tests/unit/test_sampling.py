@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import pytest
 from opentelemetry import trace
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.sdk.trace import sampling
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
 
 from shared import tracing
-from shared.tracing import WorkOnly
+from shared.tracing import WorkOnly, following
 
 TRACE_ID = 0x1234
 
@@ -48,3 +49,19 @@ def test_what_is_recorded(
     monkeypatch.setattr(tracing, "_exporting", exporting)
     sampler = WorkOnly(sampling.ParentBased(sampling.ALWAYS_ON), chosen=chosen)
     assert _decide(sampler, parent_sampled=parent, kind=kind) is recorded
+
+
+def test_untraced_work_follows_what_it_carries_with_instrumentations_standing_down() -> None:
+    tid, parent = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    for headers, carried in (
+        ({"traceparent": f"00-{tid}-{parent}-01"}, True),
+        ({"traceparent": ""}, False),  # an event without a trace context
+        ({}, False),
+    ):
+        with following(headers):
+            assert not is_instrumentation_enabled()
+            current = trace.get_current_span().get_span_context()
+            assert current.is_valid is carried
+            if carried:
+                assert (f"{current.trace_id:032x}", f"{current.span_id:016x}") == (tid, parent)
+        assert is_instrumentation_enabled()
