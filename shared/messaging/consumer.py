@@ -44,6 +44,7 @@ from shared.events import (
     EventData,
     UndecodableEvent,
     UnknownEventType,
+    contract_for,
     from_wire,
 )
 from shared.messaging.bus import Bus, Message, Record
@@ -169,13 +170,16 @@ class EventConsumer:
         for msg, decoded in received:
             try:
                 event = decoded or from_wire(msg.headers, msg.value)
+                handler = self._handlers.get(event.type)
+                if handler is None:  # another service's business, if Binôme knows the type
+                    if contract_for(event.type) is None:
+                        raise UnknownEventType(event.type)
+                    continue  # not checked against its contract here: its consumers do
                 data = event.parse()
             except (UndecodableEvent, UnknownEventType, ValidationError) as bad:
                 poison.append((msg, bad))
                 continue
-            handler = self._handlers.get(event.type)
-            if handler is not None:
-                items.append(_Item(msg, event, data, handler))
+            items.append(_Item(msg, event, data, handler))
         for msg, why in poison:  # no retry can fix these
             await self._dead_letter(msg, why, attempts=0)
         if len(items) == 1:

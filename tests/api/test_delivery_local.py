@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime
 
 import httpx
 
-from shared.events import dead_letter_topic
+from shared.contracts.enrollment import ProgramCreated
+from shared.events import Event, dead_letter_topic, to_wire
+from shared.messaging.bus import Record
 from shared.messaging.local_bus import LocalBus
 from shared.settings import Settings
 from tests import testkit
@@ -107,3 +110,34 @@ async def test_dead_letters_are_listed_shown_and_replayed_after_a_fix(  # type: 
         group=NAME,
         env={"BINOME_DATA_DIR": str(kit_settings.data_dir)},
     )
+
+
+async def test_an_event_this_service_does_not_handle_is_passed_over_unchecked(kit) -> None:  # type: ignore[no-untyped-def]
+    """On a topic it reads, an event of a type Binôme knows but this service does not handle
+    is passed over without its data checked (its own consumers check it and dead-letter it
+    if it is off its contract); a type nobody knows is still a dead letter."""
+    app, client = kit
+    run = uuid.uuid4().hex
+    good = testkit.record(run, 1)
+
+    def other(type_: str) -> Record:
+        event = Event(
+            id=str(uuid.uuid4()),
+            type=type_,
+            source="/binome/elsewhere",
+            subject="x",
+            time=datetime.now(UTC),
+            org="acme",
+            data={"not": "its contract"},
+        )
+        headers, value = to_wire(event)
+        return Record(topic=good.topic, key="x", headers=headers, value=value)
+
+    await app.state.bus.publish(
+        [good, other(ProgramCreated.TYPE), other("binome.nobody.thing.v1"), testkit.record(run, 10)]
+    )
+    counts = await eventually(lambda: _total(client, run, 11), what="the events around them")
+    assert counts["rows"] == 2
+    dead = await app.state.bus.read_topic(dead_letter_topic(f"binome-{NAME}"))
+    errors = [dict(m.headers)["dlq_error"].decode() for m in dead]
+    assert [e.split(":")[0] for e in errors] == ["UnknownEventType"], errors
