@@ -151,7 +151,7 @@ def build_app(
 
 
 def _untraced(scope: Scope) -> bool:
-    return not traced() or scope["path"].startswith(PROBES)
+    return not traced() or scope.get("path", "").startswith(PROBES)
 
 
 _TRACE_HEADERS = (b"traceparent", b"tracestate", b"baggage")

@@ -8,7 +8,18 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, distinct, func, literal, literal_column, or_, select
+from sqlalchemy import (
+    Table,
+    and_,
+    distinct,
+    func,
+    literal,
+    literal_column,
+    null,
+    or_,
+    select,
+    union_all,
+)
 from sqlmodel import SQLModel
 
 from services.reporting import domain
@@ -336,30 +347,37 @@ async def kpis(*, uow: UnitOfWork, org: str, filters: KpiFilters, now: datetime)
     put("days_since_last_activity", domain.median(idle), pairs)
 
     # --- satisfaction
-    mentor_side = R.c.author_employee_id == M.c.mentor_employee_id
-    rows = (
-        await exec_(
-            q.relationships()
-            .add_columns(
-                mentor_side, R.c.rating, func.count(), func.count(distinct(R.c.author_employee_id))
-            )
-            .join(R, R.c.match_id == M.c.id)
-            .where(q.during(R.c.rated_at))
-            .group_by(mentor_side, R.c.rating)
+    # The period's ratings read once (a materialised CTE), counted two ways in one statement:
+    # by side and value, and the distinct raters by side (null value).
+    rated = (
+        q.relationships()
+        .add_columns(
+            (R.c.author_employee_id == M.c.mentor_employee_id).label("mentor_side"),
+            R.c.rating.label("rating"),
+            R.c.author_employee_id.label("author"),
         )
-    ).all()
-    raters = (
+        .join(R, R.c.match_id == M.c.id)
+        .where(q.during(R.c.rated_at))
+        .cte("rated")
+        .prefix_with("MATERIALIZED")
+    )
+    tallies = (
         await exec_(
-            q.relationships()
-            .add_columns(mentor_side, func.count(distinct(R.c.author_employee_id)))
-            .join(R, R.c.match_id == M.c.id)
-            .where(q.during(R.c.rated_at))
-            .group_by(mentor_side)
+            union_all(
+                select(rated.c.mentor_side, rated.c.rating, func.count()).group_by(
+                    rated.c.mentor_side, rated.c.rating
+                ),
+                select(rated.c.mentor_side, null(), func.count(distinct(rated.c.author))).group_by(
+                    rated.c.mentor_side
+                ),
+            )
         )
     ).all()
     by_side: dict[str, dict[str, Any]] = {}
-    who = {("mentor" if m else "mentee"): n for m, n in raters}
-    for is_mentor, rating, n, _ in rows:
+    who = {("mentor" if m else "mentee"): n for m, rating, n in tallies if rating is None}
+    for is_mentor, rating, n in tallies:
+        if rating is None:
+            continue
         name = "mentor" if is_mentor else "mentee"
         if filters.role not in (None, name):
             continue
