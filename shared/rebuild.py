@@ -226,6 +226,13 @@ class Rebuild:
                     c, tables=self.tables, checkfirst=False
                 )
             )
+            if self.shadow_file is None:
+                # The rebuild vacuums its tables itself, once they are full (`_vacuum`):
+                # autovacuum's passes meanwhile took the replay's CPU, then held up that
+                # vacuum and the switch.
+                for table in self.tables:
+                    name = f'{SCHEMA}."{table.name}"'
+                    await conn.execute(text(f"ALTER TABLE {name} SET (autovacuum_enabled = false)"))
 
     async def _vacuum(self, shadow: AsyncEngine) -> None:
         """The shadow's tables vacuumed and analysed before they take the live ones' place
@@ -377,6 +384,7 @@ class Rebuild:
             for table in replaced:
                 await conn.execute(text(f'DROP TABLE "{table.name}"'))
                 await conn.execute(text(f'ALTER TABLE {SCHEMA}."{table.name}" SET SCHEMA "{live}"'))
+                await conn.execute(text(f'ALTER TABLE "{table.name}" RESET (autovacuum_enabled)'))
 
         async def healthy() -> None:
             return None

@@ -36,6 +36,20 @@ async def test_a_rebuild_on_postgresql_and_kafka(api: Api) -> None:
         "BINOME_TOPIC_PREFIX": s.topic_prefix,
     }
     await rebuilt_while_serving(api, env, damage, sources=("archive", "log"))
+    # The shadow went without autovacuum while it was filled (the rebuild vacuums it): the
+    # tables that took the live ones' place have it back.
+    conn = await asyncpg.connect(
+        host=url.host, port=url.port, user=url.username, database=url.database
+    )
+    try:
+        options = await conn.fetch(
+            "SELECT relname, reloptions FROM pg_class JOIN pg_namespace n"
+            " ON n.oid = relnamespace WHERE n.nspname = current_schema() AND relkind = 'r'"
+        )
+    finally:
+        await conn.close()
+    assert {r["relname"] for r in options} >= {"session", "match", "rating", "inbox"}
+    assert [r["relname"] for r in options if r["reloptions"]] == [], options
 
 
 async def test_events_arriving_before_the_switch_are_its_tail_on_postgresql(api: Api) -> None:
