@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import random
 import statistics
@@ -315,6 +316,10 @@ async def main() -> None:
     every = KpiFilters(program_id=pid, start=None, end=None)
     eng = every.model_copy(update={"department": "Eng"})
     events = [(Event.of(data, org=ORG, time=at), data) for at, data in stream]
+    # The million events live as long as the bench: out of the collector's sight. A full
+    # collection of them (the bench's own, not the service's) took 7 s in the middle of a
+    # timed call.
+    gc.freeze()
     try:
         seconds = await project(engine, events)
         # What autovacuum keeps over the months these events took: the planner's statistics
