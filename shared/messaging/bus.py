@@ -18,9 +18,9 @@ import asyncio
 import zlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 Headers = list[tuple[str, bytes]]
 
@@ -41,10 +41,6 @@ class Message:
     key: str | None
     headers: Headers
     value: bytes | None
-    # The event decoded from it, kept by the first consumer that decoded it: the embedded bus
-    # hands the same message to every group, which then decodes it once (shared.events.Event
-    # is immutable).
-    decoded: Any = field(default=None, compare=False, repr=False)
 
 
 # A batch of messages, from one or more partitions, each partition's in offset order. Returns

@@ -169,10 +169,7 @@ class EventConsumer:
         poison: list[tuple[Message, Exception]] = []
         for msg, decoded in received:
             try:
-                event = decoded or msg.decoded
-                if event is None:
-                    event = from_wire(msg.headers, msg.value)
-                    object.__setattr__(msg, "decoded", event)  # for the other groups
+                event = decoded or from_wire(msg.headers, msg.value)
                 handler = self._handlers.get(event.type)
                 if handler is None:  # another service's business, if Binôme knows the type
                     if contract_for(event.type) is None:

@@ -15,7 +15,6 @@ import asyncio
 import json
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -53,9 +52,6 @@ from shared.messaging.bus import (
 )
 
 log = logging.getLogger(__name__)
-# Records kept decoded for the groups reading them (a bulk enrolment's batch is 1,000, and each
-# service reads it).
-RECENT = 10_000
 
 _md = MetaData()
 _log = Table(
@@ -129,8 +125,6 @@ class LocalBus:
         self._retry_pause = retry_pause_s
         self._batch = batch
         self._subs: list[_Subscription] = []
-        # The records read lately, as messages: shared by the groups reading them.
-        self._recent: OrderedDict[tuple[str, int, int], Message] = OrderedDict()
         self._started = False
         self._stopping = asyncio.Event()
 
@@ -305,24 +299,16 @@ class LocalBus:
             ).all()
         return [self._message(r) for r in rows]
 
-    def _message(self, r) -> Message:  # type: ignore[no-untyped-def]
-        """The record as a message, the same object for every group that reads it while it
-        is recent (its headers and its event decoded once, not once per group)."""
-        where = (r.topic, r.partition, r.offset)
-        message = self._recent.get(where)
-        if message is None:
-            message = Message(
-                topic=r.topic,
-                partition=r.partition,
-                offset=r.offset,
-                key=r.key,
-                headers=_decode_headers(r.headers),
-                value=r.value,
-            )
-            self._recent[where] = message
-            if len(self._recent) > RECENT:
-                self._recent.popitem(last=False)
-        return message
+    @staticmethod
+    def _message(r) -> Message:  # type: ignore[no-untyped-def]
+        return Message(
+            topic=r.topic,
+            partition=r.partition,
+            offset=r.offset,
+            key=r.key,
+            headers=_decode_headers(r.headers),
+            value=r.value,
+        )
 
     async def _consume(self, sub: _Subscription) -> None:
         while not self._stopping.is_set():

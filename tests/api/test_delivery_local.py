@@ -8,14 +8,9 @@ import uuid
 from datetime import UTC, datetime
 
 import httpx
-import pytest
-from sqlalchemy import func
-from sqlmodel import select
 
-from shared.app import build_app
 from shared.contracts.enrollment import ProgramCreated
-from shared.events import Event, dead_letter_topic, from_wire, to_wire
-from shared.messaging import consumer
+from shared.events import Event, dead_letter_topic, to_wire
 from shared.messaging.bus import Record
 from shared.messaging.local_bus import LocalBus
 from shared.settings import Settings
@@ -146,36 +141,3 @@ async def test_an_event_this_service_does_not_handle_is_passed_over_unchecked(ki
     dead = await app.state.bus.read_topic(dead_letter_topic(f"binome-{NAME}"))
     errors = [dict(m.headers)["dlq_error"].decode() for m in dead]
     assert [e.split(":")[0] for e in errors] == ["UnknownEventType"], errors
-
-
-async def test_every_group_gets_a_record_decoded_once(
-    kit_settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Three services reading the same topic in one process: each applies every event, and
-    each record is decoded once, not once per group (the bus hands them the same message)."""
-    decoded: list[str] = []
-
-    def counting(headers, value):  # type: ignore[no-untyped-def]
-        event = from_wire(headers, value)
-        decoded.append(event.id)
-        return event
-
-    monkeypatch.setattr(consumer, "from_wire", counting)
-    names = [f"kit{i}" for i in range(3)]
-    app = build_app([testkit.definition(n) for n in names], kit_settings, name="kits")
-    run = uuid.uuid4().hex
-    async with app.router.lifespan_context(app):
-        await app.state.bus.publish([testkit.record(run, 1) for _ in range(50)])
-
-        async def applied_by_all() -> bool:
-            for runtime in app.state.runtimes.values():
-                async with runtime.uow() as uow:
-                    rows = await uow.session.exec(
-                        select(func.count()).where(testkit.Applied.run_id == run)
-                    )
-                    if rows.one() != 50:
-                        return False
-            return True
-
-        await eventually(applied_by_all, what="every group applying the 50 events")
-    assert len(decoded) == len(set(decoded)) == 50
