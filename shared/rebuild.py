@@ -169,10 +169,10 @@ class Rebuild:
         # last pass began (the switch's tail starts there: an event committed out of sequence
         # order by a concurrent transaction is not missed; one applied already is skipped).
         self.seq = self.last_pass_from = 0
-        # The events the last pass applied: the switch's tail skips them. (From the archive,
-        # each event is read once, in sequence order: the shadow keeps no inbox, whose million
-        # rows were a quarter of a rebuild.)
-        self.last_pass_ids: set[str] = set()
+        # The archived events the last pass applied, by sequence number: the switch's tail
+        # skips them. (From the archive, each event is read once, in sequence order: the
+        # shadow keeps no inbox, whose million rows were a quarter of a rebuild.)
+        self.last_pass_seqs: set[int] = set()
         # Run between the last pass and the switch (a drill: events arriving meanwhile are
         # the switch's tail).
         self.before_switch = before_switch
@@ -284,7 +284,7 @@ class Rebuild:
         self, consumer: EventConsumer, archive: Table, conn: AsyncConnection | None
     ) -> int:
         if conn is None:
-            self.last_pass_from, self.last_pass_ids = self.seq, set()
+            self.last_pass_from, self.last_pass_seqs = self.seq, set()
         after = self.last_pass_from if conn is not None else self.seq
         count = 0
         engine = None if conn is not None else db.create_engine(self.url)
@@ -305,8 +305,10 @@ class Rebuild:
                 # The next page is read while this one is applied (not in the switch's own
                 # transaction: one connection, one statement at a time).
                 ahead = asyncio.create_task(page(rows[-1].seq)) if engine is not None else None
-                # The switch's tail: what the last pass has not applied.
-                new = [row for row in rows if row.event_id not in self.last_pass_ids]
+                # A pass reads each event once; the switch's tail, what the last pass has not.
+                new = (
+                    rows if conn is None else [r for r in rows if r.seq not in self.last_pass_seqs]
+                )
                 try:
                     await consumer.deliver_decoded([_archived(row) for row in new])
                 except BaseException:
@@ -314,7 +316,7 @@ class Rebuild:
                         ahead.cancel()
                     raise
                 if conn is None:
-                    self.last_pass_ids.update(row.event_id for row in new)
+                    self.last_pass_seqs.update(row.seq for row in new)
                 count += sum(1 for row in new if row.seq > self.seq)
                 self.seq = max(self.seq, rows[-1].seq)
                 rows = await ahead if ahead is not None else await page(rows[-1].seq)

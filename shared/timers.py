@@ -51,7 +51,7 @@ from shared.clock import Clock
 from shared.db import reading
 from shared.messaging.failures import backoff_delay, is_transient
 from shared.messaging.loop import PollingLoop
-from shared.tracing import TRACE_KEY, context_from, following, traced, tracer
+from shared.tracing import TRACE_KEY, tracer, working
 
 if TYPE_CHECKING:
     from shared.uow import UnitOfWork
@@ -199,14 +199,11 @@ class TimerScheduler(PollingLoop):
             raise LookupError(f"no handler for timers of kind {row.kind!r}")
         # The firing belongs to the trace of the request (or event) that armed the timer.
         armed_by = (row.payload or {}).get(TRACE_KEY) or {}
-        if not traced():
-            with following(armed_by):
-                await handler(uow, _timer(row))
-            return
-        with self._tracer.start_as_current_span(
+        with working(
+            self._tracer,
             f"timer {row.kind}",
-            context=context_from(armed_by),
-            attributes={"binome.timer.key": row.key, "binome.timer.attempts": row.attempts},
+            armed_by,
+            attributes=lambda: {"binome.timer.key": row.key, "binome.timer.attempts": row.attempts},
         ):
             await handler(uow, _timer(row))
 

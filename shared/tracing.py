@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -260,6 +260,28 @@ def context_from(headers: Mapping[str, str]) -> Context:
 
 # No trace context carried; instrumentations standing down.
 _UNTRACED = otel_context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True, Context())
+
+
+@contextmanager
+def working(
+    tracer_: trace.Tracer,
+    name: str,
+    carried: Mapping[str, str],
+    *,
+    kind: SpanKind = SpanKind.INTERNAL,
+    attributes: Callable[[], Attributes] = dict,
+) -> Iterator[None]:
+    """A piece of work (an event applied, a timer fired) continuing the trace context it
+    carries: in a span of its own while spans go somewhere (`attributes` made only then),
+    else only followed (`following`)."""
+    if not traced():
+        with following(carried):
+            yield
+        return
+    with tracer_.start_as_current_span(
+        name, context=context_from(carried), kind=kind, attributes=attributes()
+    ):
+        yield
 
 
 @contextmanager

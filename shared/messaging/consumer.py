@@ -32,6 +32,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 
 from opentelemetry import trace
 from prometheus_client import Histogram
@@ -49,7 +50,7 @@ from shared.events import (
 )
 from shared.messaging.bus import Bus, Message, Record
 from shared.messaging.failures import backoff_delay, is_transient
-from shared.tracing import consumer_attributes, context_from, following, traced, tracer
+from shared.tracing import consumer_attributes, tracer, working
 from shared.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -270,16 +271,14 @@ class EventConsumer:
             with self._logging(item):
                 await item.handler(uow, event, item.data)
             return
-        if not traced():
-            with following({"traceparent": event.traceparent or ""}), self._logging(item):
-                await item.handler(uow, event, item.data)
-            return
         with (
-            self._tracer.start_as_current_span(
+            working(
+                self._tracer,
                 f"consume {event.type}",
-                context=context_from({"traceparent": event.traceparent or ""}),
+                {"traceparent": event.traceparent or ""},
                 kind=trace.SpanKind.CONSUMER,
-                attributes=consumer_attributes(
+                attributes=partial(
+                    consumer_attributes,
                     self._bus.system,
                     group=self.group,
                     message=item.msg,
