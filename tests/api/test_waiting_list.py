@@ -101,3 +101,77 @@ async def _kpi(api: Api, path: str, name: str) -> dict[str, Any] | None:
 async def _population(api: Api, path: str) -> int | None:
     waiting = await _kpi(api, path, "waiting_list")
     return (waiting or {}).get("population") or None
+
+
+async def test_with_every_mentor_full_the_departed_mentors_mentees_join_the_list(
+    api: Api,
+) -> None:
+    """No mentor has room: a departing mentor's mentee waits beside those already waiting
+    (who keep their place), and says so in the suggestions; a mentor who enrols with room
+    is proposed to all of them together."""
+    people = [
+        {"id": f"{who}-full", "name": who.title(), "level": level, "languages": ["fr"]}
+        for who, level in (("boss", 9), ("ana", 9), ("carl", 9), ("mia", 1), ("noe", 1))
+    ]
+    await api.hire(*people, prefix="full")
+    pid = (await api.program({"name": "Full", "auto_publish": True}))["id"]
+    for mentor in ("boss-full", "ana-full"):
+        await api.enrol(pid, mentor, "mentor", skills_offered=["python"], capacity=1)
+    mia = await api.enrol(pid, "mia-full", "mentee", skills_sought=["python"])
+    noe = await api.enrol(pid, "noe-full", "mentee", skills_sought=["python"])
+
+    async def suggested(mentee: dict[str, Any]) -> dict[str, Any] | None:
+        r = await api.c.get(
+            "/v1/suggestions", params={"participant_id": mentee["id"]}, headers=api.admin
+        )
+        return r.json() if r.status_code == 200 else None
+
+    async def knows_all() -> bool:
+        seen = [await suggested(m) for m in (mia, noe)]
+        return all(s is not None and len(s["suggestions"]) == 2 for s in seen)
+
+    await eventually(knows_all, what="matching hearing of the whole cohort")
+    run = await api.ok("POST", "/v1/matching-runs", expect=201, json={"program_id": pid})
+    assert run["matched"] == 2 and run["status"] == "published"
+    first = {m["mentor_employee_id"]: m for m in await api.matches(program_id=pid)}
+
+    async def leave(employee: str) -> None:
+        event = {"event_id": f"{employee}-leaves", "type": "terminated", "employee_id": employee}
+        await api.ok("POST", "/v1/hris/events", headers=api.hris, json={"events": [event]})
+
+    async def waiting(n: int) -> dict[str, str] | None:
+        rows = await api.items("/v1/waiting-list", params={"program_id": pid})
+        got = {w["participant_id"]: w["ended_match_id"] for w in rows}
+        return got if len(got) == n else None
+
+    await leave("boss-full")
+    one = await eventually(lambda: waiting(1), what="boss's mentee waiting")
+    (left_by_boss,) = one
+    assert one[left_by_boss] == first["boss-full"]["id"]
+    why = await suggested({"id": left_by_boss})
+    assert why is not None
+    assert (why["suggestions"], why["none_because"], why["waiting"]) == (
+        [],
+        "every_mentor_full",
+        True,
+    )
+    await leave("ana-full")
+    both = await eventually(lambda: waiting(2), what="ana's mentee waiting too")
+    assert both == {
+        left_by_boss: first["boss-full"]["id"],  # kept its place and its reason
+        first["ana-full"]["mentee_participant_id"]: first["ana-full"]["id"],
+    }
+    assert await api.matches(program_id=pid, status="proposed") == []
+
+    await api.enrol(pid, "carl-full", "mentor", skills_offered=["python"], capacity=2)
+
+    async def served() -> dict[str, str] | None:
+        found = await api.matches(program_id=pid, status="proposed")
+        return {m["mentee_participant_id"]: m["replaces_match_id"] for m in found} or None
+
+    got = await eventually(served, what="carl proposed to both")
+    assert got == both
+    assert {
+        m["mentor_employee_id"] for m in await api.matches(program_id=pid, status="proposed")
+    } == {"carl-full"}
+    assert await api.items("/v1/waiting-list", params={"program_id": pid}) == []

@@ -240,12 +240,20 @@ def replacements(inputs: CohortInputs) -> list[Pair]:
 
     Healthy pairs are not touched; among the mentees needing a mentor (one whose match failed,
     or all of a departed mentor's), the assignment is optimal and certified like a cohort's.
-    No mentor with a place left: nobody is placed, without scoring anyone (a departing
-    mentor's mentees are placed jointly with the whole waiting list, thousands at times).
+    Only the mentors with a place left are scored (a full one could not be chosen): none, and
+    nobody is placed without scoring anyone (a departing mentor's mentees are placed jointly
+    with the whole waiting list, thousands at times).
     """
-    if not any(m.capacity > inputs.loads.get(m.participant_id, 0) for m in inputs.mentors):
+    room = set(with_room({m.participant_id: m.capacity for m in inputs.mentors}, inputs.loads))
+    if not room:
         return []
-    return propose_cohort(inputs).pairs
+    mentors = [m for m in inputs.mentors if m.participant_id in room]
+    return propose_cohort(replace(inputs, mentors=mentors)).pairs
+
+
+def with_room(capacities: Mapping[str, int], loads: Mapping[str, int]) -> list[str]:
+    """The mentors (participant id -> capacity) with a place left under these loads."""
+    return [mentor for mentor, places in capacities.items() if places > loads.get(mentor, 0)]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -270,7 +278,7 @@ def why_none(mentors: list[Person], loads: Mapping[str, int]) -> NoSuggestion:
     everyone with room."""
     if not mentors:
         return NoSuggestion.no_mentor
-    if all(loads.get(m.participant_id, 0) >= m.capacity for m in mentors):
+    if not with_room({m.participant_id: m.capacity for m in mentors}, loads):
         return NoSuggestion.every_mentor_full
     return NoSuggestion.none_allowed
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from typing import Any
@@ -92,9 +92,12 @@ async def _match_states(uow: UnitOfWork, *conditions: Any) -> list[domain.MatchS
     return [domain.MatchState(**row._mapping) async for row in in_turns(rows)]
 
 
-async def _candidates(uow: UnitOfWork, program_id: str, role: str) -> list[domain.Person]:
-    """The programme's active participants in this role, as the engine's people."""
-    rows = await uow.session.exec(
+async def _candidates(
+    uow: UnitOfWork, program_id: str, role: str, among: Sequence[str] | None = None
+) -> list[domain.Person]:
+    """The programme's active participants in this role (`among`: only these), as the
+    engine's people."""
+    q = (
         select(*_PERSON)  # type: ignore[call-overload]
         .where(
             ParticipantView.program_id == program_id,
@@ -103,6 +106,17 @@ async def _candidates(uow: UnitOfWork, program_id: str, role: str) -> list[domai
         )
         .order_by(col(ParticipantView.id))
     )
+    if among is not None:
+        return [
+            p
+            for some in in_lists(among)
+            for p in await _people(uow, q.where(col(ParticipantView.id).in_(some)))
+        ]
+    return await _people(uow, q)
+
+
+async def _people(uow: UnitOfWork, q: Any) -> list[domain.Person]:
+    rows = await uow.session.exec(q)
     # Decoded and built a few hundred at a time, taking turns with the service's requests.
     return [domain.Person(**row._mapping) async for row in in_turns(rows)]
 
@@ -528,20 +542,63 @@ def room_may_have_appeared(*, uow: UnitOfWork, org: str, program_id: str) -> Non
     )
 
 
+async def _capacities(uow: UnitOfWork, program_id: str) -> dict[str, int]:
+    """The programme's active mentors' capacities (participant id -> places)."""
+    rows = await uow.session.exec(
+        select(ParticipantView.id, ParticipantView.capacity).where(  # type: ignore[call-overload]
+            ParticipantView.program_id == program_id,
+            ParticipantView.role == "mentor",
+            ParticipantView.active,
+        )
+    )
+    return dict(rows.all())
+
+
+async def _replacements(
+    uow: UnitOfWork,
+    program: ProgramView,
+    mentees: list[domain.Person],
+    loads: dict[str, int],
+    room: list[str],
+) -> list[domain.Pair]:
+    """The engine's mentors for these mentees, within the room left, none they had before."""
+    # These mentees' own matches (their history), not the programme's.
+    ids = [p.participant_id for p in mentees]
+    history: dict[str, list[domain.MatchState]] = {}
+    for some in in_lists(ids):
+        theirs = col(Match.mentee_participant_id).in_(some)
+        for state in await _match_states(uow, Match.program_id == program.id, theirs):
+            history.setdefault(state.mentee_participant_id, []).append(state)
+    excluded = {
+        (pid, mentor_id)
+        for pid, theirs in history.items()
+        for mentor_id in domain.mentor_history(theirs, pid)
+    }
+    inputs = domain.CohortInputs(
+        mentees=mentees,
+        # Only the mentors with a place left can be chosen: only they are read.
+        mentors=await _candidates(uow, program.id, "mentor", among=sorted(room)),
+        loads=loads,
+        excluded=excluded,
+        rules=_rules(program),
+    )
+    return await asyncio.to_thread(domain.replacements, inputs)
+
+
 async def _place(*, uow: UnitOfWork, program: ProgramView, ended: dict[str, str]) -> list[Match]:
     """Propose mentors to these mentees (`ended`: participant id -> the match that ended) and
     to the programme's waiting ones; whoever finds no mentor with room waits (MenteeWaiting),
     whoever finds one leaves the list. Returns the proposed matches."""
     if program.status not in domain.MATCHABLE:  # closed: its relationships are over
         return []
-    waiting = {
-        w.participant_id: w
-        for w in (
-            await uow.session.exec(select(Waiting).where(Waiting.program_id == program.id))
-        ).all()
-    }
-    replaced = {pid: w.ended_match_id for pid, w in waiting.items()} | ended
     requests = await _requests(uow, program.id)
+    loads = await _loads(uow, program.id, requests.held)
+    room = domain.with_room(await _capacities(uow, program.id), loads)
+    on_list = select(Waiting).where(Waiting.program_id == program.id)
+    if not room:  # nobody can be placed: the list stays as it is, these mentees join it
+        on_list = on_list.where(col(Waiting.participant_id).in_(sorted(ended)))
+    waiting = {w.participant_id: w for w in (await uow.session.exec(on_list)).all()}
+    replaced = {pid: w.ended_match_id for pid, w in waiting.items()} | ended
     wanted = sorted(replaced)
     found: dict[str, ParticipantView] = {}
     for some in in_lists(wanted):  # read together, not one query per waiting mentee
@@ -560,27 +617,7 @@ async def _place(*, uow: UnitOfWork, program: ProgramView, ended: dict[str, str]
             await uow.session.delete(waiting[participant_id])
     if not mentees:
         return []
-    # These mentees' own matches (their history), not the programme's: the mentors' loads
-    # are counted by the database.
-    ids = [p.participant_id for p in mentees]
-    history: dict[str, list[domain.MatchState]] = {}
-    for some in in_lists(ids):
-        theirs = col(Match.mentee_participant_id).in_(some)
-        for state in await _match_states(uow, Match.program_id == program.id, theirs):
-            history.setdefault(state.mentee_participant_id, []).append(state)
-    excluded = {
-        (pid, mentor_id)
-        for pid, theirs in history.items()
-        for mentor_id in domain.mentor_history(theirs, pid)
-    }
-    inputs = domain.CohortInputs(
-        mentees=mentees,
-        mentors=await _candidates(uow, program.id, "mentor"),
-        loads=await _loads(uow, program.id, requests.held),
-        excluded=excluded,
-        rules=_rules(program),
-    )
-    pairs = await asyncio.to_thread(domain.replacements, inputs)
+    pairs = await _replacements(uow, program, mentees, loads, room) if room else []
     proposed = [
         _propose(
             uow=uow,
