@@ -29,6 +29,7 @@ from shared.messaging.outbox import OutboxRelay
 from shared.messaging.retention import LogRetention
 from shared.messaging.tables import ARCHIVE, messaging_tables
 from shared.settings import Settings
+from shared.statistics import PlannerStatistics
 from shared.timers import TimerHandler, TimerScheduler
 from shared.uow import UnitOfWork
 
@@ -174,6 +175,15 @@ class ServiceRuntime:
             service=definition.name,
         )
         self.workers = [make(self) for make in definition.workers]
+        if self.engine.url.get_backend_name() == "sqlite":
+            self.workers.append(
+                PlannerStatistics(
+                    engine=self.engine,
+                    reader=self.reader,
+                    tables=definition.base.metadata.tables.values(),
+                    every_s=settings.sqlite_statistics_every.total_seconds(),
+                )
+            )
         self.scheduler: TimerScheduler | None = None
         if definition.timers:
             if self.timer_table is None:

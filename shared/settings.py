@@ -142,6 +142,12 @@ class Settings(BaseSettings):
         default=timedelta(minutes=1), ge=timedelta(seconds=1), le=timedelta(days=1)
     )
 
+    # SQLite (the embedded mode): how often each service looks whether its tables grew or
+    # shrank enough for the query planner's statistics to be gathered again (shared.statistics).
+    sqlite_statistics_every: timedelta = Field(
+        default=timedelta(seconds=5), gt=timedelta(0), le=timedelta(hours=1)
+    )
+
     # Log lines: JSON objects, plain text, or `auto` (see shared.logs).
     log_format: LogFormat = LogFormat.auto
 
