@@ -13,7 +13,7 @@ import hashlib
 import json
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
@@ -244,16 +244,17 @@ def replacements(inputs: CohortInputs) -> list[Pair]:
     nobody is placed without scoring anyone (a departing mentor's mentees are placed jointly
     with the whole waiting list, thousands at times).
     """
-    room = set(with_room({m.participant_id: m.capacity for m in inputs.mentors}, inputs.loads))
+    room = set(with_room(((m.participant_id, m.capacity) for m in inputs.mentors), inputs.loads))
     if not room:
         return []
     mentors = [m for m in inputs.mentors if m.participant_id in room]
     return propose_cohort(replace(inputs, mentors=mentors)).pairs
 
 
-def with_room(capacities: Mapping[str, int], loads: Mapping[str, int]) -> list[str]:
-    """The mentors (participant id -> capacity) with a place left under these loads."""
-    return [mentor for mentor, places in capacities.items() if places > loads.get(mentor, 0)]
+def with_room(capacities: Iterable[tuple[str, int]], loads: Mapping[str, int]) -> Iterator[str]:
+    """The mentors (participant id, capacity) with a place left under these loads, lazily
+    (asking whether there is one stops at the first)."""
+    return (mentor for mentor, places in capacities if places > loads.get(mentor, 0))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -278,7 +279,7 @@ def why_none(mentors: list[Person], loads: Mapping[str, int]) -> NoSuggestion:
     everyone with room."""
     if not mentors:
         return NoSuggestion.no_mentor
-    if not with_room({m.participant_id: m.capacity for m in mentors}, loads):
+    if next(with_room(((m.participant_id, m.capacity) for m in mentors), loads), None) is None:
         return NoSuggestion.every_mentor_full
     return NoSuggestion.none_allowed
 

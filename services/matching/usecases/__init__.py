@@ -577,7 +577,7 @@ async def _replacements(
     inputs = domain.CohortInputs(
         mentees=mentees,
         # Only the mentors with a place left can be chosen: only they are read.
-        mentors=await _candidates(uow, program.id, "mentor", among=sorted(room)),
+        mentors=await _candidates(uow, program.id, "mentor", among=room),
         loads=loads,
         excluded=excluded,
         rules=_rules(program),
@@ -593,7 +593,7 @@ async def _place(*, uow: UnitOfWork, program: ProgramView, ended: dict[str, str]
         return []
     requests = await _requests(uow, program.id)
     loads = await _loads(uow, program.id, requests.held)
-    room = domain.with_room(await _capacities(uow, program.id), loads)
+    room = sorted(domain.with_room((await _capacities(uow, program.id)).items(), loads))
     on_list = select(Waiting).where(Waiting.program_id == program.id)
     if not room:  # nobody can be placed: the list stays as it is, these mentees join it
         on_list = on_list.where(col(Waiting.participant_id).in_(sorted(ended)))
