@@ -348,6 +348,7 @@ class Rebuild:
             outbox=self.outbox,
             inbox=self.inbox,
             topic_prefix=self.settings.topic_prefix,
+            rollup=self.definition.rollup,
         )
 
     # --- the switch ---------------------------------------------------------------------

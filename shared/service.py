@@ -31,7 +31,7 @@ from shared.messaging.tables import ARCHIVE, messaging_tables
 from shared.settings import Settings
 from shared.statistics import PlannerStatistics
 from shared.timers import TimerHandler, TimerScheduler
-from shared.uow import UnitOfWork
+from shared.uow import Rollup, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,8 @@ class ServiceDef:
     # Its reads are aggregates over many rows (reporting): see `db.create_engine`'s
     # custom_plans.
     analytical: bool = False
+    # Aggregates kept in step with the projection at each commit (shared.uow's `rollup`).
+    rollup: Rollup | None = None
     # The handlers deriving the service's own tables from events (`handlers` without the
     # reactions): what a rebuild replays.
     projections: Mapping[str, Handler] = field(init=False, default_factory=dict)
@@ -217,6 +219,7 @@ class ServiceRuntime:
             on_timers=self._wake_timers,
             clock=self.clock,
             archive=self.archive,
+            rollup=self.definition.rollup,
         )
 
     def _wake_timers(self) -> None:

@@ -32,6 +32,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import ARRAY, Table, bindparam, delete, event, func, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import ORMExecuteState, Session
 from sqlmodel import Session as SyncSession
@@ -46,6 +47,9 @@ from shared.messaging.bus import Message
 from shared.tracing import TRACE_KEY, current_trace_headers
 
 _UOW_KEY = "binome.uow"
+# A service's aggregates, kept in step at each commit: (the transaction's connection, the rows
+# written behind by table name).
+Rollup = Callable[[Connection, Mapping[str, list[dict[str, Any]]]], None]
 
 
 class _UowSession(SyncSession):
@@ -75,8 +79,13 @@ class UnitOfWork:
         clock: Clock | None = None,
         archive: Table | None = None,
         read_only: bool = False,
+        rollup: Rollup | None = None,
     ) -> None:
         self.read_only = read_only  # a GET's: it reads, and never commits
+        # Told at commit what the transaction wrote behind (upserts and inserts, by table):
+        # aggregates kept in step with the rows (reporting's tallies).
+        self._rollup = rollup
+        self._written: dict[str, list[dict[str, Any]]] = {}
         self._topic_prefix = topic_prefix
         self._archive = archive
         self._archived: list[dict[str, Any]] = []
@@ -156,10 +165,14 @@ class UnitOfWork:
         conn = session.connection()
         for model, new_rows in appended.items():
             table: Table = model.__table__  # type: ignore[attr-defined]
+            if self._rollup is not None:
+                self._written.setdefault(table.name, []).extend(new_rows)
             for same in _by_shape(new_rows):
                 conn.execute(*bulk.write(conn, table, same))
         for model, rows in pending.items():
             table = model.__table__  # type: ignore[attr-defined]
+            if self._rollup is not None:
+                self._written.setdefault(table.name, []).extend(rows.values())
             keys = [c.name for c in table.primary_key.columns]
             for same in _by_shape(rows.values()):
                 # One statement per table and shape, for all its rows (shared.bulk).
@@ -328,6 +341,11 @@ class UnitOfWork:
             raise RuntimeError("a read-only unit of work (a GET's) writes nothing")
         await self.session.flush()
         await self.write_pending()
+        if self._written:
+            written, self._written = self._written, {}
+            rollup = self._rollup
+            assert rollup is not None
+            await self.session.run_sync(lambda session: rollup(session.connection(), written))
         await self.session.commit()
         had_events, had_timers = self._wrote_events, self._wrote_timers
         self._wrote_events = self._wrote_timers = False

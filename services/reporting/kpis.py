@@ -5,6 +5,7 @@ Python), turned into figures by the domain (definitions, shares, percentiles, pr
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +24,7 @@ from sqlalchemy import (
 from sqlmodel import SQLModel
 
 from services.reporting import domain
+from services.reporting import tallies as tally
 from services.reporting.domain import Figure
 from services.reporting.models import (
     CaseView,
@@ -116,8 +118,12 @@ async def kpis(*, uow: UnitOfWork, org: str, filters: KpiFilters, now: datetime)
 
     conn = await uow.session.connection()
     exec_ = conn.execute  # aggregates, read as plain rows (no ORM objects)
+    # A programme's all-time figures (no period, department or role) read from its tallies,
+    # kept up to date as its relationships change; any other scope is counted from the rows.
+    pid = filters.program_id
+    t = await tally.read(conn, pid) if pid is not None and _tallied(filters) else None
     # --- participation
-    rows = (
+    rows: Sequence[Any] = (
         await exec_(
             select(P.c.role, P.c.status, func.count())
             .where(
@@ -204,23 +210,29 @@ async def kpis(*, uow: UnitOfWork, org: str, filters: KpiFilters, now: datetime)
         {"median": domain.median(waits), "p90": domain.nearest_rank(waits, 0.9)} if waits else None,
         len(waits),
     )
-    decided = (
-        await exec_(
-            q.relationships().add_columns(
-                func.count(M.c.activated_at).filter(q.during(M.c.activated_at)),
-                func.count(M.c.declined_at).filter(q.during(M.c.declined_at)),
+    if t is not None:
+        accepted, declined = t.n("activated"), t.n("declined")
+    else:
+        accepted, declined = (
+            await exec_(
+                q.relationships().add_columns(
+                    func.count(M.c.activated_at).filter(q.during(M.c.activated_at)),
+                    func.count(M.c.declined_at).filter(q.during(M.c.declined_at)),
+                )
             )
-        )
-    ).one()
-    accepted, declined = decided
+        ).one()
     put("acceptance_rate", domain.share(accepted, accepted + declined), accepted + declined)
     proposed = (
-        await exec_(
-            q.relationships()
-            .add_columns(func.count(), func.count(M.c.replaces_match_id))
-            .where(q.during(M.c.proposed_at))
-        )
-    ).one()
+        (t.n("proposed"), t.n("rematched"))
+        if t is not None
+        else (
+            await exec_(
+                q.relationships()
+                .add_columns(func.count(), func.count(M.c.replaces_match_id))
+                .where(q.during(M.c.proposed_at))
+            )
+        ).one()
+    )
     put("rematch_rate", domain.share(proposed[1], proposed[0]), proposed[0])
     rows = (
         await exec_(
@@ -268,23 +280,38 @@ async def kpis(*, uow: UnitOfWork, org: str, filters: KpiFilters, now: datetime)
         distinct(M.c.mentee_employee_id)
     )
     active = (
-        await exec_(q.relationships().add_columns(func.count(), people).where(active_during))
-    ).one()
+        (t.n("activated"), t.pairs("activated"))
+        if t is not None
+        else (
+            await exec_(q.relationships().add_columns(func.count(), people).where(active_during))
+        ).one()
+    )
     put("active_relationships", active[0], active[1])
-    rows = (
-        await exec_(
-            q.relationships()
-            .add_columns(
-                S.c.status,
-                func.count(),
-                func.coalesce(func.sum(S.c.duration_minutes), 0),
-                people,
+    if t is not None:
+        rows = [
+            (
+                status,
+                t.n("sessions", status),
+                round(t.total("sessions", status)),
+                t.pairs(f"sessions:{status}"),
             )
-            .join(S, S.c.match_id == M.c.id)
-            .where(q.during(S.c.scheduled_at))
-            .group_by(S.c.status)
-        )
-    ).all()
+            for status in t.keys("sessions")
+        ]
+    else:
+        rows = (
+            await exec_(
+                q.relationships()
+                .add_columns(
+                    S.c.status,
+                    func.count(),
+                    func.coalesce(func.sum(S.c.duration_minutes), 0),
+                    people,
+                )
+                .join(S, S.c.match_id == M.c.id)
+                .where(q.during(S.c.scheduled_at))
+                .group_by(S.c.status)
+            )
+        ).all()
     outcome = {
         "completed": "held",
         "scheduled": "planned",
@@ -311,68 +338,49 @@ async def kpis(*, uow: UnitOfWork, org: str, filters: KpiFilters, now: datetime)
         round(counted["held"][0] / active[0], 2) if active[0] else None,
         active[1],
     )
-    last_held = (
-        select(S.c.match_id.label("match_id"), func.max(S.c.scheduled_at).label("last_at"))
-        .where(S.c.status == "completed", S.c.scheduled_at < ref)
-        .group_by(S.c.match_id)
-        .subquery()
-    )
-    rows = (
-        await exec_(
-            q.relationships()
-            .add_columns(
-                M.c.activated_at,
-                last_held.c.last_at,
-                G.c.cadence_s,
-                M.c.mentor_employee_id,
-                M.c.mentee_employee_id,
-            )
-            .join(last_held, last_held.c.match_id == M.c.id, isouter=True)
-            .join(G, G.c.id == M.c.program_id)
-            .where(
-                (M.c.activated_at).is_not(None),
-                (M.c.activated_at) < ref,
-                or_((M.c.ended_at).is_(None), (M.c.ended_at) >= ref),
-            )
-        )
-    ).all()
-    pairs = len({r[3] for r in rows}) + len({r[4] for r in rows})
-    idle = [domain.days(ref - as_utc(last or started)) for started, last, _, _, _ in rows]
-    in_cadence = sum(
-        1
-        for _, last, cadence, _, _ in rows
-        if last is not None and (ref - as_utc(last)).total_seconds() <= cadence
-    )
-    put("relationships_in_cadence", domain.share(in_cadence, len(rows)), pairs)
-    put("days_since_last_activity", domain.median(idle), pairs)
+    if t is not None:
+        current = t.n("current")
+        in_cadence, middle = await tally.cadence(conn, t.program_id, current, ref)
+        put("relationships_in_cadence", domain.share(in_cadence, current), t.pairs("current"))
+        put("days_since_last_activity", domain.median([domain.days(ref - at) for at in middle]),
+            t.pairs("current"))  # fmt: skip
+    else:
+        await _cadence(exec_, q, ref, put)
 
     # --- satisfaction
     # The period's ratings read once (a materialised CTE), counted two ways in one statement:
     # by side and value, and the distinct raters by side (null value).
-    rated = (
-        q.relationships()
-        .add_columns(
-            (R.c.author_employee_id == M.c.mentor_employee_id).label("mentor_side"),
-            R.c.rating.label("rating"),
-            R.c.author_employee_id.label("author"),
-        )
-        .join(R, R.c.match_id == M.c.id)
-        .where(q.during(R.c.rated_at))
-        .cte("rated")
-        .prefix_with("MATERIALIZED")
-    )
-    tallies = (
-        await exec_(
-            union_all(
-                select(rated.c.mentor_side, rated.c.rating, func.count()).group_by(
-                    rated.c.mentor_side, rated.c.rating
-                ),
-                select(rated.c.mentor_side, null(), func.count(distinct(rated.c.author))).group_by(
-                    rated.c.mentor_side
-                ),
+    tallies: Sequence[Any]
+    if t is not None:  # (side is mentor, value, ratings), and (side is mentor, None, raters)
+        tallies = [(k.startswith("mentor:"), int(k.split(":")[1]), t.n("ratings", k))
+                   for k in t.keys("ratings")]  # fmt: skip
+        tallies += [(m, None, t.people(f"rated:{'mentor' if m else 'mentee'}"))
+                    for m in {m for m, _, _ in tallies}]  # fmt: skip
+    else:
+        rated = (
+            q.relationships()
+            .add_columns(
+                (R.c.author_employee_id == M.c.mentor_employee_id).label("mentor_side"),
+                R.c.rating.label("rating"),
+                R.c.author_employee_id.label("author"),
             )
+            .join(R, R.c.match_id == M.c.id)
+            .where(q.during(R.c.rated_at))
+            .cte("rated")
+            .prefix_with("MATERIALIZED")
         )
-    ).all()
+        tallies = (
+            await exec_(
+                union_all(
+                    select(rated.c.mentor_side, rated.c.rating, func.count()).group_by(
+                        rated.c.mentor_side, rated.c.rating
+                    ),
+                    select(
+                        rated.c.mentor_side, null(), func.count(distinct(rated.c.author))
+                    ).group_by(rated.c.mentor_side),
+                )
+            )
+        ).all()
     by_side: dict[str, dict[str, Any]] = {}
     who = {("mentor" if m else "mentee"): n for m, rating, n in tallies if rating is None}
     for is_mentor, rating, n in tallies:
@@ -405,13 +413,17 @@ async def kpis(*, uow: UnitOfWork, org: str, filters: KpiFilters, now: datetime)
     put_cells("ratings", sides, sum(who.get(n, 0) for n in by_side))
     respondent = func.count(distinct(Y.c.respondent_employee_id))
     due = (
-        await exec_(
-            q.relationships()
-            .add_columns(func.count(), func.count(Y.c.answered_at), respondent)
-            .join(Y, Y.c.match_id == M.c.id)
-            .where(q.during(Y.c.due_at))
-        )
-    ).one()
+        (t.n("surveys_due"), t.n("surveys_due_answered"), t.people("surveyed"))
+        if t is not None
+        else (
+            await exec_(
+                q.relationships()
+                .add_columns(func.count(), func.count(Y.c.answered_at), respondent)
+                .join(Y, Y.c.match_id == M.c.id)
+                .where(q.during(Y.c.due_at))
+            )
+        ).one()
+    )
     put("survey_response_rate", domain.share(due[1], due[0]), due[2])
     # community events held in the period: who came (a person's department is theirs)
     seated = select(
@@ -439,28 +451,39 @@ async def kpis(*, uow: UnitOfWork, org: str, filters: KpiFilters, now: datetime)
         },
         seated_people,
     )
-    rows = (
-        await exec_(
-            q.relationships()
-            .add_columns(Y.c.kind, func.avg(Y.c.mean), respondent)
-            .join(Y, Y.c.match_id == M.c.id)
-            .where(q.during(Y.c.answered_at))
-            .group_by(Y.c.kind)
-        )
-    ).all()
+    if t is not None:
+        rows = [
+            (kind, t.total("survey_scores", kind) / t.n("survey_scores", kind),
+             t.people(f"answered:{kind}"))
+            for kind in t.keys("survey_scores")
+        ]  # fmt: skip
+    else:
+        rows = (
+            await exec_(
+                q.relationships()
+                .add_columns(Y.c.kind, func.avg(Y.c.mean), respondent)
+                .join(Y, Y.c.match_id == M.c.id)
+                .where(q.during(Y.c.answered_at))
+                .group_by(Y.c.kind)
+            )
+        ).all()
     put_cells(
         "survey_scores",
         {kind: Figure(round(mean, 2), n) for kind, mean, n in rows},
         sum(n for _, _, n in rows),
     )
     would = (
-        await exec_(
-            q.relationships()
-            .add_columns(func.count(), func.count().filter(Y.c.recommend >= 4), respondent)
-            .join(Y, Y.c.match_id == M.c.id)
-            .where(q.during(Y.c.answered_at), Y.c.recommend.is_not(None))
-        )
-    ).one()
+        (t.n("recommended"), t.n("recommended_high"), t.people("recommended"))
+        if t is not None
+        else (
+            await exec_(
+                q.relationships()
+                .add_columns(func.count(), func.count().filter(Y.c.recommend >= 4), respondent)
+                .join(Y, Y.c.match_id == M.c.id)
+                .where(q.during(Y.c.answered_at), Y.c.recommend.is_not(None))
+            )
+        ).one()
+    )
     put("would_recommend", domain.share(would[1], would[0]), would[2])
 
     # --- outcomes
@@ -510,49 +533,33 @@ async def kpis(*, uow: UnitOfWork, org: str, filters: KpiFilters, now: datetime)
     ).one()
     put("goals_reached", domain.share(goals[1], goals[0]), goals[2])
     ended = (
-        await exec_(
-            q.relationships()
-            .add_columns(func.count(), func.count().filter(M.c.end_reason == "completed"), people)
-            .where(q.during(M.c.ended_at))
-        )
-    ).one()
+        (t.n("ended"), t.n("ended_completed"), t.pairs("ended"))
+        if t is not None
+        else (
+            await exec_(
+                q.relationships()
+                .add_columns(
+                    func.count(), func.count().filter(M.c.end_reason == "completed"), people
+                )
+                .where(q.during(M.c.ended_at))
+            )
+        ).one()
+    )
     put("completion_rate", domain.share(ended[1], ended[0]), ended[2])
     groups, employees = await _retention(exec_, q)
     put_cells("retention", groups, employees)
 
     # --- health (now)
     # A relationship starts too early to tell; feedback speaks when its state changes.
-    state = func.coalesce(H.c.state, literal_column("'too_early'"))
-    rows = (
-        await exec_(
-            q.relationships()
-            .add_columns(state, func.count(), people)
-            .join(H, H.c.match_id == M.c.id, isouter=True)
-            .where(M.c.status == "active")
-            .group_by(state)
-        )
-    ).all()
-    put_cells(
-        "health_states", {state: Figure(n, who) for state, n, who in rows}, sum(w for *_, w in rows)
-    )
-    rows = (
-        await exec_(
-            q.relationships()
-            .add_columns(H.c.signals, M.c.mentor_employee_id, M.c.mentee_employee_id)
-            .join(H, H.c.match_id == M.c.id)
-            .where(M.c.status == "active", H.c.state.in_(("needs_attention", "at_risk")))
-        )
-    ).all()
-    by_signal: dict[str, set[str]] = {}
-    for signals, mentor, mentee in rows:
-        for signal in set(signals or []):
-            by_signal.setdefault(signal, set()).update((f"r:{mentor}", f"e:{mentee}"))
-    counts = Counter(signal for signals, _, _ in rows for signal in set(signals or []))
-    put_cells(
-        "health_reasons",
-        {signal: Figure(counts[signal], len(by_signal[signal])) for signal in sorted(counts)},
-        2 * len(rows),
-    )
+    if t is not None:
+        rows = [(k, t.n("health", k), t.pairs(f"health:{k}")) for k in t.keys("health")]
+        put_cells("health_states", {k: Figure(n, who) for k, n, who in rows},
+                  sum(w for *_, w in rows))  # fmt: skip
+        reasons = {k: Figure(t.n("health_reason", k), t.pairs(f"reason:{k}"))
+                   for k in t.keys("health_reason")}  # fmt: skip
+        put_cells("health_reasons", reasons, 2 * t.n("health_flagged"))
+    else:
+        await _health(exec_, q, people, put_cells)
     case_outcome = func.coalesce(C.c.outcome, literal_column("'open'"))  # one expression
     rows = (
         await exec_(
@@ -589,6 +596,11 @@ async def kpis(*, uow: UnitOfWork, org: str, filters: KpiFilters, now: datetime)
             for name, d in domain.DEFINITIONS.items()
         ],
     )
+
+
+def _tallied(f: KpiFilters) -> bool:
+    """A programme's all-time KPIs, of every department and role: its tallies hold them."""
+    return f.program_id is not None and f.start is f.end is f.department is f.role is None
 
 
 async def _retention(exec_: Any, q: Scope) -> tuple[dict[str, Figure], int]:
@@ -635,3 +647,82 @@ async def _retention(exec_: Any, q: Scope) -> tuple[dict[str, Figure], int]:
             n,
         )
     return dict(sorted(groups.items(), reverse=True)), sum(n for _, n, _ in rows)
+
+
+async def _cadence(
+    exec_: Any, q: Scope, ref: datetime, put: Callable[[str, Any, int], None]
+) -> None:
+    """Relationships in their cadence, and days since their last activity, counted from the
+    rows: the relationships current at `ref`, each with its latest session held before."""
+    last_held = (
+        select(S.c.match_id.label("match_id"), func.max(S.c.scheduled_at).label("last_at"))
+        .where(S.c.status == "completed", S.c.scheduled_at < ref)
+        .group_by(S.c.match_id)
+        .subquery()
+    )
+    rows = (
+        await exec_(
+            q.relationships()
+            .add_columns(
+                M.c.activated_at,
+                last_held.c.last_at,
+                G.c.cadence_s,
+                M.c.mentor_employee_id,
+                M.c.mentee_employee_id,
+            )
+            .join(last_held, last_held.c.match_id == M.c.id, isouter=True)
+            .join(G, G.c.id == M.c.program_id)
+            .where(
+                (M.c.activated_at).is_not(None),
+                (M.c.activated_at) < ref,
+                or_((M.c.ended_at).is_(None), (M.c.ended_at) >= ref),
+            )
+        )
+    ).all()
+    pairs = len({r[3] for r in rows}) + len({r[4] for r in rows})
+    idle = [domain.days(ref - as_utc(last or started)) for started, last, _, _, _ in rows]
+    in_cadence = sum(
+        1
+        for _, last, cadence, _, _ in rows
+        if last is not None and (ref - as_utc(last)).total_seconds() <= cadence
+    )
+    put("relationships_in_cadence", domain.share(in_cadence, len(rows)), pairs)
+    put("days_since_last_activity", domain.median(idle), pairs)
+
+
+async def _health(
+    exec_: Any, q: Scope, people: Any, put_cells: Callable[[str, dict[str, Figure], int], None]
+) -> None:
+    """Active relationships by health state, and the reasons of those needing attention,
+    counted from the rows."""
+    state = func.coalesce(H.c.state, literal_column("'too_early'"))
+    rows = (
+        await exec_(
+            q.relationships()
+            .add_columns(state, func.count(), people)
+            .join(H, H.c.match_id == M.c.id, isouter=True)
+            .where(M.c.status == "active")
+            .group_by(state)
+        )
+    ).all()
+    put_cells(
+        "health_states", {state: Figure(n, who) for state, n, who in rows}, sum(w for *_, w in rows)
+    )
+    rows = (
+        await exec_(
+            q.relationships()
+            .add_columns(H.c.signals, M.c.mentor_employee_id, M.c.mentee_employee_id)
+            .join(H, H.c.match_id == M.c.id)
+            .where(M.c.status == "active", H.c.state.in_(("needs_attention", "at_risk")))
+        )
+    ).all()
+    by_signal: dict[str, set[str]] = {}
+    for signals, mentor, mentee in rows:
+        for signal in set(signals or []):
+            by_signal.setdefault(signal, set()).update((f"r:{mentor}", f"e:{mentee}"))
+    counts = Counter(signal for signals, _, _ in rows for signal in set(signals or []))
+    put_cells(
+        "health_reasons",
+        {signal: Figure(counts[signal], len(by_signal[signal])) for signal in sorted(counts)},
+        2 * len(rows),
+    )

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from pydantic import Field as PydanticField
-from sqlalchemy import JSON, Index
+from sqlalchemy import JSON, BigInteger, Index
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -179,6 +179,48 @@ class CommunityAttendanceView(Base, table=True):
     kind: str = Field(max_length=20)
     attended: bool
     held_at: datetime | None = None
+
+
+class RelationshipTally(Base, table=True):
+    """What one relationship adds to its programme's tallies (`kpi_cell`, `kpi_person`), as
+    last counted from its rows (services.reporting.tallies): the difference is applied when
+    one of them changes. Its current state, for the figures that depend on the time asked."""
+
+    __tablename__ = "relationship_tally"
+    __table_args__ = (
+        Index("ix_relationship_tally_activity", "program_id", "current", "last_activity_at"),
+        Index("ix_relationship_tally_held", "program_id", "current", "last_held_at"),
+    )
+    match_id: str = Field(primary_key=True, max_length=36)
+    program_id: str | None = Field(default=None, max_length=36)  # None: the match not heard yet
+    current: bool = False  # activated and not ended
+    last_held_at: datetime | None = None  # its latest completed session's time
+    last_activity_at: datetime | None = None  # that, or its activation
+    # {"cells": [[name, key, n, total], ...], "people": [[measure, employee_id], ...]}
+    added: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+class KpiCell(Base, table=True):
+    """A programme's all-time tally: a count (and a sum) kept up to date as relationships
+    change; the name `people` counts the distinct people of a measure."""
+
+    __tablename__ = "kpi_cell"
+    program_id: str = Field(primary_key=True, max_length=36)
+    name: str = Field(primary_key=True, max_length=40)
+    key: str = Field(primary_key=True, max_length=80)
+    n: int = Field(default=0, sa_type=BigInteger)
+    total: float = 0.0
+
+
+class KpiPerson(Base, table=True):
+    """How many of a programme's relationships count a person in a measure (a person is
+    counted once however many: the `people` cell moves when this leaves or reaches 0)."""
+
+    __tablename__ = "kpi_person"
+    program_id: str = Field(primary_key=True, max_length=36)
+    measure: str = Field(primary_key=True, max_length=80)
+    employee_id: str = Field(primary_key=True, max_length=100)
+    n: int = 0
 
 
 class ErasureView(Base, table=True):

@@ -6,6 +6,7 @@ from services.reporting.api import router
 from services.reporting.handlers import HANDLERS
 from services.reporting.models import Base
 from services.reporting.recognition.usecases import AWARDING, award_after
+from services.reporting.tallies import roll_up
 from services.reporting.webhooks.delivery import dispatcher
 from services.reporting.webhooks.usecases import fan_out
 from shared.contracts import catalogue
@@ -28,4 +29,5 @@ definition = ServiceDef(
     reactions=REACTIONS,
     workers=(dispatcher,),
     analytical=True,  # KPIs, trends, exports
+    rollup=roll_up,  # the programmes' all-time tallies
 )

@@ -1,0 +1,197 @@
+"""What one relationship adds to its programme's all-time KPIs, free of I/O.
+
+A programme's all-time figures are sums over its relationships: counts and sums (cells), and
+the distinct people of a measure (each relationship names the people it counts; a person is
+counted once in the programme however many relationships name them). `added` says what one
+relationship adds, from its match, its health and its rows counted by the database; the
+tallies (services.reporting.tallies) apply the difference from what it added before whenever
+one of them changes, so that a programme's KPIs read a few rows instead of scanning its
+sessions and ratings. Each cell mirrors one of the KPI queries' conditions over all time
+(services.reporting.kpis), which the tests hold them to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+Cell = tuple[str, str]  # (name, key)
+Person = tuple[str, str]  # (measure, employee id)
+
+ACTIVE, COMPLETED = "active", "completed"
+FLAGGED = ("needs_attention", "at_risk")  # the health states whose reasons are shown
+TOO_EARLY = "too_early"  # an active relationship feedback has not judged yet
+
+
+@dataclass(frozen=True)
+class SessionCount:
+    status: str
+    n: int
+    minutes: int
+    last_at: datetime | None  # the latest session's time (of this status)
+
+
+@dataclass(frozen=True)
+class RatingCount:
+    author: str | None
+    rating: int
+    n: int
+
+
+@dataclass(frozen=True)
+class SurveyCount:
+    """One respondent's surveys of one kind in a relationship."""
+
+    kind: str
+    respondent: str | None
+    due: int  # sent (a due time)
+    due_answered: int  # sent and answered
+    answered: int
+    means: int  # answered with a mean (of the 1-5 answers)
+    mean_sum: float
+    recommended: int  # answered with a would-recommend answer
+    recommended_high: int  # of which 4 or 5
+
+
+@dataclass
+class Added:
+    cells: dict[Cell, tuple[int, float]] = field(default_factory=dict)
+    people: set[Person] = field(default_factory=set)
+    current: bool = False
+    last_held_at: datetime | None = None
+    last_activity_at: datetime | None = None
+
+    def count(self, name: str, key: str = "", n: int = 1, total: float = 0.0) -> None:
+        if n:
+            was_n, was_total = self.cells.get((name, key), (0, 0.0))
+            self.cells[(name, key)] = (was_n + n, was_total + total)
+
+    def name(self, measure: str, *employees: str | None) -> None:
+        self.people.update((measure, e) for e in employees if e is not None)
+
+    def stored(self) -> dict[str, Any]:
+        """As kept in `relationship_tally.added` (JSON)."""
+        return {
+            "cells": sorted(
+                [name, key, n, total] for (name, key), (n, total) in self.cells.items()
+            ),
+            "people": sorted([measure, e] for measure, e in self.people),
+        }
+
+
+def stored_cells(stored: Mapping[str, Any]) -> dict[Cell, tuple[int, float]]:
+    return {(name, key): (n, total) for name, key, n, total in stored.get("cells", [])}
+
+
+def stored_people(stored: Mapping[str, Any]) -> set[Person]:
+    return {(measure, e) for measure, e in stored.get("people", [])}
+
+
+def added(
+    match: Mapping[str, Any] | None,
+    health: Mapping[str, Any] | None,
+    sessions: Iterable[SessionCount] = (),
+    ratings: Iterable[RatingCount] = (),
+    surveys: Iterable[SurveyCount] = (),
+) -> Added:
+    """What a relationship adds; nothing until its match is heard of (the KPIs join on it)."""
+    out = Added()
+    if match is None or match.get("program_id") is None:
+        return out
+    mentor, mentee = match.get("mentor_employee_id"), match.get("mentee_employee_id")
+
+    def both(measure: str) -> None:
+        out.name(f"{measure}:mentor", mentor)
+        out.name(f"{measure}:mentee", mentee)
+
+    # matching
+    if match.get("proposed_at") is not None:
+        out.count("proposed")
+        if match.get("replaces_match_id") is not None:
+            out.count("rematched")
+    activated = match.get("activated_at")
+    if activated is not None:
+        out.count("activated")
+        both("activated")
+    if match.get("declined_at") is not None:
+        out.count("declined")
+    if match.get("ended_at") is not None:
+        out.count("ended")
+        if match.get("end_reason") == COMPLETED:
+            out.count("ended_completed")
+        both("ended")
+    # engagement: sessions by status, and the latest held
+    for s in sessions:
+        out.count("sessions", s.status, s.n, s.minutes)
+        if s.n:
+            both(f"sessions:{s.status}")
+        if s.status == COMPLETED:
+            out.last_held_at = s.last_at
+    if activated is not None and match.get("ended_at") is None:
+        out.current = True
+        out.count("current")
+        both("current")
+        out.last_activity_at = out.last_held_at or activated
+    # satisfaction: ratings by side (an author other than the mentor counts on the mentee's)
+    for r in ratings:
+        side = "mentor" if mentor is not None and r.author == mentor else "mentee"
+        out.count("ratings", f"{side}:{r.rating}", r.n)
+        if r.n:
+            out.name(f"rated:{side}", r.author)
+    for y in surveys:
+        out.count("surveys_due", "", y.due)
+        out.count("surveys_due_answered", "", y.due_answered)
+        if y.due:
+            out.name("surveyed", y.respondent)
+        out.count("survey_scores", y.kind, y.means, y.mean_sum)
+        if y.answered:
+            out.name(f"answered:{y.kind}", y.respondent)
+        out.count("recommended", "", y.recommended)
+        out.count("recommended_high", "", y.recommended_high)
+        if y.recommended:
+            out.name("recommended", y.respondent)
+    # health, now: of active relationships
+    if match.get("status") == ACTIVE:
+        state = (health or {}).get("state") or TOO_EARLY
+        out.count("health", state)
+        both(f"health:{state}")
+        if state in FLAGGED:
+            out.count("health_flagged")
+            for signal in sorted(set((health or {}).get("signals") or [])):
+                out.count("health_reason", signal)
+                both(f"reason:{signal}")
+    return out
+
+
+def difference(
+    before: Mapping[str, Any], after: Added
+) -> tuple[dict[Cell, tuple[int, float]], dict[Person, int]]:
+    """What the programme's cells and person counts move by when a relationship's
+    contribution goes from `before` (as stored) to `after`."""
+    cells: dict[Cell, tuple[int, float]] = {}
+    old = stored_cells(before)
+    for key in old.keys() | after.cells.keys():
+        n0, t0 = old.get(key, (0, 0.0))
+        n1, t1 = after.cells.get(key, (0, 0.0))
+        if n1 != n0 or t1 != t0:
+            cells[key] = (n1 - n0, t1 - t0)
+    was = stored_people(before)
+    people = {p: 1 for p in after.people - was} | {p: -1 for p in was - after.people}
+    return cells, people
+
+
+def people_moved(
+    counts: Iterable[tuple[str, str, int, int]],
+) -> dict[tuple[str, Cell], tuple[int, float]]:
+    """The `people` cells' moves from persons' counts (programme, measure, count before, count
+    after): a person enters a measure at their first relationship counting them, and leaves it
+    at the last."""
+    moved: dict[tuple[str, Cell], tuple[int, float]] = {}
+    for program, measure, before, after in counts:
+        step = (after > 0) - (before > 0)
+        if step:
+            n, _ = moved.get((program, ("people", measure)), (0, 0.0))
+            moved[(program, ("people", measure))] = (n + step, 0.0)
+    return moved

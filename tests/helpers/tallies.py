@@ -1,0 +1,251 @@
+"""Reporting's all-time tallies against the rows they tally: random relationships' events
+(proposals, re-matches, answers, sessions of every outcome, ratings by either side or someone
+else, surveys, health with its reasons, ends) applied through reporting's handlers in a
+shuffled order (the partitions' interleaving taken to the extreme), in batches of random
+sizes. At checkpoints a programme's all-time KPIs (from its tallies) must equal the same KPIs
+counted from the rows (asked with a period spanning everything). The embedded and PostgreSQL
+runs share it."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+import zlib
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.reporting import kpis
+from services.reporting.handlers import HANDLERS
+from services.reporting.models import INBOX, OUTBOX, KpiCell, KpiFilters, ProgramView
+from services.reporting.tallies import recount, roll_up
+from shared.clock import ManualClock
+from shared.contracts import enrollment, feedback, matching, sessions
+from shared.events import Event, EventData
+from shared.messaging.failures import is_transient
+from shared.uow import UnitOfWork
+
+ORG = "tallies"
+T0 = datetime(2031, 1, 6, 9, tzinfo=UTC)
+NOW = T0 + timedelta(days=120)
+EVERYTHING = {"start": datetime(2000, 1, 1, tzinfo=UTC), "end": datetime(2100, 1, 1, tzinfo=UTC)}
+SIGNALS = list(feedback.HealthSignal)
+
+
+def _uid() -> str:
+    return str(uuid.uuid4())
+
+
+def script(rnd: random.Random, relationships: int = 40) -> list[tuple[datetime, EventData]]:
+    """Two programmes' events (the first with most relationships), in time order."""
+    out: list[tuple[datetime, EventData]] = []
+    pids = [_uid(), _uid()]
+    for pid in pids:
+        out.append((T0, enrollment.ProgramCreated(program_id=pid, name="Tallied")))
+    people: dict[str, list[tuple[str, str]]] = {pid: [] for pid in pids}
+    ended: dict[str, list[str]] = {pid: [] for pid in pids}
+    for r in range(relationships):
+        pid = pids[0] if r % 4 else pids[1]
+        at = T0 + timedelta(days=rnd.uniform(0, 60))
+
+        def person(role: str, pid: str = pid, at: datetime = at) -> tuple[str, str]:
+            participant, employee = _uid(), f"e{rnd.randrange(30)}"  # people in several pairs
+            out.append((at, enrollment.ParticipantEnrolled(
+                participant_id=participant, program_id=pid, employee_id=employee,
+                role=enrollment.ParticipantRole(role), skills_offered=[], skills_sought=[],
+                languages=["fr"], level=5, department="Eng", capacity=3, volunteer=True,
+            )))  # fmt: skip
+            return participant, employee
+
+        if not people[pid] or rnd.random() < 0.4:
+            people[pid].append(person("mentor"))
+        mentor, mentee = rnd.choice(people[pid]), person("mentee")
+        mid = _uid()
+        facts = {
+            "match_id": mid, "program_id": pid, "mentor_participant_id": mentor[0],
+            "mentee_participant_id": mentee[0], "mentor_employee_id": mentor[1],
+            "mentee_employee_id": mentee[1],
+        }  # fmt: skip
+        replaces = rnd.choice(ended[pid]) if ended[pid] and rnd.random() < 0.3 else None
+        at += timedelta(days=rnd.uniform(0.5, 5))
+        out.append((at, matching.MatchProposed(
+            **facts, score=0.7, run_id=None, replaces_match_id=replaces
+        )))  # fmt: skip
+        at += timedelta(days=rnd.uniform(0.1, 3))
+        if rnd.random() < 0.2:
+            out.append((at, matching.MatchDeclined(**facts, reason="not_a_fit")))
+            ended[pid].append(mid)
+            continue
+        if rnd.random() < 0.1:
+            continue  # still proposed
+        out.append((at, matching.MatchActivated(**facts)))
+        pair = {k: facts[k] for k in ("match_id", "program_id", "mentor_employee_id",
+                                       "mentee_employee_id")}  # fmt: skip
+        for _ in range(rnd.randrange(6)):
+            at += timedelta(days=rnd.uniform(2, 12))
+            s = {**pair, "session_id": _uid(), "scheduled_at": at,
+                 "duration_minutes": rnd.choice([30, 45, 60, 90])}  # fmt: skip
+            out.append((at - timedelta(days=3), sessions.SessionScheduled(**s)))
+            fate = rnd.random()
+            if fate < 0.15:
+                out.append((at, sessions.SessionCancelled(**s, reason="other")))
+            elif fate < 0.25:
+                out.append((at, sessions.SessionNoShow(**s, absent="mentee")))
+            elif fate < 0.3:
+                out.append((at, sessions.SessionUnconfirmed(**s)))
+            elif fate < 0.9:
+                out.append((at, sessions.SessionCompleted(**s)))
+                authors = [pair["mentor_employee_id"], pair["mentee_employee_id"], "e-admin"]
+                for author in rnd.sample(authors, rnd.randrange(3)):
+                    out.append((at + timedelta(hours=2), feedback.FeedbackSubmitted(
+                        feedback_id=_uid(), session_id=s["session_id"], match_id=mid,
+                        program_id=pid, author_employee_id=author, rating=rnd.randint(1, 5),
+                        has_comment=False,
+                    )))  # fmt: skip
+        for side in ("mentor", "mentee"):
+            if rnd.random() < 0.5:
+                continue
+            common = {"survey_id": _uid(), "match_id": mid, "program_id": pid,
+                      "kind": rnd.choice(list(feedback.SurveyKind))}  # fmt: skip
+            due = at + timedelta(days=1)
+            out.append((due, feedback.SurveyDue(
+                **common, respondent_employee_id=pair[f"{side}_employee_id"],
+                expires_at=due + timedelta(days=7),
+            )))  # fmt: skip
+            if rnd.random() < 0.6:
+                out.append((due + timedelta(days=1), feedback.SurveyAnswered(
+                    **common, side=side, mean=rnd.uniform(1, 5), has_comment=False,
+                    recommend=rnd.choice([None, 1, 2, 3, 4, 5]),
+                )))  # fmt: skip
+            else:
+                out.append((due + timedelta(days=8), feedback.SurveyExpired(**common, side=side)))
+        for _ in range(rnd.randrange(3)):
+            state = rnd.choice(list(feedback.HealthState))
+            reasons = [
+                feedback.HealthReason(signal=signal, share=0.5, detail="")
+                for signal in rnd.sample(SIGNALS, rnd.randrange(3))
+            ]
+            out.append((at + timedelta(days=1), feedback.RelationshipHealthChanged(
+                match_id=mid, program_id=pid, state=state, previous=None, score=50,
+                reasons=reasons,
+            )))  # fmt: skip
+        if rnd.random() < 0.5:
+            reason = rnd.choice(["completed", "completed", "incompatible"])
+            out.append((at + timedelta(days=2), matching.MatchEnded(**facts, reason=reason)))
+            ended[pid].append(mid)
+    out.sort(key=lambda x: x[0])
+    return out
+
+
+async def apply(
+    engine: AsyncEngine | Callable[[], UnitOfWork],
+    events: list[tuple[datetime, EventData]],
+    *,
+    rollup: bool = True,
+) -> None:
+    """Apply the events through reporting's handlers, in one unit of work."""
+    uow = (
+        UnitOfWork(
+            engine=engine,
+            outbox=OUTBOX,
+            inbox=INBOX,
+            clock=ManualClock(NOW),
+            rollup=roll_up if rollup else None,
+        )  # fmt: skip
+        if isinstance(engine, AsyncEngine)
+        else engine()
+    )
+    async with uow:
+        for at, data in events:
+            event = Event.of(data, org=ORG, time=at)
+            await HANDLERS[event.type](uow, event, data)
+        await uow.commit()
+
+
+def batches(rnd: random.Random, events: list[Any]) -> list[list[Any]]:
+    """The events shuffled, in batches of 1 to 60."""
+    shuffled = events[:]
+    rnd.shuffle(shuffled)
+    out = []
+    while shuffled:
+        size = rnd.randint(1, 60)
+        out.append(shuffled[:size])
+        shuffled = shuffled[size:]
+    return out
+
+
+async def programmes(engine: AsyncEngine) -> list[str]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(select(ProgramView.id))  # type: ignore[call-overload]
+        return sorted(rows.scalars())
+
+
+async def both_ways(engine: AsyncEngine, program_id: str) -> tuple[list[Any], list[Any]]:
+    """The programme's all-time KPIs from its tallies, and counted from its rows."""
+    out = []
+    for period in ({}, EVERYTHING):
+        filters = KpiFilters(program_id=program_id, start=None, end=None).model_copy(update=period)
+        uow = UnitOfWork(engine=engine, outbox=OUTBOX, inbox=INBOX)
+        async with uow:
+            report = await kpis.kpis(uow=uow, org=ORG, filters=filters, now=NOW)
+        out.append([(k.name, k.value, k.population, k.suppressed) for k in report.kpis])
+    return out[0], out[1]
+
+
+async def check_same(engine: AsyncEngine) -> int:
+    """Every programme's tallied KPIs equal to its counted ones; how many relationship KPIs
+    had something to say (the check is not vacuous)."""
+    said = 0
+    for pid in await programmes(engine):
+        tallied, counted = await both_ways(engine, pid)
+        for a, b in zip(tallied, counted, strict=True):
+            assert a == b, (pid, a, b)
+            said += a[1] not in (None, 0, {})
+    return said
+
+
+async def cells(engine: AsyncEngine) -> set[tuple[Any, ...]]:
+    """The non-zero cells of every programme."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(KpiCell.program_id, KpiCell.name, KpiCell.key, KpiCell.n, KpiCell.total)  # type: ignore[call-overload]
+        )
+        return {(p, name, key, n, round(t, 6)) for p, name, key, n, t in rows if n or round(t, 6)}
+
+
+async def recount_all(engine: AsyncEngine) -> None:
+    """What the migration does for relationships projected before the tallies existed."""
+    async with engine.begin() as conn:
+        ids = [r[0] for r in await conn.execute(text("SELECT id FROM match ORDER BY id"))]
+        await conn.run_sync(lambda sync: recount(sync, ids))
+
+
+async def concurrently(
+    engine: AsyncEngine, rnd: random.Random, events: list[Any]
+) -> list[list[Any]]:
+    """Two writers at once (PostgreSQL: two consumers of one group), each with the events of
+    the partitions it owns (a topic and key: a match's events on one, its sessions' and its
+    feedback's maybe on the other), in batches; a transient failure (a deadlock) retried as
+    the consumer does. The batches, in the order they committed."""
+    mine: list[list[Any]] = [[], []]
+    for at, data in events:
+        mine[zlib.crc32(f"{data.TYPE.split('.')[1]}/{data.key()}".encode()) % 2].append((at, data))
+    committed: list[list[Any]] = []
+
+    async def writer(events: list[Any]) -> None:
+        for batch in batches(rnd, events):
+            while True:
+                try:
+                    await apply(engine, batch)
+                    committed.append(batch)
+                    break
+                except Exception as exc:  # noqa: BLE001 (classified just below)
+                    if not is_transient(exc):
+                        raise
+
+    await asyncio.gather(writer(mine[0]), writer(mine[1]))
+    return committed
