@@ -95,8 +95,11 @@ def added(
     sessions: Iterable[SessionCount] = (),
     ratings: Iterable[RatingCount] = (),
     surveys: Iterable[SurveyCount] = (),
+    replacements: int = 0,
 ) -> Added:
-    """What a relationship adds; nothing until its match is heard of (the KPIs join on it)."""
+    """What a relationship adds; nothing until its match is heard of (the KPIs join on it).
+    `replacements`: the matches proposed in its place (re-matches, counted by its end's
+    reason)."""
     out = Added()
     if match is None or match.get("program_id") is None:
         return out
@@ -117,6 +120,7 @@ def added(
         both("activated")
     if match.get("declined_at") is not None:
         out.count("declined")
+    out.count("rematch_causes", str(match.get("end_reason")), replacements)
     if match.get("ended_at") is not None:
         out.count("ended")
         if match.get("end_reason") == COMPLETED:
@@ -163,6 +167,32 @@ def added(
                 out.count("health_reason", signal)
                 both(f"reason:{signal}")
     return out
+
+
+def participant_added(
+    participant: Mapping[str, Any], first_proposed_at: datetime | None, load: int
+) -> tuple[Added, float | None]:
+    """What a participant adds, and the seconds a mentee waited for a first proposed mentor
+    (for the percentiles). `first_proposed_at`: of a mentee, the earliest of their matches'
+    proposals; `load`: of a mentor, their active matches."""
+    out = Added()
+    role, status = participant["role"], participant["status"]
+    if (participant.get("requested_at") or participant.get("enrolled_at")) is not None:
+        out.count("participants", f"{role}:{status}")
+    if role == "mentee" and status == ACTIVE and participant.get("waiting"):
+        out.count("waiting")
+    if participant.get("withdrawn_at") is not None:
+        out.count("withdrawals", str(participant.get("withdrawn_reason")))
+    waited = None
+    enrolled = participant.get("enrolled_at")
+    if role == "mentee" and enrolled is not None:
+        out.count("mentees_enrolled")
+        if first_proposed_at is not None:
+            out.count("mentees_matched")
+            waited = (first_proposed_at - enrolled).total_seconds()
+    if role == "mentor" and status == ACTIVE:
+        out.count("mentor_load", str(load))
+    return out, waited
 
 
 def difference(

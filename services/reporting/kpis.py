@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -123,18 +123,22 @@ async def kpis(*, uow: UnitOfWork, org: str, filters: KpiFilters, now: datetime)
     pid = filters.program_id
     t = await tally.read(conn, pid) if pid is not None and _tallied(filters) else None
     # --- participation
-    rows: Sequence[Any] = (
-        await exec_(
-            select(P.c.role, P.c.status, func.count())
-            .where(
-                q.programme(P.c.program_id),
-                q.department(P),
-                q.role(P.c.role),
-                func.coalesce(P.c.requested_at, P.c.enrolled_at) < q.end,
+    rows: Sequence[Any]
+    if t is not None:
+        rows = [(*k.split(":"), t.n("participants", k)) for k in t.keys("participants")]
+    else:
+        rows = (
+            await exec_(
+                select(P.c.role, P.c.status, func.count())
+                .where(
+                    q.programme(P.c.program_id),
+                    q.department(P),
+                    q.role(P.c.role),
+                    func.coalesce(P.c.requested_at, P.c.enrolled_at) < q.end,
+                )
+                .group_by(P.c.role, P.c.status)
             )
-            .group_by(P.c.role, P.c.status)
-        )
-    ).all()
+        ).all()
     by_role: dict[str, dict[str, Figure]] = {}
     for role, status, n in rows:
         by_role.setdefault(role, {})[status] = Figure(n, n)
@@ -149,67 +153,53 @@ async def kpis(*, uow: UnitOfWork, org: str, filters: KpiFilters, now: datetime)
     pending = sum(n for _, status, n in rows if status == "pending")
     put("pending_approvals", pending, pending)
     waiting = (
-        await exec_(
-            select(func.count()).where(
-                q.programme(P.c.program_id),
-                q.department(P),
-                P.c.role == "mentee",
-                P.c.status == "active",
-                (P.c.waiting),
+        t.n("waiting")
+        if t is not None
+        else (
+            await exec_(
+                select(func.count()).where(
+                    q.programme(P.c.program_id),
+                    q.department(P),
+                    P.c.role == "mentee",
+                    P.c.status == "active",
+                    (P.c.waiting),
+                )
             )
-        )
-    ).scalar_one()
+        ).scalar_one()
+    )
     put("waiting_list", waiting, waiting)
-    rows = (
-        await exec_(
-            select(P.c.withdrawn_reason, func.count())
-            .where(
-                q.programme(P.c.program_id),
-                q.department(P),
-                q.role(P.c.role),
-                q.during(P.c.withdrawn_at),
+    if t is not None:
+        rows = [(k, t.n("withdrawals", k)) for k in t.keys("withdrawals")]
+    else:
+        rows = (
+            await exec_(
+                select(P.c.withdrawn_reason, func.count())
+                .where(
+                    q.programme(P.c.program_id),
+                    q.department(P),
+                    q.role(P.c.role),
+                    q.during(P.c.withdrawn_at),
+                )
+                .group_by(P.c.withdrawn_reason)
             )
-            .group_by(P.c.withdrawn_reason)
-        )
-    ).all()
+        ).all()
     put_cells("withdrawals", {str(r): Figure(n, n) for r, n in rows}, sum(n for _, n in rows))
 
     # --- matching
-    first = (
-        select(
-            M.c.mentee_participant_id.label("mentee_id"),
-            func.min(M.c.proposed_at).label("first_at"),
-        )
-        .where(q.programme(M.c.program_id))
-        .group_by(M.c.mentee_participant_id)
-        .subquery()
-    )
-    mentees = (
-        await exec_(
-            select(P.c.enrolled_at, first.c.first_at)
-            .select_from(P)
-            .join(first, first.c.mentee_id == P.c.id, isouter=True)
-            .where(
-                q.programme(P.c.program_id),
-                q.department(P),
-                P.c.role == "mentee",
-                (P.c.enrolled_at).is_not(None),
-                (P.c.enrolled_at) < q.end,
-            )
-        )
-    ).all()
-    matched = sum(1 for _, at in mentees if at is not None and as_utc(at) < q.end)
-    put("match_rate", domain.share(matched, len(mentees)), len(mentees))
-    waits = [
-        domain.days(as_utc(at) - as_utc(enrolled))
-        for enrolled, at in mentees
-        if at is not None and q.start <= as_utc(at) < q.end
-    ]
-    put(
-        "time_to_match_days",
-        {"median": domain.median(waits), "p90": domain.nearest_rank(waits, 0.9)} if waits else None,
-        len(waits),
-    )
+    if t is not None:
+        enrolled, matched = t.n("mentees_enrolled"), t.n("mentees_matched")
+        put("match_rate", domain.share(matched, enrolled), enrolled)
+        halfway, p90 = await tally.waits(conn, t.program_id, matched)
+        waited = None
+        if p90 is not None:
+            in_days = [domain.days(timedelta(seconds=w)) for w in [*halfway, p90]]
+            waited = {
+                "median": domain.median(in_days[:-1]),
+                "p90": domain.nearest_rank(in_days[-1:], 0.9),
+            }
+        put("time_to_match_days", waited, matched)
+    else:
+        await _time_to_match(exec_, q, put)
     if t is not None:
         accepted, declined = t.n("activated"), t.n("declined")
     else:
@@ -234,39 +224,45 @@ async def kpis(*, uow: UnitOfWork, org: str, filters: KpiFilters, now: datetime)
         ).one()
     )
     put("rematch_rate", domain.share(proposed[1], proposed[0]), proposed[0])
-    rows = (
-        await exec_(
-            q.relationships()
-            .add_columns(Replaced.c.end_reason, func.count())
-            .join(Replaced, Replaced.c.id == M.c.replaces_match_id)
-            .where(q.during(M.c.proposed_at))
-            .group_by(Replaced.c.end_reason)
-        )
-    ).all()
+    if t is not None:
+        rows = [(k, t.n("rematch_causes", k)) for k in t.keys("rematch_causes")]
+    else:
+        rows = (
+            await exec_(
+                q.relationships()
+                .add_columns(Replaced.c.end_reason, func.count())
+                .join(Replaced, Replaced.c.id == M.c.replaces_match_id)
+                .where(q.during(M.c.proposed_at))
+                .group_by(Replaced.c.end_reason)
+            )
+        ).all()
     put_cells("rematch_causes", {str(r): Figure(n, n) for r, n in rows}, sum(n for _, n in rows))
-    loads = (
-        await exec_(
-            select(Mentor.c.id, func.count(M.c.id))
-            .select_from(Mentor)
-            .join(
-                M,
-                and_(M.c.mentor_participant_id == Mentor.c.id, M.c.status == "active"),
-                isouter=True,
+    if t is not None:
+        spread = Counter({k: t.n("mentor_load", k) for k in t.keys("mentor_load")})
+    else:
+        loads = (
+            await exec_(
+                select(Mentor.c.id, func.count(M.c.id))
+                .select_from(Mentor)
+                .join(
+                    M,
+                    and_(M.c.mentor_participant_id == Mentor.c.id, M.c.status == "active"),
+                    isouter=True,
+                )
+                .where(
+                    q.programme(Mentor.c.program_id),
+                    q.department(Mentor),
+                    Mentor.c.role == "mentor",
+                    Mentor.c.status == "active",
+                )
+                .group_by(Mentor.c.id)
             )
-            .where(
-                q.programme(Mentor.c.program_id),
-                q.department(Mentor),
-                Mentor.c.role == "mentor",
-                Mentor.c.status == "active",
-            )
-            .group_by(Mentor.c.id)
-        )
-    ).all()
-    spread = Counter(str(n) for _, n in loads)
+        ).all()
+        spread = Counter(str(n) for _, n in loads)
     put_cells(
         "mentor_load",
         {k: Figure(spread[k], spread[k]) for k in sorted(spread, key=int)},
-        len(loads),
+        sum(spread.values()),
     )
 
     # --- engagement
@@ -725,4 +721,43 @@ async def _health(
         "health_reasons",
         {signal: Figure(counts[signal], len(by_signal[signal])) for signal in sorted(counts)},
         2 * len(rows),
+    )
+
+
+async def _time_to_match(exec_: Any, q: Scope, put: Callable[[str, Any, int], None]) -> None:
+    """The match rate and the time to a first proposed mentor, counted from the rows."""
+    first = (
+        select(
+            M.c.mentee_participant_id.label("mentee_id"),
+            func.min(M.c.proposed_at).label("first_at"),
+        )
+        .where(q.programme(M.c.program_id))
+        .group_by(M.c.mentee_participant_id)
+        .subquery()
+    )
+    mentees = (
+        await exec_(
+            select(P.c.enrolled_at, first.c.first_at)
+            .select_from(P)
+            .join(first, first.c.mentee_id == P.c.id, isouter=True)
+            .where(
+                q.programme(P.c.program_id),
+                q.department(P),
+                P.c.role == "mentee",
+                (P.c.enrolled_at).is_not(None),
+                (P.c.enrolled_at) < q.end,
+            )
+        )
+    ).all()
+    matched = sum(1 for _, at in mentees if at is not None and as_utc(at) < q.end)
+    put("match_rate", domain.share(matched, len(mentees)), len(mentees))
+    waits = [
+        domain.days(as_utc(at) - as_utc(enrolled))
+        for enrolled, at in mentees
+        if at is not None and q.start <= as_utc(at) < q.end
+    ]
+    put(
+        "time_to_match_days",
+        {"median": domain.median(waits), "p90": domain.nearest_rank(waits, 0.9)} if waits else None,
+        len(waits),
     )

@@ -200,6 +200,18 @@ class RelationshipTally(Base, table=True):
     added: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
 
 
+class ParticipantTally(Base, table=True):
+    """What one participant adds to its programme's tallies (see RelationshipTally), and how
+    long a mentee waited for a first proposed mentor (the percentiles read this index)."""
+
+    __tablename__ = "participant_tally"
+    __table_args__ = (Index("ix_participant_tally_waited", "program_id", "waited_s"),)
+    participant_id: str = Field(primary_key=True, max_length=36)
+    program_id: str | None = Field(default=None, max_length=36)
+    waited_s: float | None = None
+    added: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
 class KpiCell(Base, table=True):
     """A programme's all-time tally: a count (and a sum) kept up to date as relationships
     change; the name `people` counts the distinct people of a measure."""

@@ -16,7 +16,8 @@ counts move by increments (`n = n + delta`), in key order.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import math
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,6 +33,8 @@ from services.reporting.models import (
     KpiCell,
     KpiPerson,
     MatchView,
+    ParticipantTally,
+    ParticipantView,
     ProgramView,
     RatingView,
     RelationshipTally,
@@ -49,6 +52,7 @@ def _table(model: type[SQLModel]) -> Table:
 
 M, H, S, R, Y = (_table(v) for v in (MatchView, HealthView, SessionView, RatingView, SurveyView))
 T, C, PN, G = (_table(v) for v in (RelationshipTally, KpiCell, KpiPerson, ProgramView))
+P, PT = _table(ParticipantView), _table(ParticipantTally)
 
 # The tables whose rows belong to a relationship (its match id: the row's key or `match_id`).
 _OF_RELATIONSHIP = {M.name: "id", H.name: "match_id"}
@@ -60,24 +64,53 @@ _MATCH_COLUMNS = (
 
 
 def roll_up(conn: Connection, written: Mapping[str, Iterable[Mapping[str, Any]]]) -> None:
-    """The unit of work's hook: the rows written in its transaction, by table."""
+    """The unit of work's hook: the rows written in its transaction, by table. A match
+    written concerns the match it replaces (its re-match causes) and its two participants
+    (a mentee's first proposal, a mentor's load) too."""
     ids: set[str] = set()
+    participants: set[str] = {row["id"] for row in written.get(P.name, ())}
     for table, rows in written.items():
         key = _OF_RELATIONSHIP.get(table) or ("match_id" if table in _CHILDREN else None)
         if key is not None:
             ids.update(row[key] for row in rows if row.get(key) is not None)
-    recount(conn, sorted(ids))
+    for row in written.get(M.name, ()):
+        if row.get("replaces_match_id") is not None:
+            ids.add(row["replaces_match_id"])
+        for side in ("mentor_participant_id", "mentee_participant_id"):
+            if row.get(side) is not None:
+                participants.add(row[side])
+    recount(conn, sorted(ids), sorted(participants))
 
 
-def recount(conn: Connection, match_ids: list[str]) -> None:
-    """Count these relationships again and move their programmes' tallies by the difference."""
-    if not match_ids:
-        return
-    before = _locked(conn, match_ids)
-    facts = _Facts.read(conn, match_ids)
-    tallies: list[dict[str, Any]] = []
+def recount(conn: Connection, match_ids: list[str], participant_ids: list[str]) -> None:
+    """Count these relationships and participants again and move their programmes' tallies
+    by the difference."""
     cells: dict[tuple[str, Cell], tuple[int, float]] = {}
     people: dict[tuple[str, Person], int] = {}
+
+    def add(program: str, moved: dict[Cell, tuple[int, float]]) -> None:
+        for cell, (n, total) in moved.items():
+            was_n, was_total = cells.get((program, cell), (0, 0.0))
+            cells[(program, cell)] = (was_n + n, was_total + total)
+
+    if match_ids:
+        _recount_relationships(conn, match_ids, add, people)
+    if participant_ids:
+        _recount_participants(conn, participant_ids, add)
+    for (program, cell), move in contrib.people_moved(_count_people(conn, people)).items():
+        add(program, {cell: move})
+    _add_to_cells(conn, cells)
+
+
+_Add = Callable[[str, dict[Cell, tuple[int, float]]], None]
+
+
+def _recount_relationships(
+    conn: Connection, match_ids: list[str], add: _Add, people: dict[tuple[str, Person], int]
+) -> None:
+    before = _locked(conn, T, T.c.match_id, match_ids)
+    facts = _Facts.read(conn, match_ids)
+    tallies: list[dict[str, Any]] = []
     for match_id in match_ids:
         match = facts.matches.get(match_id)
         now = contrib.added(
@@ -86,6 +119,7 @@ def recount(conn: Connection, match_ids: list[str]) -> None:
             facts.sessions.get(match_id, ()),
             facts.ratings.get(match_id, ()),
             facts.surveys.get(match_id, ()),
+            facts.replaced_by.get(match_id, 0),
         )
         program = match["program_id"] if match is not None else None
         tallies.append(
@@ -101,27 +135,60 @@ def recount(conn: Connection, match_ids: list[str]) -> None:
         if program is None:
             continue  # (a match is never moved to another programme)
         moved, named = contrib.difference(before.get(match_id, {}), now)
-        for cell, (n, total) in moved.items():
-            was_n, was_total = cells.get((program, cell), (0, 0.0))
-            cells[(program, cell)] = (was_n + n, was_total + total)
+        add(program, moved)
         for person, step in named.items():
             people[(program, person)] = people.get((program, person), 0) + step
     conn.execute(*bulk.write(conn, T, tallies, conflict=["match_id"], update=list(tallies[0])[1:]))
-    for (program, cell), move in contrib.people_moved(_count_people(conn, people)).items():
-        was_n, was_total = cells.get((program, cell), (0, 0.0))
-        cells[(program, cell)] = (was_n + move[0], was_total + move[1])
-    _add_to_cells(conn, cells)
 
 
-def _locked(conn: Connection, match_ids: list[str]) -> dict[str, dict[str, Any]]:
-    """The relationships' tally rows, created if missing, locked until the commit (in key
-    order); what each added before."""
-    conn.execute(*bulk.write(conn, T, [{"match_id": m} for m in match_ids], conflict=["match_id"]))
+def _recount_participants(conn: Connection, participant_ids: list[str], add: _Add) -> None:
+    before = _locked(conn, PT, PT.c.participant_id, participant_ids)
     found: dict[str, dict[str, Any]] = {}
-    for ids in in_lists(match_ids):
-        query = select(T.c.match_id, T.c.added).where(T.c.match_id.in_(ids))
-        for match_id, added in conn.execute(query.order_by(T.c.match_id).with_for_update()):
-            found[match_id] = added or {}
+    first: dict[str, datetime] = {}
+    loads: dict[str, int] = {}
+    for ids in in_lists(participant_ids):
+        for row in conn.execute(select(P).where(P.c.id.in_(ids))):
+            found[row.id] = dict(row._mapping)
+        query = (
+            select(M.c.mentee_participant_id, func.min(M.c.proposed_at))
+            .where(M.c.mentee_participant_id.in_(ids), M.c.proposed_at.is_not(None))
+            .group_by(M.c.mentee_participant_id)
+        )
+        first.update({pid: as_utc(at) for pid, at in conn.execute(query)})
+        query = (
+            select(M.c.mentor_participant_id, func.count())
+            .where(M.c.mentor_participant_id.in_(ids), M.c.status == contrib.ACTIVE)
+            .group_by(M.c.mentor_participant_id)
+        )
+        loads.update({pid: n for pid, n in conn.execute(query)})
+    tallies: list[dict[str, Any]] = []
+    for pid in participant_ids:
+        participant = found.get(pid)
+        now, waited, program = contrib.Added(), None, None
+        if participant is not None:
+            enrolled = participant.get("enrolled_at")
+            participant["enrolled_at"] = as_utc(enrolled) if enrolled is not None else None
+            now, waited = contrib.participant_added(participant, first.get(pid), loads.get(pid, 0))
+            program = participant["program_id"]
+            add(program, contrib.difference(before.get(pid, {}), now)[0])
+        tallies.append(
+            {"participant_id": pid, "program_id": program, "waited_s": waited,
+             "added": now.stored()}
+        )  # fmt: skip
+    conn.execute(
+        *bulk.write(conn, PT, tallies, conflict=["participant_id"], update=list(tallies[0])[1:])
+    )
+
+
+def _locked(conn: Connection, table: Table, key: Any, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The tally rows of these keys, created if missing, locked until the commit (in key
+    order: two writers lock them one after the other); what each added before."""
+    conn.execute(*bulk.write(conn, table, [{key.name: k} for k in ids], conflict=[key.name]))
+    found: dict[str, dict[str, Any]] = {}
+    for some in in_lists(ids):
+        query = select(key, table.c.added).where(key.in_(some))
+        for k, added in conn.execute(query.order_by(key).with_for_update()):
+            found[k] = added or {}
     return found
 
 
@@ -132,10 +199,11 @@ class _Facts:
     sessions: dict[str, list[contrib.SessionCount]]
     ratings: dict[str, list[contrib.RatingCount]]
     surveys: dict[str, list[contrib.SurveyCount]]
+    replaced_by: dict[str, int]  # the matches proposed in place of each
 
     @classmethod
     def read(cls, conn: Connection, match_ids: list[str]) -> _Facts:
-        facts = cls({}, {}, {}, {}, {})
+        facts = cls({}, {}, {}, {}, {}, {})
         answered = Y.c.answered_at.is_not(None)
         for ids in in_lists(match_ids):
             for row in conn.execute(
@@ -188,6 +256,12 @@ class _Facts:
             )
             for match_id, *counts in conn.execute(query):
                 facts.surveys.setdefault(match_id, []).append(contrib.SurveyCount(*counts))
+            query = (
+                select(M.c.replaces_match_id, func.count())
+                .where(M.c.replaces_match_id.in_(ids), M.c.proposed_at.is_not(None))
+                .group_by(M.c.replaces_match_id)
+            )
+            facts.replaced_by.update({m: n for m, n in conn.execute(query)})
         return facts
 
 
@@ -292,3 +366,18 @@ async def cadence(
         )
         middle = [as_utc(at) for at in rows.scalars()]
     return in_cadence, middle
+
+
+async def waits(conn: Any, program_id: str, matched: int) -> tuple[list[float], float | None]:
+    """Of the `matched` mentees' waits for a first proposed mentor (seconds): the middle one
+    or two (the median), and the 90th percentile by nearest rank (read from the top: a tenth
+    of the index instead of nine)."""
+    if not matched:
+        return [], None
+    mine = select(PT.c.waited_s).where(PT.c.program_id == program_id, PT.c.waited_s.is_not(None))
+    middle = await conn.execute(
+        mine.order_by(PT.c.waited_s).offset((matched - 1) // 2).limit(2 - matched % 2)
+    )
+    rank = max(1, math.ceil(0.9 * matched))
+    p90 = await conn.execute(mine.order_by(PT.c.waited_s.desc()).offset(matched - rank).limit(1))
+    return list(middle.scalars()), p90.scalar_one_or_none()

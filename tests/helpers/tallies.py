@@ -54,6 +54,24 @@ def script(rnd: random.Random, relationships: int = 40) -> list[tuple[datetime, 
 
         def person(role: str, pid: str = pid, at: datetime = at) -> tuple[str, str]:
             participant, employee = _uid(), f"e{rnd.randrange(30)}"  # people in several pairs
+            who = {"participant_id": participant, "program_id": pid, "employee_id": employee,
+                   "role": enrollment.ParticipantRole(role)}  # fmt: skip
+            if rnd.random() < 0.3:  # asked to enrol first, awaiting approval
+                out.append((at - timedelta(days=1), enrollment.ParticipantPending(**who)))
+            if rnd.random() < 0.1:  # withdrew later (or was rejected: never enrolled)
+                fate = rnd.choice(["no_time", "personal", None])
+                gone = at + timedelta(days=rnd.uniform(1, 90))
+                left: EventData = (
+                    enrollment.ParticipantWithdrawn(**who, reason=fate)
+                    if fate
+                    else enrollment.ParticipantRejected(**who, reason="not_a_fit")
+                )
+                out.append((gone, left))
+            if role == "mentee" and rnd.random() < 0.2:  # no mentor with room, for a while
+                out.append((at + timedelta(hours=1), matching.MenteeWaiting(
+                    participant_id=participant, program_id=pid, employee_id=employee,
+                    ended_match_id=None,
+                )))  # fmt: skip
             out.append((at, enrollment.ParticipantEnrolled(
                 participant_id=participant, program_id=pid, employee_id=employee,
                 role=enrollment.ParticipantRole(role), skills_offered=[], skills_sought=[],
@@ -218,10 +236,14 @@ async def cells(engine: AsyncEngine) -> set[tuple[Any, ...]]:
 
 
 async def recount_all(engine: AsyncEngine) -> None:
-    """What the migration does for relationships projected before the tallies existed."""
+    """The tallies dropped and counted again from scratch, as the migration counts what was
+    projected before they existed."""
     async with engine.begin() as conn:
+        for table in ("kpi_cell", "kpi_person", "relationship_tally", "participant_tally"):
+            await conn.execute(text(f"DELETE FROM {table}"))
         ids = [r[0] for r in await conn.execute(text("SELECT id FROM match ORDER BY id"))]
-        await conn.run_sync(lambda sync: recount(sync, ids))
+        people = [r[0] for r in await conn.execute(text("SELECT id FROM participant"))]
+        await conn.run_sync(lambda sync: recount(sync, ids, sorted(people)))
 
 
 async def concurrently(

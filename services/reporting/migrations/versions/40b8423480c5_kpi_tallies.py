@@ -38,6 +38,19 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("program_id", "measure", "employee_id"),
     )
     op.create_table(
+        "participant_tally",
+        sa.Column("participant_id", sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+        sa.Column("program_id", sqlmodel.sql.sqltypes.AutoString(length=36), nullable=True),
+        sa.Column("waited_s", sa.Float(), nullable=True),
+        sa.Column("added", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("participant_id"),
+    )
+    with op.batch_alter_table("participant_tally", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_participant_tally_waited", ["program_id", "waited_s"], unique=False
+        )
+
+    op.create_table(
         "relationship_tally",
         sa.Column("match_id", sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
         sa.Column("program_id", sqlmodel.sql.sqltypes.AutoString(length=36), nullable=True),
@@ -58,13 +71,16 @@ def upgrade() -> None:
         )
 
     # ### end Alembic commands ###
-    # The relationships projected so far, counted once (later ones as they change).
+    # The relationships and participants projected so far, counted once (later ones as they
+    # change).
     from services.reporting.tallies import recount
 
     bind = op.get_bind()
-    ids = [row[0] for row in bind.execute(sa.text("SELECT id FROM match ORDER BY id"))]
-    for i in range(0, len(ids), 2000):
-        recount(bind, ids[i : i + 2000])
+    for table in ("match", "participant"):
+        ids = [row[0] for row in bind.execute(sa.text(f"SELECT id FROM {table} ORDER BY id"))]
+        for i in range(0, len(ids), 2000):
+            some = ids[i : i + 2000]
+            recount(bind, some, []) if table == "match" else recount(bind, [], some)
 
 
 def downgrade() -> None:
@@ -74,6 +90,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_relationship_tally_activity")
 
     op.drop_table("relationship_tally")
+    with op.batch_alter_table("participant_tally", schema=None) as batch_op:
+        batch_op.drop_index("ix_participant_tally_waited")
+
+    op.drop_table("participant_tally")
     op.drop_table("kpi_person")
     op.drop_table("kpi_cell")
     # ### end Alembic commands ###
