@@ -37,29 +37,34 @@ def write(
     *,
     conflict: Sequence[str] | None = None,
     update: Sequence[str] = (),
+    add: Sequence[str] = (),
+    returning: Sequence[str] = (),
 ) -> tuple[Executable, Any]:
     """The statement and parameters inserting `rows` (all with the same keys) into `table`; with
     `conflict` (the key columns) an upsert: the `update` columns overwritten, or nothing done when
-    `update` is empty. Execute as `conn.execute(*write(conn, ...))`: the connection's dialect
-    decides the shape, and its schema translation (a projection rebuild's shadow schema) is
-    applied to the text statement too."""
+    `update` and `add` are empty; `add`: counters (the row's value added to the one there);
+    `returning`: the columns the statement answers for each row written. Execute as
+    `conn.execute(*write(conn, ...))`: the connection's dialect decides the shape, and its
+    schema translation (a projection rebuild's shadow schema) is applied to the text statement
+    too."""
     dialect = conn.dialect
     if dialect.name == "postgresql" and len(rows) >= UNNEST_FROM:
         sync = conn.sync_connection if isinstance(conn, AsyncConnection) else conn
         assert sync is not None
         translate = sync.get_execution_options().get("schema_translate_map") or {}
-        return _unnest(dialect, table, rows, conflict, update, translate.get(table.schema))
+        schema = translate.get(table.schema)
+        return _unnest(dialect, table, rows, conflict, update, add, returning, schema)
     if conflict is None:
-        return insert(table), rows
+        plain = insert(table)
+        return (plain.returning(*(table.c[c] for c in returning)) if returning else plain), rows
     stmt = (postgresql if dialect.name == "postgresql" else sqlite).insert(table)
+    sets = {c: stmt.excluded[c] for c in update} | {c: table.c[c] + stmt.excluded[c] for c in add}
     done = (
-        stmt.on_conflict_do_update(
-            index_elements=list(conflict), set_={c: stmt.excluded[c] for c in update}
-        )
-        if update
+        stmt.on_conflict_do_update(index_elements=list(conflict), set_=sets)
+        if sets
         else stmt.on_conflict_do_nothing(index_elements=list(conflict))
     )
-    return done, rows
+    return (done.returning(*(table.c[c] for c in returning)) if returning else done), rows
 
 
 def _unnest(
@@ -68,6 +73,8 @@ def _unnest(
     rows: Sequence[dict[str, Any]],
     conflict: Sequence[str] | None,
     update: Sequence[str],
+    add: Sequence[str],
+    returning: Sequence[str],
     schema: str | None,
 ) -> tuple[Executable, dict[str, Any]]:
     values = {name: [row[name] for row in rows] for name in rows[0]}
@@ -101,6 +108,11 @@ def _unnest(
     )
     if conflict is not None:
         keys = ", ".join(quoted(c) for c in conflict)
-        sets = ", ".join(f"{quoted(c)} = excluded.{quoted(c)}" for c in update)
+        sets = ", ".join(
+            [f"{quoted(c)} = excluded.{quoted(c)}" for c in update]
+            + [f"{quoted(c)} = {name}.{quoted(c)} + excluded.{quoted(c)}" for c in add]
+        )
         sql += f" ON CONFLICT ({keys}) " + (f"DO UPDATE SET {sets}" if sets else "DO NOTHING")
+    if returning:
+        sql += f" RETURNING {', '.join(quoted(c) for c in returning)}"
     return text(sql), params

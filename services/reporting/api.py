@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, StreamingResponse
 
-from services.reporting import dashboard, exports, kpis, trends, usecases
+from services.reporting import dashboard, exports, kpis, tallies, trends, usecases
 from services.reporting.models import (
     DashboardLinkIn,
     DashboardLinkPublic,
@@ -29,6 +29,15 @@ from shared.errors import Invalid
 from shared.uow import UnitOfWork
 
 Uow = Annotated[UnitOfWork, uow_dependency("reporting")]
+
+
+def _settler(request: Request) -> tallies.Settle:
+    """Drains a programme's tallies before its KPIs are read (services.reporting.tallies)."""
+    runtime = request.app.state.runtimes["reporting"]
+    return next(w for w in runtime.workers if isinstance(w, tallies.TallyLoop)).settle
+
+
+Settle = Annotated[tallies.Settle, Depends(_settler)]
 
 router = v1_router("reporting")
 # Recognition's and webhooks' routes are reporting's too: one router, each route of its own
@@ -129,13 +138,15 @@ Filters = Annotated[_Filters, Depends(_filters)]
 
 @router.get("/reports/programs/{program_id}/kpis", tags=["reports"], response_model=KpiReport)
 async def program_kpis(
-    program_id: str, principal: CurrentPrincipal, uow: Uow, filters: Filters
+    program_id: str, principal: CurrentPrincipal, uow: Uow, filters: Filters, settle: Settle
 ) -> KpiReport:
     """One programme's KPIs (admins), each with its definition; filters: `from`/`to` (days),
     `department` (a relationship's is its mentee's), `role` (where a KPI has one). A figure
     describing fewer than 5 people is withheld."""
     now = uow.now()
-    return await kpis.kpis(uow=uow, org=principal.org, filters=filters.filters(program_id), now=now)
+    return await kpis.kpis(
+        uow=uow, org=principal.org, filters=filters.filters(program_id), now=now, settle=settle
+    )
 
 
 @router.get("/reports/kpis", tags=["reports"], response_model=KpiReport)
@@ -227,10 +238,12 @@ async def mint_dashboard_link(
 
 
 @router.get("/reports/dashboards/{token}", tags=["reports"], response_class=HTMLResponse)
-async def dashboard_page(token: Annotated[str, Path(max_length=100)], uow: Uow) -> HTMLResponse:
+async def dashboard_page(
+    token: Annotated[str, Path(max_length=100)], uow: Uow, settle: Settle
+) -> HTMLResponse:
     """The dashboard a link shows (no bearer token: the link is the secret); 404 once it has
     expired."""
-    return HTMLResponse(await dashboard.render(uow=uow, token=token))
+    return HTMLResponse(await dashboard.render(uow=uow, token=token, settle=settle))
 
 
 @router.get("/reports/assets/plotly.min.js", tags=["reports"], response_class=Response)

@@ -19,6 +19,10 @@ from typing import Any
 
 Cell = tuple[str, str]  # (name, key)
 Person = tuple[str, str]  # (measure, employee id)
+# Each contribution counts for its programme's every department (ALL) and for its own: a
+# participant's department, a relationship's mentee's (as the KPIs' department filter).
+ALL = "*"
+Scoped = tuple[str, str, str]  # (department, name, key) or (department, measure, employee id)
 
 ACTIVE, COMPLETED = "active", "completed"
 FLAGGED = ("needs_attention", "at_risk")  # the health states whose reasons are shown
@@ -62,6 +66,7 @@ class Added:
     current: bool = False
     last_held_at: datetime | None = None
     last_activity_at: datetime | None = None
+    department: str | None = None
 
     def count(self, name: str, key: str = "", n: int = 1, total: float = 0.0) -> None:
         if n:
@@ -74,6 +79,7 @@ class Added:
     def stored(self) -> dict[str, Any]:
         """As kept in `relationship_tally.added` (JSON)."""
         return {
+            "department": self.department,
             "cells": sorted(
                 [name, key, n, total] for (name, key), (n, total) in self.cells.items()
             ),
@@ -81,12 +87,24 @@ class Added:
         }
 
 
-def stored_cells(stored: Mapping[str, Any]) -> dict[Cell, tuple[int, float]]:
-    return {(name, key): (n, total) for name, key, n, total in stored.get("cells", [])}
+def _departments(department: str | None) -> tuple[str, ...]:
+    return (ALL,) if department is None else (ALL, department)
 
 
-def stored_people(stored: Mapping[str, Any]) -> set[Person]:
-    return {(measure, e) for measure, e in stored.get("people", [])}
+def _scoped_cells(stored: Mapping[str, Any]) -> dict[Scoped, tuple[int, float]]:
+    return {
+        (d, name, key): (n, total)
+        for d in _departments(stored.get("department"))
+        for name, key, n, total in stored.get("cells", [])
+    }
+
+
+def _scoped_people(stored: Mapping[str, Any]) -> set[Scoped]:
+    return {
+        (d, measure, e)
+        for d in _departments(stored.get("department"))
+        for measure, e in stored.get("people", [])
+    }
 
 
 def added(
@@ -95,12 +113,13 @@ def added(
     sessions: Iterable[SessionCount] = (),
     ratings: Iterable[RatingCount] = (),
     surveys: Iterable[SurveyCount] = (),
-    replacements: int = 0,
+    replaced: Mapping[str, Any] | None = None,
+    department: str | None = None,
 ) -> Added:
     """What a relationship adds; nothing until its match is heard of (the KPIs join on it).
-    `replacements`: the matches proposed in its place (re-matches, counted by its end's
-    reason)."""
-    out = Added()
+    `replaced`: the match it was proposed in place of, if heard of (a re-match, counted by
+    that one's end reason); `department`: its mentee's."""
+    out = Added(department=department)
     if match is None or match.get("program_id") is None:
         return out
     mentor, mentee = match.get("mentor_employee_id"), match.get("mentee_employee_id")
@@ -114,13 +133,14 @@ def added(
         out.count("proposed")
         if match.get("replaces_match_id") is not None:
             out.count("rematched")
+            if replaced is not None:
+                out.count("rematch_causes", str(replaced.get("end_reason")))
     activated = match.get("activated_at")
     if activated is not None:
         out.count("activated")
         both("activated")
     if match.get("declined_at") is not None:
         out.count("declined")
-    out.count("rematch_causes", str(match.get("end_reason")), replacements)
     if match.get("ended_at") is not None:
         out.count("ended")
         if match.get("end_reason") == COMPLETED:
@@ -175,7 +195,7 @@ def participant_added(
     """What a participant adds, and the seconds a mentee waited for a first proposed mentor
     (for the percentiles). `first_proposed_at`: of a mentee, the earliest of their matches'
     proposals; `load`: of a mentor, their active matches."""
-    out = Added()
+    out = Added(department=participant.get("department"))
     role, status = participant["role"], participant["status"]
     if (participant.get("requested_at") or participant.get("enrolled_at")) is not None:
         out.count("participants", f"{role}:{status}")
@@ -197,31 +217,32 @@ def participant_added(
 
 def difference(
     before: Mapping[str, Any], after: Added
-) -> tuple[dict[Cell, tuple[int, float]], dict[Person, int]]:
-    """What the programme's cells and person counts move by when a relationship's
-    contribution goes from `before` (as stored) to `after`."""
-    cells: dict[Cell, tuple[int, float]] = {}
-    old = stored_cells(before)
-    for key in old.keys() | after.cells.keys():
+) -> tuple[dict[Scoped, tuple[int, float]], dict[Scoped, int]]:
+    """What the programme's cells and person counts move by, in each department, when a
+    contribution goes from `before` (as stored) to `after` (its department may have changed:
+    it leaves the old one's cells for the new one's)."""
+    cells: dict[Scoped, tuple[int, float]] = {}
+    old, new = _scoped_cells(before), _scoped_cells(after.stored())
+    for key in old.keys() | new.keys():
         n0, t0 = old.get(key, (0, 0.0))
-        n1, t1 = after.cells.get(key, (0, 0.0))
+        n1, t1 = new.get(key, (0, 0.0))
         if n1 != n0 or t1 != t0:
             cells[key] = (n1 - n0, t1 - t0)
-    was = stored_people(before)
-    people = {p: 1 for p in after.people - was} | {p: -1 for p in was - after.people}
+    was, now = _scoped_people(before), _scoped_people(after.stored())
+    people = {p: 1 for p in now - was} | {p: -1 for p in was - now}
     return cells, people
 
 
 def people_moved(
-    counts: Iterable[tuple[str, str, int, int]],
-) -> dict[tuple[str, Cell], tuple[int, float]]:
-    """The `people` cells' moves from persons' counts (programme, measure, count before, count
-    after): a person enters a measure at their first relationship counting them, and leaves it
-    at the last."""
-    moved: dict[tuple[str, Cell], tuple[int, float]] = {}
-    for program, measure, before, after in counts:
+    counts: Iterable[tuple[str, str, str, int, int]],
+) -> dict[tuple[str, Scoped], tuple[int, float]]:
+    """The `people` cells' moves from persons' counts (programme, department, measure, count
+    before, count after): a person enters a measure at their first relationship counting
+    them, and leaves it at the last."""
+    moved: dict[tuple[str, Scoped], tuple[int, float]] = {}
+    for program, department, measure, before, after in counts:
         step = (after > 0) - (before > 0)
         if step:
-            n, _ = moved.get((program, ("people", measure)), (0, 0.0))
-            moved[(program, ("people", measure))] = (n + step, 0.0)
+            cell = (program, (department, "people", measure))
+            moved[cell] = (moved.get(cell, (0, 0.0))[0] + step, 0.0)
     return moved

@@ -17,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
 
 from services.reporting import kpis, trends
+from services.reporting import tallies as tally
 from services.reporting.kpis import H, M, P
 from services.reporting.models import DashboardLink, DashboardLinkIn, KpiFilters
 from services.reporting.usecases import program_of
@@ -52,7 +53,7 @@ async def mint_link(*, uow: UnitOfWork, org: str, data: DashboardLinkIn) -> tupl
     return token, link.expires_at
 
 
-async def render(*, uow: UnitOfWork, token: str) -> str:
+async def render(*, uow: UnitOfWork, token: str, settle: tally.Settle | None = None) -> str:
     """The page the link shows, else NotFound (unknown or expired: the same answer)."""
     link = await uow.session.get(DashboardLink, _sha256(token))
     now = uow.now()
@@ -62,7 +63,7 @@ async def render(*, uow: UnitOfWork, token: str) -> str:
     if link.program_id is not None:
         title = (await program_of(uow=uow, org=link.org, program_id=link.program_id)).name
     filters = KpiFilters(program_id=link.program_id, start=None, end=None)
-    report = await kpis.kpis(uow=uow, org=link.org, filters=filters, now=now)
+    report = await kpis.kpis(uow=uow, org=link.org, filters=filters, now=now, settle=settle)
     series = await trends.trends(uow=uow, org=link.org, filters=filters, now=now)
     scope = kpis.Scope(link.org, filters)
     conn = await uow.session.connection()

@@ -102,7 +102,19 @@ class Scope:
         )
 
 
-async def kpis(*, uow: UnitOfWork, org: str, filters: KpiFilters, now: datetime) -> KpiReport:
+async def kpis(
+    *,
+    uow: UnitOfWork,
+    org: str,
+    filters: KpiFilters,
+    now: datetime,
+    settle: tally.Settle | None = None,
+) -> KpiReport:
+    """`settle`: drains the programme's tallies first (a read's own transaction, on SQLite,
+    sees what was committed before its first statement)."""
+    pid = filters.program_id
+    if settle is not None and pid is not None and _tallied(filters):
+        await settle(pid)
     if filters.program_id is not None:
         await program_of(uow=uow, org=org, program_id=filters.program_id)
     q = Scope(org, filters)
@@ -118,10 +130,11 @@ async def kpis(*, uow: UnitOfWork, org: str, filters: KpiFilters, now: datetime)
 
     conn = await uow.session.connection()
     exec_ = conn.execute  # aggregates, read as plain rows (no ORM objects)
-    # A programme's all-time figures (no period, department or role) read from its tallies,
-    # kept up to date as its relationships change; any other scope is counted from the rows.
-    pid = filters.program_id
-    t = await tally.read(conn, pid) if pid is not None and _tallied(filters) else None
+    # A programme's all-time figures (no period or role) read from its tallies, when they
+    # have counted every change; any other scope, or while they catch up, from the rows.
+    t = None
+    if pid is not None and _tallied(filters) and not await tally.pending(conn, pid):
+        t = await tally.read(conn, pid, filters.department)
     # --- participation
     rows: Sequence[Any]
     if t is not None:
@@ -189,7 +202,7 @@ async def kpis(*, uow: UnitOfWork, org: str, filters: KpiFilters, now: datetime)
     if t is not None:
         enrolled, matched = t.n("mentees_enrolled"), t.n("mentees_matched")
         put("match_rate", domain.share(matched, enrolled), enrolled)
-        halfway, p90 = await tally.waits(conn, t.program_id, matched)
+        halfway, p90 = await tally.waits(conn, t, matched)
         waited = None
         if p90 is not None:
             in_days = [domain.days(timedelta(seconds=w)) for w in [*halfway, p90]]
@@ -336,7 +349,7 @@ async def kpis(*, uow: UnitOfWork, org: str, filters: KpiFilters, now: datetime)
     )
     if t is not None:
         current = t.n("current")
-        in_cadence, middle = await tally.cadence(conn, t.program_id, current, ref)
+        in_cadence, middle = await tally.cadence(conn, t, current, ref)
         put("relationships_in_cadence", domain.share(in_cadence, current), t.pairs("current"))
         put("days_since_last_activity", domain.median([domain.days(ref - at) for at in middle]),
             t.pairs("current"))  # fmt: skip
@@ -595,8 +608,9 @@ async def kpis(*, uow: UnitOfWork, org: str, filters: KpiFilters, now: datetime)
 
 
 def _tallied(f: KpiFilters) -> bool:
-    """A programme's all-time KPIs, of every department and role: its tallies hold them."""
-    return f.program_id is not None and f.start is f.end is f.department is f.role is None
+    """A programme's all-time KPIs, of one department or all, every role: its tallies hold
+    them."""
+    return f.program_id is not None and f.start is f.end is f.role is None
 
 
 async def _retention(exec_: Any, q: Scope) -> tuple[dict[str, Figure], int]:

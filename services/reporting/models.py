@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from pydantic import Field as PydanticField
-from sqlalchemy import JSON, BigInteger, Index
+from sqlalchemy import JSON, BigInteger, Index, Integer
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -190,9 +190,18 @@ class RelationshipTally(Base, table=True):
     __table_args__ = (
         Index("ix_relationship_tally_activity", "program_id", "current", "last_activity_at"),
         Index("ix_relationship_tally_held", "program_id", "current", "last_held_at"),
-    )
+        Index(
+            "ix_relationship_tally_department_activity",
+            "program_id", "department", "current", "last_activity_at",
+        ),
+        Index(
+            "ix_relationship_tally_department_held",
+            "program_id", "department", "current", "last_held_at",
+        ),
+    )  # fmt: skip
     match_id: str = Field(primary_key=True, max_length=36)
     program_id: str | None = Field(default=None, max_length=36)  # None: the match not heard yet
+    department: str | None = Field(default=None, max_length=100)  # its mentee's
     current: bool = False  # activated and not ended
     last_held_at: datetime | None = None  # its latest completed session's time
     last_activity_at: datetime | None = None  # that, or its activation
@@ -205,19 +214,40 @@ class ParticipantTally(Base, table=True):
     long a mentee waited for a first proposed mentor (the percentiles read this index)."""
 
     __tablename__ = "participant_tally"
-    __table_args__ = (Index("ix_participant_tally_waited", "program_id", "waited_s"),)
+    __table_args__ = (
+        Index("ix_participant_tally_waited", "program_id", "waited_s"),
+        Index("ix_participant_tally_department_waited", "program_id", "department", "waited_s"),
+    )
     participant_id: str = Field(primary_key=True, max_length=36)
     program_id: str | None = Field(default=None, max_length=36)
+    department: str | None = Field(default=None, max_length=100)
     waited_s: float | None = None
     added: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
 
 
+class TallyPending(Base, table=True):
+    """A relationship (its match) or a participant written since the tallies last counted it:
+    counted by the next drain (services.reporting.tallies). Appended, never updated, so a
+    drain deletes only the marks it read."""
+
+    __tablename__ = "tally_pending"
+    # (SQLite numbers an INTEGER PRIMARY KEY itself; a BIGINT one it would leave empty.)
+    seq: int | None = Field(
+        default=None, primary_key=True, sa_type=BigInteger().with_variant(Integer, "sqlite")
+    )
+    kind: str = Field(max_length=12)  # match, participant
+    entity_id: str = Field(max_length=36, index=True)
+    program_id: str | None = Field(default=None, max_length=36, index=True)
+
+
 class KpiCell(Base, table=True):
-    """A programme's all-time tally: a count (and a sum) kept up to date as relationships
-    change; the name `people` counts the distinct people of a measure."""
+    """A programme's all-time tally, for one department or all: a count (and a sum) kept up to
+    date as relationships change; the name `people` counts the distinct people of a
+    measure."""
 
     __tablename__ = "kpi_cell"
     program_id: str = Field(primary_key=True, max_length=36)
+    department: str = Field(primary_key=True, max_length=100)  # "*": every department
     name: str = Field(primary_key=True, max_length=40)
     key: str = Field(primary_key=True, max_length=80)
     n: int = Field(default=0, sa_type=BigInteger)
@@ -230,6 +260,7 @@ class KpiPerson(Base, table=True):
 
     __tablename__ = "kpi_person"
     program_id: str = Field(primary_key=True, max_length=36)
+    department: str = Field(primary_key=True, max_length=100)
     measure: str = Field(primary_key=True, max_length=80)
     employee_id: str = Field(primary_key=True, max_length=100)
     n: int = 0

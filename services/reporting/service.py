@@ -6,7 +6,7 @@ from services.reporting.api import router
 from services.reporting.handlers import HANDLERS
 from services.reporting.models import Base
 from services.reporting.recognition.usecases import AWARDING, award_after
-from services.reporting.tallies import roll_up
+from services.reporting.tallies import TallyLoop, mark
 from services.reporting.webhooks.delivery import dispatcher
 from services.reporting.webhooks.usecases import fan_out
 from shared.contracts import catalogue
@@ -27,7 +27,7 @@ definition = ServiceDef(
     handlers=HANDLERS,
     # Not replayed by a projection rebuild: nothing is sent or awarded twice.
     reactions=REACTIONS,
-    workers=(dispatcher,),
+    workers=(dispatcher, TallyLoop),
     analytical=True,  # KPIs, trends, exports
-    rollup=roll_up,  # the programmes' all-time tallies
+    rollup=mark,  # the programmes' all-time tallies: marked, then drained (TallyLoop)
 )

@@ -1,33 +1,34 @@
-"""A programme's all-time tallies, kept up to date as its relationships change.
+"""A programme's all-time tallies, kept up to date as its relationships and participants
+change.
 
-At each commit of reporting's projections (the unit of work's `rollup`, so the consumer, the
-rebuild and the migration that fills them all go through it), every relationship whose match,
-health, sessions, ratings or surveys were written is counted again from its rows (a few index
-lookups for the whole batch), and the difference from what it added before goes to its
-programme's cells and person counts (services.reporting.contributions). A programme's
-all-time KPIs then read its few dozen cells and two index ranges, instead of scanning every
+Each commit of reporting's projections marks the relationships and participants it wrote
+(`mark`, the unit of work's `rollup`: the consumer, the rebuild and the migration all go
+through it; an append to `tally_pending`, in the same transaction). A drain (`drain`: the
+service's tally loop, or a KPI read settling its programme first) counts each marked one again
+from its rows (a few index lookups for the whole batch, once however many events it had since),
+and the difference from what it added before goes to its programme's cells and person counts,
+for every department and for its own (services.reporting.contributions). A programme's
+all-time KPIs then read its few dozen cells and three index reads, instead of scanning every
 session and rating it has.
 
-Concurrent consumers (two processes, each applying other partitions) count the same
-relationship one after the other: its tally row is locked first (`FOR UPDATE`, created if
-missing), and the counts read after the lock see what the other committed. Cells and person
-counts move by increments (`n = n + delta`), in key order.
-"""
+One drain at a time (PostgreSQL: a transaction-level advisory lock, whichever process it is
+in; SQLite: its write lock), so what a relationship added before is what the last drain wrote.
+Marks are appended and a drain deletes only those it read: a relationship written while it
+counts is marked again, and counted by the next."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Table, and_, delete, func, select
 from sqlmodel import SQLModel
 
 from services.reporting import contributions as contrib
-from services.reporting.contributions import Cell, Person
+from services.reporting.contributions import ALL, Cell, Scoped
 from services.reporting.models import (
     HealthView,
     KpiCell,
@@ -40,10 +41,13 @@ from services.reporting.models import (
     RelationshipTally,
     SessionView,
     SurveyView,
+    TallyPending,
 )
 from shared import bulk
 from shared.api import as_utc
-from shared.db import in_lists
+from shared.db import in_lists, reading
+from shared.messaging.loop import PollingLoop
+from shared.service import ServiceRuntime
 
 
 def _table(model: type[SQLModel]) -> Table:
@@ -52,7 +56,7 @@ def _table(model: type[SQLModel]) -> Table:
 
 M, H, S, R, Y = (_table(v) for v in (MatchView, HealthView, SessionView, RatingView, SurveyView))
 T, C, PN, G = (_table(v) for v in (RelationshipTally, KpiCell, KpiPerson, ProgramView))
-P, PT = _table(ParticipantView), _table(ParticipantTally)
+P, PT, TP = _table(ParticipantView), _table(ParticipantTally), _table(TallyPending)
 
 # The tables whose rows belong to a relationship (its match id: the row's key or `match_id`).
 _OF_RELATIONSHIP = {M.name: "id", H.name: "match_id"}
@@ -63,32 +67,76 @@ _MATCH_COLUMNS = (
 )  # fmt: skip
 
 
-def roll_up(conn: Connection, written: Mapping[str, Iterable[Mapping[str, Any]]]) -> None:
-    """The unit of work's hook: the rows written in its transaction, by table. A match
-    written concerns the match it replaces (its re-match causes) and its two participants
-    (a mentee's first proposal, a mentor's load) too."""
-    ids: set[str] = set()
-    participants: set[str] = {row["id"] for row in written.get(P.name, ())}
+MATCH, PARTICIPANT = "match", "participant"
+DRAIN = 5_000  # marks per drain's transaction
+SETTLE_AT_MOST = 2_000  # a read settles its programme's marks first up to this many
+_LOCK = 0x6B70695F74616C6C  # the advisory lock's key ("kpi_tall")
+
+
+def mark(conn: Connection, written: Mapping[str, Iterable[Mapping[str, Any]]]) -> None:
+    """The unit of work's hook: mark what the rows written in its transaction (by table)
+    concern. A match concerns its two participants too (a mentee's first proposal, a mentor's
+    load)."""
+    marks: set[tuple[str, str, str | None]] = set()
     for table, rows in written.items():
         key = _OF_RELATIONSHIP.get(table) or ("match_id" if table in _CHILDREN else None)
         if key is not None:
-            ids.update(row[key] for row in rows if row.get(key) is not None)
+            marks.update((MATCH, r[key], r.get("program_id")) for r in rows if r.get(key))
     for row in written.get(M.name, ()):
-        if row.get("replaces_match_id") is not None:
-            ids.add(row["replaces_match_id"])
         for side in ("mentor_participant_id", "mentee_participant_id"):
             if row.get(side) is not None:
-                participants.add(row[side])
-    recount(conn, sorted(ids), sorted(participants))
+                marks.add((PARTICIPANT, row[side], row.get("program_id")))
+    for row in written.get(P.name, ()):
+        marks.add((PARTICIPANT, row["id"], row.get("program_id")))
+    if marks:
+        appended = [
+            {"kind": k, "entity_id": e, "program_id": p} for k, e, p in sorted(marks, key=str)
+        ]
+        conn.execute(*bulk.write(conn, TP, appended))
+
+
+def drain(conn: Connection, *, program_id: str | None = None, limit: int = DRAIN) -> int:
+    """Count the marked relationships and participants (of one programme, or the oldest
+    marks) again, in the caller's transaction; how many marks it took."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(_LOCK)))
+    # The oldest marks, then every other mark of what they name: each counted once, however
+    # many events it had since. Deleted before the rows are read: a mark committed later
+    # (its rows maybe not read here) stays for the next drain.
+    oldest = select(TP.c.seq).order_by(TP.c.seq).limit(limit)
+    if program_id is not None:
+        oldest = oldest.where(TP.c.program_id == program_id)
+    named = conn.execute(
+        delete(TP)
+        .where(TP.c.seq.in_(oldest.scalar_subquery()))
+        .returning(TP.c.kind, TP.c.entity_id)
+    ).all()
+    if not named:
+        return 0
+    taken = {(kind, e) for kind, e in named}
+    for some in in_lists(sorted({e for _, e in taken})):
+        conn.execute(delete(TP).where(TP.c.entity_id.in_(some)))
+    ids = {e for kind, e in taken if kind == MATCH}
+    participants = sorted({e for kind, e in taken if kind == PARTICIPANT})
+    # A mentee's department is their relationships' (it may have changed), and a match's end
+    # reason the cause of the re-matches proposed in its place.
+    for some in in_lists(participants):
+        query = select(M.c.id).where(M.c.mentee_participant_id.in_(some))
+        ids.update(conn.execute(query).scalars())
+    for some in in_lists(sorted(ids)):
+        query = select(M.c.id).where(M.c.replaces_match_id.in_(some))
+        ids.update(conn.execute(query).scalars())
+    recount(conn, sorted(ids), participants)
+    return len(named)
 
 
 def recount(conn: Connection, match_ids: list[str], participant_ids: list[str]) -> None:
     """Count these relationships and participants again and move their programmes' tallies
     by the difference."""
-    cells: dict[tuple[str, Cell], tuple[int, float]] = {}
-    people: dict[tuple[str, Person], int] = {}
+    cells: dict[tuple[str, Scoped], tuple[int, float]] = {}
+    people: dict[tuple[str, Scoped], int] = {}
 
-    def add(program: str, moved: dict[Cell, tuple[int, float]]) -> None:
+    def add(program: str, moved: dict[Scoped, tuple[int, float]]) -> None:
         for cell, (n, total) in moved.items():
             was_n, was_total = cells.get((program, cell), (0, 0.0))
             cells[(program, cell)] = (was_n + n, was_total + total)
@@ -102,13 +150,13 @@ def recount(conn: Connection, match_ids: list[str], participant_ids: list[str]) 
     _add_to_cells(conn, cells)
 
 
-_Add = Callable[[str, dict[Cell, tuple[int, float]]], None]
+_Add = Callable[[str, dict[Scoped, tuple[int, float]]], None]
 
 
 def _recount_relationships(
-    conn: Connection, match_ids: list[str], add: _Add, people: dict[tuple[str, Person], int]
+    conn: Connection, match_ids: list[str], add: _Add, people: dict[tuple[str, Scoped], int]
 ) -> None:
-    before = _locked(conn, T, T.c.match_id, match_ids)
+    before = _before(conn, T, T.c.match_id, match_ids)
     facts = _Facts.read(conn, match_ids)
     tallies: list[dict[str, Any]] = []
     for match_id in match_ids:
@@ -119,7 +167,8 @@ def _recount_relationships(
             facts.sessions.get(match_id, ()),
             facts.ratings.get(match_id, ()),
             facts.surveys.get(match_id, ()),
-            facts.replaced_by.get(match_id, 0),
+            facts.replaced.get(match["replaces_match_id"]) if match is not None else None,
+            match.get("mentee_department") if match is not None else None,
         )
         program = match["program_id"] if match is not None else None
         tallies.append(
@@ -129,6 +178,7 @@ def _recount_relationships(
                 "current": now.current,
                 "last_held_at": now.last_held_at,
                 "last_activity_at": now.last_activity_at,
+                "department": now.department,
                 "added": now.stored(),
             }
         )
@@ -142,7 +192,7 @@ def _recount_relationships(
 
 
 def _recount_participants(conn: Connection, participant_ids: list[str], add: _Add) -> None:
-    before = _locked(conn, PT, PT.c.participant_id, participant_ids)
+    before = _before(conn, PT, PT.c.participant_id, participant_ids)
     found: dict[str, dict[str, Any]] = {}
     first: dict[str, datetime] = {}
     loads: dict[str, int] = {}
@@ -172,22 +222,19 @@ def _recount_participants(conn: Connection, participant_ids: list[str], add: _Ad
             program = participant["program_id"]
             add(program, contrib.difference(before.get(pid, {}), now)[0])
         tallies.append(
-            {"participant_id": pid, "program_id": program, "waited_s": waited,
-             "added": now.stored()}
+            {"participant_id": pid, "program_id": program, "department": now.department,
+             "waited_s": waited, "added": now.stored()}
         )  # fmt: skip
     conn.execute(
         *bulk.write(conn, PT, tallies, conflict=["participant_id"], update=list(tallies[0])[1:])
     )
 
 
-def _locked(conn: Connection, table: Table, key: Any, ids: list[str]) -> dict[str, dict[str, Any]]:
-    """The tally rows of these keys, created if missing, locked until the commit (in key
-    order: two writers lock them one after the other); what each added before."""
-    conn.execute(*bulk.write(conn, table, [{key.name: k} for k in ids], conflict=[key.name]))
+def _before(conn: Connection, table: Table, key: Any, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """What each of these added before (as the last drain wrote it)."""
     found: dict[str, dict[str, Any]] = {}
     for some in in_lists(ids):
-        query = select(key, table.c.added).where(key.in_(some))
-        for k, added in conn.execute(query.order_by(key).with_for_update()):
+        for k, added in conn.execute(select(key, table.c.added).where(key.in_(some))):
             found[k] = added or {}
     return found
 
@@ -199,16 +246,19 @@ class _Facts:
     sessions: dict[str, list[contrib.SessionCount]]
     ratings: dict[str, list[contrib.RatingCount]]
     surveys: dict[str, list[contrib.SurveyCount]]
-    replaced_by: dict[str, int]  # the matches proposed in place of each
+    replaced: dict[str, dict[str, Any]]  # the matches they were proposed in place of
 
     @classmethod
     def read(cls, conn: Connection, match_ids: list[str]) -> _Facts:
         facts = cls({}, {}, {}, {}, {}, {})
         answered = Y.c.answered_at.is_not(None)
         for ids in in_lists(match_ids):
-            for row in conn.execute(
-                select(*(M.c[c] for c in _MATCH_COLUMNS)).where(M.c.id.in_(ids))
-            ):
+            query = (
+                select(*(M.c[c] for c in _MATCH_COLUMNS), P.c.department.label("mentee_department"))
+                .outerjoin(P, P.c.id == M.c.mentee_participant_id)
+                .where(M.c.id.in_(ids))
+            )
+            for row in conn.execute(query):
                 facts.matches[row.id] = dict(row._mapping)
             query = select(H.c.match_id, H.c.state, H.c.signals).where(H.c.match_id.in_(ids))
             for row in conn.execute(query):
@@ -256,54 +306,43 @@ class _Facts:
             )
             for match_id, *counts in conn.execute(query):
                 facts.surveys.setdefault(match_id, []).append(contrib.SurveyCount(*counts))
-            query = (
-                select(M.c.replaces_match_id, func.count())
-                .where(M.c.replaces_match_id.in_(ids), M.c.proposed_at.is_not(None))
-                .group_by(M.c.replaces_match_id)
-            )
-            facts.replaced_by.update({m: n for m, n in conn.execute(query)})
+        replaced = sorted({m["replaces_match_id"] for m in facts.matches.values()} - {None})
+        for ids in in_lists(replaced):
+            query = select(M.c.id, M.c.end_reason).where(M.c.id.in_(ids))
+            facts.replaced.update({m: {"end_reason": r} for m, r in conn.execute(query)})
         return facts
 
 
 def _count_people(
-    conn: Connection, people: dict[tuple[str, Person], int]
-) -> list[tuple[str, str, int, int]]:
-    """Persons' counts moved (in key order); (programme, measure, before, after) of each."""
+    conn: Connection, people: dict[tuple[str, Scoped], int]
+) -> list[tuple[str, str, str, int, int]]:
+    """Persons' counts moved (in key order); (programme, department, measure, before, after)
+    of each."""
     rows = [
-        {"program_id": program, "measure": measure, "employee_id": employee, "n": step}
-        for (program, (measure, employee)), step in sorted(people.items())
+        {"program_id": p, "department": d, "measure": m, "employee_id": e, "n": step}
+        for (p, (d, m, e)), step in sorted(people.items())
         if step
     ]
     if not rows:
         return []
-    stmt = _insert(conn, PN)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["program_id", "measure", "employee_id"],
-        set_={"n": PN.c.n + stmt.excluded.n},
-    ).returning(PN.c.program_id, PN.c.measure, PN.c.employee_id, PN.c.n)
-    steps = {(r["program_id"], r["measure"], r["employee_id"]): r["n"] for r in rows}
-    counted = conn.execute(stmt, rows).all()
-    return [(p, m, n - steps[(p, m, e)], n) for p, m, e, n in counted]
+    keys = ["program_id", "department", "measure", "employee_id"]
+    counted = conn.execute(
+        *bulk.write(conn, PN, rows, conflict=keys, add=["n"], returning=[*keys, "n"])
+    ).all()
+    steps = {tuple(r[k] for k in keys): r["n"] for r in rows}
+    return [(p, d, m, n - steps[(p, d, m, e)], n) for p, d, m, e, n in counted]
 
 
-def _add_to_cells(conn: Connection, cells: dict[tuple[str, Cell], tuple[int, float]]) -> None:
+def _add_to_cells(conn: Connection, cells: dict[tuple[str, Scoped], tuple[int, float]]) -> None:
     rows = [
-        {"program_id": program, "name": name, "key": key, "n": n, "total": total}
-        for (program, (name, key)), (n, total) in sorted(cells.items())
+        {"program_id": p, "department": d, "name": name, "key": key, "n": n, "total": total}
+        for (p, (d, name, key)), (n, total) in sorted(cells.items())
         if n or total
     ]
     if not rows:
         return
-    stmt = _insert(conn, C)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["program_id", "name", "key"],
-        set_={"n": C.c.n + stmt.excluded.n, "total": C.c.total + stmt.excluded.total},
-    )
-    conn.execute(stmt, rows)
-
-
-def _insert(conn: Connection, table: Table) -> Any:
-    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
+    keys = ["program_id", "department", "name", "key"]
+    conn.execute(*bulk.write(conn, C, rows, conflict=keys, add=["n", "total"]))
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -314,6 +353,7 @@ class Tallied:
     """A programme's all-time cells, read in one query."""
 
     program_id: str
+    department: str | None
     cells: dict[Cell, tuple[int, float]]
 
     def n(self, name: str, key: str = "") -> int:
@@ -333,22 +373,29 @@ class Tallied:
         return sorted(key for (n, key), (count, _) in self.cells.items() if n == name and count)
 
 
-async def read(conn: Any, program_id: str) -> Tallied:
+async def read(conn: Any, program_id: str, department: str | None) -> Tallied:
+    """The programme's cells, of one department or (None) of them all."""
     rows = await conn.execute(
-        select(C.c.name, C.c.key, C.c.n, C.c.total).where(C.c.program_id == program_id)
+        select(C.c.name, C.c.key, C.c.n, C.c.total).where(
+            C.c.program_id == program_id, C.c.department == (department or ALL)
+        )
     )
-    return Tallied(program_id, {(name, key): (n, total) for name, key, n, total in rows})
+    cells = {(name, key): (n, total) for name, key, n, total in rows}
+    return Tallied(program_id, department, cells)
 
 
-async def cadence(
-    conn: Any, program_id: str, current: int, now: datetime
-) -> tuple[int, list[datetime]]:
+def _of(table: Table, t: Tallied) -> Any:
+    mine = table.c.program_id == t.program_id
+    return mine if t.department is None else and_(mine, table.c.department == t.department)
+
+
+async def cadence(conn: Any, t: Tallied, current: int, now: datetime) -> tuple[int, list[datetime]]:
     """The current relationships with a session held within the programme's cadence before
     `now`, and the middle one or two of their latest activities (for the median)."""
     cadence_s = (
-        await conn.execute(select(G.c.cadence_s).where(G.c.id == program_id))
+        await conn.execute(select(G.c.cadence_s).where(G.c.id == t.program_id))
     ).scalar_one_or_none()
-    mine = and_(T.c.program_id == program_id, T.c.current)
+    mine = and_(_of(T, t), T.c.current)
     in_cadence = 0
     if cadence_s is not None:
         since = now - timedelta(seconds=cadence_s)
@@ -368,16 +415,82 @@ async def cadence(
     return in_cadence, middle
 
 
-async def waits(conn: Any, program_id: str, matched: int) -> tuple[list[float], float | None]:
+async def waits(conn: Any, t: Tallied, matched: int) -> tuple[list[float], float | None]:
     """Of the `matched` mentees' waits for a first proposed mentor (seconds): the middle one
     or two (the median), and the 90th percentile by nearest rank (read from the top: a tenth
     of the index instead of nine)."""
     if not matched:
         return [], None
-    mine = select(PT.c.waited_s).where(PT.c.program_id == program_id, PT.c.waited_s.is_not(None))
+    mine = select(PT.c.waited_s).where(_of(PT, t), PT.c.waited_s.is_not(None))
     middle = await conn.execute(
         mine.order_by(PT.c.waited_s).offset((matched - 1) // 2).limit(2 - matched % 2)
     )
     rank = max(1, math.ceil(0.9 * matched))
     p90 = await conn.execute(mine.order_by(PT.c.waited_s.desc()).offset(matched - rank).limit(1))
     return list(middle.scalars()), p90.scalar_one_or_none()
+
+
+async def pending(conn: Any, program_id: str) -> int:
+    """How many of the programme's marks wait for a drain."""
+    query = select(func.count()).where(TP.c.program_id == program_id)
+    return int((await conn.execute(query)).scalar_one())
+
+
+Settle = Callable[[str], Awaitable[None]]
+
+
+class TallyLoop(PollingLoop):
+    """Drains the marks as they come (looking every poll interval), DRAIN per transaction; a
+    failure (the database away) leaves them for the next round. `settle` drains one
+    programme's first, for a read of its KPIs."""
+
+    NAME = "tallies"
+
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        settings = runtime.settings
+        super().__init__(
+            clock=runtime.clock,
+            poll_interval_s=settings.timer_poll_interval_s,
+            base_backoff_s=settings.consumer_retry_backoff_s,
+            max_backoff_s=settings.retry_max_backoff_s,
+        )
+        self._engine = runtime.engine
+        self._uow = runtime.uow
+        self.drained = self.settled = 0
+
+    async def _next_due(self) -> datetime | None:
+        async with reading(self._engine) as conn:
+            waiting = await conn.scalar(select(TP.c.seq).limit(1))
+        return None if waiting is None else self._clock.now()
+
+    async def _round(self) -> int:
+        async with self._uow() as uow:
+            taken = await uow.session.run_sync(lambda s: drain(s.connection()))
+            await uow.commit()
+        self.drained += taken
+        return taken
+
+    async def settle(self, program_id: str) -> None:
+        """The programme's marks drained, in a transaction of its own, unless there are more
+        than SETTLE_AT_MOST (this loop is catching up, after a rebuild or an upgrade: the read
+        counts from the rows meanwhile)."""
+        async with self._uow() as uow:
+            conn = await uow.session.connection()
+            waiting = await pending(conn, program_id)
+            if 0 < waiting <= SETTLE_AT_MOST:
+                await uow.session.run_sync(
+                    lambda s: drain(s.connection(), program_id=program_id, limit=SETTLE_AT_MOST)
+                )
+                await uow.commit()
+                self.settled += waiting
+
+    async def status(self) -> dict:
+        async with reading(self._engine) as conn:
+            waiting = await conn.scalar(select(func.count()).select_from(TP))
+        return {
+            **await super().status(),
+            "pending": waiting,  # marks not counted yet
+            "drained": self.drained,
+            "settled": self.settled,  # marks drained by reads first
+            "failures": self.failures,
+        }

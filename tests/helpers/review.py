@@ -161,6 +161,9 @@ async def check_kpis(api: Api, pid: str) -> None:
         return k if done and k["sessions"]["value"]["held"] == 5 else None
 
     k = await eventually(heard_everything, timeout=WAIT, what="reporting hearing the whole script")
+    # The tallies counted it (services.reporting.tallies), by the loop or a read first.
+    tallies = (await api.c.get("/status")).json()["services"]["reporting"]["tallies"]
+    assert tallies["alive"] and tallies["drained"] + tallies["settled"] > 0, tallies
 
     def figure(name: str) -> tuple[Any, int, bool]:
         return k[name]["value"], k[name]["population"], k[name]["suppressed"]

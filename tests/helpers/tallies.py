@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.reporting import kpis
 from services.reporting.handlers import HANDLERS
 from services.reporting.models import INBOX, OUTBOX, KpiCell, KpiFilters, ProgramView
-from services.reporting.tallies import recount, roll_up
+from services.reporting.tallies import DRAIN, drain, mark
 from shared.clock import ManualClock
 from shared.contracts import enrollment, feedback, matching, sessions
 from shared.events import Event, EventData
@@ -34,6 +34,7 @@ T0 = datetime(2031, 1, 6, 9, tzinfo=UTC)
 NOW = T0 + timedelta(days=120)
 EVERYTHING = {"start": datetime(2000, 1, 1, tzinfo=UTC), "end": datetime(2100, 1, 1, tzinfo=UTC)}
 SIGNALS = list(feedback.HealthSignal)
+DEPARTMENTS = ["Eng", "Eng", "Sales", "Ops"]
 
 
 def _uid() -> str:
@@ -72,11 +73,14 @@ def script(rnd: random.Random, relationships: int = 40) -> list[tuple[datetime, 
                     participant_id=participant, program_id=pid, employee_id=employee,
                     ended_match_id=None,
                 )))  # fmt: skip
-            out.append((at, enrollment.ParticipantEnrolled(
-                participant_id=participant, program_id=pid, employee_id=employee,
-                role=enrollment.ParticipantRole(role), skills_offered=[], skills_sought=[],
-                languages=["fr"], level=5, department="Eng", capacity=3, volunteer=True,
-            )))  # fmt: skip
+            profile = {**who, "skills_offered": [], "skills_sought": [], "languages": ["fr"],
+                       "level": 5, "capacity": 3, "volunteer": True}  # fmt: skip
+            department = rnd.choice(DEPARTMENTS)
+            out.append((at, enrollment.ParticipantEnrolled(**profile, department=department)))
+            if rnd.random() < 0.15:  # moved to another department (or out of any) later
+                moved = rnd.choice([*DEPARTMENTS, None])
+                later = at + timedelta(days=rnd.uniform(1, 60))
+                out.append((later, enrollment.ParticipantUpdated(**profile, department=moved)))
             return participant, employee
 
         if not people[pid] or rnd.random() < 0.4:
@@ -172,7 +176,7 @@ async def apply(
             outbox=OUTBOX,
             inbox=INBOX,
             clock=ManualClock(NOW),
-            rollup=roll_up if rollup else None,
+            rollup=mark if rollup else None,
         )  # fmt: skip
         if isinstance(engine, AsyncEngine)
         else engine()
@@ -202,11 +206,14 @@ async def programmes(engine: AsyncEngine) -> list[str]:
         return sorted(rows.scalars())
 
 
-async def both_ways(engine: AsyncEngine, program_id: str) -> tuple[list[Any], list[Any]]:
+async def both_ways(
+    engine: AsyncEngine, program_id: str, department: str | None
+) -> tuple[list[Any], list[Any]]:
     """The programme's all-time KPIs from its tallies, and counted from its rows."""
     out = []
     for period in ({}, EVERYTHING):
-        filters = KpiFilters(program_id=program_id, start=None, end=None).model_copy(update=period)
+        scope = KpiFilters(program_id=program_id, start=None, end=None, department=department)
+        filters = scope.model_copy(update=period)
         uow = UnitOfWork(engine=engine, outbox=OUTBOX, inbox=INBOX)
         async with uow:
             report = await kpis.kpis(uow=uow, org=ORG, filters=filters, now=NOW)
@@ -214,15 +221,30 @@ async def both_ways(engine: AsyncEngine, program_id: str) -> tuple[list[Any], li
     return out[0], out[1]
 
 
+async def drain_all(engine: AsyncEngine) -> int:
+    """What the tally loop does: drain until no mark is left; how many marks it took."""
+    taken = 0
+    while True:
+        async with engine.begin() as conn:
+            n = await conn.run_sync(lambda sync: drain(sync, limit=DRAIN))
+        taken += n
+        if not n:
+            return taken
+
+
 async def check_same(engine: AsyncEngine) -> int:
-    """Every programme's tallied KPIs equal to its counted ones; how many relationship KPIs
-    had something to say (the check is not vacuous)."""
+    """Every programme's tallied KPIs (every mark drained first) equal to its counted ones;
+    how many relationship KPIs had something to say (the check is not vacuous)."""
+    await drain_all(engine)
+    async with engine.connect() as conn:
+        assert not (await conn.execute(text("SELECT count(*) FROM tally_pending"))).scalar()
     said = 0
     for pid in await programmes(engine):
-        tallied, counted = await both_ways(engine, pid)
-        for a, b in zip(tallied, counted, strict=True):
-            assert a == b, (pid, a, b)
-            said += a[1] not in (None, 0, {})
+        for department in (None, *sorted(set(DEPARTMENTS))):
+            tallied, counted = await both_ways(engine, pid, department)
+            for a, b in zip(tallied, counted, strict=True):
+                assert a == b, (pid, department, a, b)
+                said += a[1] not in (None, 0, {})
     return said
 
 
@@ -236,14 +258,19 @@ async def cells(engine: AsyncEngine) -> set[tuple[Any, ...]]:
 
 
 async def recount_all(engine: AsyncEngine) -> None:
-    """The tallies dropped and counted again from scratch, as the migration counts what was
-    projected before they existed."""
+    """The tallies dropped and counted again from scratch, as after the migration that marks
+    what was projected before they existed."""
     async with engine.begin() as conn:
         for table in ("kpi_cell", "kpi_person", "relationship_tally", "participant_tally"):
             await conn.execute(text(f"DELETE FROM {table}"))
-        ids = [r[0] for r in await conn.execute(text("SELECT id FROM match ORDER BY id"))]
-        people = [r[0] for r in await conn.execute(text("SELECT id FROM participant"))]
-        await conn.run_sync(lambda sync: recount(sync, ids, sorted(people)))
+        for kind in ("match", "participant"):
+            await conn.execute(
+                text(
+                    "INSERT INTO tally_pending (kind, entity_id, program_id) "
+                    f"SELECT '{kind}', id, program_id FROM {kind}"
+                )
+            )
+    await drain_all(engine)
 
 
 async def concurrently(
@@ -269,5 +296,17 @@ async def concurrently(
                     if not is_transient(exc):
                         raise
 
-    await asyncio.gather(writer(mine[0]), writer(mine[1]))
+    async def drainer() -> None:  # the tally loops of both processes, while they write
+        while not done.is_set():
+            async with engine.begin() as conn:
+                await conn.run_sync(lambda sync: drain(sync, limit=rnd.randint(1, 200)))
+            await asyncio.sleep(0)
+
+    done = asyncio.Event()
+    drains = [asyncio.create_task(drainer()) for _ in range(2)]
+    try:
+        await asyncio.gather(writer(mine[0]), writer(mine[1]))
+    finally:
+        done.set()
+        await asyncio.gather(*drains)
     return committed

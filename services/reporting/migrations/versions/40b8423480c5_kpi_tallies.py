@@ -2,7 +2,7 @@
 
 Revision ID: 40b8423480c5
 Revises: 3341cc29a38e
-Create Date: 2026-12-03 08:14:19.503700
+Create Date: 2026-12-03 08:47:01.016277
 """
 
 from typing import Sequence, Union
@@ -23,29 +23,37 @@ def upgrade() -> None:
     op.create_table(
         "kpi_cell",
         sa.Column("program_id", sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+        sa.Column("department", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
         sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
         sa.Column("n", sa.BigInteger(), nullable=False),
         sa.Column("total", sa.Float(), nullable=False),
-        sa.PrimaryKeyConstraint("program_id", "name", "key"),
+        sa.PrimaryKeyConstraint("program_id", "department", "name", "key"),
     )
     op.create_table(
         "kpi_person",
         sa.Column("program_id", sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+        sa.Column("department", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
         sa.Column("measure", sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
         sa.Column("employee_id", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
         sa.Column("n", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("program_id", "measure", "employee_id"),
+        sa.PrimaryKeyConstraint("program_id", "department", "measure", "employee_id"),
     )
     op.create_table(
         "participant_tally",
         sa.Column("participant_id", sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
         sa.Column("program_id", sqlmodel.sql.sqltypes.AutoString(length=36), nullable=True),
+        sa.Column("department", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
         sa.Column("waited_s", sa.Float(), nullable=True),
         sa.Column("added", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("participant_id"),
     )
     with op.batch_alter_table("participant_tally", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_participant_tally_department_waited",
+            ["program_id", "department", "waited_s"],
+            unique=False,
+        )
         batch_op.create_index(
             "ix_participant_tally_waited", ["program_id", "waited_s"], unique=False
         )
@@ -54,6 +62,7 @@ def upgrade() -> None:
         "relationship_tally",
         sa.Column("match_id", sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
         sa.Column("program_id", sqlmodel.sql.sqltypes.AutoString(length=36), nullable=True),
+        sa.Column("department", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
         sa.Column("current", sa.Boolean(), nullable=False),
         sa.Column("last_held_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
         sa.Column("last_activity_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
@@ -67,31 +76,63 @@ def upgrade() -> None:
             unique=False,
         )
         batch_op.create_index(
+            "ix_relationship_tally_department_activity",
+            ["program_id", "department", "current", "last_activity_at"],
+            unique=False,
+        )
+        batch_op.create_index(
+            "ix_relationship_tally_department_held",
+            ["program_id", "department", "current", "last_held_at"],
+            unique=False,
+        )
+        batch_op.create_index(
             "ix_relationship_tally_held", ["program_id", "current", "last_held_at"], unique=False
         )
 
-    # ### end Alembic commands ###
-    # The relationships and participants projected so far, counted once (later ones as they
-    # change).
-    from services.reporting.tallies import recount
+    op.create_table(
+        "tally_pending",
+        sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
+        sa.Column("entity_id", sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+        sa.Column("program_id", sqlmodel.sql.sqltypes.AutoString(length=36), nullable=True),
+        sa.PrimaryKeyConstraint("seq"),
+    )
+    with op.batch_alter_table("tally_pending", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_tally_pending_program_id"), ["program_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_tally_pending_entity_id"), ["entity_id"], unique=False)
 
-    bind = op.get_bind()
-    for table in ("match", "participant"):
-        ids = [row[0] for row in bind.execute(sa.text(f"SELECT id FROM {table} ORDER BY id"))]
-        for i in range(0, len(ids), 2000):
-            some = ids[i : i + 2000]
-            recount(bind, some, []) if table == "match" else recount(bind, [], some)
+    # ### end Alembic commands ###
+    # The relationships and participants projected so far, marked: the tally loop counts
+    # them after the start (a programme's KPIs are counted from the rows meanwhile).
+    op.execute(
+        "INSERT INTO tally_pending (kind, entity_id, program_id) "
+        "SELECT 'match', id, program_id FROM match"
+    )
+    op.execute(
+        "INSERT INTO tally_pending (kind, entity_id, program_id) "
+        "SELECT 'participant', id, program_id FROM participant"
+    )
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("tally_pending", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_tally_pending_entity_id"))
+        batch_op.drop_index(batch_op.f("ix_tally_pending_program_id"))
+
+    op.drop_table("tally_pending")
     with op.batch_alter_table("relationship_tally", schema=None) as batch_op:
         batch_op.drop_index("ix_relationship_tally_held")
+        batch_op.drop_index("ix_relationship_tally_department_held")
+        batch_op.drop_index("ix_relationship_tally_department_activity")
         batch_op.drop_index("ix_relationship_tally_activity")
 
     op.drop_table("relationship_tally")
     with op.batch_alter_table("participant_tally", schema=None) as batch_op:
         batch_op.drop_index("ix_participant_tally_waited")
+        batch_op.drop_index("ix_participant_tally_department_waited")
 
     op.drop_table("participant_tally")
     op.drop_table("kpi_person")
