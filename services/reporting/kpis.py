@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    Table,
     and_,
     distinct,
     func,
@@ -21,46 +20,22 @@ from sqlalchemy import (
     select,
     union_all,
 )
-from sqlmodel import SQLModel
 
 from services.reporting import domain
 from services.reporting import tallies as tally
 from services.reporting.domain import Figure
 from services.reporting.models import (
-    CaseView,
-    CommunityAttendanceView,
-    EmployeeView,
-    GoalView,
-    HealthView,
     KpiFilters,
     KpiPublic,
     KpiReport,
-    MatchView,
-    ParticipantView,
-    ProgramView,
-    RatingView,
-    SessionView,
-    SkillView,
-    SurveyView,
 )
+from services.reporting.tables import A, C, E, G, H, K, M, P, R, S, U, Y
 from services.reporting.usecases import program_of
 from shared.api import EARLIEST, LATEST, as_utc
 from shared.progress import Assessed, skill_progress
 from shared.uow import UnitOfWork
 
-
-def _table(model: type[SQLModel]) -> Table:
-    return model.__table__  # type: ignore[attr-defined, no-any-return]
-
-
-# The views as tables (plain columns for SQL expressions), and the aliases the joins need.
-P, M, S, R, G = (
-    _table(v) for v in (ParticipantView, MatchView, SessionView, RatingView, ProgramView)
-)
-K, Y, H, U, E, C = (
-    _table(v) for v in (SkillView, SurveyView, HealthView, GoalView, EmployeeView, CaseView)
-)
-A = _table(CommunityAttendanceView)
+# The aliases the joins need.
 Mentee, Mentor, Replaced = P.alias("mentee"), P.alias("mentor"), M.alias("replaced")
 
 
@@ -347,7 +322,7 @@ async def kpis(
         round(counted["held"][0] / active[0], 2) if active[0] else None,
         active[1],
     )
-    if t is not None:
+    if t is not None and not await tally.held_after(conn, t, ref):
         current = t.n("current")
         in_cadence, middle = await tally.cadence(conn, t, current, ref)
         put("relationships_in_cadence", domain.share(in_cadence, current), t.pairs("current"))

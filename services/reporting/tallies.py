@@ -25,38 +25,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Table, and_, delete, func, select
-from sqlmodel import SQLModel
 
 from services.reporting import contributions as contrib
 from services.reporting.contributions import ALL, Cell, Scoped
-from services.reporting.models import (
-    HealthView,
-    KpiCell,
-    KpiPerson,
-    MatchView,
-    ParticipantTally,
-    ParticipantView,
-    ProgramView,
-    RatingView,
-    RelationshipTally,
-    SessionView,
-    SurveyView,
-    TallyPending,
-)
+from services.reporting.tables import CELL, PERSON, PT, TP, G, H, M, P, R, S, T, Y
 from shared import bulk
 from shared.api import as_utc
 from shared.db import in_lists, reading
 from shared.messaging.loop import PollingLoop
 from shared.service import ServiceRuntime
-
-
-def _table(model: type[SQLModel]) -> Table:
-    return model.__table__  # type: ignore[attr-defined, no-any-return]
-
-
-M, H, S, R, Y = (_table(v) for v in (MatchView, HealthView, SessionView, RatingView, SurveyView))
-T, C, PN, G = (_table(v) for v in (RelationshipTally, KpiCell, KpiPerson, ProgramView))
-P, PT, TP = _table(ParticipantView), _table(ParticipantTally), _table(TallyPending)
 
 # The tables whose rows belong to a relationship (its match id: the row's key or `match_id`).
 _OF_RELATIONSHIP = {M.name: "id", H.name: "match_id"}
@@ -327,7 +304,7 @@ def _count_people(
         return []
     keys = ["program_id", "department", "measure", "employee_id"]
     counted = conn.execute(
-        *bulk.write(conn, PN, rows, conflict=keys, add=["n"], returning=[*keys, "n"])
+        *bulk.write(conn, PERSON, rows, conflict=keys, add=["n"], returning=[*keys, "n"])
     ).all()
     steps = {tuple(r[k] for k in keys): r["n"] for r in rows}
     return [(p, d, m, n - steps[(p, d, m, e)], n) for p, d, m, e, n in counted]
@@ -342,7 +319,7 @@ def _add_to_cells(conn: Connection, cells: dict[tuple[str, Scoped], tuple[int, f
     if not rows:
         return
     keys = ["program_id", "department", "name", "key"]
-    conn.execute(*bulk.write(conn, C, rows, conflict=keys, add=["n", "total"]))
+    conn.execute(*bulk.write(conn, CELL, rows, conflict=keys, add=["n", "total"]))
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -376,8 +353,8 @@ class Tallied:
 async def read(conn: Any, program_id: str, department: str | None) -> Tallied:
     """The programme's cells, of one department or (None) of them all."""
     rows = await conn.execute(
-        select(C.c.name, C.c.key, C.c.n, C.c.total).where(
-            C.c.program_id == program_id, C.c.department == (department or ALL)
+        select(CELL.c.name, CELL.c.key, CELL.c.n, CELL.c.total).where(
+            CELL.c.program_id == program_id, CELL.c.department == (department or ALL)
         )
     )
     cells = {(name, key): (n, total) for name, key, n, total in rows}
@@ -387,6 +364,13 @@ async def read(conn: Any, program_id: str, department: str | None) -> Tallied:
 def _of(table: Table, t: Tallied) -> Any:
     mine = table.c.program_id == t.program_id
     return mine if t.department is None else and_(mine, table.c.department == t.department)
+
+
+async def held_after(conn: Any, t: Tallied, now: datetime) -> bool:
+    """Whether a current relationship's latest session held is timed after `now` (confirmed
+    ahead of its time): its latest before `now` is not in the tallies (count from the rows)."""
+    query = select(T.c.match_id).where(_of(T, t), T.c.current, T.c.last_held_at >= now)
+    return (await conn.execute(query.limit(1))).first() is not None
 
 
 async def cadence(conn: Any, t: Tallied, current: int, now: datetime) -> tuple[int, list[datetime]]:

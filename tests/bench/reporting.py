@@ -319,7 +319,7 @@ async def main() -> None:
     t0 = time.perf_counter()
     pid, stream = generate(args.events)
     made = time.perf_counter() - t0
-    clock = ManualClock(START + timedelta(weeks=WEEKS + 4))
+    clock = ManualClock(START + timedelta(weeks=WEEKS + 10))  # after the last event
     now = clock.now()
     every = KpiFilters(program_id=pid, start=None, end=None)
     eng = every.model_copy(update={"department": "Eng"})

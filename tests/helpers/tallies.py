@@ -31,7 +31,7 @@ from shared.uow import UnitOfWork
 
 ORG = "tallies"
 T0 = datetime(2031, 1, 6, 9, tzinfo=UTC)
-NOW = T0 + timedelta(days=120)
+NOW = T0 + timedelta(days=200)  # after every event (a few sessions are timed after it)
 EVERYTHING = {"start": datetime(2000, 1, 1, tzinfo=UTC), "end": datetime(2100, 1, 1, tzinfo=UTC)}
 SIGNALS = list(feedback.HealthSignal)
 DEPARTMENTS = ["Eng", "Eng", "Sales", "Ops"]
@@ -109,7 +109,9 @@ def script(rnd: random.Random, relationships: int = 40) -> list[tuple[datetime, 
                                        "mentee_employee_id")}  # fmt: skip
         for _ in range(rnd.randrange(6)):
             at += timedelta(days=rnd.uniform(2, 12))
-            s = {**pair, "session_id": _uid(), "scheduled_at": at,
+            # (now and then planned for after `NOW`, and confirmed held ahead of its time)
+            timed = NOW + timedelta(days=rnd.uniform(0, 5)) if rnd.random() < 0.1 else at
+            s = {**pair, "session_id": _uid(), "scheduled_at": timed,
                  "duration_minutes": rnd.choice([30, 45, 60, 90])}  # fmt: skip
             out.append((at - timedelta(days=3), sessions.SessionScheduled(**s)))
             fate = rnd.random()
