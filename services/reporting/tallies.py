@@ -19,6 +19,7 @@ counts is marked again, and counted by the next."""
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -74,7 +75,8 @@ def mark(conn: Connection, written: Mapping[str, Iterable[Mapping[str, Any]]]) -
 
 def drain(conn: Connection, *, program_id: str | None = None, limit: int = DRAIN) -> int:
     """Count the marked relationships and participants (of one programme, or the oldest
-    marks) again, in the caller's transaction; how many marks it took."""
+    marks, with every other mark of what they name) again, in the caller's transaction; how
+    many marks it took."""
     if conn.dialect.name == "postgresql":
         conn.execute(select(func.pg_advisory_xact_lock(_LOCK)))
     # The oldest marks, then every other mark of what they name: each counted once, however
@@ -91,8 +93,9 @@ def drain(conn: Connection, *, program_id: str | None = None, limit: int = DRAIN
     if not named:
         return 0
     taken = {(kind, e) for kind, e in named}
+    marks = len(named)
     for some in in_lists(sorted({e for _, e in taken})):
-        conn.execute(delete(TP).where(TP.c.entity_id.in_(some)))
+        marks += conn.execute(delete(TP).where(TP.c.entity_id.in_(some))).rowcount
     ids = {e for kind, e in taken if kind == MATCH}
     participants = sorted({e for kind, e in taken if kind == PARTICIPANT})
     # A mentee's department is their relationships' (it may have changed), and a match's end
@@ -104,7 +107,7 @@ def drain(conn: Connection, *, program_id: str | None = None, limit: int = DRAIN
         query = select(M.c.id).where(M.c.replaces_match_id.in_(some))
         ids.update(conn.execute(query).scalars())
     recount(conn, sorted(ids), participants)
-    return len(named)
+    return marks
 
 
 def recount(conn: Connection, match_ids: list[str], participant_ids: list[str]) -> None:
@@ -424,11 +427,14 @@ Settle = Callable[[str], Awaitable[None]]
 
 
 class TallyLoop(PollingLoop):
-    """Drains the marks as they come (looking every poll interval), DRAIN per transaction; a
-    failure (the database away) leaves them for the next round. `settle` drains one
-    programme's first, for a read of its KPIs."""
+    """Drains the marks (looking every poll interval), DRAIN per transaction; a failure (the
+    database away) leaves them for the next round. It gives way to the service's consumer:
+    while the consumer applies events (a burst, a backlog), the marks wait (at most
+    YIELD_AT_MOST_S), and they are counted once it pauses, each relationship once for all its
+    events meanwhile. `settle` drains one programme's first, for a read of its KPIs."""
 
     NAME = "tallies"
+    YIELD_AT_MOST_S = 10.0
 
     def __init__(self, runtime: ServiceRuntime) -> None:
         settings = runtime.settings
@@ -440,19 +446,38 @@ class TallyLoop(PollingLoop):
         )
         self._engine = runtime.engine
         self._uow = runtime.uow
+        self._consumer = runtime.consumer.stats
+        self._applied = self._consumer.applied
+        self._marked_since: float | None = None  # (monotonic) when marks were first seen
         self.drained = self.settled = 0
+
+    def _giving_way(self) -> bool:
+        """The consumer applied events since the last look, and the marks have not waited
+        their longest yet."""
+        applied, self._applied = self._applied, self._consumer.applied
+        since = self._marked_since if self._marked_since is not None else time.monotonic()
+        return applied != self._applied and time.monotonic() - since < self.YIELD_AT_MOST_S
 
     async def _next_due(self) -> datetime | None:
         async with reading(self._engine) as conn:
             waiting = await conn.scalar(select(TP.c.seq).limit(1))
-        return None if waiting is None else self._clock.now()
+        if waiting is None:
+            self._marked_since = None
+            return None
+        if self._marked_since is None:
+            self._marked_since = time.monotonic()
+        now = self._clock.now()
+        return now + timedelta(seconds=self._poll) if self._giving_way() else now
 
     async def _round(self) -> int:
         async with self._uow() as uow:
             taken = await uow.session.run_sync(lambda s: drain(s.connection()))
             await uow.commit()
         self.drained += taken
-        return taken
+        if not taken:
+            self._marked_since = None
+        # (Another round now, unless the consumer has work again.)
+        return 0 if self._giving_way() else taken
 
     async def settle(self, program_id: str) -> None:
         """The programme's marks drained, in a transaction of its own, unless there are more

@@ -393,7 +393,7 @@ async def main() -> None:
     print(
         f"  {n / seconds:,.0f} events/s ({seconds:.1f} s); the tallies caught up {caught_up:.1f} s"
     )
-    print(f"  later ({marks:,} relationships and participants counted again, each once)")
+    print(f"  later ({marks:,} marks: each relationship and participant counted once)")
     print()
     print(f"The largest programme, {args.queries} calls each:")
     print(f"{'what':<56}{'p50 ms':>9}{'p95 ms':>9}")
