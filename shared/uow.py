@@ -47,8 +47,8 @@ from shared.messaging.bus import Message
 from shared.tracing import TRACE_KEY, current_trace_headers
 
 _UOW_KEY = "binome.uow"
-# A service's aggregates, kept in step at each commit: (the transaction's connection, the rows
-# written behind by table name).
+# A service's hook at each commit, in its transaction, told what was written behind: (the
+# transaction's connection, the rows by table name).
 Rollup = Callable[[Connection, Mapping[str, list[dict[str, Any]]]], None]
 
 
@@ -82,8 +82,8 @@ class UnitOfWork:
         rollup: Rollup | None = None,
     ) -> None:
         self.read_only = read_only  # a GET's: it reads, and never commits
-        # Told at commit what the transaction wrote behind (upserts and inserts, by table):
-        # aggregates kept in step with the rows (reporting's tallies).
+        # Told at commit what the transaction wrote behind (upserts and inserts, by table), in
+        # the transaction: reporting marks there what its KPI tallies must count again.
         self._rollup = rollup
         self._written: dict[str, list[dict[str, Any]]] = {}
         self._topic_prefix = topic_prefix

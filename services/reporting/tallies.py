@@ -67,9 +67,7 @@ def mark(conn: Connection, written: Mapping[str, Iterable[Mapping[str, Any]]]) -
     for row in written.get(P.name, ()):
         marks.add((PARTICIPANT, row["id"], row.get("program_id")))
     if marks:
-        appended = [
-            {"kind": k, "entity_id": e, "program_id": p} for k, e, p in sorted(marks, key=str)
-        ]
+        appended = [{"kind": k, "entity_id": e, "program_id": p} for k, e, p in marks]
         conn.execute(*bulk.write(conn, TP, appended))
 
 
