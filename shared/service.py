@@ -61,7 +61,8 @@ class ServiceDef:
     # Its reads are aggregates over many rows (reporting): see `db.create_engine`'s
     # custom_plans.
     analytical: bool = False
-    # Aggregates kept in step with the projection at each commit (shared.uow's `rollup`).
+    # Told at each commit, in its transaction, what was written behind (shared.uow's
+    # `rollup`: reporting marks there what its KPI tallies must count again).
     rollup: Rollup | None = None
     # The handlers deriving the service's own tables from events (`handlers` without the
     # reactions): what a rebuild replays.

@@ -77,7 +77,7 @@ class Added:
         self.people.update((measure, e) for e in employees if e is not None)
 
     def stored(self) -> dict[str, Any]:
-        """As kept in `relationship_tally.added` (JSON)."""
+        """As kept in `relationship_tally.added` or `participant_tally.added` (JSON)."""
         return {
             "department": self.department,
             "cells": sorted(
@@ -216,19 +216,19 @@ def participant_added(
 
 
 def difference(
-    before: Mapping[str, Any], after: Added
+    before: Mapping[str, Any], after: Mapping[str, Any]
 ) -> tuple[dict[Scoped, tuple[int, float]], dict[Scoped, int]]:
     """What the programme's cells and person counts move by, in each department, when a
-    contribution goes from `before` (as stored) to `after` (its department may have changed:
-    it leaves the old one's cells for the new one's)."""
+    contribution goes from `before` to `after` (both as stored; its department may have
+    changed: it leaves the old one's cells for the new one's)."""
     cells: dict[Scoped, tuple[int, float]] = {}
-    old, new = _scoped_cells(before), _scoped_cells(after.stored())
+    old, new = _scoped_cells(before), _scoped_cells(after)
     for key in old.keys() | new.keys():
         n0, t0 = old.get(key, (0, 0.0))
         n1, t1 = new.get(key, (0, 0.0))
         if n1 != n0 or t1 != t0:
             cells[key] = (n1 - n0, t1 - t0)
-    was, now = _scoped_people(before), _scoped_people(after.stored())
+    was, now = _scoped_people(before), _scoped_people(after)
     people = {p: 1 for p in now - was} | {p: -1 for p in was - now}
     return cells, people
 

@@ -149,6 +149,7 @@ def _recount_relationships(
             match.get("mentee_department") if match is not None else None,
         )
         program = match["program_id"] if match is not None else None
+        stored = now.stored()
         tallies.append(
             {
                 "match_id": match_id,
@@ -157,12 +158,12 @@ def _recount_relationships(
                 "last_held_at": now.last_held_at,
                 "last_activity_at": now.last_activity_at,
                 "department": now.department,
-                "added": now.stored(),
+                "added": stored,
             }
         )
         if program is None:
             continue  # (a match is never moved to another programme)
-        moved, named = contrib.difference(before.get(match_id, {}), now)
+        moved, named = contrib.difference(before.get(match_id, {}), stored)
         add(program, moved)
         for person, step in named.items():
             people[(program, person)] = people.get((program, person), 0) + step
@@ -198,10 +199,12 @@ def _recount_participants(conn: Connection, participant_ids: list[str], add: _Ad
             participant["enrolled_at"] = as_utc(enrolled) if enrolled is not None else None
             now, waited = contrib.participant_added(participant, first.get(pid), loads.get(pid, 0))
             program = participant["program_id"]
-            add(program, contrib.difference(before.get(pid, {}), now)[0])
+        stored = now.stored()
+        if program is not None:
+            add(program, contrib.difference(before.get(pid, {}), stored)[0])
         tallies.append(
             {"participant_id": pid, "program_id": program, "department": now.department,
-             "waited_s": waited, "added": now.stored()}
+             "waited_s": waited, "added": stored}
         )  # fmt: skip
     conn.execute(
         *bulk.write(conn, PT, tallies, conflict=["participant_id"], update=list(tallies[0])[1:])
