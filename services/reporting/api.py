@@ -158,14 +158,14 @@ async def org_kpis(principal: CurrentPrincipal, uow: Uow, filters: Filters) -> K
 
 @router.get("/reports/programs/{program_id}/trends", tags=["reports"], response_model=TrendReport)
 async def program_trends(
-    program_id: str, principal: CurrentPrincipal, uow: Uow, period: Weeks
+    program_id: str, principal: CurrentPrincipal, uow: Uow, period: Weeks, settle: Settle
 ) -> TrendReport:
     """One programme's weekly series (admins): enrolments, proposals, sessions held, hours,
     active relationships, ratings per side; a week's value about fewer than 5 people is
     withheld. By default the last 12 weeks; `from`/`to` choose them (at most 104)."""
     now = uow.now()
     return await trends.trends(
-        uow=uow, org=principal.org, filters=period.filters(program_id), now=now
+        uow=uow, org=principal.org, filters=period.filters(program_id), now=now, settle=settle
     )
 
 
@@ -194,6 +194,7 @@ async def export(
     principal: CurrentPrincipal,
     uow: Uow,
     period: Weeks,
+    settle: Settle,
     format: exports.ExportFormat = exports.ExportFormat.csv,  # noqa: A002 (the query's name)
 ) -> StreamingResponse:
     """One programme's table as CSV (default) or JSON (admins): `participation`,
@@ -202,7 +203,11 @@ async def export(
     await usecases.program_of(uow=uow, org=principal.org, program_id=program_id)
     if table is exports.ExportTable.trends:
         report = await trends.trends(
-            uow=uow, org=principal.org, filters=period.filters(program_id), now=uow.now()
+            uow=uow,
+            org=principal.org,
+            filters=period.filters(program_id),
+            now=uow.now(),
+            settle=settle,
         )
         columns: tuple[str, ...] = ("week", *(s.name for s in report.series))
         rows: Any = [

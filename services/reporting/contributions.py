@@ -8,14 +8,21 @@ tallies (services.reporting.tallies) apply the difference from what it added bef
 one of them changes, so that a programme's KPIs read a few rows instead of scanning its
 sessions and ratings. Each cell mirrors one of the KPI queries' conditions over all time
 (services.reporting.kpis), which the tests hold them to.
+
+The weekly trends (services.reporting.trends) read the same way: a relationship also adds to
+the cells of the weeks (named `wk:<Monday>`) its proposal, sessions held, ratings, answered
+surveys, activation and end fall in, and names its people in each week's measures.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from services.reporting.domain import monday
 
 Cell = tuple[str, str]  # (name, key)
 Person = tuple[str, str]  # (measure, employee id)
@@ -27,6 +34,45 @@ Scoped = tuple[str, str, str]  # (department, name, key) or (department, measure
 ACTIVE, COMPLETED = "active", "completed"
 FLAGGED = ("needs_attention", "at_risk")  # the health states whose reasons are shown
 TOO_EARLY = "too_early"  # an active relationship feedback has not judged yet
+WEEK = "wk:"  # the prefix of the weekly cells' names
+
+
+def _utc(at: datetime) -> datetime:
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def week_of(at: datetime) -> str:
+    """The week `at` falls in: its Monday (UTC), as the weekly cells name it."""
+    return monday(_utc(at).date()).isoformat()
+
+
+def week_ended_by(at: datetime) -> str:
+    """The first week whose end (the next Monday, 00:00 UTC) is at or after `at`: from that
+    week's end on, something that happened at `at` has happened."""
+    return week_of(_utc(at) - timedelta(microseconds=1))
+
+
+def weekly(week: str) -> str:
+    """The name of a week's cells."""
+    return f"{WEEK}{week}"
+
+
+def weekly_measure(week: str, what: str) -> str:
+    """A measure of one week's people (its `people` cell is the week's `people:<what>`)."""
+    return f"{WEEK}{week}|{what}"
+
+
+def people_cell(measure: str) -> Cell:
+    """The cell counting a measure's distinct people."""
+    if measure.startswith(WEEK):
+        name, what = measure.split("|", 1)
+        return name, f"people:{what}"
+    return "people", measure
+
+
+def pair_of(mentor: str, mentee: str) -> str:
+    """A mentor and a mentee as one key (of at most 100 characters, as an employee id)."""
+    return hashlib.blake2b(f"{mentor}\x00{mentee}".encode(), digest_size=16).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -34,7 +80,8 @@ class SessionCount:
     status: str
     n: int
     minutes: int
-    last_at: datetime | None  # the latest session's time (of this status)
+    last_at: datetime | None  # the latest session's time (of this status, this week)
+    week: str | None = None  # the week they were planned for
 
 
 @dataclass(frozen=True)
@@ -42,6 +89,7 @@ class RatingCount:
     author: str | None
     rating: int
     n: int
+    week: str | None = None  # the week they were given
 
 
 @dataclass(frozen=True)
@@ -57,6 +105,7 @@ class SurveyCount:
     mean_sum: float
     recommended: int  # answered with a would-recommend answer
     recommended_high: int  # of which 4 or 5
+    week: str | None = None  # the week they were answered (None: not answered)
 
 
 @dataclass
@@ -80,10 +129,8 @@ class Added:
         """As kept in `relationship_tally.added` or `participant_tally.added` (JSON)."""
         return {
             "department": self.department,
-            "cells": sorted(
-                [name, key, n, total] for (name, key), (n, total) in self.cells.items()
-            ),
-            "people": sorted([measure, e] for measure, e in self.people),
+            "cells": [[name, key, n, total] for (name, key), (n, total) in self.cells.items()],
+            "people": [[measure, e] for measure, e in self.people],
         }
 
 
@@ -131,17 +178,29 @@ def added(
     # matching
     if match.get("proposed_at") is not None:
         out.count("proposed")
+        out.count(weekly(week_of(match["proposed_at"])), "proposals")
         if match.get("replaces_match_id") is not None:
             out.count("rematched")
             if replaced is not None:
                 out.count("rematch_causes", str(replaced.get("end_reason")))
-    activated = match.get("activated_at")
+    # (every pair distinct, as matching never proposes a mentor twice to a mentee: then 5
+    # relationships at once name 5 people at least, and the trends need not name them)
+    if mentor is not None and mentee is not None:
+        out.count("paired")
+        out.name("pairs", pair_of(mentor, mentee))
+    else:
+        out.count("unpaired")
+    activated, ended = match.get("activated_at"), match.get("ended_at")
     if activated is not None:
         out.count("activated")
         both("activated")
+        if ended is None or _utc(ended) >= _utc(activated):  # (active in between)
+            out.count(weekly(week_ended_by(activated)), "activated")
+            if ended is not None:
+                out.count(weekly(week_ended_by(ended)), "ended")
     if match.get("declined_at") is not None:
         out.count("declined")
-    if match.get("ended_at") is not None:
+    if ended is not None:
         out.count("ended")
         if match.get("end_reason") == COMPLETED:
             out.count("ended_completed")
@@ -151,8 +210,12 @@ def added(
         out.count("sessions", s.status, s.n, s.minutes)
         if s.n:
             both(f"sessions:{s.status}")
-        if s.status == COMPLETED:
-            out.last_held_at = s.last_at
+        if s.status == COMPLETED and s.last_at is not None:
+            out.last_held_at = max(s.last_at, out.last_held_at or s.last_at)
+        if s.status == COMPLETED and s.n and s.week is not None:
+            out.count(weekly(s.week), "held", s.n, s.minutes)
+            out.name(weekly_measure(s.week, "held:mentor"), mentor)
+            out.name(weekly_measure(s.week, "held:mentee"), mentee)
     if activated is not None and match.get("ended_at") is None:
         out.current = True
         out.count("current")
@@ -164,6 +227,9 @@ def added(
         out.count("ratings", f"{side}:{r.rating}", r.n)
         if r.n:
             out.name(f"rated:{side}", r.author)
+        if r.n and r.week is not None:
+            out.count(weekly(r.week), f"rating:{side}", r.n, r.rating * r.n)
+            out.name(weekly_measure(r.week, f"rated:{side}"), r.author)
     for y in surveys:
         out.count("surveys_due", "", y.due)
         out.count("surveys_due_answered", "", y.due_answered)
@@ -172,6 +238,9 @@ def added(
         out.count("survey_scores", y.kind, y.means, y.mean_sum)
         if y.answered:
             out.name(f"answered:{y.kind}", y.respondent)
+        if y.answered and y.week is not None:
+            out.count(weekly(y.week), f"score:{y.kind}", y.means, y.mean_sum)
+            out.name(weekly_measure(y.week, f"answered:{y.kind}"), y.respondent)
         out.count("recommended", "", y.recommended)
         out.count("recommended_high", "", y.recommended_high)
         if y.recommended:
@@ -205,6 +274,8 @@ def participant_added(
         out.count("withdrawals", str(participant.get("withdrawn_reason")))
     waited = None
     enrolled = participant.get("enrolled_at")
+    if enrolled is not None:
+        out.count(weekly(week_of(enrolled)), "enrolments")
     if role == "mentee" and enrolled is not None:
         out.count("mentees_enrolled")
         if first_proposed_at is not None:
@@ -243,6 +314,6 @@ def people_moved(
     for program, department, measure, before, after in counts:
         step = (after > 0) - (before > 0)
         if step:
-            cell = (program, (department, "people", measure))
+            cell = (program, (department, *people_cell(measure)))
             moved[cell] = (moved.get(cell, (0, 0.0))[0] + step, 0.0)
     return moved

@@ -64,7 +64,7 @@ async def render(*, uow: UnitOfWork, token: str, settle: tally.Settle | None = N
         title = (await program_of(uow=uow, org=link.org, program_id=link.program_id)).name
     filters = KpiFilters(program_id=link.program_id, start=None, end=None)
     report = await kpis.kpis(uow=uow, org=link.org, filters=filters, now=now, settle=settle)
-    series = await trends.trends(uow=uow, org=link.org, filters=filters, now=now)
+    series = await trends.trends(uow=uow, org=link.org, filters=filters, now=now, settle=settle)
     scope = kpis.Scope(link.org, filters)
     conn = await uow.session.connection()
 

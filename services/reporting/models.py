@@ -198,6 +198,7 @@ class RelationshipTally(Base, table=True):
             "ix_relationship_tally_department_held",
             "program_id", "department", "current", "last_held_at",
         ),
+        Index("ix_relationship_tally_latest", "program_id", "latest_at"),
     )  # fmt: skip
     match_id: str = Field(primary_key=True, max_length=36)
     program_id: str | None = Field(default=None, max_length=36)  # None: the match not heard yet
@@ -205,6 +206,7 @@ class RelationshipTally(Base, table=True):
     current: bool = False  # activated and not ended
     last_held_at: datetime | None = None  # its latest completed session's time
     last_activity_at: datetime | None = None  # that, or its activation
+    latest_at: datetime | None = None  # the later of its activation and its end
     # {"cells": [[name, key, n, total], ...], "people": [[measure, employee_id], ...]}
     added: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
 

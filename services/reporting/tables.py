@@ -3,7 +3,9 @@ KPIs, the trends and the tallies (one home for the short names they share)."""
 
 from __future__ import annotations
 
-from sqlalchemy import Table
+from typing import Any
+
+from sqlalchemy import Table, func
 from sqlmodel import SQLModel
 
 from services.reporting.models import (
@@ -42,3 +44,11 @@ A = _table(CommunityAttendanceView)
 # The tallies: cells, person counts, what each relationship and participant added, the marks.
 CELL, PERSON = _table(KpiCell), _table(KpiPerson)
 T, PT, TP = _table(RelationshipTally), _table(ParticipantTally), _table(TallyPending)
+
+
+def week_of(column: Any, dialect: str) -> Any:
+    """The Monday (UTC) of `column`'s week, as the database computes it (a date; SQLite: its
+    ISO text)."""
+    if dialect == "postgresql":
+        return func.date(func.date_trunc("week", func.timezone("UTC", column)))
+    return func.date(column, "weekday 0", "-6 days")  # SQLite: next Sunday (or today), -6

@@ -29,7 +29,7 @@ from sqlalchemy import Connection, Table, and_, delete, func, select
 
 from services.reporting import contributions as contrib
 from services.reporting.contributions import ALL, Cell, Scoped
-from services.reporting.tables import CELL, PERSON, PT, TP, G, H, M, P, R, S, T, Y
+from services.reporting.tables import CELL, PERSON, PT, TP, G, H, M, P, R, S, T, Y, week_of
 from shared import bulk
 from shared.api import as_utc
 from shared.db import in_lists, reading
@@ -136,6 +136,7 @@ def _recount_relationships(
 ) -> None:
     before = _before(conn, T, T.c.match_id, match_ids)
     facts = _Facts.read(conn, match_ids)
+    latest = ("activated_at", "ended_at")
     tallies: list[dict[str, Any]] = []
     for match_id in match_ids:
         match = facts.matches.get(match_id)
@@ -157,6 +158,10 @@ def _recount_relationships(
                 "current": now.current,
                 "last_held_at": now.last_held_at,
                 "last_activity_at": now.last_activity_at,
+                "latest_at": max(
+                    (as_utc(match[k]) for k in latest if match and match[k] is not None),
+                    default=None,
+                ),
                 "department": now.department,
                 "added": stored,
             }
@@ -233,6 +238,9 @@ class _Facts:
     def read(cls, conn: Connection, match_ids: list[str]) -> _Facts:
         facts = cls({}, {}, {}, {}, {}, {})
         answered = Y.c.answered_at.is_not(None)
+        dialect = conn.dialect.name
+        planned, rated = week_of(S.c.scheduled_at, dialect), week_of(R.c.rated_at, dialect)
+        answered_in = week_of(Y.c.answered_at, dialect)
         for ids in in_lists(match_ids):
             query = (
                 select(*(M.c[c] for c in _MATCH_COLUMNS), P.c.department.label("mentee_department"))
@@ -251,23 +259,24 @@ class _Facts:
                     func.count(),
                     func.coalesce(func.sum(S.c.duration_minutes), 0),
                     func.max(S.c.scheduled_at),
+                    planned,
                 )
                 .where(S.c.match_id.in_(ids), S.c.scheduled_at.is_not(None))
-                .group_by(S.c.match_id, S.c.status)
+                .group_by(S.c.match_id, S.c.status, planned)
             )
-            for match_id, status, n, minutes, last in conn.execute(query):
+            for match_id, status, n, minutes, last, week in conn.execute(query):
                 last = as_utc(last) if last is not None else None
                 facts.sessions.setdefault(match_id, []).append(
-                    contrib.SessionCount(status, n, minutes, last)
+                    contrib.SessionCount(status, n, minutes, last, _week(week))
                 )
             query = (
-                select(R.c.match_id, R.c.author_employee_id, R.c.rating, func.count())
+                select(R.c.match_id, R.c.author_employee_id, R.c.rating, func.count(), rated)
                 .where(R.c.match_id.in_(ids), R.c.rated_at.is_not(None))
-                .group_by(R.c.match_id, R.c.author_employee_id, R.c.rating)
+                .group_by(R.c.match_id, R.c.author_employee_id, R.c.rating, rated)
             )
-            for match_id, author, rating, n in conn.execute(query):
+            for match_id, author, rating, n, week in conn.execute(query):
                 facts.ratings.setdefault(match_id, []).append(
-                    contrib.RatingCount(author, rating, n)
+                    contrib.RatingCount(author, rating, n, _week(week))
                 )
             query = (
                 select(
@@ -281,17 +290,37 @@ class _Facts:
                     func.coalesce(func.sum(Y.c.mean).filter(answered), 0.0),
                     func.count(Y.c.recommend).filter(answered),
                     func.count().filter(answered, Y.c.recommend >= 4),
+                    answered_in,
                 )
                 .where(Y.c.match_id.in_(ids))
-                .group_by(Y.c.match_id, Y.c.kind, Y.c.respondent_employee_id)
+                .group_by(Y.c.match_id, Y.c.kind, Y.c.respondent_employee_id, answered_in)
             )
-            for match_id, *counts in conn.execute(query):
-                facts.surveys.setdefault(match_id, []).append(contrib.SurveyCount(*counts))
+            for match_id, kind, who, *counts, week in conn.execute(query):
+                due, due_answered, answered, means, mean_sum, recommended, high = counts
+                facts.surveys.setdefault(match_id, []).append(
+                    contrib.SurveyCount(
+                        kind,
+                        who,
+                        due,
+                        due_answered,
+                        answered,
+                        means,
+                        mean_sum,
+                        recommended,
+                        high,
+                        _week(week),
+                    )  # fmt: skip
+                )
         replaced = sorted({m["replaces_match_id"] for m in facts.matches.values()} - {None})
         for ids in in_lists(replaced):
             query = select(M.c.id, M.c.end_reason).where(M.c.id.in_(ids))
             facts.replaced.update({m: {"end_reason": r} for m, r in conn.execute(query)})
         return facts
+
+
+def _week(day: Any) -> str | None:
+    """A week as the database gave it (a date, or SQLite's text), as the cells name it."""
+    return None if day is None else str(day)[:10]
 
 
 def _count_people(
@@ -358,7 +387,9 @@ async def read(conn: Any, program_id: str, department: str | None) -> Tallied:
     """The programme's cells, of one department or (None) of them all."""
     rows = await conn.execute(
         select(CELL.c.name, CELL.c.key, CELL.c.n, CELL.c.total).where(
-            CELL.c.program_id == program_id, CELL.c.department == (department or ALL)
+            CELL.c.program_id == program_id,
+            CELL.c.department == (department or ALL),
+            CELL.c.name.not_like(f"{contrib.WEEK}%"),  # (the weeks': the trends read them)
         )
     )
     cells = {(name, key): (n, total) for name, key, n, total in rows}

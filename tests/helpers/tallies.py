@@ -9,6 +9,7 @@ runs share it."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import uuid
 import zlib
@@ -19,7 +20,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.reporting import kpis
+from services.reporting import kpis, trends
 from services.reporting.handlers import HANDLERS
 from services.reporting.models import INBOX, OUTBOX, KpiCell, KpiFilters, ProgramView
 from services.reporting.tallies import DRAIN, drain, mark
@@ -41,8 +42,11 @@ def _uid() -> str:
     return str(uuid.uuid4())
 
 
-def script(rnd: random.Random, relationships: int = 40) -> list[tuple[datetime, EventData]]:
-    """Two programmes' events (the first with most relationships), in time order."""
+def script(
+    rnd: random.Random, relationships: int = 40, employees: int = 30
+) -> list[tuple[datetime, EventData]]:
+    """Two programmes' events (the first with most relationships), in time order; people
+    drawn from `employees` (few: people in several pairs, a pair maybe twice)."""
     out: list[tuple[datetime, EventData]] = []
     pids = [_uid(), _uid()]
     for pid in pids:
@@ -54,7 +58,7 @@ def script(rnd: random.Random, relationships: int = 40) -> list[tuple[datetime, 
         at = T0 + timedelta(days=rnd.uniform(0, 60))
 
         def person(role: str, pid: str = pid, at: datetime = at) -> tuple[str, str]:
-            participant, employee = _uid(), f"e{rnd.randrange(30)}"  # people in several pairs
+            participant, employee = _uid(), f"e{rnd.randrange(employees)}"
             who = {"participant_id": participant, "program_id": pid, "employee_id": employee,
                    "role": enrollment.ParticipantRole(role)}  # fmt: skip
             if rnd.random() < 0.3:  # asked to enrol first, awaiting approval
@@ -234,20 +238,53 @@ async def drain_all(engine: AsyncEngine) -> int:
             return taken
 
 
-async def check_same(engine: AsyncEngine) -> int:
-    """Every programme's tallied KPIs (every mark drained first) equal to its counted ones;
-    how many relationship KPIs had something to say (the check is not vacuous)."""
+# The trends asked over every week, and over weeks in the middle; now after every event, and
+# halfway (events timed after it: this week's and later weeks' active relationships are now's).
+WINDOWS = [
+    (T0 - timedelta(days=7), NOW + timedelta(days=14)),
+    (T0 + timedelta(days=40), T0 + timedelta(days=110)),
+]
+NOWS = [NOW, T0 + timedelta(days=100)]
+
+
+async def trends_both_ways(
+    engine: AsyncEngine, filters: KpiFilters, now: datetime
+) -> tuple[Any, Any, bool]:
+    """A programme's weekly series from its tallies and counted from its rows, and whether
+    the tallied active relationships came from the cells."""
+    out = []
+    for counted in (False, True):
+        uow = UnitOfWork(engine=engine, outbox=OUTBOX, inbox=INBOX)
+        async with uow:
+            weekly, mondays = await trends.series(
+                uow=uow, org=ORG, filters=filters, now=now, counted=counted
+            )
+        out.append((weekly.report(filters, mondays).model_dump(), weekly.active_from_rows))
+    return out[0][0], out[1][0], not out[0][1]
+
+
+async def check_same(engine: AsyncEngine) -> tuple[int, int]:
+    """Every programme's tallied KPIs and weekly series (every mark drained first) equal to
+    its counted ones. How many relationship KPIs and weekly values had something to say, and
+    how many series of active relationships came from the cells (the check is not vacuous)."""
     await drain_all(engine)
     async with engine.connect() as conn:
         assert not (await conn.execute(text("SELECT count(*) FROM tally_pending"))).scalar()
-    said = 0
+    said = from_cells = 0
     for pid in await programmes(engine):
         for department in (None, *sorted(set(DEPARTMENTS))):
             tallied, counted = await both_ways(engine, pid, department)
             for a, b in zip(tallied, counted, strict=True):
                 assert a == b, (pid, department, a, b)
                 said += a[1] not in (None, 0, {})
-    return said
+            for (start, end), now in itertools.product(WINDOWS, NOWS):
+                f = KpiFilters(program_id=pid, start=start, end=end, department=department)
+                series, rows, cells = await trends_both_ways(engine, f, now)
+                for a, b in zip(series["series"], rows["series"], strict=True):
+                    assert a == b, (pid, department, start, now, a, b)
+                    said += sum(v not in (None, 0) for v in a["values"])
+                from_cells += cells
+    return said, from_cells
 
 
 async def cells(engine: AsyncEngine) -> set[tuple[Any, ...]]:
