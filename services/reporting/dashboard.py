@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 
 from services.reporting import kpis, trends
 from services.reporting import tallies as tally
@@ -24,6 +24,10 @@ from services.reporting.usecases import program_of
 from shared.api import as_utc
 from shared.errors import NotFound
 from shared.uow import UnitOfWork
+
+# Each list shows this many at most (the most urgent first) and says how many there are: the
+# API pages through them all (`GET /v1/relationships`, `/v1/waiting-list`, `/v1/participants`).
+LIST_AT_MOST = 50
 
 _TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -68,28 +72,34 @@ async def render(*, uow: UnitOfWork, token: str, settle: tally.Settle | None = N
     scope = kpis.Scope(link.org, filters)
     conn = await uow.session.connection()
 
+    flagged = (
+        scope.relationships()
+        .join(H, H.c.match_id == M.c.id)
+        .where(M.c.status == "active", H.c.state.in_(("needs_attention", "at_risk")))
+    )
     attention = (
         await conn.execute(
-            scope.relationships()
-            .add_columns(
+            flagged.add_columns(
                 M.c.mentor_employee_id, M.c.mentee_employee_id, H.c.state, H.c.score, H.c.signals
             )
-            .join(H, H.c.match_id == M.c.id)
-            .where(M.c.status == "active", H.c.state.in_(("needs_attention", "at_risk")))
-            .order_by(H.c.score)
+            .order_by(H.c.score, M.c.id)
+            .limit(LIST_AT_MOST)
         )
     ).all()
+    attention_total = (await conn.execute(flagged.add_columns(func.count()))).scalar_one()
+    waits = or_(P.c.status == "pending", and_(P.c.status == "active", P.c.waiting))
+    columns = (P.c.employee_id, P.c.role, P.c.status, P.c.requested_at, P.c.enrolled_at)
     waiting = (
         await conn.execute(
-            select(P.c.employee_id, P.c.role, P.c.status, P.c.requested_at, P.c.enrolled_at)
-            .where(scope.programme(P.c.program_id), P.c.status == "pending")
-            .union_all(
-                select(
-                    P.c.employee_id, P.c.role, P.c.status, P.c.requested_at, P.c.enrolled_at
-                ).where(scope.programme(P.c.program_id), P.c.status == "active", P.c.waiting)
-            )
+            select(*columns)
+            .where(scope.programme(P.c.program_id), waits)
+            .order_by(func.coalesce(P.c.requested_at, P.c.enrolled_at), P.c.id)
+            .limit(LIST_AT_MOST)
         )
     ).all()
+    waiting_total = (
+        await conn.execute(select(func.count()).where(scope.programme(P.c.program_id), waits))
+    ).scalar_one()
     data = {
         "kpis": {k.name: k.model_dump(mode="json") for k in report.kpis},
         "trends": series.model_dump(mode="json"),
@@ -109,6 +119,9 @@ async def render(*, uow: UnitOfWork, token: str, settle: tally.Settle | None = N
             }
             for r in attention
         ],
+        attention_total=attention_total,
+        waiting_total=waiting_total,
+        program_id=link.program_id,
         waiting=[
             {
                 "employee": r[0],

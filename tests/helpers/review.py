@@ -21,6 +21,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from services.reporting import dashboard
 from shared.clock import ManualClock
 from tests.helpers import Api, eventually
 
@@ -529,6 +530,17 @@ async def check_cases(api: Api, clock: ManualClock, pid: str) -> None:
          "inactivity")
         for mentee in active
     ), attention  # fmt: skip
+    # A long list shows its most urgent rows and says how many there are.
+    at_most, dashboard.LIST_AT_MOST = dashboard.LIST_AT_MOST, 2
+    try:
+        page = (await api.c.get(await dashboard_link(api, pid))).text
+    finally:
+        dashboard.LIST_AT_MOST = at_most
+    attention = page.split('<table id="attention">')[1].split("</table>")[0]
+    assert "the 2 lowest scores of 3 (all of them: <code>GET /v1/relationships?program_id=" in (
+        attention
+    )
+    assert attention.split("<tbody>")[1].count("<tr>") == 2
 
     cases = await api.items("/v1/cases", params={"match_id": active["fay"]})
     await api.ok("POST", f"/v1/cases/{cases[-1]['id']}/actions", json={"action": "dismiss"})
