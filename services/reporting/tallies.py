@@ -309,7 +309,7 @@ class _Facts:
                         recommended,
                         high,
                         _week(week),
-                    )  # fmt: skip
+                    )
                 )
         replaced = sorted({m["replaces_match_id"] for m in facts.matches.values()} - {None})
         for ids in in_lists(replaced):
@@ -350,14 +350,14 @@ def _people_moved(
 # one row per `people` cell that moves (instead of one per person: a quarter of a drain was
 # reading those back).
 _MOVE_PEOPLE = text(
-    """
+    f"""
     WITH step AS (
         SELECT * FROM unnest(
             CAST(:program_id AS VARCHAR[]), CAST(:department AS VARCHAR[]),
             CAST(:measure AS VARCHAR[]), CAST(:employee_id AS VARCHAR[]), CAST(:n AS INTEGER[])
         ) AS u(program_id, department, measure, employee_id, n)
     ), counted AS (
-        INSERT INTO kpi_person AS k (program_id, department, measure, employee_id, n)
+        INSERT INTO {PERSON.name} AS k (program_id, department, measure, employee_id, n)
         SELECT program_id, department, measure, employee_id, n FROM step
         ON CONFLICT (program_id, department, measure, employee_id)
         DO UPDATE SET n = k.n + excluded.n

@@ -78,12 +78,9 @@ async def series(
     end = datetime.combine(mondays[-1] + timedelta(weeks=1), time.min, UTC)
     q = Scope(org, filters.model_copy(update={"start": start, "end": end, "role": None}))
     conn = await uow.session.connection()
-    weekly = None
     if pid is not None and not counted and not await tally.pending(conn, pid):
-        weekly = await from_tallies(conn, q, mondays, now)
-    if weekly is None:
-        weekly = await from_rows(conn, q, mondays, now)
-    return weekly, mondays
+        return await from_tallies(conn, q, mondays, now), mondays
+    return await from_rows(conn, q, mondays, now), mondays
 
 
 @dataclass
@@ -136,10 +133,11 @@ def _mean(total: Any, n: Any) -> float | None:
     return round(total / n, 2) if n and total is not None else None
 
 
-async def from_tallies(conn: Any, q: Scope, mondays: list[date], now: datetime) -> Weekly | None:
-    """A programme's series from its weekly cells (None: they cannot tell, count from the
-    rows). Active relationships at each week's end are the activations up to it less the ends;
-    the people they name are counted from the rows only when some week has a few."""
+async def from_tallies(conn: Any, q: Scope, mondays: list[date], now: datetime) -> Weekly:
+    """A programme's series from its weekly cells. Active relationships at each week's end are
+    the activations up to it less the ends; they are counted from the rows instead when the
+    cells cannot tell the people they name (a week with a few, a pair twice) or something is
+    timed after now."""
     pid, department = q.f.program_id, q.f.department
     mine = and_(CELL.c.program_id == pid, CELL.c.department == (department or contrib.ALL))
     first, last = (contrib.weekly(m.isoformat()) for m in (mondays[0], mondays[-1]))
