@@ -44,6 +44,7 @@ from shared.clock import Clock, SystemClock
 from shared.db import in_lists
 from shared.events import Event, EventData, topic_for, wire_of
 from shared.messaging.bus import Message
+from shared.record import Record
 from shared.tracing import TRACE_KEY, current_trace_headers
 
 _UOW_KEY = "binome.uow"
@@ -101,7 +102,7 @@ class UnitOfWork:
         self._wrote_events = self._wrote_timers = False  # since the last commit
         self._processed: list[dict[str, Any]] = []
         self._upserts: dict[type[SQLModel], dict[tuple[Any, ...], dict[str, Any]]] = {}
-        self._inserts: dict[type[SQLModel], list[dict[str, Any]]] = {}
+        self._inserts: dict[type[Record], list[dict[str, Any]]] = {}
         self.session: AsyncSession
         # What the handlers of one batch of events look up once and share (within this
         # transaction only), by a name of their own.
@@ -150,10 +151,11 @@ class UnitOfWork:
         which win over a field of the same name)."""
         self.upsert(view, **{**data.model_dump(include=set(view.model_fields)), **values})
 
-    def insert(self, model: type[SQLModel], **values: Any) -> None:
+    def insert(self, model: type[Record], **values: Any) -> None:
         """Append a row of `model` (history, signals: rows never updated), written behind like
-        upserts: one multi-row INSERT per table, with no ORM object built per row."""
-        self._inserts.setdefault(model, []).append(values)
+        upserts: one multi-row INSERT per table, with no ORM object built per row. The fields
+        not given take the model's defaults (`Record.filled`)."""
+        self._inserts.setdefault(model, []).append(model.filled(**values))
 
     def _before_orm_query(self, state: ORMExecuteState) -> None:
         if (self._upserts or self._inserts) and state.is_select:
@@ -169,8 +171,8 @@ class UnitOfWork:
                 self._written.setdefault(table.name, []).extend(new_rows)
             for same in _by_shape(new_rows):
                 conn.execute(*bulk.write(conn, table, same))
-        for model, rows in pending.items():
-            table = model.__table__  # type: ignore[attr-defined]
+        for upserted, rows in pending.items():
+            table = upserted.__table__  # type: ignore[attr-defined]
             if self._rollup is not None:
                 self._written.setdefault(table.name, []).extend(rows.values())
             keys = [c.name for c in table.primary_key.columns]

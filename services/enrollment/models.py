@@ -16,7 +16,7 @@ from pydantic import (
 from pydantic import Field as PydanticField
 from sqlalchemy import JSON, Index, String, UniqueConstraint
 from sqlalchemy.orm import registry
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
 from services.enrollment.domain import (
     Answer,
@@ -56,11 +56,12 @@ from shared.contracts.enrollment import (
 from shared.contracts.reasons import NOTE_MAX
 from shared.db import PydanticJSON
 from shared.messaging.tables import messaging_tables
+from shared.record import Record
 from shared.revocations import revocation_table
 from shared.timers import timer_table
 
 
-class Base(SQLModel, registry=registry()):
+class Base(Record, registry=registry()):
     """Enrollment's own metadata: its migrations hold its tables only (see shared.db)."""
 
 

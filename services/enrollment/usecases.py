@@ -246,11 +246,10 @@ async def _apply_hris_events(
             await _apply_hris_event(
                 uow=uow, org=org, item=item, index=offset + index, directory=directory
             )
-            s.add(
-                HrisEventRecord(
-                    org=org, event_id=item.event_id, type=item.type, employee_id=item.subject_id
-                )
-            )
+            uow.insert(
+                HrisEventRecord,
+                org=org, event_id=item.event_id, type=item.type, employee_id=item.subject_id,
+            )  # fmt: skip
             results.append(HrisEventResult(event_id=item.event_id, status="applied"))
     return results
 
@@ -319,11 +318,10 @@ async def apply_directory_event(*, uow: UnitOfWork, org: str, item: HrisEventIn)
         await _apply_hris_event(
             uow=uow, org=org, item=item, index=0, directory=directory, provisioned=True
         )
-    uow.session.add(
-        HrisEventRecord(
-            org=org, event_id=item.event_id, type=item.type, employee_id=item.subject_id
-        )
-    )
+    uow.insert(
+        HrisEventRecord,
+        org=org, event_id=item.event_id, type=item.type, employee_id=item.subject_id,
+    )  # fmt: skip
     employee = await directory.get(item.subject_id)
     assert employee is not None  # applied above
     return employee
@@ -632,22 +630,11 @@ class _Enrolling:
         return cls(directory=directory, programs=programs, taken=taken)
 
 
-# A new participant's fields the enrolment does not set: the table's defaults.
-_PARTICIPANT_DEFAULTS = {
-    name: info for name, info in Participant.model_fields.items() if not info.is_required()
-}
-
-
 def _new_participant(**values: Any) -> SimpleNamespace:
     """A new participant's row, its defaults filled: written behind as a plain row (an ORM
     object per line cost a quarter of a bulk enrolment), read like one (the contracts' and
     the answer's fields)."""
-    row = {
-        name: info.get_default(call_default_factory=True)
-        for name, info in _PARTICIPANT_DEFAULTS.items()
-        if name not in values
-    }
-    return SimpleNamespace(**(row | values))
+    return SimpleNamespace(**Participant.filled(**values))
 
 
 async def _admit(

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from pydantic import Field as PydanticField
 from sqlalchemy import JSON, String, UniqueConstraint
 from sqlalchemy.orm import registry
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
 from shared.api import STRICT, Instant, Request, new_id, utcnow
 from shared.contracts.enrollment import EngagementPolicy, TrainingItem
@@ -24,11 +24,12 @@ from shared.contracts.feedback import (
 )
 from shared.db import PydanticJSON
 from shared.messaging.tables import messaging_tables
+from shared.record import Record
 from shared.revocations import revocation_table
 from shared.timers import timer_table
 
 
-class Base(SQLModel, registry=registry()):
+class Base(Record, registry=registry()):
     """Feedback's own metadata: its migrations hold its tables only (see shared.db)."""
 
 

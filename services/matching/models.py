@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from pydantic import Field as PydanticField
 from sqlalchemy import JSON, BigInteger, Index, String
 from sqlalchemy.orm import registry
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
 from services.matching.domain import NoSuggestion, RunStatus, Side
 from shared.api import STRICT, Request, new_id, utcnow
@@ -25,11 +25,12 @@ from shared.contracts.matching import (
 from shared.contracts.reasons import NOTE_MAX
 from shared.db import PydanticJSON
 from shared.messaging.tables import messaging_tables
+from shared.record import Record
 from shared.revocations import revocation_table
 from shared.timers import timer_table
 
 
-class Base(SQLModel, registry=registry()):
+class Base(Record, registry=registry()):
     """Matching's own metadata: its migrations hold its tables only (see shared.db)."""
 
 

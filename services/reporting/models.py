@@ -9,15 +9,16 @@ from pydantic import BaseModel
 from pydantic import Field as PydanticField
 from sqlalchemy import JSON, BigInteger, Index, Integer
 from sqlalchemy.orm import registry
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
 from shared.api import Request
 from shared.messaging.tables import add_archive_table, messaging_tables
+from shared.record import Record
 from shared.revocations import revocation_table
 from shared.timers import timer_table
 
 
-class Base(SQLModel, registry=registry()):
+class Base(Record, registry=registry()):
     """Reporting's own metadata: its migrations hold its tables only (see shared.db)."""
 
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel, field_validator
 from pydantic import Field as PydanticField
 from sqlalchemy import JSON, String, UniqueConstraint
 from sqlalchemy.orm import registry
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
 from services.sessions.domain import Side
 from services.sessions.domain.community import EventStatus
@@ -27,11 +27,12 @@ from shared.contracts.sessions import (
 )
 from shared.db import PydanticJSON
 from shared.messaging.tables import messaging_tables
+from shared.record import Record
 from shared.revocations import revocation_table
 from shared.timers import timer_table
 
 
-class Base(SQLModel, registry=registry()):
+class Base(Record, registry=registry()):
     """Sessions's own metadata: its migrations hold its tables only (see shared.db)."""
 
 

@@ -17,19 +17,20 @@ from fastapi import APIRouter, FastAPI, Request
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func
 from sqlalchemy.orm import registry
-from sqlmodel import Field, SQLModel, select
+from sqlmodel import Field, select
 
 from shared.events import Event, EventData, dead_letter_topic, to_wire, topic_for
 from shared.messaging.bus import Record
 from shared.messaging.kafka_bus import KafkaBus
 from shared.messaging.tables import messaging_tables
+from shared.record import Record as TableRecord
 from shared.service import ServiceDef
 from shared.settings import Settings
 from shared.timers import Timer, timer_table
 from shared.uow import UnitOfWork
 
 
-class Base(SQLModel, registry=registry()):
+class Base(TableRecord, registry=registry()):
     """Testkit's own metadata: its migrations hold its tables only (see shared.db)."""
 
 

@@ -284,12 +284,6 @@ def _circle_pairs(run: MatchingRun, pairs: list[dict[str, Any]]) -> list[dict[st
     return pairs if run.policy == "circles" else None
 
 
-# A proposed match's columns before anything happened to it (the model's defaults, read once).
-_MATCH_DEFAULTS = {
-    name: f.get_default(call_default_factory=True)
-    for name, f in Match.model_fields.items()
-    if not f.is_required() and name not in ("id", "created_at")
-}
 _MATCH_STATE_FIELDS = tuple(f.name for f in dataclass_fields(domain.MatchState))
 
 
@@ -304,9 +298,10 @@ async def _publish(
     uow.session.add(run)
     now = utcnow()
     async for p in in_turns(pairs):
-        row = _MATCH_DEFAULTS | {k: v for k, v in p.items() if k != "run_id"}
-        row |= {"id": new_id(), "org": run.org, "program_id": run.program_id, "run_id": run.id}
-        row["created_at"] = now
+        row = Match.filled(  # the rest: the model's defaults
+            **{k: v for k, v in p.items() if k != "run_id"},
+            id=new_id(), org=run.org, program_id=run.program_id, run_id=run.id, created_at=now,
+        )  # fmt: skip
         uow.insert(Match, **row)
         state = domain.MatchState(**{name: row[name] for name in _MATCH_STATE_FIELDS})
         uow.emit(
@@ -701,8 +696,15 @@ async def end_and_rematch(
         attributes={"binome.match_ids": match_ids, "binome.reason": reason},
     ) as span:
         ended = []
-        for match_id in match_ids:
-            match = await uow.session.get(Match, match_id, with_for_update=True)
+        rows = await uow.session.exec(
+            select(Match)
+            .where(col(Match.id).in_(sorted(set(match_ids))))
+            .order_by(col(Match.id))
+            .with_for_update()
+        )
+        found = {match.id: match for match in rows.all()}  # locked in the order of their ids
+        for match_id in dict.fromkeys(match_ids):
+            match = found.get(match_id)
             if match is None or _state(match).status not in domain.OPEN:
                 continue  # unknown here or already closed: nothing to correct
             close_match(uow=uow, match=match, reason=reason)
