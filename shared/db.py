@@ -127,7 +127,7 @@ async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 
 
 async def ping(engine: AsyncEngine) -> None:
-    async with engine.connect() as conn:
+    async with reading(engine) as conn:
         await conn.execute(text("SELECT 1"))
 
 

@@ -27,6 +27,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 
+from shared.db import reading
 from shared.events import dead_letter_topic
 from shared.messaging.bus import Bus
 from shared.service import ServiceRuntime
@@ -124,7 +125,7 @@ async def _service_status(runtime: ServiceRuntime, bus: Bus, *, bus_ok: bool) ->
     out: dict[str, Any] = {}
     o = runtime.outbox
     try:
-        async with runtime.engine.connect() as conn:
+        async with reading(runtime.engine) as conn:
             row = (
                 await _probe(
                     conn.execute(

@@ -20,12 +20,14 @@ import logging
 import time
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode
-from sqlalchemy import Table, delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Row, Table, delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from shared.db import reading
 from shared.messaging.bus import Bus, Record
 from shared.messaging.failures import backoff_delay
 from shared.messaging.loop import BackgroundLoop
@@ -119,7 +121,7 @@ class OutboxRelay(BackgroundLoop):
         publishing to a missing topic fails until then, since brokers do not auto-create."""
         o = self._outbox
         try:
-            async with self._engine.connect() as conn:
+            async with reading(self._engine) as conn:
                 topics = (
                     await conn.scalars(select(o.c.topic).where(o.c.sent_at.is_(None)).distinct())
                 ).all()
@@ -130,38 +132,59 @@ class OutboxRelay(BackgroundLoop):
             log.warning("outbox relay could not create topics: %r", exc)
 
     async def relay_once(self) -> int:
-        """Publish one batch of unsent rows; returns how many were published."""
-        o = self._outbox
+        """Publish one batch of unsent rows; returns how many were published.
+
+        On PostgreSQL one transaction holds the relay's advisory lock while it reads, publishes
+        and marks the batch: replicas take turns, and the service's writers are not held up.
+        On SQLite a transaction that writes locks the whole file, so the batch is read without
+        the lock and marked sent in a short transaction after the publish: holding the lock
+        across the publish had every writer of the service wait for the bus (in the embedded
+        mode another SQLite file, as busy), a bulk enrolment most of its time."""
+        if self._engine.dialect.name != "postgresql":
+            async with reading(self._engine) as conn:
+                rows = await self._unsent(conn)
+            if rows:
+                await self._publish(rows)
+                async with self._engine.begin() as conn:
+                    await self._mark_sent(conn, rows)
+            self.published += len(rows)
+            return len(rows)
         async with self._engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                locked = await conn.scalar(select(func.pg_try_advisory_xact_lock(_RELAY_LOCK)))
-                if not locked:
-                    return 0
-            rows = (
-                await conn.execute(
-                    select(o).where(o.c.sent_at.is_(None)).order_by(o.c.seq).limit(self._batch)
-                )
-            ).all()
-            if not rows:
+            if not await conn.scalar(select(func.pg_try_advisory_xact_lock(_RELAY_LOCK))):
                 return 0
-            sending = [self._record(row) for row in rows]
-            try:
-                await self._bus.publish([record for record, _ in sending])
-            except Exception as exc:
-                for _, span in sending:
-                    span.record_exception(exc)
-                    span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
-                    span.end()
-                raise
-            for _, span in sending:  # each producer span covers the send, until acknowledged
-                span.end()
-            await conn.execute(
-                update(o)
-                .where(o.c.seq.in_([row.seq for row in rows]))
-                .values(sent_at=datetime.now(UTC))
-            )
+            rows = await self._unsent(conn)
+            if rows:
+                await self._publish(rows)
+                await self._mark_sent(conn, rows)
         self.published += len(rows)
         return len(rows)
+
+    async def _unsent(self, conn: AsyncConnection) -> list[Row[Any]]:
+        o = self._outbox
+        query = select(o).where(o.c.sent_at.is_(None)).order_by(o.c.seq).limit(self._batch)
+        return list((await conn.execute(query)).all())
+
+    async def _publish(self, rows: list[Row[Any]]) -> None:
+        sending = [self._record(row) for row in rows]
+        try:
+            await self._bus.publish([record for record, _ in sending])
+        except Exception as exc:
+            for _, span in sending:
+                span.record_exception(exc)
+                span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+                span.end()
+            raise
+        for _, span in sending:  # each producer span covers the send, until acknowledged
+            span.end()
+
+    async def _mark_sent(self, conn: AsyncConnection, rows: list[Row[Any]]) -> None:
+        o = self._outbox
+        await conn.execute(
+            update(o)
+            .where(o.c.seq.in_([row.seq for row in rows]))
+            .values(sent_at=datetime.now(UTC))
+        )
+        self.published += len(rows)
 
     async def _forget_log(self) -> None:
         """The service's records the log's retention lets go (shared.messaging.retention). A

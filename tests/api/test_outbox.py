@@ -3,6 +3,9 @@ The inbox keeps applied event ids for its own retention, then forgets them."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+
 from sqlalchemy import func, select, update
 
 from tests.helpers import Api, eventually
@@ -60,3 +63,34 @@ async def test_the_inbox_forgets_applied_events_after_its_retention(app) -> None
     async with runtime.engine.connect() as conn:
         rows = (await conn.execute(select(inbox.c.event_id))).scalars().all()
     assert "recent" in rows and "old" not in rows
+
+
+async def test_a_relay_waiting_for_the_bus_holds_up_no_writer_of_its_service(api: Api, app) -> None:  # type: ignore[no-untyped-def]
+    """SQLite: a transaction that writes locks the whole file, so the relay reads its batch
+    without the lock and marks it sent after the publish. Here the log is busy (another
+    connection holds its write lock) while the relay publishes a programme's event: the
+    service's next write goes through all the same, and both events go out once the log is
+    free. (With the lock held across the publish, that write waited the busy timeout, 30 s,
+    then failed.)"""
+    runtime = app.state.runtimes["enrollment"]
+    outbox = runtime.outbox
+    log_file = app.state.bus._engine.url.database
+    busy = sqlite3.connect(log_file, isolation_level=None, timeout=30, check_same_thread=False)
+    await asyncio.to_thread(busy.execute, "BEGIN IMMEDIATE")  # (the loop goes on meanwhile)
+    try:
+        await api.program({"name": "Published while the log is busy"}, status=None)
+        await asyncio.sleep(0.5)  # the relay, woken by that commit, is waiting for the log
+        await api.program({"name": "Written meanwhile"}, status=None)
+
+        async with runtime.engine.connect() as conn:
+            unsent = select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))
+            assert (await conn.execute(unsent)).scalar_one() == 2  # nothing went out yet
+    finally:
+        busy.execute("ROLLBACK")
+        busy.close()
+
+    async def all_sent() -> bool:
+        async with runtime.engine.connect() as conn:
+            return (await conn.execute(unsent)).scalar_one() == 0
+
+    await eventually(all_sent, what="both events relayed once the log is free")
