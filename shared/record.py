@@ -31,9 +31,10 @@ from pydantic_core import PydanticUndefined
 from sqlmodel import SQLModel
 from sqlmodel._compat import finish_init, is_table_model_class
 
-# Defaults shared as they are: nothing can change them in place.
-_IMMUTABLE = (type(None), bool, int, float, str, bytes, tuple, frozenset, enum.Enum, uuid.UUID,
-              dt.date, dt.datetime, dt.time, dt.timedelta)  # fmt: skip
+# Defaults shared as they are: nothing can change them in place. (Any other is deep-copied
+# for each row, a tuple too: it may hold what can change.)
+_IMMUTABLE = (type(None), bool, int, float, str, bytes, enum.Enum, uuid.UUID, dt.date,
+              dt.datetime, dt.time, dt.timedelta)  # fmt: skip
 
 # Per field: its name, the keyword that may carry it (its alias, if any), and how to make
 # its default: None when the field is required.
