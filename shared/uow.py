@@ -44,7 +44,7 @@ from shared.clock import Clock, SystemClock
 from shared.db import in_lists
 from shared.events import Event, EventData, topic_for, wire_of
 from shared.messaging.bus import Message
-from shared.record import Record
+from shared.table_model import TableModel
 from shared.tracing import TRACE_KEY, current_trace_headers
 
 _UOW_KEY = "binome.uow"
@@ -102,7 +102,7 @@ class UnitOfWork:
         self._wrote_events = self._wrote_timers = False  # since the last commit
         self._processed: list[dict[str, Any]] = []
         self._upserts: dict[type[SQLModel], dict[tuple[Any, ...], dict[str, Any]]] = {}
-        self._inserts: dict[type[Record], list[dict[str, Any]]] = {}
+        self._inserts: dict[type[TableModel], list[dict[str, Any]]] = {}
         self.session: AsyncSession
         # What the handlers of one batch of events look up once and share (within this
         # transaction only), by a name of their own.
@@ -151,10 +151,10 @@ class UnitOfWork:
         which win over a field of the same name)."""
         self.upsert(view, **{**data.model_dump(include=set(view.model_fields)), **values})
 
-    def insert(self, model: type[Record], **values: Any) -> None:
+    def insert(self, model: type[TableModel], **values: Any) -> None:
         """Append a row of `model` (history, signals: rows never updated), written behind like
         upserts: one multi-row INSERT per table, with no ORM object built per row. The fields
-        not given take the model's defaults (`Record.filled`)."""
+        not given take the model's defaults (`TableModel.filled`)."""
         self._inserts.setdefault(model, []).append(model.filled(**values))
 
     def _before_orm_query(self, state: ORMExecuteState) -> None:

@@ -13,12 +13,12 @@ from sqlmodel import Field
 
 from shared.api import Request
 from shared.messaging.tables import add_archive_table, messaging_tables
-from shared.record import Record
 from shared.revocations import revocation_table
+from shared.table_model import TableModel
 from shared.timers import timer_table
 
 
-class Base(Record, registry=registry()):
+class Base(TableModel, registry=registry()):
     """Reporting's own metadata: its migrations hold its tables only (see shared.db)."""
 
 

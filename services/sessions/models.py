@@ -27,12 +27,12 @@ from shared.contracts.sessions import (
 )
 from shared.db import PydanticJSON
 from shared.messaging.tables import messaging_tables
-from shared.record import Record
 from shared.revocations import revocation_table
+from shared.table_model import TableModel
 from shared.timers import timer_table
 
 
-class Base(Record, registry=registry()):
+class Base(TableModel, registry=registry()):
     """Sessions's own metadata: its migrations hold its tables only (see shared.db)."""
 
 

@@ -23,14 +23,14 @@ from shared.events import Event, EventData, dead_letter_topic, to_wire, topic_fo
 from shared.messaging.bus import Record
 from shared.messaging.kafka_bus import KafkaBus
 from shared.messaging.tables import messaging_tables
-from shared.record import Record as TableRecord
 from shared.service import ServiceDef
 from shared.settings import Settings
+from shared.table_model import TableModel
 from shared.timers import Timer, timer_table
 from shared.uow import UnitOfWork
 
 
-class Base(TableRecord, registry=registry()):
+class Base(TableModel, registry=registry()):
     """Testkit's own metadata: its migrations hold its tables only (see shared.db)."""
 
 

@@ -1,4 +1,4 @@
-"""shared.record.Record builds every table model of every service as SQLModel's own
+"""shared.record.TableModel builds every table model of every service as SQLModel's own
 constructor does (the same field values, the same fields set), refuses a keyword that names no
 field, and leaves SQLModel's validating path alone."""
 
@@ -11,36 +11,36 @@ from sqlalchemy.orm import instrumentation
 from sqlmodel._compat import sqlmodel_table_construct
 
 from shared.api import new_id, utcnow
-from shared.record import Record
+from shared.table_model import TableModel
 
 SERVICES = ("enrollment", "matching", "sessions", "feedback", "reporting")
 
 
-def _table_models() -> list[type[Record]]:
+def _table_models() -> list[type[TableModel]]:
     found = []
     for service in SERVICES:
         base = importlib.import_module(f"services.{service}.models").Base
-        assert issubclass(base, Record), service
+        assert issubclass(base, TableModel), service
         found += [mapper.class_ for mapper in base._sa_registry.mappers]
     return sorted(found, key=lambda cls: cls.__module__ + cls.__name__)
 
 
-def _sqlmodels_own(cls: type[Record], data: dict) -> Record:
+def _sqlmodels_own(cls: type[TableModel], data: dict) -> TableModel:
     row = instrumentation.manager_of_class(cls).new_instance()
     sqlmodel_table_construct(self_instance=row, values=dict(data))
     return row
 
 
-def _keys(cls: type[Record]) -> set[str]:
+def _keys(cls: type[TableModel]) -> set[str]:
     return {column.name for column in cls.__table__.primary_key.columns}  # type: ignore[attr-defined]
 
 
-def _fields(row: Record) -> dict:
+def _fields(row: TableModel) -> dict:
     return {k: v for k, v in row.__dict__.items() if not k.startswith("_sa_")}
 
 
 @pytest.mark.parametrize("cls", _table_models(), ids=lambda cls: f"{cls.__module__}.{cls.__name__}")
-def test_a_row_is_built_as_sqlmodel_builds_it(cls: type[Record]) -> None:
+def test_a_row_is_built_as_sqlmodel_builds_it(cls: type[TableModel]) -> None:
     # Every required field given, and every other optional one: the rest take their defaults.
     data = {}
     for i, (name, field) in enumerate(cls.model_fields.items()):

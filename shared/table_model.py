@@ -8,12 +8,12 @@ value through SQLAlchemy's instrumented `setattr` and pydantic's `__setattr__`. 
 row cost about 110 us that way, and half of an HRIS push of 1,000 hires went into building
 its rows.
 
-`Record.__init__` does what SQLModel's does, from a plan made once per class: each field takes
+`TableModel.__init__` does what SQLModel's does, from a plan made once per class: each field takes
 its keyword or its default (mutable defaults copied, factories called), and the values go into
 the instance's `__dict__`, which is SQLAlchemy's state dictionary and pydantic's field store
 alike. A new row needs no attribute history: its INSERT is made from that dictionary. Later
 assignments go through the instrumented `setattr` as before. A keyword that names no field is
-refused (SQLModel dropped it silently). `tests/unit/test_record.py` builds every table model of
+refused (SQLModel dropped it silently). `tests/unit/test_table_model.py` builds every table model of
 every service both ways and compares.
 """
 
@@ -51,7 +51,7 @@ def _default_maker(default: Any, factory: Callable[[], Any] | None) -> Callable[
     return lambda: copy.deepcopy(default)
 
 
-def _plan(cls: type[Record]) -> _Plan | None:
+def _plan(cls: type[TableModel]) -> _Plan | None:
     """The class's plan; None for a model that is not a table (a request model on a service's
     base), which SQLModel validates as usual."""
     if "_record_plan" in cls.__dict__:
@@ -75,7 +75,7 @@ def _names(plan: _Plan) -> frozenset[str]:
     return frozenset(name for name, _, _ in plan)
 
 
-class Record(SQLModel):
+class TableModel(SQLModel):
     """A table model's base (each service's `Base` derives from it; see the module). Its
     models that are not tables (request models) are validated by SQLModel as before."""
 
@@ -107,7 +107,7 @@ class Record(SQLModel):
 
 
 @functools.cache
-def _numbered(cls: type[Record]) -> tuple[str, ...]:
+def _numbered(cls: type[TableModel]) -> tuple[str, ...]:
     """The primary-key fields defaulting to None: the database numbers those rows."""
     keys = {column.name for column in cls.__table__.primary_key.columns}  # type: ignore[attr-defined]
     return tuple(
