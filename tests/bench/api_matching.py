@@ -4,8 +4,9 @@ with --pg, PostgreSQL databases), beside the engine alone on the same people, in
 
 Steps, each timed: 12,000 employees from the HRIS; a programme; 10,000 mentees and 2,000
 mentors (capacity 1-5) in bulk enrolments of 1,000; a matching run; its publication; every
-match paged; suggestions for 100 mentees; a departing mentor's mentees re-paired (from the
-HRIS termination until every one of them has a replacement proposed); the programme's report.
+match paged; suggestions for 100 mentees; five mentors leaving one after the other, each
+timed from the HRIS termination until every one of their mentees has a replacement proposed or
+waits on the list (the median printed); the programme's report.
 `/healthz` is sampled every 100 ms from another thread during the run and the publication:
 its worst latency is how long any other user of the API waited.
 """
@@ -52,6 +53,7 @@ TIMEZONES = ["Europe/Paris", "Europe/London", "America/New_York", "Asia/Singapor
 # server's stamp on what served them, not when a poll saw it): the polls leave the embedded
 # server's one core to the work measured.
 POLL_S = 0.1
+DEPARTURES = 5  # mentors leaving, one after the other
 TARGETS = {  # the issue's, by step
     "bulk enrolment": 5.0,
     "run": 1.5,
@@ -184,6 +186,39 @@ def _engine_alone(cohort: Cohort, rules: domain.ProgramRules) -> tuple[float, fl
     t0 = time.perf_counter()
     proposal = domain.propose(inputs)
     return time.perf_counter() - t0, proposal.solve_ms / 1000
+
+
+async def _depart(
+    c: httpx.AsyncClient, program: str, leaving: str, mine: list[dict], hris: dict, admin: dict
+) -> tuple[float, float, int]:
+    """A mentor's HRIS termination, until each of their mentees is served: a replacement
+    proposed, or waiting on the list (no mentor with room). Returns the seconds until the last
+    was served by the server's own stamp (the match's `created_at`, the wait's `since`; this
+    machine's clock, as the request's), until a client polling saw it, and how many wait."""
+    sent, t0 = time.time(), time.perf_counter()
+    event = {"event_id": f"leave-{leaving}", "type": "terminated", "employee_id": leaving}
+    r = await c.post("/v1/hris/events", json={"events": [event]}, headers=hris)
+    r.raise_for_status()
+    pending = {m["id"]: m["mentee_participant_id"] for m in mine}
+    served: dict[str, float] = {}
+    while pending:
+        r = await c.get("/v1/waiting-list", params={"program_id": program}, headers=admin)
+        on_list = {w["participant_id"]: w["since"] for w in r.json()["items"]}
+        for old, mentee in list(pending.items()):
+            r = await c.get(
+                "/v1/matches", params={"participant_id": mentee, "limit": 10}, headers=admin
+            )
+            new = [x for x in r.json()["items"] if x["replaces_match_id"] == old]
+            if new or mentee in on_list:
+                at = new[0]["created_at"] if new else on_list[mentee]
+                served[old] = datetime.fromisoformat(at).timestamp()
+                del pending[old]
+        if time.perf_counter() - t0 > 120:
+            raise TimeoutError("no replacement within 120 s")
+        if pending:  # a client's poll, leaving the server's one core to the work
+            await asyncio.sleep(POLL_S)
+    waiting = sum(1 for m in mine if m["mentee_participant_id"] in on_list)
+    return max(served.values()) - sent, time.perf_counter() - t0, waiting
 
 
 async def bench(args: argparse.Namespace) -> None:
@@ -344,41 +379,22 @@ async def bench(args: argparse.Namespace) -> None:
             by_mentor: dict[str, list[dict]] = {}
             for m in r.json()["items"]:
                 by_mentor.setdefault(m["mentor_employee_id"], []).append(m)
-            leaving, mine = max(by_mentor.items(), key=lambda kv: len(kv[1]))
-            sent, t0 = time.time(), time.perf_counter()
-            event = {"event_id": f"leave-{leaving}", "type": "terminated", "employee_id": leaving}
-            r = await c.post("/v1/hris/events", json={"events": [event]}, headers=hris)
-            r.raise_for_status()
-            # Each mentee is served once a replacement is proposed, or they wait on the list
-            # (no mentor with room): when, by the server's own stamp on what served them (the
-            # match's `created_at`, the wait's `since`; this machine's clock, as `sent`).
-            pending = {m["id"]: m["mentee_participant_id"] for m in mine}
-            served: dict[str, float] = {}
-            while pending:
-                r = await c.get("/v1/waiting-list", params={"program_id": program}, headers=admin)
-                on_list = {w["participant_id"]: w["since"] for w in r.json()["items"]}
-                for old, mentee in list(pending.items()):
-                    r = await c.get(
-                        "/v1/matches", params={"participant_id": mentee, "limit": 10},
-                        headers=admin,
-                    )  # fmt: skip
-                    new = [x for x in r.json()["items"] if x["replaces_match_id"] == old]
-                    if new or mentee in on_list:
-                        at = new[0]["created_at"] if new else on_list[mentee]
-                        served[old] = datetime.fromisoformat(at).timestamp()
-                        del pending[old]
-                if time.perf_counter() - t0 > 120:
-                    raise TimeoutError("no replacement within 120 s")
-                if pending:  # a client's poll, leaving the server's one core to the work
-                    await asyncio.sleep(POLL_S)
-            seen = time.perf_counter() - t0
-            waiting = sum(1 for m in mine if m["mentee_participant_id"] in on_list)
+            # Several mentors leave, one after the other (each once the last one's events are
+            # applied): the median is what a departure costs, whatever the machine did then.
+            departing = sorted(by_mentor.items(), key=lambda kv: -len(kv[1]))[:DEPARTURES]
+            departures = []
+            for leaving, mine in departing:
+                departures.append(await _depart(c, program, leaving, mine, hris, admin))
+                await _settled(c)
+            served_s = sorted(d[0] for d in departures)
             row(
                 "a departing mentor's replacements",
-                max(served.values()) - sent,
-                f"{len(mine)} mentees ({waiting} waiting: no room), HRIS termination to each "
-                f"served; a client polling every {POLL_S * 1000:.0f} ms saw it at "
-                f"{seen * 1000:.0f} ms",
+                statistics.median(served_s),
+                f"median of {len(departures)} departures ({sum(len(m) for _, m in departing)} "
+                f"mentees, {sum(d[2] for d in departures)} waiting: no room), HRIS termination "
+                f"to each served; slowest {served_s[-1] * 1000:.0f} ms; a client polling every "
+                f"{POLL_S * 1000:.0f} ms saw them at a median "
+                f"{statistics.median(d[1] for d in departures) * 1000:.0f} ms",
             )
 
             await _settled(c)
