@@ -15,8 +15,8 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
-from contextlib import suppress
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -35,13 +35,15 @@ from sqlalchemy import (
     false,
     func,
     insert,
+    literal,
     or_,
     select,
     text,
 )
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from shared.db import create_engine
+from shared.db import create_engine, reading
 from shared.messaging.bus import (
     Deliver,
     Message,
@@ -127,9 +129,20 @@ class LocalBus:
         self._subs: list[_Subscription] = []
         self._started = False
         self._stopping = asyncio.Event()
+        self._writers = asyncio.Lock()
+
+    @asynccontextmanager
+    async def _writing(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction on the log. The process's writers (relays appending, consumers
+        committing, purges) take turns on a lock, each woken the moment the one before commits:
+        SQLite's busy handler, which sleeps 1, 2, 5, 10... up to 100 ms between looks at a
+        locked file, made a relay wait up to 0.1 s behind five consumers' commits of a few
+        milliseconds each. A writer of another process (a CLI's replay) still meets it."""
+        async with self._writers, self._engine.begin() as conn:
+            yield conn
 
     async def start(self) -> None:
-        async with self._engine.begin() as conn:
+        async with self._writing() as conn:
             await conn.run_sync(_md.create_all)
             columns = {r[1] for r in (await conn.exec_driver_sql("PRAGMA table_info(log)")).all()}
             if "at" not in columns:  # a log made before records were timed
@@ -156,7 +169,7 @@ class LocalBus:
 
     async def backlog(self, group: str, topics: list[str]) -> int:
         """Records in `topics` the group has not committed past (its lag)."""
-        async with self._engine.connect() as conn:
+        async with reading(self._engine) as conn:
             ends = (
                 await conn.execute(
                     select(_log.c.topic, _log.c.partition, func.max(_log.c.offset) + 1)
@@ -177,7 +190,7 @@ class LocalBus:
         return sum(end - committed.get((t, p), 0) for t, p, end in ends)
 
     async def count(self, topic: str) -> int:
-        async with self._engine.connect() as conn:
+        async with reading(self._engine) as conn:
             return int(await conn.scalar(select(func.count()).where(_log.c.topic == topic)) or 0)
 
     def dead_loops(self) -> list[str]:
@@ -186,38 +199,24 @@ class LocalBus:
         return ended(sub.task for sub in self._subs if sub.task)
 
     async def ping(self) -> None:
-        async with self._engine.connect() as conn:
+        async with reading(self._engine) as conn:
             await conn.execute(text("SELECT 1"))
 
     async def publish(self, records: list[Record]) -> None:
         if not records:
             return
         now = time.time()
-        async with self._engine.begin() as conn:
-            next_offsets: dict[tuple[str, int], int] = {}
+        placed = [(r, (r.topic, partition_for(r.key, self._partitions))) for r in records]
+        async with self._writing() as conn:
+            next_offsets = await self._last_offsets(conn, list(dict.fromkeys(k for _, k in placed)))
             rows = []
-            for r in records:
-                p = partition_for(r.key, self._partitions)
-                if (r.topic, p) not in next_offsets:
-                    last = await conn.scalar(
-                        select(func.max(_log.c.offset)).where(
-                            _log.c.topic == r.topic, _log.c.partition == p
-                        )
-                    )
-                    if last is None:  # an empty partition: new, or purged to its end
-                        start = await conn.scalar(
-                            select(_starts.c.start_offset).where(
-                                _starts.c.topic == r.topic, _starts.c.partition == p
-                            )
-                        )
-                        last = (start or 0) - 1
-                    next_offsets[(r.topic, p)] = last
-                next_offsets[(r.topic, p)] += 1
+            for r, key in placed:
+                next_offsets[key] += 1
                 rows.append(
                     {
                         "topic": r.topic,
-                        "partition": p,
-                        "offset": next_offsets[(r.topic, p)],
+                        "partition": key[1],
+                        "offset": next_offsets[key],
                         "key": r.key,
                         "headers": _encode_headers(r.headers),
                         "value": r.value,
@@ -229,11 +228,31 @@ class LocalBus:
             sub.touched.update(key for key in next_offsets if key[0] in sub.topics)
             sub.wake.set()
 
+    @staticmethod
+    async def _last_offsets(
+        conn: AsyncConnection, keys: list[tuple[str, int]]
+    ) -> dict[tuple[str, int], int]:
+        """Each partition's last offset (before its start, if purged to its end or new), in
+        one statement: a look-up per partition, each through the log's key (the write lock is
+        held meanwhile, so one trip to SQLite's thread instead of one per partition)."""
+
+        def last(topic: str, partition: int) -> Any:
+            found = _log.c.topic == topic, _log.c.partition == partition
+            started = _starts.c.topic == topic, _starts.c.partition == partition
+            return func.coalesce(
+                select(func.max(_log.c.offset)).where(*found).scalar_subquery(),
+                select(_starts.c.start_offset - 1).where(*started).scalar_subquery(),
+                literal(-1),
+            )
+
+        row = (await conn.execute(select(*(last(t, p) for t, p in keys)))).one()
+        return dict(zip(keys, row, strict=True))
+
     async def purge(self, topic: str, *, before: datetime, consumed: bool = True) -> int:
         """See shared.messaging.bus.Bus.purge."""
         cut = before.timestamp()
         on_topic = _log.c.topic == topic
-        async with self._engine.begin() as conn:
+        async with self._writing() as conn:
             ends: dict[int, int] = {
                 p: end
                 for p, end in await conn.execute(
@@ -289,7 +308,7 @@ class LocalBus:
         partition then offset order (no consumer group: reading moves no offset)."""
         since = since or {}
         later = [(_log.c.partition == p) & (_log.c.offset < o) for p, o in since.items()]
-        async with self._engine.connect() as conn:
+        async with reading(self._engine) as conn:
             rows = (
                 await conn.execute(
                     select(_log)
@@ -339,7 +358,7 @@ class LocalBus:
             where = sorted(touched)
         if not where:
             return False
-        async with self._engine.connect() as conn:
+        async with reading(self._engine) as conn:
             committed = {
                 (r.topic, r.partition): r.next_offset
                 for r in (
@@ -384,13 +403,16 @@ class LocalBus:
         return True
 
     async def _commit(self, group: str, next_offsets: dict[tuple[str, int], int]) -> None:
-        async with self._engine.begin() as conn:
-            for (topic, partition), next_offset in next_offsets.items():
-                stmt = sqlite_insert(_offsets).values(
-                    grp=group, topic=topic, partition=partition, next_offset=next_offset
-                )
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=["grp", "topic", "partition"],
-                    set_={"next_offset": next_offset},
-                )
-                await conn.execute(stmt)
+        upsert = sqlite_insert(_offsets)
+        upsert = upsert.on_conflict_do_update(
+            index_elements=["grp", "topic", "partition"],
+            set_={"next_offset": upsert.excluded.next_offset},
+        )
+        async with self._writing() as conn:
+            await conn.execute(
+                upsert,
+                [
+                    {"grp": group, "topic": t, "partition": p, "next_offset": n}
+                    for (t, p), n in next_offsets.items()
+                ],
+            )
