@@ -4,6 +4,7 @@ and nothing lost across a restart of the process (its log and offsets are on dis
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import uuid
 from datetime import UTC, datetime
 
@@ -91,6 +92,37 @@ async def test_records_another_writer_appends_meanwhile_are_delivered(
         await asyncio.sleep(0.05)
     counts = await eventually(lambda: _total(client, run, 7), what="the other writer's records")
     assert counts == {"rows": 7, "distinct": 7, "total": 7}
+
+
+async def test_a_writer_holding_the_log_holds_up_no_consumer_reading_it(
+    kit, kit_settings: Settings
+) -> None:  # type: ignore[no-untyped-def]
+    """WAL: the log is read beside its writer. Here another connection holds the log's write
+    lock (a CLI's replay in the middle of its transaction) just after another writer appended
+    records: the consumer reads and applies them all the same; its offsets move once the
+    lock is released, and nothing is applied twice. (With the bus's reads taking the write
+    lock, the consumer waited the busy timeout, 30 s, before reading anything.)"""
+    app, client = kit
+    run = uuid.uuid4().hex
+    log_file = kit_settings.data_dir / "bus.db"
+    other = LocalBus(log_file, partitions=kit_settings.topic_partitions)
+    await other.start()
+    try:
+        await other.publish([testkit.record(run, 1) for _ in range(7)])
+    finally:
+        await other.stop()
+    busy = sqlite3.connect(log_file, isolation_level=None, timeout=30, check_same_thread=False)
+    await asyncio.to_thread(busy.execute, "BEGIN IMMEDIATE")  # (the loop goes on meanwhile)
+    try:
+        await eventually(
+            lambda: _total(client, run, 7), timeout=10, what="applied while the log is locked"
+        )
+    finally:
+        busy.execute("ROLLBACK")
+        busy.close()
+    await app.state.bus.publish([testkit.record(run, 1)])
+    counts = await eventually(lambda: _total(client, run, 8), what="the next record")
+    assert counts == {"rows": 8, "distinct": 8, "total": 8}
 
 
 async def test_dead_letters_are_listed_shown_and_replayed_after_a_fix(  # type: ignore[no-untyped-def]
