@@ -188,6 +188,18 @@ def to_structured(event: Event) -> bytes:
     return orjson.dumps({**doc, "datacontenttype": "application/json", "data": event.data})
 
 
+def type_on_wire(headers: list[tuple[str, bytes]] | None) -> str | None:
+    """The type a message's headers name (`ce_type`), the rest left undecoded; None if they
+    name none readable."""
+    for k, v in headers or []:
+        if k == "ce_type":
+            try:
+                return v.decode()
+            except UnicodeDecodeError:
+                return None
+    return None
+
+
 def from_wire(headers: list[tuple[str, bytes]] | None, value: bytes | None) -> Event:
     try:
         h = {k: v.decode() for k, v in headers or []}

@@ -2,9 +2,10 @@
 dead-letter.
 
 The bus hands over a batch of messages (from one or more partitions, each partition's in order).
-1. Each message is decoded and its contract looked up. Undecodable, or of a type/version no
+1. A type this service has no handler for is skipped (topics carry every event of a
+   producer), read off the headers, the message left undecoded, if Binôme knows the type.
+2. The rest are decoded and their contracts looked up. Undecodable, or of a type/version no
    contract declares, or data failing its contract: poison, dead-lettered.
-2. A type this service has no handler for is skipped (topics carry every event of a producer).
 3. The rest are applied in ONE unit of work: the inbox is read once for the whole batch, events
    already applied (redeliveries) are skipped, each handler runs in order (so per-key order is
    kept: a key lives on one partition), the inbox rows are written with the effects, one
@@ -47,6 +48,7 @@ from shared.events import (
     UnknownEventType,
     contract_for,
     from_wire,
+    type_on_wire,
 )
 from shared.messaging.bus import Bus, Message, Record
 from shared.messaging.failures import backoff_delay, is_transient
@@ -169,6 +171,8 @@ class EventConsumer:
         items: list[_Item] = []
         poison: list[tuple[Message, Exception]] = []
         for msg, decoded in received:
+            if decoded is None and self._passed_over(type_on_wire(msg.headers)):
+                continue
             try:
                 event = decoded or from_wire(msg.headers, msg.value)
                 handler = self._handlers.get(event.type)
@@ -187,6 +191,16 @@ class EventConsumer:
             await self._deliver_one(items[0])
         elif items:
             await self._deliver_batch(items)
+
+    def _passed_over(self, event_type: str | None) -> bool:
+        """Another service's business: a type Binôme knows and this service does not handle.
+        (Every service reads every record of the topics it follows: an enrolment's event was
+        decoded by all five, three of them only to skip it.)"""
+        return (
+            event_type is not None
+            and event_type not in self._handlers
+            and contract_for(event_type) is not None
+        )
 
     async def _deliver_batch(self, items: list[_Item]) -> None:
         retry = _Retry(self)

@@ -32,6 +32,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     false,
     func,
     insert,
@@ -84,6 +85,25 @@ _offsets = Table(
     Column("next_offset", Integer, nullable=False),
 )
 
+# A drain's statements, built once with their parameters bound at each call: a consumer drains
+# on every publish it hears, and building a statement costs more than SQLite running it.
+_COMMITTED = select(_offsets.c.topic, _offsets.c.partition, _offsets.c.next_offset).where(
+    _offsets.c.grp == bindparam("grp")
+)
+_PAGE = (
+    select(_log)
+    .where(
+        _log.c.topic == bindparam("topic"),
+        _log.c.partition == bindparam("partition"),
+        _log.c.offset >= bindparam("start"),
+    )
+    .order_by(_log.c.offset)
+    .limit(bindparam("batch"))
+)
+# Messages built lately (every group of the process reads the same records, in a burst):
+# each record's headers decoded once, not once per group. Forgotten all at once past this.
+RECENT_MESSAGES = 20_000
+
 
 def _encode_headers(headers: list[tuple[str, bytes]]) -> str:
     return json.dumps([[k, v.decode()] for k, v in headers])
@@ -130,6 +150,7 @@ class LocalBus:
         self._started = False
         self._stopping = asyncio.Event()
         self._writers = asyncio.Lock()
+        self._recent: dict[tuple[str, int, int], Message] = {}
 
     @asynccontextmanager
     async def _writing(self) -> AsyncIterator[AsyncConnection]:
@@ -329,6 +350,16 @@ class LocalBus:
             value=r.value,
         )
 
+    def _shared_message(self, r) -> Message:  # type: ignore[no-untyped-def]
+        """A drained record's message, built once for every group that reads it."""
+        key = (r.topic, r.partition, r.offset)
+        found = self._recent.get(key)
+        if found is None:
+            if len(self._recent) >= RECENT_MESSAGES:
+                self._recent.clear()
+            found = self._recent[key] = self._message(r)
+        return found
+
     async def _consume(self, sub: _Subscription) -> None:
         while not self._stopping.is_set():
             sub.wake.clear()
@@ -361,34 +392,18 @@ class LocalBus:
         async with reading(self._engine) as conn:
             committed = {
                 (r.topic, r.partition): r.next_offset
-                for r in (
-                    await conn.execute(
-                        select(_offsets).where(
-                            _offsets.c.grp == sub.group, _offsets.c.topic.in_(sub.topics)
-                        )
-                    )
-                ).all()
+                for r in await conn.execute(_COMMITTED, {"grp": sub.group})
             }
             for topic, p in where:
-                rows = (
-                    await conn.execute(
-                        select(_log)
-                        .where(
-                            _log.c.topic == topic,
-                            _log.c.partition == p,
-                            _log.c.offset >= committed.get((topic, p), 0),
-                        )
-                        .order_by(_log.c.offset)
-                        .limit(self._batch)
-                    )
-                ).all()
+                at = {"topic": topic, "partition": p, "start": committed.get((topic, p), 0)}
+                rows = (await conn.execute(_PAGE, {**at, "batch": self._batch})).all()
                 if rows:
                     pending[(topic, p)] = rows
                     if len(rows) == self._batch:  # more behind: look there next time
                         sub.touched.add((topic, p))
         if not pending:
             return False
-        messages = [self._message(row) for rows in pending.values() for row in rows]
+        messages = [self._shared_message(row) for rows in pending.values() for row in rows]
         try:
             await sub.deliver(messages)
         except asyncio.CancelledError:
