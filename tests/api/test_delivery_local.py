@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import httpx
@@ -146,8 +147,9 @@ async def test_dead_letters_are_listed_shown_and_replayed_after_a_fix(  # type: 
 
 async def test_an_event_this_service_does_not_handle_is_passed_over_unchecked(kit) -> None:  # type: ignore[no-untyped-def]
     """On a topic it reads, an event of a type Binôme knows but this service does not handle
-    is passed over without its data checked (its own consumers check it and dead-letter it
-    if it is off its contract); a type nobody knows is still a dead letter."""
+    is passed over by the type its headers name, its data neither decoded nor checked (its
+    own consumers check it and dead-letter it if it is off its contract or unreadable); a
+    type nobody knows is still a dead letter."""
     app, client = kit
     run = uuid.uuid4().hex
     good = testkit.record(run, 1)
@@ -165,8 +167,15 @@ async def test_an_event_this_service_does_not_handle_is_passed_over_unchecked(ki
         headers, value = to_wire(event)
         return Record(topic=good.topic, key="x", headers=headers, value=value)
 
+    unreadable = replace(other(ProgramCreated.TYPE), value=b"\xff not JSON")
     await app.state.bus.publish(
-        [good, other(ProgramCreated.TYPE), other("binome.nobody.thing.v1"), testkit.record(run, 10)]
+        [
+            good,
+            other(ProgramCreated.TYPE),
+            unreadable,
+            other("binome.nobody.thing.v1"),
+            testkit.record(run, 10),
+        ]
     )
     counts = await eventually(lambda: _total(client, run, 11), what="the events around them")
     assert counts["rows"] == 2
