@@ -92,6 +92,12 @@ def test_poison_is_recognised() -> None:
     headers, value = to_wire(Event.of(_ended(), org="acme"))
     with pytest.raises(UndecodableEvent):
         from_wire(headers, b"{not json")
+    for not_an_object in (b"[1, 2]", b'"text"', b"3"):  # JSON, but no event's data
+        with pytest.raises(UndecodableEvent, match="not an object"):
+            from_wire(headers, not_an_object)
+    no_time = [(k, v) for k, v in headers if k != "ce_time"]
+    with pytest.raises(UndecodableEvent, match="KeyError"):
+        from_wire(no_time, value)
     v9 = [(k, b"binome.matching.match.ended.v9" if k == "ce_type" else v) for k, v in headers]
     with pytest.raises(UnknownEventType):
         from_wire(v9, value).parse()
