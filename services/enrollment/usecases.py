@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -733,7 +733,8 @@ def _resolve(
     scored = domain.score_answers(program.questions, data.answers)
     return (
         data.model_dump()
-        | asdict(profile)
+        | vars(profile)  # its fields, flat: asdict copies deep, recursively, for each line
+        | {"languages": list(profile.languages)}  # a list of its own, as asdict gave
         | {"similarity": scored.similarity, "answer_themes": scored.themes}
     )
 

@@ -101,7 +101,7 @@ _PAGE = (
     .limit(bindparam("batch"))
 )
 # Messages built lately (every group of the process reads the same records, in a burst):
-# each record's headers decoded once, not once per group. Forgotten all at once past this.
+# each record's headers decoded once, not once per group; the oldest forgotten past this.
 RECENT_MESSAGES = 20_000
 
 
@@ -355,8 +355,8 @@ class LocalBus:
         key = (r.topic, r.partition, r.offset)
         found = self._recent.get(key)
         if found is None:
-            if len(self._recent) >= RECENT_MESSAGES:
-                self._recent.clear()
+            if len(self._recent) >= RECENT_MESSAGES:  # the oldest goes (insertion order)
+                del self._recent[next(iter(self._recent))]
             found = self._recent[key] = self._message(r)
         return found
 
