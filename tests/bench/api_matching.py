@@ -54,7 +54,7 @@ TIMEZONES = ["Europe/Paris", "Europe/London", "America/New_York", "Asia/Singapor
 # server's one core to the work measured.
 POLL_S = 0.1
 DEPARTURES = 5  # mentors leaving, one after the other
-TARGETS = {  # the issue's, by step
+TARGETS = {  # the issue's, by step, at the default size (12,000 employees)
     "bulk enrolment": 5.0,
     "run": 1.5,
     "publish": 1.0,
@@ -62,6 +62,8 @@ TARGETS = {  # the issue's, by step
     "suggestions p95": 0.020,
     "a departing mentor's replacements": 0.100,
 }
+# At 50,000 mentees x 10,000 mentors the issue sets one target: run and publish together.
+LARGE, LARGE_TARGETS = 50_000, {"run and publish": 20.0}
 
 
 @dataclass
@@ -192,6 +194,14 @@ def _cpu_seconds(pid: int) -> float:
     """A process's CPU time so far, all its threads (user and system, from /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _peak_memory_mb(pid: int) -> float:
+    """A process's peak resident memory so far (VmHWM, from /proc), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM for process {pid}")
 
 
 async def _depart(
@@ -428,16 +438,20 @@ async def bench(args: argparse.Namespace) -> None:
                 (await c.get(f"/v1/reports/programs/{program}", headers=admin)).raise_for_status()
                 took.append(time.perf_counter() - t0)
             row("report p50", statistics.median(took))
+            peak = _peak_memory_mb(proc.pid)
+            print(f"  {'server peak memory':34} {peak:10.0f} MB  (the most it held at once)")
     finally:
         proc.terminate()
         proc.wait(timeout=60)
 
+    measured = {step: seconds for step, seconds, _ in rows}
+    measured["run and publish"] = measured["run"] + measured["publish"]
+    targets = LARGE_TARGETS if args.mentees >= LARGE else TARGETS
     print()
     print(f"  {'step':34} {'measured':>10}  {'target':>8}")
-    for step, seconds, _ in rows:
-        if step in TARGETS:
-            mark = "met" if seconds <= TARGETS[step] else "missed"
-            print(f"  {step:34} {seconds * 1000:8.0f} ms {TARGETS[step] * 1000:6.0f} ms  {mark}")
+    for step, target in targets.items():
+        mark = "met" if measured[step] <= target else "missed"
+        print(f"  {step:34} {measured[step] * 1000:8.0f} ms {target * 1000:6.0f} ms  {mark}")
 
 
 def main() -> None:
