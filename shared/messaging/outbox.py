@@ -184,7 +184,6 @@ class OutboxRelay(BackgroundLoop):
             .where(o.c.seq.in_([row.seq for row in rows]))
             .values(sent_at=datetime.now(UTC))
         )
-        self.published += len(rows)
 
     async def _forget_log(self) -> None:
         """The service's records the log's retention lets go (shared.messaging.retention). A

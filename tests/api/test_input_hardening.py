@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from tests.helpers import Api
+from tests.helpers import Api, process_memory_kib
 from tests.helpers.fuzz import serving_process
 
 JSON = {"content-type": "application/json"}
@@ -124,10 +124,7 @@ async def test_an_integer_beyond_64_bits_in_a_failing_body_is_a_422(api: Api) ->
 
 
 def _rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError(f"no VmRSS for process {pid}")
+    return process_memory_kib(pid, "VmRSS") * 1024
 
 
 async def test_memory_stays_flat_under_parallel_oversized_unauthenticated_bodies(

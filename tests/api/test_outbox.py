@@ -70,10 +70,16 @@ async def test_a_relay_waiting_for_the_bus_holds_up_no_writer_of_its_service(api
     without the lock and marks it sent after the publish. Here the log is busy (another
     connection holds its write lock) while the relay publishes a programme's event: the
     service's next write goes through all the same, and both events go out once the log is
-    free. (With the lock held across the publish, that write waited the busy timeout, 30 s,
-    then failed.)"""
+    free, each counted once in the status's relay figures. (With the lock held across the
+    publish, that write waited the busy timeout, 30 s, then failed.)"""
     runtime = app.state.runtimes["enrollment"]
     outbox = runtime.outbox
+
+    async def relayed() -> int:
+        status = await api.ok("GET", "/status")
+        return status["services"]["enrollment"]["relay"]["published"]  # type: ignore[no-any-return]
+
+    before = await relayed()
     log_file = app.state.bus._engine.url.database
     busy = sqlite3.connect(log_file, isolation_level=None, timeout=30, check_same_thread=False)
     await asyncio.to_thread(busy.execute, "BEGIN IMMEDIATE")  # (the loop goes on meanwhile)
@@ -94,3 +100,4 @@ async def test_a_relay_waiting_for_the_bus_holds_up_no_writer_of_its_service(api
             return (await conn.execute(unsent)).scalar_one() == 0
 
     await eventually(all_sent, what="both events relayed once the log is free")
+    assert await relayed() == before + 2

@@ -39,7 +39,7 @@ from services.matching import domain
 from shared.auth import Role, mint_token
 from shared.settings import Settings
 from tests.bench.api import _databases
-from tests.helpers import free_port
+from tests.helpers import free_port, process_memory_kib
 
 ROOT = Path(__file__).resolve().parents[2]
 os.environ.setdefault("BINOME_JWT_SECRET", secrets.token_urlsafe(48))
@@ -194,14 +194,6 @@ def _cpu_seconds(pid: int) -> float:
     """A process's CPU time so far, all its threads (user and system, from /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _peak_memory_mb(pid: int) -> float:
-    """A process's peak resident memory so far (VmHWM, from /proc), in MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmHWM for process {pid}")
 
 
 async def _depart(
@@ -438,7 +430,7 @@ async def bench(args: argparse.Namespace) -> None:
                 (await c.get(f"/v1/reports/programs/{program}", headers=admin)).raise_for_status()
                 took.append(time.perf_counter() - t0)
             row("report p50", statistics.median(took))
-            peak = _peak_memory_mb(proc.pid)
+            peak = process_memory_kib(proc.pid, "VmHWM") / 1024
             print(f"  {'server peak memory':34} {peak:10.0f} MB  (the most it held at once)")
     finally:
         proc.terminate()

@@ -194,6 +194,14 @@ def kafka_pg_settings(kafka_bootstrap: str, database_url: str, **extra: Any) -> 
     )
 
 
+def process_memory_kib(pid: int, field: str) -> int:
+    """A process's memory figure from /proc (`VmRSS`: resident now; `VmHWM`: its peak), KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no {field} for process {pid}")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
