@@ -151,9 +151,12 @@ class KafkaBus:
             )
             changes = []
             for answer in answers:
-                for error, _, _, name, entries, *_ in answer.resources:
+                for error, message, _, name, entries, *_ in answer.resources:
+                    if error:  # said, and tried again at the next start
+                        log.warning("could not read %s's settings: %s %s", name, error, message)
+                        continue
                     values = {e[0]: e[1] for e in entries}
-                    if error or all(values.get(k) == v for k, v in KEPT_FOREVER.items()):
+                    if all(values.get(k) == v for k, v in KEPT_FOREVER.items()):
                         continue
                     overrides = {e[0]: e[1] for e in entries if e[3] == _TOPIC_OVERRIDE}
                     configs = {**overrides, **KEPT_FOREVER}
