@@ -1,6 +1,8 @@
 """The `binome` command: run the services, mint development tokens, write migrations.
 
 binome serve                              embedded: all five services on :8000, SQLite, local bus
+                                          (their background loops in a second process, or
+                                          with --one-process in the API's)
 binome serve --service matching --port 8002   one service (distributed mode, env settings)
 binome serve --service matching --workers 2   the same in two processes on one port
 binome proxy-config --route SVC=URL ... --out DIR
@@ -88,7 +90,8 @@ def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from services import load, load_all
-    from shared.app import build_app
+    from shared.app import build_app, build_loops_app
+    from shared.companion import Companion, socket_paths
 
     settings = Settings()
     # The public development secret serves a local development setup only: loopback and the
@@ -102,7 +105,7 @@ def _serve(args: argparse.Namespace) -> None:
             "could mint an admin token. Set BINOME_JWT_SECRET to 32+ random bytes (e.g. "
             "`openssl rand -base64 48`) or BINOME_JWT_JWKS_URL."
         )
-    name = args.service or "binome"
+    name = args.service or ("binome-loops" if args.loops_of is not None else "binome")
     _logs(name, settings, args, embedded=not args.service)
     if args.workers < 1:
         raise CliError(f"--workers {args.workers}: one process or more")
@@ -126,12 +129,28 @@ def _serve(args: argparse.Namespace) -> None:
             log_config=None,
         )
         return
+    if args.loops_of is not None:  # the loops process: its parent holds the data folder
+        _, path = socket_paths(settings.data_dir)
+        app = build_loops_app(load_all(), settings, name="binome-loops", parent=args.loops_of)
+        uvicorn.run(app, uds=str(path), log_level=args.log_level, log_config=None, access_log=False)
+        return
     if settings.bus is BusKind.local:
         args.lock = _lock_data_dir(settings.data_dir)
     if args.service:
         app = build_app([load(args.service)], settings, name=args.service)
-    else:
+    elif args.one_process or settings.bus is not BusKind.local:
         app = build_app(load_all(), settings, name="binome")
+    else:
+        try:
+            companion = Companion(
+                [sys.executable, "-m", "services.cli", "serve", "--log-level", args.log_level]
+                + ["--loops-of"],
+                settings.data_dir,
+                keep_open=[args.lock.fileno()],
+            )
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+        app = build_app(load_all(), settings, name="binome", companion=companion)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, log_config=None)
 
 
@@ -474,6 +493,14 @@ def main(argv: list[str] | None = None) -> None:
         help="processes serving the port (distributed mode: one per core; each runs the "
         "service whole, its relay and its share of the consumer group)",
     )
+    serve.add_argument(
+        "--one-process",
+        action="store_true",
+        help="embedded mode: the background loops (relays, consumers, timers) in the API's "
+        "process instead of a second one (one core)",
+    )
+    # The embedded server's loops process (shared.companion), started by `binome serve` itself.
+    serve.add_argument("--loops-of", type=int, metavar="PID", help=argparse.SUPPRESS)
     serve.set_defaults(func=_serve)
 
     proxy = sub.add_parser(

@@ -7,10 +7,11 @@ runtime through `uow_dependency(name)`, so the same router works in either mode.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import types
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -26,6 +27,7 @@ from shared import health, logs
 from shared.api import no_nul_stated
 from shared.asyncapi import document as asyncapi_document
 from shared.clock import Clock
+from shared.companion import Companion, end_with_parent, listen_for_wake_ups, socket_paths
 from shared.edge import PROBES, install_edge
 from shared.http_errors import install_error_handlers, routes_of
 from shared.messaging.bus import Bus
@@ -75,36 +77,66 @@ def settle_heap() -> None:
         gc.set_threshold(*GC_THRESHOLDS)
 
 
+@asynccontextmanager
+async def wired(
+    definitions: Sequence[ServiceDef],
+    settings: Settings,
+    *,
+    name: str,
+    clock: Clock | None = None,
+    wake_elsewhere: Callable[[str], None] | None = None,
+) -> AsyncIterator[tuple[Bus, dict[str, ServiceRuntime]]]:
+    """The process's bus and its services' runtimes, started (migrations, then the background
+    loops unless they run elsewhere: `ServiceRuntime`), stopped on the way out."""
+    bus = make_bus(settings, client_id=name)
+    runtimes = {
+        d.name: ServiceRuntime(d, settings, bus, clock, wake_elsewhere=wake_elsewhere)
+        for d in definitions
+    }
+    prefix = settings.topic_prefix
+    await bus.ensure_topics(sorted({t for d in definitions for t in d.topics(prefix)}))
+    for runtime in runtimes.values():
+        await runtime.start()
+    await bus.start()
+    try:
+        yield bus, runtimes
+    finally:
+        for runtime in runtimes.values():
+            await runtime.stop_relay()
+        await bus.stop()
+        for runtime in runtimes.values():
+            await runtime.dispose()
+
+
 def build_app(
     definitions: Sequence[ServiceDef],
     settings: Settings | None = None,
     *,
     name: str,
     clock: Clock | None = None,
+    companion: Companion | None = None,
 ) -> FastAPI:
-    """`clock`: the time every service of the app sees (tests pass a ManualClock)."""
+    """`clock`: the time every service of the app sees (tests pass a ManualClock).
+    `companion`: the background loops run in the loops process it starts (shared.companion);
+    this process serves the API."""
     settings = settings or Settings()
+    wake_elsewhere = companion.waker if companion is not None else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        bus = make_bus(settings, client_id=name)
-        runtimes = {d.name: ServiceRuntime(d, settings, bus, clock) for d in definitions}
-        prefix = settings.topic_prefix
-        await bus.ensure_topics(sorted({t for d in definitions for t in d.topics(prefix)}))
-        for runtime in runtimes.values():
-            await runtime.start()
-        await bus.start()
-        app.state.runtimes = runtimes
-        app.state.bus = bus
-        settle_heap()
-        try:
-            yield
-        finally:
-            for runtime in runtimes.values():
-                await runtime.stop_relay()
-            await bus.stop()
-            for runtime in runtimes.values():
-                await runtime.dispose()
+        async with wired(
+            definitions, settings, name=name, clock=clock, wake_elsewhere=wake_elsewhere
+        ) as (bus, runtimes):
+            app.state.runtimes = runtimes
+            app.state.bus = bus
+            if companion is not None:
+                await companion.start()
+            settle_heap()
+            try:
+                yield
+            finally:
+                if companion is not None:
+                    await companion.stop()
 
     setup_tracing(name, settings)
     about: dict[str, Any] = {
@@ -120,6 +152,7 @@ def build_app(
     else:
         app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, **about)
     app.state.settings = settings
+    app.state.companion = companion
     app.state.verified_tokens = VerifiedTokens()
     install_error_handlers(app)
     for d in definitions:
@@ -146,7 +179,39 @@ def build_app(
             expose_headers=["Retry-After", "Location"],
             max_age=600,
         )
-    install_metrics(app)  # outermost: refusals at the edge are counted too
+    install_metrics(app, loops=companion is None)  # outermost: refusals at the edge counted
+    return app
+
+
+def build_loops_app(
+    definitions: Sequence[ServiceDef], settings: Settings, *, name: str, parent: int
+) -> FastAPI:
+    """The embedded server's loops process (shared.companion): every service's background
+    loops, woken by the API process `parent`'s commits; it answers that process's /livez,
+    /status and /metrics on a Unix socket, and ends with it."""
+    wake_path, _ = socket_paths(settings.data_dir)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with wired(definitions, settings, name=name) as (bus, runtimes):
+            app.state.runtimes = runtimes
+            app.state.bus = bus
+            wake_ups = {k: v for r in runtimes.values() for k, v in r.wake_ups().items()}
+            stop_listening = listen_for_wake_ups(wake_path, wake_ups)
+            watch = asyncio.create_task(end_with_parent(parent), name="end-with-parent")
+            settle_heap()
+            try:
+                yield
+            finally:
+                watch.cancel()
+                stop_listening()
+
+    setup_tracing(name, settings)
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.companion = None
+    app.include_router(health.router)
+    install_metrics(app, requests=False, own=False)
     return app
 
 

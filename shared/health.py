@@ -21,7 +21,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Mapping
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -31,6 +31,9 @@ from shared.db import reading
 from shared.events import dead_letter_topic
 from shared.messaging.bus import Bus
 from shared.service import ServiceRuntime
+
+if TYPE_CHECKING:
+    from shared.companion import Companion
 
 PROBE_TIMEOUT_S = 2.0
 T = TypeVar("T")
@@ -57,17 +60,20 @@ def _bus(request: Request) -> Bus:
 @router.get("/livez")
 @router.get("/healthz", include_in_schema=False)
 async def livez(request: Request) -> JSONResponse:
-    """Liveness: the process and its background loops are alive."""
-    dead = [f"outbox-relay:{n}" for n, r in _runtimes(request).items() if not r.relay.alive]
+    """Liveness: the process and its background loops are alive (in the embedded server's
+    API process, those of its loops process: shared.companion)."""
+    here = [r for r in _runtimes(request).values() if r.loops_here]
+    dead = [f"outbox-relay:{r.definition.name}" for r in here if not r.relay.alive]
     dead += [
-        f"timer-scheduler:{n}"
-        for n, r in _runtimes(request).items()
+        f"timer-scheduler:{r.definition.name}"
+        for r in here
         if r.scheduler is not None and not r.scheduler.alive
     ]
-    dead += [
-        f"{w.NAME}:{n}" for n, r in _runtimes(request).items() for w in r.workers if not w.alive
-    ]
+    dead += [f"{w.NAME}:{r.definition.name}" for r in here for w in r.workers if not w.alive]
     dead += _bus(request).dead_loops()
+    companion: Companion | None = request.app.state.companion
+    if companion is not None:
+        dead += companion.dead_loops()
     if dead:
         return JSONResponse(status_code=503, content={"status": "dead", "dead_loops": dead})
     return JSONResponse(content={"status": "ok"})
@@ -102,8 +108,15 @@ async def readyz(request: Request) -> JSONResponse:
 
 @router.get("/status")
 async def status(request: Request) -> dict[str, Any]:
-    """Backlogs, lags, dead letters and failures, per service of this process."""
-    return await snapshot(_runtimes(request), _bus(request))
+    """Backlogs, lags, dead letters and failures, per service of this process (in the
+    embedded server's API process, as its loops process sees them, which runs them; read
+    here when it does not answer, its loops' figures then this process's: none)."""
+    companion: Companion | None = request.app.state.companion
+    if companion is None:
+        return await snapshot(_runtimes(request), _bus(request))
+    theirs = await companion.status()
+    answer = theirs if theirs is not None else await snapshot(_runtimes(request), _bus(request))
+    return {**answer, "loops_process": {**companion.about(), "answering": theirs is not None}}
 
 
 async def snapshot(runtimes: Mapping[str, ServiceRuntime], bus: Bus) -> dict[str, Any]:

@@ -32,6 +32,8 @@ from shared.health import snapshot
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from shared.companion import Companion
+
 # Request latencies, seconds: from a cached read to a matching run.
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 UNMATCHED = "<unmatched>"  # a path no route serves: one series, not one per path tried
@@ -61,23 +63,29 @@ def merged(families: Iterable[Metric]) -> Iterator[Metric]:
 
 
 class AppMetrics:
-    """The registry of one app (one process's services) and its request metrics."""
+    """The registry of one app (one process's services) and what it measures: `requests`
+    (the HTTP middleware's), `own` (each service's declared series), `loops` (what its
+    background loops did and the /status probes). The embedded server's API process measures
+    requests and its own; its loops process the loops (shared.companion)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, requests: bool = True, own: bool = True, loops: bool = True) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
-        self.requests = Counter(
-            "binome_http_requests",
-            "HTTP requests answered, by method, route template and status code.",
-            ["method", "route", "status"],
-            registry=self.registry,
-        )
-        self.duration = Histogram(
-            "binome_http_request_duration_seconds",
-            "Time to answer an HTTP request (until its last byte), by method and route template.",
-            ["method", "route"],
-            buckets=HTTP_BUCKETS,
-            registry=self.registry,
-        )
+        self.own, self.loops = own, loops
+        if requests:
+            self.requests = Counter(
+                "binome_http_requests",
+                "HTTP requests answered, by method, route template and status code.",
+                ["method", "route", "status"],
+                registry=self.registry,
+            )
+            self.duration = Histogram(
+                "binome_http_request_duration_seconds",
+                "Time to answer an HTTP request (until its last byte), by method and route "
+                "template.",
+                ["method", "route"],
+                buckets=HTTP_BUCKETS,
+                registry=self.registry,
+            )
         self.snapshot: dict[str, Any] = {}
         self.registry.register(_Snapshot(self))
         self.runtimes: Mapping[str, Any] = {}
@@ -91,15 +99,16 @@ class _Snapshot(Collector):
         self._m = metrics
 
     def collect(self) -> Iterator[Metric]:
-        snap = self._m.snapshot
-        if not snap:
-            return
-        yield from _status_families(snap)
+        m = self._m
+        if m.snapshot:
+            yield from _status_families(m.snapshot)
         own: list[Metric] = []
-        for name, runtime in self._m.runtimes.items():
-            own.extend(relabelled(runtime.consumer.stats.batch_seconds, group=runtime.group))
-            for collector in runtime.definition.metrics:
-                own.extend(relabelled(collector, service=name))
+        for name, runtime in m.runtimes.items():
+            if m.loops:
+                own.extend(relabelled(runtime.consumer.stats.batch_seconds, group=runtime.group))
+            if m.own:
+                for collector in runtime.definition.metrics:
+                    own.extend(relabelled(collector, service=name))
         yield from merged(own)
 
 
@@ -228,21 +237,53 @@ class RequestMetrics:
             self.m.duration.labels(method, template).observe(time.perf_counter() - t0)
 
 
-def install_metrics(app: FastAPI) -> AppMetrics:
-    """`/metrics` and the request middleware (add it after every other: outermost)."""
-    metrics = AppMetrics()
+def install_metrics(
+    app: FastAPI, *, requests: bool = True, own: bool = True, loops: bool = True
+) -> AppMetrics:
+    """`/metrics` and the request middleware (add it after every other: outermost); what it
+    measures: `AppMetrics`."""
+    metrics = AppMetrics(requests=requests, own=own, loops=loops)
     app.state.metrics = metrics
     app.include_router(router)
-    app.add_middleware(RequestMetrics, metrics=metrics)
+    if requests:
+        app.add_middleware(RequestMetrics, metrics=metrics)
     return metrics
 
 
 @router.get("/metrics", include_in_schema=False)
 async def scrape(request: Request) -> Response:
     """Prometheus exposition (the text format, or OpenMetrics when the scraper asks for it):
-    the probes read now, then every family of the app's registry."""
+    the probes read now, then every family of the app's registry; in the embedded server's API
+    process, then the loops process's families (`binome_loops_process_up` 0: not answering)."""
     metrics: AppMetrics = request.app.state.metrics
     metrics.runtimes = request.app.state.runtimes
-    metrics.snapshot = await snapshot(request.app.state.runtimes, request.app.state.bus)
-    encode, content_type = choose_encoder(request.headers.get("accept", ""))
-    return Response(encode(metrics.registry), headers={"content-type": content_type})
+    if metrics.loops:
+        metrics.snapshot = await snapshot(request.app.state.runtimes, request.app.state.bus)
+    accept = request.headers.get("accept", "")
+    encode, content_type = choose_encoder(accept)
+    body = encode(metrics.registry)
+    companion: Companion | None = request.app.state.companion
+    if companion is not None:
+        theirs = await companion.metrics(accept)
+        up = GaugeMetricFamily(
+            "binome_loops_process_up",
+            "1 if the embedded server's loops process answers (its families follow).",
+            value=0.0 if theirs is None else 1.0,
+        )
+        body = _joined(body, encode(_Families([up])), theirs or b"")
+    return Response(body, headers={"content-type": content_type})
+
+
+class _Families(Collector):
+    def __init__(self, families: list[Metric]) -> None:
+        self._families = families
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._families
+
+
+def _joined(*expositions: bytes) -> bytes:
+    """Expositions of distinct families as one: OpenMetrics ends once, with `# EOF`."""
+    eof = b"# EOF\n"
+    parts = [e.removesuffix(eof) for e in expositions]
+    return b"".join(parts) + (eof if expositions[0].endswith(eof) else b"")

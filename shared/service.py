@@ -132,10 +132,24 @@ def chain(*handlers: Handler) -> Handler:
 
 
 class ServiceRuntime:
+    """A service's database, outbox relay, consumer, timer scheduler and workers in one process.
+
+    `wake_elsewhere`: the background loops run in another process (the embedded server's
+    loops process, shared.companion): this one migrates the database and serves requests, and
+    its commits wake the other's relay (`"relay <service>"`) and timer scheduler (`"timers
+    <service>"`) through this callable instead of its own."""
+
     def __init__(
-        self, definition: ServiceDef, settings: Settings, bus: Bus, clock: Clock | None = None
+        self,
+        definition: ServiceDef,
+        settings: Settings,
+        bus: Bus,
+        clock: Clock | None = None,
+        *,
+        wake_elsewhere: Callable[[str], None] | None = None,
     ) -> None:
         self.definition = definition
+        self.wake_elsewhere = wake_elsewhere
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         self.timer_table = definition.base.metadata.tables.get("timer")
@@ -214,7 +228,7 @@ class ServiceRuntime:
             read_only=read_only,
             outbox=self.outbox,
             inbox=self.inbox,
-            on_commit=self.relay.wake,
+            on_commit=self._wake_relay,
             topic_prefix=self.settings.topic_prefix,
             timers=self.timer_table,
             on_timers=self._wake_timers,
@@ -223,9 +237,30 @@ class ServiceRuntime:
             rollup=self.definition.rollup,
         )
 
+    def _wake_relay(self) -> None:
+        if self.wake_elsewhere is not None:
+            self.wake_elsewhere(f"relay {self.definition.name}")
+        else:
+            self.relay.wake()
+
     def _wake_timers(self) -> None:
-        if self.scheduler is not None:
+        if self.scheduler is None:
+            return
+        if self.wake_elsewhere is not None:
+            self.wake_elsewhere(f"timers {self.definition.name}")
+        else:
             self.scheduler.wake()
+
+    def wake_ups(self) -> dict[str, Callable[[], None]]:
+        """What another process's commits may wake here (see `wake_elsewhere`)."""
+        name, wake = self.definition.name, {f"relay {self.definition.name}": self.relay.wake}
+        if self.scheduler is not None:
+            wake[f"timers {name}"] = self.scheduler.wake
+        return wake
+
+    @property
+    def loops_here(self) -> bool:
+        return self.wake_elsewhere is None
 
     async def start(self) -> None:
         if self.definition.warm_up is not None:
@@ -233,6 +268,8 @@ class ServiceRuntime:
                 target=self._warm_up, name=f"{self.definition.name}-warm-up", daemon=True
             ).start()
         await db.upgrade(self.engine, self.definition.migrations_dir)
+        if not self.loops_here:
+            return
         self.relay.start()
         if self.scheduler is not None:
             self.scheduler.start()
@@ -255,6 +292,8 @@ class ServiceRuntime:
 
     async def stop_relay(self) -> None:
         """Stop the background loops (its own, the timer scheduler, then the relay)."""
+        if not self.loops_here:
+            return
         for worker in self.workers:
             await worker.stop()
         if self.scheduler is not None:
