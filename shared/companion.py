@@ -119,6 +119,11 @@ async def end_with_parent(parent: int) -> None:
     """In the loops process: once the API process that started it is gone, shut down as
     SIGTERM would (the loops finish what they hold and commit). A pidfd becomes readable when
     its process ends."""
+    if not hasattr(os, "pidfd_open"):  # not Linux: look twice a second
+        while os.getppid() == parent:  # noqa: ASYNC110
+            await asyncio.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
     gone = asyncio.Event()
     loop = asyncio.get_running_loop()
     pidfd: int | None = None
