@@ -130,16 +130,25 @@ def roster_changed(*, uow: UnitOfWork, program_id: str, by: str) -> None:
 async def _loads(
     uow: UnitOfWork, program_id: str, held: Mapping[str, int] | None = None
 ) -> dict[str, int]:
-    """Each mentor's places taken (open matches and open requests), counted by the database;
+    """Each mentor's places taken (open matches and open requests), counted by the database
+    in one statement and read as plain rows (thousands of mentors: no ORM object each);
     `held`: the open requests' places, when the caller read them already."""
-    if held is None:
-        held = await _held_by_requests(uow, program_id)
-    rows = await uow.session.exec(
-        select(Match.mentor_participant_id, func.count())  # type: ignore[call-overload]
-        .where(Match.program_id == program_id, col(Match.status).in_(domain.OPEN))
-        .group_by(Match.mentor_participant_id)
+    m, r = Match.__table__, MentorRequest.__table__  # type: ignore[attr-defined]
+    matched = (
+        sa_select(m.c.mentor_participant_id, func.count())
+        .where(m.c.program_id == program_id, m.c.status.in_(domain.OPEN))
+        .group_by(m.c.mentor_participant_id)
     )
-    return dict(Counter(dict(rows.all())) + Counter(held))
+    requested = (
+        sa_select(r.c.mentor_participant_id, func.count())
+        .where(r.c.program_id == program_id, r.c.status == ev.RequestStatus.open)
+        .group_by(r.c.mentor_participant_id)
+    )
+    counted = matched if held is not None else matched.union_all(requested)
+    loads = Counter(held or {})
+    for mentor, taken in (await (await uow.session.connection()).execute(counted)).tuples():
+        loads[mentor] += taken
+    return dict(loads)
 
 
 def _propose(
@@ -780,19 +789,26 @@ async def suggest(
 ) -> Suggested:
     """Self-service: a mentee's best mentors with room left, each with its score's parts; if
     none, why not, and whether the mentee is on the waiting list."""
-    mentee = await uow.session.get(ParticipantView, participant_id)
+    # The mentee, their programme, its roster's version and their place on the waiting
+    # list, in one statement (each statement is a round trip to SQLite's thread).
+    found_row = (
+        await uow.session.exec(
+            select(ParticipantView, ProgramView, Roster.version, Waiting.participant_id)  # type: ignore[call-overload]
+            .outerjoin(ProgramView, col(ProgramView.id) == ParticipantView.program_id)
+            .outerjoin(Roster, col(Roster.program_id) == ParticipantView.program_id)
+            .outerjoin(Waiting, col(Waiting.participant_id) == ParticipantView.id)
+            .where(ParticipantView.id == participant_id)
+        )
+    ).first()
+    mentee, program, version, waiting_id = found_row or (None, None, None, None)
     if mentee is None or not can_see(principal, org=mentee.org, owners=[mentee.employee_id]):
         raise NotFound("participant not found")
     if mentee.role != "mentee":
         raise Invalid("suggestions are for mentees", field="participant_id", at="query")
-    program = await uow.session.get(ProgramView, mentee.program_id)
     if program is None:
         raise NotFound("program not found")
-    version = await uow.session.get(Roster, program.id)
     pool = await roster.mentors(
-        program.id,
-        version.version if version else "",
-        lambda: _candidates(uow, program.id, "mentor"),
+        program.id, version or "", lambda: _candidates(uow, program.id, "mentor")
     )
     loads = await _loads(uow, program.id)
     history = await _match_states(uow, Match.mentee_participant_id == mentee.id)
@@ -805,6 +821,5 @@ async def suggest(
         rules=_rules(program),
         limit=limit,
     )
-    waiting = await uow.session.get(Waiting, mentee.id) is not None
     why = None if found else domain.why_none(pool.mentors, loads)
-    return Suggested(mentee, found, why, waiting)
+    return Suggested(mentee, found, why, waiting_id is not None)
