@@ -103,3 +103,33 @@ def test_synthetic_programme_is_solved_and_certified_with_or_without_cache(cache
     assert allowed[idx, sol.mentor_of[idx]].all()
     assert (np.bincount(sol.mentor_of[idx], minlength=80) <= 5).all()
     assert sol.total_score == pytest.approx(float(scores[idx, sol.mentor_of[idx]].sum()), abs=1e-3)
+
+
+@given(st.integers(0, 10_000))
+@settings(max_examples=40, deadline=None)
+def test_the_pairs_never_made_are_found_as_a_loop_over_people_finds_them(seed: int) -> None:
+    """The scorer's exclusions (sorted lookups) against the plain reading: a mentee who is
+    also a mentor, a mentor in the mentee's manager chain, a mentee in the mentor's, and the
+    pairs given; ids repeated on a side and chains of any length included."""
+    rng = np.random.default_rng(seed)
+    cohort = synthetic.programme(int(rng.integers(1, 40)), int(rng.integers(1, 12)), seed=seed)
+    n, m = len(cohort.mentees), len(cohort.mentors)
+    pool = np.concatenate([cohort.mentees.ids, cohort.mentors.ids])
+    cohort.mentors.ids[:] = rng.choice(pool, m)  # some mentees mentor too, some ids twice
+    cohort.mentee_managers = rng.choice(np.append(pool, -1), (n, int(rng.integers(0, 4))))
+    cohort.mentor_managers = rng.choice(np.append(pool, -1), (m, int(rng.integers(0, 4))))
+    scorer = Scorer(cohort, Weights(skills=1), Constraints())
+
+    mentor_at = {int(e): j for j, e in enumerate(cohort.mentors.ids)}
+    mentee_at = {int(e): i for i, e in enumerate(cohort.mentees.ids)}
+    expected = {(int(i), int(j)) for i, j in cohort.excluded}
+    for i, e in enumerate(cohort.mentees.ids.tolist()):
+        expected |= {(i, mentor_at[e])} if e in mentor_at else set()
+        expected |= {
+            (i, mentor_at[a]) for a in cohort.mentee_managers[i].tolist() if a in mentor_at
+        }
+    for j, chain in enumerate(cohort.mentor_managers.tolist()):
+        expected |= {(mentee_at[a], j) for a in chain if a in mentee_at}
+    ptr, cols = scorer._excl_ptr, scorer._excl_cols
+    found = [(i, int(j)) for i in range(n) for j in cols[ptr[i] : ptr[i + 1]]]
+    assert found == sorted(expected)

@@ -47,6 +47,27 @@ class _Blocked:
             yield slice(start, min(self.n, start + step))
 
 
+Positions = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]
+
+
+def _positions(ids: npt.NDArray[np.int64]) -> Positions:
+    """Each id's position on its side (the last, should an id appear twice), as its sorted
+    ids and their positions: what `_look_up` searches."""
+    unique, first_from_end = np.unique(ids[::-1], return_index=True)
+    return unique.astype(np.int64), (len(ids) - 1 - first_from_end).astype(np.int64)
+
+
+def _look_up(
+    side: Positions, values: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
+    """For each of `values` (any shape): whether the side has that id, and its position."""
+    keys, positions = side
+    if len(keys) == 0:
+        return np.zeros(values.shape, dtype=bool), np.zeros(values.shape, dtype=np.int64)
+    at = np.minimum(np.searchsorted(keys, values), len(keys) - 1)
+    return keys[at] == values, positions[at]
+
+
 class Scorer(_Blocked):
     """Scores a cohort under a programme's weights and constraints (a score source)."""
 
@@ -74,18 +95,24 @@ class Scorer(_Blocked):
     # --- exclusions: same person, reporting line, pairs that already ended ------------------
 
     def _exclusions(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """The pairs never to make, as CSR rows per mentee: the excluded pairs given, a
+        mentee who is also a mentor, and any pair inside a reporting line (either side in the
+        other's manager chain). Found with sorted lookups, never a loop over people: a
+        mentee's suggestions build a scorer at every request."""
         c = self.cohort
-        mentor_index = {int(emp): j for j, emp in enumerate(c.mentors.ids)}
-        mentee_index = {int(emp): i for i, emp in enumerate(c.mentees.ids)}
-        pairs: list[tuple[int, int]] = [tuple(p) for p in c.excluded.tolist()]  # type: ignore[misc]
-        for i, emp in enumerate(c.mentees.ids.tolist()):
-            if emp in mentor_index:
-                pairs.append((i, mentor_index[emp]))
-        for i, chain in enumerate(c.mentee_managers.tolist()):
-            pairs.extend((i, mentor_index[a]) for a in chain if a in mentor_index)
-        for j, chain in enumerate(c.mentor_managers.tolist()):
-            pairs.extend((mentee_index[a], j) for a in chain if a in mentee_index)
-        arr = np.array(sorted(set(pairs)), dtype=np.int64).reshape(-1, 2)
+        mentors, mentees = _positions(c.mentors.ids), _positions(c.mentees.ids)
+        rows, cols = [c.excluded[:, 0]], [c.excluded[:, 1]]
+        hit, j = _look_up(mentors, c.mentees.ids)  # the same person on both sides
+        rows.append(np.flatnonzero(hit))
+        cols.append(j[hit])
+        hit, j = _look_up(mentors, c.mentee_managers)  # a mentor above the mentee
+        rows.append(np.nonzero(hit)[0])
+        cols.append(j[hit])
+        hit, i = _look_up(mentees, c.mentor_managers)  # a mentee above the mentor
+        rows.append(i[hit])
+        cols.append(np.nonzero(hit)[0])
+        pairs = np.stack([np.concatenate(rows), np.concatenate(cols)], axis=1).astype(np.int64)
+        arr = np.unique(pairs, axis=0).reshape(-1, 2)  # sorted by mentee, then mentor
         ptr = np.searchsorted(arr[:, 0], np.arange(self.n + 1)).astype(np.int64)
         return ptr, arr[:, 1].copy()
 
