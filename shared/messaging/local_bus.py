@@ -12,10 +12,11 @@ then starts is kept, so offsets never go back.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,6 +41,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    union_all,
 )
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -85,21 +87,43 @@ _offsets = Table(
     Column("next_offset", Integer, nullable=False),
 )
 
-# A drain's statements, built once with their parameters bound at each call: a consumer drains
-# on every publish it hears, and building a statement costs more than SQLite running it.
-_COMMITTED = select(_offsets.c.topic, _offsets.c.partition, _offsets.c.next_offset).where(
-    _offsets.c.grp == bindparam("grp")
-)
-_PAGE = (
-    select(_log)
-    .where(
-        _log.c.topic == bindparam("topic"),
-        _log.c.partition == bindparam("partition"),
-        _log.c.offset >= bindparam("start"),
-    )
-    .order_by(_log.c.offset)
-    .limit(bindparam("batch"))
-)
+
+# A drain's statements, built once (per number of partitions) with their parameters bound at
+# each call: a consumer drains on every publish it hears, and building a statement costs more
+# than SQLite running it.
+@functools.cache
+def _pages(partitions: int) -> Any:
+    """One statement reading, in `partitions` partitions (`topic<i>`, `partition<i>`), the
+    next page of the group (`grp`) past its committed offset: a drain is one trip to SQLite's
+    thread, not one for the offsets and one per partition (five groups draining what one
+    publish appended took turns on the event loop for each)."""
+    pages = []
+    for i in range(partitions):
+        topic = bindparam(f"topic{i}", type_=String())
+        partition = bindparam(f"partition{i}", type_=Integer())
+        committed = (
+            select(_offsets.c.next_offset)
+            .where(
+                _offsets.c.grp == bindparam("grp"),
+                _offsets.c.topic == topic,
+                _offsets.c.partition == partition,
+            )
+            .scalar_subquery()
+        )
+        page = (
+            select(_log)
+            .where(
+                _log.c.topic == topic,
+                _log.c.partition == partition,
+                _log.c.offset >= func.coalesce(committed, 0),
+            )
+            .order_by(_log.c.offset)
+            .limit(bindparam("batch"))
+        )
+        pages.append(select(page.subquery()))
+    return pages[0] if partitions == 1 else union_all(*pages)
+
+
 # Messages built lately (every group of the process reads the same records, in a burst):
 # each record's headers decoded once, not once per group; the oldest forgotten past this.
 RECENT_MESSAGES = 20_000
@@ -378,7 +402,7 @@ class LocalBus:
     async def _drain(self, sub: _Subscription) -> bool:
         """Deliver what the group has not dealt with yet, as one batch across partitions
         (at most `batch` records per partition), then commit each partition past it."""
-        pending: dict[tuple[str, int], Sequence[Row[Any]]] = {}
+        pending: dict[tuple[str, int], list[Row[Any]]] = {}
         everywhere = sub.everywhere or time.monotonic() - sub.looked_everywhere_at >= self._poll
         sub.everywhere = False
         touched, sub.touched = sub.touched, set()
@@ -389,18 +413,16 @@ class LocalBus:
             where = sorted(touched)
         if not where:
             return False
+        at: dict[str, Any] = {"grp": sub.group, "batch": self._batch}
+        for i, (topic, p) in enumerate(where):
+            at[f"topic{i}"], at[f"partition{i}"] = topic, p
         async with reading(self._engine) as conn:
-            committed = {
-                (r.topic, r.partition): r.next_offset
-                for r in await conn.execute(_COMMITTED, {"grp": sub.group})
-            }
-            for topic, p in where:
-                at = {"topic": topic, "partition": p, "start": committed.get((topic, p), 0)}
-                rows = (await conn.execute(_PAGE, {**at, "batch": self._batch})).all()
-                if rows:
-                    pending[(topic, p)] = rows
-                    if len(rows) == self._batch:  # more behind: look there next time
-                        sub.touched.add((topic, p))
+            for row in await conn.execute(_pages(len(where)), at):
+                pending.setdefault((row.topic, row.partition), []).append(row)
+        for key, rows in pending.items():
+            rows.sort(key=lambda row: row.offset)  # each page in order (a union keeps none)
+            if len(rows) == self._batch:  # more behind: look there next time
+                sub.touched.add(key)
         if not pending:
             return False
         messages = [self._shared_message(row) for rows in pending.values() for row in rows]
