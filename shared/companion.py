@@ -181,15 +181,18 @@ class Companion:
         """Start the loops process and wait until it answers (its loops running)."""
         self._stopping = False
         await self._spawn()
-        self._supervisor = asyncio.create_task(self._supervise(), name="loops-process")
+        assert self._process is not None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.START_TIMEOUT_S
         while not await self._check():
-            if self._process is None or self._process.returncode is not None:
+            if self._process.returncode is not None:  # a mistake restarting would repeat
                 raise RuntimeError("the loops process ended as it started: see its log above")
             if loop.time() > deadline:
+                self._process.kill()
                 raise RuntimeError(f"the loops process did not answer in {self.START_TIMEOUT_S} s")
             await asyncio.sleep(0.05)
+        # Supervised once it ran: from then on, an end is a crash to recover from.
+        self._supervisor = asyncio.create_task(self._supervise(), name="loops-process")
         self._checker = asyncio.create_task(self._keep_checking(), name="loops-process-health")
 
     async def _check(self) -> bool:

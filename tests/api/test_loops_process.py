@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from shared.companion import Companion
 from shared.settings import Settings
 from tests.api.test_mentor_requests import POLICY, _ask, _cohort
 from tests.helpers import Api, eventually, free_port, ready
@@ -159,3 +161,14 @@ async def test_the_loops_process_ends_with_the_api_process(tmp_path: Path) -> No
     # Both gone, the data folder is free again (the loops process held its lock too)
     # (the kernel lets go of a dead process's lock a moment after it is gone).
     await eventually(lambda: asyncio.sleep(0, _free(data / ".binome.lock")), what="the lock")
+
+
+async def test_a_loops_process_that_cannot_start_stops_the_server_starting(
+    tmp_path: Path,
+) -> None:
+    """A loops process ending as it starts (a mistake a restart would repeat) fails the API
+    process's start at once, said, instead of restarting it forever."""
+    companion = Companion(["false"], tmp_path)
+    with pytest.raises(RuntimeError, match="the loops process ended as it started"):
+        await asyncio.wait_for(companion.start(), 30)
+    assert companion.restarts == 0 and companion.dead_loops() == ["loops-process"]
