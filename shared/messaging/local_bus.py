@@ -88,6 +88,10 @@ _offsets = Table(
 )
 
 
+# The partitions one drain statement reads at most (SQLite takes 500 SELECTs in a compound one).
+PARTITIONS_PER_DRAIN = 100
+
+
 # A drain's statements, built once (per number of partitions) with their parameters bound at
 # each call: a consumer drains on every publish it hears, and building a statement costs more
 # than SQLite running it.
@@ -413,12 +417,14 @@ class LocalBus:
             where = sorted(touched)
         if not where:
             return False
-        at: dict[str, Any] = {"grp": sub.group, "batch": self._batch}
-        for i, (topic, p) in enumerate(where):
-            at[f"topic{i}"], at[f"partition{i}"] = topic, p
         async with reading(self._engine) as conn:
-            for row in await conn.execute(_pages(len(where)), at):
-                pending.setdefault((row.topic, row.partition), []).append(row)
+            for start in range(0, len(where), PARTITIONS_PER_DRAIN):
+                these = where[start : start + PARTITIONS_PER_DRAIN]
+                at: dict[str, Any] = {"grp": sub.group, "batch": self._batch}
+                for i, (topic, p) in enumerate(these):
+                    at[f"topic{i}"], at[f"partition{i}"] = topic, p
+                for row in await conn.execute(_pages(len(these)), at):
+                    pending.setdefault((row.topic, row.partition), []).append(row)
         for key, rows in pending.items():
             rows.sort(key=lambda row: row.offset)  # each page in order (a union keeps none)
             if len(rows) == self._batch:  # more behind: look there next time

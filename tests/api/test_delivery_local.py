@@ -182,3 +182,35 @@ async def test_an_event_this_service_does_not_handle_is_passed_over_unchecked(ki
     dead = await app.state.bus.read_topic(dead_letter_topic(f"binome-{NAME}"))
     errors = [dict(m.headers)["dlq_error"].decode() for m in dead]
     assert [e.split(":")[0] for e in errors] == ["UnknownEventType"], errors
+
+
+async def test_a_group_reading_more_partitions_than_one_statement_reads_gets_them_all(
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    """A drain reads its partitions in statements of PARTITIONS_PER_DRAIN: a group reading
+    two topics of 300 partitions (SQLite takes 500 SELECTs in one) gets every record once,
+    each key's in order, where a publish appended (about 600 partitions) or anywhere."""
+    bus = LocalBus(tmp_path / "bus.db", partitions=300)
+    got: list[tuple[str, str, int]] = []
+
+    async def deliver(messages: list) -> None:  # type: ignore[type-arg]
+        got.extend((m.topic, m.key, int(m.value)) for m in messages)
+
+    bus.subscribe(group="many", topics=["a", "b"], deliver=deliver)
+    await bus.start()
+    try:
+        sent = [
+            Record(topic, f"k{k}", [], str(n).encode())
+            for n in range(3)
+            for topic in ("a", "b")
+            for k in range(1000)
+        ]
+        await bus.publish(sent)
+        await eventually(lambda: asyncio.sleep(0, len(got) >= len(sent)), what="every record")
+        await asyncio.sleep(0.2)  # nothing more comes
+    finally:
+        await bus.stop()
+    assert sorted(got) == sorted((r.topic, r.key, int(r.value)) for r in sent)
+    for topic in ("a", "b"):
+        for k in range(1000):
+            assert [n for t, key, n in got if (t, key) == (topic, f"k{k}")] == [0, 1, 2]
