@@ -237,9 +237,13 @@ class ServiceRuntime:
             rollup=self.definition.rollup,
         )
 
+    def _wake_up(self, loop: str) -> str:
+        """The name another process wakes one of this service's loops by."""
+        return f"{loop} {self.definition.name}"
+
     def _wake_relay(self) -> None:
         if self.wake_elsewhere is not None:
-            self.wake_elsewhere(f"relay {self.definition.name}")
+            self.wake_elsewhere(self._wake_up("relay"))
         else:
             self.relay.wake()
 
@@ -247,15 +251,15 @@ class ServiceRuntime:
         if self.scheduler is None:
             return
         if self.wake_elsewhere is not None:
-            self.wake_elsewhere(f"timers {self.definition.name}")
+            self.wake_elsewhere(self._wake_up("timers"))
         else:
             self.scheduler.wake()
 
     def wake_ups(self) -> dict[str, Callable[[], None]]:
         """What another process's commits may wake here (see `wake_elsewhere`)."""
-        name, wake = self.definition.name, {f"relay {self.definition.name}": self.relay.wake}
+        wake = {self._wake_up("relay"): self.relay.wake}
         if self.scheduler is not None:
-            wake[f"timers {name}"] = self.scheduler.wake
+            wake[self._wake_up("timers")] = self.scheduler.wake
         return wake
 
     @property

@@ -23,7 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from shared.companion import Companion
 from shared.settings import Settings
 from tests.api.test_mentor_requests import POLICY, _ask, _cohort
-from tests.helpers import Api, eventually, free_port, ready
+from tests.helpers import Api, child_processes, eventually, free_port, ready
 from tests.helpers.metrics import promtool_lint, value
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,11 +32,7 @@ SLOW_POLLS = {"BINOME_OUTBOX_POLL_INTERVAL_S": "600", "BINOME_TIMER_POLL_INTERVA
 
 def _loops_process(pid: int) -> int | None:
     """The loops process `binome serve` (pid) runs, if any."""
-    children = [
-        int(child)
-        for task in Path(f"/proc/{pid}/task").iterdir()
-        for child in (task / "children").read_text().split()
-    ]
+    children = child_processes(pid)
     return children[0] if children else None
 
 

@@ -39,7 +39,7 @@ from services.matching import domain
 from shared.auth import Role, mint_token
 from shared.settings import Settings
 from tests.bench.api import _databases
-from tests.helpers import free_port, process_memory_kib
+from tests.helpers import child_processes, free_port, process_memory_kib
 
 ROOT = Path(__file__).resolve().parents[2]
 os.environ.setdefault("BINOME_JWT_SECRET", secrets.token_urlsafe(48))
@@ -192,12 +192,7 @@ def _engine_alone(cohort: Cohort, rules: domain.ProgramRules) -> tuple[float, fl
 
 def _server(pid: int) -> list[int]:
     """The server's processes: itself and its children (the embedded server's loops process)."""
-    children = (
-        int(child)
-        for task in Path(f"/proc/{pid}/task").iterdir()
-        for child in (task / "children").read_text().split()
-    )
-    return [pid, *children]
+    return [pid, *child_processes(pid)]
 
 
 def _cpu_seconds(pid: int) -> float:

@@ -202,6 +202,15 @@ def process_memory_kib(pid: int, field: str) -> int:
     raise AssertionError(f"no {field} for process {pid}")
 
 
+def child_processes(pid: int) -> list[int]:
+    """The processes `pid` started and that still run (the embedded server's loops process)."""
+    return [
+        int(child)
+        for task in Path(f"/proc/{pid}/task").iterdir()
+        for child in (task / "children").read_text().split()
+    ]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
