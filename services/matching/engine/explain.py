@@ -55,6 +55,71 @@ def _option(scorer: Scorer, mentee: int, mentor: int, score: float) -> Option:
     return Option(int(mentor), float(score), scorer.contributions(mentee, int(mentor)))
 
 
+def _why_not(solution: Solution, top: int, gain: float) -> str:
+    """Why the mentee did not get its highest-scored mentor `top`, which would gain `gain`."""
+    # The certificate's dual value of the mentor's slot: what the cohort loses if one of its
+    # slots is taken away from the mentees it has (scores are in [0, 1], so a value above 1
+    # means that losing the slot would leave a mentee unmatched).
+    if not len(solution.slot_value):  # a stable matching: no dual values, preferences
+        return (
+            "that mentor is full with mentees it scores higher, and a stable "
+            "matching gives each mentor its preferred mentees"
+        )
+    worth = float(solution.slot_value[top])
+    if worth > 1:
+        return (
+            "that mentor is full, and giving this mentee one of its slots would "
+            "leave another mentee without any mentor"
+        )
+    return (
+        f"that mentor is full: a slot there adds {worth:.4f} to the cohort's "
+        f"total as matched, at least the {gain:.4f} this mentee would gain"
+    )
+
+
+def _explain_rows(
+    scorer: Scorer,
+    solution: Solution,
+    rows: I64,
+    scores: npt.NDArray[np.float32],
+    allowed: npt.NDArray[np.bool_],
+) -> list[Explanation]:
+    """explain() for these mentees, given their rows of scores and allowed mentors: the two
+    best allowed mentors of every row at once (the first maximum is the lowest index among
+    ties, as `_best` breaks them), and every option's contributions in one compiled pass."""
+    k = np.arange(len(rows))
+    masked = np.where(allowed, scores, np.float32(-np.inf))
+    first = masked.argmax(axis=1)
+    has_first = np.isfinite(masked[k, first])
+    masked[k, first] = -np.inf
+    second = masked.argmax(axis=1)
+    has_second = np.isfinite(masked[k, second])
+    mentor = np.asarray(solution.mentor_of)[rows]
+    has_chosen = mentor >= 0
+    has_top = has_first & (first != mentor)
+    # The best allowed mentor other than the chosen one: the first, or else the second.
+    nxt = np.where(has_top, first, second)
+    has_next = has_top | (has_first & has_second)
+    chosen_score = np.where(has_chosen, scores[k, np.maximum(mentor, 0)], 0)
+    options = [(has_chosen, mentor), (has_top, first), (has_next, nxt)]
+    wanted = np.concatenate([np.flatnonzero(has) for has, _ in options])
+    mentors = np.concatenate([col[has] for has, col in options])
+    contributions = iter(scorer.contributions_of_pairs(rows[wanted], mentors))
+    described: list[list[Option | None]] = [[None] * len(rows) for _ in options]
+    for slot, (has, col) in zip(described, options, strict=True):
+        for r in np.flatnonzero(has).tolist():
+            j = int(col[r])
+            slot[r] = Option(j, float(scores[r, j]), next(contributions))
+    out = []
+    for r, i in enumerate(rows.tolist()):
+        top = described[1][r]
+        why = None
+        if top is not None:
+            why = _why_not(solution, top.mentor, top.score - float(chosen_score[r]))
+        out.append(Explanation(i, described[0][r], top, why, described[2][r]))
+    return out
+
+
 def explain(
     scorer: Scorer,
     solution: Solution,
@@ -63,46 +128,18 @@ def explain(
 ) -> Explanation:
     """Why the mentee got its mentor; `row`: its scores and allowed mask, if already known."""
     scores, allowed = _row(scorer, mentee) if row is None else row
-    ranked = _best(scores, allowed, 2)
-    mentor = int(solution.mentor_of[mentee])
-    chosen = _option(scorer, mentee, mentor, scores[mentor]) if mentor >= 0 else None
-    top = top_why = None
-    if len(ranked) and int(ranked[0]) != mentor:
-        j = int(ranked[0])
-        top = _option(scorer, mentee, j, scores[j])
-        gain = float(scores[j]) - (float(scores[mentor]) if mentor >= 0 else 0.0)
-        # The certificate's dual value of j's slot: what the cohort loses if one of its slots
-        # is taken away from the mentees it has (scores are in [0, 1], so a value above 1
-        # means that losing the slot would leave a mentee unmatched).
-        if not len(solution.slot_value):  # a stable matching: no dual values, preferences
-            top_why = (
-                "that mentor is full with mentees it scores higher, and a stable "
-                "matching gives each mentor its preferred mentees"
-            )
-        elif float(solution.slot_value[j]) > 1:
-            top_why = (
-                "that mentor is full, and giving this mentee one of its slots would "
-                "leave another mentee without any mentor"
-            )
-        else:
-            worth = float(solution.slot_value[j])
-            top_why = (
-                f"that mentor is full: a slot there adds {worth:.4f} to the cohort's "
-                f"total as matched, at least the {gain:.4f} this mentee would gain"
-            )
-    others = [int(j) for j in ranked if int(j) != mentor]
-    nxt = _option(scorer, mentee, others[0], scores[others[0]]) if others else None
-    return Explanation(mentee, chosen, top, top_why, nxt)
+    return _explain_rows(
+        scorer, solution, np.array([mentee], dtype=np.int64), scores[None, :], allowed[None, :]
+    )[0]
 
 
 def explain_all(scorer: Scorer, solution: Solution, mentees: I64) -> Iterator[Explanation]:
-    """explain() for many mentees, their rows scored a block at a time."""
+    """explain() for many mentees, their rows scored and explained a block at a time."""
     step = max(1, min(scorer.block_rows, 1024))
     for start in range(0, len(mentees), step):
         rows = np.asarray(mentees[start : start + step], dtype=np.int64)
         scores, allowed = scorer.block(rows)
-        for k, i in enumerate(rows.tolist()):
-            yield explain(scorer, solution, i, (scores[k], allowed[k]))
+        yield from _explain_rows(scorer, solution, rows, scores, allowed)
 
 
 def suggestions(

@@ -255,6 +255,13 @@ class Scorer(_Blocked):
         values = kernels.pair_criteria(self._e, self._t, mentee, mentor, self._rules)
         return {name: float(values[c] * self._norm[c]) for c, name in enumerate(CRITERIA)}
 
+    def contributions_of_pairs(
+        self, mentees: npt.NDArray[np.int64], mentors: npt.NDArray[np.int64]
+    ) -> list[dict[str, float]]:
+        """contributions() of many pairs, (mentees[k], mentors[k]), in one compiled pass."""
+        values = kernels.pairs_criteria(self._e, self._t, mentees, mentors, self._rules)
+        return [dict(zip(CRITERIA, row, strict=True)) for row in (values * self._norm).tolist()]
+
 
 class ArraySource(_Blocked):
     """A score source over given arrays (an outside instance, or tests)."""

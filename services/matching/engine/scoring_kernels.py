@@ -109,6 +109,15 @@ def pair_criteria(e, t, i, j, rules):
     return vals
 
 
+@njit(cache=True)
+def pairs_criteria(e, t, mentees, mentors, rules):
+    """pair_criteria for many pairs at once: row k holds pair (mentees[k], mentors[k])'s."""
+    out = np.empty((len(mentees), 8), dtype=np.float32)
+    for k in range(len(mentees)):
+        _criteria(e, t, mentees[k], mentors[k], rules, out[k])
+    return out
+
+
 @njit(inline="always", cache=True)
 def _row(e, t, tabs, i, score_out, ok_out, dot):
     """Score mentee i against every mentor: the hot loop.
