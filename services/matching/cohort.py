@@ -9,9 +9,11 @@ median, unknown departments count as different from everyone's, unknown timezone
 
 from __future__ import annotations
 
+import json
 import zlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -47,6 +49,16 @@ class Person:
         for name in ("answers", "manager_chain"):
             if not isinstance(value := getattr(self, name), tuple):
                 object.__setattr__(self, name, tuple(value))
+
+    @cached_property
+    def facts_json(self) -> bytes:
+        """Its fields as JSON, keys and sets sorted: what a run's inputs digest hashes of it.
+        Made once per person (a roster's people are kept from a run to its publication)."""
+        facts = {name: getattr(self, name) for name in _PERSON_FIELDS}
+        return json.dumps(facts, sort_keys=True, default=sorted).encode()
+
+
+_PERSON_FIELDS = tuple(f.name for f in fields(Person))
 
 
 @dataclass(frozen=True, kw_only=True)

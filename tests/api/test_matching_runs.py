@@ -67,6 +67,28 @@ async def test_a_stale_draft_cannot_be_published(api: Api) -> None:
     assert r.status_code == 409 and "run the matching again" in r.json()["detail"]
 
 
+async def test_a_draft_is_refused_once_one_of_its_people_changed(api: Api) -> None:
+    """The run's people are kept at their roster's version for its publication's check: a
+    mentor's profile changed since (a level, from the HRIS) moves the version, so the check
+    reads the new profile and refuses the draft."""
+    cohort = await _cohort(api)
+    draft = await _draft(api, cohort.program_id)
+    bob = cohort.mentors[1]
+    promoted = {"id": bob, "name": "Bob Mentor", "department": "Sales", "level": 9}
+    update = {"event_id": f"promote-{bob}", "type": "updated", "employee": promoted}
+    await api.ok("POST", "/v1/hris/events", headers=api.hris, json={"events": [update]})
+
+    async def heard() -> bool:  # a new run's inputs differ once matching has the new level
+        r = await api.c.post(
+            "/v1/matching-runs", json={"program_id": cohort.program_id}, headers=api.admin
+        )
+        return r.status_code == 201 and r.json()["inputs_digest"] != draft["inputs_digest"]
+
+    await eventually(heard, what="matching hearing of the promotion")
+    r = await api.c.post(f"/v1/matching-runs/{draft['id']}/publish", headers=api.admin)
+    assert r.status_code == 409 and "run the matching again" in r.json()["detail"]
+
+
 async def test_auto_publishing_programme_proposes_at_once(api: Api) -> None:
     await api.hire(
         {"id": "mx", "name": "Max", "level": 9, "languages": ["fr"]},

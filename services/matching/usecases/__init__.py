@@ -215,11 +215,23 @@ async def _requests(uow: UnitOfWork, program_id: str) -> domain.Requests:
 
 
 async def _cohort_inputs(uow: UnitOfWork, program: ProgramView) -> domain.CohortInputs:
-    """Everything a run of this programme depends on, as the domain wants it."""
+    """Everything a run of this programme depends on, as the domain wants it (its people as
+    read at its roster's version: a publication checks its run with the run's people)."""
+    version = (
+        await uow.session.exec(select(Roster.version).where(Roster.program_id == program.id))
+    ).first()
+
+    async def read() -> tuple[list[domain.Person], list[domain.Person]]:
+        return (
+            await _candidates(uow, program.id, "mentee"),
+            await _candidates(uow, program.id, "mentor"),
+        )
+
+    mentees, mentors = await roster.candidates(program.id, version, read)
     return domain.cohort_inputs(
         matches=await _match_states(uow, Match.program_id == program.id),
-        mentees=await _candidates(uow, program.id, "mentee"),
-        mentors=await _candidates(uow, program.id, "mentor"),
+        mentees=mentees,
+        mentors=mentors,
         rules=_rules(program),
         requests=await _requests(uow, program.id),
     )
