@@ -9,7 +9,6 @@ median, unknown departments count as different from everyone's, unknown timezone
 
 from __future__ import annotations
 
-import json
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -17,6 +16,7 @@ from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 
 from services.matching.engine.model import Cohort, Constraints, Format, Side, Weights
 from services.matching.engine.scoring import Scorer
@@ -55,7 +55,7 @@ class Person:
         """Its fields as JSON, keys and sets sorted: what a run's inputs digest hashes of it.
         Made once per person (a roster's people are kept from a run to its publication)."""
         facts = {name: getattr(self, name) for name in _PERSON_FIELDS}
-        return json.dumps(facts, sort_keys=True, default=sorted).encode()
+        return orjson.dumps(facts, default=sorted, option=orjson.OPT_SORT_KEYS)
 
 
 _PERSON_FIELDS = tuple(f.name for f in fields(Person))

@@ -10,7 +10,6 @@ already ended or was declined, never beyond a mentor's capacity.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
@@ -21,6 +20,7 @@ from enum import StrEnum
 from typing import Literal
 
 import numpy as np
+import orjson
 
 from services.matching.cohort import (
     CohortInputs,
@@ -99,9 +99,10 @@ def inputs_digest(inputs: CohortInputs, policy: str) -> str:
     h = hashlib.sha256()
     loads, excluded = sorted(inputs.loads.items()), sorted(inputs.excluded)
     h.update(
-        json.dumps(
-            [inputs.rules.model_dump(mode="json"), policy, excluded, loads], sort_keys=True
-        ).encode()
+        orjson.dumps(
+            [inputs.rules.model_dump(mode="json"), policy, excluded, loads],
+            option=orjson.OPT_SORT_KEYS,
+        )
     )
     ordered = inputs.in_order()
     for person in ordered.mentees + ordered.mentors:

@@ -117,8 +117,9 @@ async def _candidates(
 
 async def _people(uow: UnitOfWork, q: Any) -> list[domain.Person]:
     rows = await uow.session.exec(q)
-    # Decoded and built a few hundred at a time, taking turns with the service's requests.
-    return [domain.Person(**row._mapping) async for row in in_turns(rows)]
+    # Decoded and built a few hundred at a time, taking turns with the service's requests;
+    # the columns in the fields' order (_PERSON), passed by position.
+    return [domain.Person(*row) async for row in in_turns(rows)]
 
 
 def roster_changed(*, uow: UnitOfWork, program_id: str, by: str) -> None:
