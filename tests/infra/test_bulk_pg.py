@@ -1,5 +1,5 @@
-"""A unit of work's bulk writes (shared.bulk: one unnest statement per table on PostgreSQL, an
-executemany on SQLite) store exactly what they were given on both databases: feedback's rows
+"""A unit of work's bulk writes (shared.bulk: one unnest statement per table on PostgreSQL, one
+json_each statement on SQLite) store exactly what they were given on both databases: feedback's rows
 with JSON lists, times, durations, booleans, enums stored as text and NULLs, inserted then
 upserted, beside outbox events and timers, above and below the size where the unnest starts."""
 
@@ -10,7 +10,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    select,
+)
 from sqlmodel import select as orm_select
 
 from services.feedback.models import INBOX, OUTBOX, TIMERS, Base, Case, Relationship
@@ -149,3 +160,53 @@ async def test_bulk_writes_follow_a_schema_translation(pg_server: str) -> None:
             assert tuple((await conn.exec_driver_sql(count)).one()) == (len(rows), 0)
     finally:
         await live.dispose()
+
+
+@pytest.mark.parametrize("database", ["postgresql", "sqlite"])
+async def test_bulk_counters_returning_and_values_json_cannot_carry(
+    database: str, pg_server: str, tmp_path: Path
+) -> None:
+    """Counters added and rows returned by one statement; on SQLite, rows whose values JSON
+    cannot carry (bytes) are written the plain way, unchanged."""
+    url = (
+        await create_database(pg_server, f"t_bulk_{uuid.uuid4().hex[:8]}")
+        if database == "postgresql"
+        else f"sqlite+aiosqlite:///{tmp_path / 'bulk.db'}"
+    )
+    metadata = MetaData()
+    table = Table(
+        "tally", metadata,
+        Column("key", String(20), primary_key=True), Column("n", BigInteger, nullable=False),
+        Column("share", Float), Column("note", Text), Column("blob", LargeBinary),
+        Column("at", DateTime(timezone=True)),
+    )  # fmt: skip
+    engine = db.create_engine(url)
+    n = bulk.UNNEST_FROM * 2
+
+    def rows(blob: bool) -> list[dict]:
+        return [
+            {"key": f"k{i}", "n": i, "share": i / 3, "note": f"é {i} \u2028",
+             "blob": bytes([i, 0, 255]) if blob else None, "at": T0 + timedelta(seconds=i)}
+            for i in range(n)
+        ]  # fmt: skip
+
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+            await conn.execute(*bulk.write(conn, table, rows(blob=False)))
+            for times, blob in ((2, False), (3, True)):  # the JSON way, then the plain one
+                again = await conn.execute(
+                    *bulk.write(conn, table, rows(blob), conflict=["key"], add=["n"],
+                                update=["blob"], returning=["key", "n"])
+                )  # fmt: skip
+                assert sorted(tuple(r) for r in again) == sorted(
+                    (f"k{i}", times * i) for i in range(n)
+                )
+            stored = {r.key: r for r in await conn.execute(select(table))}
+        for row in rows(blob=True):
+            got = stored[row["key"]]
+            assert (got.n, got.blob, got.note) == (3 * row["n"], row["blob"], row["note"])
+            assert got.share == pytest.approx(row["share"], rel=1e-15)
+            assert as_utc(got.at) == row["at"]
+    finally:
+        await engine.dispose()
