@@ -53,6 +53,12 @@ _UOW_KEY = "binome.uow"
 Rollup = Callable[[Connection, Mapping[str, list[dict[str, Any]]]], None]
 
 
+def unit_of(session: Any) -> UnitOfWork | None:
+    """The unit of work whose session this is (None for another session): for a mapper event,
+    which is given the object and finds its session."""
+    return None if session is None else session.info.get(_UOW_KEY)
+
+
 class _UowSession(SyncSession):
     """A unit of work's session: its queries first write what the unit holds back (upserts,
     appended rows). One listener for the class, not one registered per session (SQLAlchemy's

@@ -74,6 +74,17 @@ class Roster(Base, table=True):
     version: str = Field(max_length=100)
 
 
+class Loads(Base, table=True):
+    """A programme's loads version: a new id at each commit that wrote one of its matches or
+    mentor requests (the places its mentors have taken). What was counted of the loads at a
+    version is still true while the version is the same (roster.py keeps it for suggestions).
+    Not a projection: matching's own state, never rebuilt."""
+
+    __tablename__ = "program_loads"
+    program_id: str = Field(primary_key=True, max_length=36)
+    version: str = Field(max_length=36)
+
+
 class ParticipantView(Base, table=True):
     """A participant as matching sees it, from enrollment's events."""
 

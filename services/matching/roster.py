@@ -8,8 +8,10 @@ The rows are read (and the mentors encoded) once per version of the programme's 
 (`Roster.version`, moved in the same transaction as any change to one of its participants, so
 every replica sees the same version): a request that finds the version it has in memory uses
 what it read then, one that finds another version reads the rows again. The version is read
-before the rows, so what is kept under a version is never older than it. Nothing here decides
-anything; it only spares reads whose answer is known.
+before the rows, so what is kept under a version is never older than it. The places each
+mentor has taken (open matches and requests) are kept the same way by the programme's loads
+version (`Loads.version`, moved by any commit writing one of its matches or requests).
+Nothing here decides anything; it only spares reads whose answer is known.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ class _Kept(Generic[T]):
 # kept (runs and publications: thousands of people each).
 _mentors: _Kept[MentorPool] = _Kept(16)
 _candidates: _Kept[tuple[list[Person], list[Person]]] = _Kept(4)
+# The programmes whose mentors' loads are kept (suggestions), by loads version.
+_loads: _Kept[dict[str, int]] = _Kept(16)
 
 
 async def mentors(
@@ -76,3 +80,14 @@ async def candidates(
         return await read()
     mentees, mentors = await _candidates.get(program_id, version, read)
     return list(mentees), list(mentors)
+
+
+async def loads(
+    program_id: str, version: str | None, count: Callable[[], Awaitable[dict[str, int]]]
+) -> dict[str, int]:
+    """Each mentor's places taken in the programme (open matches and open requests) at this
+    loads version (`Loads.version`; `count` them if not kept, or if the programme has none
+    yet). The same dict each time: read it, never change it."""
+    if version is None:
+        return await count()
+    return await _loads.get(program_id, version, count)

@@ -220,3 +220,56 @@ async def test_requests_follow_the_programme(api: Api) -> None:
 
     row = await eventually(withdrawn, what="the request ending with its programme")
     assert row["withdrawn_because"] == "programme_closed"
+
+
+async def test_suggestions_say_each_mentors_room_as_soon_as_it_changes(api: Api) -> None:
+    """Suggestions keep the places each mentor has taken between calls, by the programme's
+    loads version, which any commit writing one of its matches or requests moves: a request
+    opened holds a place at once, declined frees it; a run's matches (written in bulk) take
+    theirs as soon as it is published."""
+    ids = await _cohort(api)
+    names = {ids[n]: n for n in ("ann", "bob", "cat", "dan")}
+    capacity = {"ann": 2, "bob": 1, "cat": 1}  # dan shares no language with the mentees
+
+    async def rooms() -> dict[str, int]:
+        params = {"participant_id": ids["gus"], "limit": 10}
+        got = await api.ok("GET", "/v1/suggestions", params=params)
+        found = got["suggestions"]
+        return {names[s["mentor_participant_id"]]: s["remaining_capacity"] for s in found}
+
+    assert await rooms() == capacity
+    r = await _ask(api, ids, "eve", "ann")
+    assert r.status_code == 201, r.text
+    for _ in range(2):  # counted, then kept
+        assert await rooms() == {**capacity, "ann": 1}
+    ann = api.as_employee(_emp(ids, "ann"))
+    body = {"reason": "no_time"}
+    await api.ok("POST", f"/v1/mentor-requests/{r.json()['id']}/decline", headers=ann, json=body)
+    assert await rooms() == capacity
+
+    run = await api.ok("POST", "/v1/matching-runs", expect=201, json={"program_id": ids["program"]})
+    assert await rooms() == capacity  # a draft takes no place
+    await api.ok("POST", f"/v1/matching-runs/{run['id']}/publish")
+    taken = [names[m["mentor_participant_id"]] for m in await api.matches(run_id=run["id"])]
+    assert len(taken) == 3  # eve, fay and gus: one place left
+    left = {n: c - taken.count(n) for n, c in capacity.items() if c > taken.count(n)}
+    assert list(left.values()) == [1]
+    assert await rooms() == left
+
+    # Hal, enrolled since, asks the mentor with the place left: held, then freed.
+    hal = f"hal-{ids['tag']}"
+    await api.hire({"id": hal, "name": "hal", "level": 2, "languages": ["fr"]}, prefix=hal)
+    ids["hal"] = (await api.enrol(ids["program"], hal, "mentee", skills_sought=["python"]))["id"]
+    mentor = next(iter(left))
+
+    async def asked() -> Any:  # once matching has heard of hal
+        r = await _ask(api, ids, "hal", mentor)
+        return r if r.status_code == 201 else None
+
+    request = (await eventually(asked, what="matching hearing of hal")).json()
+    for _ in range(2):
+        assert await rooms() == {}
+    by = api.as_employee(_emp(ids, mentor))
+    body = {"reason": "no_time"}
+    await api.ok("POST", f"/v1/mentor-requests/{request['id']}/decline", headers=by, json=body)
+    assert await rooms() == left

@@ -10,12 +10,15 @@ from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from typing import Any
 
+from sqlalchemy import event as orm_event
 from sqlalchemy import func
 from sqlalchemy import select as sa_select
+from sqlalchemy.orm import object_session
 from sqlmodel import col, select
 
 from services.matching import domain, metrics, roster
 from services.matching.models import (
+    Loads,
     Match,
     MatchingRun,
     MentorRequest,
@@ -36,7 +39,7 @@ from shared.errors import Invalid, NotFound, Unknown
 from shared.paging import PageParams, Window, page_of
 from shared.tracing import tracer
 from shared.turns import in_turns
-from shared.uow import UnitOfWork
+from shared.uow import UnitOfWork, unit_of
 
 _tracer = tracer("binome.matching")
 SERVE_WAITING = "matching.serve_waiting"  # the timer kind
@@ -126,6 +129,26 @@ def roster_changed(*, uow: UnitOfWork, program_id: str, by: str) -> None:
     """One of the programme's participants changed (event `by`): its roster's version moves
     (what was read of it at the old version is read again)."""
     uow.upsert(Roster, program_id=program_id, version=by)
+
+
+def loads_changed(*, uow: UnitOfWork, program_id: str) -> None:
+    """A match or a mentor request of the programme was written: its loads' version moves
+    (the places counted at the old version are counted again). Written behind, at the end of
+    the transaction: the version's row is locked only while the transaction commits."""
+    uow.upsert(Loads, program_id=program_id, version=new_id())
+
+
+def _written(mapper: Any, connection: Any, row: Match | MentorRequest) -> None:
+    """Any match or mentor request the ORM inserts, updates or deletes moves its programme's
+    loads version (bulk inserts say so themselves: `_publish`)."""
+    uow = unit_of(object_session(row))
+    if uow is not None:
+        loads_changed(uow=uow, program_id=row.program_id)
+
+
+for _model in (Match, MentorRequest):
+    for _moment in ("after_insert", "after_update", "after_delete"):
+        orm_event.listen(_model, _moment, _written)
 
 
 async def _loads(
@@ -318,6 +341,7 @@ async def _publish(
     published = domain.publish(state_of(domain.RunState, run), inputs_now=inputs_now, at=utcnow())
     store(run, published)
     uow.session.add(run)
+    loads_changed(uow=uow, program_id=run.program_id)  # its matches are inserted in bulk
     now = utcnow()
     async for p in in_turns(pairs):
         row = Match.filled(  # the rest: the model's defaults
@@ -802,18 +826,21 @@ async def suggest(
 ) -> Suggested:
     """Self-service: a mentee's best mentors with room left, each with its score's parts; if
     none, why not, and whether the mentee is on the waiting list."""
-    # The mentee, their programme, its roster's version and their place on the waiting
-    # list, in one statement (each statement is a round trip to SQLite's thread).
+    # The mentee, their programme, its roster's and loads' versions and their place on the
+    # waiting list, in one statement (each statement is a round trip to SQLite's thread).
     found_row = (
         await uow.session.exec(
-            select(ParticipantView, ProgramView, Roster.version, Waiting.participant_id)  # type: ignore[call-overload]
+            select(
+                ParticipantView, ProgramView, Roster.version, Loads.version, Waiting.participant_id
+            )  # type: ignore[call-overload]
             .outerjoin(ProgramView, col(ProgramView.id) == ParticipantView.program_id)
             .outerjoin(Roster, col(Roster.program_id) == ParticipantView.program_id)
+            .outerjoin(Loads, col(Loads.program_id) == ParticipantView.program_id)
             .outerjoin(Waiting, col(Waiting.participant_id) == ParticipantView.id)
             .where(ParticipantView.id == participant_id)
         )
     ).first()
-    mentee, program, version, waiting_id = found_row or (None, None, None, None)
+    mentee, program, version, loads_version, waiting_id = found_row or (None,) * 5
     if mentee is None or not can_see(principal, org=mentee.org, owners=[mentee.employee_id]):
         raise NotFound("participant not found")
     if mentee.role != "mentee":
@@ -823,7 +850,7 @@ async def suggest(
     pool = await roster.mentors(
         program.id, version or "", lambda: _candidates(uow, program.id, "mentor")
     )
-    loads = await _loads(uow, program.id)
+    loads = await roster.loads(program.id, loads_version, lambda: _loads(uow, program.id))
     history = await _match_states(uow, Match.mentee_participant_id == mentee.id)
     found = await asyncio.to_thread(
         domain.suggestions,
