@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sys
 import time
 
+from shared.app import SWITCH_INTERVAL
 from tests.helpers import Api, eventually
 
 MENTEES, MENTORS = 1_500, 300
@@ -63,3 +65,5 @@ async def test_a_request_sent_during_a_run_answers_before_the_run_ends(api: Api)
     assert result.json()["matched"] > MENTEES // 2
     # Several requests sent after the run began came back while it was still going.
     assert len(answered_during_run) >= 3, answered_during_run
+    # The engine's thread hands the GIL back to the event loop within a millisecond.
+    assert sys.getswitchinterval() == SWITCH_INTERVAL
