@@ -246,6 +246,7 @@ class Companion:
                 log.error("the loops process did not stop in %s s: killed", self.STOP_TIMEOUT_S)
                 process.kill()
                 await process.wait()
+        self._http_path.unlink(missing_ok=True)  # (a server started later finds none)
         for task in (self._supervisor, self._checker):
             if task is not None:
                 task.cancel()

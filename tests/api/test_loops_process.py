@@ -103,7 +103,8 @@ async def test_the_api_processs_commits_wake_the_loops_process(tmp_path: Path) -
 
 
 async def test_a_dead_loops_process_is_said_and_replaced(tmp_path: Path) -> None:
-    async with _serving(tmp_path / "data") as (server, api):
+    data = tmp_path / "data"
+    async with _serving(data) as (server, api):
         first = _loops_process(server.pid)
         assert first is not None
         os.kill(first, signal.SIGKILL)
@@ -142,8 +143,10 @@ async def test_a_dead_loops_process_is_said_and_replaced(tmp_path: Path) -> None
             "/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"}
         )
         assert openmetrics.text.count("# EOF") == 1 and openmetrics.text.endswith("# EOF\n")
-    # The API process stopped (SIGTERM) and stopped its loops process first.
+    # The API process stopped (SIGTERM) and stopped its loops process first, leaving no
+    # socket behind in the data folder.
     assert _gone(second)
+    assert sorted(p.name for p in data.glob(".binome-*.sock")) == []
 
 
 async def test_the_loops_process_ends_with_the_api_process(tmp_path: Path) -> None:
