@@ -30,6 +30,7 @@ from services.matching.cohort import (
     build_scorer,
 )
 from services.matching.engine import explain as engine_explain
+from services.matching.engine import flow as engine_flow
 from services.matching.engine.circles import form_circles
 from services.matching.engine.scoring import Scorer
 from services.matching.engine.solver import Certificate, Policy, Solution, solve
@@ -558,6 +559,13 @@ def cohort_inputs(
         },
         rules=rules,
     )
+
+
+def prepare_to_propose() -> None:
+    """A cohort is about to be read for `propose`: a large one's flows are solved in the
+    engine's child process, started now if it is not running (engine/flow.py), so that its
+    start overlaps the reading."""
+    engine_flow.prepare()
 
 
 def propose(inputs: CohortInputs) -> CohortProposal:

@@ -39,8 +39,8 @@ from typing import Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-from ortools.graph.python import min_cost_flow
 
+from services.matching.engine import flow
 from services.matching.engine import solver_kernels as kernels
 from services.matching.engine.repair import repair
 from services.matching.engine.solver_kernels import SCALE
@@ -221,7 +221,6 @@ def _flow(n: int, m: int, capacity: I64, g: _Graph, policy: Policy) -> I64:
     max_matched: OR-Tools' maximum flow of minimum cost (as many pairs as the graph allows,
     then the best total); max_score: a free source-to-sink arc lets mentees stay unmatched.
     """
-    smcf = min_cost_flow.SimpleMinCostFlow()
     src, sink = n + m, n + m + 1
     mentees = np.arange(n, dtype=np.int64)
     mentors = np.arange(m, dtype=np.int64)
@@ -232,15 +231,22 @@ def _flow(n: int, m: int, capacity: I64, g: _Graph, policy: Policy) -> I64:
     costs = np.concatenate(
         [np.zeros(n, dtype=np.int64), -g.ew, np.zeros(m + int(bypass), dtype=np.int64)]
     )
-    smcf.add_arcs_with_capacity_and_unit_cost(
-        tails.astype(np.int32), heads.astype(np.int32), caps.astype(np.int64), costs
+    status, flows = flow.solve(
+        flow.Flow(
+            tails=tails.astype(np.int32),
+            heads=heads.astype(np.int32),
+            capacities=caps.astype(np.int64),
+            costs=costs,
+            source=src,
+            sink=sink,
+            supply=n,
+            max_flow=not bypass,
+            answer=np.arange(n, n + len(g.ei)),
+        )
     )
-    smcf.set_nodes_supplies(np.array([src, sink]), np.array([n, -n]))
-    status = smcf.solve() if bypass else smcf.solve_max_flow_with_min_cost()
-    if status != smcf.OPTIMAL:
+    if status != flow.OPTIMAL:
         raise SolverError(f"min-cost flow ended with status {status}")
-    pair_arcs = np.arange(n, n + len(g.ei))
-    used = smcf.flows(pair_arcs) > 0
+    used = flows > 0
     mentor_of = np.full(n, -1, dtype=np.int64)
     mentor_of[g.ei[used]] = g.ej[used]
     return mentor_of

@@ -278,6 +278,7 @@ async def run_matching(
     """Solve the programme's unmatched mentees; a draft unless the programme auto-publishes."""
     started = time.perf_counter()
     program = await _program_of(uow, org, program_id)
+    domain.prepare_to_propose()
     inputs = await _cohort_inputs(uow, program)
     # Solving takes seconds for a large programme: off the event loop, so the service (and,
     # embedded, every other one) keeps answering meanwhile; the kernels release the GIL.
