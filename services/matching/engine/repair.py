@@ -126,7 +126,7 @@ def _apply_path(start, target, pred, kind, graph, flow):
     return bypass
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def _repair(ptr, adj_j, adj_w, capacity, mentor_of, u, v, detach, budget):
     n = ptr.shape[0] - 1
     m = capacity.shape[0]

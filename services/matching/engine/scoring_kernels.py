@@ -101,7 +101,7 @@ def _criteria(e, t, i, j, rules, vals):
     return shared_lang != 0 and tz_gap <= max_gap
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def pair_criteria(e, t, i, j, rules):
     """The eight criterion values of one pair (for explanations)."""
     vals = np.empty(8, dtype=np.float32)
@@ -109,7 +109,7 @@ def pair_criteria(e, t, i, j, rules):
     return vals
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def pairs_criteria(e, t, mentees, mentors, rules):
     """pair_criteria for many pairs at once: row k holds pair (mentees[k], mentors[k])'s."""
     out = np.empty((len(mentees), 8), dtype=np.float32)

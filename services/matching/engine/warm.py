@@ -21,6 +21,7 @@ def warm_up() -> None:
     scorer = Scorer(synthetic.programme(40, 10, seed=1), Weights(), Constraints())
     scorer.block(slice(0, 5))
     scorer.contributions(0, 1)
+    scorer.contributions_of_pairs(np.array([0, 1]), np.array([1, 2]))
     # Scores every mentor wants the same few mentees for: the check adds pairs back and the
     # solver repairs its optimum, so the repair kernel is loaded too.
     solve(scorer, k=1, per_mentor=0)

@@ -312,7 +312,8 @@ async def run_matching(
         }
         for p in c.pairs
     ]
-    for pair in pairs:  # written behind, one multi-row INSERT
+    await uow.session.flush()  # the run's row before its pairs, written as they come
+    async for pair in in_turns(pairs, flush=uow.write_pending):  # written behind, in bulk
         uow.insert(RunPair, **pair)
     auto = program.auto_publish
     if auto:
@@ -344,7 +345,7 @@ async def _publish(
     uow.session.add(run)
     loads_changed(uow=uow, program_id=run.program_id)  # its matches are inserted in bulk
     now = utcnow()
-    async for p in in_turns(pairs):
+    async for p in in_turns(pairs, flush=uow.write_pending):
         row = Match.filled(  # the rest: the model's defaults
             **{k: v for k, v in p.items() if k != "run_id"},
             id=new_id(), org=run.org, program_id=run.program_id, run_id=run.id, created_at=now,
