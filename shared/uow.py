@@ -108,6 +108,8 @@ class UnitOfWork:
         self._wrote_events = self._wrote_timers = False  # since the last commit
         self._processed: list[dict[str, Any]] = []
         self._upserts: dict[type[SQLModel], dict[tuple[Any, ...], dict[str, Any]]] = {}
+        # Upserts written at commit, after everything else (`upsert(..., last=True)`).
+        self._last: dict[type[SQLModel], dict[tuple[Any, ...], dict[str, Any]]] = {}
         self._inserts: dict[type[TableModel], list[dict[str, Any]]] = {}
         self.session: AsyncSession
         # What the handlers of one batch of events look up once and share (within this
@@ -133,10 +135,17 @@ class UnitOfWork:
         await self.session.rollback()
         await self.session.close()
 
-    def upsert(self, model: type[SQLModel], **values: Any) -> None:
+    def upsert(self, model: type[SQLModel], *, last: bool = False, **values: Any) -> None:
         """Insert or update the row of `model` whose primary key `values` hold (write-behind;
-        see the module's docstring)."""
+        see the module's docstring). `last`: written at commit, after every other write (a
+        version row that each writer of something shared updates: locked on PostgreSQL only
+        for the commit's last statement, never while the transaction goes on, so two writers
+        never wait on each other for it while holding other rows)."""
         pk = tuple(values[name] for name in _key_of(model))
+        if last:
+            rows = self._last.setdefault(model, {})
+            rows[pk] = {**rows.get(pk, {}), **values}
+            return
         session = self.session.sync_session
         # (Nothing loaded, the usual case for a projection: no key to build and look up.)
         loaded = (
@@ -170,6 +179,18 @@ class UnitOfWork:
     def _write_upserts(self, session: Session) -> None:
         pending, self._upserts = self._upserts, {}
         appended, self._inserts = self._inserts, {}
+        self._write(session, appended, pending)
+
+    def _write_last(self, session: Session) -> None:
+        pending, self._last = self._last, {}
+        self._write(session, {}, pending)
+
+    def _write(
+        self,
+        session: Session,
+        appended: dict[type[TableModel], list[dict[str, Any]]],
+        pending: dict[type[SQLModel], dict[tuple[Any, ...], dict[str, Any]]],
+    ) -> None:
         conn = session.connection()
         for model, new_rows in appended.items():
             table: Table = model.__table__  # type: ignore[attr-defined]
@@ -349,6 +370,8 @@ class UnitOfWork:
             raise RuntimeError("a read-only unit of work (a GET's) writes nothing")
         await self.session.flush()
         await self.write_pending()
+        if self._last:
+            await self.session.run_sync(self._write_last)
         if self._written:
             written, self._written = self._written, {}
             rollup = self._rollup

@@ -1,5 +1,6 @@
 """The unit of work's write-behind upsert (projections): merged per key in order, read back by
-any ORM query in the same unit of work, applied in place to a loaded row. On SQLite here; the
+any ORM query in the same unit of work, applied in place to a loaded row; one marked `last`
+written only at commit. On SQLite here; the
 infra tier runs the same on PostgreSQL."""
 
 from __future__ import annotations
@@ -39,7 +40,15 @@ async def upserts_behave(engine: AsyncEngine) -> None:
         u.upsert(MatchView, id="m2", program_id="p", status="declined", end_reason="busy")
         await u.commit()
     async with uow() as u:
+        # Written last, at commit: a query meanwhile does not see it (nor lock its row).
+        u.upsert(MatchView, last=True, id="m4", program_id="p", status="proposed")
+        u.upsert(MatchView, id="m5", program_id="p", status="proposed")
+        seen = (await u.session.exec(select(MatchView.id).where(MatchView.id >= "m4"))).all()
+        assert list(seen) == ["m5"]
+        await u.commit()
+    async with uow() as u:
         u.upsert(MatchView, id="m3", program_id="p", status="active")
+        u.upsert(MatchView, last=True, id="m6", program_id="p", status="proposed")
         # not committed: rolled back with the unit of work
     async with uow() as u:
         rows = (await u.session.exec(select(MatchView).order_by(MatchView.id))).all()
@@ -48,6 +57,8 @@ async def upserts_behave(engine: AsyncEngine) -> None:
         ("m1", "ended", "low", "m0"),
         ("m2", "declined", "busy", None),
         ("m3", "proposed", None, None),
+        ("m4", "proposed", None, None),
+        ("m5", "proposed", None, None),
     ]
     await engine.dispose()
 

@@ -133,9 +133,10 @@ def roster_changed(*, uow: UnitOfWork, program_id: str, by: str) -> None:
 
 def loads_changed(*, uow: UnitOfWork, program_id: str) -> None:
     """A match or a mentor request of the programme was written: its loads' version moves
-    (the places counted at the old version are counted again). Written behind, at the end of
-    the transaction: the version's row is locked only while the transaction commits."""
-    uow.upsert(Loads, program_id=program_id, version=new_id())
+    (the places counted at the old version are counted again). Written last, at commit: on
+    PostgreSQL the version's row is locked only for the commit, so the programme's writers
+    never wait on each other for it mid-transaction."""
+    uow.upsert(Loads, last=True, program_id=program_id, version=new_id())
 
 
 def _written(mapper: Any, connection: Any, row: Match | MentorRequest) -> None:
