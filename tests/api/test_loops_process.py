@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +31,12 @@ SLOW_POLLS = {"BINOME_OUTBOX_POLL_INTERVAL_S": "600", "BINOME_TIMER_POLL_INTERVA
 
 
 def _loops_process(pid: int) -> int | None:
-    """The loops process `binome serve` (pid) runs, if any."""
-    children = child_processes(pid)
-    return children[0] if children else None
+    """The loops process `binome serve` (pid) runs, if any (not matching's flow process)."""
+    for child in child_processes(pid):
+        with suppress(FileNotFoundError):
+            if b"--loops-of" in Path(f"/proc/{child}/cmdline").read_bytes():
+                return child
+    return None
 
 
 def _gone(pid: int) -> bool:
