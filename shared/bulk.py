@@ -17,7 +17,7 @@ text and are cast back.
 On SQLite the rows travel as one JSON array of rows, which SQLite reads in C:
 
     INSERT INTO t (a, b) SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]')
-    FROM json_each(:rows) WHERE true [ON CONFLICT ...]
+    FROM json_each(:rows) WHERE true ORDER BY key [ON CONFLICT ...]
 
 against SQLAlchemy's executemany, which builds and converts each row's parameters in Python
 (5,507 run pairs: 160 ms of the event loop's thread). Values are converted by each column's type
@@ -179,6 +179,9 @@ def _json_each(
     except TypeError:  # bytes, an integer beyond 64 bits: not JSON
         return None
     selected = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(values)))
-    # WHERE true: SQLite's grammar, for an upsert after INSERT ... SELECT.
-    sql = target.insert(list(values), f"SELECT {selected} FROM json_each(:rows) WHERE true")
+    # WHERE true: SQLite's grammar, for an upsert after INSERT ... SELECT. ORDER BY key (the
+    # array's index): rows inserted in the given order (an outbox's sequence numbers follow it).
+    sql = target.insert(
+        list(values), f"SELECT {selected} FROM json_each(:rows) WHERE true ORDER BY key"
+    )
     return text(sql + target.tail(conflict, update, add, returning)), {"rows": document.decode()}
