@@ -108,7 +108,7 @@ class UnitOfWork:
         self._wrote_events = self._wrote_timers = False  # since the last commit
         self._processed: list[dict[str, Any]] = []
         self._upserts: dict[type[SQLModel], dict[tuple[Any, ...], dict[str, Any]]] = {}
-        # Upserts written at commit, after everything else (`upsert(..., last=True)`).
+        # Upserts written at commit, after everything else (`upsert_last`).
         self._last: dict[type[SQLModel], dict[tuple[Any, ...], dict[str, Any]]] = {}
         self._inserts: dict[type[TableModel], list[dict[str, Any]]] = {}
         self.session: AsyncSession
@@ -135,17 +135,10 @@ class UnitOfWork:
         await self.session.rollback()
         await self.session.close()
 
-    def upsert(self, model: type[SQLModel], *, last: bool = False, **values: Any) -> None:
+    def upsert(self, model: type[SQLModel], **values: Any) -> None:
         """Insert or update the row of `model` whose primary key `values` hold (write-behind;
-        see the module's docstring). `last`: written at commit, after every other write (a
-        version row that each writer of something shared updates: locked on PostgreSQL only
-        for the commit's last statement, never while the transaction goes on, so two writers
-        never wait on each other for it while holding other rows)."""
+        see the module's docstring)."""
         pk = tuple(values[name] for name in _key_of(model))
-        if last:
-            rows = self._last.setdefault(model, {})
-            rows[pk] = {**rows.get(pk, {}), **values}
-            return
         session = self.session.sync_session
         # (Nothing loaded, the usual case for a projection: no key to build and look up.)
         loaded = (
@@ -158,6 +151,15 @@ class UnitOfWork:
                 setattr(loaded, name, value)
             return
         rows = self._upserts.setdefault(model, {})
+        rows[pk] = {**rows.get(pk, {}), **values}
+
+    def upsert_last(self, model: type[SQLModel], **values: Any) -> None:
+        """`upsert`, written at commit after every other write: for a version row that each
+        writer of something shared updates, locked on PostgreSQL only for the commit's last
+        statement, never while the transaction goes on (two writers holding other rows never
+        wait on each other for it)."""
+        rows = self._last.setdefault(model, {})
+        pk = tuple(values[name] for name in _key_of(model))
         rows[pk] = {**rows.get(pk, {}), **values}
 
     def project(self, view: type[SQLModel], data: BaseModel, **values: Any) -> None:

@@ -1,5 +1,5 @@
 """The unit of work's write-behind upsert (projections): merged per key in order, read back by
-any ORM query in the same unit of work, applied in place to a loaded row; one marked `last`
+any ORM query in the same unit of work, applied in place to a loaded row; one `upsert_last`
 written only at commit. On SQLite here; the
 infra tier runs the same on PostgreSQL."""
 
@@ -41,14 +41,14 @@ async def upserts_behave(engine: AsyncEngine) -> None:
         await u.commit()
     async with uow() as u:
         # Written last, at commit: a query meanwhile does not see it (nor lock its row).
-        u.upsert(MatchView, last=True, id="m4", program_id="p", status="proposed")
+        u.upsert_last(MatchView, id="m4", program_id="p", status="proposed")
         u.upsert(MatchView, id="m5", program_id="p", status="proposed")
         seen = (await u.session.exec(select(MatchView.id).where(MatchView.id >= "m4"))).all()
         assert list(seen) == ["m5"]
         await u.commit()
     async with uow() as u:
         u.upsert(MatchView, id="m3", program_id="p", status="active")
-        u.upsert(MatchView, last=True, id="m6", program_id="p", status="proposed")
+        u.upsert_last(MatchView, id="m6", program_id="p", status="proposed")
         # not committed: rolled back with the unit of work
     async with uow() as u:
         rows = (await u.session.exec(select(MatchView).order_by(MatchView.id))).all()

@@ -136,7 +136,7 @@ def loads_changed(*, uow: UnitOfWork, program_id: str) -> None:
     (the places counted at the old version are counted again). Written last, at commit: on
     PostgreSQL the version's row is locked only for the commit, so the programme's writers
     never wait on each other for it mid-transaction."""
-    uow.upsert(Loads, last=True, program_id=program_id, version=new_id())
+    uow.upsert_last(Loads, program_id=program_id, version=new_id())
 
 
 def _written(mapper: Any, connection: Any, row: Match | MentorRequest) -> None:
