@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from ortools.graph.python import min_cost_flow
+
+from services.matching.engine import flow
 
 SCALE = 1_000_000
 U64 = npt.NDArray[np.uint64]
@@ -99,17 +100,22 @@ def form_circles(
     heads.append(np.full(c, sink))
     caps.append(sizes.copy())
     costs.append(np.zeros(c, np.int64))
-    smcf = min_cost_flow.SimpleMinCostFlow()
-    smcf.add_arcs_with_capacity_and_unit_cost(
-        np.concatenate(tails).astype(np.int32),
-        np.concatenate(heads).astype(np.int32),
-        np.concatenate(caps),
-        np.concatenate(costs),
+    status, flows = flow.solve(
+        flow.Flow(
+            tails=np.concatenate(tails).astype(np.int32),
+            heads=np.concatenate(heads).astype(np.int32),
+            capacities=np.concatenate(caps).astype(np.int64),
+            costs=np.concatenate(costs).astype(np.int64),
+            source=src,
+            sink=sink,
+            supply=n,
+            max_flow=True,
+            answer=np.arange(n, n + len(ii)),
+        )
     )
-    smcf.set_nodes_supplies(np.array([src, sink]), np.array([n, -n]))
-    if smcf.solve_max_flow_with_min_cost() != smcf.OPTIMAL:
+    if status != flow.OPTIMAL:
         raise RuntimeError("circle formation failed")
-    used = smcf.flows(np.arange(n, n + len(ii))) > 0
+    used = flows > 0
     member, circle = ii[used], cc[used]
     groups = []
     for a in range(c):

@@ -1,4 +1,5 @@
-"""Min-cost flows solved by OR-Tools, in a child process once they are large.
+"""Min-cost flows solved by OR-Tools, in a child process once they are large: the engine's
+one way to them (a cohort's pairs, a circles programme's circles).
 
 OR-Tools' `SimpleMinCostFlow.solve` holds the GIL for the whole solve: 60 ms for a
 10,000 x 2,000 cohort's graph, seconds at 50,000 x 10,000, during which no other thread of the
