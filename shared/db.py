@@ -10,20 +10,25 @@ needs are added to each base by `shared.messaging.tables`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 import sqlalchemy.ext.asyncio as sa_async
 from alembic import command
 from alembic.config import Config
 from pydantic import TypeAdapter
-from sqlalchemy import JSON, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import JSON, Boolean, String, bindparam, event, text
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import coercions, roles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 
 def _to_json(value: Any) -> str:
@@ -97,14 +102,72 @@ def _make_sqlite_transactions_serial(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
-T = TypeVar("T")
-IN_LIST = 5000  # values per `IN (...)`: well within the bound parameters SQLite and asyncpg take
+class _JsonList(TypeDecorator[list[Any]]):
+    """A list of values as one JSON array parameter, each value converted by the column's type
+    first, as it would bind."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, item: TypeEngine[Any]) -> None:
+        super().__init__()
+        self.item = item
+
+    def process_bind_param(self, value: list[Any] | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        process = self.item.dialect_impl(dialect).bind_processor(dialect)
+        return orjson.dumps([process(v) for v in value] if process else value).decode()
 
 
-def in_lists(values: Sequence[T]) -> Iterator[Sequence[T]]:
-    """`values` in slices of IN_LIST: one `IN (...)` query each."""
-    for i in range(0, len(values), IN_LIST):
-        yield values[i : i + IN_LIST]
+class OneOf(ColumnElement[bool]):
+    """`column IN (values)`, whatever their number, planned for the values it is given:
+
+        PostgreSQL: column IN ('e1', 'e2', ...)   the values written in the statement
+        SQLite:     column IN (SELECT value FROM json_each(?))   one JSON parameter
+
+    PostgreSQL turns a list of constants into a hashed lookup; a list of parameters
+    (`IN ($1, ..., $1000)`, or an array parameter) it compares value by value once a prepared
+    statement settled on a generic plan. With a table's statistics stale after a bulk write
+    (12,000 employees hired a second earlier, estimated at 1 row), that plan compared each of
+    the organisation's rows with a thousand ids: 300 ms, against 2 ms with the constants, where
+    a semi-join on the array was planned as a nested loop and took 1.1 s. The values are
+    rendered by SQLAlchemy (`literal_execute`: quoted and escaped by the column's type, the
+    compiled statement still cached), so each call is a statement of its own, planned for its
+    values. SQLite reads the JSON array in C and searches the column's index for each value,
+    and neither takes a bounded number of parameters."""
+
+    type = Boolean()
+    inherit_cache = True
+    _traverse_internals = [
+        ("column", InternalTraversal.dp_clauseelement),
+        ("listed", InternalTraversal.dp_clauseelement),
+        ("document", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, column: Any, values: Iterable[Any]) -> None:
+        self.column = coercions.expect(roles.ExpressionElementRole, column)
+        values = list(values)
+        self.listed = bindparam(
+            None, values, type_=self.column.type, expanding=True, literal_execute=True, unique=True
+        )
+        self.document = bindparam(None, values, type_=_JsonList(self.column.type), unique=True)
+
+
+def one_of(column: Any, values: Iterable[Any]) -> OneOf:
+    """`column` is one of `values` (see OneOf): for lists of ids read or deleted together."""
+    return OneOf(column, values)
+
+
+@compiles(OneOf, "postgresql")
+def _one_of_listed(element: OneOf, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.column.in_(element.listed), **kw)
+
+
+@compiles(OneOf)
+def _one_of_json(element: OneOf, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(element.column, **kw)
+    return f"{column} IN (SELECT value FROM json_each({compiler.process(element.document, **kw)}))"
 
 
 def request_reader(engine: AsyncEngine) -> AsyncEngine:

@@ -41,7 +41,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared import bulk
 from shared.clock import Clock, SystemClock
-from shared.db import in_lists
+from shared.db import one_of
 from shared.events import Event, EventData, topic_for, wire_of
 from shared.messaging.bus import Message
 from shared.table_model import TableModel
@@ -261,8 +261,8 @@ class UnitOfWork:
         conn = await self.session.connection()
         cancelled = [k for k, row in timers.items() if row is None]
         armed = [row for row in timers.values() if row is not None]
-        for keys in in_lists(cancelled):
-            await conn.execute(delete(table).where(table.c.key.in_(keys)))
+        if cancelled:
+            await conn.execute(delete(table).where(one_of(table.c.key, cancelled)))
         if armed:
             keep = {"key", "created_at"}
             update = [c.name for c in table.columns if c.name not in keep]

@@ -40,7 +40,7 @@ from shared.api import merge_patch, new_id, utcnow
 from shared.auth import Principal
 from shared.contracts import enrollment as ev
 from shared.contracts.enrollment import ParticipantRole, ProgramFormat, ProgramStatus
-from shared.db import in_lists
+from shared.db import one_of
 from shared.domain import Transition, state_of, store
 from shared.errors import (
     Conflict,
@@ -69,12 +69,11 @@ class _Directory:
 
     async def prefetch(self, ids: set[str]) -> None:
         missing = sorted(ids - self._known.keys())
-        for chunk in in_lists(missing):
-            rows = await self._uow.session.exec(
-                select(Employee).where(Employee.org == self._org, col(Employee.id).in_(chunk))
-            )
-            found = {e.id: e for e in rows.all()}
-            self._known.update({eid: found.get(eid) for eid in chunk})
+        rows = await self._uow.session.exec(
+            select(Employee).where(Employee.org == self._org, one_of(Employee.id, missing))
+        )
+        found = {e.id: e for e in rows.all()}
+        self._known.update({eid: found.get(eid) for eid in missing})
 
     async def prefetch_chains(self, ids: set[str]) -> None:
         """These employees and everyone above them, a query per level of the org chart."""
@@ -220,13 +219,12 @@ async def _apply_hris_events(
     s = uow.session
     ids = sorted({item.event_id for item in batch.events})
     known: set[str] = set()
-    for some in in_lists(ids):
-        rows = await s.exec(
-            select(HrisEventRecord.event_id).where(
-                HrisEventRecord.org == org, col(HrisEventRecord.event_id).in_(some)
-            )
+    rows = await s.exec(
+        select(HrisEventRecord.event_id).where(
+            HrisEventRecord.org == org, one_of(HrisEventRecord.event_id, ids)
         )
-        known.update(rows.all())
+    )
+    known.update(rows.all())
     directory = _Directory(uow, org)
     await directory.prefetch(
         {item.subject_id for item in batch.events}
@@ -618,15 +616,13 @@ class _Enrolling:
         directory = _Directory(uow, org)
         await directory.prefetch_chains(employee_ids)
         taken: set[tuple[str, str, str]] = set()
-        wanted = sorted(employee_ids)
-        for some in in_lists(wanted):
-            found = await uow.session.exec(
-                select(Participant.program_id, Participant.employee_id, Participant.role).where(
-                    col(Participant.program_id).in_(program_ids),
-                    col(Participant.employee_id).in_(some),
-                )
+        found = await uow.session.exec(
+            select(Participant.program_id, Participant.employee_id, Participant.role).where(
+                col(Participant.program_id).in_(program_ids),
+                one_of(Participant.employee_id, sorted(employee_ids)),
             )
-            taken.update((p, e, str(r)) for p, e, r in found.all())
+        )
+        taken.update((p, e, str(r)) for p, e, r in found.all())
         return cls(directory=directory, programs=programs, taken=taken)
 
 

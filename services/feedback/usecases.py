@@ -48,7 +48,7 @@ from shared.contracts.feedback import (
 )
 from shared.contracts.matching import EndedBy, EndReason
 from shared.contracts.sessions import SessionStatus
-from shared.db import in_lists, lock_key
+from shared.db import lock_key, one_of
 from shared.domain import state_of, store
 from shared.errors import Conflict, Invalid, NotFound, Unknown
 from shared.paging import PageParams, Window, page_of
@@ -391,9 +391,8 @@ async def recompute_program(*, uow: UnitOfWork, program_id: str) -> int:
         # The open cases of the relationships whose state changed: they may close or reopen.
         ids = sorted(open_cases[rel.match_id] for rel in with_case)
         loaded: dict[str, Case] = {}
-        for some in in_lists(ids):
-            query = select(Case).where(col(Case.id).in_(some))
-            loaded.update((case.match_id, case) for case in (await uow.session.exec(query)).all())
+        query = select(Case).where(one_of(Case.id, ids))
+        loaded.update((case.match_id, case) for case in (await uow.session.exec(query)).all())
         for rel in with_case:
             await _follow_case(
                 uow,

@@ -32,7 +32,7 @@ from services.reporting.contributions import ALL, Cell, Scoped
 from services.reporting.tables import CELL, PERSON, PT, TP, G, H, M, P, R, S, T, Y, week_of
 from shared import bulk
 from shared.api import as_utc
-from shared.db import in_lists, reading
+from shared.db import one_of, reading
 from shared.messaging.loop import PollingLoop
 from shared.service import ServiceRuntime
 
@@ -92,18 +92,16 @@ def drain(conn: Connection, *, program_id: str | None = None, limit: int = DRAIN
         return 0
     taken = {(kind, e) for kind, e in named}
     marks = len(named)
-    for some in in_lists(sorted({e for _, e in taken})):
-        marks += conn.execute(delete(TP).where(TP.c.entity_id.in_(some))).rowcount
+    entities = sorted({e for _, e in taken})
+    marks += conn.execute(delete(TP).where(one_of(TP.c.entity_id, entities))).rowcount
     ids = {e for kind, e in taken if kind == MATCH}
     participants = sorted({e for kind, e in taken if kind == PARTICIPANT})
     # A mentee's department is their relationships' (it may have changed), and a match's end
     # reason the cause of the re-matches proposed in its place.
-    for some in in_lists(participants):
-        query = select(M.c.id).where(M.c.mentee_participant_id.in_(some))
-        ids.update(conn.execute(query).scalars())
-    for some in in_lists(sorted(ids)):
-        query = select(M.c.id).where(M.c.replaces_match_id.in_(some))
-        ids.update(conn.execute(query).scalars())
+    query = select(M.c.id).where(one_of(M.c.mentee_participant_id, participants))
+    ids.update(conn.execute(query).scalars())
+    query = select(M.c.id).where(one_of(M.c.replaces_match_id, sorted(ids)))
+    ids.update(conn.execute(query).scalars())
     recount(conn, sorted(ids), participants)
     return marks
 
@@ -180,21 +178,20 @@ def _recount_participants(conn: Connection, participant_ids: list[str], add: _Ad
     found: dict[str, dict[str, Any]] = {}
     first: dict[str, datetime] = {}
     loads: dict[str, int] = {}
-    for ids in in_lists(participant_ids):
-        for row in conn.execute(select(P).where(P.c.id.in_(ids))):
-            found[row.id] = dict(row._mapping)
-        query = (
-            select(M.c.mentee_participant_id, func.min(M.c.proposed_at))
-            .where(M.c.mentee_participant_id.in_(ids), M.c.proposed_at.is_not(None))
-            .group_by(M.c.mentee_participant_id)
-        )
-        first.update({pid: as_utc(at) for pid, at in conn.execute(query)})
-        query = (
-            select(M.c.mentor_participant_id, func.count())
-            .where(M.c.mentor_participant_id.in_(ids), M.c.status == contrib.ACTIVE)
-            .group_by(M.c.mentor_participant_id)
-        )
-        loads.update({pid: n for pid, n in conn.execute(query)})
+    for row in conn.execute(select(P).where(one_of(P.c.id, participant_ids))):
+        found[row.id] = dict(row._mapping)
+    query = (
+        select(M.c.mentee_participant_id, func.min(M.c.proposed_at))
+        .where(one_of(M.c.mentee_participant_id, participant_ids), M.c.proposed_at.is_not(None))
+        .group_by(M.c.mentee_participant_id)
+    )
+    first.update({pid: as_utc(at) for pid, at in conn.execute(query)})
+    query = (
+        select(M.c.mentor_participant_id, func.count())
+        .where(one_of(M.c.mentor_participant_id, participant_ids), M.c.status == contrib.ACTIVE)
+        .group_by(M.c.mentor_participant_id)
+    )
+    loads.update({pid: n for pid, n in conn.execute(query)})
     tallies: list[dict[str, Any]] = []
     for pid in participant_ids:
         participant = found.get(pid)
@@ -219,9 +216,8 @@ def _recount_participants(conn: Connection, participant_ids: list[str], add: _Ad
 def _before(conn: Connection, table: Table, key: Any, ids: list[str]) -> dict[str, dict[str, Any]]:
     """What each of these added before (as the last drain wrote it)."""
     found: dict[str, dict[str, Any]] = {}
-    for some in in_lists(ids):
-        for k, added in conn.execute(select(key, table.c.added).where(key.in_(some))):
-            found[k] = added or {}
+    for k, added in conn.execute(select(key, table.c.added).where(one_of(key, ids))):
+        found[k] = added or {}
     return found
 
 
@@ -241,80 +237,78 @@ class _Facts:
         dialect = conn.dialect.name
         planned, rated = week_of(S.c.scheduled_at, dialect), week_of(R.c.rated_at, dialect)
         answered_in = week_of(Y.c.answered_at, dialect)
-        for ids in in_lists(match_ids):
-            query = (
-                select(*(M.c[c] for c in _MATCH_COLUMNS), P.c.department.label("mentee_department"))
-                .outerjoin(P, P.c.id == M.c.mentee_participant_id)
-                .where(M.c.id.in_(ids))
+        query = (
+            select(*(M.c[c] for c in _MATCH_COLUMNS), P.c.department.label("mentee_department"))
+            .outerjoin(P, P.c.id == M.c.mentee_participant_id)
+            .where(one_of(M.c.id, match_ids))
+        )
+        for row in conn.execute(query):
+            facts.matches[row.id] = dict(row._mapping)
+        query = select(H.c.match_id, H.c.state, H.c.signals).where(one_of(H.c.match_id, match_ids))
+        for row in conn.execute(query):
+            facts.health[row.match_id] = dict(row._mapping)
+        query = (
+            select(
+                S.c.match_id,
+                S.c.status,
+                func.count(),
+                func.coalesce(func.sum(S.c.duration_minutes), 0),
+                func.max(S.c.scheduled_at),
+                planned,
             )
-            for row in conn.execute(query):
-                facts.matches[row.id] = dict(row._mapping)
-            query = select(H.c.match_id, H.c.state, H.c.signals).where(H.c.match_id.in_(ids))
-            for row in conn.execute(query):
-                facts.health[row.match_id] = dict(row._mapping)
-            query = (
-                select(
-                    S.c.match_id,
-                    S.c.status,
-                    func.count(),
-                    func.coalesce(func.sum(S.c.duration_minutes), 0),
-                    func.max(S.c.scheduled_at),
-                    planned,
-                )
-                .where(S.c.match_id.in_(ids), S.c.scheduled_at.is_not(None))
-                .group_by(S.c.match_id, S.c.status, planned)
+            .where(one_of(S.c.match_id, match_ids), S.c.scheduled_at.is_not(None))
+            .group_by(S.c.match_id, S.c.status, planned)
+        )
+        for match_id, status, n, minutes, last, week in conn.execute(query):
+            last = as_utc(last) if last is not None else None
+            facts.sessions.setdefault(match_id, []).append(
+                contrib.SessionCount(status, n, minutes, last, _week(week))
             )
-            for match_id, status, n, minutes, last, week in conn.execute(query):
-                last = as_utc(last) if last is not None else None
-                facts.sessions.setdefault(match_id, []).append(
-                    contrib.SessionCount(status, n, minutes, last, _week(week))
-                )
-            query = (
-                select(R.c.match_id, R.c.author_employee_id, R.c.rating, func.count(), rated)
-                .where(R.c.match_id.in_(ids), R.c.rated_at.is_not(None))
-                .group_by(R.c.match_id, R.c.author_employee_id, R.c.rating, rated)
+        query = (
+            select(R.c.match_id, R.c.author_employee_id, R.c.rating, func.count(), rated)
+            .where(one_of(R.c.match_id, match_ids), R.c.rated_at.is_not(None))
+            .group_by(R.c.match_id, R.c.author_employee_id, R.c.rating, rated)
+        )
+        for match_id, author, rating, n, week in conn.execute(query):
+            facts.ratings.setdefault(match_id, []).append(
+                contrib.RatingCount(author, rating, n, _week(week))
             )
-            for match_id, author, rating, n, week in conn.execute(query):
-                facts.ratings.setdefault(match_id, []).append(
-                    contrib.RatingCount(author, rating, n, _week(week))
-                )
-            query = (
-                select(
-                    Y.c.match_id,
-                    Y.c.kind,
-                    Y.c.respondent_employee_id,
-                    func.count(Y.c.due_at),
-                    func.count(Y.c.due_at).filter(answered),
-                    func.count().filter(answered),
-                    func.count(Y.c.mean).filter(answered),
-                    func.coalesce(func.sum(Y.c.mean).filter(answered), 0.0),
-                    func.count(Y.c.recommend).filter(answered),
-                    func.count().filter(answered, Y.c.recommend >= 4),
-                    answered_in,
-                )
-                .where(Y.c.match_id.in_(ids))
-                .group_by(Y.c.match_id, Y.c.kind, Y.c.respondent_employee_id, answered_in)
+        query = (
+            select(
+                Y.c.match_id,
+                Y.c.kind,
+                Y.c.respondent_employee_id,
+                func.count(Y.c.due_at),
+                func.count(Y.c.due_at).filter(answered),
+                func.count().filter(answered),
+                func.count(Y.c.mean).filter(answered),
+                func.coalesce(func.sum(Y.c.mean).filter(answered), 0.0),
+                func.count(Y.c.recommend).filter(answered),
+                func.count().filter(answered, Y.c.recommend >= 4),
+                answered_in,
             )
-            for match_id, kind, who, *counts, week in conn.execute(query):
-                due, due_answered, answered, means, mean_sum, recommended, high = counts
-                facts.surveys.setdefault(match_id, []).append(
-                    contrib.SurveyCount(
-                        kind,
-                        who,
-                        due,
-                        due_answered,
-                        answered,
-                        means,
-                        mean_sum,
-                        recommended,
-                        high,
-                        _week(week),
-                    )
+            .where(one_of(Y.c.match_id, match_ids))
+            .group_by(Y.c.match_id, Y.c.kind, Y.c.respondent_employee_id, answered_in)
+        )
+        for match_id, kind, who, *counts, week in conn.execute(query):
+            due, due_answered, answered, means, mean_sum, recommended, high = counts
+            facts.surveys.setdefault(match_id, []).append(
+                contrib.SurveyCount(
+                    kind,
+                    who,
+                    due,
+                    due_answered,
+                    answered,
+                    means,
+                    mean_sum,
+                    recommended,
+                    high,
+                    _week(week),
                 )
+            )
         replaced = sorted({m["replaces_match_id"] for m in facts.matches.values()} - {None})
-        for ids in in_lists(replaced):
-            query = select(M.c.id, M.c.end_reason).where(M.c.id.in_(ids))
-            facts.replaced.update({m: {"end_reason": r} for m, r in conn.execute(query)})
+        query = select(M.c.id, M.c.end_reason).where(one_of(M.c.id, replaced))
+        facts.replaced.update({m: {"end_reason": r} for m, r in conn.execute(query)})
         return facts
 
 

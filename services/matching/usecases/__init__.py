@@ -33,7 +33,7 @@ from shared.api import new_id, utcnow
 from shared.auth import Principal
 from shared.contracts import matching as ev
 from shared.contracts.matching import DeclineReason, EndReason, MatchStatus
-from shared.db import in_lists
+from shared.db import one_of
 from shared.domain import Transition, state_of, store
 from shared.errors import Invalid, NotFound, Unknown
 from shared.paging import PageParams, Window, page_of
@@ -110,11 +110,7 @@ async def _candidates(
         .order_by(col(ParticipantView.id))
     )
     if among is not None:
-        return [
-            p
-            for some in in_lists(among)
-            for p in await _people(uow, q.where(col(ParticipantView.id).in_(some)))
-        ]
+        q = q.where(one_of(ParticipantView.id, among))
     return await _people(uow, q)
 
 
@@ -609,10 +605,9 @@ async def _replacements(
     # These mentees' own matches (their history), not the programme's.
     ids = [p.participant_id for p in mentees]
     history: dict[str, list[domain.MatchState]] = {}
-    for some in in_lists(ids):
-        theirs = col(Match.mentee_participant_id).in_(some)
-        for state in await _match_states(uow, Match.program_id == program.id, theirs):
-            history.setdefault(state.mentee_participant_id, []).append(state)
+    theirs = one_of(Match.mentee_participant_id, ids)
+    for state in await _match_states(uow, Match.program_id == program.id, theirs):
+        history.setdefault(state.mentee_participant_id, []).append(state)
     excluded = {
         (pid, mentor_id)
         for pid, theirs in history.items()
@@ -645,11 +640,9 @@ async def _place(*, uow: UnitOfWork, program: ProgramView, ended: dict[str, str]
     replaced = {pid: w.ended_match_id for pid, w in waiting.items()} | ended
     wanted = sorted(replaced)
     found: dict[str, ParticipantView] = {}
-    for some in in_lists(wanted):  # read together, not one query per waiting mentee
-        rows = await uow.session.exec(
-            select(ParticipantView).where(col(ParticipantView.id).in_(some))
-        )
-        found.update({p.id: p for p in rows.all()})
+    # read together, not one query per waiting mentee
+    rows = await uow.session.exec(select(ParticipantView).where(one_of(ParticipantView.id, wanted)))
+    found.update({p.id: p for p in rows.all()})
     mentees = []
     for participant_id in wanted:
         mentee = found.get(participant_id)
