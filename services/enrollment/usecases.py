@@ -168,7 +168,7 @@ async def import_employees(
     known = set(
         (
             await uow.session.exec(
-                select(Employee.id).where(Employee.org == org, col(Employee.id).in_(ids))
+                select(Employee.id).where(Employee.org == org, one_of(Employee.id, ids))
             )
         ).all()
     )
