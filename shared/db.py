@@ -120,8 +120,16 @@ class _JsonList(TypeDecorator[list[Any]]):
         return orjson.dumps([process(v) for v in value] if process else value).decode()
 
 
+# From this many values, `one_of` writes them in the statement (PostgreSQL) or sends them as one
+# JSON array (SQLite); below, the plain `IN ($1, ...)`: a prepared statement reused from one
+# call to the next, and a handful of values compared with each row costs little whatever the
+# plan (PostgreSQL hashes a list of constants from 9 values).
+LISTED_FROM = 16
+
+
 class OneOf(ColumnElement[bool]):
-    """`column IN (values)`, whatever their number, planned for the values it is given:
+    """`column IN (values)`, whatever their number, planned for the values it is given. From
+    LISTED_FROM values:
 
         PostgreSQL: column IN ('e1', 'e2', ...)   the values written in the statement
         SQLite:     column IN (SELECT value FROM json_each(?))   one JSON parameter
@@ -134,22 +142,29 @@ class OneOf(ColumnElement[bool]):
     a semi-join on the array was planned as a nested loop and took 1.1 s. The values are
     rendered by SQLAlchemy (`literal_execute`: quoted and escaped by the column's type, the
     compiled statement still cached), so each call is a statement of its own, planned for its
-    values. SQLite reads the JSON array in C and searches the column's index for each value,
-    and neither takes a bounded number of parameters."""
+    values. SQLite reads the JSON array in C and searches the column's index for each value.
+    Neither is bounded by the number of parameters a statement takes (32,767)."""
 
     type = Boolean()
     inherit_cache = True
     _traverse_internals = [
         ("column", InternalTraversal.dp_clauseelement),
-        ("listed", InternalTraversal.dp_clauseelement),
-        ("document", InternalTraversal.dp_clauseelement),
+        ("values", InternalTraversal.dp_clauseelement),
+        ("document", InternalTraversal.dp_clauseelement),  # both: a cached statement's values
+        ("listed", InternalTraversal.dp_boolean),  # are taken from them at each execution
     ]
 
     def __init__(self, column: Any, values: Iterable[Any]) -> None:
         self.column = coercions.expect(roles.ExpressionElementRole, column)
         values = list(values)
-        self.listed = bindparam(
-            None, values, type_=self.column.type, expanding=True, literal_execute=True, unique=True
+        self.listed = len(values) >= LISTED_FROM
+        self.values = bindparam(
+            None,
+            values,
+            type_=self.column.type,
+            expanding=True,
+            literal_execute=self.listed,
+            unique=True,
         )
         self.document = bindparam(None, values, type_=_JsonList(self.column.type), unique=True)
 
@@ -160,12 +175,14 @@ def one_of(column: Any, values: Iterable[Any]) -> OneOf:
 
 
 @compiles(OneOf, "postgresql")
-def _one_of_listed(element: OneOf, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(element.column.in_(element.listed), **kw)
+def _one_of_pg(element: OneOf, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.column.in_(element.values), **kw)
 
 
 @compiles(OneOf)
-def _one_of_json(element: OneOf, compiler: SQLCompiler, **kw: Any) -> str:
+def _one_of_sqlite(element: OneOf, compiler: SQLCompiler, **kw: Any) -> str:
+    if not element.listed:
+        return compiler.process(element.column.in_(element.values), **kw)
     column = compiler.process(element.column, **kw)
     return f"{column} IN (SELECT value FROM json_each({compiler.process(element.document, **kw)}))"
 
