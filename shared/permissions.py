@@ -43,6 +43,7 @@ PERMISSIONS: Mapping[str, Roles] = {
     "POST /v1/programs/{program_id}/status": ADMIN,
     "POST /v1/participants": ADMIN_OR_EMPLOYEE,
     "POST /v1/participants/batch": ADMIN,
+    "POST /v1/participants/import": ADMIN,
     "GET /v1/participants": ADMIN_OR_EMPLOYEE,
     "GET /v1/participants/{participant_id}": ADMIN_OR_EMPLOYEE,
     "PATCH /v1/participants/{participant_id}": ADMIN_OR_EMPLOYEE,

@@ -77,8 +77,9 @@ class Settings(BaseSettings):
     # rotation), at most once per this many seconds (tokens naming made-up ids cannot make
     # the services hammer the identity provider).
     jwt_jwks_refresh_s: float = Field(default=30, ge=0)
-    # The largest request body read (bytes), and that of an HRIS batch (up to 10,000 events):
-    # larger ones answer 413 before anything is parsed or authenticated.
+    # The largest request body read (bytes), and that of an HRIS batch (up to 10,000 events)
+    # or a file imported (employees, enrolments): larger ones answer 413 before anything is
+    # parsed or authenticated.
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     max_hris_body_bytes: int = Field(default=16_000_000, ge=1024)
     # The longest a token may live (its `exp` - `iat`): a longer one is refused (401).
@@ -205,7 +206,8 @@ class Settings(BaseSettings):
 
     def body_limits(self) -> tuple[int, dict[str, int]]:
         """The default body limit and the larger ones by path prefix."""
-        return self.max_body_bytes, {"/v1/hris/": self.max_hris_body_bytes}
+        files = self.max_hris_body_bytes
+        return self.max_body_bytes, {"/v1/hris/": files, "/v1/participants/import": files}
 
     def database_url_for(self, service: str) -> str:
         return self.database_url.format(service=service, data_dir=self.data_dir)

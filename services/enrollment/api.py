@@ -24,6 +24,7 @@ from services.enrollment.models import (
     HrisBatch,
     HrisBatchResult,
     ParticipantCreate,
+    ParticipantImportResult,
     ParticipantPublic,
     ParticipantUpdate,
     ProgramCreate,
@@ -100,10 +101,7 @@ async def import_employees(
     lines are imported and the refused ones listed. One transaction either way. Asked with
     `Accept: application/x-ndjson`, the answer streams the progress of a large file, then its
     result."""
-    try:
-        text = (await request.body()).decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise Invalid("the file is not UTF-8 text") from exc
+    text = await _csv_text(request)
     runtime = request.app.state.runtimes["enrollment"]
     logs.serving("enrollment")
     per_line = mode == "per_line"
@@ -116,6 +114,14 @@ async def import_employees(
         _import_progress(runtime, principal.org, text, per_line, str(request.url.path)),
         media_type=NDJSON,
     )
+
+
+async def _csv_text(request: Request) -> str:
+    """A file's text (UTF-8, a byte-order mark ignored)."""
+    try:
+        return (await request.body()).decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise Invalid("the file is not UTF-8 text") from exc
 
 
 async def _import_progress(
@@ -282,6 +288,47 @@ async def enroll_batch(data: EnrolmentBatch, principal: CurrentPrincipal, uow: U
     the lines that pass are enrolled and the others listed with the status they met."""
     enrolled, refused = await usecases.enroll_batch(uow=uow, principal=principal, data=data)
     return EnrolmentBatchResult(
+        enrolled=[ParticipantPublic.model_validate(p, from_attributes=True) for p in enrolled],
+        refused=refused,
+    )
+
+
+@router.post(
+    "/participants/import",
+    tags=["participants"],
+    response_model=ParticipantImportResult,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"text/csv": {"schema": {"type": "string", "maxLength": 16_000_000}}},
+        }
+    },
+)
+async def import_participants(
+    request: Request,
+    principal: CurrentPrincipal,
+    uow: Uow,
+    mode: Literal["all_or_nothing", "per_line"] = "all_or_nothing",
+    program_id: Annotated[str | None, Query(max_length=36)] = None,
+) -> object:
+    """Enrol a cohort from a CSV file (admins; UTF-8, a header row, at most 100,000 lines):
+    columns `employee_id` and `role` required, `program_id` too unless given as the parameter
+    (for every line), and any of `skills_offered`, `skills_sought`, `themes`, `languages`,
+    `availability` (lists, items separated by `;`), `level`, `department`, `capacity`,
+    `volunteer` (`true` or `false`), `override_note`; a questionnaire's answers go by the JSON
+    routes. Each line is judged as `POST /v1/participants` would judge it alone, in one
+    transaction. `all_or_nothing` (the default): a line refused refuses the file, 422 naming
+    each line and column at fault, nothing enrolled; `per_line`: the lines that pass are
+    enrolled and the others listed with the status they met (a header at fault refuses the
+    file either way)."""
+    enrolled, refused = await usecases.import_participants(
+        uow=uow,
+        principal=principal,
+        text=await _csv_text(request),
+        per_line=mode == "per_line",
+        program_id=program_id,
+    )
+    return ParticipantImportResult(
         enrolled=[ParticipantPublic.model_validate(p, from_attributes=True) for p in enrolled],
         refused=refused,
     )

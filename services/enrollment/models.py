@@ -468,6 +468,15 @@ class EnrolmentBatchResult(BaseModel):
     refused: list[LineRefused]
 
 
+class CsvEnrolmentRefused(CsvLineRefused):
+    status: int  # what `POST /v1/participants` would have answered for the line alone
+
+
+class ParticipantImportResult(BaseModel):
+    enrolled: list[ParticipantPublic]
+    refused: list[CsvEnrolmentRefused]
+
+
 class ApproveRequest(Request):
     note: str | None = Field(default=None, max_length=NOTE_MAX)
 

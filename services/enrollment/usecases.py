@@ -13,9 +13,10 @@ from typing import Any
 from pydantic import BaseModel
 from sqlmodel import col, select
 
-from services.enrollment import domain, employees_csv
+from services.enrollment import csv_files, domain
 from services.enrollment.domain import EmployeeStatus, ParticipantStatus
 from services.enrollment.models import (
+    CsvEnrolmentRefused,
     CsvLineRefused,
     Employee,
     EmployeeImportResult,
@@ -137,34 +138,27 @@ async def import_employees(
     per_line: bool,
     progress: Callable[[int, int], Awaitable[None]] | None = None,
 ) -> EmployeeImportResult:
-    """A CSV file of employees (services.enrollment.employees_csv) applied as HRIS records:
+    """A CSV file of employees (services.enrollment.csv_files) applied as HRIS records:
     `hired` for an employee the directory does not know, `updated` otherwise, each with an
     event id drawn from its content, so that importing a file again changes nothing. A line
     refused refuses the file (422 naming each), or (per_line) is reported."""
-    lines, errors = employees_csv.read(text)
+    lines, errors = csv_files.read(text, csv_files.EMPLOYEES)
     first: dict[str, int] = {}
     for line in lines:
-        if first.setdefault(line.employee.id, line.number) != line.number:
-            where = first[line.employee.id]
-            errors.append(employees_csv.LineError(line.number, "id", f"already on line {where}"))
+        if first.setdefault(line.record.id, line.number) != line.number:
+            where = first[line.record.id]
+            errors.append(csv_files.LineError(line.number, "id", f"already on line {where}"))
     taken = {e.number for e in errors}
     lines = [line for line in lines if line.number not in taken]
     if errors and (not per_line or any(e.number == 0 for e in errors)):
-        raise Refused(
-            f"{len(taken)} line(s) refused; nothing imported",
-            [
-                (("header" if e.number == 0 else f"line {e.number}")
-                 + (f".{e.column}" if e.column else ""), e.message, "value_error")
-                for e in sorted(errors, key=lambda e: e.number)
-            ],
-        )  # fmt: skip
+        raise Refused(f"{len(taken)} line(s) refused; nothing imported", _at_lines(errors))
     refused = [
         CsvLineRefused(line=e.number, field=e.column, detail=e.message)
         for e in sorted(errors, key=lambda e: e.number)
     ]
     if not lines:
         return EmployeeImportResult(imported=[], refused=refused)
-    ids = [line.employee.id for line in lines]
+    ids = [line.record.id for line in lines]
     known = set(
         (
             await uow.session.exec(
@@ -174,9 +168,9 @@ async def import_employees(
     )
     events = [
         HrisProfileEvent(
-            event_id="csv-" + hashlib.sha256(line.employee.model_dump_json().encode()).hexdigest(),
-            type="updated" if line.employee.id in known else "hired",
-            employee=line.employee,
+            event_id="csv-" + hashlib.sha256(line.record.model_dump_json().encode()).hexdigest(),
+            type="updated" if line.record.id in known else "hired",
+            employee=line.record,
         )
         for line in lines
     ]
@@ -193,7 +187,7 @@ async def import_employees(
     await uow.commit()
     return EmployeeImportResult(
         imported=[
-            ImportedLine(line=line.number, employee_id=line.employee.id, status=r.status)
+            ImportedLine(line=line.number, employee_id=line.record.id, status=r.status)
             for line, r in zip(lines, applied, strict=True)
         ],
         refused=refused,
@@ -564,35 +558,88 @@ async def enroll_batch(
     *, uow: UnitOfWork, principal: Principal, data: EnrolmentBatch
 ) -> tuple[list[SimpleNamespace], list[LineRefused]]:
     """Each line enrolled as alone (the same rules, in one transaction, its events with it);
-    a line refused refuses the whole batch (all_or_nothing) or is reported (per_line).
-
-    In bulk: the programmes, the employees with their reporting lines and the enrolments
-    already made are read in a few queries for the whole batch, and the rows are written
-    together at commit (no flush per line)."""
-    enrolled: list[SimpleNamespace] = []
-    refused: list[LineRefused] = []
-    seen = await _Enrolling.prefetched(uow, principal.org, data.participants)
-    with uow.session.no_autoflush:
-        for index, line in enumerate(data.participants):
-            try:
-                enrolled.append(await _admit(uow=uow, principal=principal, data=line, seen=seen))
-            except DomainError as exc:
-                refused.append(
-                    LineRefused(
-                        index=index, status=exc.status_code, detail=exc.message, field=exc.field
-                    )
-                )
-    if refused and data.mode == "all_or_nothing":
+    a line refused refuses the whole batch (all_or_nothing) or is reported (per_line)."""
+    enrolled, failed = await _enrol_lines(uow, principal, data.participants)
+    if failed and data.mode == "all_or_nothing":
         raise Refused(
-            f"{len(refused)} of {len(data.participants)} lines refused; nothing enrolled",
+            f"{len(failed)} of {len(data.participants)} lines refused; nothing enrolled",
             [
-                (f"participants.{r.index}" + (f".{r.field}" if r.field else ""), r.detail,
+                (f"participants.{i}" + (f".{e.field}" if e.field else ""), e.message,
+                 _KINDS.get(e.status_code, "value_error"))
+                for i, e in failed
+            ],
+        )  # fmt: skip
+    await uow.commit()
+    refused = [
+        LineRefused(index=i, status=e.status_code, detail=e.message, field=e.field)
+        for i, e in failed
+    ]
+    return enrolled, refused
+
+
+async def import_participants(
+    *, uow: UnitOfWork, principal: Principal, text: str, per_line: bool, program_id: str | None
+) -> tuple[list[SimpleNamespace], list[CsvEnrolmentRefused]]:
+    """A CSV file of enrolments (services.enrollment.csv_files; `program_id`: the programme
+    of every line, or a column), each line enrolled as `POST /v1/participants` would enrol it
+    alone, in one transaction. A line refused (a cell the request would refuse, or what the
+    enrolment meets: unknown employee, already enrolled...) refuses the file, 422 naming each
+    line and column (all or nothing), or (per_line) is reported with the status it met."""
+    given = {"program_id": program_id} if program_id is not None else None
+    lines, errors = csv_files.read(text, csv_files.PARTICIPANTS, given)
+    if any(e.number == 0 for e in errors):  # the header: no line can be read
+        raise Refused("the file's header is refused; nothing enrolled", _at_lines(errors))
+    refused = [CsvEnrolmentRefused(line=e.number, field=e.column, detail=e.message, status=422)
+               for e in errors]  # fmt: skip
+    enrolled, failed = await _enrol_lines(uow, principal, [line.record for line in lines])
+    refused += [
+        CsvEnrolmentRefused(
+            line=lines[i].number, field=e.field, detail=e.message, status=e.status_code
+        )
+        for i, e in failed
+    ]
+    refused.sort(key=lambda r: r.line)
+    if refused and not per_line:
+        raise Refused(
+            f"{len({r.line for r in refused})} line(s) refused; nothing enrolled",
+            [
+                (f"line {r.line}" + (f".{r.field}" if r.field else ""), r.detail,
                  _KINDS.get(r.status, "value_error"))
                 for r in refused
             ],
         )  # fmt: skip
     await uow.commit()
     return enrolled, refused
+
+
+def _at_lines(errors: list[csv_files.LineError]) -> list[tuple[str, str, str]]:
+    """A file's errors as a refusal's (where, what, kind)."""
+    return [
+        (("header" if e.number == 0 else f"line {e.number}") + (f".{e.column}" if e.column else ""),
+         e.message, "value_error")
+        for e in sorted(errors, key=lambda e: e.number)
+    ]  # fmt: skip
+
+
+async def _enrol_lines(
+    uow: UnitOfWork, principal: Principal, lines: Sequence[ParticipantCreate]
+) -> tuple[list[SimpleNamespace], list[tuple[int, DomainError]]]:
+    """Each line admitted as alone (not committed): the enrolments made, and each refused
+    line's index with its error. In bulk: the programmes, the employees with their reporting
+    lines and the enrolments already made are read in a few queries for all the lines, and the
+    rows are written together at commit (no flush per line)."""
+    enrolled: list[SimpleNamespace] = []
+    failed: list[tuple[int, DomainError]] = []
+    if not lines:
+        return enrolled, failed
+    seen = await _Enrolling.prefetched(uow, principal.org, lines)
+    with uow.session.no_autoflush:
+        for index, line in enumerate(lines):
+            try:
+                enrolled.append(await _admit(uow=uow, principal=principal, data=line, seen=seen))
+            except DomainError as exc:
+                failed.append((index, exc))
+    return enrolled, failed
 
 
 @dataclass
@@ -607,7 +654,7 @@ class _Enrolling:
 
     @classmethod
     async def prefetched(
-        cls, uow: UnitOfWork, org: str, lines: list[ParticipantCreate]
+        cls, uow: UnitOfWork, org: str, lines: Sequence[ParticipantCreate]
     ) -> _Enrolling:
         program_ids = sorted({line.program_id for line in lines})
         employee_ids = {line.employee_id for line in lines}
