@@ -61,18 +61,20 @@ router.routes.extend([*scim.router.routes, *scim.scim_router.routes])
 
 
 NDJSON = "application/x-ndjson"
+# A route taking a file: its body as OpenAPI describes it (FastAPI reads JSON bodies only).
+CSV_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"text/csv": {"schema": {"type": "string", "maxLength": 16_000_000}}},
+    }
+}
 
 
 @router.post(
     "/hris/employees/import",
     tags=["hris"],
     response_model=EmployeeImportResult,
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"text/csv": {"schema": {"type": "string", "maxLength": 16_000_000}}},
-        }
-    },
+    openapi_extra=CSV_BODY,
     responses={
         200: {
             "content": {
@@ -297,12 +299,7 @@ async def enroll_batch(data: EnrolmentBatch, principal: CurrentPrincipal, uow: U
     "/participants/import",
     tags=["participants"],
     response_model=ParticipantImportResult,
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"text/csv": {"schema": {"type": "string", "maxLength": 16_000_000}}},
-        }
-    },
+    openapi_extra=CSV_BODY,
 )
 async def import_participants(
     request: Request,
