@@ -70,6 +70,8 @@ class _Directory:
 
     async def prefetch(self, ids: set[str]) -> None:
         missing = sorted(ids - self._known.keys())
+        if not missing:
+            return
         rows = await self._uow.session.exec(
             select(Employee).where(Employee.org == self._org, one_of(Employee.id, missing))
         )

@@ -98,10 +98,12 @@ def drain(conn: Connection, *, program_id: str | None = None, limit: int = DRAIN
     participants = sorted({e for kind, e in taken if kind == PARTICIPANT})
     # A mentee's department is their relationships' (it may have changed), and a match's end
     # reason the cause of the re-matches proposed in its place.
-    query = select(M.c.id).where(one_of(M.c.mentee_participant_id, participants))
-    ids.update(conn.execute(query).scalars())
-    query = select(M.c.id).where(one_of(M.c.replaces_match_id, sorted(ids)))
-    ids.update(conn.execute(query).scalars())
+    if participants:
+        query = select(M.c.id).where(one_of(M.c.mentee_participant_id, participants))
+        ids.update(conn.execute(query).scalars())
+    if ids:
+        query = select(M.c.id).where(one_of(M.c.replaces_match_id, sorted(ids)))
+        ids.update(conn.execute(query).scalars())
     recount(conn, sorted(ids), participants)
     return marks
 
@@ -307,8 +309,9 @@ class _Facts:
                 )
             )
         replaced = sorted({m["replaces_match_id"] for m in facts.matches.values()} - {None})
-        query = select(M.c.id, M.c.end_reason).where(one_of(M.c.id, replaced))
-        facts.replaced.update({m: {"end_reason": r} for m, r in conn.execute(query)})
+        if replaced:
+            query = select(M.c.id, M.c.end_reason).where(one_of(M.c.id, replaced))
+            facts.replaced.update({m: {"end_reason": r} for m, r in conn.execute(query)})
         return facts
 
 

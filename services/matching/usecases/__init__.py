@@ -639,6 +639,8 @@ async def _place(*, uow: UnitOfWork, program: ProgramView, ended: dict[str, str]
     waiting = {w.participant_id: w for w in (await uow.session.exec(on_list)).all()}
     replaced = {pid: w.ended_match_id for pid, w in waiting.items()} | ended
     wanted = sorted(replaced)
+    if not wanted:
+        return []
     found: dict[str, ParticipantView] = {}
     # read together, not one query per waiting mentee
     rows = await uow.session.exec(select(ParticipantView).where(one_of(ParticipantView.id, wanted)))
