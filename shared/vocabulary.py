@@ -555,6 +555,13 @@ IN_SCHEMA: dict[str, Term] = {
         "The status `POST /v1/participants` would have answered for this line alone.", 409
     ),
     "LineRefused.field": Term("The line's field at fault, if one is.", "employee_id"),
+    "ParticipantImportResult.enrolled": Term("The participants enrolled, in file order.", None),
+    "ParticipantImportResult.refused": Term("The lines refused (per_line), in file order.", None),
+    "CsvEnrolmentRefused.line": Term("The line in the file (the header is line 1).", 4),
+    "CsvEnrolmentRefused.field": Term("The column at fault, if one is.", "employee_id"),
+    "CsvEnrolmentRefused.status": Term(
+        "The status `POST /v1/participants` would have answered for this line alone.", 404
+    ),
     "EmployeeIn.id": Term("The employee's id in the HRIS (kept as Binôme's).", "emp-1042"),
     "EmployeePublic.id": Term("The employee's id (the HRIS's).", "emp-1042"),
     "HrisEventResult.status": Term(
