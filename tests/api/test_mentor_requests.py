@@ -273,3 +273,44 @@ async def test_suggestions_say_each_mentors_room_as_soon_as_it_changes(api: Api)
     body = {"reason": "no_time"}
     await api.ok("POST", f"/v1/mentor-requests/{request['id']}/decline", headers=by, json=body)
     assert await rooms() == left
+
+
+async def test_a_place_held_by_a_request_is_not_given_to_a_departing_mentors_mentee(
+    api: Api,
+) -> None:
+    """After a run, one mentor has a place left, and a mentee's open request holds it: when
+    another mentor leaves, their mentee waits (no mentor has room), and is not proposed the
+    held place."""
+    ids = await _cohort(api)
+    names = {ids[n]: n for n in ("ann", "bob", "cat", "dan")}
+    capacity = {"ann": 2, "bob": 1, "cat": 1}
+    run = await api.ok("POST", "/v1/matching-runs", expect=201, json={"program_id": ids["program"]})
+    await api.ok("POST", f"/v1/matching-runs/{run['id']}/publish")
+    matches = await api.matches(run_id=run["id"])
+    taken = [names[m["mentor_participant_id"]] for m in matches]
+    (mentor,) = [n for n, c in capacity.items() if c > taken.count(n)]  # the place left
+    hal = f"hal-{ids['tag']}"
+    await api.hire({"id": hal, "name": "hal", "level": 2, "languages": ["fr"]}, prefix=hal)
+    ids["hal"] = (await api.enrol(ids["program"], hal, "mentee", skills_sought=["python"]))["id"]
+
+    async def asked() -> Any:  # once matching has heard of hal
+        r = await _ask(api, ids, "hal", mentor)
+        return r if r.status_code == 201 else None
+
+    await eventually(asked, what="matching hearing of hal")
+    leaving = next(m for m in matches if names[m["mentor_participant_id"]] != mentor)
+    event = {
+        "event_id": f"leaves-{ids['tag']}",
+        "type": "terminated",
+        "employee_id": leaving["mentor_employee_id"],
+    }
+    await api.ok("POST", "/v1/hris/events", headers=api.hris, json={"events": [event]})
+
+    async def waiting() -> Any:
+        rows = await api.items("/v1/waiting-list", params={"program_id": ids["program"]})
+        return [w["participant_id"] for w in rows] or None
+
+    mentee = leaving["mentee_participant_id"]
+    assert await eventually(waiting, what="the departed mentor's mentee waiting") == [mentee]
+    theirs = await api.matches(participant_id=mentee)
+    assert [m["id"] for m in theirs] == [leaving["id"]]  # no replacement proposed

@@ -148,12 +148,9 @@ for _model in (Match, MentorRequest):
         orm_event.listen(_model, _moment, _written)
 
 
-async def _loads(
-    uow: UnitOfWork, program_id: str, held: Mapping[str, int] | None = None
-) -> dict[str, int]:
+async def _loads(uow: UnitOfWork, program_id: str) -> dict[str, int]:
     """Each mentor's places taken (open matches and open requests), counted by the database
-    in one statement and read as plain rows (thousands of mentors: no ORM object each);
-    `held`: the open requests' places, when the caller read them already."""
+    in one statement and read as plain rows (thousands of mentors: no ORM object each)."""
     m, r = Match.__table__, MentorRequest.__table__  # type: ignore[attr-defined]
     matched = (
         sa_select(m.c.mentor_participant_id, func.count())
@@ -165,9 +162,10 @@ async def _loads(
         .where(r.c.program_id == program_id, r.c.status == ev.RequestStatus.open)
         .group_by(r.c.mentor_participant_id)
     )
-    counted = matched if held is not None else matched.union_all(requested)
-    loads = Counter(held or {})
-    for mentor, taken in (await (await uow.session.connection()).execute(counted)).tuples():
+    loads: Counter[str] = Counter()
+    for mentor, taken in (
+        await (await uow.session.connection()).execute(matched.union_all(requested))
+    ).tuples():
         loads[mentor] += taken
     return dict(loads)
 
@@ -582,16 +580,31 @@ def room_may_have_appeared(*, uow: UnitOfWork, org: str, program_id: str) -> Non
     )
 
 
-async def _capacities(uow: UnitOfWork, program_id: str) -> dict[str, int]:
-    """The programme's active mentors' capacities (participant id -> places)."""
-    rows = await uow.session.exec(
-        select(ParticipantView.id, ParticipantView.capacity).where(  # type: ignore[call-overload]
-            ParticipantView.program_id == program_id,
-            ParticipantView.role == "mentor",
-            ParticipantView.active,
+async def _room(
+    uow: UnitOfWork, program_id: str, held: Mapping[str, int]
+) -> tuple[list[str], dict[str, int]]:
+    """The programme's active mentors with a place left, and their loads (open matches, and
+    the places `held` by open requests). One statement counts each mentor's open matches on
+    the index (`ix_match_mentor_load`) and answers only the mentors whose capacity exceeds
+    them: after a run, the few hundred of 2,000 with room, instead of every mentor's capacity
+    and every mentor's load read apart (11 of a departure's 70 ms)."""
+    m, p = Match.__table__, ParticipantView.__table__  # type: ignore[attr-defined]
+    matched = (
+        sa_select(func.count())
+        .where(
+            m.c.program_id == program_id,
+            m.c.mentor_participant_id == p.c.id,
+            m.c.status.in_(domain.OPEN),
         )
+        .scalar_subquery()
     )
-    return dict(rows.all())
+    query = sa_select(p.c.id, p.c.capacity, matched).where(
+        p.c.program_id == program_id, p.c.role == "mentor", p.c.active, p.c.capacity > matched
+    )
+    rows = (await (await uow.session.connection()).execute(query)).tuples().all()
+    loads = {mentor: taken + held.get(mentor, 0) for mentor, _, taken in rows}
+    room = sorted(domain.with_room(((mentor, places) for mentor, places, _ in rows), loads))
+    return room, loads
 
 
 async def _replacements(
@@ -631,8 +644,7 @@ async def _place(*, uow: UnitOfWork, program: ProgramView, ended: dict[str, str]
     if program.status not in domain.MATCHABLE:  # closed: its relationships are over
         return []
     requests = await _requests(uow, program.id)
-    loads = await _loads(uow, program.id, requests.held)
-    room = sorted(domain.with_room((await _capacities(uow, program.id)).items(), loads))
+    room, loads = await _room(uow, program.id, requests.held)
     on_list = select(Waiting).where(Waiting.program_id == program.id)
     if not room:  # nobody can be placed: the list stays as it is, these mentees join it
         on_list = on_list.where(col(Waiting.participant_id).in_(sorted(ended)))
