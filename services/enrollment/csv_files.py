@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -28,7 +28,7 @@ class Shape(Generic[M]):
     model: type[M]
     required: tuple[str, ...]
     lists: frozenset[str] = frozenset()
-    left_out: frozenset[str] = field(default_factory=frozenset)
+    left_out: frozenset[str] = frozenset()
 
     @property
     def columns(self) -> tuple[str, ...]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import SimpleNamespace
@@ -565,12 +565,8 @@ async def enroll_batch(
     if failed and data.mode == "all_or_nothing":
         raise Refused(
             f"{len(failed)} of {len(data.participants)} lines refused; nothing enrolled",
-            [
-                (f"participants.{i}" + (f".{e.field}" if e.field else ""), e.message,
-                 _KINDS.get(e.status_code, "value_error"))
-                for i, e in failed
-            ],
-        )  # fmt: skip
+            _refusals((f"participants.{i}", e.field, e.message, e.status_code) for i, e in failed),
+        )
     await uow.commit()
     refused = [
         LineRefused(index=i, status=e.status_code, detail=e.message, field=e.field)
@@ -604,23 +600,29 @@ async def import_participants(
     if refused and not per_line:
         raise Refused(
             f"{len({r.line for r in refused})} line(s) refused; nothing enrolled",
-            [
-                (f"line {r.line}" + (f".{r.field}" if r.field else ""), r.detail,
-                 _KINDS.get(r.status, "value_error"))
-                for r in refused
-            ],
-        )  # fmt: skip
+            _refusals((f"line {r.line}", r.field, r.detail, r.status) for r in refused),
+        )
     await uow.commit()
     return enrolled, refused
 
 
 def _at_lines(errors: list[csv_files.LineError]) -> list[tuple[str, str, str]]:
-    """A file's errors as a refusal's (where, what, kind)."""
-    return [
-        (("header" if e.number == 0 else f"line {e.number}") + (f".{e.column}" if e.column else ""),
-         e.message, "value_error")
+    """A file's errors (its header's or its lines' cells) as a 422's."""
+    return _refusals(
+        ("header" if e.number == 0 else f"line {e.number}", e.column, e.message, 422)
         for e in sorted(errors, key=lambda e: e.number)
-    ]  # fmt: skip
+    )
+
+
+def _refusals(
+    faults: Iterable[tuple[str, str | None, str, int]],
+) -> list[tuple[str, str, str]]:
+    """Refused lines (where, field at fault, detail, the status the line alone would have met)
+    as a refusal's errors: (where.field, detail, the type of that status's error)."""
+    return [
+        (where + (f".{field}" if field else ""), detail, _KINDS.get(status, "value_error"))
+        for where, field, detail, status in faults
+    ]
 
 
 async def _enrol_lines(
