@@ -2,7 +2,7 @@
 # The API under load: 50 concurrent clients mixing reads and writes against the distributed
 # stack (five services on PostgreSQL and Kafka, nginx as the gateway), through the gateway and
 # direct, in one run: requests/s, p50/p95/p99, errors.
-#   scripts/bench-api.sh [--clients 50] [--seconds 15] [--employees 5000]
+#   scripts/bench-api.sh [--clients 50] [--seconds 15] [--employees 5000] [--workers 1]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/venv.sh

@@ -1,6 +1,7 @@
 """API under load (scripts/bench-api.sh): 50 concurrent clients mixing reads and writes against
-the distributed stack (five service processes on PostgreSQL and Kafka, and nginx as the
-gateway), first through the gateway, then straight to each resource's service, in one run.
+the distributed stack (five service processes on PostgreSQL and Kafka, one per service unless
+`--workers`, and nginx as the gateway), first through the gateway, then straight to each
+resource's service, in one run.
 
 The mix, per request: 25 % a programme, 20 % a page of employees of a department, 15 % the
 programme's participants, 10 % its matches, 10 % its report, 15 % an enrolment (a write that
@@ -277,8 +278,11 @@ async def main() -> None:
     parser.add_argument(
         "--workers",
         type=int,
-        default=2,
-        help="processes per service (deploy/k8s runs two replicas of each)",
+        default=1,
+        help=(
+            "processes per service. One on this 2-core machine: two gave the same throughput "
+            "and 1.6 times the p99, their queues being unequal (README, The API under load)"
+        ),
     )
     args = parser.parse_args()
     kafka, pg = os.environ["BENCH_KAFKA_BOOTSTRAP"], os.environ["BENCH_PG_URL"]
