@@ -27,7 +27,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -159,12 +159,50 @@ def _kind(method: str, url: str) -> str:
     return {"reports": "report"}.get(parts[2], parts[2])
 
 
+# Processes of this machine known by name, the rest by the process they descend from.
+_BY_NAME = {"postgres": "PostgreSQL", "java": "Kafka", "nginx": "gateway (nginx)"}
+
+
+def _cpu_seconds(owners: Mapping[int, str]) -> dict[str, float]:
+    """CPU seconds used so far by each group of this machine's live processes (Linux's /proc):
+    PostgreSQL's, Kafka's and nginx's by their own names, any other descending from one of
+    `owners` (a service's process and its workers) for that owner's name."""
+    tick = os.sysconf("SC_CLK_TCK")
+    procs: dict[int, tuple[str, int, int]] = {}  # pid: name, parent, ticks
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                stat = Path(entry.path, "stat").read_text()
+            except OSError:
+                continue  # ended meanwhile
+            name, rest = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") :]
+            fields = rest.split()  # ")", state, ppid, ... utime (13th), stime (14th)
+            procs[int(entry.name)] = (name, int(fields[2]), int(fields[12]) + int(fields[13]))
+    used: dict[str, float] = {}
+    for pid, (name, _parent, ticks) in procs.items():
+        group, ancestor = _BY_NAME.get(name), pid
+        for _ in range(4 if group is None else 0):
+            if ancestor in owners:
+                group = owners[ancestor]
+                break
+            ancestor = procs.get(ancestor, ("", 0, 0))[1]
+        if group is not None:
+            used[group] = used.get(group, 0.0) + ticks / tick
+    return used
+
+
 def _load(
-    route: Callable[[str], str], clients: int, seconds: float, seed: dict, org: str
-) -> tuple[Result, float, float]:
+    route: Callable[[str], str],
+    clients: int,
+    seconds: float,
+    seed: dict,
+    org: str,
+    owners: Mapping[int, str],
+) -> tuple[Result, float, dict[str, float]]:
     """`clients` workers of vegeta, each sending the mix's next request once its previous one
     is answered (a closed loop, as 50 users would), for `seconds`. Returns the results, the
-    elapsed time and the cores the load generator itself used."""
+    elapsed time and the cores each group of processes used meanwhile (`_cpu_seconds`), the
+    load generator's included."""
     vegeta = os.environ["BENCH_VEGETA"]
     out = Path(tempfile.mkdtemp(prefix="binome-bench-vegeta-")) / "results.bin"
     attack = [
@@ -172,6 +210,7 @@ def _load(
         f"-max-workers={clients}", f"-duration={seconds}s", "-timeout=30s", f"-output={out}",
     ]  # fmt: skip
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    used_before = _cpu_seconds(owners)
     t0 = time.perf_counter()
     proc = subprocess.Popen(attack, stdin=subprocess.PIPE)
     assert proc.stdin is not None
@@ -188,8 +227,13 @@ def _load(
     feeder.start()
     proc.wait()
     elapsed = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) / elapsed
+    used = _cpu_seconds(owners)
+    cpu = {group: (seconds_ - used_before.get(group, 0.0)) / elapsed
+           for group, seconds_ in used.items()}  # fmt: skip
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # vegeta, once it has ended
+    cpu["load generator (vegeta)"] = (
+        after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    ) / elapsed
     encoded = subprocess.run(
         [vegeta, "encode", "-to", "json", str(out)], check=True, capture_output=True
     ).stdout
@@ -337,6 +381,8 @@ async def main() -> None:
             )  # fmt: skip
             await settled.wait()
         table = resource_table(urls)
+        owners = {p.pid: svc for p, svc in zip(procs, SERVICE_NAMES, strict=False)}
+        owners[os.getpid()] = "this benchmark (vegeta's requests)"
 
         def direct(path: str) -> str:
             return urls[table[path.split("/")[2]]] + path
@@ -353,10 +399,13 @@ async def main() -> None:
             ("direct to the services", direct),
         ):
             result, elapsed, cpu = await asyncio.to_thread(
-                _load, route, args.clients, args.seconds, seed, "bench"
+                _load, route, args.clients, args.seconds, seed, "bench", owners
             )
             print(_row(name, result, elapsed))
-            print(f"  load generator (vegeta): {cpu:.2f} of a core")
+            print(
+                f"  CPU, in cores (of {os.cpu_count()}): "
+                + ", ".join(f"{g} {c:.2f}" for g, c in sorted(cpu.items(), key=lambda i: -i[1]))
+            )
             print(
                 "  "
                 + ", ".join(
