@@ -32,6 +32,7 @@ from pydantic_core import PydanticCustomError, SchemaValidator, core_schema
 from sqlmodel._compat import SQLModelConfig
 
 from shared.auth import Principal, authorize
+from shared.conditional import tagged
 from shared.errors import Invalid
 from shared.permissions import roles_for
 from shared.problems import ERROR_RESPONSES
@@ -233,7 +234,7 @@ class StrictJSONRoute(APIRoute):
                     await self._refuse_revoked(request, principal)
             if self.strict_body is not None and _is_json(request):
                 await self._validate_body(request)
-            return await handler(request)
+            return tagged(request, await handler(request))
 
         return strict
 

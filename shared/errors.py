@@ -36,6 +36,13 @@ class Forbidden(DomainError):
     status_code = 403
 
 
+class PreconditionFailed(DomainError):
+    """A write's `If-Match` no longer names the resource's current version (shared.conditional):
+    412, nothing changed."""
+
+    status_code = 412
+
+
 class Invalid(DomainError):
     """A well-formed request the rules refuse (e.g. a mentor asked as a mentee): 422, naming
     the field."""

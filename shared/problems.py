@@ -100,6 +100,17 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+# Documented on the writes that take `If-Match` (shared.conditional).
+PRECONDITION_RESPONSES: dict[int | str, dict[str, Any]] = {
+    412: {
+        "model": Problem,
+        "description": "`If-Match` names another version than the current one: nothing "
+        "changed; `detail` gives the current `ETag`.",
+        "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+}
+
+
 def only_problem_media_type(openapi: dict[str, Any]) -> dict[str, Any]:
     """Error answers are `application/problem+json` only (FastAPI also lists the route's
     `application/json` for a response with a model)."""

@@ -798,6 +798,12 @@ PARAMETERS: dict[str, Term] = {
     "query:to": Term("Last day of the period (YYYY-MM-DD, UTC).", "2026-11-30"),
     "query:reason": Term("Only relationships with this signal behind their health.", None),
     "query:limit": Term("How many to return at most.", 5),
+    "header:If-Match": Term(
+        "The `ETag` of the resource as the caller last read it (shared.conditional): the "
+        "change is made only if the resource is still so, else 412 and nothing changes. "
+        "`*`: any version.",
+        '"0YQ3iVpUYhcAY7TfPPSK7y2D"',
+    ),
     "path:event_id": Term("The community event's id.", UUID),
     "query:kind": Term("Only those of this kind.", "workshop"),
     "query:upcoming": Term("Only those still to come (false: past ones too).", True),

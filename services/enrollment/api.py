@@ -39,11 +39,12 @@ from shared import logs
 from shared.api import v1_router
 from shared.app import uow_dependency
 from shared.auth import CurrentPrincipal
+from shared.conditional import IfMatch
 from shared.contracts.enrollment import ParticipantRole, ProgramStatus
 from shared.errors import DomainError, Invalid
 from shared.http_errors import domain_problem
 from shared.paging import Page, listing
-from shared.problems import problem
+from shared.problems import PRECONDITION_RESPONSES, problem
 from shared.settings import Settings
 from shared.uow import UnitOfWork
 
@@ -251,18 +252,25 @@ async def change_program_status(
     )
 
 
-@router.patch("/programs/{program_id}", tags=["programs"], response_model=ProgramPublic)
+@router.patch(
+    "/programs/{program_id}",
+    tags=["programs"],
+    response_model=ProgramPublic,
+    responses=PRECONDITION_RESPONSES,
+)
 async def update_program(
     program_id: str,
     data: ProgramUpdate,  # type: ignore[valid-type]
     principal: CurrentPrincipal,
     uow: Uow,
+    if_match: IfMatch = None,
 ) -> object:
     """Change a programme's settings (admins): the fields sent, the engagement policy field by
     field; not its format. Matching, sessions and feedback hear of the new rules
-    (`program.updated`); feedback re-judges the programme's running relationships."""
+    (`program.updated`); feedback re-judges the programme's running relationships. With
+    `If-Match`, only if the programme is still the version read (else 412)."""
     return await usecases.update_program(
-        uow=uow, org=principal.org, program_id=program_id, data=data
+        uow=uow, org=principal.org, program_id=program_id, data=data, if_match=if_match
     )
 
 
@@ -355,18 +363,27 @@ async def get_participant(participant_id: str, principal: CurrentPrincipal, uow:
 
 
 @router.patch(
-    "/participants/{participant_id}", tags=["participants"], response_model=ParticipantPublic
+    "/participants/{participant_id}",
+    tags=["participants"],
+    response_model=ParticipantPublic,
+    responses=PRECONDITION_RESPONSES,
 )
 async def update_participant(
     participant_id: str,
     data: ParticipantUpdate,  # type: ignore[valid-type]
     principal: CurrentPrincipal,
     uow: Uow,
+    if_match: IfMatch = None,
 ) -> object:
     """Change one's profile or questionnaire answers (the participant, or an admin), checked
-    as an enrolment is; matching hears of it (`participant.updated`)."""
+    as an enrolment is; matching hears of it (`participant.updated`). With `If-Match`, only
+    if the profile is still the version read (else 412)."""
     return await usecases.update_participant(
-        uow=uow, principal=principal, participant_id=participant_id, data=data
+        uow=uow,
+        principal=principal,
+        participant_id=participant_id,
+        data=data,
+        if_match=if_match,
     )
 
 

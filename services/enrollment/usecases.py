@@ -33,12 +33,15 @@ from services.enrollment.models import (
     LineRefused,
     Participant,
     ParticipantCreate,
+    ParticipantPublic,
     Program,
     ProgramCreate,
+    ProgramPublic,
 )
 from shared.access import get_visible, scoped
 from shared.api import merge_patch, new_id, utcnow
 from shared.auth import Principal
+from shared.conditional import check_if_match
 from shared.contracts import enrollment as ev
 from shared.contracts.enrollment import ParticipantRole, ProgramFormat, ProgramStatus
 from shared.db import one_of
@@ -492,9 +495,13 @@ async def create_program(*, uow: UnitOfWork, org: str, data: ProgramCreate) -> P
     return program
 
 
-async def update_program(*, uow: UnitOfWork, org: str, program_id: str, data: BaseModel) -> Program:
-    """Change a programme's settings (those sent); other services hear of the new rules."""
+async def update_program(
+    *, uow: UnitOfWork, org: str, program_id: str, data: BaseModel, if_match: str | None = None
+) -> Program:
+    """Change a programme's settings (those sent), if it is still the version `if_match` names
+    (shared.conditional); other services hear of the new rules."""
     program = await get_program(uow=uow, org=org, program_id=program_id, for_update=True)
+    check_if_match(if_match, ProgramPublic, program, "programme")
     domain.check_editable(ProgramStatus(program.status))
     merged = merge_patch(program, data, ProgramCreate)
     changed = [f for f in merged.model_fields_set if getattr(program, f) != getattr(merged, f)]
@@ -790,13 +797,20 @@ FIXED = frozenset({"program_id", "employee_id", "role"})
 
 
 async def update_participant(
-    *, uow: UnitOfWork, principal: Principal, participant_id: str, data: BaseModel
+    *,
+    uow: UnitOfWork,
+    principal: Principal,
+    participant_id: str,
+    data: BaseModel,
+    if_match: str | None = None,
 ) -> Participant:
-    """A participant changes their profile or answers (an admin may too): validated merged as
-    an enrolment; matching hears of it (ParticipantUpdated), so an open draft run goes stale."""
+    """A participant changes their profile or answers (an admin may too), if it is still the
+    version `if_match` names (shared.conditional): validated merged as an enrolment; matching
+    hears of it (ParticipantUpdated), so an open draft run goes stale."""
     participant = await get_participant(
         uow=uow, principal=principal, participant_id=participant_id, for_update=True
     )
+    check_if_match(if_match, ParticipantPublic, participant, "participant")
     if participant.status not in domain.IN_PROGRAMME:
         raise Conflict(f"a {participant.status} participant's profile no longer changes")
     program = await uow.session.get(Program, participant.program_id)

@@ -10,6 +10,7 @@ is proposed, the old match's future session is cancelled, and the report counts 
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from dataclasses import dataclass
@@ -242,3 +243,21 @@ async def run_core_loop(api: Api, *, timeout: float = 30.0) -> LoopResult:
 
     final = await eventually(report, timeout=timeout, what="report with one rematch")
     return LoopResult(pid, first, new, rematch_seconds, trace_id, final)
+
+
+async def concurrent_edits_on_one_version(api: Api, edits: int = 6) -> None:
+    """`edits` admins read one version of a programme and send their changes at once, each
+    with that version's `If-Match`: exactly one is made, the others are refused (412), and the
+    programme holds the one made."""
+    made = await api.program({"name": f"Race {uuid.uuid4().hex[:6]}"}, status=None)
+    path = f"/v1/programs/{made['id']}"
+    read = (await api.c.get(path, headers=api.admin)).headers["etag"]
+    conditional = {**api.admin, "If-Match": read}
+    answers = await asyncio.gather(
+        *(api.c.patch(path, json={"description": f"Edit {i}"}, headers=conditional)
+          for i in range(edits))
+    )  # fmt: skip
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [200] + [412] * (edits - 1), [a.text for a in answers]
+    won = next(a for a in answers if a.status_code == 200).json()["description"]
+    assert (await api.ok("GET", path))["description"] == won

@@ -11,6 +11,7 @@ import pytest
 
 from tests.helpers import Api, eventually
 from tests.helpers.scenario import (
+    concurrent_edits_on_one_version,
     enrolled_cohort,
     matching_knows_cohort,
     proposed_match,
@@ -38,6 +39,15 @@ async def test_both_sides_accepting_at_once_activate_the_match(api: Api) -> None
         final = await api.ok("GET", f"/v1/matches/{match['id']}")
         assert final["mentor_accepted"] and final["mentee_accepted"]
         assert final["status"] == "active"
+
+
+async def test_concurrent_edits_of_one_programme_version_let_exactly_one_through(
+    api: Api,
+) -> None:
+    """Real parallel transactions: the If-Match check and the write are one step (the row
+    read for update), so no two edits of the version read both pass."""
+    for _ in range(3):  # the race is in the timing: give it several chances
+        await concurrent_edits_on_one_version(api, edits=8)
 
 
 async def test_publishing_two_drafts_at_once_matches_once(api: Api) -> None:
