@@ -186,8 +186,15 @@ def build_app(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "traceparent"],
-            expose_headers=["Retry-After", "Location"],
+            # Conditional requests (shared.conditional): the tags sent, and read.
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "traceparent",
+                "If-Match",
+                "If-None-Match",
+            ],
+            expose_headers=["Retry-After", "Location", "ETag"],
             max_age=600,
         )
     install_metrics(app, loops=companion is None)  # outermost: refusals at the edge counted

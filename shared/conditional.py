@@ -9,9 +9,9 @@
   `If-Match`, a write is made as before (last writer wins).
 
 The tag is a digest of the JSON content with its keys sorted, not of the bytes sent. So a use
-case can compute the tag of a resource's current representation from the model its GET
-answers with (`check_if_match`), inside the write's transaction, after reading the row for
-update: the check and the write are one step, and no other writer can slip in between.
+case can compute the tag of a resource's current representation (the model its GET answers
+with, `check_if_match`) inside the write's transaction, after reading the row for update: the
+check and the write are one step, and no other writer can slip in between.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import orjson
@@ -38,7 +39,7 @@ IfMatch = Annotated[
     Header(  # described in shared.vocabulary
         alias="If-Match",
         max_length=2_000,
-        pattern=rf"^\s*(\*|{_ONE}(\s*,\s*{_ONE})*)\s*$",
+        pattern=rf"^[ \t]*(\*|{_ONE}([ \t]*,[ \t]*{_ONE})*)[ \t]*$",
     ),
 ]
 
@@ -48,12 +49,6 @@ def etag(content: Any) -> str:
     same tag have the same content)."""
     digest = hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).digest()
     return '"' + base64.urlsafe_b64encode(digest[:18]).decode() + '"'
-
-
-def etag_of(model: type[BaseModel], resource: object) -> str:
-    """The tag of `resource` as a route answering with `model` shows it."""
-    shown = model.model_validate(resource, from_attributes=True)
-    return etag(shown.model_dump(mode="json", by_alias=True))
 
 
 def _tags(header: str, name: str) -> list[str]:
@@ -76,18 +71,19 @@ def _tags(header: str, name: str) -> list[str]:
     return tags
 
 
-def check_if_match(
-    if_match: str | None, model: type[BaseModel], current: object, what: str
-) -> None:
-    """A write's precondition, checked on the resource read for update: without `If-Match`,
-    nothing to check; `*`, it exists (it was found); else its current tag must be one of
-    those given (strong comparison: a weak tag never matches), or 412."""
+def check_if_match(if_match: str | None, shown: Callable[[], BaseModel] | None, what: str) -> None:
+    """A write's precondition, checked on the resource read for update. `shown`: the resource
+    as its GET answers it (None: there is none yet). Without `If-Match`, nothing to check;
+    `*`, the resource must exist; else its current tag must be one of those given (strong
+    comparison: a weak tag never matches). Otherwise 412, and nothing changes."""
     if if_match is None:
         return
     tags = _tags(if_match, "If-Match")
+    if shown is None:
+        raise PreconditionFailed(f"If-Match: there is no {what} yet", field="If-Match", at="header")
     if tags == ["*"]:
         return
-    current_tag = etag_of(model, current)
+    current_tag = etag(shown().model_dump(mode="json", by_alias=True))
     if current_tag not in tags:
         raise PreconditionFailed(
             f"the {what} has changed since the version you sent in If-Match ({if_match[:200]}); "

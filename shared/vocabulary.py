@@ -857,11 +857,23 @@ def describe_schemas(schemas: dict[str, Any]) -> None:
                 _give_example(prop, term.example, values)
 
 
+def _never_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """An optional header's schema without its `null` branch: a header is absent or a string,
+    never null (a client sending `If-Match: null` would be told the schema allowed it)."""
+    branches = [b for b in schema.get("anyOf", []) if b.get("type") != "null"]
+    if len(branches) != 1 or len(branches) == len(schema["anyOf"]):
+        return schema
+    rest = {k: v for k, v in schema.items() if k != "anyOf"}
+    return {**branches[0], **rest}
+
+
 def describe_parameters(paths: dict[str, Any], schemas: dict[str, Any]) -> None:
     for operations in paths.values():
         for operation in operations.values():
             for parameter in operation.get("parameters", []):
                 term = PARAMETERS.get(f"{parameter['in']}:{parameter['name']}")
+                if parameter["in"] == "header":
+                    parameter["schema"] = _never_null(parameter["schema"])
                 schema = parameter["schema"]
                 if term is not None and term.description:
                     parameter.setdefault("description", term.description)

@@ -501,7 +501,9 @@ async def update_program(
     """Change a programme's settings (those sent), if it is still the version `if_match` names
     (shared.conditional); other services hear of the new rules."""
     program = await get_program(uow=uow, org=org, program_id=program_id, for_update=True)
-    check_if_match(if_match, ProgramPublic, program, "programme")
+    check_if_match(
+        if_match, lambda: ProgramPublic.model_validate(program, from_attributes=True), "programme"
+    )
     domain.check_editable(ProgramStatus(program.status))
     merged = merge_patch(program, data, ProgramCreate)
     changed = [f for f in merged.model_fields_set if getattr(program, f) != getattr(merged, f)]
@@ -810,7 +812,11 @@ async def update_participant(
     participant = await get_participant(
         uow=uow, principal=principal, participant_id=participant_id, for_update=True
     )
-    check_if_match(if_match, ParticipantPublic, participant, "participant")
+    check_if_match(
+        if_match,
+        lambda: ParticipantPublic.model_validate(participant, from_attributes=True),
+        "participant",
+    )
     if participant.status not in domain.IN_PROGRAMME:
         raise Conflict(f"a {participant.status} participant's profile no longer changes")
     program = await uow.session.get(Program, participant.program_id)

@@ -42,8 +42,10 @@ from services.sessions.usecases import community, journey
 from shared.api import v1_router
 from shared.app import uow_dependency
 from shared.auth import CurrentPrincipal
+from shared.conditional import IfMatch
 from shared.contracts.sessions import CommunityKind, SessionStatus
 from shared.paging import Page, Window, listing
+from shared.problems import PRECONDITION_RESPONSES
 from shared.uow import UnitOfWork
 
 Uow = Annotated[UnitOfWork, uow_dependency("sessions")]
@@ -99,14 +101,24 @@ async def reschedule(
     return await usecases.reschedule(uow=uow, principal=principal, session_id=session_id, data=body)
 
 
-@router.put("/sessions/{session_id}/agenda", tags=["sessions"], response_model=SessionPublic)
+@router.put(
+    "/sessions/{session_id}/agenda",
+    tags=["sessions"],
+    response_model=SessionPublic,
+    responses=PRECONDITION_RESPONSES,
+)
 async def edit_agenda(
-    session_id: str, body: AgendaUpdate, principal: CurrentPrincipal, uow: Uow
+    session_id: str,
+    body: AgendaUpdate,
+    principal: CurrentPrincipal,
+    uow: Uow,
+    if_match: IfMatch = None,
 ) -> object:
     """The pair's agenda for a planned session (it starts from the programme's template for
-    the session's rank)."""
+    the session's rank). With `If-Match`, only if the session is still the version read (else
+    412): the mentor and the mentee editing it at once do not undo each other."""
     return await usecases.edit_agenda(
-        uow=uow, principal=principal, session_id=session_id, items=body.items
+        uow=uow, principal=principal, session_id=session_id, items=body.items, if_match=if_match
     )
 
 
@@ -306,14 +318,26 @@ async def calendar(token: Annotated[str, Path(max_length=100)], uow: Uow) -> Res
 # --- the relationship's journey: agreement, skill assessments -------------------------------
 
 
-@router.put("/agreements/{match_id}", tags=["journey"], response_model=AgreementPublic)
+@router.put(
+    "/agreements/{match_id}",
+    tags=["journey"],
+    response_model=AgreementPublic,
+    responses=PRECONDITION_RESPONSES,
+)
 async def write_agreement(
-    match_id: str, body: AgreementIn, principal: CurrentPrincipal, uow: Uow
+    match_id: str,
+    body: AgreementIn,
+    principal: CurrentPrincipal,
+    uow: Uow,
+    if_match: IfMatch = None,
 ) -> object:
     """The pair's mentorship agreement for an active match: goals (with the programme's target
     skills and milestones) and the meeting rhythm. A change after signing is a new version,
-    which both confirm again (the signed one is kept in `history`)."""
-    return await journey.write_agreement(uow=uow, principal=principal, match_id=match_id, data=body)
+    which both confirm again (the signed one is kept in `history`). With `If-Match`, only if
+    the agreement is still the version read (else 412; `*`: only if there is one)."""
+    return await journey.write_agreement(
+        uow=uow, principal=principal, match_id=match_id, data=body, if_match=if_match
+    )
 
 
 @router.get("/agreements/{match_id}", tags=["journey"], response_model=AgreementPublic)

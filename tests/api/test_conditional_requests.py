@@ -7,7 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 from tests.helpers import Api
-from tests.helpers.scenario import concurrent_edits_on_one_version
+from tests.helpers.scenario import (
+    active_match,
+    concurrent_edits_on_one_version,
+    enrolled_cohort,
+    schedule_session,
+)
 
 
 async def _get(api: Api, path: str, **headers: str) -> Any:
@@ -121,3 +126,49 @@ async def test_malformed_conditions_are_refused_by_name(api: Api) -> None:
         "/v1/programs/nope", json={"description": "x"}, headers={**api.admin, "If-Match": "*"}
     )
     assert gone.status_code == 404
+
+
+async def test_the_pair_edits_an_agenda_and_an_agreement_without_undoing_each_other(
+    api: Api,
+) -> None:
+    cohort = await enrolled_cohort(api)
+    match = await active_match(api, cohort)
+    mentee = api.as_employee(match["mentee_employee_id"])
+    mentor = api.as_employee(match["mentor_employee_id"])
+    session = await schedule_session(api, match, days=3)
+
+    # The agenda: both read it; the mentor's edit lands, the mentee's on the old one does not.
+    agenda = f"/v1/sessions/{session['id']}/agenda"
+    read = (await api.c.get(f"/v1/sessions/{session['id']}", headers=mentee)).headers["etag"]
+    first = await api.c.put(agenda, json={"items": ["goals"]}, headers={**mentor, "If-Match": read})
+    assert first.status_code == 200, first.text
+    late = await api.c.put(agenda, json={"items": ["other"]}, headers={**mentee, "If-Match": read})
+    assert late.status_code == 412, late.text
+    assert first.headers["etag"] in late.json()["detail"]
+    seen = await api.c.get(f"/v1/sessions/{session['id']}", headers=mentee)
+    assert seen.json()["agenda"] == ["goals"] and seen.headers["etag"] == first.headers["etag"]
+    again = await api.c.put(
+        agenda,
+        json={"items": ["goals", "other"]},
+        headers={**mentee, "If-Match": first.headers["etag"]},
+    )
+    assert again.status_code == 200 and again.json()["agenda"] == ["goals", "other"]
+
+    # The agreement: none yet, so an If-Match (even `*`) cannot hold.
+    path = f"/v1/agreements/{match['id']}"
+    terms = {"goals": [{"id": "g1", "title": "Lead a meeting"}], "rhythm": "P14D"}
+    none_yet = await api.c.put(path, json=terms, headers={**mentee, "If-Match": "*"})
+    assert none_yet.status_code == 412 and "no agreement yet" in none_yet.text
+    drafted = await api.c.put(path, json=terms, headers=mentee)
+    assert drafted.status_code == 200, drafted.text
+    tag = (await api.c.get(path, headers=mentor)).headers["etag"]
+    assert tag == drafted.headers["etag"]
+    changed = {**terms, "rhythm": "P7D"}
+    assert (
+        await api.c.put(path, json=changed, headers={**mentee, "If-Match": tag})
+    ).status_code == 200
+    stale = await api.c.put(
+        path, json={**terms, "rhythm": "P30D"}, headers={**mentor, "If-Match": tag}
+    )
+    assert stale.status_code == 412, stale.text
+    assert (await api.c.get(path, headers=mentor)).json()["rhythm"] == "P7D"

@@ -88,6 +88,16 @@ async def test_cors_allows_the_configured_origins_only(tmp_path: Path) -> None:
             assert "access-control-allow-origin" not in other.headers
             plain = await c.get("/v1/programs", headers={"Origin": "https://app.example"})
             assert plain.headers["access-control-allow-origin"] == "https://app.example"
+            # Conditional requests: a page may send If-Match / If-None-Match and read ETag.
+            conditional = {
+                **preflight,
+                "Access-Control-Request-Method": "PATCH",
+                "Access-Control-Request-Headers": "authorization,content-type,if-match",
+            }
+            r = await c.options("/v1/programs/p1", headers=conditional)
+            assert r.status_code == 200, r.text
+            assert "if-match" in r.headers["access-control-allow-headers"].lower()
+            assert "etag" in plain.headers["access-control-expose-headers"].lower()
 
 
 async def test_the_events_are_served_as_an_asyncapi_document(api: Api) -> None:

@@ -344,3 +344,27 @@ async def _pending(api: Api, endpoint: str) -> Any:
         if d["total_attempts"] >= 1:
             return d
     return None
+
+
+async def test_an_endpoint_is_changed_or_deleted_only_on_the_version_read(
+    api: Api, hook: Receiver
+) -> None:
+    made = await _subscribe(api, hook, ["*"])
+    path = f"/v1/webhooks/{made['id']}"
+    read = (await api.c.get(path, headers=api.admin)).headers["etag"]
+    paused = await api.c.patch(
+        path, json={"enabled": False}, headers={**api.admin, "If-Match": read}
+    )
+    assert paused.status_code == 200 and paused.json()["enabled"] is False
+    # Another admin, on the version read before the pause: neither re-describes nor deletes it.
+    stale = {**api.admin, "If-Match": read}
+    r = await api.c.patch(path, json={"description": "mine"}, headers=stale)
+    assert r.status_code == 412 and paused.headers["etag"] in r.json()["detail"], r.text
+    r = await api.c.delete(path, headers=stale)
+    assert r.status_code == 412, r.text
+    kept = await api.ok("GET", path)
+    assert kept["enabled"] is False and kept["description"] != "mine"
+    # On the current version, the delete is made.
+    r = await api.c.delete(path, headers={**api.admin, "If-Match": paused.headers["etag"]})
+    assert r.status_code == 204
+    assert (await api.c.get(path, headers=api.admin)).status_code == 404

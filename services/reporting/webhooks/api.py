@@ -26,7 +26,9 @@ from services.reporting.webhooks.models import (
 from shared.api import v1_router
 from shared.app import uow_dependency
 from shared.auth import CurrentPrincipal
+from shared.conditional import IfMatch
 from shared.paging import Page, Window, listing
+from shared.problems import PRECONDITION_RESPONSES
 from shared.settings import Settings
 from shared.uow import UnitOfWork
 
@@ -44,12 +46,7 @@ AppSettings = Annotated[Settings, Depends(_settings)]
 
 
 def _endpoint(endpoint: WebhookEndpoint, uow: UnitOfWork) -> WebhookEndpointPublic:
-    return WebhookEndpointPublic.model_validate(
-        {
-            **endpoint.model_dump(exclude={"secrets", "org"}),
-            "previous_secret_expires_at": usecases.previous_secret_expiry(endpoint, uow.now()),
-        }
-    )
+    return usecases.public(endpoint, uow.now())
 
 
 def _created(endpoint: WebhookEndpoint, secret: str, uow: UnitOfWork) -> WebhookEndpointCreated:
@@ -91,25 +88,48 @@ async def get_webhook(
     return _endpoint(endpoint, uow)
 
 
-@router.patch("/webhooks/{endpoint_id}", tags=TAGS, response_model=WebhookEndpointPublic)
+@router.patch(
+    "/webhooks/{endpoint_id}",
+    tags=TAGS,
+    response_model=WebhookEndpointPublic,
+    responses=PRECONDITION_RESPONSES,
+)
 async def update_webhook(
     endpoint_id: str,
     data: WebhookEndpointPatch,
     principal: CurrentPrincipal,
     uow: Uow,
     settings: AppSettings,
+    if_match: IfMatch = None,
 ) -> WebhookEndpointPublic:
-    """Change the URL, event types or description; `enabled` re-enables or pauses it."""
+    """Change the URL, event types or description; `enabled` re-enables or pauses it. With
+    `If-Match`, only if the endpoint is still the version read (else 412)."""
     endpoint = await usecases.update_endpoint(
-        uow=uow, org=principal.org, endpoint_id=endpoint_id, data=data, settings=settings
+        uow=uow,
+        org=principal.org,
+        endpoint_id=endpoint_id,
+        data=data,
+        settings=settings,
+        if_match=if_match,
     )
     return _endpoint(endpoint, uow)
 
 
-@router.delete("/webhooks/{endpoint_id}", tags=TAGS, status_code=204, response_class=Response)
-async def delete_webhook(endpoint_id: str, principal: CurrentPrincipal, uow: Uow) -> Response:
-    """The endpoint, its deliveries and their log."""
-    await usecases.delete_endpoint(uow=uow, org=principal.org, endpoint_id=endpoint_id)
+@router.delete(
+    "/webhooks/{endpoint_id}",
+    tags=TAGS,
+    status_code=204,
+    response_class=Response,
+    responses=PRECONDITION_RESPONSES,
+)
+async def delete_webhook(
+    endpoint_id: str, principal: CurrentPrincipal, uow: Uow, if_match: IfMatch = None
+) -> Response:
+    """The endpoint, its deliveries and their log. With `If-Match`, only if the endpoint is
+    still the version read (else 412)."""
+    await usecases.delete_endpoint(
+        uow=uow, org=principal.org, endpoint_id=endpoint_id, if_match=if_match
+    )
     return Response(status_code=204)
 
 

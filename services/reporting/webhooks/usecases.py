@@ -22,9 +22,11 @@ from services.reporting.webhooks.models import (
     WebhookEndpoint,
     WebhookEndpointIn,
     WebhookEndpointPatch,
+    WebhookEndpointPublic,
 )
 from shared import bulk
 from shared.api import as_utc, new_id
+from shared.conditional import check_if_match
 from shared.contracts import catalogue
 from shared.errors import Conflict, Invalid, NotFound
 from shared.events import Event, EventData, to_structured
@@ -83,19 +85,39 @@ async def list_endpoints(*, uow: UnitOfWork, org: str, page: PageParams) -> Wind
     )
 
 
-async def get_endpoint(*, uow: UnitOfWork, org: str, endpoint_id: str) -> WebhookEndpoint:
-    endpoint = await uow.session.get(WebhookEndpoint, endpoint_id)
+async def get_endpoint(
+    *, uow: UnitOfWork, org: str, endpoint_id: str, for_update: bool = False
+) -> WebhookEndpoint:
+    endpoint = await uow.session.get(WebhookEndpoint, endpoint_id, with_for_update=for_update)
     if endpoint is None or endpoint.org != org:
         raise NotFound("webhook endpoint not found")
     return endpoint
 
 
+def public(endpoint: WebhookEndpoint, now: datetime) -> WebhookEndpointPublic:
+    """The endpoint as its reads answer it: never its secrets."""
+    return WebhookEndpointPublic.model_validate(
+        {
+            **endpoint.model_dump(exclude={"secrets", "org"}),
+            "previous_secret_expires_at": previous_secret_expiry(endpoint, now),
+        }
+    )
+
+
 async def update_endpoint(
-    *, uow: UnitOfWork, org: str, endpoint_id: str, data: WebhookEndpointPatch, settings: Settings
+    *,
+    uow: UnitOfWork,
+    org: str,
+    endpoint_id: str,
+    data: WebhookEndpointPatch,
+    settings: Settings,
+    if_match: str | None = None,
 ) -> WebhookEndpoint:
-    """Change what was sent; `enabled: true` re-enables a disabled endpoint (its failures
+    """Change what was sent, if the endpoint is still the version `if_match` names
+    (shared.conditional); `enabled: true` re-enables a disabled endpoint (its failures
     forgotten), `false` pauses it (no delivery queued or sent meanwhile)."""
-    endpoint = await get_endpoint(uow=uow, org=org, endpoint_id=endpoint_id)
+    endpoint = await get_endpoint(uow=uow, org=org, endpoint_id=endpoint_id, for_update=True)
+    check_if_match(if_match, lambda: public(endpoint, uow.now()), "webhook endpoint")
     sent = data.model_fields_set
     for name in ("url", "event_types", "enabled"):
         if name in sent and getattr(data, name) is None:
@@ -126,9 +148,13 @@ async def update_endpoint(
     return endpoint
 
 
-async def delete_endpoint(*, uow: UnitOfWork, org: str, endpoint_id: str) -> None:
-    """The endpoint, its deliveries and their log, gone."""
-    endpoint = await get_endpoint(uow=uow, org=org, endpoint_id=endpoint_id)
+async def delete_endpoint(
+    *, uow: UnitOfWork, org: str, endpoint_id: str, if_match: str | None = None
+) -> None:
+    """The endpoint, its deliveries and their log, gone (if it is still the version
+    `if_match` names)."""
+    endpoint = await get_endpoint(uow=uow, org=org, endpoint_id=endpoint_id, for_update=True)
+    check_if_match(if_match, lambda: public(endpoint, uow.now()), "webhook endpoint")
     conn = await uow.session.connection()
     d, a = WebhookDelivery.__table__, WebhookAttempt.__table__  # type: ignore[attr-defined]
     ids = select(d.c.id).where(d.c.endpoint_id == endpoint.id).scalar_subquery()

@@ -20,11 +20,13 @@ from services.sessions.models import (
     Session,
     SessionCreate,
     SessionNote,
+    SessionPublic,
 )
 from services.sessions.usecases import community
 from shared.access import can_see, get_visible, scoped
 from shared.api import as_utc, new_id
 from shared.auth import Principal
+from shared.conditional import check_if_match
 from shared.contracts.enrollment import PROGRAM_DEFAULTS as RULES
 from shared.contracts.enrollment import EngagementPolicy
 from shared.contracts.feedback import CaseActionTaken
@@ -320,9 +322,19 @@ async def reschedule_group(
 
 
 async def edit_agenda(
-    *, uow: UnitOfWork, principal: Principal, session_id: str, items: list[str]
+    *,
+    uow: UnitOfWork,
+    principal: Principal,
+    session_id: str,
+    items: list[str],
+    if_match: str | None = None,
 ) -> Session:
+    """The pair's agenda, if the session is still the version `if_match` names
+    (shared.conditional)."""
     session = await get(uow=uow, principal=principal, session_id=session_id, for_update=True)
+    check_if_match(
+        if_match, lambda: SessionPublic.model_validate(session, from_attributes=True), "session"
+    )
     change = domain.edit_agenda(
         _state(session), items, is_admin=principal.is_admin, editor=principal.employee_id
     )

@@ -11,6 +11,7 @@ from services.sessions.domain import journey
 from services.sessions.models import (
     Agreement,
     AgreementIn,
+    AgreementPublic,
     Assessment,
     AssessmentIn,
     MatchView,
@@ -18,6 +19,7 @@ from services.sessions.models import (
 )
 from shared.access import can_see
 from shared.auth import Principal
+from shared.conditional import check_if_match
 from shared.contracts import sessions as ev
 from shared.domain import Transition, state_of, store
 from shared.errors import Conflict, NotFound
@@ -60,13 +62,27 @@ async def get_agreement(
 
 
 async def write_agreement(
-    *, uow: UnitOfWork, principal: Principal, match_id: str, data: AgreementIn
+    *,
+    uow: UnitOfWork,
+    principal: Principal,
+    match_id: str,
+    data: AgreementIn,
+    if_match: str | None = None,
 ) -> Agreement:
-    """The pair writes its terms (goals, rhythm): a draft, or a new version of a signed one."""
+    """The pair writes its terms (goals, rhythm): a draft, or a new version of a signed one;
+    if the agreement is still the version `if_match` names (shared.conditional)."""
     match = await _match(uow, principal, match_id)
     if not match.active:
         raise Conflict("an agreement is written for an active match")
     row = await uow.session.get(Agreement, match.id, with_for_update=True)
+    current = row
+    check_if_match(
+        if_match,
+        None
+        if current is None
+        else lambda: AgreementPublic.model_validate(current, from_attributes=True),
+        "agreement",
+    )
     if row is None:
         row = Agreement(
             match_id=match.id,
