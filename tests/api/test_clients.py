@@ -44,3 +44,7 @@ async def test_a_generated_typescript_client_type_checks_a_frontends_use(
     (tmp_path / "usage.ts").write_text(usage.replace('name: "Onboarding"', 'nmae: "Onboarding"'))
     refused = _run("tsc", "-p", "tsconfig.json", cwd=tmp_path)
     assert refused.returncode != 0 and "nmae" in refused.stdout
+    # ... and a conditional header of the wrong type (the ETag is a string, never null).
+    (tmp_path / "usage.ts").write_text(usage.replace('"If-Match": version', '"If-Match": null'))
+    refused = _run("tsc", "-p", "tsconfig.json", cwd=tmp_path)
+    assert refused.returncode != 0 and "'null' is not assignable" in refused.stdout, refused.stdout

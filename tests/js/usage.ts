@@ -28,3 +28,31 @@ export async function onboard(baseUrl: string, token: string): Promise<string> {
   const next = page.data?.next_cursor ?? "the last page";
   return `${program} ${page.data?.items.length ?? 0} of ${page.data?.total ?? 0}, next: ${next}`;
 }
+
+// An edit on the version read: the ETag sent back as If-Match; 412 if someone changed the
+// programme meanwhile (nothing changed then: read it again).
+export async function rename(
+  baseUrl: string,
+  token: string,
+  program: string,
+  name: string,
+): Promise<string> {
+  const api = createClient<paths>({ baseUrl, headers: { Authorization: `Bearer ${token}` } });
+  const path = { program_id: program };
+  const read = await api.GET("/v1/programs/{program_id}", { params: { path } });
+  if (read.error) {
+    throw new Error(read.error.detail);
+  }
+  const version: string = read.response.headers.get("ETag") ?? "*";
+  const edited = await api.PATCH("/v1/programs/{program_id}", {
+    params: { path, header: { "If-Match": version } },
+    body: { name },
+  });
+  if (edited.error) {
+    if (edited.response.status === 412) {
+      return `changed meanwhile (${edited.error.detail}): read it again`;
+    }
+    throw new Error(edited.error.detail);
+  }
+  return edited.data.name;
+}
