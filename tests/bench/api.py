@@ -228,8 +228,8 @@ def _load(
     proc.wait()
     elapsed = time.perf_counter() - t0
     used = _cpu_seconds(owners)
-    cpu = {group: (seconds_ - used_before.get(group, 0.0)) / elapsed
-           for group, seconds_ in used.items()}  # fmt: skip
+    cpu = {group: (spent - used_before.get(group, 0.0)) / elapsed
+           for group, spent in used.items()}  # fmt: skip
     after = resource.getrusage(resource.RUSAGE_CHILDREN)  # vegeta, once it has ended
     cpu["load generator (vegeta)"] = (
         after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime

@@ -75,14 +75,11 @@ async def write_agreement(
     if not match.active:
         raise Conflict("an agreement is written for an active match")
     row = await uow.session.get(Agreement, match.id, with_for_update=True)
-    current = row
-    check_if_match(
-        if_match,
-        None
-        if current is None
-        else lambda: AgreementPublic.model_validate(current, from_attributes=True),
-        "agreement",
-    )
+
+    def shown() -> AgreementPublic:  # the agreement as its GET answers it
+        return AgreementPublic.model_validate(row, from_attributes=True)
+
+    check_if_match(if_match, None if row is None else shown, "agreement")
     if row is None:
         row = Agreement(
             match_id=match.id,
